@@ -1,0 +1,159 @@
+"""CloudEvents 1.0 in the Kafka protocol binding, binary content mode (DESIGN §3).
+
+The attributes travel as `ce_*` record headers and the record value is the event data
+as JSON. `correlation_id` names the journey (set at intake submission and carried by
+every event that follows); `causation_id` is the `ce_id` of the event that caused this one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pydantic import BaseModel
+
+from shared.events.registry import EventSpec, spec_for
+
+SPEC_VERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+# Deterministic event ids (a redelivered cause or a re-fired timer yields the same id)
+# are UUIDv5 in this namespace, so consumers' inboxes see the duplicate for what it is.
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-8f0e-4d59-9a43-5b8d3c1e7a10")
+
+
+class EnvelopeError(ValueError):
+    """A record's headers do not form a valid Carepath CloudEvent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The CloudEvents attributes of one event, plus journey correlation."""
+
+    id: str
+    source: str
+    type: str
+    time: datetime
+    subject: str
+    correlation_id: str
+    causation_id: str | None = None
+    specversion: str = SPEC_VERSION
+
+    def to_headers(self) -> dict[str, str]:
+        headers = {
+            "ce_specversion": self.specversion,
+            "ce_id": self.id,
+            "ce_source": self.source,
+            "ce_type": self.type,
+            "ce_time": _rfc3339(self.time),
+            "ce_subject": self.subject,
+            "content-type": CONTENT_TYPE,
+            "correlation_id": self.correlation_id,
+        }
+        if self.causation_id:
+            headers["causation_id"] = self.causation_id
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Envelope:
+        """Read the attributes back; raise `EnvelopeError` naming the first bad header."""
+        missing = [
+            name
+            for name in ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_subject")
+            if not headers.get(name)
+        ]
+        if missing:
+            raise EnvelopeError(f"missing CloudEvents header(s): {', '.join(missing)}")
+        if headers["ce_specversion"] != SPEC_VERSION:
+            raise EnvelopeError(f"unsupported ce_specversion {headers['ce_specversion']!r}")
+        try:
+            uuid.UUID(headers["ce_id"])
+        except ValueError as exc:
+            raise EnvelopeError("ce_id is not a UUID") from exc
+        try:
+            time = datetime.fromisoformat(headers["ce_time"])
+        except ValueError as exc:
+            raise EnvelopeError("ce_time is not an RFC 3339 timestamp") from exc
+        if time.tzinfo is None:
+            raise EnvelopeError("ce_time has no UTC offset")
+        return cls(
+            id=headers["ce_id"],
+            source=headers["ce_source"],
+            type=headers["ce_type"],
+            time=time.astimezone(UTC),
+            subject=headers["ce_subject"],
+            # An event from outside the system starts its own journey.
+            correlation_id=headers.get("correlation_id") or headers["ce_id"],
+            causation_id=headers.get("causation_id") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEvent:
+    """An event ready to be stored in an outbox and published: envelope, topic, key, data."""
+
+    spec: EventSpec
+    envelope: Envelope
+    data: BaseModel
+
+    @property
+    def topic(self) -> str:
+        return self.spec.topic
+
+    @property
+    def key(self) -> str:
+        return self.spec.key_of(self.data)
+
+    def value(self) -> bytes:
+        return self.data.model_dump_json().encode()
+
+
+def deterministic_event_id(*parts: str) -> str:
+    """A UUIDv5 from stable parts, e.g. (cause id, event name) or (timer id, due time)."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)))
+
+
+def new_event(
+    data: BaseModel,
+    *,
+    source: str,
+    cause: Envelope | None = None,
+    correlation_id: str | None = None,
+    event_id: str | None = None,
+    discriminator: str = "",
+    now: datetime | None = None,
+) -> OutgoingEvent:
+    """Wrap event data in its envelope.
+
+    With a `cause`, the journey's correlation id is carried over, `causation_id` points at
+    the cause, and the id is derived from the cause so that handling the same cause twice
+    produces the very same event (exactly once in effect downstream). `discriminator`
+    tells apart several events of one type caused by one event.
+    """
+    spec = spec_for(type(data))
+    if event_id is None:
+        event_id = (
+            deterministic_event_id(cause.id, spec.name, discriminator)
+            if cause is not None
+            else str(uuid.uuid4())
+        )
+    if correlation_id is None:
+        correlation_id = cause.correlation_id if cause is not None else event_id
+    envelope = Envelope(
+        id=event_id,
+        source=source if source.startswith("/") else f"/carepath/{source}",
+        type=spec.type,
+        time=(now or datetime.now(UTC)).astimezone(UTC),
+        subject=spec.key_of(data),
+        correlation_id=correlation_id,
+        causation_id=cause.id if cause is not None else None,
+    )
+    return OutgoingEvent(spec=spec, envelope=envelope, data=data)
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("event time must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,222 @@
+"""The data of every Carepath event (DESIGN §3), one pydantic model per event type.
+
+Each model is the JSON value of a Kafka record; the CloudEvents attributes travel in
+headers (see `envelope.py`). Required fields are those of DESIGN §3; the extra fields
+are what a consumer of that event needs to act without reading another service's
+database. Names, contact details, answers and notes never appear here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from shared.events.common import (
+    AwareDatetime,
+    Candidate,
+    Code,
+    Concern,
+    EventData,
+    Gad7Summary,
+    Id,
+    Instrument,
+    Jurisdiction,
+    LanguageTag,
+    OutcomeChange,
+    Phq9Summary,
+    Preferences,
+    RiskLevel,
+    SessionFormat,
+    TimeZoneName,
+    WeeklyWindow,
+)
+
+
+# --- produced by intake -------------------------------------------------------------
+
+
+class IntakeCompleted(EventData):
+    """A client submitted their intake; it was scored and screened."""
+
+    intake_id: Id
+    client_id: Id
+    submitted_at: AwareDatetime
+    jurisdiction: Jurisdiction
+    timezone: TimeZoneName
+    languages: list[LanguageTag] = Field(min_length=1, max_length=10)
+    concerns: list[Concern] = Field(min_length=1, max_length=14)
+    goals: list[Code] = Field(default_factory=list, max_length=20)
+    phq9: Phq9Summary
+    gad7: Gad7Summary
+    risk_level: RiskLevel
+    preferences: Preferences
+    availability: list[WeeklyWindow] = Field(min_length=1, max_length=50)
+
+
+class RiskFlagged(EventData):
+    """A positive risk screen at intake or at a check-in: act at once (DOMAIN.md)."""
+
+    intake_id: Id | None = None
+    check_in_id: Id | None = None
+    client_id: Id
+    therapist_id: Id | None = None
+    risk_level: RiskLevel
+    reasons: list[Code] = Field(min_length=1, max_length=20)
+    flagged_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _names_its_source(self) -> RiskFlagged:
+        if not (self.intake_id or self.check_in_id):
+            raise ValueError("risk-flagged needs intake_id or check_in_id")
+        return self
+
+
+class CheckInCompleted(EventData):
+    """A client answered a check-in; change is measured against the intake baseline."""
+
+    check_in_id: Id
+    client_id: Id
+    therapist_id: Id
+    completed_at: AwareDatetime
+    phq9: Phq9Summary
+    gad7: Gad7Summary
+    risk_level: RiskLevel = RiskLevel.none
+    concerns: list[Concern] = Field(default_factory=list, max_length=14)
+    change: OutcomeChange
+
+
+# --- produced by matching -----------------------------------------------------------
+
+
+class MatchProposed(EventData):
+    """Ranked therapists for a client, with reasons, and what scheduling needs to book."""
+
+    match_id: Id
+    client_id: Id
+    intake_id: Id
+    candidates: list[Candidate] = Field(min_length=1, max_length=20)
+    expires_at: AwareDatetime
+    timezone: TimeZoneName | None = None
+    availability: list[WeeklyWindow] = Field(default_factory=list, max_length=50)
+    session_format: SessionFormat = SessionFormat.video
+    risk_level: RiskLevel = RiskLevel.none
+
+
+class MatchAccepted(EventData):
+    match_id: Id
+    client_id: Id
+    therapist_id: Id
+    accepted_at: AwareDatetime
+
+
+class MatchDeclined(EventData):
+    match_id: Id
+    client_id: Id
+    therapist_id: Id | None = None
+    reason: Code = "client_declined"
+    declined_at: AwareDatetime
+
+
+# --- produced by scheduling ---------------------------------------------------------
+
+
+class SessionBooked(EventData):
+    session_id: Id
+    client_id: Id
+    therapist_id: Id
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    timezone: TimeZoneName
+    format: SessionFormat
+    series_id: Id
+    sequence: int = Field(ge=1)
+    join_url: str = Field(max_length=512, pattern=r"^https://")
+    match_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SessionBooked:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class SessionRescheduled(EventData):
+    session_id: Id
+    client_id: Id
+    therapist_id: Id
+    series_id: Id
+    sequence: int = Field(ge=1)
+    previous_starts_at: AwareDatetime
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    timezone: TimeZoneName
+    format: SessionFormat
+    rescheduled_by: Literal["client", "clinician", "system"]
+
+
+class SessionCancelled(EventData):
+    session_id: Id
+    client_id: Id
+    therapist_id: Id
+    series_id: Id
+    sequence: int = Field(ge=1)
+    starts_at: AwareDatetime
+    cancelled_at: AwareDatetime
+    status: Literal["cancelled", "late_cancelled", "clinician_cancelled"]
+    cancelled_by: Literal["client", "clinician", "system"]
+    reason: Code | None = None
+
+
+class BookingFailed(EventData):
+    match_id: Id
+    client_id: Id
+    intake_id: Id | None = None
+    reason: Code
+    tried_therapist_ids: list[Id] = Field(default_factory=list, max_length=20)
+    failed_at: AwareDatetime
+
+
+class CheckInDue(EventData):
+    check_in_id: Id
+    client_id: Id
+    therapist_id: Id
+    due_at: AwareDatetime
+    instruments: list[Instrument] = Field(min_length=1, max_length=3)
+    series_id: Id | None = None
+
+
+class TherapistAvailabilityChanged(EventData):
+    """A therapist's weekly availability changed; matching keeps a read model of it."""
+
+    therapist_id: Id
+    timezone: TimeZoneName
+    weekly: list[WeeklyWindow] = Field(default_factory=list, max_length=100)
+    accepting_new_clients: bool = True
+    open_slots_next_14_days: int = Field(default=0, ge=0)
+    changed_at: AwareDatetime
+
+
+# --- produced by notifications ------------------------------------------------------
+
+
+Channel = Literal["email", "sms", "push", "in_app"]
+
+
+class NotificationDelivered(EventData):
+    notification_id: Id
+    recipient_id: Id
+    channel: Channel
+    kind: Code
+    cause_event_id: Id
+    delivered_at: AwareDatetime
+
+
+class NotificationFailed(EventData):
+    notification_id: Id
+    recipient_id: Id
+    channel: Channel
+    kind: Code
+    cause_event_id: Id
+    reason: Code
+    failed_at: AwareDatetime

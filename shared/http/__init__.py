@@ -1,0 +1,1 @@
+"""HTTP plumbing for every service's FastAPI app: auth, problem+json, health, metrics."""

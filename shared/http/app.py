@@ -1,0 +1,34 @@
+"""The FastAPI app of a service: lifespan runs the `ServiceRuntime`, errors are problem+json."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from shared.http.health import health_router
+from shared.http.problems import install_problem_handlers
+from shared.runtime import ServiceRuntime
+
+
+def create_service_app(
+    runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: str, description: str = ""
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(
+        health_router({"kafka": runtime.kafka_ready, "mongodb": runtime.mongo_ready})
+    )
+    for router in routers:
+        app.include_router(router, prefix="/v1")
+    return app

@@ -1,0 +1,144 @@
+"""Bearer JWTs with the roles of DESIGN §7: client, clinician, admin, service.
+
+A token's `sub` is the caller's id: a client's own `client_id`, a clinician's
+`therapist_id`, a service's name. `role` says which of the four it is. Checking that a
+clinician sees only their own clients needs the service's data, so services call
+`Principal.may_act_for_client` / `may_act_for_therapist` with what they know.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shared.http.problems import Problem
+from shared.settings import AuthSettings
+
+
+class Role(StrEnum):
+    client = "client"
+    clinician = "clinician"
+    admin = "admin"
+    service = "service"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    subject: str
+    role: Role
+
+    @property
+    def is_privileged(self) -> bool:
+        """Admins and other services act for anyone."""
+        return self.role in (Role.admin, Role.service)
+
+    def may_act_for_client(self, client_id: str, *, treating_therapist_ids: Iterable[str] = ()) -> bool:
+        if self.is_privileged:
+            return True
+        if self.role is Role.client:
+            return self.subject == client_id
+        return self.role is Role.clinician and self.subject in set(treating_therapist_ids)
+
+    def may_act_for_therapist(self, therapist_id: str) -> bool:
+        return self.is_privileged or (self.role is Role.clinician and self.subject == therapist_id)
+
+
+class TokenError(Exception):
+    """Why a token was refused; the message is safe to return to the caller."""
+
+
+def _verification_key(settings: AuthSettings) -> str:
+    if settings.algorithm == "HS256":
+        if settings.secret is None:
+            raise TokenError("server has no JWT_SECRET configured")
+        return settings.secret.get_secret_value()
+    if not settings.public_key:
+        raise TokenError("server has no JWT_PUBLIC_KEY configured")
+    return settings.public_key
+
+
+def verify_token(token: str, settings: AuthSettings) -> Principal:
+    """Check signature, expiry, issuer and audience; return who is calling."""
+    try:
+        claims = jwt.decode(
+            token,
+            _verification_key(settings),
+            algorithms=[settings.algorithm],
+            audience=settings.audience,
+            issuer=settings.issuer,
+            leeway=settings.leeway_seconds,
+            options={"require": ["exp", "sub", "iss", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("token has expired") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise TokenError("token signature is invalid") from exc
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"token is invalid: {exc}") from exc
+    try:
+        role = Role(claims.get("role"))
+    except ValueError as exc:
+        raise TokenError("token has no valid role claim") from exc
+    return Principal(subject=str(claims["sub"]), role=role)
+
+
+def mint_token(
+    settings: AuthSettings,
+    *,
+    subject: str,
+    role: Role,
+    ttl: timedelta = timedelta(hours=12),
+    now: datetime | None = None,
+) -> str:
+    """Sign a token with the local HS256 secret (development, tests, `make token`)."""
+    if settings.secret is None:
+        raise TokenError("JWT_SECRET is not set; cannot mint a token")
+    issued = now or datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "role": role.value,
+        "iss": settings.issuer,
+        "aud": settings.audience,
+        "iat": issued,
+        "exp": issued + ttl,
+    }
+    return jwt.encode(claims, settings.secret.get_secret_value(), algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def authenticated(settings: AuthSettings) -> Callable[..., Any]:
+    """A FastAPI dependency returning the caller's `Principal`, or 401 problem+json."""
+
+    async def principal(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            return verify_token(credentials.credentials, settings)
+        except TokenError as exc:
+            raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
+
+    return principal
+
+
+def require_roles(settings: AuthSettings, *roles: Role) -> Callable[..., Any]:
+    """A dependency that also refuses (403) callers whose role is not in `roles`."""
+    authenticate = authenticated(settings)
+
+    async def principal(who: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if who.role not in roles:
+            raise Problem(403, "Forbidden", f"role {who.role.value!r} may not do this")
+        return who
+
+    return principal

@@ -1,0 +1,1 @@
+"""Kafka plumbing: broker factory, topic creation, reliable consumption, dead letters."""

@@ -1,0 +1,197 @@
+"""At-least-once in, exactly once in effect: the one consume pipeline (DESIGN §4).
+
+Registered once per broker as a FastStream middleware, it wraps every handler:
+
+1. read the CloudEvents envelope and validate the data against the topic's event model;
+   a record that can never be valid goes to `<topic>.dlq` at once;
+2. skip an event whose id the inbox has seen (a redelivery changes nothing twice);
+3. run the handler, retrying transient failures with exponential backoff up to a bound;
+   `PermanentError` (or the bound) sends the record to the dead-letter topic;
+4. record the event id in the inbox.
+
+Subscribers use `AckPolicy.NACK_ON_ERROR`: the offset is committed only when this
+pipeline returns, which is after the handler's effects (or the dead letter) are stored.
+If even the dead letter cannot be written, the error escapes, the subscriber seeks back
+and the same record comes again: nothing is skipped. Each subscriber handles its
+partitions' records one at a time, in order, so committing never passes a failed record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from faststream import BaseMiddleware
+from faststream._internal.context.repository import ContextRepo
+from faststream.message import StreamMessage
+from pydantic import BaseModel, ValidationError
+
+from shared.events.envelope import Envelope, EnvelopeError
+from shared.events.registry import EventSpec
+from shared.messaging.dead_letters import DeadLetters
+from shared.observability.logs import bound_context, get_logger
+from shared.observability.metrics import EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
+from shared.storage.inbox import Inbox
+
+log = get_logger(__name__)
+
+ENVELOPE_CONTEXT_KEY = "carepath_envelope"
+EVENT_CONTEXT_KEY = "carepath_event"
+
+
+class PermanentError(Exception):
+    """Raised by a handler for input that can never succeed: dead-letter it, do not retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    initial_backoff_seconds: float = 0.2
+    max_backoff_seconds: float = 10.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter for the wait after failed `attempt` (1-based)."""
+        ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Field paths and messages only: never the offending values, which may be PHI."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False):
+        path = ".".join(str(p) for p in item["loc"]) or "<root>"
+        parts.append(f"{path}: {item['msg']}")
+    return "; ".join(parts)
+
+
+class ReliableConsumption:
+    """Factory FastStream calls per message; holds what the pipeline needs."""
+
+    def __init__(
+        self,
+        *,
+        consumer: str,
+        specs_by_topic: Mapping[str, EventSpec],
+        inbox: Inbox,
+        dead_letters: DeadLetters,
+        retry: RetryPolicy,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.consumer = consumer
+        self.specs_by_topic = dict(specs_by_topic)
+        self.inbox = inbox
+        self.dead_letters = dead_letters
+        self.retry = retry
+        self.sleep = sleep
+
+    def __call__(self, msg: Any, /, *, context: ContextRepo) -> _ReliableConsumeMiddleware:
+        return _ReliableConsumeMiddleware(msg, context=context, pipeline=self)
+
+
+class _ReliableConsumeMiddleware(BaseMiddleware):
+    def __init__(self, msg: Any, /, *, context: ContextRepo, pipeline: ReliableConsumption) -> None:
+        super().__init__(msg, context=context)
+        self.pipeline = pipeline
+        self.reached_handler_scope = False
+
+    async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
+        self.reached_handler_scope = True
+        record = msg.raw_message
+        spec = self.pipeline.specs_by_topic.get(record.topic)
+        with bound_context(topic=record.topic, partition=record.partition, offset=record.offset):
+            try:
+                envelope = Envelope.from_headers(msg.headers)
+                event = self._validate(spec, envelope, msg.body)
+            except (EnvelopeError, ValidationError, PermanentError) as exc:
+                return await self._dead_letter(record, "invalid_event", exc, attempts=0)
+            with bound_context(
+                event_id=envelope.id,
+                event_type=envelope.type,
+                correlation_id=envelope.correlation_id,
+                causation_id=envelope.causation_id,
+            ):
+                return await self._handle(call_next, msg, record, envelope, event)
+
+    def _validate(self, spec: EventSpec | None, envelope: Envelope, body: bytes) -> BaseModel | None:
+        if spec is None:
+            return None  # a topic outside the registry: the handler's own signature validates
+        if envelope.type != spec.type:
+            raise PermanentError(f"ce_type {envelope.type!r} is not {spec.type!r} expected on this topic")
+        return spec.model.model_validate_json(body)
+
+    async def _handle(
+        self,
+        call_next: Callable[[Any], Awaitable[Any]],
+        msg: StreamMessage[Any],
+        record: Any,
+        envelope: Envelope,
+        event: BaseModel | None,
+    ) -> Any:
+        pipeline = self.pipeline
+        if await pipeline.inbox.has_handled(pipeline.consumer, envelope.id):
+            EVENTS_CONSUMED.labels(record.topic, "duplicate").inc()
+            log.info("duplicate event skipped")
+            return None
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self.context.scopes(((ENVELOPE_CONTEXT_KEY, envelope), (EVENT_CONTEXT_KEY, event))):
+                    result = await call_next(msg)
+                break
+            except (PermanentError, ValidationError) as exc:
+                return await self._dead_letter(record, "rejected_by_handler", exc, attempts=attempt)
+            except Exception as exc:
+                if attempt >= pipeline.retry.max_attempts:
+                    return await self._dead_letter(record, "retries_exhausted", exc, attempts=attempt)
+                HANDLER_RETRIES.labels(record.topic).inc()
+                delay = pipeline.retry.backoff(attempt)
+                log.warning(
+                    "handler failed; retrying",
+                    attempt=attempt,
+                    retry_in_seconds=round(delay, 3),
+                    error_type=type(exc).__name__,
+                )
+                await pipeline.sleep(delay)
+        await pipeline.inbox.mark_handled(pipeline.consumer, envelope.id, topic=record.topic)
+        HANDLER_SECONDS.labels(record.topic).observe(time.monotonic() - started)
+        EVENTS_CONSUMED.labels(record.topic, "handled").inc()
+        return result
+
+    async def _dead_letter(self, record: Any, reason: str, exc: BaseException, *, attempts: int) -> None:
+        error = (
+            describe_validation_error(exc)
+            if isinstance(exc, ValidationError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        try:
+            await self.pipeline.dead_letters.send(record, reason=reason, error=error, attempts=attempts)
+        except Exception:
+            # Not even the dead letter could be written: do not commit. Wait a little so the
+            # redelivery that follows does not spin, then let the subscriber seek back.
+            log.exception("dead letter could not be written; the record will be redelivered")
+            await self.pipeline.sleep(self.pipeline.retry.max_backoff_seconds)
+            raise
+        EVENTS_CONSUMED.labels(record.topic, "dead_lettered").inc()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        """Records that fail before the handler scope (undecodable headers) are dead letters too."""
+        if exc_val is None or self.reached_handler_scope or not isinstance(exc_val, Exception):
+            return False
+        record = self.msg
+        try:
+            await self._dead_letter(record, "unreadable_record", exc_val, attempts=0)
+        except Exception:
+            return False
+        return True

@@ -1,0 +1,59 @@
+"""Dead letters: a message that can never succeed goes to `<topic>.dlq` (DESIGN §4).
+
+The dead letter keeps the original key, value and headers byte for byte and adds
+`dlq_*` headers with the reason, so an operator can read, fix and replay it. Its publish
+is confirmed by the broker before the original offset may be committed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+
+from shared.events.registry import dead_letter_topic
+from shared.observability.logs import get_logger
+from shared.observability.metrics import DEAD_LETTERS
+
+log = get_logger(__name__)
+
+MAX_ERROR_LENGTH = 2000
+
+
+class DeadLetters:
+    def __init__(self, broker: KafkaBroker, *, consumer: str) -> None:
+        self._broker = broker
+        self._consumer = consumer
+
+    async def send(self, record: Any, *, reason: str, error: str, attempts: int) -> None:
+        """Write `record` (an aiokafka ConsumerRecord) to its topic's dead-letter topic."""
+        headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}
+        headers.update(
+            {
+                "dlq_reason": reason,
+                "dlq_error": error[:MAX_ERROR_LENGTH],
+                "dlq_original_topic": record.topic,
+                "dlq_original_partition": str(record.partition),
+                "dlq_original_offset": str(record.offset),
+                "dlq_consumer": self._consumer,
+                "dlq_attempts": str(attempts),
+                "dlq_failed_at": datetime.now(UTC).isoformat(),
+            }
+        )
+        await self._broker.publish(
+            record.value or b"",
+            topic=dead_letter_topic(record.topic),
+            key=record.key,
+            headers=headers,
+            correlation_id=headers.get("correlation_id") or None,
+        )
+        DEAD_LETTERS.labels(record.topic, reason).inc()
+        log.warning(
+            "message dead-lettered",
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+            event_id=headers.get("ce_id"),
+        )

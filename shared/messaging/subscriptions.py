@@ -1,0 +1,72 @@
+"""A service's subscriptions, declared as one list (event model -> handler).
+
+Handlers are plain coroutines `async def on_x(event: X, envelope: Envelope) -> None`, so
+they are tested without Kafka; this module turns each into a FastStream subscriber with
+the typed payload (for AsyncAPI) and the ack policy that commits only after the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from faststream import Context
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
+from pydantic import BaseModel
+
+from shared.events.envelope import Envelope
+from shared.events.registry import EventSpec, spec_for
+from shared.messaging.consumption import ENVELOPE_CONTEXT_KEY
+from shared.settings import KafkaSettings
+
+Handler = Callable[[Any, Envelope], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    event: type[BaseModel]
+    handler: Handler
+
+    @property
+    def spec(self) -> EventSpec:
+        return spec_for(self.event)
+
+
+def subscribe(
+    broker: KafkaBroker,
+    subscriptions: Iterable[Subscription],
+    *,
+    kafka: KafkaSettings,
+    group_id: str,
+    max_poll_interval_ms: int = 300_000,
+) -> dict[str, EventSpec]:
+    """Register every subscription; return the (prefixed) topic -> spec map for the pipeline."""
+    specs: dict[str, EventSpec] = {}
+    for subscription in subscriptions:
+        topic = kafka.topic(subscription.spec.topic)
+        specs[topic] = subscription.spec
+        broker.subscriber(
+            topic,
+            group_id=group_id,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=max_poll_interval_ms,
+            title=f"{group_id}:{subscription.spec.name}",
+            description=(subscription.handler.__doc__ or "").strip() or None,
+        )(_as_faststream_handler(subscription))
+    return specs
+
+
+def _as_faststream_handler(subscription: Subscription) -> Callable[..., Awaitable[None]]:
+    handler = subscription.handler
+
+    async def consume(event: Any, envelope: Any = Context(ENVELOPE_CONTEXT_KEY)) -> None:
+        await handler(event, envelope)
+
+    # The payload type is set at runtime so FastStream validates it and documents it.
+    consume.__annotations__ = {"event": subscription.event, "envelope": Any, "return": None}
+    consume.__name__ = getattr(handler, "__name__", type(handler).__name__)
+    consume.__qualname__ = consume.__name__
+    return consume

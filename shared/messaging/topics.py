@@ -1,0 +1,44 @@
+"""Create the topics a service needs, with the configured partitions (DESIGN §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import KafkaSettings
+
+
+async def ensure_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
+    """Create each missing topic (name as given, prefix applied) and its dead-letter twin."""
+    wanted = {kafka.topic(name) for name in names}
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=kafka.bootstrap_servers,
+        security_protocol=kafka.security_protocol,
+        ssl_context=kafka.ssl_context(),
+        sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
+        sasl_plain_username=kafka.sasl_username,
+        sasl_plain_password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(wanted - existing)
+        if not missing:
+            return
+        try:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        name,
+                        num_partitions=kafka.topic_partitions,
+                        replication_factor=kafka.topic_replication_factor,
+                    )
+                    for name in missing
+                ]
+            )
+        except TopicAlreadyExistsError:
+            pass  # another replica created them between our list and create: fine
+    finally:
+        await admin.close()

@@ -1,0 +1,1 @@
+"""Structured logs with PHI redaction, and Prometheus metrics."""

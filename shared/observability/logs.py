@@ -1,0 +1,140 @@
+"""structlog JSON logging with correlation ids from event headers and PHI redaction.
+
+Every log line is one JSON object. Ids travel as fields (`correlation_id`, `event_id`,
+`client_id`), never whole payloads. A processor replaces the value of any known PHI key,
+at any depth, before rendering (DESIGN §8), so a careless `log.info(..., email=...)`
+still writes nothing identifying. Standard-library loggers (uvicorn, aiokafka,
+FastStream) are routed through the same processors.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+# Keys whose values are protected health information or contact data. Matching is
+# case-insensitive on the key name; ids and codes are not PHI and stay readable.
+PHI_KEYS: frozenset[str] = frozenset(
+    {
+        "name",
+        "first_name",
+        "last_name",
+        "full_name",
+        "preferred_name",
+        "email",
+        "email_address",
+        "phone",
+        "phone_number",
+        "mobile",
+        "address",
+        "street",
+        "postal_code",
+        "zip",
+        "date_of_birth",
+        "dob",
+        "birth_date",
+        "ssn",
+        "insurance_member_id",
+        "notes",
+        "note",
+        "psychotherapy_notes",
+        "free_text",
+        "answers",
+        "responses",
+        "history",
+        "narrative",
+        "presenting_problem",
+        "reason_for_seeking",
+        "goals_text",
+        "message_body",
+        "body",
+        "content",
+        "password",
+        "token",
+        "authorization",
+        "secret",
+    }
+)
+
+
+def redact_phi(value: Any, keys: frozenset[str] = PHI_KEYS) -> Any:
+    """Return `value` with every PHI key's value replaced, recursing into dicts and lists."""
+    if isinstance(value, Mapping):
+        return {
+            k: (REDACTED if str(k).lower() in keys else redact_phi(v, keys)) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact_phi(v, keys) for v in value]
+    return value
+
+
+def _redact_processor(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    return redact_phi(event_dict)  # type: ignore[no-any-return]
+
+
+def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
+    """Configure structlog and the standard library once, at process start."""
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.CallsiteParameterAdder(
+            {structlog.processors.CallsiteParameter.MODULE}
+        ),
+        _redact_processor,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _redact_processor,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Chatty libraries: keep their warnings, drop per-message info lines.
+    for noisy in ("aiokafka", "kafka", "pymongo", "faststream.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+
+
+@contextmanager
+def bound_context(**ids: str | int | None) -> Iterator[None]:
+    """Bind ids (correlation_id, event_id, ...) to every log line inside the block."""
+    present = {k: v for k, v in ids.items() if v is not None}
+    tokens = structlog.contextvars.bind_contextvars(**present)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]

@@ -1,0 +1,40 @@
+"""The inbox: which events a consumer has already handled (DESIGN §4).
+
+A handled event id is recorded as a document with a unique `_id`, so a redelivered
+event is recognised and skipped. Handlers keep their own writes idempotent as well
+(deterministic ids derived from the event), which covers the window between a
+handler's effect and the inbox record if the process dies right there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+
+class Inbox:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+        self._collection = collection
+
+    @staticmethod
+    def _key(consumer: str, event_id: str) -> str:
+        return f"{consumer}/{event_id}"
+
+    async def has_handled(self, consumer: str, event_id: str) -> bool:
+        found = await self._collection.find_one({"_id": self._key(consumer, event_id)}, {"_id": 1})
+        return found is not None
+
+    async def mark_handled(self, consumer: str, event_id: str, *, topic: str) -> None:
+        try:
+            await self._collection.insert_one(
+                {
+                    "_id": self._key(consumer, event_id),
+                    "topic": topic,
+                    "handled_at": datetime.now(UTC),
+                }
+            )
+        except DuplicateKeyError:
+            pass  # another delivery of the same event got here first: same effect

@@ -1,0 +1,68 @@
+"""Fixtures shared by every test layer.
+
+Integration and end-to-end tests get real infrastructure (see `support/infrastructure.py`)
+and isolation per test: a unique Kafka topic prefix and a unique MongoDB database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.settings import KafkaSettings, MongoSettings
+from tests.support.infrastructure import Infrastructure, provide
+
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = Path(str(item.fspath)).relative_to(TESTS).parts[0]
+        if layer in ("integration", "e2e"):
+            item.add_marker(getattr(pytest.mark, layer))
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    infra = provide()
+    try:
+        yield infra
+    finally:
+        infra.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}-"
+
+
+@pytest.fixture
+def kafka_settings(infrastructure: Infrastructure, topic_prefix: str) -> KafkaSettings:
+    return KafkaSettings(
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=topic_prefix
+    )
+
+
+@pytest.fixture
+def mongo_settings(infrastructure: Infrastructure) -> MongoSettings:
+    return MongoSettings(uri=infrastructure.mongodb_uri)
+
+
+@pytest.fixture(scope="session")
+async def mongo_client(infrastructure: Infrastructure) -> AsyncIterator[AsyncMongoClient[Any]]:
+    client: AsyncMongoClient[Any] = AsyncMongoClient(infrastructure.mongodb_uri, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def mongo_db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDatabase[Any]]:
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield mongo_client[name]
+    await mongo_client.drop_database(name)

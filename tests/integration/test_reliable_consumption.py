@@ -1,0 +1,240 @@
+"""At-least-once in, exactly once in effect, on the real broker and database (DESIGN §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events.envelope import Envelope
+from shared.events.models import CheckInDue
+from shared.messaging.consumption import PermanentError
+from shared.messaging.subscriptions import Subscription
+from shared.settings import KafkaSettings, MongoSettings
+from tests.support.kafka import check_in_due, event, eventually, publish_events, publish_raw, read_records
+from tests.support.runtime import build_runtime
+
+
+async def test_redelivered_event_changes_nothing_twice(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    async def count_check_in(data: CheckInDue, envelope: Envelope) -> None:
+        await mongo_db["effects"].update_one({"_id": data.check_in_id}, {"$inc": {"n": 1}}, upsert=True)
+
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, count_check_in)]
+    )
+    await runtime.start()
+    try:
+        once = event(check_in_due(check_in_id="ci-redelivered"))
+        await publish_events(kafka_settings, once, once, once)  # the same ce_id three times
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-marker")))
+
+        async def marker_handled() -> bool:
+            return await mongo_db["effects"].find_one({"_id": "ci-marker"}) is not None
+
+        await eventually(marker_handled)
+        effect = await mongo_db["effects"].find_one({"_id": "ci-redelivered"})
+        assert effect is not None and effect["n"] == 1
+    finally:
+        await runtime.stop()
+
+
+async def test_poison_message_goes_to_dead_letter_topic_and_the_partition_moves_on(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    handled: list[str] = []
+
+    async def record(data: CheckInDue, envelope: Envelope) -> None:
+        handled.append(data.check_in_id)
+
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, record)]
+    )
+    topic = kafka_settings.topic("check-in-due")
+    good = event(check_in_due(check_in_id="ci-after-poison"))
+    poison_headers = {**good.envelope.to_headers(), "ce_id": "0b3e2a64-98a4-4a3b-9b7c-1f1f1f1f1f1f"}
+    poison_value = json.dumps({"check_in_id": "ci-poison", "client_id": "client-1"}).encode()
+    await runtime.start()
+    try:
+        # Same key, so poison and good share a partition: the good one must still be handled.
+        await publish_raw(kafka_settings, topic, [(b"client-1", poison_value, poison_headers)])
+        await publish_events(kafka_settings, good)
+
+        async def good_handled() -> bool:
+            return "ci-after-poison" in handled
+
+        await eventually(good_handled)
+        dead = await read_records(kafka_settings, f"{topic}.dlq", expect=1)
+    finally:
+        await runtime.stop()
+
+    assert handled == ["ci-after-poison"]
+    assert len(dead) == 1
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert dead[0].value == poison_value and dead[0].key == b"client-1"
+    assert headers["dlq_reason"] == "invalid_event"
+    assert "therapist_id: Field required" in headers["dlq_error"]
+    assert headers["ce_id"] == poison_headers["ce_id"]
+    assert headers["ce_type"] == "carepath.check-in-due.v1"
+    assert headers["correlation_id"] == poison_headers["correlation_id"]
+    assert headers["dlq_original_topic"] == topic
+
+
+async def test_record_without_cloudevents_headers_is_dead_lettered_with_the_missing_header(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    async def record(data: CheckInDue, envelope: Envelope) -> None:
+        raise AssertionError("must not be called")
+
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, record)]
+    )
+    topic = kafka_settings.topic("check-in-due")
+    await runtime.start()
+    try:
+        await publish_raw(kafka_settings, topic, [(b"k", check_in_due().model_dump_json().encode(), {"x-origin": "legacy"})])
+        dead = await read_records(kafka_settings, f"{topic}.dlq", expect=1)
+    finally:
+        await runtime.stop()
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert "missing CloudEvents header(s): ce_specversion, ce_id" in headers["dlq_error"]
+    assert headers["x-origin"] == "legacy"
+
+
+async def test_transient_failure_is_retried_with_backoff_then_succeeds(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    attempts: list[float] = []
+
+    async def flaky(data: CheckInDue, envelope: Envelope) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) < 3:
+            raise ConnectionError("downstream briefly unavailable")
+        await mongo_db["effects"].insert_one({"_id": data.check_in_id})
+
+    runtime = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, flaky)],
+        retry_initial_backoff_seconds=0.2,
+        retry_max_backoff_seconds=2.0,
+    )
+    await runtime.start()
+    try:
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-flaky")))
+
+        async def stored() -> bool:
+            return await mongo_db["effects"].find_one({"_id": "ci-flaky"}) is not None
+
+        await eventually(stored)
+    finally:
+        await runtime.stop()
+    assert len(attempts) == 3
+    first_wait, second_wait = attempts[1] - attempts[0], attempts[2] - attempts[1]
+    # Jittered exponential backoff: the first wait is 0.1–0.2 s, the second 0.2–0.4 s.
+    assert 0.1 <= first_wait and 0.2 <= second_wait
+
+
+async def test_failure_that_outlives_the_retry_bound_goes_to_dead_letter_topic(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    calls: list[str] = []
+
+    async def always_down(data: CheckInDue, envelope: Envelope) -> None:
+        calls.append(data.check_in_id)
+        raise ConnectionError("still down")
+
+    runtime = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, always_down)],
+        retry_max_attempts=3,
+    )
+    topic = kafka_settings.topic("check-in-due")
+    await runtime.start()
+    try:
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-doomed")))
+        dead = await read_records(kafka_settings, f"{topic}.dlq", expect=1)
+    finally:
+        await runtime.stop()
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert calls == ["ci-doomed"] * 3
+    assert headers["dlq_reason"] == "retries_exhausted"
+    assert headers["dlq_attempts"] == "3"
+    assert headers["dlq_error"] == "ConnectionError: still down"
+
+
+async def test_permanent_error_from_handler_is_dead_lettered_without_retry(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    calls: list[str] = []
+
+    async def impossible(data: CheckInDue, envelope: Envelope) -> None:
+        calls.append(data.check_in_id)
+        raise PermanentError("therapist-1 is unknown here")
+
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, impossible)]
+    )
+    topic = kafka_settings.topic("check-in-due")
+    await runtime.start()
+    try:
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-impossible")))
+        dead = await read_records(kafka_settings, f"{topic}.dlq", expect=1)
+    finally:
+        await runtime.stop()
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert calls == ["ci-impossible"]
+    assert headers["dlq_reason"] == "rejected_by_handler"
+
+
+async def test_two_consumers_in_one_group_split_partitions_and_handle_each_event_once(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    handled_by: dict[str, Counter[str]] = {"a": Counter(), "b": Counter()}
+
+    def handler_for(name: str) -> Any:
+        async def handle(data: CheckInDue, envelope: Envelope) -> None:
+            handled_by[name][data.check_in_id] += 1
+            await mongo_db["effects"].update_one({"_id": data.check_in_id}, {"$inc": {"n": 1}}, upsert=True)
+
+        return handle
+
+    first = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, handler_for("a"))]
+    )
+    second = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, handler_for("b"))]
+    )
+    await first.start()
+    await second.start()
+    try:
+        async def both_assigned() -> bool:
+            assigned = [
+                sub.consumer.assignment() if sub.consumer else set()
+                for runtime in (first, second)
+                for sub in runtime.broker.subscribers
+            ]
+            return all(assigned) and sum(len(a) for a in assigned) == kafka_settings.topic_partitions
+
+        await eventually(both_assigned)
+        events = [event(check_in_due(f"client-{i}", check_in_id=f"ci-{i}")) for i in range(60)]
+        await publish_events(kafka_settings, *events)
+
+        async def all_handled() -> bool:
+            return await mongo_db["effects"].count_documents({}) == 60
+
+        await eventually(all_handled)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert handled_by["a"] and handled_by["b"], "both consumers of the group got partitions"
+    assert not set(handled_by["a"]) & set(handled_by["b"])
+    effects = await mongo_db["effects"].find({}).to_list()
+    assert {doc["n"] for doc in effects} == {1}

@@ -1,0 +1,97 @@
+"""Real-broker helpers for tests: publish enveloped events, read raw records back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+from shared.events.envelope import OutgoingEvent, new_event
+from shared.events.models import CheckInDue
+from shared.settings import KafkaSettings
+
+
+def check_in_due(client_id: str = "client-1", *, check_in_id: str = "ci-1") -> CheckInDue:
+    return CheckInDue(
+        check_in_id=check_in_id,
+        client_id=client_id,
+        therapist_id="therapist-1",
+        due_at=datetime.now(UTC) + timedelta(days=1),
+        instruments=["phq9", "gad7"],
+    )
+
+
+def event(data: Any, **kwargs: Any) -> OutgoingEvent:
+    return new_event(data, source="tests", **kwargs)
+
+
+async def publish_raw(
+    kafka: KafkaSettings,
+    topic: str,
+    records: list[tuple[bytes | None, bytes, dict[str, str]]],
+) -> None:
+    """Publish (key, value, headers) records to a full topic name, confirmed by the broker."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        for key, value, headers in records:
+            await producer.send_and_wait(
+                topic, value=value, key=key, headers=[(k, v.encode()) for k, v in headers.items()]
+            )
+    finally:
+        await producer.stop()
+
+
+async def publish_events(kafka: KafkaSettings, *events: OutgoingEvent) -> None:
+    for outgoing in events:
+        await publish_raw(
+            kafka,
+            kafka.topic(outgoing.topic),
+            [(outgoing.key.encode(), outgoing.value(), outgoing.envelope.to_headers())],
+        )
+
+
+async def read_records(
+    kafka: KafkaSettings, topic: str, *, expect: int, timeout: float = 30.0, settle: float = 0.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read a full topic name from the beginning until `expect` records (then `settle` more seconds)."""
+    # A throwaway group: aiokafka's group-less coordinator can leak a CancelledError on stop.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=kafka.bootstrap_servers,
+        group_id=f"reader-{uuid.uuid4().hex}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    consumer.subscribe([topic])
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for part in batch.values():
+                records.extend(part)
+            if len(records) >= expect:
+                settle_until = settle_until or time.monotonic() + settle
+                if time.monotonic() >= settle_until:
+                    break
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, interval: float = 0.1) -> None:
+    """Wait until `check()` holds; fail the test with a clear message otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")

@@ -1,0 +1,49 @@
+"""A `ServiceRuntime` of a throwaway service, built on the test's isolated topics and database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.events.registry import EventSpec
+from shared.messaging.subscriptions import Subscription
+from shared.runtime import ServiceRuntime
+from shared.settings import KafkaSettings, MongoSettings, ServiceSettings
+from shared.storage.timers import TimerHandler
+
+
+class PlumbingTestSettings(ServiceSettings):
+    service_name: ClassVar[str] = "plumbing-test"
+    model_config = SettingsConfigDict(env_prefix="PLUMBING_TEST_", extra="ignore")
+
+
+def build_runtime(
+    kafka: KafkaSettings,
+    mongo: MongoSettings,
+    database: str,
+    *,
+    subscriptions: Sequence[Subscription] = (),
+    produces: Sequence[EventSpec] = (),
+    outbox_collections: Sequence[str] = (),
+    timer_handlers: Mapping[str, TimerHandler] | None = None,
+    **overrides: Any,
+) -> ServiceRuntime:
+    fast_defaults: dict[str, Any] = {
+        "relay_poll_interval_seconds": 0.1,
+        "timer_poll_interval_seconds": 0.1,
+        "retry_initial_backoff_seconds": 0.05,
+        "retry_max_backoff_seconds": 0.5,
+        "shutdown_grace_seconds": 10,
+    }
+    settings = PlumbingTestSettings(
+        kafka=kafka, mongo=mongo, mongodb_database=database, **(fast_defaults | overrides)
+    )
+    return ServiceRuntime(
+        settings,
+        subscriptions=subscriptions,
+        produces=produces,
+        outbox_collections=outbox_collections,
+        timer_handlers=timer_handlers,
+    )
