@@ -135,11 +135,14 @@ class ServiceRuntime:
         log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        self.relay.stop()
+        self.timer_worker.stop()
+        if self._tasks:
+            _, unfinished = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_seconds)
+            for task in unfinished:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         self._tasks = []
         await self.broker.stop()  # subscribers finish the record in hand and commit
         await self.mongo.close()

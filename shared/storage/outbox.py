@@ -11,7 +11,6 @@ published again with the same `ce_id`, which consumers' inboxes discard.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.background import Pacer
 from shared.events.envelope import OutgoingEvent
 from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
@@ -45,21 +45,36 @@ class PendingEvent:
     headers: dict[str, str]
     value: bytes
     at: datetime
-    seq: int
+    order: int
 
 
 Publish = Callable[[PendingEvent], Awaitable[None]]
 """Publishes one entry and returns only once the broker has confirmed it (acks=all)."""
 
 
-def _entry(event: OutgoingEvent, seq: int) -> Document:
+_last_order = 0
+
+
+def _next_order() -> int:
+    """Microseconds since the epoch, strictly increasing within this process.
+
+    Orders one document's entries across writes (MongoDB datetimes keep only
+    milliseconds). Writes to one document from two replicas within the clocks' skew
+    could still swap; one client's events are written by one aggregate in practice.
+    """
+    global _last_order
+    _last_order = max(time.time_ns() // 1000, _last_order + 1)
+    return _last_order
+
+
+def _entry(event: OutgoingEvent) -> Document:
     return {
         "topic": event.topic,
         "key": event.key,
         "headers": event.envelope.to_headers(),
         "value": event.value().decode(),
         "at": event.envelope.time,
-        "seq": seq,
+        "order": _next_order(),
     }
 
 
@@ -70,8 +85,8 @@ def outbox_update(events: Sequence[OutgoingEvent], update: Mapping[str, Any] | N
     """
     merged: Document = {op: dict(fields) for op, fields in (update or {}).items()}
     sets = merged.setdefault("$set", {})
-    for seq, event in enumerate(events):
-        sets[f"{OUTBOX}.{event.envelope.id}"] = _entry(event, seq)
+    for event in events:
+        sets[f"{OUTBOX}.{event.envelope.id}"] = _entry(event)
     if events:
         incs = merged.setdefault("$inc", {})
         incs[PENDING] = incs.get(PENDING, 0) + len(events)
@@ -82,7 +97,7 @@ def with_outbox(document: Mapping[str, Any], events: Sequence[OutgoingEvent]) ->
     """A new document carrying pending `events`, for `insert_one`."""
     return {
         **document,
-        OUTBOX: {event.envelope.id: _entry(event, seq) for seq, event in enumerate(events)},
+        OUTBOX: {event.envelope.id: _entry(event) for event in events},
         PENDING: len(events),
     }
 
@@ -100,11 +115,11 @@ def _pending_events(document: Document) -> list[PendingEvent]:
             headers=dict(entry["headers"]),
             value=entry["value"].encode(),
             at=entry["at"],
-            seq=entry["seq"],
+            order=entry["order"],
         )
         for event_id, entry in (document.get(OUTBOX) or {}).items()
     ]
-    return sorted(entries, key=lambda e: (e.at, e.seq))
+    return sorted(entries, key=lambda e: e.order)
 
 
 class OutboxRelay:
@@ -128,13 +143,16 @@ class OutboxRelay:
         self._publish = publish
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
-        self._poll_interval = poll_interval_seconds
         self._clock = clock
-        self._wake = asyncio.Event()
+        self._pacer = Pacer(poll_interval_seconds)
 
     def notify(self) -> None:
         """Ask the relay to look now rather than at its next poll (after a local write)."""
-        self._wake.set()
+        self._pacer.nudge()
+
+    def stop(self) -> None:
+        """Finish the current pass and return from `run()`."""
+        self._pacer.stop()
 
     async def relay_once(self) -> int:
         """Publish everything pending now; return how many events were confirmed."""
@@ -145,23 +163,17 @@ class OutboxRelay:
         return published
 
     async def run(self) -> None:
-        """Relay until cancelled, waking on `notify()` or every poll interval."""
-        backoff = self._poll_interval
-        while True:
+        """Relay until `stop()`, waking on `notify()` or every poll interval."""
+        backoff = self._pacer.interval_seconds
+        while not self._pacer.stopped:
             try:
                 await self.relay_once()
-                backoff = self._poll_interval
-            except asyncio.CancelledError:
-                raise
+                backoff = self._pacer.interval_seconds
             except Exception:
                 OUTBOX_PUBLISH_FAILURES.inc()
                 log.exception("outbox relay pass failed; will retry")
                 backoff = min(backoff * 2, 30.0)
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+            await self._pacer.pause(backoff)
 
     async def _claim(self, collection: AsyncCollection[Document]) -> Document | None:
         now = self._clock()

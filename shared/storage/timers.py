@@ -11,7 +11,6 @@ that lost its lease mid-fire cannot make a second, different event.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from shared.background import Pacer
 from shared.events.envelope import OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMERS_FIRED
@@ -146,7 +146,7 @@ class TimerWorker:
         self._handlers = dict(handlers)
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
-        self._poll_interval = poll_interval_seconds
+        self._pacer = Pacer(poll_interval_seconds)
         self._max_attempts = max_attempts
         self._on_fired = on_fired
         self._clock = clock
@@ -184,12 +184,14 @@ class TimerWorker:
             self._on_fired()
         return True
 
+    def stop(self) -> None:
+        """Finish the current pass and return from `run()`."""
+        self._pacer.stop()
+
     async def run(self) -> None:
-        while True:
+        while not self._pacer.stopped:
             try:
                 await self.fire_due()
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("timer pass failed; will retry")
-            await asyncio.sleep(self._poll_interval)
+            await self._pacer.pause()

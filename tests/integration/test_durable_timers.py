@@ -1,0 +1,109 @@
+"""Durable timers: leased claims, survival across restarts, once-in-effect firing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events.envelope import OutgoingEvent, new_event
+from shared.events.models import CheckInDue
+from shared.events.registry import spec_for
+from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.outbox import OUTBOX
+from shared.storage.timers import Timer, TimerStore, TimerWorker
+from tests.support.kafka import read_records
+from tests.support.runtime import build_runtime
+
+KIND = "check-in"
+
+
+def check_in_due_handler(calls: list[str]) -> Any:
+    async def fire(timer: Timer) -> Sequence[OutgoingEvent]:
+        calls.append(timer.id)
+        await asyncio.sleep(0.05)  # widen the race window
+        data = CheckInDue(
+            check_in_id=str(timer.payload["check_in_id"]),
+            client_id=str(timer.payload["client_id"]),
+            therapist_id="therapist-1",
+            due_at=timer.due_at,
+            instruments=["phq9", "gad7"],
+        )
+        return [new_event(data, source="scheduling", event_id=timer.event_id("check-in-due"))]
+
+    return fire
+
+
+async def test_two_workers_racing_for_one_due_timer_fire_it_once(mongo_db: AsyncDatabase[Any]) -> None:
+    store = TimerStore(mongo_db["timers"])
+    await store.ensure_indexes()
+    now = datetime.now(UTC)
+    await store.schedule("ci-race", KIND, now - timedelta(seconds=1), {"check_in_id": "ci-race", "client_id": "c-1"})
+    calls: list[str] = []
+    workers = [
+        TimerWorker(store, {KIND: check_in_due_handler(calls)}, owner=f"replica-{i}", lease_seconds=30)
+        for i in range(2)
+    ]
+
+    fired = await asyncio.gather(*(worker.fire_due() for worker in workers))
+
+    assert sorted(fired) == [0, 1]
+    assert calls == ["ci-race"]
+    timer = await mongo_db["timers"].find_one({"_id": "ci-race"})
+    assert timer is not None and timer["status"] == "fired" and len(timer[OUTBOX]) == 1
+
+
+async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(mongo_db: AsyncDatabase[Any]) -> None:
+    store = TimerStore(mongo_db["timers"])
+    await store.ensure_indexes()
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    await store.schedule("ci-orphan", KIND, due, {"check_in_id": "ci-orphan", "client_id": "c-1"})
+    claimed = await store.claim_due("dead-replica", datetime.now(UTC), timedelta(seconds=1.5))
+    assert claimed is not None  # ... and the replica dies here, never completing
+
+    calls: list[str] = []
+    survivor = TimerWorker(store, {KIND: check_in_due_handler(calls)}, owner="survivor", lease_seconds=30)
+    assert await survivor.fire_due() == 0, "the lease still protects the timer"
+    await asyncio.sleep(1.6)
+    assert await survivor.fire_due() == 1
+
+    timer = await mongo_db["timers"].find_one({"_id": "ci-orphan"})
+    assert timer is not None and timer["status"] == "fired" and timer["attempts"] == 2
+    assert list(timer[OUTBOX]) == [claimed.event_id("check-in-due")]
+
+
+async def test_late_completion_by_a_worker_that_lost_its_lease_changes_nothing(mongo_db: AsyncDatabase[Any]) -> None:
+    store = TimerStore(mongo_db["timers"])
+    await store.ensure_indexes()
+    await store.schedule("ci-slow", KIND, datetime.now(UTC) - timedelta(seconds=1), {"check_in_id": "ci-slow", "client_id": "c-1"})
+    slow = await store.claim_due("slow", datetime.now(UTC), timedelta(seconds=0))
+    fast = await store.claim_due("fast", datetime.now(UTC) + timedelta(milliseconds=10), timedelta(seconds=30))
+    assert slow is not None and fast is not None
+    assert await store.complete(fast, "fast", [], datetime.now(UTC)) is True
+    assert await store.complete(slow, "slow", [], datetime.now(UTC)) is False
+
+
+async def test_timer_survives_a_restart_and_fires_its_event_with_a_deterministic_id(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    calls: list[str] = []
+    handlers = {KIND: check_in_due_handler(calls)}
+    before = build_runtime(kafka_settings, mongo_settings, mongo_db.name, timer_handlers=handlers, produces=[spec_for(CheckInDue)])
+    await before.start()
+    due = datetime.now(UTC) + timedelta(seconds=2)
+    await before.timers.schedule("ci-restart", KIND, due, {"check_in_id": "ci-restart", "client_id": "c-9"})
+    await before.stop()  # the service goes down before the timer is due
+
+    after = build_runtime(kafka_settings, mongo_settings, mongo_db.name, timer_handlers=handlers, produces=[spec_for(CheckInDue)])
+    await after.start()
+    try:
+        records = await read_records(kafka_settings, kafka_settings.topic("check-in-due"), expect=1, settle=1.0)
+    finally:
+        await after.stop()
+    expected_id = Timer(id="ci-restart", kind=KIND, due_at=due.replace(microsecond=due.microsecond // 1000 * 1000), attempts=1).event_id("check-in-due")
+    assert calls == ["ci-restart"]
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [expected_id]
+    assert records[0].key == b"c-9"

@@ -1,0 +1,154 @@
+"""The outbox: a crash anywhere loses nothing, and each event arrives once in effect."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events.common import RiskLevel
+from shared.events.envelope import Envelope, new_event
+from shared.events.models import RiskFlagged
+from shared.events.registry import spec_for
+from shared.messaging.subscriptions import Subscription
+from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.outbox import OUTBOX, PENDING, OutboxRelay, PendingEvent, outbox_update, with_outbox
+from tests.support.infrastructure import REPO, Infrastructure
+from tests.support.kafka import eventually, read_records
+from tests.support.runtime import build_runtime
+
+RISK = spec_for(RiskFlagged)
+
+
+def risk_flagged(intake_id: str, client_id: str = "client-1") -> RiskFlagged:
+    return RiskFlagged(
+        intake_id=intake_id,
+        client_id=client_id,
+        risk_level=RiskLevel.high,
+        reasons=["phq9_item9_positive"],
+        flagged_at=datetime.now(UTC),
+    )
+
+
+async def test_event_stored_by_a_process_that_died_before_publishing_is_published_once(
+    infrastructure: Infrastructure,
+    kafka_settings: KafkaSettings,
+    mongo_settings: MongoSettings,
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    crashed = subprocess.run(
+        [sys.executable, "-m", "tests.support.crashing_writer", infrastructure.mongodb_uri, mongo_db.name, "intake-crash"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert crashed.returncode == 17, crashed.stderr
+    event_id = crashed.stdout.strip()
+    stored = await mongo_db["intakes"].find_one({"_id": "intake-crash"})
+    assert stored is not None and stored[PENDING] == 1
+
+    restarted = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"])
+    await restarted.start()
+    try:
+        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, settle=2.0)
+    finally:
+        await restarted.stop()
+
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [event_id]
+    assert records[0].key == b"client-crash"
+    after = await mongo_db["intakes"].find_one({"_id": "intake-crash"})
+    assert after is not None and after[PENDING] == 0 and after[OUTBOX] == {}
+
+
+async def test_relay_that_died_after_publishing_republishes_and_the_inbox_handles_it_once(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    flagged = new_event(risk_flagged("intake-dup"), source="intake")
+    await mongo_db["intakes"].insert_one(with_outbox({"_id": "intake-dup"}, [flagged]))
+    producer = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK])
+    await producer.start()
+
+    async def publish_then_die(event: PendingEvent) -> None:
+        await producer.publish_pending(event)
+        raise SystemExit("killed after the broker confirmed, before the entry was marked sent")
+
+    dying = OutboxRelay([mongo_db["intakes"]], publish_then_die, owner="dying-relay", lease_seconds=0.5)
+    with pytest.raises(SystemExit):
+        await dying.relay_once()
+    assert (await mongo_db["intakes"].find_one({"_id": "intake-dup"}))[PENDING] == 1
+
+    handled: list[str] = []
+
+    async def on_risk_flagged(data: RiskFlagged, envelope: Envelope) -> None:
+        handled.append(envelope.id)
+
+    consumer = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(RiskFlagged, on_risk_flagged)],
+        outbox_collections=["intakes"],
+    )
+    await consumer.start()
+    try:
+        async def relayed() -> bool:
+            doc = await mongo_db["intakes"].find_one({"_id": "intake-dup"})
+            return doc is not None and doc[PENDING] == 0
+
+        await eventually(relayed)
+        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=2)
+        await eventually(lambda: _truthy(handled))
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [flagged.envelope.id] * 2
+    assert handled == [flagged.envelope.id]
+
+
+async def test_events_of_one_document_are_published_in_the_order_they_were_written(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    first = [new_event(risk_flagged(f"intake-{i}"), source="intake") for i in range(3)]
+    later = [new_event(risk_flagged(f"intake-{i}"), source="intake") for i in range(3, 6)]
+    await mongo_db["intakes"].insert_one(with_outbox({"_id": "client-1-doc"}, first))
+    await mongo_db["intakes"].update_one({"_id": "client-1-doc"}, outbox_update(later, {"$set": {"v": 2}}))
+    runtime = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"])
+    await runtime.start()
+    try:
+        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=6)
+    finally:
+        await runtime.stop()
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [e.envelope.id for e in first + later]
+    assert len({r.partition for r in records}) == 1
+
+
+async def test_a_document_leased_by_a_dead_relay_is_published_after_the_lease_expires(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    flagged = new_event(risk_flagged("intake-leased"), source="intake")
+    await mongo_db["intakes"].insert_one(with_outbox({"_id": "intake-leased"}, [flagged]))
+
+    async def never(_: PendingEvent) -> None:
+        raise AssertionError("a claimed document must not reach this relay twice")
+
+    # The first relay claims the document (2 s lease) and dies without publishing.
+    dead = OutboxRelay([mongo_db["intakes"]], never, owner="dead-relay", lease_seconds=2.0)
+    assert await dead._claim(mongo_db["intakes"]) is not None
+
+    runtime = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"])
+    await runtime.start()
+    try:
+        assert await runtime.relay.relay_once() == 0  # still leased
+        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, timeout=20)
+    finally:
+        await runtime.stop()
+    assert [dict(r.headers)["ce_id"].decode() for r in records] == [flagged.envelope.id]
+
+
+async def _truthy(items: list[str]) -> bool:
+    return bool(items)
