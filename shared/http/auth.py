@@ -6,7 +6,6 @@ clinician sees only their own clients needs the service's data, so services call
 `Principal.may_act_for_client` / `may_act_for_therapist` with what they know.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass

@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -81,7 +81,9 @@ def _redact_processor(
     return redact_phi(event_dict)  # type: ignore[no-any-return]
 
 
-def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
+def configure_logging(
+    service: str, *, level: str = "INFO", fmt: str = "json", stream: TextIO | None = None
+) -> None:
     """Configure structlog and the standard library once, at process start."""
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -113,7 +115,7 @@ def configure_logging(service: str, *, level: str = "INFO", fmt: str = "json") -
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

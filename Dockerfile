@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# One image recipe for every Carepath service; SERVICE picks which one the image runs:
+#
+#   docker build --build-arg SERVICE=intake -t carepath-intake .
+#
+# The image holds the whole project (shared/ and all of services/), so CAREPATH_SERVICE
+# can also be overridden at run time; SERVICE only sets its default and is checked here,
+# so a typo fails the build rather than the first start.
+
+# The tests run on 3.11 (the lowest Python the project supports); the image matches.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# ---------------------------------------------------------------------------- builder
+FROM ${PYTHON_IMAGE} AS builder
+
+# The project's own lock tool, at the version that wrote uv.lock.
+RUN pip install --no-cache-dir uv==0.13.8
+
+# Use the image's Python, never a downloaded one; compile bytecode now so containers
+# start fast and never write .pyc files; copy (not hard-link) from the cache mount,
+# which is gone when the venv is copied to the runtime stage.
+ENV UV_PYTHON_DOWNLOADS=never \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PROJECT_ENVIRONMENT=/app/.venv
+
+WORKDIR /app
+
+# Third-party dependencies first, from the lock alone: this layer is rebuilt only when
+# pyproject.toml or uv.lock change, not on every code edit.
+COPY pyproject.toml uv.lock ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-install-project
+
+# Then the project itself, installed into the venv as a regular (non-editable) package
+# so the runtime stage needs the venv and nothing else. README.md is package metadata.
+COPY README.md ./
+COPY shared ./shared
+COPY services ./services
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --no-dev --no-editable
+
+# Declared only now, so the layers above are shared by all four services' builds.
+ARG SERVICE
+RUN if [ -z "${SERVICE}" ]; then \
+        echo "build with --build-arg SERVICE=<intake|matching|scheduling|notifications>" >&2; \
+        exit 1; \
+    fi; \
+    if [ ! -f "services/${SERVICE}/__main__.py" ]; then \
+        echo "no service '${SERVICE}': services/${SERVICE}/__main__.py is missing" >&2; \
+        exit 1; \
+    fi
+
+# ---------------------------------------------------------------------------- runtime
+FROM ${PYTHON_IMAGE} AS runtime
+
+ARG SERVICE
+ENV CAREPATH_SERVICE=${SERVICE} \
+    PATH="/app/.venv/bin:${PATH}" \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# A fixed numeric uid, so Kubernetes' runAsNonRoot can verify it without a passwd lookup.
+RUN groupadd --system --gid 10001 carepath \
+    && useradd --system --uid 10001 --gid carepath --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin carepath
+
+# Owned by root and read-only to the service user: the code cannot be rewritten at run time.
+COPY --from=builder /app/.venv /app/.venv
+
+WORKDIR /app
+USER 10001:10001
+
+EXPOSE 8000
+
+# Alive, not ready (/readyz also needs Kafka and MongoDB); urllib because slim has no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
+
+# exec: python replaces the shell, so SIGTERM reaches uvicorn, which drains and exits.
+CMD ["sh", "-c", "exec python -m \"services.${CAREPATH_SERVICE}\""]

@@ -1,0 +1,70 @@
+# Carepath: the two commands are `make run` and `make test`; both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .local/tools
+UV := $(TOOLS)/uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+LAUNCHER := $(PYTHON) deploy/local/launcher.py
+PYTEST_ARGS ?=
+
+# uv uses the machine's Python 3.11+ and never downloads an interpreter.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# Local development only: services and `make token` sign/verify with this secret.
+export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
+
+.PHONY: help install run test test-unit test-integration test-e2e up down status token schemas bench demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(TOOLS)/uv
+	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## Install the locked dependencies into .venv
+
+run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops services)
+	$(PY) deploy/local/run_services.py
+
+test: install ## Run the whole suite against real Kafka and MongoDB (starts them if needed)
+	$(PY) -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+
+test-unit: install ## Unit tests only (no infrastructure)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install ## Integration tests (real Kafka and MongoDB)
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: install ## End-to-end tests (whole services on real infrastructure)
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+up: ## Start the local Kafka broker and MongoDB-wire server (reuses caches)
+	$(LAUNCHER) up
+
+down: ## Stop exactly what `make up` started
+	$(LAUNCHER) down
+
+status: ## Show what the local launcher runs
+	$(LAUNCHER) status
+
+token: install ## Mint a local JWT: make token ROLE=clinician SUBJECT=therapist-1
+	@$(PY) -m shared.http.mint_token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),local-admin)
+
+schemas: install ## Export every event's JSON Schema to shared/events/schemas/
+	$(PY) -m shared.events.schemas
+
+bench: install ## Performance suite on real infrastructure (results in bench-results/)
+	$(PY) -m tests.bench
+
+clean: down ## Stop the infrastructure and delete its data (keeps downloads and builds)
+	$(LAUNCHER) clean

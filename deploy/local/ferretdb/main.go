@@ -1,0 +1,61 @@
+// Command ferretdb runs an embedded FerretDB (SQLite backend) for local development.
+//
+// It exists because `go install` of FerretDB's own command panics on a missing
+// generated version file; the embeddable package has no such requirement.
+// The Carepath launcher (deploy/local/launcher.py) builds and supervises it.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI of the data directory (must end with /)")
+	logLevel := flag.String("log-level", "warn", "FerretDB log level: debug, info (logs every connection), warn or error")
+	flag.Parse()
+
+	if err := run(*listenAddr, *sqliteURL, *logLevel); err != nil {
+		fmt.Fprintln(os.Stderr, "ferretdb:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until SIGTERM or SIGINT, so the launcher's stop signal shuts
+// FerretDB down cleanly and closes its SQLite files.
+func run(listenAddr, sqliteURL, logLevel string) error {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+		return fmt.Errorf("invalid -log-level %q: %w", logLevel, err)
+	}
+
+	// FerretDB logs every client connection at INFO, so it gets its own level;
+	// the startup line below always shows, so the log says what is serving where.
+	ferretLogger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: listenAddr},
+		Handler:   "sqlite",
+		SQLiteURL: sqliteURL,
+		Logger:    ferretLogger,
+	})
+	if err != nil {
+		return err
+	}
+
+	logger.Info("FerretDB listening", slog.String("addr", listenAddr), slog.String("sqlite", sqliteURL))
+
+	return f.Run(ctx)
+}

@@ -1,0 +1,62 @@
+"""Export every event's JSON Schema (DESIGN §3) for platform backends that consume events.
+
+    python -m shared.events.schemas [--check] [OUT_DIR]
+
+Writes `<event>.v<major>.json` files; `--check` fails if the committed files are stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from shared.events.registry import EVENTS, EventSpec
+
+DEFAULT_DIR = Path(__file__).parent / "schemas"
+
+
+def schema_for(spec: EventSpec) -> dict[str, Any]:
+    schema = spec.model.model_json_schema(mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://carepath.dev/schemas/{spec.name}.v{spec.version}.json",
+        "x-cloudevents-type": spec.type,
+        "x-kafka-topic": spec.topic,
+        "x-kafka-key": spec.key_field,
+        "x-producer": spec.producer,
+        **schema,
+    }
+
+
+def rendered() -> dict[str, str]:
+    return {
+        f"{spec.name}.v{spec.version}.json": json.dumps(schema_for(spec), indent=2, sort_keys=True) + "\n"
+        for spec in EVENTS
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir", nargs="?", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--check", action="store_true", help="fail if files differ")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in rendered().items():
+        path: Path = args.out_dir / name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if stale:
+        print(f"stale event schemas (run `make schemas`): {', '.join(stale)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
