@@ -132,7 +132,12 @@ def authenticated(settings: AuthSettings) -> Callable[..., Any]:
 
 
 def require_roles(settings: AuthSettings, *roles: Role) -> Callable[..., Any]:
-    """A dependency that also refuses (403) callers whose role is not in `roles`."""
+    """A dependency that also refuses (403) callers whose role is not in `roles`.
+
+    Use it as a default (`who: Principal = Depends(readers)`): in a module with
+    `from __future__ import annotations`, an `Annotated[..., Depends(local)]` string
+    cannot be resolved by FastAPI and the parameter silently becomes a query field.
+    """
     authenticate = authenticated(settings)
 
     async def principal(who: Annotated[Principal, Depends(authenticate)]) -> Principal:

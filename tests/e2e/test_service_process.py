@@ -1,0 +1,140 @@
+"""A service process built from `shared/`, run for real: health, auth, metrics, graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from pydantic import SecretStr
+
+from shared.http.auth import Role, mint_token
+from shared.settings import AuthSettings, KafkaSettings
+from tests.support.infrastructure import REPO, Infrastructure
+from tests.support.kafka import check_in_due, event, publish_events
+
+SECRET = "e2e-secret-long-enough-for-hs256-signatures"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def probe_process(infra: Infrastructure, kafka: KafkaSettings, database: str, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.probe_service"],
+        cwd=REPO,
+        env={
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+            "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+            "MONGODB_URI": infra.mongodb_uri,
+            "JWT_SECRET": SECRET,
+            "PROBE_HTTP_HOST": "127.0.0.1",
+            "PROBE_HTTP_PORT": str(port),
+            "PROBE_MONGODB_DATABASE": database,
+            "PROBE_CONSUMER_GROUP": f"{kafka.topic_prefix}probe",
+            **env,
+        },
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(base, process)
+        yield process, base
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def wait_until_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the service process exited during start-up"
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("service never became ready")
+
+
+def wait_for(check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError("condition not met in time")
+
+
+def auth_header(role: Role) -> dict[str, str]:
+    token = mint_token(AuthSettings(secret=SecretStr(SECRET)), subject="e2e", role=role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[int, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == kafka.topic("check-in-due")}
+
+
+async def test_service_reports_health_readiness_and_metrics(
+    infrastructure: Infrastructure, kafka_settings: KafkaSettings, mongo_db: Any
+) -> None:
+    with probe_process(infrastructure, kafka_settings, mongo_db.name) as (_, base):
+        assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready == {"status": "ready", "checks": {"kafka": "ok", "mongodb": "ok"}}
+        metrics = httpx.get(f"{base}/metrics").text
+        assert "carepath_events_consumed_total" in metrics
+        assert httpx.get(f"{base}/docs").status_code == 200
+
+
+async def test_protected_route_refuses_missing_and_wrong_role_tokens(
+    infrastructure: Infrastructure, kafka_settings: KafkaSettings, mongo_db: Any
+) -> None:
+    with probe_process(infrastructure, kafka_settings, mongo_db.name) as (_, base):
+        assert httpx.get(f"{base}/v1/effects/x").status_code == 401
+        assert httpx.get(f"{base}/v1/effects/x", headers=auth_header(Role.client)).status_code == 403
+        missing = httpx.get(f"{base}/v1/effects/x", headers=auth_header(Role.admin))
+        assert missing.status_code == 404
+        assert missing.headers["content-type"] == "application/problem+json"
+
+
+async def test_sigterm_lets_the_event_in_hand_finish_and_commits_before_exit(
+    infrastructure: Infrastructure, kafka_settings: KafkaSettings, mongo_db: Any
+) -> None:
+    group = f"{kafka_settings.topic_prefix}probe"
+    with probe_process(infrastructure, kafka_settings, mongo_db.name, PROBE_HANDLER_SECONDS="3") as (process, base):
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-in-flight")))
+        admin = auth_header(Role.admin)
+        wait_for(lambda: httpx.get(f"{base}/v1/effects/ci-in-flight", headers=admin).status_code == 200)
+
+        process.send_signal(signal.SIGTERM)  # mid-handle: the handler sleeps 3 s
+        # uvicorn shuts down gracefully, then re-raises SIGTERM so supervisors see it.
+        assert process.wait(timeout=40) in (0, -signal.SIGTERM)
+
+    effect = await mongo_db["effects"].find_one({"_id": "ci-in-flight"})
+    assert effect == {"_id": "ci-in-flight", "started": 1, "finished": 1}
+    offsets = await committed_offsets(kafka_settings, group)
+    assert sum(offsets.values()) == 1, "the handled record's offset was committed before exit"
