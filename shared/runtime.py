@@ -31,7 +31,9 @@ from shared.messaging.topics import ensure_topics
 from shared.observability.logs import get_logger
 from shared.settings import ServiceSettings
 from shared.storage.client import connect_mongo, ping_mongo
+from shared.storage.documents import DocumentStore
 from shared.storage.inbox import Inbox
+from shared.storage.locks import Locks
 from shared.storage.outbox import OutboxRelay, PendingEvent, ensure_outbox_index
 from shared.storage.timers import TimerHandler, TimerStore, TimerWorker
 
@@ -60,7 +62,8 @@ class ServiceRuntime:
         self.mongo: AsyncMongoClient[Document] = connect_mongo(settings.mongo, app_name=self.instance)
         self.db: AsyncDatabase[Document] = self.mongo[settings.database_name]
         self.inbox = Inbox(self.db["inbox"])
-        self.timers = TimerStore(self.db["timers"])
+        self.locks = Locks(self.db["locks"])
+        self.timers = TimerStore(self.db["timers"], self.locks)
         self.broker: KafkaBroker = build_broker(
             settings.kafka,
             client_id=settings.service_name,
@@ -92,6 +95,7 @@ class ServiceRuntime:
         self.relay = OutboxRelay(
             [self.db[name] for name in self._outbox_collection_names],
             self.publish_pending,
+            self.locks,
             owner=self.instance,
             lease_seconds=settings.relay_lease_seconds,
             poll_interval_seconds=settings.relay_poll_interval_seconds,
@@ -106,6 +110,13 @@ class ServiceRuntime:
             on_fired=self.relay.notify,
         )
         self._tasks: list[asyncio.Task[None]] = []
+
+    def documents(self, collection: str) -> DocumentStore:
+        """The store through which this service changes documents of `collection`.
+
+        The collection must be one of `outbox_collections` for its events to be relayed.
+        """
+        return DocumentStore(self.db[collection], self.locks, owner=self.instance, on_events=self.relay.notify)
 
     def asyncapi(self) -> AsyncAPI:
         """The AsyncAPI document of this service's subscriptions (DESIGN §3)."""

@@ -1,12 +1,13 @@
-"""The transactional outbox, kept inside the aggregate's own document (DESIGN §4).
+"""The transactional outbox, kept inside the document it belongs to (DESIGN §4).
 
 MongoDB's atomic unit on the common subset is one document, so a state change and the
 events it causes are written in the same single-document operation: pending events sit
 in the document's `_outbox` map (keyed by event id) and `_outbox_pending` counts them.
-The relay claims a document with a lease, publishes its pending events in order, waits
-for the broker's confirmation, and only then removes each entry. A crash anywhere loses
-nothing: an unpublished entry stays pending; an entry published but not yet removed is
-published again with the same `ce_id`, which consumers' inboxes discard.
+The relay takes the document's lease (`locks.py`, the same one writers take), publishes
+its pending events in order, waits for the broker's confirmation, and only then removes
+them. A crash anywhere loses nothing: an unpublished entry stays pending; an entry
+published but not yet removed is published again with the same `ce_id`, which
+consumers' inboxes discard.
 """
 
 from __future__ import annotations
@@ -17,18 +18,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.background import Pacer
 from shared.events.envelope import OutgoingEvent
 from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
+from shared.storage.locks import Locks, document_lock
 
 OUTBOX = "_outbox"
 PENDING = "_outbox_pending"
-LEASE = "_outbox_lease"
-OWNER = "_outbox_owner"
+CANDIDATE_BATCH = 100
 
 log = get_logger(__name__)
 
@@ -51,7 +51,6 @@ class PendingEvent:
 Publish = Callable[[PendingEvent], Awaitable[None]]
 """Publishes one entry and returns only once the broker has confirmed it (acks=all)."""
 
-
 _last_order = 0
 
 
@@ -59,34 +58,38 @@ def _next_order() -> int:
     """Microseconds since the epoch, strictly increasing within this process.
 
     Orders one document's entries across writes (MongoDB datetimes keep only
-    milliseconds). Writes to one document from two replicas within the clocks' skew
-    could still swap; one client's events are written by one aggregate in practice.
+    milliseconds); writes to one document are serialised by its lease.
     """
     global _last_order
     _last_order = max(time.time_ns() // 1000, _last_order + 1)
     return _last_order
 
 
-def _entry(event: OutgoingEvent) -> Document:
+def outbox_entries(events: Sequence[OutgoingEvent]) -> dict[str, Document]:
+    """Stored form of `events`, keyed by event id, in the order given."""
     return {
-        "topic": event.topic,
-        "key": event.key,
-        "headers": event.envelope.to_headers(),
-        "value": event.value().decode(),
-        "at": event.envelope.time,
-        "order": _next_order(),
+        event.envelope.id: {
+            "topic": event.topic,
+            "key": event.key,
+            "headers": event.envelope.to_headers(),
+            "value": event.value().decode(),
+            "at": event.envelope.time,
+            "order": _next_order(),
+        }
+        for event in events
     }
 
 
 def outbox_update(events: Sequence[OutgoingEvent], update: Mapping[str, Any] | None = None) -> Document:
     """Merge pending `events` into an update document (`$set` entries, `$inc` the count).
 
-    Use it in the same `update_one`/`find_one_and_update` that changes the state.
+    For writers that already hold the document's lease (timers); services use
+    `DocumentStore.update`, which takes it for them.
     """
     merged: Document = {op: dict(fields) for op, fields in (update or {}).items()}
     sets = merged.setdefault("$set", {})
-    for event in events:
-        sets[f"{OUTBOX}.{event.envelope.id}"] = _entry(event)
+    for event_id, entry in outbox_entries(events).items():
+        sets[f"{OUTBOX}.{event_id}"] = entry
     if events:
         incs = merged.setdefault("$inc", {})
         incs[PENDING] = incs.get(PENDING, 0) + len(events)
@@ -95,11 +98,7 @@ def outbox_update(events: Sequence[OutgoingEvent], update: Mapping[str, Any] | N
 
 def with_outbox(document: Mapping[str, Any], events: Sequence[OutgoingEvent]) -> Document:
     """A new document carrying pending `events`, for `insert_one`."""
-    return {
-        **document,
-        OUTBOX: {event.envelope.id: _entry(event) for event in events},
-        PENDING: len(events),
-    }
+    return {**document, OUTBOX: outbox_entries(events), PENDING: len(events)}
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
@@ -125,14 +124,16 @@ def _pending_events(document: Document) -> list[PendingEvent]:
 class OutboxRelay:
     """Publishes pending outbox entries of the given collections and marks them sent.
 
-    Several replicas may run relays at once: each document is claimed with a lease, so one
-    document's events are published by one relay at a time, in order.
+    Any number of replicas may run relays: a document is relayed only under its lease,
+    so one document's events are published by one relay at a time, in order, and never
+    while a service is changing that document.
     """
 
     def __init__(
         self,
         collections: Sequence[AsyncCollection[Document]],
         publish: Publish,
+        locks: Locks,
         *,
         owner: str,
         lease_seconds: float = 30.0,
@@ -141,6 +142,7 @@ class OutboxRelay:
     ) -> None:
         self._collections = list(collections)
         self._publish = publish
+        self._locks = locks
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
@@ -155,11 +157,17 @@ class OutboxRelay:
         self._pacer.stop()
 
     async def relay_once(self) -> int:
-        """Publish everything pending now; return how many events were confirmed."""
+        """Publish everything pending now and not held by another writer; return how many."""
         published = 0
         for collection in self._collections:
-            while (document := await self._claim(collection)) is not None:
-                published += await self._publish_document(collection, document)
+            skipped: set[Any] = set()
+            while candidates := [i for i in await self._pending_ids(collection, skipped) if i not in skipped]:
+                for document_id in candidates:
+                    relayed = await self._relay_document(collection, document_id)
+                    if relayed is None:
+                        skipped.add(document_id)  # held by another writer or relay: next pass
+                    else:
+                        published += relayed
         return published
 
     async def run(self) -> None:
@@ -175,40 +183,36 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 30.0)
             await self._pacer.pause(backoff)
 
-    async def _claim(self, collection: AsyncCollection[Document]) -> Document | None:
-        now = self._clock()
-        return await collection.find_one_and_update(
-            {
-                PENDING: {"$gt": 0},
-                "$or": [{LEASE: {"$exists": False}}, {LEASE: {"$lt": now}}],
-            },
-            {"$set": {LEASE: now + self._lease, OWNER: self._owner}},
-            return_document=ReturnDocument.AFTER,
-        )
+    async def _pending_ids(self, collection: AsyncCollection[Document], skipped: set[Any]) -> list[Any]:
+        """One query finds a batch of candidate documents; each is then leased by `_id`."""
+        cursor = collection.find({PENDING: {"$gt": 0}, "_id": {"$nin": list(skipped)}}, {"_id": 1})
+        return [document["_id"] async for document in cursor.limit(CANDIDATE_BATCH)]
+
+    async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int | None:
+        lease = await self._locks.try_acquire(document_lock(collection, document_id), self._owner, self._lease)
+        if lease is None:
+            return None
+        try:
+            document = await collection.find_one({"_id": document_id})
+            return 0 if document is None else await self._publish_document(collection, document)
+        finally:
+            await self._locks.release(lease)
 
     async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> int:
-        published = 0
+        """Publish the document's entries in order, then remove the confirmed ones in one write."""
+        sent: list[str] = []
         try:
             for event in _pending_events(document):
                 OUTBOX_LAG_SECONDS.set(max(0.0, (self._clock() - event.at).total_seconds()))
-                started = time.monotonic()
                 await self._publish(event)
                 EVENTS_PUBLISHED.labels(event.topic).inc()
-                await collection.update_one(
-                    {"_id": document["_id"], f"{OUTBOX}.{event.event_id}": {"$exists": True}},
-                    {"$unset": {f"{OUTBOX}.{event.event_id}": ""}, "$inc": {PENDING: -1}},
-                )
-                published += 1
-                log.debug(
-                    "outbox event published",
-                    event_id=event.event_id,
-                    topic=event.topic,
-                    seconds=round(time.monotonic() - started, 4),
-                )
+                sent.append(event.event_id)
+                log.debug("outbox event published", event_id=event.event_id, topic=event.topic)
         finally:
-            # Release the lease even when a publish failed, so the next pass retries at once.
-            await collection.update_one(
-                {"_id": document["_id"], OWNER: self._owner},
-                {"$unset": {LEASE: "", OWNER: ""}},
-            )
-        return published
+            # Also after a failed publish: what the broker confirmed is marked sent.
+            if sent:
+                await collection.update_one(
+                    {"_id": document["_id"]},
+                    {"$unset": {f"{OUTBOX}.{i}": "" for i in sent}, "$inc": {PENDING: -len(sent)}},
+                )
+        return len(sent)

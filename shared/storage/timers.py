@@ -1,12 +1,12 @@
 """Durable timers: stored in MongoDB, claimed with a lease, fired once in effect (DESIGN §4).
 
-A timer is a document `{_id, kind, due_at, status, lease_until, owner, attempts, payload}`.
-Any replica's worker claims a due timer with `find_one_and_update` (a lease, not a lock:
-a worker that dies simply lets the lease run out), runs the handler for its kind, and
-then, in ONE single-document write guarded by `owner` and `status`, marks it fired and
-puts the events the handler returned into the timer's own outbox. The outbox relay
-publishes them. Event ids are derived from the timer id and due time, so even a worker
-that lost its lease mid-fire cannot make a second, different event.
+A timer is a document `{_id, kind, due_at, status, attempts, payload}` in the service's
+`timers` collection. A worker on any replica claims a due timer by taking the timer
+document's lease (an insert with a unique `_id`, see `locks.py`; the same lease the
+relay and `reschedule`/`cancel` take), runs the handler for its kind, and then, in ONE
+single-document write, marks the timer fired and puts the handler's events into the
+timer's own outbox. A worker that dies simply lets its lease run out; the next one fires
+the timer with the same event ids, derived from the timer id and due time.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -24,6 +23,7 @@ from shared.background import Pacer
 from shared.events.envelope import OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMERS_FIRED
+from shared.storage.locks import Lease, Locks, document_lock
 from shared.storage.outbox import ensure_outbox_index, outbox_update
 
 log = get_logger(__name__)
@@ -32,7 +32,6 @@ PENDING = "pending"
 FIRED = "fired"
 CANCELLED = "cancelled"
 FAILED = "failed"
-_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +47,22 @@ class Timer:
         return deterministic_event_id("timer", self.id, self.due_at.isoformat(), name)
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A timer and the lease under which one worker may fire it."""
+
+    timer: Timer
+    lease: Lease
+
+
 TimerHandler = Callable[[Timer], Awaitable[Sequence[OutgoingEvent]]]
 """Does the timer's work (idempotently) and returns the events its firing publishes."""
 
 
 class TimerStore:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]]) -> None:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], locks: Locks) -> None:
         self.collection = collection
+        self._locks = locks
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers")
@@ -71,8 +79,6 @@ class TimerStore:
                     "kind": kind,
                     "due_at": due_at,
                     "status": PENDING,
-                    "lease_until": _NEVER,
-                    "owner": None,
                     "attempts": 0,
                     "payload": dict(payload or {}),
                 }
@@ -81,50 +87,75 @@ class TimerStore:
             return False
         return True
 
-    async def reschedule(self, timer_id: str, due_at: datetime) -> bool:
-        result = await self.collection.update_one(
-            {"_id": timer_id, "status": PENDING}, {"$set": {"due_at": due_at}}
-        )
-        return result.modified_count == 1
+    async def reschedule(self, timer_id: str, due_at: datetime, owner: str) -> bool:
+        """Move a pending timer; False if it already fired, was cancelled or does not exist."""
+        return await self._set_if_pending(timer_id, owner, {"due_at": due_at, "attempts": 0})
 
-    async def cancel(self, timer_id: str) -> bool:
-        result = await self.collection.update_one(
-            {"_id": timer_id, "status": PENDING}, {"$set": {"status": CANCELLED}}
-        )
-        return result.modified_count == 1
+    async def cancel(self, timer_id: str, owner: str) -> bool:
+        return await self._set_if_pending(timer_id, owner, {"status": CANCELLED})
 
-    async def claim_due(self, owner: str, now: datetime, lease: timedelta) -> Timer | None:
-        document = await self.collection.find_one_and_update(
-            {"status": PENDING, "due_at": {"$lte": now}, "lease_until": {"$lte": now}},
-            {"$set": {"lease_until": now + lease, "owner": owner}, "$inc": {"attempts": 1}},
-            sort=[("due_at", 1)],
-            return_document=ReturnDocument.AFTER,
+    async def due_ids(self, now: datetime, limit: int = 100) -> list[str]:
+        """Ids of pending timers due by `now`, earliest first (one query for a batch)."""
+        cursor = (
+            self.collection.find({"status": PENDING, "due_at": {"$lte": now}}, {"_id": 1})
+            .sort("due_at", 1)
+            .limit(limit)
         )
-        if document is None:
+        return [document["_id"] async for document in cursor]
+
+    async def claim(self, timer_id: str, owner: str, now: datetime, lease: timedelta) -> Claim | None:
+        """Lease one due timer; None if it is held by another worker, not due, or done."""
+        held = await self._locks.try_acquire(document_lock(self.collection, timer_id), owner, lease)
+        if held is None:
             return None
-        return Timer(
-            id=document["_id"],
+        document = await self.collection.find_one({"_id": timer_id})
+        if document is None or document["status"] != PENDING or document["due_at"] > now:
+            await self._locks.release(held)
+            return None
+        await self.collection.update_one({"_id": timer_id}, {"$inc": {"attempts": 1}})
+        timer = Timer(
+            id=timer_id,
             kind=document["kind"],
             due_at=document["due_at"],
-            attempts=document["attempts"],
+            attempts=document["attempts"] + 1,
             payload=document.get("payload") or {},
         )
+        return Claim(timer, held)
 
-    async def complete(
-        self, timer: Timer, owner: str, events: Sequence[OutgoingEvent], now: datetime
-    ) -> bool:
-        """Mark fired and enqueue its events atomically; False if another worker took over."""
+    async def claim_due(self, owner: str, now: datetime, lease: timedelta) -> Claim | None:
+        """Claim the earliest due timer nobody holds."""
+        for timer_id in await self.due_ids(now):
+            if (claim := await self.claim(timer_id, owner, now, lease)) is not None:
+                return claim
+        return None
+
+    async def complete(self, claim: Claim, events: Sequence[OutgoingEvent], now: datetime) -> bool:
+        """Mark fired and enqueue its events in one write; False if the lease was lost."""
+        if not await self._still_holds(claim.lease):
+            return False
         result = await self.collection.update_one(
-            {"_id": timer.id, "status": PENDING, "owner": owner},
+            {"_id": claim.timer.id, "status": PENDING},
             outbox_update(events, {"$set": {"status": FIRED, "fired_at": now}}),
         )
+        await self._locks.release(claim.lease)
         return result.modified_count == 1
 
-    async def give_up(self, timer: Timer, owner: str, reason: str) -> None:
-        await self.collection.update_one(
-            {"_id": timer.id, "status": PENDING, "owner": owner},
-            {"$set": {"status": FAILED, "failure": reason[:500]}},
-        )
+    async def give_up(self, claim: Claim, reason: str) -> None:
+        if await self._still_holds(claim.lease):
+            await self.collection.update_one(
+                {"_id": claim.timer.id, "status": PENDING},
+                {"$set": {"status": FAILED, "failure": reason[:500]}},
+            )
+        await self._locks.release(claim.lease)
+
+    async def _still_holds(self, lease: Lease) -> bool:
+        current = await self._locks.collection.find_one({"_id": lease.resource}, {"token": 1})
+        return current is not None and current["token"] == lease.token
+
+    async def _set_if_pending(self, timer_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
+        async with self._locks.held(document_lock(self.collection, timer_id), owner, timedelta(seconds=30)):
+            result = await self.collection.update_one({"_id": timer_id, "status": PENDING}, {"$set": dict(fields)})
+        return result.modified_count == 1
 
 
 class TimerWorker:
@@ -152,17 +183,23 @@ class TimerWorker:
         self._clock = clock
 
     async def fire_due(self) -> int:
-        """Fire every timer due now; return how many this worker fired."""
+        """Fire every timer due now that no other worker holds; return how many this one fired."""
         fired = 0
-        while (timer := await self._store.claim_due(self._owner, self._clock(), self._lease)) is not None:
-            if await self._fire(timer):
-                fired += 1
+        skipped: set[str] = set()
+        while candidates := [i for i in await self._store.due_ids(self._clock()) if i not in skipped]:
+            for timer_id in candidates:
+                claim = await self._store.claim(timer_id, self._owner, self._clock(), self._lease)
+                if claim is None or not await self._fire(claim):
+                    skipped.add(timer_id)  # held elsewhere, or failed: after its lease
+                else:
+                    fired += 1
         return fired
 
-    async def _fire(self, timer: Timer) -> bool:
+    async def _fire(self, claim: Claim) -> bool:
+        timer = claim.timer
         handler = self._handlers.get(timer.kind)
         if handler is None:
-            await self._store.give_up(timer, self._owner, f"no handler for timer kind {timer.kind!r}")
+            await self._store.give_up(claim, f"no handler for timer kind {timer.kind!r}")
             log.error("timer kind has no handler", timer_id=timer.id, kind=timer.kind)
             return False
         try:
@@ -170,12 +207,13 @@ class TimerWorker:
         except Exception as exc:
             TIMER_FAILURES.labels(timer.kind).inc()
             if timer.attempts >= self._max_attempts:
-                await self._store.give_up(timer, self._owner, f"{type(exc).__name__}: {exc}")
+                await self._store.give_up(claim, f"{type(exc).__name__}: {exc}")
                 log.error("timer failed for good", timer_id=timer.id, kind=timer.kind, attempts=timer.attempts)
             else:
+                # The lease is kept: the timer is retried once it runs out (a natural backoff).
                 log.warning("timer handler failed; retried after its lease", timer_id=timer.id, kind=timer.kind, exc_info=True)
             return False
-        if not await self._store.complete(timer, self._owner, events, self._clock()):
+        if not await self._store.complete(claim, events, self._clock()):
             log.info("timer taken over by another worker", timer_id=timer.id)
             return False
         TIMERS_FIRED.labels(timer.kind).inc()

@@ -14,6 +14,7 @@ from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.outbox import OUTBOX
+from shared.storage.locks import Locks
 from shared.storage.timers import Timer, TimerStore, TimerWorker
 from tests.support.kafka import read_records
 from tests.support.runtime import build_runtime
@@ -37,11 +38,17 @@ def check_in_due_handler(calls: list[str]) -> Any:
     return fire
 
 
-async def test_two_workers_racing_for_one_due_timer_fire_it_once(mongo_db: AsyncDatabase[Any]) -> None:
-    store = TimerStore(mongo_db["timers"])
+def timer_store(db: AsyncDatabase[Any]) -> TimerStore:
+    return TimerStore(db["timers"], Locks(db["locks"]))
+
+
+async def test_two_workers_racing_for_due_timers_fire_each_once(mongo_db: AsyncDatabase[Any]) -> None:
+    store = timer_store(mongo_db)
     await store.ensure_indexes()
     now = datetime.now(UTC)
-    await store.schedule("ci-race", KIND, now - timedelta(seconds=1), {"check_in_id": "ci-race", "client_id": "c-1"})
+    ids = [f"ci-race-{i}" for i in range(20)]
+    for timer_id in ids:
+        await store.schedule(timer_id, KIND, now - timedelta(seconds=1), {"check_in_id": timer_id, "client_id": "c-1"})
     calls: list[str] = []
     workers = [
         TimerWorker(store, {KIND: check_in_due_handler(calls)}, owner=f"replica-{i}", lease_seconds=30)
@@ -50,14 +57,14 @@ async def test_two_workers_racing_for_one_due_timer_fire_it_once(mongo_db: Async
 
     fired = await asyncio.gather(*(worker.fire_due() for worker in workers))
 
-    assert sorted(fired) == [0, 1]
-    assert calls == ["ci-race"]
-    timer = await mongo_db["timers"].find_one({"_id": "ci-race"})
-    assert timer is not None and timer["status"] == "fired" and len(timer[OUTBOX]) == 1
+    assert sum(fired) == 20
+    assert sorted(calls) == sorted(ids), "no timer's handler ran twice"
+    timers = await mongo_db["timers"].find({}).to_list()
+    assert {t["status"] for t in timers} == {"fired"} and all(len(t[OUTBOX]) == 1 for t in timers)
 
 
 async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(mongo_db: AsyncDatabase[Any]) -> None:
-    store = TimerStore(mongo_db["timers"])
+    store = timer_store(mongo_db)
     await store.ensure_indexes()
     due = datetime.now(UTC) - timedelta(seconds=1)
     await store.schedule("ci-orphan", KIND, due, {"check_in_id": "ci-orphan", "client_id": "c-1"})
@@ -72,18 +79,32 @@ async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(mong
 
     timer = await mongo_db["timers"].find_one({"_id": "ci-orphan"})
     assert timer is not None and timer["status"] == "fired" and timer["attempts"] == 2
-    assert list(timer[OUTBOX]) == [claimed.event_id("check-in-due")]
+    assert list(timer[OUTBOX]) == [claimed.timer.event_id("check-in-due")]
 
 
 async def test_late_completion_by_a_worker_that_lost_its_lease_changes_nothing(mongo_db: AsyncDatabase[Any]) -> None:
-    store = TimerStore(mongo_db["timers"])
+    store = timer_store(mongo_db)
     await store.ensure_indexes()
     await store.schedule("ci-slow", KIND, datetime.now(UTC) - timedelta(seconds=1), {"check_in_id": "ci-slow", "client_id": "c-1"})
-    slow = await store.claim_due("slow", datetime.now(UTC), timedelta(seconds=0))
-    fast = await store.claim_due("fast", datetime.now(UTC) + timedelta(milliseconds=10), timedelta(seconds=30))
+    slow = await store.claim_due("slow", datetime.now(UTC), timedelta(milliseconds=200))
+    await asyncio.sleep(0.3)  # the slow worker stalls past its lease
+    fast = await store.claim_due("fast", datetime.now(UTC), timedelta(seconds=30))
     assert slow is not None and fast is not None
-    assert await store.complete(fast, "fast", [], datetime.now(UTC)) is True
-    assert await store.complete(slow, "slow", [], datetime.now(UTC)) is False
+    assert await store.complete(slow, [], datetime.now(UTC)) is False
+    assert await store.complete(fast, [], datetime.now(UTC)) is True
+
+
+async def test_a_cancelled_timer_never_fires_and_a_fired_one_cannot_be_moved(mongo_db: AsyncDatabase[Any]) -> None:
+    store = timer_store(mongo_db)
+    await store.ensure_indexes()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await store.schedule("ci-cancelled", KIND, past, {"check_in_id": "ci-cancelled", "client_id": "c-1"})
+    await store.schedule("ci-fired", KIND, past, {"check_in_id": "ci-fired", "client_id": "c-1"})
+    assert await store.cancel("ci-cancelled", owner="scheduling") is True
+    calls: list[str] = []
+    assert await TimerWorker(store, {KIND: check_in_due_handler(calls)}, owner="w").fire_due() == 1
+    assert calls == ["ci-fired"]
+    assert await store.reschedule("ci-fired", datetime.now(UTC) + timedelta(days=1), owner="scheduling") is False
 
 
 async def test_timer_survives_a_restart_and_fires_its_event_with_a_deterministic_id(

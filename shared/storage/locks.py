@@ -1,0 +1,107 @@
+"""Leases claimed by inserting a document with a unique `_id` (DESIGN §5).
+
+FerretDB 1.24 runs `findAndModify` and conditional updates as a query followed by a
+write of the whole document, outside one transaction: two replicas can both "win" a
+`find_one_and_update` claim, and two concurrent updates of one document can lose one of
+them. An insert with a unique `_id`, however, is atomic on every server. So every claim
+in Carepath (a relay taking a document's outbox, a timer worker taking a timer, a writer
+changing a document) is an insert into the `locks` collection; the loser gets E11000.
+
+A lease expires: a holder that dies is replaced once `expires_at` passes. Taking over an
+expired lease deletes exactly that lease (matched by its token) before inserting anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+
+def document_lock(collection: AsyncCollection[dict[str, Any]], document_id: Any) -> str:
+    """The lease every writer of one document (services, relay, timers) takes first."""
+    return f"{collection.name}/{document_id}"
+
+
+class LockTimeout(Exception):
+    """The resource stayed locked by another holder for longer than the caller would wait.
+
+    Transient by nature: the consume pipeline retries it with backoff.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    resource: str
+    owner: str
+    token: str
+    expires_at: datetime
+
+
+class Locks:
+    def __init__(
+        self,
+        collection: AsyncCollection[dict[str, Any]],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.collection = collection
+        self._clock = clock
+
+    async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
+        """Take the lease now, or return None if someone else holds a live one."""
+        lease = await self._insert(resource, owner, ttl)
+        if lease is not None:
+            return lease
+        current = await self.collection.find_one({"_id": resource})
+        if current is None:
+            return await self._insert(resource, owner, ttl)  # released meanwhile
+        if current["expires_at"] > self._clock():
+            return None
+        # The holder died or stalled past its lease: remove that very lease, then compete.
+        await self.collection.delete_one({"_id": resource, "token": current["token"]})
+        return await self._insert(resource, owner, ttl)
+
+    async def acquire(
+        self, resource: str, owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
+    ) -> Lease:
+        """Take the lease, waiting (with backoff) up to `wait_seconds` for the holder."""
+        deadline = time.monotonic() + wait_seconds
+        delay = 0.005
+        while (lease := await self.try_acquire(resource, owner, ttl)) is None:
+            if time.monotonic() >= deadline:
+                raise LockTimeout(f"{resource} is locked by another writer")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+        return lease
+
+    async def release(self, lease: Lease) -> None:
+        await self.collection.delete_one({"_id": lease.resource, "token": lease.token})
+
+    @asynccontextmanager
+    async def held(
+        self, resource: str, owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
+    ) -> AsyncIterator[Lease]:
+        lease = await self.acquire(resource, owner, ttl, wait_seconds=wait_seconds)
+        try:
+            yield lease
+        finally:
+            await self.release(lease)
+
+    async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
+        lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl)
+        try:
+            await self.collection.insert_one(
+                {"_id": resource, "owner": owner, "token": lease.token, "expires_at": lease.expires_at}
+            )
+        except DuplicateKeyError:
+            return None
+        return lease

@@ -1,0 +1,88 @@
+"""Changes to one document are serialised by its lease: none is lost, events included.
+
+FerretDB 1.24 applies an update as a read followed by a whole-document write, so two
+unserialised writers of one document can erase each other's change; these tests prove
+the lease closes that gap on the server the suite runs on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events.common import RiskLevel
+from shared.events.envelope import new_event
+from shared.events.models import RiskFlagged
+from shared.events.registry import spec_for
+from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.documents import DocumentStore, Revision
+from shared.storage.locks import Locks
+from shared.storage.outbox import PENDING
+from tests.support.kafka import eventually, read_records
+from tests.support.runtime import build_runtime
+
+
+def increment(document: dict[str, Any]) -> Revision:
+    return Revision({**document, "n": document.get("n", 0) + 1})
+
+
+async def test_concurrent_changes_from_two_replicas_to_one_document_are_all_kept(mongo_db: AsyncDatabase[Any]) -> None:
+    locks = Locks(mongo_db["locks"])
+    replicas = [DocumentStore(mongo_db["counters"], locks, owner=f"replica-{i}") for i in range(2)]
+    await replicas[0].insert({"_id": "c-1", "n": 0})
+
+    await asyncio.gather(*(replicas[i % 2].update("c-1", increment) for i in range(30)))
+
+    assert (await replicas[0].get("c-1")) == {"_id": "c-1", "n": 30}
+
+
+async def test_a_change_to_a_missing_document_returns_none_and_creates_nothing(mongo_db: AsyncDatabase[Any]) -> None:
+    store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner="r")
+    assert await store.update("absent", increment) is None
+    assert await mongo_db["counters"].count_documents({}) == 0
+
+
+async def test_writers_and_the_relay_never_erase_each_others_changes(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, produces=[spec_for(RiskFlagged)], outbox_collections=["clients"]
+    )
+    await runtime.start()
+    store = runtime.documents("clients")
+    await store.insert({"_id": "client-1", "flags": 0})
+
+    def flag(i: int) -> Any:
+        def change(document: dict[str, Any]) -> Revision:
+            event = new_event(
+                RiskFlagged(
+                    check_in_id=f"ci-{i}",
+                    client_id="client-1",
+                    risk_level=RiskLevel.low,
+                    reasons=["phq9_item9_positive"],
+                    flagged_at=datetime.now(UTC),
+                ),
+                source="intake",
+            )
+            return Revision({**document, "flags": document["flags"] + 1}, [event])
+
+        return change
+
+    try:
+        for batch in range(5):  # the relay publishes between and during the batches
+            await asyncio.gather(*(store.update("client-1", flag(batch * 10 + i)) for i in range(10)))
+        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=50)
+
+        async def drained() -> bool:
+            document = await mongo_db["clients"].find_one({"_id": "client-1"})
+            return document is not None and document[PENDING] == 0
+
+        await eventually(drained)
+    finally:
+        await runtime.stop()
+    document = await mongo_db["clients"].find_one({"_id": "client-1"})
+    assert document is not None and document["flags"] == 50
+    assert len({dict(r.headers)["ce_id"] for r in records}) == 50
