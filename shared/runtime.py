@@ -91,6 +91,14 @@ class ServiceRuntime:
         )
         self._subscribed = [s.spec for s in subscriptions]
         self._produces = list(produces)
+        for spec in self._produces:
+            # Declared for the AsyncAPI document; the outbox relay does the publishing.
+            self.broker.publisher(
+                settings.kafka.topic(spec.topic),
+                title=f"{settings.service_name}:{spec.name}",
+                description=f"CloudEvents type {spec.type}, key {spec.key_field}",
+                schema=spec.model,
+            )
         self._outbox_collection_names = [*outbox_collections, "timers"]
         self.relay = OutboxRelay(
             [self.db[name] for name in self._outbox_collection_names],

@@ -32,6 +32,7 @@ from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
 from shared.messaging.subscriptions import Subscription
 from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.locks import Locks
 from shared.storage.outbox import PENDING, with_outbox
 from shared.storage.timers import Timer, TimerStore, TimerWorker
 from tests.support.infrastructure import REPO, provide
@@ -114,7 +115,7 @@ async def bench_consume_pipeline(infra: Any) -> dict[str, float]:
 async def bench_timers(infra: Any) -> dict[str, float]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongodb_uri, tz_aware=True)
     db_name = f"bench_{uuid.uuid4().hex[:8]}"
-    store = TimerStore(client[db_name]["timers"])
+    store = TimerStore(client[db_name]["timers"], Locks(client[db_name]["locks"]))
     await store.ensure_indexes()
     due = datetime.now(UTC) - timedelta(seconds=1)
     for i in range(TIMERS):
