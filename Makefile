@@ -17,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # Local development only: services and `make token` sign/verify with this secret.
 export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
 
-.PHONY: help install run test test-unit test-integration test-e2e up down status token schemas bench demo clean
+.PHONY: help install run test test-unit test-integration test-e2e lint up down status token schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ test-integration: install ## Integration tests (real Kafka and MongoDB)
 
 test-e2e: install ## End-to-end tests (whole services on real infrastructure)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: install ## Ruff: lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 up: ## Start the local Kafka broker and MongoDB-wire server (reuses caches)
 	$(LAUNCHER) up

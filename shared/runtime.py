@@ -124,7 +124,9 @@ class ServiceRuntime:
 
         The collection must be one of `outbox_collections` for its events to be relayed.
         """
-        return DocumentStore(self.db[collection], self.locks, owner=self.instance, on_events=self.relay.notify)
+        return DocumentStore(
+            self.db[collection], self.locks, owner=self.instance, on_events=self.relay.notify
+        )
 
     def asyncapi(self) -> AsyncAPI:
         """The AsyncAPI document of this service's subscriptions (DESIGN §3)."""

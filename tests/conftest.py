@@ -6,15 +6,19 @@ and isolation per test: a unique Kafka topic prefix and a unique MongoDB databas
 
 from __future__ import annotations
 
+import io
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.observability.logs import configure_logging
 from shared.settings import KafkaSettings, MongoSettings
 from tests.support.infrastructure import Infrastructure, provide
 
@@ -44,9 +48,7 @@ def topic_prefix() -> str:
 
 @pytest.fixture
 def kafka_settings(infrastructure: Infrastructure, topic_prefix: str) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=topic_prefix
-    )
+    return KafkaSettings(bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=topic_prefix)
 
 
 @pytest.fixture
@@ -66,3 +68,13 @@ async def mongo_db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDa
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield mongo_client[name]
     await mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """Logging configured as in production (JSON, redaction), written to a string."""
+    stream = io.StringIO()
+    configure_logging("test-service", stream=stream)
+    yield stream
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()

@@ -112,9 +112,7 @@ class Settings:
         cache_dir = Path(environ.get("CAREPATH_CACHE_DIR") or state_dir / "cache")
         backend = environ.get("CAREPATH_MONGO_BACKEND", "").strip().lower() or None
         if backend not in (None, "ferretdb", "mongod"):
-            raise LauncherError(
-                f"CAREPATH_MONGO_BACKEND must be 'ferretdb' or 'mongod', not {backend!r}"
-            )
+            raise LauncherError(f"CAREPATH_MONGO_BACKEND must be 'ferretdb' or 'mongod', not {backend!r}")
         heap = environ.get("CAREPATH_KAFKA_HEAP", "512m").strip()
         if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]?", heap):
             raise LauncherError(f"CAREPATH_KAFKA_HEAP must look like 512m or 1g, not {heap!r}")
@@ -130,9 +128,7 @@ class Settings:
         )
         ports = (settings.kafka_port, settings.controller_port, settings.mongo_port)
         if len(set(ports)) != len(ports):
-            raise LauncherError(
-                f"the Kafka, Kafka controller and MongoDB ports must differ, got {ports}"
-            )
+            raise LauncherError(f"the Kafka, Kafka controller and MongoDB ports must differ, got {ports}")
         return settings
 
     @property
@@ -204,7 +200,7 @@ POM_NAMESPACE = "{http://maven.apache.org/POM/4.0.0}"
 
 def kafka_version() -> str:
     """The pom is the single source of truth for the Kafka version."""
-    pom = ElementTree.parse(KAFKA_SOURCES / "pom.xml")
+    pom = ElementTree.parse(KAFKA_SOURCES / "pom.xml")  # noqa: S314 - the repo's own pom.xml
     version = pom.find(f"{POM_NAMESPACE}properties/{POM_NAMESPACE}kafka.version")
     if version is None or not version.text:
         raise LauncherError(f"no <kafka.version> property in {KAFKA_SOURCES / 'pom.xml'}")
@@ -216,9 +212,7 @@ def ferretdb_version() -> str:
     go_mod = (FERRETDB_SOURCES / "go.mod").read_text(encoding="utf-8")
     found = re.search(r"github\.com/FerretDB/FerretDB\s+(v[0-9][^\s]*)", go_mod)
     if found is None:
-        raise LauncherError(
-            f"no github.com/FerretDB/FerretDB requirement in {FERRETDB_SOURCES / 'go.mod'}"
-        )
+        raise LauncherError(f"no github.com/FerretDB/FerretDB requirement in {FERRETDB_SOURCES / 'go.mod'}")
     return found.group(1)
 
 
@@ -326,9 +320,7 @@ class CachedArtifact:
 
     def is_fresh(self) -> bool:
         try:
-            return (
-                self.path.exists() and self.stamp.read_text(encoding="utf-8").strip() == self.digest
-            )
+            return self.path.exists() and self.stamp.read_text(encoding="utf-8").strip() == self.digest
         except FileNotFoundError:
             return False
 
@@ -339,9 +331,7 @@ class CachedArtifact:
 def kafka_libs(layout: Layout) -> CachedArtifact:
     """The broker's jars, keyed by Kafka version and invalidated when the pom changes."""
     home = layout.cache / "kafka" / kafka_version()
-    return CachedArtifact(
-        home / "libs", home / ".complete", sources_digest(KAFKA_SOURCES / "pom.xml")
-    )
+    return CachedArtifact(home / "libs", home / ".complete", sources_digest(KAFKA_SOURCES / "pom.xml"))
 
 
 def ferretdb_binary(layout: Layout) -> CachedArtifact:
@@ -366,9 +356,7 @@ def run_build_step(
     )
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
-        raise LauncherError(
-            f"{description} failed (exit code {result.returncode})", tail_text(output)
-        )
+        raise LauncherError(f"{description} failed (exit code {result.returncode})", tail_text(output))
 
 
 def fetch_kafka_libs(mvn: str, libs: CachedArtifact) -> None:
@@ -438,14 +426,9 @@ METADATA_AUTHORIZED_OPS_FLAGS = 8  # request has two include_*_authorized_operat
 METADATA_LAST_NON_FLEXIBLE = 8
 
 
-def kafka_request(
-    sock: socket.socket, api_key: int, version: int, correlation_id: int, body: bytes
-) -> bytes:
+def kafka_request(sock: socket.socket, api_key: int, version: int, correlation_id: int, body: bytes) -> bytes:
     """One round-trip with request header v1 (non-flexible APIs); returns the response body."""
-    header = (
-        struct.pack(">hhih", api_key, version, correlation_id, len(KAFKA_CLIENT_ID))
-        + KAFKA_CLIENT_ID
-    )
+    header = struct.pack(">hhih", api_key, version, correlation_id, len(KAFKA_CLIENT_ID)) + KAFKA_CLIENT_ID
     sock.sendall(struct.pack(">i", len(header) + len(body)) + header + body)
     (size,) = struct.unpack(">i", recv_exact(sock, 4))
     response = recv_exact(sock, size)
@@ -496,9 +479,7 @@ def probe_kafka(port: int) -> None:
         low, high = ranges.get(KAFKA_API_METADATA, (0, -1))
         version = max(low, 1)
         if version > min(high, METADATA_LAST_NON_FLEXIBLE):
-            raise NotReadyError(
-                f"Kafka supports no Metadata version this probe speaks ({low}..{high})"
-            )
+            raise NotReadyError(f"Kafka supports no Metadata version this probe speaks ({low}..{high})")
         if KAFKA_NODE_ID not in kafka_metadata_broker_ids(sock, version):
             raise NotReadyError("the broker has not registered with the controller yet")
 
@@ -728,9 +709,7 @@ def mongo_service(settings: Settings, layout: Layout, label: str = "MongoDB serv
 
 def render_server_properties(settings: Settings, layout: Layout) -> Path:
     """Fill the shipped template; regenerated on every start so port changes take effect."""
-    template = string.Template(
-        (KAFKA_SOURCES / "server.properties.template").read_text(encoding="utf-8")
-    )
+    template = string.Template((KAFKA_SOURCES / "server.properties.template").read_text(encoding="utf-8"))
     rendered = template.substitute(
         kafka_port=settings.kafka_port,
         controller_port=settings.controller_port,
@@ -931,9 +910,7 @@ def wait_ready(launch: Launch, layout: Layout) -> float:
     reason = "not probed yet"
     while time.monotonic() - started < service.ready_timeout_s:
         if not is_alive(launch.pid):
-            raise LauncherError(
-                f"{service.label} exited during startup; see {log_path}", tail_file(log_path)
-            )
+            raise LauncherError(f"{service.label} exited during startup; see {log_path}", tail_file(log_path))
         try:
             service.probe()
             return time.monotonic() - started
@@ -947,9 +924,7 @@ def wait_ready(launch: Launch, layout: Layout) -> float:
     )
 
 
-def check_reusable_or_free(
-    service: Service, record: PidRecord | None, names: dict[int, str]
-) -> None:
+def check_reusable_or_free(service: Service, record: PidRecord | None, names: dict[int, str]) -> None:
     """Checked for all services before anything starts, so a port clash starts nothing."""
     if record is None:
         check_ports_free(service, names)
@@ -1021,9 +996,7 @@ def planned_services(settings: Settings, layout: Layout, plan: Plan) -> list[Sta
     return [Startable(kafka, start_kafka), Startable(mongo, start_mongo)]
 
 
-def preflight(
-    startables: list[Startable], settings: Settings, layout: Layout
-) -> dict[str, PidRecord | None]:
+def preflight(startables: list[Startable], settings: Settings, layout: Layout) -> dict[str, PidRecord | None]:
     """Find what already runs and check the others' ports, before any slow download or build."""
     records = {item.service.name: running_record(item.service, layout) for item in startables}
     names = port_names(settings)
@@ -1192,16 +1165,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "CAREPATH_KAFKA_HEAP, CAREPATH_MONGO_BACKEND. See deploy/local/README.md.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser(
-        "up", help="start (or reuse) Kafka and the MongoDB server and wait until ready"
-    )
-    up.add_argument(
-        "--reset", action="store_true", help="stop and wipe all data first (caches are kept)"
-    )
+    up = commands.add_parser("up", help="start (or reuse) Kafka and the MongoDB server and wait until ready")
+    up.add_argument("--reset", action="store_true", help="stop and wipe all data first (caches are kept)")
     commands.add_parser("down", help="stop what `up` started")
-    commands.add_parser(
-        "status", help="show what is running (exit 0 if both are ready, 3 otherwise)"
-    )
+    commands.add_parser("status", help="show what is running (exit 0 if both are ready, 3 otherwise)")
     env = commands.add_parser("env", help="print KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI lines")
     env.add_argument("--export", action="store_true", help="prefix the lines with `export `")
     commands.add_parser("clean", help="stop and wipe all data (caches are kept)")

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
 PORTS = {"intake": 8001, "matching": 8002, "scheduling": 8003, "notifications": 8004}
-DEV_JWT_SECRET = "carepath-local-development-secret-do-not-use-in-production"
+DEV_JWT_SECRET = "carepath-local-development-secret-do-not-use-in-production"  # noqa: S105 - local only
 
 
 def say(message: str) -> None:
@@ -43,15 +43,15 @@ def infrastructure_env() -> dict[str, str]:
         return {"KAFKA_BOOTSTRAP_SERVERS": kafka, "MONGODB_URI": mongo}
     if docker_answers():
         say("Docker answers: starting kafka, mongodb and kafka-topics with docker compose")
-        subprocess.run(
-            ["docker", "compose", "up", "-d", "--wait", "kafka", "mongodb"], cwd=REPO, check=True
-        )
+        subprocess.run(["docker", "compose", "up", "-d", "--wait", "kafka", "mongodb"], cwd=REPO, check=True)
         subprocess.run(["docker", "compose", "run", "--rm", "kafka-topics"], cwd=REPO, check=True)
         return {
             "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{os.environ.get('KAFKA_HOST_PORT', '9094')}",
             "MONGODB_URI": "mongodb://127.0.0.1:27017/?directConnection=true",
         }
-    started = subprocess.run([sys.executable, str(LAUNCHER), "up"], cwd=REPO, check=False, stdout=subprocess.PIPE, text=True)
+    started = subprocess.run(
+        [sys.executable, str(LAUNCHER), "up"], cwd=REPO, check=False, stdout=subprocess.PIPE, text=True
+    )
     if started.returncode != 0:
         sys.exit(started.returncode)
     return dict(

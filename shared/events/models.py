@@ -32,7 +32,6 @@ from shared.events.common import (
     WeeklyWindow,
 )
 
-
 # --- produced by intake -------------------------------------------------------------
 
 

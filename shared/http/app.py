@@ -26,9 +26,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.include_router(
-        health_router({"kafka": runtime.kafka_ready, "mongodb": runtime.mongo_ready})
-    )
+    app.include_router(health_router({"kafka": runtime.kafka_ready, "mongodb": runtime.mongo_ready}))
     for router in routers:
         app.include_router(router, prefix="/v1")
     return app

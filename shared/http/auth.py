@@ -6,7 +6,6 @@ clinician sees only their own clients needs the service's data, so services call
 `Principal.may_act_for_client` / `may_act_for_therapist` with what they know.
 """
 
-
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -122,7 +121,9 @@ def authenticated(settings: AuthSettings) -> Callable[..., Any]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Problem(401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         try:
             return verify_token(credentials.credentials, settings)
         except TokenError as exc:

@@ -24,7 +24,10 @@ def health_router(checks: Mapping[str, Check], *, timeout_seconds: float = 3.0) 
         results = {name: await _run(check, timeout_seconds) for name, check in checks.items()}
         ready = all(results.values())
         return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": {k: "ok" if v else "failing" for k, v in results.items()}},
+            {
+                "status": "ready" if ready else "unavailable",
+                "checks": {k: "ok" if v else "failing" for k, v in results.items()},
+            },
             status_code=200 if ready else 503,
         )
 

@@ -1,6 +1,6 @@
 """`make token`: mint a local bearer token signed with `JWT_SECRET`.
 
-    python -m shared.http.mint_token --role clinician --subject therapist-42 --hours 8
+python -m shared.http.mint_token --role clinician --subject therapist-42 --hours 8
 """
 
 from __future__ import annotations

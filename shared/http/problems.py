@@ -86,7 +86,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem_response(
-            Problem(exc.status_code, _title(exc.status_code), str(exc.detail), headers=dict(exc.headers or {})),
+            Problem(
+                exc.status_code, _title(exc.status_code), str(exc.detail), headers=dict(exc.headers or {})
+            ),
             request,
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -11,7 +12,7 @@ from shared.settings import KafkaSettings
 
 
 async def ensure_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
-    """Create each missing topic (name as given, prefix applied) and its dead-letter twin."""
+    """Create each missing topic (prefix applied); callers name the `.dlq` topics they need."""
     wanted = {kafka.topic(name) for name in names}
     admin = AIOKafkaAdminClient(
         bootstrap_servers=kafka.bootstrap_servers,
@@ -27,7 +28,8 @@ async def ensure_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
         missing = sorted(wanted - existing)
         if not missing:
             return
-        try:
+        # Another replica may create them between our list and create: that is fine.
+        with suppress(TopicAlreadyExistsError):
             await admin.create_topics(
                 [
                     NewTopic(
@@ -38,7 +40,5 @@ async def ensure_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
                     for name in missing
                 ]
             )
-        except TopicAlreadyExistsError:
-            pass  # another replica created them between our list and create: fine
     finally:
         await admin.close()

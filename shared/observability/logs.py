@@ -67,9 +67,7 @@ PHI_KEYS: frozenset[str] = frozenset(
 def redact_phi(value: Any, keys: frozenset[str] = PHI_KEYS) -> Any:
     """Return `value` with every PHI key's value replaced, recursing into dicts and lists."""
     if isinstance(value, Mapping):
-        return {
-            k: (REDACTED if str(k).lower() in keys else redact_phi(v, keys)) for k, v in value.items()
-        }
+        return {k: (REDACTED if str(k).lower() in keys else redact_phi(v, keys)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_phi(v, keys) for v in value]
     return value
@@ -90,15 +88,11 @@ def configure_logging(
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.CallsiteParameterAdder(
-            {structlog.processors.CallsiteParameter.MODULE}
-        ),
+        structlog.processors.CallsiteParameterAdder({structlog.processors.CallsiteParameter.MODULE}),
         _redact_processor,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[*shared_processors, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

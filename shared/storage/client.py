@@ -14,9 +14,7 @@ def connect_mongo(settings: MongoSettings, *, app_name: str) -> AsyncMongoClient
 
     The client connects lazily; `ping_mongo` is what `/readyz` uses to prove it can.
     """
-    return AsyncMongoClient(
-        settings.uri.get_secret_value(), appname=app_name, **settings.client_options()
-    )
+    return AsyncMongoClient(settings.uri.get_secret_value(), appname=app_name, **settings.client_options())
 
 
 async def ping_mongo(client: AsyncMongoClient[dict[str, Any]]) -> None:

@@ -71,7 +71,10 @@ class DocumentStore:
         writer holds the document for longer than `wait_seconds` (a transient error).
         """
         async with self._locks.held(
-            document_lock(self.collection, document_id), self._owner, self._lock_ttl, wait_seconds=self._wait_seconds
+            document_lock(self.collection, document_id),
+            self._owner,
+            self._lock_ttl,
+            wait_seconds=self._wait_seconds,
         ):
             current = await self.collection.find_one({"_id": document_id})
             if current is None:

@@ -8,6 +8,7 @@ handler's effect and the inbox record if the process dies right there.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,8 @@ class Inbox:
         return found is not None
 
     async def mark_handled(self, consumer: str, event_id: str, *, topic: str) -> None:
-        try:
+        # A duplicate means another delivery of the same event got here first: same effect.
+        with suppress(DuplicateKeyError):
             await self._collection.insert_one(
                 {
                     "_id": self._key(consumer, event_id),
@@ -36,5 +38,3 @@ class Inbox:
                     "handled_at": datetime.now(UTC),
                 }
             )
-        except DuplicateKeyError:
-            pass  # another delivery of the same event got here first: same effect

@@ -189,7 +189,9 @@ class OutboxRelay:
         return [document["_id"] async for document in cursor.limit(CANDIDATE_BATCH)]
 
     async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int | None:
-        lease = await self._locks.try_acquire(document_lock(collection, document_id), self._owner, self._lease)
+        lease = await self._locks.try_acquire(
+            document_lock(collection, document_id), self._owner, self._lease
+        )
         if lease is None:
             return None
         try:

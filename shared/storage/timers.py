@@ -154,7 +154,9 @@ class TimerStore:
 
     async def _set_if_pending(self, timer_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
         async with self._locks.held(document_lock(self.collection, timer_id), owner, timedelta(seconds=30)):
-            result = await self.collection.update_one({"_id": timer_id, "status": PENDING}, {"$set": dict(fields)})
+            result = await self.collection.update_one(
+                {"_id": timer_id, "status": PENDING}, {"$set": dict(fields)}
+            )
         return result.modified_count == 1
 
 
@@ -208,10 +210,17 @@ class TimerWorker:
             TIMER_FAILURES.labels(timer.kind).inc()
             if timer.attempts >= self._max_attempts:
                 await self._store.give_up(claim, f"{type(exc).__name__}: {exc}")
-                log.error("timer failed for good", timer_id=timer.id, kind=timer.kind, attempts=timer.attempts)
+                log.error(
+                    "timer failed for good", timer_id=timer.id, kind=timer.kind, attempts=timer.attempts
+                )
             else:
                 # The lease is kept: the timer is retried once it runs out (a natural backoff).
-                log.warning("timer handler failed; retried after its lease", timer_id=timer.id, kind=timer.kind, exc_info=True)
+                log.warning(
+                    "timer handler failed; retried after its lease",
+                    timer_id=timer.id,
+                    kind=timer.kind,
+                    exc_info=True,
+                )
             return False
         if not await self._store.complete(claim, events, self._clock()):
             log.info("timer taken over by another worker", timer_id=timer.id)

@@ -22,7 +22,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -58,7 +57,10 @@ async def bench_outbox_relay(infra: Any) -> dict[str, float]:
     runtime = build_runtime(kafka, mongo, db_name, produces=[CHECK_IN_DUE], outbox_collections=["docs"])
     docs = runtime.db["docs"]
     await docs.insert_many(
-        [with_outbox({"_id": f"d{i}"}, [new_event(check_in_due(f"client-{i}"), source="bench")]) for i in range(EVENTS)]
+        [
+            with_outbox({"_id": f"d{i}"}, [new_event(check_in_due(f"client-{i}"), source="bench")])
+            for i in range(EVENTS)
+        ]
     )
     await runtime.start()
     started = time.perf_counter()
@@ -92,7 +94,9 @@ async def bench_consume_pipeline(infra: Any) -> dict[str, float]:
     started = time.perf_counter()
     docs = producer.db["docs"]
     for i in range(EVENTS):
-        outgoing: Sequence[OutgoingEvent] = [new_event(check_in_due(f"client-{i % 200}", check_in_id=f"ci-{i}"), source="bench")]
+        outgoing: Sequence[OutgoingEvent] = [
+            new_event(check_in_due(f"client-{i % 200}", check_in_id=f"ci-{i}"), source="bench")
+        ]
         await docs.insert_one(with_outbox({"_id": f"d{i}"}, outgoing))
         producer.relay.notify()
     await asyncio.wait_for(done.wait(), timeout=600)
@@ -123,8 +127,11 @@ async def bench_timers(infra: Any) -> dict[str, float]:
 
     async def fire(timer: Timer) -> Sequence[OutgoingEvent]:
         data = CheckInDue(
-            check_in_id=timer.id, client_id=str(timer.payload["client_id"]), therapist_id="t-1",
-            due_at=timer.due_at, instruments=["phq9"],
+            check_in_id=timer.id,
+            client_id=str(timer.payload["client_id"]),
+            therapist_id="t-1",
+            due_at=timer.due_at,
+            instruments=["phq9"],
         )
         return [new_event(data, source="bench", event_id=timer.event_id())]
 

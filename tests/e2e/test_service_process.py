@@ -32,7 +32,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def probe_process(infra: Infrastructure, kafka: KafkaSettings, database: str, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def probe_process(
+    infra: Infrastructure, kafka: KafkaSettings, database: str, **env: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.probe_service"],
@@ -95,7 +97,9 @@ async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[int, int]:
         offsets = await admin.list_consumer_group_offsets(group)
     finally:
         await admin.close()
-    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == kafka.topic("check-in-due")}
+    return {
+        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == kafka.topic("check-in-due")
+    }
 
 
 async def test_service_reports_health_readiness_and_metrics(
@@ -125,7 +129,10 @@ async def test_sigterm_lets_the_event_in_hand_finish_and_commits_before_exit(
     infrastructure: Infrastructure, kafka_settings: KafkaSettings, mongo_db: Any
 ) -> None:
     group = f"{kafka_settings.topic_prefix}probe"
-    with probe_process(infrastructure, kafka_settings, mongo_db.name, PROBE_HANDLER_SECONDS="3") as (process, base):
+    with probe_process(infrastructure, kafka_settings, mongo_db.name, PROBE_HANDLER_SECONDS="3") as (
+        process,
+        base,
+    ):
         await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-in-flight")))
         admin = auth_header(Role.admin)
         wait_for(lambda: httpx.get(f"{base}/v1/effects/ci-in-flight", headers=admin).status_code == 200)

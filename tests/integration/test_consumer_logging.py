@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-import structlog
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue
 from shared.messaging.subscriptions import Subscription
-from shared.observability.logs import configure_logging, get_logger
+from shared.observability.logs import get_logger
 from shared.settings import KafkaSettings, MongoSettings
 from tests.support.kafka import check_in_due, event, eventually, publish_events
 from tests.support.runtime import build_runtime
-
-
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("plumbing-test", stream=stream)
-    yield stream
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
 
 
 async def test_handler_log_lines_carry_correlation_and_event_ids_but_no_phi(
@@ -43,7 +30,10 @@ async def test_handler_log_lines_carry_correlation_and_event_ids_but_no_phi(
         handled.append(envelope.id)
 
     runtime = build_runtime(
-        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, on_check_in_due)]
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, on_check_in_due)],
     )
     outgoing = event(check_in_due("client-5"), correlation_id="journey-77")
     await runtime.start()

@@ -29,7 +29,9 @@ def increment(document: dict[str, Any]) -> Revision:
     return Revision({**document, "n": document.get("n", 0) + 1})
 
 
-async def test_concurrent_changes_from_two_replicas_to_one_document_are_all_kept(mongo_db: AsyncDatabase[Any]) -> None:
+async def test_concurrent_changes_from_two_replicas_to_one_document_are_all_kept(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
     locks = Locks(mongo_db["locks"])
     replicas = [DocumentStore(mongo_db["counters"], locks, owner=f"replica-{i}") for i in range(2)]
     await replicas[0].insert({"_id": "c-1", "n": 0})
@@ -39,7 +41,9 @@ async def test_concurrent_changes_from_two_replicas_to_one_document_are_all_kept
     assert (await replicas[0].get("c-1")) == {"_id": "c-1", "n": 30}
 
 
-async def test_a_change_to_a_missing_document_returns_none_and_creates_nothing(mongo_db: AsyncDatabase[Any]) -> None:
+async def test_a_change_to_a_missing_document_returns_none_and_creates_nothing(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
     store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner="r")
     assert await store.update("absent", increment) is None
     assert await mongo_db["counters"].count_documents({}) == 0
@@ -49,7 +53,11 @@ async def test_writers_and_the_relay_never_erase_each_others_changes(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:
     runtime = build_runtime(
-        kafka_settings, mongo_settings, mongo_db.name, produces=[spec_for(RiskFlagged)], outbox_collections=["clients"]
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        produces=[spec_for(RiskFlagged)],
+        outbox_collections=["clients"],
     )
     await runtime.start()
     store = runtime.documents("clients")

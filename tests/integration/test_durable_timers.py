@@ -13,8 +13,8 @@ from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
 from shared.settings import KafkaSettings, MongoSettings
-from shared.storage.outbox import OUTBOX
 from shared.storage.locks import Locks
+from shared.storage.outbox import OUTBOX
 from shared.storage.timers import Timer, TimerStore, TimerWorker
 from tests.support.kafka import read_records
 from tests.support.runtime import build_runtime
@@ -48,7 +48,9 @@ async def test_two_workers_racing_for_due_timers_fire_each_once(mongo_db: AsyncD
     now = datetime.now(UTC)
     ids = [f"ci-race-{i}" for i in range(20)]
     for timer_id in ids:
-        await store.schedule(timer_id, KIND, now - timedelta(seconds=1), {"check_in_id": timer_id, "client_id": "c-1"})
+        await store.schedule(
+            timer_id, KIND, now - timedelta(seconds=1), {"check_in_id": timer_id, "client_id": "c-1"}
+        )
     calls: list[str] = []
     workers = [
         TimerWorker(store, {KIND: check_in_due_handler(calls)}, owner=f"replica-{i}", lease_seconds=30)
@@ -63,7 +65,9 @@ async def test_two_workers_racing_for_due_timers_fire_each_once(mongo_db: AsyncD
     assert {t["status"] for t in timers} == {"fired"} and all(len(t[OUTBOX]) == 1 for t in timers)
 
 
-async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(mongo_db: AsyncDatabase[Any]) -> None:
+async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
     store = timer_store(mongo_db)
     await store.ensure_indexes()
     due = datetime.now(UTC) - timedelta(seconds=1)
@@ -82,10 +86,17 @@ async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(mong
     assert list(timer[OUTBOX]) == [claimed.timer.event_id("check-in-due")]
 
 
-async def test_late_completion_by_a_worker_that_lost_its_lease_changes_nothing(mongo_db: AsyncDatabase[Any]) -> None:
+async def test_late_completion_by_a_worker_that_lost_its_lease_changes_nothing(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
     store = timer_store(mongo_db)
     await store.ensure_indexes()
-    await store.schedule("ci-slow", KIND, datetime.now(UTC) - timedelta(seconds=1), {"check_in_id": "ci-slow", "client_id": "c-1"})
+    await store.schedule(
+        "ci-slow",
+        KIND,
+        datetime.now(UTC) - timedelta(seconds=1),
+        {"check_in_id": "ci-slow", "client_id": "c-1"},
+    )
     slow = await store.claim_due("slow", datetime.now(UTC), timedelta(milliseconds=200))
     await asyncio.sleep(0.3)  # the slow worker stalls past its lease
     fast = await store.claim_due("fast", datetime.now(UTC), timedelta(seconds=30))
@@ -94,7 +105,9 @@ async def test_late_completion_by_a_worker_that_lost_its_lease_changes_nothing(m
     assert await store.complete(fast, [], datetime.now(UTC)) is True
 
 
-async def test_a_cancelled_timer_never_fires_and_a_fired_one_cannot_be_moved(mongo_db: AsyncDatabase[Any]) -> None:
+async def test_a_cancelled_timer_never_fires_and_a_fired_one_cannot_be_moved(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
     store = timer_store(mongo_db)
     await store.ensure_indexes()
     past = datetime.now(UTC) - timedelta(seconds=1)
@@ -104,7 +117,9 @@ async def test_a_cancelled_timer_never_fires_and_a_fired_one_cannot_be_moved(mon
     calls: list[str] = []
     assert await TimerWorker(store, {KIND: check_in_due_handler(calls)}, owner="w").fire_due() == 1
     assert calls == ["ci-fired"]
-    assert await store.reschedule("ci-fired", datetime.now(UTC) + timedelta(days=1), owner="scheduling") is False
+    assert (
+        await store.reschedule("ci-fired", datetime.now(UTC) + timedelta(days=1), owner="scheduling") is False
+    )
 
 
 async def test_timer_survives_a_restart_and_fires_its_event_with_a_deterministic_id(
@@ -112,19 +127,35 @@ async def test_timer_survives_a_restart_and_fires_its_event_with_a_deterministic
 ) -> None:
     calls: list[str] = []
     handlers = {KIND: check_in_due_handler(calls)}
-    before = build_runtime(kafka_settings, mongo_settings, mongo_db.name, timer_handlers=handlers, produces=[spec_for(CheckInDue)])
+    before = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        timer_handlers=handlers,
+        produces=[spec_for(CheckInDue)],
+    )
     await before.start()
     due = datetime.now(UTC) + timedelta(seconds=2)
     await before.timers.schedule("ci-restart", KIND, due, {"check_in_id": "ci-restart", "client_id": "c-9"})
     await before.stop()  # the service goes down before the timer is due
 
-    after = build_runtime(kafka_settings, mongo_settings, mongo_db.name, timer_handlers=handlers, produces=[spec_for(CheckInDue)])
+    after = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        timer_handlers=handlers,
+        produces=[spec_for(CheckInDue)],
+    )
     await after.start()
     try:
-        records = await read_records(kafka_settings, kafka_settings.topic("check-in-due"), expect=1, settle=1.0)
+        records = await read_records(
+            kafka_settings, kafka_settings.topic("check-in-due"), expect=1, settle=1.0
+        )
     finally:
         await after.stop()
-    expected_id = Timer(id="ci-restart", kind=KIND, due_at=due.replace(microsecond=due.microsecond // 1000 * 1000), attempts=1).event_id("check-in-due")
+    expected_id = Timer(
+        id="ci-restart", kind=KIND, due_at=due.replace(microsecond=due.microsecond // 1000 * 1000), attempts=1
+    ).event_id("check-in-due")
     assert calls == ["ci-restart"]
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [expected_id]
     assert records[0].key == b"c-9"

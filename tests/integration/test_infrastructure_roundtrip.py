@@ -50,7 +50,9 @@ async def test_unique_index_refuses_a_second_document_and_reads_return_the_first
     mongo_db: AsyncDatabase[Any],
 ) -> None:
     sessions = mongo_db["sessions"]
-    await sessions.create_index([("therapist_id", 1), ("starts_at", 1)], unique=True, name="one_session_per_slot")
+    await sessions.create_index(
+        [("therapist_id", 1), ("starts_at", 1)], unique=True, name="one_session_per_slot"
+    )
     await sessions.insert_one({"_id": "s-1", "therapist_id": "t-1", "starts_at": "2026-12-01T15:00Z"})
 
     with pytest.raises(DuplicateKeyError):

@@ -32,7 +32,14 @@ def launcher_env(infrastructure: Infrastructure, tmp_path: Path) -> Iterator[dic
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(LAUNCHER), *args], env=env, text=True, capture_output=True, check=False, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(LAUNCHER), *args],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        timeout=300,
+    )
 
 
 def listening(port: int) -> bool:
@@ -53,7 +60,9 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_up_then_down_leaves_no_process_or_port_and_a_second_up_reuses_the_caches(launcher_env: dict[str, str]) -> None:
+def test_up_then_down_leaves_no_process_or_port_and_a_second_up_reuses_the_caches(
+    launcher_env: dict[str, str],
+) -> None:
     first = run(launcher_env, "up")
     assert first.returncode == 0, first.stderr
     assert f"KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:{PORTS['CAREPATH_KAFKA_PORT']}" in first.stdout

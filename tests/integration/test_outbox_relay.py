@@ -41,7 +41,14 @@ async def test_event_stored_by_a_process_that_died_before_publishing_is_publishe
     mongo_db: AsyncDatabase[Any],
 ) -> None:
     crashed = subprocess.run(
-        [sys.executable, "-m", "tests.support.crashing_writer", infrastructure.mongodb_uri, mongo_db.name, "intake-crash"],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.crashing_writer",
+            infrastructure.mongodb_uri,
+            mongo_db.name,
+            "intake-crash",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -52,10 +59,14 @@ async def test_event_stored_by_a_process_that_died_before_publishing_is_publishe
     stored = await mongo_db["intakes"].find_one({"_id": "intake-crash"})
     assert stored is not None and stored[PENDING] == 1
 
-    restarted = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"])
+    restarted = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"]
+    )
     await restarted.start()
     try:
-        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, settle=2.0)
+        records = await read_records(
+            kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, settle=2.0
+        )
     finally:
         await restarted.stop()
 
@@ -92,6 +103,7 @@ async def test_relay_that_died_after_publishing_republishes_and_the_inbox_handle
     )
     await consumer.start()
     try:
+
         async def relayed() -> bool:
             doc = await mongo_db["intakes"].find_one({"_id": "intake-dup"})
             return doc is not None and doc[PENDING] == 0
@@ -113,7 +125,9 @@ async def test_events_of_one_document_are_published_in_the_order_they_were_writt
     later = [new_event(risk_flagged(f"intake-{i}"), source="intake") for i in range(3, 6)]
     await mongo_db["intakes"].insert_one(with_outbox({"_id": "client-1-doc"}, first))
     await mongo_db["intakes"].update_one({"_id": "client-1-doc"}, outbox_update(later, {"$set": {"v": 2}}))
-    runtime = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"])
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"]
+    )
     await runtime.start()
     try:
         records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=6)
@@ -129,14 +143,20 @@ async def test_a_document_leased_by_a_dead_relay_is_published_after_the_lease_ex
     flagged = new_event(risk_flagged("intake-leased"), source="intake")
     await mongo_db["intakes"].insert_one(with_outbox({"_id": "intake-leased"}, [flagged]))
     # A relay takes the document's lease (2 s) and dies without publishing.
-    dead = await Locks(mongo_db["locks"]).try_acquire("intakes/intake-leased", "dead-relay", timedelta(seconds=2))
+    dead = await Locks(mongo_db["locks"]).try_acquire(
+        "intakes/intake-leased", "dead-relay", timedelta(seconds=2)
+    )
     assert dead is not None
 
-    runtime = build_runtime(kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"])
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"]
+    )
     await runtime.start()
     try:
         assert await runtime.relay.relay_once() == 0  # still leased
-        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, timeout=20)
+        records = await read_records(
+            kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, timeout=20
+        )
     finally:
         await runtime.stop()
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [flagged.envelope.id]

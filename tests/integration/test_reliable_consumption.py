@@ -25,7 +25,10 @@ async def test_redelivered_event_changes_nothing_twice(
         await mongo_db["effects"].update_one({"_id": data.check_in_id}, {"$inc": {"n": 1}}, upsert=True)
 
     runtime = build_runtime(
-        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, count_check_in)]
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, count_check_in)],
     )
     await runtime.start()
     try:
@@ -96,7 +99,9 @@ async def test_record_without_cloudevents_headers_is_dead_lettered_with_the_miss
     topic = kafka_settings.topic("check-in-due")
     await runtime.start()
     try:
-        await publish_raw(kafka_settings, topic, [(b"k", check_in_due().model_dump_json().encode(), {"x-origin": "legacy"})])
+        await publish_raw(
+            kafka_settings, topic, [(b"k", check_in_due().model_dump_json().encode(), {"x-origin": "legacy"})]
+        )
         dead = await read_records(kafka_settings, f"{topic}.dlq", expect=1)
     finally:
         await runtime.stop()
@@ -137,7 +142,7 @@ async def test_transient_failure_is_retried_with_backoff_then_succeeds(
     assert len(attempts) == 3
     first_wait, second_wait = attempts[1] - attempts[0], attempts[2] - attempts[1]
     # Jittered exponential backoff: the first wait is 0.1–0.2 s, the second 0.2–0.4 s.
-    assert 0.1 <= first_wait and 0.2 <= second_wait
+    assert first_wait >= 0.1 and second_wait >= 0.2
 
 
 async def test_failure_that_outlives_the_retry_bound_goes_to_dead_letter_topic(
@@ -207,14 +212,21 @@ async def test_two_consumers_in_one_group_split_partitions_and_handle_each_event
         return handle
 
     first = build_runtime(
-        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, handler_for("a"))]
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, handler_for("a"))],
     )
     second = build_runtime(
-        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, handler_for("b"))]
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, handler_for("b"))],
     )
     await first.start()
     await second.start()
     try:
+
         async def both_assigned() -> bool:
             assigned = [
                 sub.consumer.assignment() if sub.consumer else set()

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from pymongo import AsyncMongoClient
 
+from shared.events.common import RiskLevel
 from shared.events.envelope import new_event
 from shared.events.models import RiskFlagged
-from shared.events.common import RiskLevel
 from shared.storage.outbox import with_outbox
 
 

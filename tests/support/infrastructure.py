@@ -124,9 +124,7 @@ def _from_local_launcher() -> Infrastructure:
     started = _launcher("up")
     if started.returncode != 0:
         raise RuntimeError(f"local launcher failed:\n{started.stdout}\n{started.stderr}")
-    values = dict(
-        line.split("=", 1) for line in _launcher("env").stdout.splitlines() if "=" in line
-    )
+    values = dict(line.split("=", 1) for line in _launcher("env").stdout.splitlines() if "=" in line)
     stops = [] if already_running else [lambda: _launcher("down")]
     return Infrastructure(
         values["KAFKA_BOOTSTRAP_SERVERS"].strip().strip("'\""),

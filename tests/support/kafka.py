@@ -37,7 +37,9 @@ async def publish_raw(
     records: list[tuple[bytes | None, bytes, dict[str, str]]],
 ) -> None:
     """Publish (key, value, headers) records to a full topic name, confirmed by the broker."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
+    )
     await producer.start()
     try:
         for key, value, headers in records:
@@ -87,7 +89,9 @@ async def read_records(
     return records
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, interval: float = 0.1) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 30.0, interval: float = 0.1
+) -> None:
     """Wait until `check()` holds; fail the test with a clear message otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -50,7 +50,9 @@ def test_a_complete_intake_completed_event_is_accepted() -> None:
         ("client_id", "jane.doe@example.com", "client_id"),
     ],
 )
-def test_out_of_range_or_unknown_values_are_refused_naming_the_field(field: str, value: Any, where: str) -> None:
+def test_out_of_range_or_unknown_values_are_refused_naming_the_field(
+    field: str, value: Any, where: str
+) -> None:
     with pytest.raises(ValidationError) as error:
         IntakeCompleted.model_validate(intake_completed(**{field: value}))
     assert where in {".".join(str(p) for p in e["loc"]) for e in error.value.errors()}

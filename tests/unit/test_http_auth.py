@@ -1,6 +1,5 @@
 """Bearer JWTs: bad signature, expired or missing tokens are refused with problem+json."""
 
-
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 

@@ -137,9 +137,7 @@ def test_mongodb_is_a_three_member_replica_set_of_version_8_0() -> None:
 
 
 def test_each_service_has_a_scram_user_limited_to_its_own_database() -> None:
-    users = {
-        user["name"]: user for user in one("MongoDBCommunity", K8S / "mongodb")["spec"]["users"]
-    }
+    users = {user["name"]: user for user in one("MongoDBCommunity", K8S / "mongodb")["spec"]["users"]}
     assert set(users) == set(SERVICES)
     for service, user in users.items():
         assert user["roles"] == [{"name": "readWrite", "db": f"carepath_{service}"}], service

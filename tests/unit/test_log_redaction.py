@@ -5,28 +5,15 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 
-import pytest
-import structlog
-
-from shared.observability.logs import bound_context, configure_logging, get_logger, redact_phi
-
-
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging("intake", stream=stream)
-    yield stream
-    structlog.reset_defaults()
-    logging.getLogger().handlers.clear()
+from shared.observability.logs import bound_context, get_logger, redact_phi
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
-def test_phi_fields_are_redacted_at_any_depth(log_output: io.StringIO) -> None:
+def test_phi_fields_are_redacted_at_any_depth(log_stream: io.StringIO) -> None:
     get_logger("test").info(
         "intake saved",
         client_id="client-1",
@@ -34,26 +21,26 @@ def test_phi_fields_are_redacted_at_any_depth(log_output: io.StringIO) -> None:
         intake={"name": "Jane Doe", "answers": [3, 2, 1], "history": "panic attacks since 2019"},
         contacts=[{"phone": "+1 555 0100"}],
     )
-    text = log_output.getvalue()
+    text = log_stream.getvalue()
     for secret in ("jane@example.com", "Jane Doe", "panic attacks", "555 0100"):
         assert secret not in text
-    (entry,) = lines(log_output)
+    (entry,) = lines(log_stream)
     assert entry["client_id"] == "client-1"
     assert entry["email"] == "[REDACTED]"
 
 
-def test_standard_library_loggers_are_redacted_too(log_output: io.StringIO) -> None:
+def test_standard_library_loggers_are_redacted_too(log_stream: io.StringIO) -> None:
     logging.getLogger("uvicorn.error").warning("request failed", extra={"notes": "private session notes"})
-    assert "private session notes" not in log_output.getvalue()
+    assert "private session notes" not in log_stream.getvalue()
 
 
-def test_ids_bound_from_event_headers_appear_on_every_line(log_output: io.StringIO) -> None:
+def test_ids_bound_from_event_headers_appear_on_every_line(log_stream: io.StringIO) -> None:
     with bound_context(correlation_id="journey-9", event_id="evt-1"):
         get_logger("test").info("handled")
     get_logger("test").info("after")
-    inside, after = lines(log_output)
+    inside, after = lines(log_stream)
     assert inside["correlation_id"] == "journey-9" and inside["event_id"] == "evt-1"
-    assert inside["service"] == "intake"
+    assert inside["service"] == "test-service"
     assert "correlation_id" not in after
 
 

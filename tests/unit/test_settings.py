@@ -17,7 +17,9 @@ class IntakeLikeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_")
 
 
-def test_service_settings_use_their_prefix_and_shared_infrastructure_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_service_settings_use_their_prefix_and_shared_infrastructure_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("INTAKE_HTTP_PORT", "8001")
     monkeypatch.setenv("INTAKE_RETRY_MAX_ATTEMPTS", "7")
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka-1:9092,kafka-2:9092")
