@@ -15,6 +15,7 @@ import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
@@ -22,6 +23,7 @@ from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.background import Pacer
 from shared.events.registry import EventSpec
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
@@ -117,6 +119,7 @@ class ServiceRuntime:
             max_attempts=settings.timer_max_attempts,
             on_fired=self.relay.notify,
         )
+        self._housekeeping = Pacer(settings.housekeeping_interval_seconds)
         self._tasks: list[asyncio.Task[None]] = []
 
     def documents(self, collection: str) -> DocumentStore:
@@ -151,6 +154,7 @@ class ServiceRuntime:
         self._tasks = [
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self.timer_worker.run(), name="timer-worker"),
+            asyncio.create_task(self._keep_house(), name="housekeeping"),
         ]
         self.relay.notify()
         log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
@@ -158,6 +162,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         self.relay.stop()
         self.timer_worker.stop()
+        self._housekeeping.stop()
         if self._tasks:
             _, unfinished = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_seconds)
             for task in unfinished:
@@ -168,6 +173,18 @@ class ServiceRuntime:
         await self.broker.stop()  # subscribers finish the record in hand and commit
         await self.mongo.close()
         log.info("service runtime stopped", instance=self.instance)
+
+    async def _keep_house(self) -> None:
+        """Prune old inbox records now and then (any replica may; deletes are idempotent)."""
+        while not self._housekeeping.stopped:
+            retention = timedelta(days=self.settings.inbox_retention_days)
+            try:
+                pruned = await self.inbox.prune(datetime.now(UTC) - retention)
+                if pruned:
+                    log.info("inbox pruned", records=pruned)
+            except Exception:
+                log.exception("housekeeping failed; will retry")
+            await self._housekeeping.pause()
 
     async def _prepare_storage(self) -> None:
         await self.timers.ensure_indexes()

@@ -111,6 +111,9 @@ class ServiceSettings(BaseSettings):
     timer_lease_seconds: float = Field(default=60.0, gt=0)
     timer_max_attempts: int = Field(default=10, ge=1)
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+    # Housekeeping: handled-event ids are kept this long (past Kafka's retention).
+    inbox_retention_days: float = Field(default=30.0, gt=0)
+    housekeeping_interval_seconds: float = Field(default=3600.0, gt=0)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)

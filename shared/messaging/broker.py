@@ -35,6 +35,18 @@ def broker_security(kafka: KafkaSettings) -> BaseSecurity | None:
     return None
 
 
+def kafka_connection_options(kafka: KafkaSettings) -> dict[str, Any]:
+    """aiokafka client options for tools that talk to Kafka without FastStream (admin, replay)."""
+    return {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "security_protocol": kafka.security_protocol,
+        "ssl_context": kafka.ssl_context(),
+        "sasl_mechanism": kafka.sasl_mechanism or "PLAIN",
+        "sasl_plain_username": kafka.sasl_username,
+        "sasl_plain_password": kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
+    }
+
+
 def build_broker(
     kafka: KafkaSettings,
     *,

@@ -8,20 +8,14 @@ from contextlib import suppress
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.messaging.broker import kafka_connection_options
 from shared.settings import KafkaSettings
 
 
 async def ensure_topics(kafka: KafkaSettings, names: Iterable[str]) -> None:
     """Create each missing topic (prefix applied); callers name the `.dlq` topics they need."""
     wanted = {kafka.topic(name) for name in names}
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=kafka.bootstrap_servers,
-        security_protocol=kafka.security_protocol,
-        ssl_context=kafka.ssl_context(),
-        sasl_mechanism=kafka.sasl_mechanism or "PLAIN",
-        sasl_plain_username=kafka.sasl_username,
-        sasl_plain_password=kafka.sasl_password.get_secret_value() if kafka.sasl_password else None,
-    )
+    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -1,7 +1,9 @@
 """The inbox: which events a consumer has already handled (DESIGN §4).
 
 A handled event id is recorded as a document with a unique `_id`, so a redelivered
-event is recognised and skipped. Handlers keep their own writes idempotent as well
+event is recognised and skipped. Records older than the retention (longer than any
+broker retention or replay window) are pruned, since TTL indexes are outside the
+common subset (DESIGN §5). Handlers keep their own writes idempotent as well
 (deterministic ids derived from the event), which covers the window between a
 handler's effect and the inbox record if the process dies right there.
 """
@@ -38,3 +40,8 @@ class Inbox:
                     "handled_at": datetime.now(UTC),
                 }
             )
+
+    async def prune(self, handled_before: datetime) -> int:
+        """Forget events handled before `handled_before`; return how many were removed."""
+        result = await self._collection.delete_many({"handled_at": {"$lt": handled_before}})
+        return result.deleted_count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -12,8 +13,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue
 from shared.messaging.consumption import PermanentError
+from shared.messaging.replay import replay_dead_letters
 from shared.messaging.subscriptions import Subscription
 from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.inbox import Inbox
 from tests.support.kafka import check_in_due, event, eventually, publish_events, publish_raw, read_records
 from tests.support.runtime import build_runtime
 
@@ -250,3 +253,55 @@ async def test_two_consumers_in_one_group_split_partitions_and_handle_each_event
     assert not set(handled_by["a"]) & set(handled_by["b"])
     effects = await mongo_db["effects"].find({}).to_list()
     assert {doc["n"] for doc in effects} == {1}
+
+
+async def test_dead_letters_replayed_after_a_fix_are_handled_once_and_never_replayed_twice(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    fixed = False
+    handled: list[str] = []
+
+    async def refuses_until_fixed(data: CheckInDue, envelope: Envelope) -> None:
+        if not fixed:
+            raise PermanentError("therapist-1 is not onboarded yet")
+        handled.append(data.check_in_id)
+
+    runtime = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, refuses_until_fixed)],
+    )
+    topic = kafka_settings.topic("check-in-due")
+    await runtime.start()
+    try:
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-replayed")))
+        await read_records(kafka_settings, f"{topic}.dlq", expect=1)
+        fixed = True  # the operator fixes the cause, then replays
+
+        listed = await replay_dead_letters(kafka_settings, "check-in-due", dry_run=True, idle_seconds=1)
+        replayed = await replay_dead_letters(kafka_settings, "check-in-due", idle_seconds=1)
+
+        async def handled_once() -> bool:
+            return handled == ["ci-replayed"]
+
+        await eventually(handled_once)
+        again = await replay_dead_letters(kafka_settings, "check-in-due", idle_seconds=1)
+    finally:
+        await runtime.stop()
+    assert [r.reason for r in listed] == ["rejected_by_handler"]
+    assert [r.event_id for r in replayed] == [r.event_id for r in listed]
+    assert again == []
+
+
+async def test_inbox_forgets_only_events_handled_before_the_retention(mongo_db: AsyncDatabase[Any]) -> None:
+    inbox = Inbox(mongo_db["inbox"])
+    await inbox.mark_handled("matching", "old-event", topic="intake-completed")
+    await mongo_db["inbox"].update_one(
+        {"_id": "matching/old-event"}, {"$set": {"handled_at": datetime.now(UTC) - timedelta(days=40)}}
+    )
+    await inbox.mark_handled("matching", "recent-event", topic="intake-completed")
+
+    assert await inbox.prune(datetime.now(UTC) - timedelta(days=30)) == 1
+    assert not await inbox.has_handled("matching", "old-event")
+    assert await inbox.has_handled("matching", "recent-event")
