@@ -30,6 +30,7 @@ from shared.messaging.consumption import ReliableConsumption, RetryPolicy
 from shared.messaging.dead_letters import DeadLetters
 from shared.messaging.subscriptions import Subscription, subscribe
 from shared.messaging.topics import ensure_topics
+from shared.observability.audit import AuditLog
 from shared.observability.logs import get_logger
 from shared.settings import ServiceSettings
 from shared.storage.client import connect_mongo, ping_mongo
@@ -65,6 +66,7 @@ class ServiceRuntime:
         self.db: AsyncDatabase[Document] = self.mongo[settings.database_name]
         self.inbox = Inbox(self.db["inbox"])
         self.locks = Locks(self.db["locks"])
+        self.audit = AuditLog(self.db["audit"], service=settings.service_name)
         self.timers = TimerStore(self.db["timers"], self.locks)
         self.broker: KafkaBroker = build_broker(
             settings.kafka,

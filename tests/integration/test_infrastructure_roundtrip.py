@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.messaging.topics import ensure_topics
+from shared.observability.audit import AuditLog
 from shared.settings import KafkaSettings
 from tests.support.kafka import eventually
 
@@ -75,3 +76,26 @@ async def test_racing_inserts_of_the_same_key_let_exactly_one_win(mongo_db: Asyn
     winners = [w for w in await asyncio.gather(*(claim(f"replica-{i}") for i in range(8))) if w]
     assert len(winners) == 1
     assert (await claims.find_one({"_id": "slot-2026-12-01T15:00Z"}))["owner"] == winners[0]
+
+
+async def test_audit_trail_records_who_read_which_record_without_the_data(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    audit = AuditLog(mongo_db["audit"], service="intake")
+    await audit.record(
+        actor="therapist-1",
+        role="clinician",
+        action="read",
+        resource="intake",
+        resource_id="intake-1",
+        client_id="c-1",
+    )
+    (entry,) = await mongo_db["audit"].find({}).to_list()
+    assert {k: entry[k] for k in ("actor", "role", "action", "resource", "resource_id", "client_id")} == {
+        "actor": "therapist-1",
+        "role": "clinician",
+        "action": "read",
+        "resource": "intake",
+        "resource_id": "intake-1",
+        "client_id": "c-1",
+    }

@@ -1,0 +1,60 @@
+"""The audit trail of reads of clinical data (DESIGN §8, HIPAA audit controls).
+
+Every read of clinical data by anyone (client, clinician, admin, service) is recorded as
+an insert-only document in the service's `audit` collection and as a log line: who
+(subject and role), what (action, resource type and id), when, and for which request
+or journey. The record holds ids only, never the data that was read.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from shared.observability.logs import get_logger
+
+log = get_logger("audit")
+
+
+class AuditLog:
+    def __init__(self, collection: AsyncCollection[dict[str, Any]], *, service: str) -> None:
+        self._collection = collection
+        self._service = service
+
+    async def record(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        resource: str,
+        resource_id: str,
+        client_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        entry = {
+            "_id": str(uuid.uuid4()),
+            "at": datetime.now(UTC),
+            "service": self._service,
+            "actor": actor,
+            "role": role,
+            "action": action,
+            "resource": resource,
+            "resource_id": resource_id,
+            "client_id": client_id,
+            "correlation_id": correlation_id,
+        }
+        await self._collection.insert_one(entry)
+        log.info(
+            "clinical data accessed",
+            audit_id=entry["_id"],
+            actor=actor,
+            role=role,
+            action=action,
+            resource=resource,
+            resource_id=resource_id,
+            client_id=client_id,
+        )

@@ -1,0 +1,1 @@
+"""Protection of clinical data at rest (DESIGN §8)."""
