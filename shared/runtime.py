@@ -134,7 +134,7 @@ class ServiceRuntime:
         )
 
     def asyncapi(self) -> AsyncAPI:
-        """The AsyncAPI document of this service's subscriptions (DESIGN §3)."""
+        """The AsyncAPI document of what this service consumes and produces (DESIGN §3)."""
         return AsyncAPI(self.broker, title=f"Carepath {self.settings.service_name}", version="1.0.0")
 
     async def publish_pending(self, event: PendingEvent) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
 from faststream.message import StreamMessage
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from shared.events.envelope import Envelope, EnvelopeError
 from shared.events.registry import EventSpec
@@ -41,11 +41,13 @@ from shared.storage.inbox import Inbox
 log = get_logger(__name__)
 
 ENVELOPE_CONTEXT_KEY = "carepath_envelope"
-EVENT_CONTEXT_KEY = "carepath_event"
 
 
 class PermanentError(Exception):
-    """Raised by a handler for input that can never succeed: dead-letter it, do not retry."""
+    """Raised by a handler for input that can never succeed: dead-letter it, do not retry.
+
+    Its message travels in the dead letter's `dlq_error` header: ids and codes only.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         with bound_context(topic=record.topic, partition=record.partition, offset=record.offset):
             try:
                 envelope = Envelope.from_headers(msg.headers)
-                event = self._validate(spec, envelope, msg.body)
+                self._validate(spec, envelope, msg.body)
             except (EnvelopeError, ValidationError, PermanentError) as exc:
                 return await self._dead_letter(record, "invalid_event", exc, attempts=0)
             with bound_context(
@@ -115,14 +117,16 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.causation_id,
             ):
-                return await self._handle(call_next, msg, record, envelope, event)
+                return await self._handle(call_next, msg, record, envelope)
 
-    def _validate(self, spec: EventSpec | None, envelope: Envelope, body: bytes) -> BaseModel | None:
+    @staticmethod
+    def _validate(spec: EventSpec | None, envelope: Envelope, body: bytes) -> None:
+        """Refuse, before any handler runs, a record that can never be this topic's event."""
         if spec is None:
-            return None  # a topic outside the registry: the handler's own signature validates
+            return  # a topic outside the registry: the handler's own signature validates
         if envelope.type != spec.type:
             raise PermanentError(f"ce_type {envelope.type!r} is not {spec.type!r} expected on this topic")
-        return spec.model.model_validate_json(body)
+        spec.model.model_validate_json(body)
 
     async def _handle(
         self,
@@ -130,7 +134,6 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         msg: StreamMessage[Any],
         record: Any,
         envelope: Envelope,
-        event: BaseModel | None,
     ) -> Any:
         pipeline = self.pipeline
         if await pipeline.inbox.has_handled(pipeline.consumer, envelope.id):
@@ -142,7 +145,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         while True:
             attempt += 1
             try:
-                with self.context.scopes(((ENVELOPE_CONTEXT_KEY, envelope), (EVENT_CONTEXT_KEY, event))):
+                with self.context.scope(ENVELOPE_CONTEXT_KEY, envelope):
                     result = await call_next(msg)
                 break
             except (PermanentError, ValidationError) as exc:

@@ -157,17 +157,18 @@ class OutboxRelay:
         self._pacer.stop()
 
     async def relay_once(self) -> int:
-        """Publish everything pending now and not held by another writer; return how many."""
+        """Publish everything pending now and not held by another writer; return how many.
+
+        Each document is visited at most once per pass; one held by a writer or another
+        relay, or changed while being relayed, is taken up by the next pass.
+        """
         published = 0
         for collection in self._collections:
-            skipped: set[Any] = set()
-            while candidates := [i for i in await self._pending_ids(collection, skipped) if i not in skipped]:
+            visited: set[Any] = set()
+            while candidates := await self._pending_ids(collection, visited):
                 for document_id in candidates:
-                    relayed = await self._relay_document(collection, document_id)
-                    if relayed is None:
-                        skipped.add(document_id)  # held by another writer or relay: next pass
-                    else:
-                        published += relayed
+                    visited.add(document_id)
+                    published += await self._relay_document(collection, document_id)
         return published
 
     async def run(self) -> None:
@@ -183,17 +184,17 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 30.0)
             await self._pacer.pause(backoff)
 
-    async def _pending_ids(self, collection: AsyncCollection[Document], skipped: set[Any]) -> list[Any]:
+    async def _pending_ids(self, collection: AsyncCollection[Document], visited: set[Any]) -> list[Any]:
         """One query finds a batch of candidate documents; each is then leased by `_id`."""
-        cursor = collection.find({PENDING: {"$gt": 0}, "_id": {"$nin": list(skipped)}}, {"_id": 1})
+        cursor = collection.find({PENDING: {"$gt": 0}, "_id": {"$nin": list(visited)}}, {"_id": 1})
         return [document["_id"] async for document in cursor.limit(CANDIDATE_BATCH)]
 
-    async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int | None:
+    async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int:
         lease = await self._locks.try_acquire(
             document_lock(collection, document_id), self._owner, self._lease
         )
         if lease is None:
-            return None
+            return 0  # a writer or another relay holds it
         try:
             document = await collection.find_one({"_id": document_id})
             return 0 if document is None else await self._publish_document(collection, document)
