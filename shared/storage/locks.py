@@ -9,6 +9,13 @@ changing a document) is an insert into the `locks` collection; the loser gets E1
 
 A lease expires: a holder that dies is replaced once `expires_at` passes. Taking over an
 expired lease deletes exactly that lease (matched by its token) before inserting anew.
+
+Known limit, on FerretDB only: that delete is itself a query then a delete by `_id`, so
+two replicas taking over the same expired lease in the same instant could, in a window
+of microseconds, both end up holding it. It needs a dead holder and an exact tie; on
+MongoDB the delete is atomic and the window does not exist. A holder that stalls past its
+own lease is the other classic gap; leases here last seconds while writes take
+milliseconds, and timers re-check their lease before completing.
 """
 
 from __future__ import annotations
