@@ -159,16 +159,16 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish everything pending now and not held by another writer; return how many.
 
-        Each document is visited at most once per pass; one held by a writer or another
-        relay, or changed while being relayed, is taken up by the next pass.
+        One sweep per collection in `_id` order visits each document at most once; one
+        held by a writer or another relay, or changed meanwhile, waits for the next pass.
         """
         published = 0
         for collection in self._collections:
-            visited: set[Any] = set()
-            while candidates := await self._pending_ids(collection, visited):
+            after: Any = None
+            while candidates := await self._pending_ids(collection, after):
                 for document_id in candidates:
-                    visited.add(document_id)
                     published += await self._relay_document(collection, document_id)
+                after = candidates[-1]
         return published
 
     async def run(self) -> None:
@@ -184,10 +184,13 @@ class OutboxRelay:
                 backoff = min(backoff * 2, 30.0)
             await self._pacer.pause(backoff)
 
-    async def _pending_ids(self, collection: AsyncCollection[Document], visited: set[Any]) -> list[Any]:
-        """One query finds a batch of candidate documents; each is then leased by `_id`."""
-        cursor = collection.find({PENDING: {"$gt": 0}, "_id": {"$nin": list(visited)}}, {"_id": 1})
-        return [document["_id"] async for document in cursor.limit(CANDIDATE_BATCH)]
+    async def _pending_ids(self, collection: AsyncCollection[Document], after: Any) -> list[Any]:
+        """The next batch of documents with pending events, by `_id`; each is then leased."""
+        query: Document = {PENDING: {"$gt": 0}}
+        if after is not None:
+            query["_id"] = {"$gt": after}
+        cursor = collection.find(query, {"_id": 1}).sort("_id", 1).limit(CANDIDATE_BATCH)
+        return [document["_id"] async for document in cursor]
 
     async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int:
         lease = await self._locks.try_acquire(

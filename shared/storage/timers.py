@@ -32,6 +32,7 @@ PENDING = "pending"
 FIRED = "fired"
 CANCELLED = "cancelled"
 FAILED = "failed"
+DUE_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +189,11 @@ class TimerWorker:
         """Fire every timer due now that no other worker holds; return how many this one fired."""
         fired = 0
         skipped: set[str] = set()
-        while candidates := [i for i in await self._store.due_ids(self._clock()) if i not in skipped]:
+        while candidates := [
+            i
+            for i in await self._store.due_ids(self._clock(), limit=DUE_BATCH + len(skipped))
+            if i not in skipped
+        ]:
             for timer_id in candidates:
                 claim = await self._store.claim(timer_id, self._owner, self._clock(), self._lease)
                 if claim is None or not await self._fire(claim):

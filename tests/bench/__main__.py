@@ -30,6 +30,7 @@ from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
 from shared.messaging.subscriptions import Subscription
+from shared.observability.logs import configure_logging
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.locks import Locks
 from shared.storage.outbox import PENDING, with_outbox
@@ -145,6 +146,7 @@ async def bench_timers(infra: Any) -> dict[str, float]:
 
 
 async def main() -> None:
+    configure_logging("bench", level="WARNING")
     infra = provide()
     try:
         results = {
