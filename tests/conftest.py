@@ -33,8 +33,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def infrastructure() -> Iterator[Infrastructure]:
-    infra = provide()
+def infrastructure(pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
+    # Shown live: the first run on a machine builds FerretDB and fetches Kafka (minutes).
+    capture = pytestconfig.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        infra = provide()
     try:
         yield infra
     finally:

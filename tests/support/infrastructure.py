@@ -114,8 +114,9 @@ def _from_testcontainers() -> Infrastructure:
 
 
 def _launcher(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the launcher; its progress (stderr) goes to the terminal, its answers are returned."""
     return subprocess.run(
-        [sys.executable, str(LAUNCHER), *args], cwd=REPO, text=True, capture_output=True, check=False
+        [sys.executable, str(LAUNCHER), *args], cwd=REPO, text=True, stdout=subprocess.PIPE, check=False
     )
 
 
@@ -123,7 +124,7 @@ def _from_local_launcher() -> Infrastructure:
     already_running = _launcher("status").returncode == 0
     started = _launcher("up")
     if started.returncode != 0:
-        raise RuntimeError(f"local launcher failed:\n{started.stdout}\n{started.stderr}")
+        raise RuntimeError(f"local launcher failed (see its messages above):\n{started.stdout}")
     values = dict(line.split("=", 1) for line in _launcher("env").stdout.splitlines() if "=" in line)
     stops = [] if already_running else [lambda: _launcher("down")]
     return Infrastructure(
