@@ -98,6 +98,7 @@ class ServiceSettings(BaseSettings):
 
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    http_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     mongodb_database: str = ""
     consumer_group: str = ""
     # Consumption (DESIGN §4): bounded retries with exponential backoff, then a dead letter.

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from shared.http.health import health_router
+from shared.http.limits import BodySizeLimit
 from shared.http.problems import install_problem_handlers
 from shared.runtime import ServiceRuntime
 
@@ -25,6 +26,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.http_max_body_bytes)
     install_problem_handlers(app)
     app.include_router(health_router({"kafka": runtime.kafka_ready, "mongodb": runtime.mongo_ready}))
     for router in routers:

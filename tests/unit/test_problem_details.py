@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
+from shared.http.limits import BodySizeLimit
 from shared.http.problems import Problem, install_problem_handlers
 
 
@@ -16,6 +17,7 @@ class Answer(BaseModel):
 
 def app() -> TestClient:
     application = FastAPI()
+    application.add_middleware(BodySizeLimit, max_bytes=4096)
     install_problem_handlers(application)
 
     @application.post("/v1/answers")
@@ -55,3 +57,21 @@ def test_unknown_route_is_problem_json_too() -> None:
     response = app().get("/v1/nowhere")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_oversized_body_is_refused_with_413_before_it_is_parsed() -> None:
+    response = app().post(
+        "/v1/answers", content=b"{" + b" " * 10_000 + b"}", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "request body exceeds 4096 bytes"
+
+
+def test_streamed_body_without_length_is_counted_and_refused() -> None:
+    def chunks():  # no Content-Length: chunked transfer
+        for _ in range(10):
+            yield b" " * 1000
+
+    response = app().post("/v1/answers", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
