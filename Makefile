@@ -48,9 +48,10 @@ test-integration: install ## Integration tests (real Kafka and MongoDB)
 test-e2e: install ## End-to-end tests (whole services on real infrastructure)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-lint: install ## Ruff: lint and format check
+lint: install ## Ruff (lint, format check) and mypy --strict on shared/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 up: ## Start the local Kafka broker and MongoDB-wire server (reuses caches)
 	$(LAUNCHER) up

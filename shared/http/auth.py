@@ -81,7 +81,7 @@ def verify_token(token: str, settings: AuthSettings) -> Principal:
     except jwt.PyJWTError as exc:
         raise TokenError(f"token is invalid: {exc}") from exc
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError as exc:
         raise TokenError("token has no valid role claim") from exc
     return Principal(subject=str(claims["sub"]), role=role)
