@@ -36,7 +36,7 @@ install: $(VENV)/.installed ## Install the locked dependencies into .venv
 run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops services)
 	$(PY) deploy/local/run_services.py
 
-test: install ## Run the whole suite against real Kafka and MongoDB (starts them if needed)
+test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no infrastructure)
