@@ -1,0 +1,1 @@
+"""The four Carepath services; each is one deployable process (`python -m services.<name>`)."""
