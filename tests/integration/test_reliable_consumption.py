@@ -10,8 +10,9 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.events.common import RiskLevel
 from shared.events.envelope import Envelope
-from shared.events.models import CheckInDue
+from shared.events.models import CheckInDue, RiskFlagged
 from shared.messaging.consumption import PermanentError
 from shared.messaging.replay import replay_dead_letters
 from shared.messaging.subscriptions import Subscription
@@ -305,3 +306,40 @@ async def test_inbox_forgets_only_events_handled_before_the_retention(mongo_db: 
     assert await inbox.prune(datetime.now(UTC) - timedelta(days=30)) == 1
     assert not await inbox.has_handled("matching", "old-event")
     assert await inbox.has_handled("matching", "recent-event")
+
+
+async def test_one_service_consumes_several_topics_in_its_one_consumer_group(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    seen: list[str] = []
+
+    async def on_check_in_due(data: CheckInDue, envelope: Envelope) -> None:
+        seen.append(f"check-in-due:{data.check_in_id}")
+
+    async def on_risk_flagged(data: RiskFlagged, envelope: Envelope) -> None:
+        seen.append(f"risk-flagged:{data.check_in_id}")
+
+    runtime = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, on_check_in_due), Subscription(RiskFlagged, on_risk_flagged)],
+    )
+    await runtime.start()
+    try:
+        flagged = RiskFlagged(
+            check_in_id="ci-2",
+            client_id="client-1",
+            risk_level=RiskLevel.high,
+            reasons=["cssrs_q6_recent_behaviour"],
+            flagged_at=datetime.now(UTC),
+        )
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-1")), event(flagged))
+
+        async def both() -> bool:
+            return len(seen) == 2
+
+        await eventually(both)
+    finally:
+        await runtime.stop()
+    assert sorted(seen) == ["check-in-due:ci-1", "risk-flagged:ci-2"]
