@@ -8,7 +8,7 @@ every string is a constrained code or id.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -158,9 +158,6 @@ class WeeklyWindow(EventData):
         if self.start >= self.end:
             raise ValueError("window start must be before its end")
         return self
-
-    def start_time(self) -> time:
-        return time.fromisoformat(self.start)
 
 
 class Preferences(EventData):

@@ -72,7 +72,6 @@ EVENTS: tuple[EventSpec, ...] = (
 
 _BY_NAME = {spec.name: spec for spec in EVENTS}
 _BY_MODEL = {spec.model: spec for spec in EVENTS}
-_BY_TYPE = {spec.type: spec for spec in EVENTS}
 
 
 def spec_named(name: str) -> EventSpec:
@@ -81,10 +80,6 @@ def spec_named(name: str) -> EventSpec:
 
 def spec_for(model: type[BaseModel]) -> EventSpec:
     return _BY_MODEL[model]
-
-
-def spec_for_type(ce_type: str) -> EventSpec | None:
-    return _BY_TYPE.get(ce_type)
 
 
 def all_topics(*, include_dead_letters: bool = True) -> list[str]:
