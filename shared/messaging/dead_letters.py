@@ -1,6 +1,6 @@
 """Dead letters: a message that can never succeed goes to `<topic>.dlq` (DESIGN §4).
 
-The dead letter keeps the original key, value and headers byte for byte and adds
+The dead letter keeps the original key and value byte for byte, the original headers, and adds
 `dlq_*` headers with the reason, so an operator can read, fix and replay it. Its publish
 is confirmed by the broker before the original offset may be committed.
 """
