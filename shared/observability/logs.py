@@ -73,6 +73,24 @@ def redact_phi(value: Any, keys: frozenset[str] = PHI_KEYS) -> Any:
     return value
 
 
+class _DropQueryStrings(logging.Filter):
+    """uvicorn's access lines carry the full path; query strings may hold PHI, paths hold ids."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) == 5:
+            client, method, path, version, status = record.args
+            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+        return True
+
+
+def _drop_color_message(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """uvicorn adds an ANSI-coloured copy of each message; JSON lines need only one."""
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _redact_processor(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
@@ -101,7 +119,8 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared_processors,
+        # Standard-library records keep their `extra=` fields (redacted like the rest).
+        foreign_pre_chain=[structlog.stdlib.ExtraAdder(), _drop_color_message, *shared_processors],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
@@ -114,6 +133,15 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Libraries that install their own handlers (FastStream writes coloured text to
+    # stderr) would bypass the JSON renderer and the redaction: route them through root.
+    for library in ("faststream", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        library_logger = logging.getLogger(library)
+        library_logger.handlers.clear()
+        library_logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, _DropQueryStrings) for f in access.filters):
+        access.addFilter(_DropQueryStrings())
     # Chatty libraries: keep their warnings, drop per-message info lines.
     for noisy in ("aiokafka", "kafka", "pymongo", "faststream.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -6,7 +6,9 @@ import io
 import json
 import logging
 
-from shared.observability.logs import bound_context, get_logger, redact_phi
+import structlog
+
+from shared.observability.logs import bound_context, configure_logging, get_logger, redact_phi
 
 
 def lines(stream: io.StringIO) -> list[dict[str, object]]:
@@ -50,3 +52,33 @@ def test_redaction_keeps_ids_and_codes() -> None:
         "concerns": ["anxiety"],
         "Email": "[REDACTED]",
     }
+
+
+def test_library_loggers_with_their_own_handlers_are_routed_through_json_and_redaction() -> None:
+    faststream_logger = logging.getLogger("faststream")
+    faststream_logger.addHandler(logging.StreamHandler())  # what FastStream does on import
+    faststream_logger.propagate = False
+    stream = io.StringIO()
+    configure_logging("test-service", stream=stream)
+    try:
+        logging.getLogger("faststream.intake").warning("consumer stopped", extra={"email": "a@b.c"})
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    (entry,) = lines(stream)
+    assert entry["event"] == "consumer stopped" and entry["email"] == "[REDACTED]"
+    assert not faststream_logger.handlers
+
+
+def test_access_log_lines_keep_the_path_but_drop_the_query_string(log_stream: io.StringIO) -> None:
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d',
+        "127.0.0.1:5000",
+        "GET",
+        "/v1/clients/c-1/matches?email=jane@example.com",
+        "1.1",
+        200,
+    )
+    (entry,) = lines(log_stream)
+    assert "/v1/clients/c-1/matches" in entry["event"]
+    assert "jane@example.com" not in log_stream.getvalue()
