@@ -111,6 +111,10 @@ class ServiceSettings(BaseSettings):
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
     timer_lease_seconds: float = Field(default=60.0, gt=0)
     timer_max_attempts: int = Field(default=10, ge=1)
+    # On SIGTERM: open HTTP requests get `http_shutdown_grace_seconds`, then the event in
+    # hand gets `shutdown_grace_seconds` to finish and commit. With Kubernetes' 5 s preStop
+    # pause the sum stays inside the 45 s termination grace period of deploy/k8s.
+    http_shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
     # Housekeeping: handled-event ids are kept this long (past Kafka's retention).
     inbox_retention_days: float = Field(default=30.0, gt=0)

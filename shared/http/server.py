@@ -16,6 +16,6 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         host=settings.http_host,
         port=settings.http_port,
         log_config=None,  # keep our structlog JSON handlers
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        timeout_graceful_shutdown=int(settings.http_shutdown_grace_seconds),
         proxy_headers=True,
     )
