@@ -60,7 +60,7 @@ class Locks:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.collection = collection
+        self._collection = collection
         self._clock = clock
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
@@ -68,13 +68,13 @@ class Locks:
         lease = await self._insert(resource, owner, ttl)
         if lease is not None:
             return lease
-        current = await self.collection.find_one({"_id": resource})
+        current = await self._collection.find_one({"_id": resource})
         if current is None:
             return await self._insert(resource, owner, ttl)  # released meanwhile
         if current["expires_at"] > self._clock():
             return None
         # The holder died or stalled past its lease: remove that very lease, then compete.
-        await self.collection.delete_one({"_id": resource, "token": current["token"]})
+        await self._collection.delete_one({"_id": resource, "token": current["token"]})
         return await self._insert(resource, owner, ttl)
 
     async def acquire(
@@ -90,8 +90,13 @@ class Locks:
             delay = min(delay * 2, 0.2)
         return lease
 
+    async def is_held(self, lease: Lease) -> bool:
+        """Whether `lease` is still the current one (not expired and taken over)."""
+        current = await self._collection.find_one({"_id": lease.resource}, {"token": 1})
+        return current is not None and current["token"] == lease.token
+
     async def release(self, lease: Lease) -> None:
-        await self.collection.delete_one({"_id": lease.resource, "token": lease.token})
+        await self._collection.delete_one({"_id": lease.resource, "token": lease.token})
 
     @asynccontextmanager
     async def held(
@@ -106,7 +111,7 @@ class Locks:
     async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl)
         try:
-            await self.collection.insert_one(
+            await self._collection.insert_one(
                 {"_id": resource, "owner": owner, "token": lease.token, "expires_at": lease.expires_at}
             )
         except DuplicateKeyError:

@@ -132,7 +132,7 @@ class TimerStore:
 
     async def complete(self, claim: Claim, events: Sequence[OutgoingEvent], now: datetime) -> bool:
         """Mark fired and enqueue its events in one write; False if the lease was lost."""
-        if not await self._still_holds(claim.lease):
+        if not await self._locks.is_held(claim.lease):
             return False
         result = await self.collection.update_one(
             {"_id": claim.timer.id, "status": PENDING},
@@ -142,16 +142,12 @@ class TimerStore:
         return result.modified_count == 1
 
     async def give_up(self, claim: Claim, reason: str) -> None:
-        if await self._still_holds(claim.lease):
+        if await self._locks.is_held(claim.lease):
             await self.collection.update_one(
                 {"_id": claim.timer.id, "status": PENDING},
                 {"$set": {"status": FAILED, "failure": reason[:500]}},
             )
         await self._locks.release(claim.lease)
-
-    async def _still_holds(self, lease: Lease) -> bool:
-        current = await self._locks.collection.find_one({"_id": lease.resource}, {"token": 1})
-        return current is not None and current["token"] == lease.token
 
     async def _set_if_pending(self, timer_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
         async with self._locks.held(document_lock(self.collection, timer_id), owner, timedelta(seconds=30)):

@@ -17,18 +17,10 @@ from pydantic import SecretStr
 
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings
-from tests.support.infrastructure import REPO, Infrastructure
+from tests.support.infrastructure import REPO, Infrastructure, free_port
 from tests.support.kafka import check_in_due, event, publish_events
 
 SECRET = "e2e-secret-long-enough-for-hs256-signatures"
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

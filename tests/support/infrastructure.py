@@ -56,7 +56,7 @@ def _docker_answers() -> bool:
     return True
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -66,7 +66,7 @@ def _from_testcontainers() -> Infrastructure:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-    kafka_port = _free_port()
+    kafka_port = free_port()
     kafka = (
         DockerContainer(KAFKA_IMAGE)
         .with_bind_ports(9092, kafka_port)
@@ -86,7 +86,7 @@ def _from_testcontainers() -> Infrastructure:
         .with_env("KAFKA_NUM_PARTITIONS", "6")
         .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
     )
-    mongo_port = _free_port()
+    mongo_port = free_port()
     mongo = (
         DockerContainer(MONGO_IMAGE)
         .with_bind_ports(27017, mongo_port)
