@@ -18,6 +18,7 @@ import base64
 import errno
 import fcntl
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -41,6 +42,8 @@ SCRIPT_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SCRIPT_DIR.parent.parent
 KAFKA_SOURCES = SCRIPT_DIR / "kafka"
 FERRETDB_SOURCES = SCRIPT_DIR / "ferretdb"
+FERRETDB_PATCH = FERRETDB_SOURCES / "id-index.patch"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
 
 LOOPBACK = "127.0.0.1"
 KAFKA_NODE_ID = 1  # must match node.id in kafka/server.properties.template
@@ -335,15 +338,13 @@ def kafka_libs(layout: Layout) -> CachedArtifact:
 
 
 def ferretdb_binary(layout: Layout) -> CachedArtifact:
-    """The FerretDB binary, keyed by version and invalidated when its Go sources change."""
+    """The FerretDB binary, keyed by version and invalidated when its Go sources or patch change."""
     home = layout.cache / "ferretdb" / ferretdb_version()
-    inputs = [FERRETDB_SOURCES / name for name in ("main.go", "go.mod", "go.sum")]
+    inputs = [FERRETDB_SOURCES / name for name in ("main.go", "go.mod", "go.sum", FERRETDB_PATCH.name)]
     return CachedArtifact(home / "ferretdb", home / ".complete", sources_digest(*inputs))
 
 
-def run_build_step(
-    description: str, command: list[str], cwd: Path, env: dict[str, str] | None = None
-) -> None:
+def run_build_step(description: str, command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     """Run a download/build step; on failure show the tail of its output, not a traceback."""
     result = subprocess.run(
         command,
@@ -357,6 +358,7 @@ def run_build_step(
     if result.returncode != 0:
         output = (result.stdout + result.stderr).strip()
         raise LauncherError(f"{description} failed (exit code {result.returncode})", tail_text(output))
+    return result.stdout
 
 
 def fetch_kafka_libs(mvn: str, libs: CachedArtifact) -> None:
@@ -385,21 +387,98 @@ def fetch_kafka_libs(mvn: str, libs: CachedArtifact) -> None:
 
 
 def build_ferretdb(go: str, binary: CachedArtifact) -> None:
-    """Build the tiny FerretDB main; a failed build never looks cached (temporary name first)."""
-    binary.path.parent.mkdir(parents=True, exist_ok=True)
+    """Build the tiny FerretDB main against a patched copy of FerretDB (see ferretdb/id-index.patch).
+
+    A failed build never looks cached (temporary name first).
+    """
+    workspace = binary.path.parent / "build"
     staging = binary.path.with_name(binary.path.name + ".partial")
     say(f"building FerretDB {ferretdb_version()} with Go (first time only, a minute or two)...")
     started = time.monotonic()
     env = dict(os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0")  # its SQLite driver is pure Go
+    shutil.rmtree(workspace, ignore_errors=True)
+    workspace.mkdir(parents=True)
+    for name in ("main.go", "go.mod", "go.sum"):
+        shutil.copyfile(FERRETDB_SOURCES / name, workspace / name)
+    module = f"{FERRETDB_MODULE}@{ferretdb_version()}"
+    downloaded = run_build_step(
+        "downloading FerretDB with Go", [go, "mod", "download", "-json", module], cwd=workspace, env=env
+    )
+    copy_writable_tree(Path(json.loads(downloaded)["Dir"]), workspace / "FerretDB")
+    apply_unified_diff(FERRETDB_PATCH.read_text(encoding="utf-8"), workspace / "FerretDB")
+    run_build_step(
+        "pointing the build at the patched FerretDB",
+        [go, "mod", "edit", f"-replace={FERRETDB_MODULE}=./FerretDB"],
+        cwd=workspace,
+        env=env,
+    )
     run_build_step(
         "building FerretDB with Go",
-        [go, "build", "-trimpath", "-o", str(staging), "."],
-        cwd=FERRETDB_SOURCES,
+        [go, "build", "-trimpath", "-buildvcs=false", "-o", str(staging), "."],
+        cwd=workspace,
         env=env,
     )
     staging.replace(binary.path)
     binary.mark_fresh()
     say(f"FerretDB built into {binary.path} ({time.monotonic() - started:.0f} s)")
+
+
+def copy_writable_tree(source: Path, target: Path) -> None:
+    """Copy a Go module out of the read-only module cache as plain, writable files."""
+    for folder, _, files in os.walk(source):
+        destination = target / Path(folder).relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copyfile(Path(folder) / name, destination / name)
+
+
+class PatchError(LauncherError):
+    """The committed patch no longer applies (the patched module changed)."""
+
+
+def apply_unified_diff(diff: str, root: Path) -> None:
+    """Apply a unified diff with exact context: each hunk's old lines must occur exactly once."""
+    for relative, hunks in parse_unified_diff(diff):
+        path = root / relative
+        text = path.read_text(encoding="utf-8")
+        for old, new in hunks:
+            if text.count(old) != 1:
+                raise PatchError(f"patch hunk does not apply exactly once to {path}", old)
+            text = text.replace(old, new)
+        path.write_text(text, encoding="utf-8")
+
+
+def parse_unified_diff(diff: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(path, [(old text, new text)]) per file; text before the first `---` is commentary."""
+    files: list[tuple[str, list[tuple[str, str]]]] = []
+    lines = diff.splitlines(keepends=True)
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith("+++ "):
+            path = line[4:].split("\t")[0].strip()
+            files.append((path.split("/", 1)[1] if path.startswith("b/") else path, []))
+        elif line.startswith("@@ ") and files:
+            found = re.match(r"@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@", line)
+            if found is None:
+                raise PatchError(f"malformed hunk header: {line.strip()}")
+            old_count, new_count = int(found.group(1) or 1), int(found.group(2) or 1)
+            old: list[str] = []
+            new: list[str] = []
+            while len(old) < old_count or len(new) < new_count:
+                index += 1
+                body = lines[index]
+                kind, content = body[:1], body[1:]
+                if kind in (" ", "\n"):
+                    old.append(content or "\n")
+                    new.append(content or "\n")
+                elif kind == "-":
+                    old.append(content)
+                elif kind == "+":
+                    new.append(content)
+            files[-1][1].append(("".join(old), "".join(new)))
+        index += 1
+    return files
 
 
 # --------------------------------------------------------------------------- wire probes
