@@ -66,7 +66,7 @@ token: install ## Mint a local JWT: make token ROLE=clinician SUBJECT=therapist-
 	@$(PY) -m shared.http.mint_token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),local-admin)
 
 schemas: install ## Export every event's JSON Schema to shared/events/schemas/
-	$(PY) -m shared.events.schemas
+	$(PY) -m shared.events.export_schemas
 
 bench: install ## Performance suite on real infrastructure (results in bench-results/)
 	$(PY) -m tests.bench

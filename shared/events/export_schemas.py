@@ -1,6 +1,6 @@
 """Export every event's JSON Schema (DESIGN §3) for platform backends that consume events.
 
-    python -m shared.events.schemas [--check] [OUT_DIR]
+    python -m shared.events.export_schemas [--check] [OUT_DIR]
 
 Writes `<event>.v<major>.json` files; `--check` fails if the committed files are stale.
 """
