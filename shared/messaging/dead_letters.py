@@ -7,8 +7,9 @@ is confirmed by the broker before the original offset may be committed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from faststream.kafka import KafkaBroker
 
@@ -21,6 +22,29 @@ log = get_logger(__name__)
 MAX_ERROR_LENGTH = 2000
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetterHeaderNames:
+    """The headers a dead letter adds, named once: written here, read and stripped by replay."""
+
+    prefix: ClassVar[str] = "dlq_"
+
+    reason: str = "dlq_reason"
+    error: str = "dlq_error"
+    original_topic: str = "dlq_original_topic"
+    original_partition: str = "dlq_original_partition"
+    original_offset: str = "dlq_original_offset"
+    consumer: str = "dlq_consumer"
+    attempts: str = "dlq_attempts"
+    failed_at: str = "dlq_failed_at"
+
+    def added_by_dead_letter(self, name: str) -> bool:
+        """True for the headers to drop when a dead letter goes back to its topic."""
+        return name.startswith(self.prefix)
+
+
+DLQ_HEADERS = DeadLetterHeaderNames()
+
+
 class DeadLetters:
     def __init__(self, broker: KafkaBroker, *, consumer: str) -> None:
         self._broker = broker
@@ -31,14 +55,14 @@ class DeadLetters:
         headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}
         headers.update(
             {
-                "dlq_reason": reason,
-                "dlq_error": error[:MAX_ERROR_LENGTH],
-                "dlq_original_topic": record.topic,
-                "dlq_original_partition": str(record.partition),
-                "dlq_original_offset": str(record.offset),
-                "dlq_consumer": self._consumer,
-                "dlq_attempts": str(attempts),
-                "dlq_failed_at": datetime.now(UTC).isoformat(),
+                DLQ_HEADERS.reason: reason,
+                DLQ_HEADERS.error: error[:MAX_ERROR_LENGTH],
+                DLQ_HEADERS.original_topic: record.topic,
+                DLQ_HEADERS.original_partition: str(record.partition),
+                DLQ_HEADERS.original_offset: str(record.offset),
+                DLQ_HEADERS.consumer: self._consumer,
+                DLQ_HEADERS.attempts: str(attempts),
+                DLQ_HEADERS.failed_at: datetime.now(UTC).isoformat(),
             }
         )
         await self._broker.publish(

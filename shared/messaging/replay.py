@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.events.registry import dead_letter_topic
 from shared.messaging.broker import kafka_connection_options
+from shared.messaging.dead_letters import DLQ_HEADERS
 from shared.settings import KafkaSettings
 
 REPLAY_GROUP = "carepath-dlq-replay"
-DLQ_HEADER_PREFIX = "dlq_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,18 +65,18 @@ async def replay_dead_letters(
                 break
             ((partition, (record,)),) = batch.items()
             headers = {name: value for name, value in record.headers or ()}
-            target = headers.get("dlq_original_topic", b"").decode() or kafka.topic(topic)
+            target = headers.get(DLQ_HEADERS.original_topic, b"").decode() or kafka.topic(topic)
             replayed.append(
                 Replayed(
                     offset=record.offset,
                     partition=record.partition,
                     event_id=headers.get("ce_id", b"").decode(),
-                    reason=headers.get("dlq_reason", b"").decode(),
+                    reason=headers.get(DLQ_HEADERS.reason, b"").decode(),
                 )
             )
             if dry_run:
                 continue
-            original = [(k, v) for k, v in record.headers or () if not k.startswith(DLQ_HEADER_PREFIX)]
+            original = [(k, v) for k, v in record.headers or () if not DLQ_HEADERS.added_by_dead_letter(k)]
             await producer.send_and_wait(target, value=record.value, key=record.key, headers=original)
             await consumer.commit({TopicPartition(partition.topic, partition.partition): record.offset + 1})
     finally:
