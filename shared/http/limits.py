@@ -12,7 +12,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.http.problems import PROBLEM_JSON
+from shared.http.problems import PROBLEM_JSON, Problem
 
 
 class BodySizeLimit:
@@ -53,19 +53,12 @@ class BodySizeLimit:
                 raise  # the app's own error; the refusal was already answered otherwise
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Content Too Large",
-                "status": 413,
-                "detail": f"request body exceeds {self.max_bytes} bytes",
-                "instance": scope.get("path", ""),
-            }
-        ).encode()
+        problem = Problem(413, "Content Too Large", f"request body exceeds {self.max_bytes} bytes")
+        body = json.dumps(problem.body(scope.get("path", ""))).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": problem.status,
                 "headers": [
                     (b"content-type", PROBLEM_JSON.encode()),
                     (b"content-length", str(len(body)).encode()),

@@ -65,7 +65,13 @@ def test_oversized_body_is_refused_with_413_before_it_is_parsed() -> None:
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json()["detail"] == "request body exceeds 4096 bytes"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Content Too Large",
+        "status": 413,
+        "detail": "request body exceeds 4096 bytes",
+        "instance": "/v1/answers",
+    }
 
 
 def test_streamed_body_without_length_is_counted_and_refused() -> None:
