@@ -4,16 +4,19 @@ A token's `sub` is the caller's id: a client's own `client_id`, a clinician's
 `therapist_id`, a service's name. `role` says which of the four it is. Checking that a
 clinician sees only their own clients needs the service's data, so services call
 `Principal.may_act_for_client` / `may_act_for_therapist` with what they know.
+
+Routes get the caller and role checks from `shared.http.dependencies`; this module holds
+the token rules and the 401/403 answers those dependencies give.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.http.problems import Problem
@@ -110,40 +113,40 @@ def mint_token(
     return jwt.encode(claims, settings.secret.get_secret_value(), algorithm="HS256")
 
 
-_bearer = HTTPBearer(auto_error=False)
+# Declared once so OpenAPI shows one bearer scheme; `auto_error=False` lets a missing
+# token become our 401 problem+json rather than FastAPI's plain 403.
+bearer_scheme = HTTPBearer(auto_error=False)
 
 
-def authenticated(settings: AuthSettings) -> Callable[..., Any]:
-    """A FastAPI dependency returning the caller's `Principal`, or 401 problem+json."""
+def authenticate(credentials: HTTPAuthorizationCredentials | None, settings: AuthSettings) -> Principal:
+    """The caller behind a bearer token, or 401 problem+json saying why not."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "Unauthorized", "a bearer token is required", headers=challenge)
+    try:
+        return verify_token(credentials.credentials, settings)
+    except TokenError as exc:
+        raise Problem(401, "Unauthorized", str(exc), headers=challenge) from exc
 
-    async def principal(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
-        if credentials is None or credentials.scheme.lower() != "bearer":
-            raise Problem(
-                401, "Unauthorized", "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
-            )
-        try:
-            return verify_token(credentials.credentials, settings)
-        except TokenError as exc:
-            raise Problem(401, "Unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
 
-    return principal
+def ensure_role(who: Principal, roles: Collection[Role]) -> Principal:
+    """`who` if their role is one of `roles`, else 403 problem+json naming their role."""
+    if who.role not in roles:
+        allowed = ", ".join(role.value for role in roles)
+        raise Problem(403, "Forbidden", f"role {who.role.value!r} may not do this (allowed: {allowed})")
+    return who
 
 
 def require_roles(settings: AuthSettings, *roles: Role) -> Callable[..., Any]:
-    """A dependency that also refuses (403) callers whose role is not in `roles`.
+    """Role check with settings bound at build time; kept only until the probe service moves.
 
-    Use it as a default (`who: Principal = Depends(readers)`): in a module with
-    `from __future__ import annotations`, an `Annotated[..., Depends(local)]` string
-    cannot be resolved by FastAPI and the parameter silently becomes a query field.
+    New code uses `shared.http.dependencies.requires`, which reads the settings from the
+    app at request time, so routers need no settings when they are imported.
     """
-    authenticate = authenticated(settings)
 
-    async def principal(who: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if who.role not in roles:
-            raise Problem(403, "Forbidden", f"role {who.role.value!r} may not do this")
-        return who
+    async def principal(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    ) -> Principal:
+        return ensure_role(authenticate(credentials, settings), roles)
 
     return principal

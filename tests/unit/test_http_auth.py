@@ -1,4 +1,7 @@
-"""Bearer JWTs: bad signature, expired or missing tokens are refused with problem+json."""
+"""Bearer JWTs: who a token names, and why a token is refused.
+
+How routes answer (401/403 problem+json) is proven in test_http_dependencies.py.
+"""
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -8,79 +11,52 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from shared.http.auth import Principal, Role, mint_token, require_roles
+from shared.http.auth import Principal, Role, TokenError, mint_token, require_roles, verify_token
 from shared.http.problems import install_problem_handlers
 from shared.settings import AuthSettings
 
 SETTINGS = AuthSettings(secret=SecretStr("a-test-secret-that-is-long-enough-for-hs256"))
 
 
-@pytest.fixture
-def client() -> TestClient:
+def test_minted_token_verifies_to_its_subject_and_role() -> None:
+    token = mint_token(SETTINGS, subject="therapist-1", role=Role.clinician)
+    assert verify_token(token, SETTINGS) == Principal("therapist-1", Role.clinician)
+
+
+def test_token_with_a_bad_signature_is_refused() -> None:
+    other = AuthSettings(secret=SecretStr("another-secret-of-sufficient-length-0000"))
+    forged = mint_token(other, subject="therapist-1", role=Role.admin)
+    with pytest.raises(TokenError, match="signature is invalid"):
+        verify_token(forged, SETTINGS)
+
+
+def test_expired_token_is_refused() -> None:
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    stale = mint_token(SETTINGS, subject="t-1", role=Role.client, ttl=timedelta(minutes=5), now=an_hour_ago)
+    with pytest.raises(TokenError, match="expired"):
+        verify_token(stale, SETTINGS)
+
+
+def test_garbage_token_is_refused() -> None:
+    with pytest.raises(TokenError, match="invalid"):
+        verify_token("not.a.jwt", SETTINGS)
+
+
+def test_settings_bound_role_check_still_guards_a_route() -> None:
     app = FastAPI()
     install_problem_handlers(app)
-    clinicians = require_roles(SETTINGS, Role.clinician, Role.admin)
+    admins = require_roles(SETTINGS, Role.admin)
 
-    @app.get("/v1/caseload")
-    async def caseload(who: Annotated[Principal, Depends(clinicians)]) -> dict[str, str]:
-        return {"subject": who.subject, "role": who.role.value}
+    @app.get("/v1/effects")
+    async def effects(who: Annotated[Principal, Depends(admins)]) -> dict[str, str]:
+        return {"subject": who.subject}
 
-    return TestClient(app)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def test_valid_token_with_an_allowed_role_is_accepted(client: TestClient) -> None:
-    token = mint_token(SETTINGS, subject="therapist-1", role=Role.clinician)
-    response = client.get("/v1/caseload", headers=bearer(token))
-    assert response.status_code == 200
-    assert response.json() == {"subject": "therapist-1", "role": "clinician"}
-
-
-def test_missing_token_is_refused(client: TestClient) -> None:
-    response = client.get("/v1/caseload")
-    assert response.status_code == 401
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["www-authenticate"] == "Bearer"
-    assert response.json()["detail"] == "a bearer token is required"
-
-
-def test_token_with_a_bad_signature_is_refused(client: TestClient) -> None:
-    forged = mint_token(
-        AuthSettings(secret=SecretStr("another-secret-of-sufficient-length-0000")),
-        subject="therapist-1",
-        role=Role.admin,
-    )
-    response = client.get("/v1/caseload", headers=bearer(forged))
-    assert response.status_code == 401
-    assert response.json()["detail"] == "token signature is invalid"
-
-
-def test_expired_token_is_refused(client: TestClient) -> None:
-    stale = mint_token(
-        SETTINGS,
-        subject="therapist-1",
-        role=Role.clinician,
-        ttl=timedelta(minutes=5),
-        now=datetime.now(UTC) - timedelta(hours=1),
-    )
-    response = client.get("/v1/caseload", headers=bearer(stale))
-    assert response.status_code == 401
-    assert response.json()["detail"] == "token has expired"
-
-
-def test_garbage_token_is_refused(client: TestClient) -> None:
-    response = client.get("/v1/caseload", headers=bearer("not.a.jwt"))
-    assert response.status_code == 401
-
-
-def test_role_not_allowed_is_forbidden(client: TestClient) -> None:
-    token = mint_token(SETTINGS, subject="client-1", role=Role.client)
-    response = client.get("/v1/caseload", headers=bearer(token))
-    assert response.status_code == 403
-    assert response.json()["title"] == "Forbidden"
+    client = TestClient(app)
+    admin = mint_token(SETTINGS, subject="ops-1", role=Role.admin)
+    someone = mint_token(SETTINGS, subject="client-1", role=Role.client)
+    assert client.get("/v1/effects", headers={"Authorization": f"Bearer {admin}"}).status_code == 200
+    assert client.get("/v1/effects", headers={"Authorization": f"Bearer {someone}"}).status_code == 403
+    assert client.get("/v1/effects").status_code == 401
 
 
 def test_clients_act_only_for_themselves_and_clinicians_for_their_own_clients() -> None:
