@@ -39,8 +39,6 @@ MAX_CORRELATION_ID_LENGTH = 128  # an id, not a place to store a caller's payloa
 
 
 # Dependencies are `async def` so FastAPI calls them inline, not on its thread pool.
-
-
 def _runtime_of(request: Request) -> ServiceRuntime:
     found: ServiceRuntime | None = getattr(request.app.state, "runtime", None)
     if found is None:
@@ -86,6 +84,9 @@ async def correlation_id(request: Request) -> str:
     Without either header the request gets a fresh id, kept for the whole request.
     """
     return _correlation_id_of(request)
+
+
+CorrelationId = Annotated[str, Depends(correlation_id)]
 
 
 def _correlation_id_of(request: Request) -> str:

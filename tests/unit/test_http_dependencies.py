@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from shared.http.auth import Principal, Role
-from shared.http.dependencies import Admin, Audit, Caller, Cipher, Runtime, requires
+from shared.http.dependencies import Admin, Audit, Caller, Cipher, CorrelationId, Runtime, requires
 from shared.settings import AuthSettings
 from tests.unit.http_stand_in import AUTH, bearer, client_for, stand_in_runtime
 
@@ -54,6 +54,11 @@ async def read_note(client_id: str, note_id: str, audit: Audit, cipher: Cipher) 
 @router.get("/service")
 async def service(rt: Runtime) -> dict[str, str]:
     return {"service": rt.settings.service_name}
+
+
+@router.get("/journey")
+async def journey(first: CorrelationId, again: CorrelationId) -> dict[str, str]:
+    return {"first": first, "again": again}
 
 
 @pytest.fixture
@@ -168,6 +173,12 @@ def test_audited_read_without_a_correlation_header_uses_the_request_id(
     first, second = (record["correlation_id"] for record in runtime.audit.records)
     assert first == "request-9"
     assert second and second != first  # a fresh id for a request that brought none
+
+
+def test_correlation_id_is_the_callers_header_or_one_fresh_id_per_request(client: TestClient) -> None:
+    assert client.get("/v1/journey", headers={"X-Correlation-ID": "journey-7"}).json()["first"] == "journey-7"
+    fresh = client.get("/v1/journey").json()
+    assert fresh["first"] == fresh["again"] != client.get("/v1/journey").json()["first"]
 
 
 def test_unauthenticated_read_is_refused_before_anything_is_recorded(
