@@ -1,10 +1,21 @@
-"""What one service process runs besides its routes: Kafka, MongoDB, relay, timers.
+"""What one service process runs besides its routes: Kafka, MongoDB, relay, timers, heartbeat.
 
-Each service builds one `ServiceRuntime` in its `app.py` (its single wiring place),
-naming its subscriptions, the collections whose documents carry an outbox, and its
-timer handlers. Start and stop order is what makes shutdown safe: on SIGTERM the
-timer worker and relay stop first, then subscribers finish the message in hand and
-commit, then the connections close.
+Each service builds one `ServiceRuntime` in its `app.py` (its single wiring place) and
+then registers what it has, all before `start()`:
+
+    runtime = ServiceRuntime(settings)
+    intakes = runtime.documents("intakes")          # a store whose outbox is relayed
+    runtime.subscribe(Subscription(CheckInDue, on_check_in_due))
+    runtime.on_timer("check-in", fire_check_in)
+    runtime.produces(IntakeCompleted, RiskFlagged)
+    async with runtime: ...                         # or create_service_app(runtime, routers)
+
+The connections are private: services and tests change documents only through the
+`DocumentStore`s the runtime hands out, which take the per-document lease.
+
+Start and stop order is what makes shutdown safe: on SIGTERM the timer worker and relay
+stop first, then subscribers finish the message in hand and commit, then the heartbeat
+is retired and the connections close.
 """
 
 from __future__ import annotations
@@ -13,18 +24,20 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from types import TracebackType
+from typing import Self
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
+from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.background import Pacer
-from shared.events.registry import EventSpec
+from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
 from shared.messaging.dead_letters import DeadLetters
@@ -32,17 +45,24 @@ from shared.messaging.subscriptions import Subscription, subscribe
 from shared.messaging.topics import ensure_topics
 from shared.observability.audit import AuditLog
 from shared.observability.logs import get_logger
+from shared.security.field_encryption import FieldCipher
 from shared.settings import ServiceSettings
+from shared.storage import Document
 from shared.storage.client import connect_mongo, ping_mongo
 from shared.storage.documents import DocumentStore
 from shared.storage.inbox import Inbox
+from shared.storage.liveness import Liveness
 from shared.storage.locks import Locks
 from shared.storage.outbox import OutboxRelay, PendingEvent, ensure_outbox_index
 from shared.storage.timers import TimerHandler, TimerStore, TimerWorker
 
 log = get_logger(__name__)
 
-Document = dict[str, Any]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def instance_id(service: str) -> str:
@@ -51,95 +71,228 @@ def instance_id(service: str) -> str:
 
 
 class ServiceRuntime:
-    def __init__(
-        self,
-        settings: ServiceSettings,
-        *,
-        subscriptions: Sequence[Subscription] = (),
-        produces: Sequence[EventSpec] = (),
-        outbox_collections: Sequence[str] = (),
-        timer_handlers: Mapping[str, TimerHandler] | None = None,
-    ) -> None:
+    def __init__(self, settings: ServiceSettings, *, clock: Clock = utc_now) -> None:
         self.settings = settings
+        self.clock = clock
         self.instance = instance_id(settings.service_name)
-        self.mongo: AsyncMongoClient[Document] = connect_mongo(settings.mongo, app_name=self.instance)
-        self.db: AsyncDatabase[Document] = self.mongo[settings.database_name]
-        self.inbox = Inbox(self.db["inbox"])
-        self.locks = Locks(self.db["locks"])
-        self.audit = AuditLog(self.db["audit"], service=settings.service_name)
-        self.timers = TimerStore(self.db["timers"], self.locks)
-        self.broker: KafkaBroker = build_broker(
+        self._mongo: AsyncMongoClient[Document] = connect_mongo(settings.mongo, app_name=self.instance)
+        self._db: AsyncDatabase[Document] = self._mongo[settings.database_name]
+        self._liveness = Liveness(
+            self._db["replicas"],
+            instance=self.instance,
+            interval=timedelta(seconds=settings.liveness_interval_seconds),
+            timeout=timedelta(seconds=settings.liveness_timeout_seconds),
+        )
+        self._locks = Locks(self._db["locks"], liveness=self._liveness)
+        self._inbox = Inbox(self._db["inbox"])
+        self.audit = AuditLog(self._db["audit"], service=settings.service_name)
+        self.timers = TimerStore(self._db["timers"], self._locks, owner=self.instance)
+        self._broker: KafkaBroker = build_broker(
             settings.kafka,
             client_id=settings.service_name,
             graceful_timeout=settings.shutdown_grace_seconds,
         )
-        self.pipeline = ReliableConsumption(
+        self._pipeline = ReliableConsumption(
             consumer=settings.group_id,
             specs_by_topic={},
-            inbox=self.inbox,
-            dead_letters=DeadLetters(self.broker, consumer=settings.group_id),
+            inbox=self._inbox,
+            dead_letters=DeadLetters(self._broker, consumer=settings.group_id),
             retry=RetryPolicy(
                 max_attempts=settings.retry_max_attempts,
                 initial_backoff_seconds=settings.retry_initial_backoff_seconds,
                 max_backoff_seconds=settings.retry_max_backoff_seconds,
             ),
         )
-        self.broker.add_middleware(self.pipeline)
-        self.pipeline.specs_by_topic.update(
-            subscribe(
-                self.broker,
-                subscriptions,
-                kafka=settings.kafka,
-                group_id=settings.group_id,
-            )
-        )
-        self._subscribed = [s.spec for s in subscriptions]
-        self._produces = list(produces)
-        for spec in self._produces:
-            # Declared for the AsyncAPI document; the outbox relay does the publishing.
-            self.broker.publisher(
-                settings.kafka.topic(spec.topic),
-                title=f"{settings.service_name}:{spec.name}",
-                description=f"CloudEvents type {spec.type}, key {spec.key_field}",
-                schema=spec.model,
-            )
-        self._outbox_collection_names = [*outbox_collections, "timers"]
-        self.relay = OutboxRelay(
-            [self.db[name] for name in self._outbox_collection_names],
-            self.publish_pending,
-            self.locks,
+        self._broker.add_middleware(self._pipeline)
+        self._subscribed: list[EventSpec] = []
+        self._produced: list[EventSpec] = []
+        self._outbox_collections: list[str] = ["timers"]
+        self._timer_handlers: dict[str, TimerHandler] = {}
+        self._relay = OutboxRelay(
+            [],
+            self._publish_pending,
+            self._locks,
             owner=self.instance,
             lease_seconds=settings.relay_lease_seconds,
             poll_interval_seconds=settings.relay_poll_interval_seconds,
         )
-        self.timer_worker = TimerWorker(
+        self._timer_worker = TimerWorker(
             self.timers,
-            timer_handlers or {},
+            self._timer_handlers,
             owner=self.instance,
             lease_seconds=settings.timer_lease_seconds,
             poll_interval_seconds=settings.timer_poll_interval_seconds,
             max_attempts=settings.timer_max_attempts,
-            on_fired=self.relay.notify,
+            on_fired=self._relay.notify,
+            clock=clock,
         )
         self._housekeeping = Pacer(settings.housekeeping_interval_seconds)
+        self._inbox_pruned_at: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._cipher: FieldCipher | None = None
+        self._started = False
 
-    def documents(self, collection: str) -> DocumentStore:
+    # ------------------------------------------------------------------ registration
+
+    def documents(
+        self, collection: str, *, lease_seconds: float | None = None, wait_seconds: float | None = None
+    ) -> DocumentStore:
         """The store through which this service changes documents of `collection`.
 
-        The collection must be one of `outbox_collections` for its events to be relayed.
+        Its documents' outbox events are relayed. A store may choose its own lease and how
+        long a writer waits for it (defaults from settings).
         """
+        self._before_start("documents")
+        if collection not in self._outbox_collections:
+            self._outbox_collections.append(collection)
         return DocumentStore(
-            self.db[collection], self.locks, owner=self.instance, on_events=self.relay.notify
+            self._db[collection],
+            self._locks,
+            owner=self.instance,
+            lease=timedelta(seconds=lease_seconds or self.settings.document_lease_seconds),
+            wait_seconds=wait_seconds or self.settings.document_lease_wait_seconds,
+            on_events=self._relay.notify,
         )
+
+    def subscribe(self, *subscriptions: Subscription) -> None:
+        """Consume each subscription's topic in this service's consumer group."""
+        self._before_start("subscribe")
+        self._pipeline.specs_by_topic.update(
+            subscribe(
+                self._broker,
+                subscriptions,
+                kafka=self.settings.kafka,
+                group_id=self.settings.group_id,
+                consumers_per_topic=self.settings.consumers_per_topic,
+            )
+        )
+        self._subscribed.extend(s.spec for s in subscriptions)
+
+    def on_timer(self, kind: str, handler: TimerHandler) -> None:
+        """Fire timers of `kind` with `handler` (its events go out through the timer's outbox)."""
+        self._before_start("on_timer")
+        if kind in self._timer_handlers:
+            raise ValueError(f"timer kind {kind!r} has a handler already")
+        self._timer_handlers[kind] = handler
+
+    def produces(self, *events: type[BaseModel]) -> None:
+        """Declare what this service publishes: its topics are created and documented."""
+        self._before_start("produces")
+        for event in events:
+            spec = spec_for(event)
+            self._produced.append(spec)
+            # Declared for the AsyncAPI document; the outbox relay does the publishing.
+            self._broker.publisher(
+                self.settings.kafka.topic(spec.topic),
+                title=f"{self.settings.service_name}:{spec.name}",
+                description=f"CloudEvents type {spec.type}, key {spec.key_field}",
+                schema=spec.model,
+            )
+
+    def _before_start(self, what: str) -> None:
+        if self._started:
+            raise RuntimeError(f"register {what} before the runtime starts")
+
+    # ------------------------------------------------------------------ what services use
+
+    @property
+    def cipher(self) -> FieldCipher:
+        """The field cipher for free text at rest, built once from `FIELD_ENCRYPTION_*`."""
+        if self._cipher is None:
+            try:
+                self._cipher = FieldCipher.from_settings(self.settings.encryption)
+            except ValueError as exc:
+                raise RuntimeError(f"{self.settings.service_name}: {exc}") from exc
+        return self._cipher
 
     def asyncapi(self) -> AsyncAPI:
         """The AsyncAPI document of what this service consumes and produces (DESIGN §3)."""
-        return AsyncAPI(self.broker, title=f"Carepath {self.settings.service_name}", version="1.0.0")
+        return AsyncAPI(self._broker, title=f"Carepath {self.settings.service_name}", version="1.0.0")
 
-    async def publish_pending(self, event: PendingEvent) -> None:
+    def relay_now(self) -> None:
+        """Ask the relay to look at once (after a write the stores did not see)."""
+        self._relay.notify()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        self._started = True
+        await self._liveness.beat()  # before any lease: others can tell if this replica dies
+        await self._prepare_storage()
+        topics = {spec.name for spec in [*self._subscribed, *self._produced]}
+        topics |= {spec.dead_letter_topic for spec in self._subscribed}
+        await ensure_topics(self.settings.kafka, sorted(topics))
+        self._relay.watch([self._db[name] for name in self._outbox_collections])
+        self._pipeline.resume()
+        await self._broker.start()
+        self._tasks = [
+            asyncio.create_task(self._liveness.run(), name="heartbeat"),
+            asyncio.create_task(self._relay.run(), name="outbox-relay"),
+            asyncio.create_task(self._timer_worker.run(), name="timer-worker"),
+            asyncio.create_task(self._keep_house(), name="housekeeping"),
+        ]
+        self._relay.notify()
+        log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
+
+    async def stop(self) -> None:
+        self._relay.stop()
+        self._timer_worker.stop()
+        self._housekeeping.stop()
+        background = [t for t in self._tasks if t.get_name() != "heartbeat"]
+        await _finish(background, self.settings.shutdown_grace_seconds)
+        self._pipeline.stop()  # a handler waiting out an outage gives its record back
+        await self._broker.stop()  # subscribers finish the record in hand and commit
+        self._liveness.stop()
+        await _finish(self._tasks, self.settings.shutdown_grace_seconds)
+        self._tasks = []
+        with suppress(Exception):
+            await self._liveness.retire()
+        await self._mongo.close()
+        log.info("service runtime stopped", instance=self.instance)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ readiness
+
+    async def kafka_ready(self) -> bool:
+        return await self._broker.ping(timeout=2.0)
+
+    async def mongo_ready(self) -> bool:
+        await ping_mongo(self._mongo)
+        return True
+
+    def assigned_partitions(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this replica's consumers hold now."""
+        assigned: set[tuple[str, int]] = set()
+        for subscriber in self._broker.subscribers:
+            # FastStream keeps one consumer, or a subgroup of them with consumers_per_topic > 1.
+            consumers = getattr(subscriber, "consumer_subgroup", None) or [
+                getattr(subscriber, "consumer", None)
+            ]
+            for consumer in consumers:
+                if consumer is not None:
+                    assigned |= {(tp.topic, tp.partition) for tp in consumer.assignment()}
+        return assigned
+
+    async def consuming(self) -> bool:
+        """False while a handler waits out an infrastructure outage (nothing is committed)."""
+        return not self._pipeline.stalled
+
+    # ------------------------------------------------------------------ internals
+
+    async def _publish_pending(self, event: PendingEvent) -> None:
         """Publish one outbox entry; returns once the broker confirmed it (acks=all)."""
-        await self.broker.publish(
+        await self._broker.publish(
             event.value,
             topic=self.settings.kafka.topic(event.topic),
             key=event.key.encode(),
@@ -147,55 +300,35 @@ class ServiceRuntime:
             correlation_id=event.headers.get("correlation_id"),
         )
 
-    async def start(self) -> None:
-        await self._prepare_storage()
-        topics = {spec.name for spec in [*self._subscribed, *self._produces]}
-        topics |= {spec.dead_letter_topic for spec in self._subscribed}
-        await ensure_topics(self.settings.kafka, sorted(topics))
-        await self.broker.start()
-        self._tasks = [
-            asyncio.create_task(self.relay.run(), name="outbox-relay"),
-            asyncio.create_task(self.timer_worker.run(), name="timer-worker"),
-            asyncio.create_task(self._keep_house(), name="housekeeping"),
-        ]
-        self.relay.notify()
-        log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
-
-    async def stop(self) -> None:
-        self.relay.stop()
-        self.timer_worker.stop()
-        self._housekeeping.stop()
-        if self._tasks:
-            _, unfinished = await asyncio.wait(self._tasks, timeout=self.settings.shutdown_grace_seconds)
-            for task in unfinished:
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-        self._tasks = []
-        await self.broker.stop()  # subscribers finish the record in hand and commit
-        await self.mongo.close()
-        log.info("service runtime stopped", instance=self.instance)
-
     async def _keep_house(self) -> None:
-        """Prune old inbox records now and then (any replica may; deletes are idempotent)."""
+        """Drop dead leases often and old inbox records now and then (any replica may)."""
+        retention = timedelta(days=self.settings.inbox_retention_days)
+        every = timedelta(seconds=self.settings.inbox_prune_interval_seconds)
         while not self._housekeeping.stopped:
-            retention = timedelta(days=self.settings.inbox_retention_days)
             try:
-                pruned = await self.inbox.prune(datetime.now(UTC) - retention)
-                if pruned:
-                    log.info("inbox pruned", records=pruned)
+                if pruned := await self._locks.prune():
+                    log.info("stale leases pruned", leases=pruned)
+                now = utc_now()
+                if self._inbox_pruned_at is None or now - self._inbox_pruned_at >= every:
+                    if pruned := await self._inbox.prune(now - retention):
+                        log.info("inbox pruned", records=pruned)
+                    self._inbox_pruned_at = now
             except Exception:
                 log.exception("housekeeping failed; will retry")
             await self._housekeeping.pause()
 
     async def _prepare_storage(self) -> None:
         await self.timers.ensure_indexes()
-        for name in self._outbox_collection_names:
-            await ensure_outbox_index(self.db[name])
+        for name in self._outbox_collections:
+            await ensure_outbox_index(self._db[name])
 
-    async def kafka_ready(self) -> bool:
-        return await self.broker.ping(timeout=2.0)
 
-    async def mongo_ready(self) -> bool:
-        await ping_mongo(self.mongo)
-        return True
+async def _finish(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:
+    """Wait for `tasks` to end by themselves, cancelling what outlives the grace period."""
+    if not tasks:
+        return
+    _, unfinished = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in unfinished:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task

@@ -15,6 +15,9 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.events.registry import DEFAULT_PARTITIONS
+from shared.security.field_encryption import EncryptionSettings
+
 
 class KafkaSettings(BaseSettings):
     """Connection to Kafka, including TLS/SASL (DESIGN §8)."""
@@ -22,7 +25,7 @@ class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
-    topic_partitions: int = Field(default=6, ge=1)
+    topic_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
     topic_prefix: str = Field(
         default="",
@@ -105,6 +108,15 @@ class ServiceSettings(BaseSettings):
     retry_max_attempts: int = Field(default=5, ge=1, le=20)
     retry_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     retry_max_backoff_seconds: float = Field(default=10.0, gt=0)
+    # Partition-level concurrency: this many consumers per topic in one process, each
+    # handling its own partitions in order (so commits never pass a failed record).
+    consumers_per_topic: int = Field(default=2, ge=1, le=32)
+    # Per-document leases (DESIGN §4): a writer holds one for milliseconds; the lease
+    # outlasts a slow live holder, while a dead holder is detected through its heartbeat.
+    document_lease_seconds: float = Field(default=30.0, gt=0)
+    document_lease_wait_seconds: float = Field(default=10.0, gt=0)
+    liveness_interval_seconds: float = Field(default=1.0, gt=0)
+    liveness_timeout_seconds: float = Field(default=3.0, gt=0)
     # Outbox relay and durable timers.
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_lease_seconds: float = Field(default=30.0, gt=0)
@@ -116,14 +128,17 @@ class ServiceSettings(BaseSettings):
     # pause the sum stays inside the 45 s termination grace period of deploy/k8s.
     http_shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
-    # Housekeeping: handled-event ids are kept this long (past Kafka's retention).
+    # Housekeeping: stale leases are dropped every `housekeeping_interval_seconds`;
+    # handled-event ids are kept `inbox_retention_days` (past Kafka's retention).
+    housekeeping_interval_seconds: float = Field(default=60.0, gt=0)
     inbox_retention_days: float = Field(default=30.0, gt=0)
-    housekeeping_interval_seconds: float = Field(default=3600.0, gt=0)
+    inbox_prune_interval_seconds: float = Field(default=3600.0, gt=0)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
 
     @property
     def database_name(self) -> str:

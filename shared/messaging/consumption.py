@@ -5,9 +5,15 @@ Registered once per broker as a FastStream middleware, it wraps every handler:
 1. read the CloudEvents envelope and validate the data against the topic's event model;
    a record that can never be valid goes to `<topic>.dlq` at once;
 2. skip an event whose id the inbox has seen (a redelivery changes nothing twice);
-3. run the handler, retrying transient failures with exponential backoff up to a bound;
+3. run the handler, retrying handler failures with exponential backoff up to a bound;
    `PermanentError` (or the bound) sends the record to the dead-letter topic;
 4. record the event id in the inbox.
+
+An outage is not poison: an infrastructure failure (the database unreachable or timing
+out, a not-primary answer, a document lease that stays held) in any step is retried with
+capped backoff for as long as it lasts, without counting toward the handler's bound;
+meanwhile `stalled` is true (readiness answers 503) and nothing is committed. On
+shutdown such a wait gives up and the record is redelivered later.
 
 Subscribers use `AckPolicy.NACK_ON_ERROR`: the offset is committed only when this
 pipeline returns, which is after the handler's effects (or the dead letter) are stored.
@@ -24,21 +30,29 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
+from faststream import BaseMiddleware, ContextRepo
 from faststream.message import StreamMessage
 from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared.events.envelope import Envelope, EnvelopeError
 from shared.events.registry import EventSpec
 from shared.messaging.dead_letters import DeadLetters
 from shared.observability.logs import bound_context, get_logger
-from shared.observability.metrics import EVENTS_CONSUMED, HANDLER_RETRIES, HANDLER_SECONDS
+from shared.observability.metrics import (
+    EVENTS_CONSUMED,
+    HANDLER_RETRIES,
+    HANDLER_SECONDS,
+    INFRASTRUCTURE_RETRIES,
+)
 from shared.storage.inbox import Inbox
+from shared.storage.locks import LockTimeout
 
 log = get_logger(__name__)
+
+_T = TypeVar("_T")
 
 ENVELOPE_CONTEXT_KEY = "carepath_envelope"
 
@@ -60,6 +74,29 @@ class RetryPolicy:
         """Exponential backoff with jitter for the wait after failed `attempt` (1-based)."""
         ceiling = min(self.max_backoff_seconds, self.initial_backoff_seconds * 2.0 ** (attempt - 1))
         return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
+
+
+class InfrastructureError(Exception):
+    """Raised by a handler when something it depends on is unreachable: retried without bound."""
+
+
+class ShuttingDown(Exception):
+    """The service stops while a record waits out an outage: give the record back, uncommitted."""
+
+
+def is_infrastructure_failure(error: BaseException) -> bool:
+    """Whether `error` says the infrastructure is down or busy, not that the event is bad.
+
+    Covers every way PyMongo reports an unreachable, timing-out or stepping-down server
+    (`ConnectionFailure` and its `AutoReconnect`, `NetworkTimeout`,
+    `ServerSelectionTimeoutError`, `NotPrimaryError` subclasses), errors the server labels
+    retryable, and a document lease that another writer keeps (`LockTimeout`).
+    """
+    if isinstance(error, ConnectionFailure | LockTimeout | InfrastructureError):
+        return True
+    return isinstance(error, PyMongoError) and (
+        error.has_error_label("RetryableWriteError") or error.has_error_label("TransientTransactionError")
+    )
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -90,6 +127,49 @@ class ReliableConsumption:
         self.dead_letters = dead_letters
         self.retry = retry
         self.sleep = sleep
+        self._stalled = 0
+        self._stopping = False
+
+    @property
+    def stalled(self) -> bool:
+        """True while any record waits out an infrastructure outage."""
+        return self._stalled > 0
+
+    def stop(self) -> None:
+        """Let records waiting out an outage go back uncommitted (the service is stopping)."""
+        self._stopping = True
+
+    def resume(self) -> None:
+        self._stopping = False
+
+    async def through_outage(self, step: Callable[[], Awaitable[_T]], *, what: str) -> _T:
+        """Run `step`, retrying infrastructure failures with capped backoff until it succeeds."""
+        outage_attempt = 0
+        try:
+            while True:
+                try:
+                    return await step()
+                except Exception as exc:
+                    if not is_infrastructure_failure(exc):
+                        raise
+                    if self._stopping:
+                        raise ShuttingDown(f"stopping while {what} waits for the infrastructure") from exc
+                    outage_attempt += 1
+                    if outage_attempt == 1:
+                        self._stalled += 1
+                    INFRASTRUCTURE_RETRIES.labels(what).inc()
+                    delay = self.retry.backoff(outage_attempt)
+                    log.warning(
+                        "infrastructure unavailable; retrying without counting",
+                        step=what,
+                        outage_attempt=outage_attempt,
+                        retry_in_seconds=round(delay, 3),
+                        error_type=type(exc).__name__,
+                    )
+                    await self.sleep(delay)
+        finally:
+            if outage_attempt:
+                self._stalled -= 1
 
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> _ReliableConsumeMiddleware:
         return _ReliableConsumeMiddleware(msg, context=context, pipeline=self)
@@ -136,20 +216,29 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         envelope: Envelope,
     ) -> Any:
         pipeline = self.pipeline
-        if await pipeline.inbox.has_handled(pipeline.consumer, envelope.id):
+        handled = await pipeline.through_outage(
+            lambda: pipeline.inbox.has_handled(pipeline.consumer, envelope.id), what="inbox check"
+        )
+        if handled:
             EVENTS_CONSUMED.labels(record.topic, "duplicate").inc()
             log.info("duplicate event skipped")
             return None
         started = time.monotonic()
+
+        async def run_handler() -> Any:
+            with self.context.scope(ENVELOPE_CONTEXT_KEY, envelope):
+                return await call_next(msg)
+
         attempt = 0
         while True:
             attempt += 1
             try:
-                with self.context.scope(ENVELOPE_CONTEXT_KEY, envelope):
-                    result = await call_next(msg)
+                result = await pipeline.through_outage(run_handler, what="handler")
                 break
             except (PermanentError, ValidationError) as exc:
                 return await self._dead_letter(record, "rejected_by_handler", exc, attempts=attempt)
+            except ShuttingDown:
+                raise
             except Exception as exc:
                 if attempt >= pipeline.retry.max_attempts:
                     return await self._dead_letter(record, "retries_exhausted", exc, attempts=attempt)
@@ -162,7 +251,10 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
                     error_type=type(exc).__name__,
                 )
                 await pipeline.sleep(delay)
-        await pipeline.inbox.mark_handled(pipeline.consumer, envelope.id, topic=record.topic)
+        await pipeline.through_outage(
+            lambda: pipeline.inbox.mark_handled(pipeline.consumer, envelope.id, topic=record.topic),
+            what="inbox record",
+        )
         HANDLER_SECONDS.labels(record.topic).observe(time.monotonic() - started)
         EVENTS_CONSUMED.labels(record.topic, "handled").inc()
         return result

@@ -40,9 +40,16 @@ def subscribe(
     *,
     kafka: KafkaSettings,
     group_id: str,
+    consumers_per_topic: int = 1,
     max_poll_interval_ms: int = 300_000,
 ) -> dict[str, EventSpec]:
-    """Register every subscription; return the (prefixed) topic -> spec map for the pipeline."""
+    """Register every subscription; return the (prefixed) topic -> spec map for the pipeline.
+
+    With `consumers_per_topic` > 1 the process runs that many group members per topic:
+    partitions are spread over them and handled concurrently, while each partition's
+    records are still handled one at a time, in order, and committed only after the
+    pipeline (so a commit never passes a failed record).
+    """
     specs: dict[str, EventSpec] = {}
     for subscription in subscriptions:
         topic = kafka.topic(subscription.spec.topic)
@@ -53,6 +60,7 @@ def subscribe(
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             max_poll_interval_ms=max_poll_interval_ms,
+            max_workers=consumers_per_topic,
             title=f"{group_id}:{subscription.spec.name}",
             description=(subscription.handler.__doc__ or "").strip() or None,
         )(_as_faststream_handler(subscription))

@@ -15,6 +15,11 @@ HANDLER_RETRIES = Counter(
 HANDLER_SECONDS = Histogram(
     "carepath_handler_seconds", "Time spent in an event handler, retries included.", ["topic"]
 )
+INFRASTRUCTURE_RETRIES = Counter(
+    "carepath_infrastructure_retries_total",
+    "Consume steps retried because the infrastructure was unavailable (not counted as failures).",
+    ["step"],
+)
 DEAD_LETTERS = Counter(
     "carepath_dead_letters_total", "Messages written to a dead-letter topic.", ["topic", "reason"]
 )

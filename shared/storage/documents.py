@@ -1,4 +1,4 @@
-"""Writes to a service's documents: one writer per document at a time, events in the same write.
+"""Writes to a service's documents: one writer per document at a time, events and cause in the same write.
 
 On the common subset (DESIGN §5) a state change and its events must be one
 single-document write, and on FerretDB 1.24 two concurrent updates of one document can
@@ -6,6 +6,16 @@ lose one of them (see `locks.py`). So a `DocumentStore` changes a document only 
 holding that document's lease, reading it, applying a pure change, and replacing it
 whole, with the change's events merged into the document's outbox. The outbox relay takes
 the same lease before it marks events sent, so it never overwrites a concurrent change.
+
+Effect and dedupe in one write (DESIGN §4): a handler passes the envelope it is handling
+as `cause`; its id is recorded inside the very write that applies the effect (the last
+`MAX_CAUSES` of them), and a write whose cause is already recorded changes nothing. So a
+crash between a handler's write and its inbox record cannot apply the effect twice when
+the event comes again. One cause makes at most one write per document: a handler that
+needs two changes of one document composes them into one `Change`.
+
+Every read and write here is by a lone `_id`, the only filter FerretDB serves from an
+index (DESIGN §5); `find` is for listings off the hot path.
 """
 
 from __future__ import annotations
@@ -16,12 +26,18 @@ from datetime import timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
-from shared.events.envelope import OutgoingEvent
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.storage import Document
 from shared.storage.locks import Locks, document_lock
-from shared.storage.outbox import OUTBOX, PENDING, outbox_entries, with_outbox
+from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, outbox_entries, with_outbox
 
-Document = dict[str, Any]
+CAUSES = "_causes"
+MAX_CAUSES = 64
+"""How many causes a document remembers: far more than the redeliveries in flight at once."""
+
+INTERNAL_FIELDS = (OUTBOX, OUTBOX_PENDING, CAUSES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,62 +49,142 @@ class Revision:
 
 
 Change = Callable[[Document], Revision | None]
-"""A pure function of the current document (without outbox fields); None leaves it as is."""
+"""A pure function of the current document (without internal fields); None leaves it as is."""
+
+Creation = Callable[[Document | None], Revision | None]
+"""Like `Change`, but also called with None when the document does not exist yet."""
 
 
 class DocumentStore:
+    """The one way a service writes a collection's documents (see the module docstring)."""
+
     def __init__(
         self,
         collection: AsyncCollection[Document],
         locks: Locks,
         *,
         owner: str,
-        lock_ttl: timedelta = timedelta(seconds=30),
+        lease: timedelta = timedelta(seconds=30),
         wait_seconds: float = 10.0,
         on_events: Callable[[], None] = lambda: None,
     ) -> None:
-        self.collection = collection
+        self.name = collection.name
+        self._collection = collection
         self._locks = locks
         self._owner = owner
-        self._lock_ttl = lock_ttl
+        self._lease = lease
         self._wait_seconds = wait_seconds
         self._on_events = on_events
 
-    async def get(self, document_id: Any) -> Document | None:
-        found = await self.collection.find_one({"_id": document_id})
-        return None if found is None else _without_outbox(found)
+    async def get(self, document_id: str) -> Document | None:
+        found = await self._collection.find_one({"_id": document_id})
+        return None if found is None else public(found)
 
-    async def insert(self, document: Mapping[str, Any], events: Sequence[OutgoingEvent] = ()) -> None:
-        """Create a document with its events; DuplicateKeyError if the `_id` exists already."""
-        await self.collection.insert_one(with_outbox(document, events))
+    async def find(
+        self,
+        query: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] = (("_id", 1),),
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[Document]:
+        """Documents matching `query`, for listings: on FerretDB this reads the whole collection."""
+        cursor = self._collection.find(dict(query)).sort(list(sort)).skip(skip).limit(limit)
+        return [public(document) async for document in cursor]
+
+    async def insert(
+        self,
+        document: Mapping[str, Any],
+        events: Sequence[OutgoingEvent] = (),
+        *,
+        cause: Envelope | None = None,
+    ) -> bool:
+        """Create a document with its events; False if `cause` created it already.
+
+        Raises `DuplicateKeyError` when the `_id` exists for any other reason.
+        """
+        stored = with_outbox(document, events)
+        if cause is not None:
+            stored[CAUSES] = [cause.id]
+        try:
+            await self._collection.insert_one(stored)
+        except DuplicateKeyError:
+            if cause is not None and await self._caused_by(document["_id"], cause):
+                return False
+            raise
         if events:
             self._on_events()
+        return True
 
-    async def update(self, document_id: Any, change: Change) -> Document | None:
+    async def update(
+        self, document_id: str, change: Change, *, cause: Envelope | None = None
+    ) -> Document | None:
         """Apply `change` to the current document under its lease; return the new state.
 
         Returns None when the document does not exist. Raises `LockTimeout` when another
         writer holds the document for longer than `wait_seconds` (a transient error).
         """
+
+        def existing_only(current: Document | None) -> Revision | None:
+            return None if current is None else change(current)
+
+        return await self._write(document_id, existing_only, cause, create=False)
+
+    async def upsert(
+        self, document_id: str, change: Creation, *, cause: Envelope | None = None
+    ) -> Document | None:
+        """Apply `change` to the document, or to None to create it; return the new state."""
+        return await self._write(document_id, change, cause, create=True)
+
+    async def _write(
+        self, document_id: str, change: Creation, cause: Envelope | None, *, create: bool
+    ) -> Document | None:
         async with self._locks.held(
-            document_lock(self.collection, document_id),
+            document_lock(self._collection, document_id),
             self._owner,
-            self._lock_ttl,
+            self._lease,
             wait_seconds=self._wait_seconds,
         ):
-            current = await self.collection.find_one({"_id": document_id})
-            if current is None:
+            current = await self._collection.find_one({"_id": document_id})
+            if current is None and not create:
                 return None
-            revision = change(_without_outbox(current))
+            if current is not None and cause is not None and cause.id in current.get(CAUSES, ()):
+                return public(current)  # this cause's effect is stored already
+            revision = change(None if current is None else public(current))
             if revision is None:
-                return _without_outbox(current)
-            pending = {**(current.get(OUTBOX) or {}), **outbox_entries(revision.events)}
-            replacement = {**revision.document, "_id": document_id, OUTBOX: pending, PENDING: len(pending)}
-            await self.collection.replace_one({"_id": document_id}, replacement)
+                return None if current is None else public(current)
+            stored = _stored(document_id, current, revision, cause)
+            if current is None:
+                await self._collection.insert_one(stored)
+            else:
+                await self._collection.replace_one({"_id": document_id}, stored)
         if revision.events:
             self._on_events()
-        return _without_outbox(replacement)
+        return public(stored)
+
+    async def _caused_by(self, document_id: str, cause: Envelope) -> bool:
+        found = await self._collection.find_one({"_id": document_id}, {CAUSES: 1})
+        return found is not None and cause.id in found.get(CAUSES, ())
 
 
-def _without_outbox(document: Mapping[str, Any]) -> Document:
-    return {k: v for k, v in document.items() if k not in (OUTBOX, PENDING)}
+def _stored(
+    document_id: str, current: Document | None, revision: Revision, cause: Envelope | None
+) -> Document:
+    """The whole next document: new state, outbox merged, cause remembered."""
+    previous = current or {}
+    pending = {**(previous.get(OUTBOX) or {}), **outbox_entries(revision.events)}
+    causes = list(previous.get(CAUSES, ()))
+    if cause is not None:
+        causes = [*causes, cause.id][-MAX_CAUSES:]
+    return {
+        **revision.document,
+        "_id": document_id,
+        OUTBOX: pending,
+        OUTBOX_PENDING: len(pending),
+        CAUSES: causes,
+    }
+
+
+def public(document: Mapping[str, Any]) -> Document:
+    """A document as services see it: without the outbox and cause bookkeeping."""
+    return {k: v for k, v in document.items() if k not in INTERNAL_FIELDS}

@@ -7,8 +7,11 @@ them. An insert with a unique `_id`, however, is atomic on every server. So ever
 in Carepath (a relay taking a document's outbox, a timer worker taking a timer, a writer
 changing a document) is an insert into the `locks` collection; the loser gets E11000.
 
-A lease expires: a holder that dies is replaced once `expires_at` passes. Taking over an
-expired lease deletes exactly that lease (matched by its token) before inserting anew.
+A lease is taken over when its holder is gone: at once when the holder's replica stopped
+renewing its heartbeat (`liveness.py`, seconds after a `kill -9`), else once `expires_at`
+passes (a holder with no heartbeat, or one that stalled past its lease). Taking over
+deletes exactly that lease (matched by its token) before inserting anew. Every lease
+query is a lone string `_id` equality, the only filter FerretDB serves from an index.
 
 Known limit, on FerretDB only: that delete is itself a query then a delete by `_id`, so
 two replicas taking over the same expired lease in the same instant could, in a window
@@ -31,6 +34,8 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
+
+from shared.storage.liveness import Liveness
 
 
 def document_lock(collection: AsyncCollection[dict[str, Any]], document_id: Any) -> str:
@@ -58,9 +63,11 @@ class Locks:
         self,
         collection: AsyncCollection[dict[str, Any]],
         *,
+        liveness: Liveness | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._collection = collection
+        self._liveness = liveness
         self._clock = clock
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
@@ -71,7 +78,7 @@ class Locks:
         current = await self._collection.find_one({"_id": resource})
         if current is None:
             return await self._insert(resource, owner, ttl)  # released meanwhile
-        if current["expires_at"] > self._clock():
+        if current["expires_at"] > self._clock() and not await self._holder_is_dead(current):
             return None
         # The holder died or stalled past its lease: remove that very lease, then compete.
         await self._collection.delete_one({"_id": resource, "token": current["token"]})
@@ -107,6 +114,21 @@ class Locks:
             yield lease
         finally:
             await self.release(lease)
+
+    async def prune(self) -> int:
+        """Delete leases that expired or whose holder is dead; return how many (housekeeping).
+
+        Takeover removes such a lease lazily when someone wants the resource; this keeps
+        the ones nobody asks for again from piling up.
+        """
+        removed = (await self._collection.delete_many({"expires_at": {"$lt": self._clock()}})).deleted_count
+        if self._liveness is not None and (dead := await self._liveness.dead_owners()):
+            removed += (await self._collection.delete_many({"owner": {"$in": dead}})).deleted_count
+            await self._liveness.forget(dead)
+        return removed
+
+    async def _holder_is_dead(self, lease: dict[str, Any]) -> bool:
+        return self._liveness is not None and await self._liveness.is_dead(lease["owner"])
 
     async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl)

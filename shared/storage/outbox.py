@@ -24,15 +24,14 @@ from shared.background import Pacer
 from shared.events.envelope import OutgoingEvent
 from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
+from shared.storage import Document
 from shared.storage.locks import Locks, document_lock
 
 OUTBOX = "_outbox"
-PENDING = "_outbox_pending"
+OUTBOX_PENDING = "_outbox_pending"
 CANDIDATE_BATCH = 100
 
 log = get_logger(__name__)
-
-Document = dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +91,17 @@ def outbox_update(events: Sequence[OutgoingEvent], update: Mapping[str, Any] | N
         sets[f"{OUTBOX}.{event_id}"] = entry
     if events:
         incs = merged.setdefault("$inc", {})
-        incs[PENDING] = incs.get(PENDING, 0) + len(events)
+        incs[OUTBOX_PENDING] = incs.get(OUTBOX_PENDING, 0) + len(events)
     return merged
 
 
 def with_outbox(document: Mapping[str, Any], events: Sequence[OutgoingEvent]) -> Document:
     """A new document carrying pending `events`, for `insert_one`."""
-    return {**document, OUTBOX: outbox_entries(events), PENDING: len(events)}
+    return {**document, OUTBOX: outbox_entries(events), OUTBOX_PENDING: len(events)}
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
-    await collection.create_index([(PENDING, 1)], name="outbox_pending")
+    await collection.create_index([(OUTBOX_PENDING, 1)], name="outbox_pending")
 
 
 def _pending_events(document: Document) -> list[PendingEvent]:
@@ -148,6 +147,10 @@ class OutboxRelay:
         self._clock = clock
         self._pacer = Pacer(poll_interval_seconds)
 
+    def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
+        """Relay these collections (a runtime knows them all only once its stores are made)."""
+        self._collections = list(collections)
+
     def notify(self) -> None:
         """Ask the relay to look now rather than at its next poll (after a local write)."""
         self._pacer.nudge()
@@ -186,7 +189,7 @@ class OutboxRelay:
 
     async def _pending_ids(self, collection: AsyncCollection[Document], after: Any) -> list[Any]:
         """The next batch of documents with pending events, by `_id`; each is then leased."""
-        query: Document = {PENDING: {"$gt": 0}}
+        query: Document = {OUTBOX_PENDING: {"$gt": 0}}
         if after is not None:
             query["_id"] = {"$gt": after}
         cursor = collection.find(query, {"_id": 1}).sort("_id", 1).limit(CANDIDATE_BATCH)
@@ -219,6 +222,6 @@ class OutboxRelay:
             if sent:
                 await collection.update_one(
                     {"_id": document["_id"]},
-                    {"$unset": {f"{OUTBOX}.{i}": "" for i in sent}, "$inc": {PENDING: -len(sent)}},
+                    {"$unset": {f"{OUTBOX}.{i}": "" for i in sent}, "$inc": {OUTBOX_PENDING: -len(sent)}},
                 )
         return len(sent)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
@@ -23,16 +24,22 @@ from shared.background import Pacer
 from shared.events.envelope import OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMERS_FIRED
+from shared.storage import Document
 from shared.storage.locks import Lease, Locks, document_lock
 from shared.storage.outbox import ensure_outbox_index, outbox_update
 
 log = get_logger(__name__)
 
-PENDING = "pending"
-FIRED = "fired"
-CANCELLED = "cancelled"
-FAILED = "failed"
 DUE_BATCH = 100
+
+
+class TimerStatus(StrEnum):
+    """Where a timer is in its life; only a `pending` timer can fire, move or be cancelled."""
+
+    pending = "pending"
+    fired = "fired"
+    cancelled = "cancelled"
+    failed = "failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +68,12 @@ TimerHandler = Callable[[Timer], Awaitable[Sequence[OutgoingEvent]]]
 
 
 class TimerStore:
-    def __init__(self, collection: AsyncCollection[dict[str, Any]], locks: Locks) -> None:
+    """Timers of one service; `owner` names this replica in the leases it takes."""
+
+    def __init__(self, collection: AsyncCollection[Document], locks: Locks, *, owner: str = "timers") -> None:
         self.collection = collection
         self._locks = locks
+        self._owner = owner
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers")
@@ -79,7 +89,7 @@ class TimerStore:
                     "_id": timer_id,
                     "kind": kind,
                     "due_at": due_at,
-                    "status": PENDING,
+                    "status": TimerStatus.pending,
                     "attempts": 0,
                     "payload": dict(payload or {}),
                 }
@@ -88,17 +98,18 @@ class TimerStore:
             return False
         return True
 
-    async def reschedule(self, timer_id: str, due_at: datetime, owner: str) -> bool:
+    async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool:
         """Move a pending timer; False if it already fired, was cancelled or does not exist."""
-        return await self._set_if_pending(timer_id, owner, {"due_at": due_at, "attempts": 0})
+        return await self._set_if_pending(timer_id, owner or self._owner, {"due_at": due_at, "attempts": 0})
 
-    async def cancel(self, timer_id: str, owner: str) -> bool:
-        return await self._set_if_pending(timer_id, owner, {"status": CANCELLED})
+    async def cancel(self, timer_id: str, *, owner: str | None = None) -> bool:
+        """Cancel a pending timer; False if it already fired, was cancelled or does not exist."""
+        return await self._set_if_pending(timer_id, owner or self._owner, {"status": TimerStatus.cancelled})
 
     async def due_ids(self, now: datetime, limit: int = 100) -> list[str]:
         """Ids of pending timers due by `now`, earliest first (one query for a batch)."""
         cursor = (
-            self.collection.find({"status": PENDING, "due_at": {"$lte": now}}, {"_id": 1})
+            self.collection.find({"status": TimerStatus.pending, "due_at": {"$lte": now}}, {"_id": 1})
             .sort("due_at", 1)
             .limit(limit)
         )
@@ -110,7 +121,7 @@ class TimerStore:
         if held is None:
             return None
         document = await self.collection.find_one({"_id": timer_id})
-        if document is None or document["status"] != PENDING or document["due_at"] > now:
+        if document is None or document["status"] != TimerStatus.pending or document["due_at"] > now:
             await self._locks.release(held)
             return None
         await self.collection.update_one({"_id": timer_id}, {"$inc": {"attempts": 1}})
@@ -135,8 +146,8 @@ class TimerStore:
         if not await self._locks.is_held(claim.lease):
             return False
         result = await self.collection.update_one(
-            {"_id": claim.timer.id, "status": PENDING},
-            outbox_update(events, {"$set": {"status": FIRED, "fired_at": now}}),
+            {"_id": claim.timer.id, "status": TimerStatus.pending},
+            outbox_update(events, {"$set": {"status": TimerStatus.fired, "fired_at": now}}),
         )
         await self._locks.release(claim.lease)
         return result.modified_count == 1
@@ -144,15 +155,15 @@ class TimerStore:
     async def give_up(self, claim: Claim, reason: str) -> None:
         if await self._locks.is_held(claim.lease):
             await self.collection.update_one(
-                {"_id": claim.timer.id, "status": PENDING},
-                {"$set": {"status": FAILED, "failure": reason[:500]}},
+                {"_id": claim.timer.id, "status": TimerStatus.pending},
+                {"$set": {"status": TimerStatus.failed, "failure": reason[:500]}},
             )
         await self._locks.release(claim.lease)
 
     async def _set_if_pending(self, timer_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
         async with self._locks.held(document_lock(self.collection, timer_id), owner, timedelta(seconds=30)):
             result = await self.collection.update_one(
-                {"_id": timer_id, "status": PENDING}, {"$set": dict(fields)}
+                {"_id": timer_id, "status": TimerStatus.pending}, {"$set": dict(fields)}
             )
         return result.modified_count == 1
 
@@ -173,7 +184,7 @@ class TimerWorker:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
-        self._handlers = dict(handlers)
+        self._handlers = handlers  # read at each firing: a runtime registers kinds before start
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
         self._pacer = Pacer(poll_interval_seconds)

@@ -20,7 +20,7 @@ from shared.events.registry import spec_for
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import DocumentStore, Revision
 from shared.storage.locks import Locks
-from shared.storage.outbox import PENDING
+from shared.storage.outbox import OUTBOX_PENDING
 from tests.support.kafka import eventually, read_records
 from tests.support.runtime import build_runtime
 
@@ -59,8 +59,8 @@ async def test_writers_and_the_relay_never_erase_each_others_changes(
         produces=[spec_for(RiskFlagged)],
         outbox_collections=["clients"],
     )
-    await runtime.start()
     store = runtime.documents("clients")
+    await runtime.start()
     await store.insert({"_id": "client-1", "flags": 0})
 
     def flag(i: int) -> Any:
@@ -86,7 +86,7 @@ async def test_writers_and_the_relay_never_erase_each_others_changes(
 
         async def drained() -> bool:
             document = await mongo_db["clients"].find_one({"_id": "client-1"})
-            return document is not None and document[PENDING] == 0
+            return document is not None and document[OUTBOX_PENDING] == 0
 
         await eventually(drained)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,9 @@ from shared.events.registry import spec_for
 from shared.messaging.subscriptions import Subscription
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.locks import Locks
-from shared.storage.outbox import OUTBOX, PENDING, _pending_events, outbox_update, with_outbox
+from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, _pending_events, outbox_update, with_outbox
 from tests.support.infrastructure import REPO, Infrastructure
-from tests.support.kafka import eventually, read_records
+from tests.support.kafka import eventually, publish_raw, read_records
 from tests.support.runtime import build_runtime
 
 RISK = spec_for(RiskFlagged)
@@ -57,7 +58,7 @@ async def test_event_stored_by_a_process_that_died_before_publishing_is_publishe
     assert crashed.returncode == 17, crashed.stderr
     event_id = crashed.stdout.strip()
     stored = await mongo_db["intakes"].find_one({"_id": "intake-crash"})
-    assert stored is not None and stored[PENDING] == 1
+    assert stored is not None and stored[OUTBOX_PENDING] == 1
 
     restarted = build_runtime(
         kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"]
@@ -73,7 +74,7 @@ async def test_event_stored_by_a_process_that_died_before_publishing_is_publishe
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [event_id]
     assert records[0].key == b"client-crash"
     after = await mongo_db["intakes"].find_one({"_id": "intake-crash"})
-    assert after is not None and after[PENDING] == 0 and after[OUTBOX] == {}
+    assert after is not None and after[OUTBOX_PENDING] == 0 and after[OUTBOX] == {}
 
 
 async def test_relay_that_died_after_publishing_republishes_and_the_inbox_handles_it_once(
@@ -86,8 +87,12 @@ async def test_relay_that_died_after_publishing_republishes_and_the_inbox_handle
     # What a relay killed between the broker's confirmation and its own write leaves:
     # the event is on the topic, and the outbox still lists it as pending.
     (pending,) = _pending_events(await mongo_db["intakes"].find_one({"_id": "intake-dup"}))
-    await producer.publish_pending(pending)
-    assert (await mongo_db["intakes"].find_one({"_id": "intake-dup"}))[PENDING] == 1
+    await publish_raw(
+        kafka_settings,
+        kafka_settings.topic(pending.topic),
+        [(pending.key.encode(), pending.value, pending.headers)],
+    )
+    assert (await mongo_db["intakes"].find_one({"_id": "intake-dup"}))[OUTBOX_PENDING] == 1
 
     handled: list[str] = []
 
@@ -106,7 +111,7 @@ async def test_relay_that_died_after_publishing_republishes_and_the_inbox_handle
 
         async def relayed() -> bool:
             doc = await mongo_db["intakes"].find_one({"_id": "intake-dup"})
-            return doc is not None and doc[PENDING] == 0
+            return doc is not None and doc[OUTBOX_PENDING] == 0
 
         await eventually(relayed)
         records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=2)
@@ -153,7 +158,9 @@ async def test_a_document_leased_by_a_dead_relay_is_published_after_the_lease_ex
     )
     await runtime.start()
     try:
-        assert await runtime.relay.relay_once() == 0  # still leased
+        await asyncio.sleep(0.5)  # several relay passes
+        still = await mongo_db["intakes"].find_one({"_id": "intake-leased"})
+        assert still is not None and still[OUTBOX_PENDING] == 1  # still leased: not published
         records = await read_records(
             kafka_settings, kafka_settings.topic("risk-flagged"), expect=1, timeout=20
         )

@@ -232,11 +232,7 @@ async def test_two_consumers_in_one_group_split_partitions_and_handle_each_event
     try:
 
         async def both_assigned() -> bool:
-            assigned = [
-                sub.consumer.assignment() if sub.consumer else set()
-                for runtime in (first, second)
-                for sub in runtime.broker.subscribers
-            ]
+            assigned = [runtime.assigned_partitions() for runtime in (first, second)]
             return all(assigned) and sum(len(a) for a in assigned) == kafka_settings.topic_partitions
 
         await eventually(both_assigned)

@@ -19,6 +19,23 @@ class PlumbingTestSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PLUMBING_TEST_", extra="ignore")
 
 
+FAST_DEFAULTS: dict[str, Any] = {
+    "relay_poll_interval_seconds": 0.1,
+    "timer_poll_interval_seconds": 0.1,
+    "retry_initial_backoff_seconds": 0.05,
+    "retry_max_backoff_seconds": 0.5,
+    "shutdown_grace_seconds": 10,
+}
+
+
+def plumbing_settings(
+    kafka: KafkaSettings, mongo: MongoSettings, database: str, **overrides: Any
+) -> PlumbingTestSettings:
+    return PlumbingTestSettings(
+        kafka=kafka, mongo=mongo, mongodb_database=database, **(FAST_DEFAULTS | overrides)
+    )
+
+
 def build_runtime(
     kafka: KafkaSettings,
     mongo: MongoSettings,
@@ -30,20 +47,12 @@ def build_runtime(
     timer_handlers: Mapping[str, TimerHandler] | None = None,
     **overrides: Any,
 ) -> ServiceRuntime:
-    fast_defaults: dict[str, Any] = {
-        "relay_poll_interval_seconds": 0.1,
-        "timer_poll_interval_seconds": 0.1,
-        "retry_initial_backoff_seconds": 0.05,
-        "retry_max_backoff_seconds": 0.5,
-        "shutdown_grace_seconds": 10,
-    }
-    settings = PlumbingTestSettings(
-        kafka=kafka, mongo=mongo, mongodb_database=database, **(fast_defaults | overrides)
-    )
-    return ServiceRuntime(
-        settings,
-        subscriptions=subscriptions,
-        produces=produces,
-        outbox_collections=outbox_collections,
-        timer_handlers=timer_handlers,
-    )
+    """A runtime wired the way a service's `app.py` wires one, from plain lists."""
+    runtime = ServiceRuntime(plumbing_settings(kafka, mongo, database, **overrides))
+    for collection in outbox_collections:
+        runtime.documents(collection)
+    runtime.subscribe(*subscriptions)
+    for kind, handler in (timer_handlers or {}).items():
+        runtime.on_timer(kind, handler)
+    runtime.produces(*(spec.model for spec in produces))
+    return runtime
