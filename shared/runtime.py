@@ -24,7 +24,6 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -45,6 +44,7 @@ from shared.messaging.subscriptions import Subscription, subscribe
 from shared.messaging.topics import ensure_topics
 from shared.observability.audit import AuditLog
 from shared.observability.logs import get_logger
+from shared.ports import Clock
 from shared.security.field_encryption import FieldCipher
 from shared.settings import ServiceSettings
 from shared.storage import Document
@@ -57,8 +57,6 @@ from shared.storage.outbox import OutboxRelay, PendingEvent, ensure_outbox_index
 from shared.storage.timers import TimerHandler, TimerStore, TimerWorker
 
 log = get_logger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:

@@ -1,0 +1,80 @@
+"""What handlers and routes use, as protocols: documents, timers, audit, clock.
+
+Services type their dependencies with these, so a handler's unit tests run on the
+in-memory fakes of `tests/support/fakes.py` while integration and end-to-end tests run
+the real `DocumentStore`, `TimerStore` and `AuditLog` on real servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.storage import Document
+from shared.storage.documents import Change, Creation
+
+Clock = Callable[[], datetime]
+"""Now, timezone-aware (UTC); injected so timers and rules can be tested at any instant."""
+
+
+class Documents(Protocol):
+    """One collection's documents; every write carries its events and its cause (DESIGN §4)."""
+
+    name: str
+
+    async def get(self, document_id: str) -> Document | None: ...
+
+    async def find(
+        self,
+        query: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] = ...,
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[Document]: ...
+
+    async def insert(
+        self,
+        document: Mapping[str, Any],
+        events: Sequence[OutgoingEvent] = (),
+        *,
+        cause: Envelope | None = None,
+    ) -> bool: ...
+
+    async def update(
+        self, document_id: str, change: Change, *, cause: Envelope | None = None
+    ) -> Document | None: ...
+
+    async def upsert(
+        self, document_id: str, change: Creation, *, cause: Envelope | None = None
+    ) -> Document | None: ...
+
+
+class Timers(Protocol):
+    """Durable timers: scheduling is idempotent by timer id; only pending timers move."""
+
+    async def schedule(
+        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> bool: ...
+
+    async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool: ...
+
+    async def cancel(self, timer_id: str, *, owner: str | None = None) -> bool: ...
+
+
+class Audit(Protocol):
+    """The audit trail of reads of clinical data: ids only, never the data (DESIGN §8)."""
+
+    async def record(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        resource: str,
+        resource_id: str,
+        client_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None: ...

@@ -1,0 +1,50 @@
+"""A replica whose handler stores its effect and then dies before the inbox records the event.
+
+Run as `python -m tests.support.crashing_handler` with the infrastructure settings in the
+environment (`KAFKA_*`, `MONGODB_URI`, `PLUMBING_TEST_MONGODB_DATABASE`). It consumes
+`check-in-due`, counts each check-in once per cause in the `effects` collection, and
+exits abruptly (`os._exit`, as a `kill -9` or an OOM kill would) right after that write:
+the consume pipeline never gets to record the event in the inbox or commit its offset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from shared.events.envelope import Envelope
+from shared.events.models import CheckInDue
+from shared.messaging.subscriptions import Subscription
+from shared.ports import Documents
+from shared.runtime import ServiceRuntime
+from shared.storage.documents import Revision
+from tests.support.runtime import PlumbingTestSettings
+
+CRASH_EXIT_CODE = 17
+
+
+def count(document: dict[str, Any] | None) -> Revision:
+    current = document or {}
+    return Revision({**current, "n": current.get("n", 0) + 1})
+
+
+def counting_handler(effects: Documents, *, crash_after_write: bool = False) -> Any:
+    async def on_check_in_due(event: CheckInDue, envelope: Envelope) -> None:
+        await effects.upsert(event.check_in_id, count, cause=envelope)
+        if crash_after_write:
+            os._exit(CRASH_EXIT_CODE)
+
+    return on_check_in_due
+
+
+async def main() -> None:
+    runtime = ServiceRuntime(PlumbingTestSettings())
+    effects = runtime.documents("effects")
+    runtime.subscribe(Subscription(CheckInDue, counting_handler(effects, crash_after_write=True)))
+    async with runtime:
+        await asyncio.Event().wait()  # until the handler's crash
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

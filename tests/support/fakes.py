@@ -1,0 +1,204 @@
+"""In-memory fakes of the ports in `shared/ports.py`, for handler unit tests without servers.
+
+They keep the contracts that matter to a handler: a write's events are recorded with
+it, a cause already applied changes nothing, an `_id` is unique, scheduling a timer is
+idempotent. `tests/integration/test_store_contracts.py` runs the same assertions on
+the fake and on the real `DocumentStore`, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.storage import Document
+from shared.storage.documents import MAX_CAUSES, Change, Creation
+from shared.storage.timers import TimerStatus
+
+
+class InMemoryDocuments:
+    """A `Documents` port over a dict; `events` lists every event written, in order."""
+
+    def __init__(self, name: str = "documents") -> None:
+        self.name = name
+        self.documents: dict[str, Document] = {}
+        self.events: list[OutgoingEvent] = []
+        self._causes: dict[str, list[str]] = {}
+
+    async def get(self, document_id: str) -> Document | None:
+        found = self.documents.get(document_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def find(
+        self,
+        query: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] = (("_id", 1),),
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[Document]:
+        found = [copy.deepcopy(d) for d in self.documents.values() if _matches(d, query)]
+        for key, direction in reversed(list(sort)):
+            found.sort(key=lambda d: d.get(key), reverse=direction < 0)
+        found = found[skip:]
+        return found[:limit] if limit else found
+
+    async def insert(
+        self,
+        document: Mapping[str, Any],
+        events: Sequence[OutgoingEvent] = (),
+        *,
+        cause: Envelope | None = None,
+    ) -> bool:
+        document_id = document["_id"]
+        if document_id in self.documents:
+            if cause is not None and cause.id in self._causes.get(document_id, ()):
+                return False
+            raise DuplicateKeyError(f"duplicate _id {document_id!r} in {self.name}")
+        self._store(document_id, dict(document), events, cause)
+        return True
+
+    async def update(
+        self, document_id: str, change: Change, *, cause: Envelope | None = None
+    ) -> Document | None:
+        if document_id not in self.documents:
+            return None
+        return await self.upsert(
+            document_id, lambda current: None if current is None else change(current), cause=cause
+        )
+
+    async def upsert(
+        self, document_id: str, change: Creation, *, cause: Envelope | None = None
+    ) -> Document | None:
+        current = await self.get(document_id)
+        if current is not None and cause is not None and cause.id in self._causes.get(document_id, ()):
+            return current
+        revision = change(current)
+        if revision is None:
+            return current
+        self._store(document_id, {**revision.document, "_id": document_id}, revision.events, cause)
+        return await self.get(document_id)
+
+    def _store(
+        self, document_id: str, document: Document, events: Sequence[OutgoingEvent], cause: Envelope | None
+    ) -> None:
+        self.documents[document_id] = copy.deepcopy(document)
+        self.events.extend(events)
+        if cause is not None:
+            self._causes[document_id] = [*self._causes.get(document_id, []), cause.id][-MAX_CAUSES:]
+
+
+def _matches(document: Document, query: Mapping[str, Any]) -> bool:
+    """Top-level equality and the few operators listings use ($in, $ne, $gt, $gte, $lt, $lte)."""
+    for key, wanted in query.items():
+        value = document.get(key)
+        if isinstance(wanted, Mapping):
+            for op, operand in wanted.items():
+                checks = {
+                    "$in": lambda v, o: v in o,
+                    "$ne": lambda v, o: v != o,
+                    "$gt": lambda v, o: v is not None and v > o,
+                    "$gte": lambda v, o: v is not None and v >= o,
+                    "$lt": lambda v, o: v is not None and v < o,
+                    "$lte": lambda v, o: v is not None and v <= o,
+                }
+                if op not in checks:
+                    raise NotImplementedError(f"the fake does not support {op}")
+                if not checks[op](value, operand):
+                    return False
+        elif isinstance(value, list) and not isinstance(wanted, list):
+            if wanted not in value:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+@dataclass
+class FakeTimer:
+    kind: str
+    due_at: datetime
+    payload: dict[str, Any]
+    status: TimerStatus = TimerStatus.pending
+
+
+class InMemoryTimers:
+    """A `Timers` port: `timers` maps timer id to its kind, due time, payload and status."""
+
+    def __init__(self) -> None:
+        self.timers: dict[str, FakeTimer] = {}
+
+    async def schedule(
+        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> bool:
+        if timer_id in self.timers:
+            return False
+        self.timers[timer_id] = FakeTimer(kind, due_at, dict(payload or {}))
+        return True
+
+    async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool:
+        timer = self.timers.get(timer_id)
+        if timer is None or timer.status is not TimerStatus.pending:
+            return False
+        timer.due_at = due_at
+        return True
+
+    async def cancel(self, timer_id: str, *, owner: str | None = None) -> bool:
+        timer = self.timers.get(timer_id)
+        if timer is None or timer.status is not TimerStatus.pending:
+            return False
+        timer.status = TimerStatus.cancelled
+        return True
+
+    def pending(self) -> dict[str, FakeTimer]:
+        return {i: t for i, t in self.timers.items() if t.status is TimerStatus.pending}
+
+
+@dataclass
+class RecordingAudit:
+    """An `Audit` port that keeps each record (ids only, like the real one)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    async def record(
+        self,
+        *,
+        actor: str,
+        role: str,
+        action: str,
+        resource: str,
+        resource_id: str,
+        client_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.records.append(
+            {
+                "actor": actor,
+                "role": role,
+                "action": action,
+                "resource": resource,
+                "resource_id": resource_id,
+                "client_id": client_id,
+                "correlation_id": correlation_id,
+            }
+        )
+
+
+class ManualClock:
+    """A `Clock` that stands still until a test moves it."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, by: timedelta) -> datetime:
+        self.now += by
+        return self.now
