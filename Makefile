@@ -8,7 +8,7 @@ TOOLS := .local/tools
 UV := $(TOOLS)/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
-LAUNCHER := $(PYTHON) deploy/local/launcher.py
+LAUNCHER := $(PYTHON) -m deploy.local.launcher
 PYTEST_ARGS ?=
 
 # uv uses the machine's Python 3.11+ and never downloads an interpreter.
@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 install: $(VENV)/.installed ## Install the locked dependencies into .venv
 
 run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops services)
-	$(PY) deploy/local/run_services.py
+	$(PY) -m deploy.local.run_services
 
 test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
 	$(PY) -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)

@@ -1,62 +1,42 @@
-#!/usr/bin/env python3
 """`make run`: find Kafka and MongoDB, then run every service that exists, in the foreground.
 
-Infrastructure, in DESIGN §6 order: `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI` when set;
-else, when a Docker engine answers, `docker compose up` of kafka, mongodb and kafka-topics;
-else the local launcher (`launcher.py up`). Each service under `services/<name>/` that has
-a `__main__.py` starts as `python -m services.<name>` on its local port (DESIGN §7), its
-output prefixed with its name. Ctrl-C or SIGTERM stops the services (they drain and
-commit); the infrastructure keeps running until `make down`.
+Infrastructure comes from `deploy/local/discovery.py` (DESIGN §6 order, shared with the test
+suite); with Docker it is `docker compose`'s kafka and mongodb, otherwise the local launcher.
+Each service under `services/<name>/` that has a `__main__.py` starts as
+`python -m services.<name>` on its local port (DESIGN §7), its output prefixed with its name.
+Ctrl-C or SIGTERM stops the services (they drain and commit); the infrastructure keeps
+running until `make down`. Run as `python -m deploy.local.run_services` from the repository
+root; `JWT_SECRET` comes from the environment (the Makefile exports the development one).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-LAUNCHER = REPO / "deploy" / "local" / "launcher.py"
+from deploy.local.discovery import REPO, InfrastructureError, provide, start_compose
+
 PORTS = {"intake": 8001, "matching": 8002, "scheduling": 8003, "notifications": 8004}
-DEV_JWT_SECRET = "carepath-local-development-secret-do-not-use-in-production"  # noqa: S105 - local only
 
 
 def say(message: str) -> None:
     print(f"carepath run: {message}", file=sys.stderr, flush=True)
 
 
-def docker_answers() -> bool:
-    if os.environ.get("CAREPATH_NO_DOCKER") or shutil.which("docker") is None:
-        return False
-    probe = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=10)
-    return probe.returncode == 0
-
-
 def infrastructure_env() -> dict[str, str]:
-    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
-    if kafka and mongo:
-        say(f"using Kafka at {kafka} and MongoDB from MONGODB_URI")
-        return {"KAFKA_BOOTSTRAP_SERVERS": kafka, "MONGODB_URI": mongo}
-    if docker_answers():
-        say("Docker answers: starting kafka, mongodb and kafka-topics with docker compose")
-        subprocess.run(["docker", "compose", "up", "-d", "--wait", "kafka", "mongodb"], cwd=REPO, check=True)
-        subprocess.run(["docker", "compose", "run", "--rm", "kafka-topics"], cwd=REPO, check=True)
-        return {
-            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{os.environ.get('KAFKA_HOST_PORT', '9094')}",
-            "MONGODB_URI": "mongodb://127.0.0.1:27017/?directConnection=true",
-        }
-    started = subprocess.run(
-        [sys.executable, str(LAUNCHER), "up"], cwd=REPO, check=False, stdout=subprocess.PIPE, text=True
+    try:
+        infrastructure = provide(on_docker=start_compose)
+    except InfrastructureError as error:
+        say(str(error))
+        sys.exit(1)
+    say(
+        f"Kafka at {infrastructure.kafka_bootstrap_servers}, MongoDB at {infrastructure.mongodb_uri} "
+        f"({infrastructure.origin})"
     )
-    if started.returncode != 0:
-        sys.exit(started.returncode)
-    return dict(
-        line.split("=", 1) for line in started.stdout.splitlines() if "=" in line and not line.startswith("#")
-    )
+    return infrastructure.environment()
 
 
 def existing_services() -> list[str]:
@@ -71,7 +51,8 @@ def pump(name: str, stream: object) -> None:
 
 def main() -> int:
     env = {**os.environ, **infrastructure_env()}
-    env.setdefault("JWT_SECRET", DEV_JWT_SECRET)
+    if not env.get("JWT_SECRET"):
+        say("JWT_SECRET is not set: services will refuse every token (`make run` sets a development one)")
     services = existing_services()
     if not services:
         say("the infrastructure is up; no service exists yet under services/ (nothing else to start)")

@@ -1,0 +1,1 @@
+"""Local infrastructure without Docker: the launcher package and `make run`."""

@@ -1,0 +1,234 @@
+"""Where Kafka and MongoDB come from, in DESIGN §6 order: written once, for `make run` and the suite.
+
+1. `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI` set: use them.
+2. A Docker engine answers: containers. The suite takes throwaway testcontainers (Kafka 4.1
+   in KRaft mode, MongoDB 8 as a single-node replica set); `make run` passes
+   `start_compose`, the compose file's kafka and mongodb, which outlive it.
+3. Otherwise the local launcher (`python3 -m deploy.local.launcher up`); whoever asked stops
+   only the servers that this very `up` started.
+
+Standard library only, except testcontainers, imported on the Docker path alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parents[2]
+LAUNCHER = ("-m", "deploy.local.launcher")
+LAUNCHER_PREFIX = "carepath launcher: "
+KAFKA_IMAGE = "apache/kafka:4.1.2"
+MONGO_IMAGE = "mongo:8.0"
+
+
+class InfrastructureError(RuntimeError):
+    """Kafka and MongoDB could not be provided; the message says why, in the launcher's own words."""
+
+
+@dataclass
+class Infrastructure:
+    kafka_bootstrap_servers: str
+    mongodb_uri: str
+    origin: str  # "environment", "testcontainers", "docker compose" or "local launcher"
+    _stop: list[Callable[[], object]] = field(default_factory=list)
+
+    def environment(self) -> dict[str, str]:
+        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers, "MONGODB_URI": self.mongodb_uri}
+
+    def stop(self) -> None:
+        """Stop what providing started (nothing for the environment or servers already running)."""
+        while self._stop:
+            self._stop.pop()()
+
+
+def provide(
+    on_docker: Callable[[], Infrastructure] | None = None, environ: Mapping[str, str] = os.environ
+) -> Infrastructure:
+    """The DESIGN §6 order; `on_docker` chooses how Docker is used (default: testcontainers)."""
+    kafka, mongo = environ.get("KAFKA_BOOTSTRAP_SERVERS"), environ.get("MONGODB_URI")
+    if kafka and mongo:
+        return Infrastructure(kafka, mongo, origin="environment")
+    if docker_answers(environ):
+        return (on_docker or start_testcontainers)()
+    return start_local_launcher()
+
+
+def docker_answers(environ: Mapping[str, str] = os.environ) -> bool:
+    """CAREPATH_NO_DOCKER opts out; otherwise ask the engine (SDK if installed, else the CLI)."""
+    if environ.get("CAREPATH_NO_DOCKER"):
+        return False
+    try:
+        import docker
+    except ImportError:
+        return docker_cli_answers()
+    try:
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def docker_cli_answers() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    try:
+        probe = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    return probe.returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- the local launcher
+
+
+@dataclass(frozen=True)
+class LauncherRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def reason(self) -> str:
+        """The launcher's own failure: its last message line and the details printed after it."""
+        lines = self.stderr.rstrip().splitlines()
+        last = max((i for i, line in enumerate(lines) if line.startswith(LAUNCHER_PREFIX)), default=0)
+        return "\n".join(lines[last:]) or f"exit code {self.returncode}, no message"
+
+
+def run_launcher(*args: str, progress: IO[str] | None = sys.stderr) -> LauncherRun:
+    """Run the launcher, its progress shown live on `progress` and also kept for the failure message."""
+    process = subprocess.Popen(
+        [sys.executable, *LAUNCHER, *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    kept: list[str] = []
+    relay = threading.Thread(target=tee, args=(process.stderr, kept, progress), daemon=True)
+    relay.start()
+    stdout = process.stdout.read()
+    returncode = process.wait()
+    relay.join()
+    return LauncherRun(returncode, stdout, "".join(kept))
+
+
+def tee(source: IO[str], kept: list[str], sink: IO[str] | None) -> None:
+    for line in source:
+        kept.append(line)
+        if sink is not None:
+            sink.write(line)
+            sink.flush()
+
+
+def parse_up_output(stdout: str) -> tuple[dict[str, str], list[str]]:
+    """`up` prints KEY=VALUE lines, then comments; `# started: kafka mongo` names what it started."""
+    values: dict[str, str] = {}
+    started: list[str] = []
+    for line in stdout.splitlines():
+        if line.startswith("# started:"):
+            started = line.removeprefix("# started:").split()
+        elif "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip("'\"")
+    return values, started
+
+
+def start_local_launcher() -> Infrastructure:
+    run = run_launcher("up")
+    if run.returncode != 0:
+        raise InfrastructureError(f"the local launcher could not provide Kafka and MongoDB:\n{run.reason()}")
+    values, started = parse_up_output(run.stdout)
+    stops: list[Callable[[], object]] = [partial(run_launcher, "down", *started)] if started else []
+    return Infrastructure(
+        values["KAFKA_BOOTSTRAP_SERVERS"], values["MONGODB_URI"], origin="local launcher", _stop=stops
+    )
+
+
+# --------------------------------------------------------------------------- Docker
+
+
+def start_testcontainers() -> Infrastructure:
+    """Throwaway containers on free ports; the suite stops them (and Ryuk does, should it crash)."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    kafka_port = free_port()
+    kafka = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, kafka_port)
+        .with_env("KAFKA_NODE_ID", "1")
+        .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
+        .with_env("KAFKA_LISTENERS", "PLAINTEXT://:9092,CONTROLLER://:9093")
+        .with_env("KAFKA_ADVERTISED_LISTENERS", f"PLAINTEXT://127.0.0.1:{kafka_port}")
+        .with_env("KAFKA_CONTROLLER_LISTENER_NAMES", "CONTROLLER")
+        .with_env("KAFKA_LISTENER_SECURITY_PROTOCOL_MAP", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
+        .with_env("KAFKA_CONTROLLER_QUORUM_VOTERS", "1@localhost:9093")
+        .with_env("KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_TRANSACTION_STATE_LOG_MIN_ISR", "1")
+        .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR", "1")
+        .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1")
+        .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
+        .with_env("KAFKA_NUM_PARTITIONS", "6")
+        .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
+    )
+    mongo_port = free_port()
+    mongo = (
+        DockerContainer(MONGO_IMAGE)
+        .with_bind_ports(27017, mongo_port)
+        .with_command("--replSet rs0 --bind_ip_all")
+        .waiting_for(LogMessageWaitStrategy("Waiting for connections").with_startup_timeout(120))
+    )
+    kafka.start()
+    mongo.start()
+    code, output = mongo.exec(
+        [
+            "mongosh",
+            "--quiet",
+            "--eval",
+            "rs.initiate({_id: 'rs0', members: [{_id: 0, host: 'localhost:27017'}]})",
+        ]
+    )
+    if code != 0:
+        kafka.stop()
+        mongo.stop()
+        raise InfrastructureError(f"could not initiate the MongoDB replica set: {output!r}")
+    return Infrastructure(
+        f"127.0.0.1:{kafka_port}",
+        f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
+        origin="testcontainers",
+        _stop=[kafka.stop, mongo.stop],
+    )
+
+
+def start_compose() -> Infrastructure:
+    """The compose file's kafka and mongodb (and topics), left running like the launcher's servers."""
+    if shutil.which("docker") is None:
+        raise InfrastructureError(
+            "a Docker engine answers, but the docker CLI (for docker compose) is missing"
+        )
+    subprocess.run(["docker", "compose", "up", "-d", "--wait", "kafka", "mongodb"], cwd=REPO, check=True)
+    subprocess.run(["docker", "compose", "run", "--rm", "kafka-topics"], cwd=REPO, check=True)
+    return Infrastructure(
+        f"127.0.0.1:{os.environ.get('KAFKA_HOST_PORT', '9094')}",
+        "mongodb://127.0.0.1:27017/?directConnection=true",
+        origin="docker compose",
+    )

@@ -1,0 +1,92 @@
+"""FerretDB, built once with Go from a tiny main (deploy/local/ferretdb) and a patched module.
+
+The patch (ferretdb/id-index.patch) makes FerretDB 1.24.2's SQLite backend query `_id` under
+the same expression as its unique `_id` index; as shipped, every lookup, update and delete
+by `_id` scans the whole table, so the local database slowed down as collections grew.
+The module is copied out of the Go module cache into a build folder, patched there, and
+used through a `replace` directive; the committed sources are never modified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+from deploy.local.launcher.artifacts import CachedArtifact, run_build_step, sources_digest
+from deploy.local.launcher.errors import LauncherError
+from deploy.local.launcher.layout import FERRETDB_SOURCES, Layout
+from deploy.local.launcher.patches import apply_unified_diff
+from deploy.local.launcher.report import say
+
+MODULE = "github.com/FerretDB/FerretDB"
+PATCH = FERRETDB_SOURCES / "id-index.patch"
+INPUTS = ("main.go", "go.mod", "go.sum")
+PATCHED_COPY = "FerretDB"  # folder of the patched module inside the build folder
+
+
+def ferretdb_version() -> str:
+    """go.mod is the single source of truth for the FerretDB version."""
+    go_mod = (FERRETDB_SOURCES / "go.mod").read_text(encoding="utf-8")
+    found = re.search(rf"{re.escape(MODULE)}\s+(v[0-9][^\s]*)", go_mod)
+    if found is None:
+        raise LauncherError(f"no {MODULE} requirement in {FERRETDB_SOURCES / 'go.mod'}")
+    return found.group(1)
+
+
+def ferretdb_binary(layout: Layout) -> CachedArtifact:
+    """Keyed by version; the stamp covers the Go sources and the patch, so editing either rebuilds."""
+    home = layout.cache / "ferretdb" / ferretdb_version()
+    inputs = [FERRETDB_SOURCES / name for name in (*INPUTS, PATCH.name)]
+    return CachedArtifact(home / "ferretdb", home / ".complete", sources_digest(*inputs))
+
+
+def build_ferretdb(go: str, binary: CachedArtifact) -> None:
+    """Build into a temporary name first, so a failed build never looks cached."""
+    workspace = binary.path.parent / "build"
+    staging = binary.path.with_name(binary.path.name + ".partial")
+    say(f"building FerretDB {ferretdb_version()} with Go (first time only, a minute or two)...")
+    started = time.monotonic()
+    env = dict(os.environ, GOFLAGS="-mod=mod", CGO_ENABLED="0")  # its SQLite driver is pure Go
+    prepare_workspace(go, workspace, env)
+    run_build_step(
+        "building FerretDB with Go",
+        [go, "build", "-trimpath", "-buildvcs=false", "-o", str(staging), "."],
+        cwd=workspace,
+        env=env,
+    )
+    staging.replace(binary.path)
+    binary.mark_fresh()
+    say(f"FerretDB built into {binary.path} ({time.monotonic() - started:.0f} s)")
+
+
+def prepare_workspace(go: str, workspace: Path, env: dict[str, str]) -> None:
+    """The committed main and go.mod, plus the patched module they are pointed at."""
+    shutil.rmtree(workspace, ignore_errors=True)
+    workspace.mkdir(parents=True)
+    for name in INPUTS:
+        shutil.copyfile(FERRETDB_SOURCES / name, workspace / name)
+    module = f"{MODULE}@{ferretdb_version()}"
+    answer = run_build_step(
+        "downloading FerretDB with Go", [go, "mod", "download", "-json", module], workspace, env
+    )
+    copy_writable_tree(Path(json.loads(answer)["Dir"]), workspace / PATCHED_COPY)
+    apply_unified_diff(PATCH.read_text(encoding="utf-8"), workspace / PATCHED_COPY)
+    run_build_step(
+        "pointing the build at the patched FerretDB",
+        [go, "mod", "edit", f"-replace={MODULE}=./{PATCHED_COPY}"],
+        workspace,
+        env,
+    )
+
+
+def copy_writable_tree(source: Path, target: Path) -> None:
+    """Copy a module out of the read-only Go module cache as plain files the build may change."""
+    for folder, _, files in os.walk(source):
+        destination = target / Path(folder).relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copyfile(Path(folder) / name, destination / name)
