@@ -1,13 +1,15 @@
 """Fixtures shared by every test layer.
 
-Integration and end-to-end tests get real infrastructure (see `support/infrastructure.py`)
-and isolation per test: a unique Kafka topic prefix and a unique MongoDB database.
+Integration and end-to-end tests get real infrastructure (see `support/infrastructure.py`),
+provisioned once per run before any test starts, and isolation per test: a unique Kafka
+topic prefix and a unique MongoDB database.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,9 +22,44 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.observability.logs import configure_logging
 from shared.settings import KafkaSettings, MongoSettings
-from tests.support.infrastructure import Infrastructure, provide
+from tests.support.infrastructure import (
+    PROVISIONING_ERROR,
+    Infrastructure,
+    InfrastructureError,
+    provide,
+    provide_for_run,
+    selects_infrastructure,
+)
 
 TESTS = Path(__file__).parent
+PROVISIONED = pytest.StashKey[Infrastructure]()
+LISTING_OPTIONS = ("help", "collectonly", "markers", "showfixtures", "show_fixtures_per_test")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Provision Kafka and MongoDB once, in the controller, before any test's timeout runs.
+
+    A fresh machine spends minutes here (Kafka jars, the FerretDB build); inside a fixture
+    that tripped pytest-timeout. Runs of unit tests alone start nothing; xdist workers
+    inherit the addresses through the environment. A failure is kept, not raised, so unit
+    tests still run and every test that needs the servers fails with the launcher's reason.
+    """
+    if hasattr(config, "workerinput") or any(getattr(config.option, name, False) for name in LISTING_OPTIONS):
+        return
+    os.environ.pop(PROVISIONING_ERROR, None)
+    if not selects_infrastructure(config.args, config.invocation_params.dir):
+        return
+    try:
+        config.stash[PROVISIONED] = provide_for_run()
+    except InfrastructureError as error:
+        os.environ[PROVISIONING_ERROR] = str(error)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop only what provisioning started (nothing when the servers were already running)."""
+    provisioned = config.stash.get(PROVISIONED, None)
+    if provisioned is not None:
+        provisioned.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,7 +71,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def infrastructure(pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
-    # Shown live: the first run on a machine builds FerretDB and fetches Kafka (minutes).
+    """What pytest_configure provisioned (found in the environment), else provided here."""
+    if reason := os.environ.get(PROVISIONING_ERROR):
+        pytest.fail(reason, pytrace=False)
+    # Shown live when it does start something: a first run builds FerretDB (minutes).
     capture = pytestconfig.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         infra = provide()
