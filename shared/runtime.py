@@ -105,6 +105,7 @@ class ServiceRuntime:
         self._subscribed: list[EventSpec] = []
         self._produced: list[EventSpec] = []
         self._outbox_collections: list[str] = ["timers"]
+        self._stores: dict[str, DocumentStore] = {}
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._relay = OutboxRelay(
             [],
@@ -138,12 +139,16 @@ class ServiceRuntime:
         """The store through which this service changes documents of `collection`.
 
         Its documents' outbox events are relayed. A store may choose its own lease and how
-        long a writer waits for it (defaults from settings).
+        long a writer waits for it (defaults from settings). Registered before start; a
+        route asks again by name later and gets the same store.
         """
-        self._before_start("documents")
-        if collection not in self._outbox_collections:
-            self._outbox_collections.append(collection)
-        return DocumentStore(
+        if (store := self._stores.get(collection)) is not None:
+            if lease_seconds is None and wait_seconds is None:
+                return store
+            raise ValueError(f"the store of {collection!r} exists already with its own lease settings")
+        self._before_start(f"the store of {collection!r}")
+        self._outbox_collections.append(collection)
+        store = DocumentStore(
             self._db[collection],
             self._locks,
             owner=self.instance,
@@ -151,6 +156,8 @@ class ServiceRuntime:
             wait_seconds=wait_seconds or self.settings.document_lease_wait_seconds,
             on_events=self._relay.notify,
         )
+        self._stores[collection] = store
+        return store
 
     def subscribe(self, *subscriptions: Subscription) -> None:
         """Consume each subscription's topic in this service's consumer group."""

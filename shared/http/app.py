@@ -28,7 +28,11 @@ def create_service_app(
     app.state.runtime = runtime
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.http_max_body_bytes)
     install_problem_handlers(app)
-    app.include_router(health_router({"kafka": runtime.kafka_ready, "mongodb": runtime.mongo_ready}))
+    app.include_router(
+        health_router(
+            {"kafka": runtime.kafka_ready, "mongodb": runtime.mongo_ready, "consuming": runtime.consuming}
+        )
+    )
     for router in routers:
         app.include_router(router, prefix="/v1")
     return app

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings
+from shared.storage.documents import public
 from tests.support.infrastructure import REPO, Infrastructure, free_port
 from tests.support.kafka import check_in_due, event, publish_events
 
@@ -100,7 +101,10 @@ async def test_service_reports_health_readiness_and_metrics(
     with probe_process(infrastructure, kafka_settings, mongo_db.name) as (_, base):
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{base}/readyz").json()
-        assert ready == {"status": "ready", "checks": {"kafka": "ok", "mongodb": "ok"}}
+        assert ready == {
+            "status": "ready",
+            "checks": {"kafka": "ok", "mongodb": "ok", "consuming": "ok"},
+        }
         metrics = httpx.get(f"{base}/metrics").text
         assert "carepath_events_consumed_total" in metrics
         assert httpx.get(f"{base}/docs").status_code == 200
@@ -134,6 +138,6 @@ async def test_sigterm_lets_the_event_in_hand_finish_and_commits_before_exit(
         assert process.wait(timeout=40) in (0, -signal.SIGTERM)
 
     effect = await mongo_db["effects"].find_one({"_id": "ci-in-flight"})
-    assert effect == {"_id": "ci-in-flight", "started": 1, "finished": 1}
+    assert effect is not None and public(effect) == {"_id": "ci-in-flight", "started": 1, "finished": 1}
     offsets = await committed_offsets(kafka_settings, group)
     assert sum(offsets.values()) == 1, "the handled record's offset was committed before exit"

@@ -1,8 +1,10 @@
 """A minimal service built only from `shared/`, run as a real process by the e2e tests.
 
-It consumes `check-in-due`, spends `PROBE_HANDLER_SECONDS` on each event (so a test can
-stop it mid-handle) and counts handler starts and finishes in MongoDB. One protected
-route reads those counts back. Run: `python -m tests.support.probe_service`.
+It shows a service's whole wiring in a dozen lines (`build`): the runtime, a store, a
+subscription, a module-level router. It consumes `check-in-due`, spends
+`PROBE_HANDLER_SECONDS` on each event (so a test can stop it mid-handle), and counts
+handler starts and finishes per check-in through its `DocumentStore`. One protected route
+reads those counts back. Run: `python -m tests.support.probe_service`.
 """
 
 from __future__ import annotations
@@ -10,18 +12,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, FastAPI
 from pydantic_settings import SettingsConfigDict
 
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue
 from shared.http.app import create_service_app
-from shared.http.auth import Principal, Role, require_roles
+from shared.http.auth import Role
+from shared.http.dependencies import Runtime, requires
 from shared.http.problems import Problem
 from shared.http.server import serve
 from shared.messaging.subscriptions import Subscription
+from shared.ports import Documents
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
+from shared.storage.documents import Revision
 
 
 class ProbeSettings(ServiceSettings):
@@ -31,31 +36,42 @@ class ProbeSettings(ServiceSettings):
     handler_seconds: float = 0.0
 
 
-def build() -> tuple[Any, ProbeSettings]:
-    settings = ProbeSettings()
-    holder: dict[str, ServiceRuntime] = {}
+def counted(field: str) -> Any:
+    def change(document: dict[str, Any] | None) -> Revision:
+        current = document or {"started": 0, "finished": 0}
+        return Revision({**current, field: current[field] + 1})
 
-    async def on_check_in_due(event: CheckInDue, envelope: Envelope) -> None:
-        effects = holder["runtime"].db["effects"]
-        await effects.update_one({"_id": event.check_in_id}, {"$inc": {"started": 1}}, upsert=True)
-        await asyncio.sleep(settings.handler_seconds)
-        await effects.update_one({"_id": event.check_in_id}, {"$inc": {"finished": 1}})
+    return change
 
-    runtime = ServiceRuntime(settings, subscriptions=[Subscription(CheckInDue, on_check_in_due)])
-    holder["runtime"] = runtime
-    readers = require_roles(settings.auth, Role.admin, Role.service)
-    router = APIRouter()
 
-    @router.get("/effects/{check_in_id}")
-    async def effect(check_in_id: str, who: Principal = Depends(readers)) -> dict[str, int]:
-        found = await runtime.db["effects"].find_one({"_id": check_in_id})
-        if found is None:
-            raise Problem(404, "Not Found", f"no effect recorded for {check_in_id}")
-        return {"started": found.get("started", 0), "finished": found.get("finished", 0)}
+def on_check_in_due(effects: Documents, handler_seconds: float) -> Any:
+    async def handle(event: CheckInDue, envelope: Envelope) -> None:
+        """Count the start, take `handler_seconds`, count the finish."""
+        await effects.upsert(event.check_in_id, counted("started"))
+        await asyncio.sleep(handler_seconds)
+        await effects.upsert(event.check_in_id, counted("finished"))
 
-    return create_service_app(runtime, [router], title="Carepath probe"), settings
+    return handle
+
+
+router = APIRouter()
+
+
+@router.get("/effects/{check_in_id}", dependencies=[Depends(requires(Role.admin, Role.service))])
+async def effect(check_in_id: str, runtime: Runtime) -> dict[str, int]:
+    found = await runtime.documents("effects").get(check_in_id)
+    if found is None:
+        raise Problem(404, "Not Found", f"no effect recorded for {check_in_id}")
+    return {"started": found["started"], "finished": found["finished"]}
+
+
+def build(settings: ProbeSettings) -> FastAPI:
+    runtime = ServiceRuntime(settings)
+    effects = runtime.documents("effects")
+    runtime.subscribe(Subscription(CheckInDue, on_check_in_due(effects, settings.handler_seconds)))
+    return create_service_app(runtime, [router], title="Carepath probe")
 
 
 if __name__ == "__main__":
-    app, probe_settings = build()
-    serve(app, probe_settings)
+    probe_settings = ProbeSettings()
+    serve(build(probe_settings), probe_settings)

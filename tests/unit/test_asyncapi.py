@@ -8,7 +8,6 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue, RiskFlagged
-from shared.events.registry import spec_for
 from shared.messaging.subscriptions import Subscription
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -24,11 +23,9 @@ async def on_check_in_due(event: CheckInDue, envelope: Envelope) -> None:
 
 
 def test_asyncapi_names_consumed_and_produced_topics_with_their_models() -> None:
-    runtime = ServiceRuntime(
-        DocSettings(),
-        subscriptions=[Subscription(CheckInDue, on_check_in_due)],
-        produces=[spec_for(RiskFlagged)],
-    )
+    runtime = ServiceRuntime(DocSettings())
+    runtime.subscribe(Subscription(CheckInDue, on_check_in_due))
+    runtime.produces(RiskFlagged)
     document = runtime.asyncapi().to_specification().to_jsonable()
 
     addresses = {channel["address"] for channel in document["channels"].values()}
