@@ -1,0 +1,70 @@
+"""The FerretDB patch: applied exactly, or not at all, without `patch` or git."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deploy.local.launcher.ferretdb_build import PATCH
+from deploy.local.launcher.patches import PatchError, apply_unified_diff, parse_unified_diff
+
+SHIPPED = """\
+const (
+	// DefaultColumn is a column name for all fields.
+	DefaultColumn = backends.ReservedPrefix + "sjson"
+
+	// IDColumn is a SQLite path expression for _id field.
+	IDColumn = DefaultColumn + "->'$._id'"
+
+	// RecordIDColumn is a name for RecordID column to store capped collection record id.
+	RecordIDColumn = backends.ReservedPrefix + "record_id"
+)
+"""
+TARGET = Path("internal/backends/sqlite/metadata/metadata.go")
+
+
+def shipped_tree(root: Path, text: str = SHIPPED) -> Path:
+    (root / TARGET).parent.mkdir(parents=True)
+    (root / TARGET).write_text(text)
+    return root / TARGET
+
+
+def test_the_committed_patch_makes_queries_use_the_index_expression(tmp_path: Path) -> None:
+    target = shipped_tree(tmp_path)
+    assert apply_unified_diff(PATCH.read_text(), tmp_path) == [target]
+    patched = target.read_text()
+    assert """IDColumn = DefaultColumn + "->'_id'\"""" in patched
+    assert "$._id" not in patched
+    assert "RecordIDColumn = backends.ReservedPrefix" in patched
+
+
+def test_the_explanation_above_the_diff_is_not_read_as_a_change() -> None:
+    (only,) = parse_unified_diff(PATCH.read_text())
+    assert only.path == str(TARGET)
+    assert len(only.hunks) == 1
+
+
+def test_a_release_where_the_lines_changed_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    target = shipped_tree(tmp_path, SHIPPED.replace("'$._id'", "'$.id'"))
+    with pytest.raises(PatchError, match="matches nowhere"):
+        apply_unified_diff(PATCH.read_text(), tmp_path)
+    assert "'$.id'" in target.read_text()
+
+
+def test_a_hunk_that_would_match_twice_is_refused(tmp_path: Path) -> None:
+    shipped_tree(tmp_path, SHIPPED + SHIPPED)
+    with pytest.raises(PatchError, match="matches 2 times"):
+        apply_unified_diff(PATCH.read_text(), tmp_path)
+
+
+def test_a_diff_without_hunks_is_refused() -> None:
+    with pytest.raises(PatchError, match="no file with a hunk"):
+        parse_unified_diff("just words\n")
+
+
+def test_empty_context_lines_without_their_space_still_match(tmp_path: Path) -> None:
+    (tmp_path / "f.txt").write_text("a\n\nb\n")
+    diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a\n\n-b\n+c\n"
+    apply_unified_diff(diff, tmp_path)
+    assert (tmp_path / "f.txt").read_text() == "a\n\nc\n"
