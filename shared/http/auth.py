@@ -9,14 +9,13 @@ Routes get the caller and role checks from `shared.http.dependencies`; this modu
 the token rules and the 401/403 answers those dependencies give.
 """
 
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
 import jwt
-from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.http.problems import Problem
@@ -135,18 +134,3 @@ def ensure_role(who: Principal, roles: Collection[Role]) -> Principal:
         allowed = ", ".join(role.value for role in roles)
         raise Problem(403, "Forbidden", f"role {who.role.value!r} may not do this (allowed: {allowed})")
     return who
-
-
-def require_roles(settings: AuthSettings, *roles: Role) -> Callable[..., Any]:
-    """Role check with settings bound at build time; kept only until the probe service moves.
-
-    New code uses `shared.http.dependencies.requires`, which reads the settings from the
-    app at request time, so routers need no settings when they are imported.
-    """
-
-    async def principal(
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
-    ) -> Principal:
-        return ensure_role(authenticate(credentials, settings), roles)
-
-    return principal

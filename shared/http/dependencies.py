@@ -130,8 +130,7 @@ Audit = Annotated[AuditedRead, Depends(audited_read)]
 
 async def field_cipher(request: Request) -> FieldCipher:
     """The service's field cipher; the runtime refuses clearly when no keys are configured."""
-    cipher: FieldCipher = getattr(_runtime_of(request), "cipher")  # noqa: B009 (being added to ServiceRuntime)
-    return cipher
+    return _runtime_of(request).cipher
 
 
 Cipher = Annotated[FieldCipher, Depends(field_cipher)]
