@@ -114,6 +114,8 @@ class ServiceRuntime:
             owner=self.instance,
             lease_seconds=settings.relay_lease_seconds,
             poll_interval_seconds=settings.relay_poll_interval_seconds,
+            sweep_interval_seconds=settings.relay_sweep_interval_seconds,
+            concurrency=settings.relay_concurrency,
         )
         self._timer_worker = TimerWorker(
             self.timers,

@@ -120,6 +120,9 @@ class ServiceSettings(BaseSettings):
     # Outbox relay and durable timers.
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_lease_seconds: float = Field(default=30.0, gt=0)
+    # A write names its document to its own relay; a sweep finds what a dead replica left.
+    relay_sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    relay_concurrency: int = Field(default=16, ge=1, le=256)
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
     timer_lease_seconds: float = Field(default=60.0, gt=0)
     timer_max_attempts: int = Field(default=10, ge=1)

@@ -66,7 +66,7 @@ class DocumentStore:
         owner: str,
         lease: timedelta = timedelta(seconds=30),
         wait_seconds: float = 10.0,
-        on_events: Callable[[], None] = lambda: None,
+        on_events: Callable[[str, str], None] = lambda collection, document_id: None,
     ) -> None:
         self.name = collection.name
         self._collection = collection
@@ -74,7 +74,7 @@ class DocumentStore:
         self._owner = owner
         self._lease = lease
         self._wait_seconds = wait_seconds
-        self._on_events = on_events
+        self._on_events = on_events  # tells the relay which document has new events
 
     async def get(self, document_id: str) -> Document | None:
         found = await self._collection.find_one({"_id": document_id})
@@ -113,7 +113,7 @@ class DocumentStore:
                 return False
             raise
         if events:
-            self._on_events()
+            self._on_events(self.name, document["_id"])
         return True
 
     async def update(
@@ -159,7 +159,7 @@ class DocumentStore:
             else:
                 await self._collection.replace_one({"_id": document_id}, stored)
         if revision.events:
-            self._on_events()
+            self._on_events(self.name, document_id)
         return public(stored)
 
     async def _caused_by(self, document_id: str, cause: Envelope) -> bool:

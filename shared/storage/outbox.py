@@ -12,8 +12,9 @@ consumers' inboxes discard.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -126,6 +127,14 @@ class OutboxRelay:
     Any number of replicas may run relays: a document is relayed only under its lease,
     so one document's events are published by one relay at a time, in order, and never
     while a service is changing that document.
+
+    Finding work must not scan collections on the hot path (DESIGN §5: FerretDB serves
+    only a lone `_id` equality from an index). So a write tells its own replica's relay
+    which document it left events in (`notify(collection, id)`), and the relay reads
+    that document by `_id`. A sweep of every pending document — once at start and then
+    every `sweep_interval_seconds` — catches what a replica wrote before it died. Several
+    documents are relayed at once (`concurrency`): each one's events stay in order, and
+    the broker's producer batches what is in flight.
     """
 
     def __init__(
@@ -137,70 +146,101 @@ class OutboxRelay:
         owner: str,
         lease_seconds: float = 30.0,
         poll_interval_seconds: float = 0.5,
+        sweep_interval_seconds: float = 10.0,
+        concurrency: int = 16,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._collections = list(collections)
+        self._collections = {c.name: c for c in collections}
         self._publish = publish
         self._locks = locks
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._pacer = Pacer(poll_interval_seconds)
+        self._sweep_every = sweep_interval_seconds
+        self._swept_at: float | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._hints: set[tuple[str, str]] = set()
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
         """Relay these collections (a runtime knows them all only once its stores are made)."""
-        self._collections = list(collections)
+        self._collections = {c.name: c for c in collections}
 
-    def notify(self) -> None:
-        """Ask the relay to look now rather than at its next poll (after a local write)."""
+    def notify(self, collection: str | None = None, document_id: str | None = None) -> None:
+        """Ask the relay to look now, at the given document if named (after a local write)."""
+        if collection is not None and document_id is not None:
+            self._hints.add((collection, document_id))
         self._pacer.nudge()
 
     def stop(self) -> None:
         """Finish the current pass and return from `run()`."""
         self._pacer.stop()
 
-    async def relay_once(self) -> int:
-        """Publish everything pending now and not held by another writer; return how many.
+    async def relay_once(self, *, sweep: bool = False) -> int:
+        """Publish the hinted documents' events (all pending ones with `sweep`); return how many.
 
-        One sweep per collection in `_id` order visits each document at most once; one
-        held by a writer or another relay, or changed meanwhile, waits for the next pass.
+        A document held by a writer or another relay is hinted again for the next pass.
         """
-        published = 0
-        for collection in self._collections:
-            after: Any = None
-            while candidates := await self._pending_ids(collection, after):
-                for document_id in candidates:
-                    published += await self._relay_document(collection, document_id)
-                after = candidates[-1]
-        return published
+        if sweep:
+            self._swept_at = time.monotonic()
+            for collection in self._collections.values():
+                async for document_id in self._pending_ids(collection):
+                    self._hints.add((collection.name, document_id))
+        hints, self._hints = self._hints, set()
+        results = await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints)))
+        return sum(results)
 
     async def run(self) -> None:
         """Relay until `stop()`, waking on `notify()` or every poll interval."""
         backoff = self._pacer.interval_seconds
         while not self._pacer.stopped:
             try:
-                await self.relay_once()
+                sweep = self._swept_at is None or time.monotonic() - self._swept_at >= self._sweep_every
+                await self.relay_once(sweep=sweep)
                 backoff = self._pacer.interval_seconds
             except Exception:
                 OUTBOX_PUBLISH_FAILURES.inc()
                 log.exception("outbox relay pass failed; will retry")
+                self._swept_at = None  # what the failed pass held back is found again
                 backoff = min(backoff * 2, 30.0)
-            await self._pacer.pause(backoff)
+            if self._hints and backoff == self._pacer.interval_seconds:
+                await self._pacer.pause(min(backoff, 0.05))  # a held document: look again soon
+            else:
+                await self._pacer.pause(backoff)
 
-    async def _pending_ids(self, collection: AsyncCollection[Document], after: Any) -> list[Any]:
-        """The next batch of documents with pending events, by `_id`; each is then leased."""
-        query: Document = {OUTBOX_PENDING: {"$gt": 0}}
-        if after is not None:
-            query["_id"] = {"$gt": after}
-        cursor = collection.find(query, {"_id": 1}).sort("_id", 1).limit(CANDIDATE_BATCH)
-        return [document["_id"] async for document in cursor]
+    async def _pending_ids(self, collection: AsyncCollection[Document]) -> AsyncIterator[str]:
+        """Every document with pending events, in `_id` order, a batch at a time (the sweep)."""
+        after: Any = None
+        while True:
+            query: Document = {OUTBOX_PENDING: {"$gt": 0}}
+            if after is not None:
+                query["_id"] = {"$gt": after}
+            cursor = collection.find(query, {"_id": 1}).sort("_id", 1).limit(CANDIDATE_BATCH)
+            batch = [document["_id"] async for document in cursor]
+            for document_id in batch:
+                yield document_id
+            if len(batch) < CANDIDATE_BATCH:
+                return
+            after = batch[-1]
 
-    async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int:
+    async def _relay_hint(self, collection_name: str, document_id: str) -> int:
+        collection = self._collections.get(collection_name)
+        if collection is None:
+            return 0
+        async with self._slots:
+            published = await self._relay_document(collection, document_id)
+        if published is None:
+            self._hints.add((collection_name, document_id))
+            return 0
+        return published
+
+    async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int | None:
+        """Publish one document's pending events under its lease; None if someone holds it."""
         lease = await self._locks.try_acquire(
             document_lock(collection, document_id), self._owner, self._lease
         )
         if lease is None:
-            return 0  # a writer or another relay holds it
+            return None  # a writer or another relay holds it
         try:
             document = await collection.find_one({"_id": document_id})
             return 0 if document is None else await self._publish_document(collection, document)

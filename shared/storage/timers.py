@@ -180,7 +180,7 @@ class TimerWorker:
         lease_seconds: float = 60.0,
         poll_interval_seconds: float = 1.0,
         max_attempts: int = 10,
-        on_fired: Callable[[], None] = lambda: None,
+        on_fired: Callable[[str, str], None] = lambda collection, timer_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
@@ -240,7 +240,7 @@ class TimerWorker:
         TIMERS_FIRED.labels(timer.kind).inc()
         log.info("timer fired", timer_id=timer.id, kind=timer.kind, events=len(events))
         if events:
-            self._on_fired()
+            self._on_fired(self._store.collection.name, timer.id)
         return True
 
     def stop(self) -> None:
