@@ -14,6 +14,7 @@ from shared.events.common import RiskLevel
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue, RiskFlagged
 from shared.messaging.consumption import PermanentError
+from shared.messaging.dead_letters import DLQ_HEADERS
 from shared.messaging.replay import replay_dead_letters
 from shared.messaging.subscriptions import Subscription
 from shared.settings import KafkaSettings, MongoSettings
@@ -83,12 +84,12 @@ async def test_poison_message_goes_to_dead_letter_topic_and_the_partition_moves_
     assert len(dead) == 1
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert dead[0].value == poison_value and dead[0].key == b"client-1"
-    assert headers["dlq_reason"] == "invalid_event"
-    assert "therapist_id: Field required" in headers["dlq_error"]
+    assert headers[DLQ_HEADERS.reason] == "invalid_event"
+    assert "therapist_id: Field required" in headers[DLQ_HEADERS.error]
     assert headers["ce_id"] == poison_headers["ce_id"]
     assert headers["ce_type"] == "carepath.check-in-due.v1"
     assert headers["correlation_id"] == poison_headers["correlation_id"]
-    assert headers["dlq_original_topic"] == topic
+    assert headers[DLQ_HEADERS.original_topic] == topic
 
 
 async def test_record_without_cloudevents_headers_is_dead_lettered_with_the_missing_header(
@@ -110,7 +111,7 @@ async def test_record_without_cloudevents_headers_is_dead_lettered_with_the_miss
     finally:
         await runtime.stop()
     headers = {k: v.decode() for k, v in dead[0].headers}
-    assert "missing CloudEvents header(s): ce_specversion, ce_id" in headers["dlq_error"]
+    assert "missing CloudEvents header(s): ce_specversion, ce_id" in headers[DLQ_HEADERS.error]
     assert headers["x-origin"] == "legacy"
 
 
@@ -174,9 +175,9 @@ async def test_failure_that_outlives_the_retry_bound_goes_to_dead_letter_topic(
         await runtime.stop()
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert calls == ["ci-doomed"] * 3
-    assert headers["dlq_reason"] == "retries_exhausted"
-    assert headers["dlq_attempts"] == "3"
-    assert headers["dlq_error"] == "ConnectionError: still down"
+    assert headers[DLQ_HEADERS.reason] == "retries_exhausted"
+    assert headers[DLQ_HEADERS.attempts] == "3"
+    assert headers[DLQ_HEADERS.error] == "ConnectionError: still down"
 
 
 async def test_permanent_error_from_handler_is_dead_lettered_without_retry(
@@ -200,7 +201,7 @@ async def test_permanent_error_from_handler_is_dead_lettered_without_retry(
         await runtime.stop()
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert calls == ["ci-impossible"]
-    assert headers["dlq_reason"] == "rejected_by_handler"
+    assert headers[DLQ_HEADERS.reason] == "rejected_by_handler"
 
 
 async def test_two_consumers_in_one_group_split_partitions_and_handle_each_event_once(
