@@ -40,6 +40,7 @@ session-cancelled
 booking-failed
 check-in-due
 check-in-completed
+treatment-plan-updated
 therapist-availability-changed
 notification-delivered
 notification-failed

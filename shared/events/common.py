@@ -86,6 +86,7 @@ class Approach(StrEnum):
     act = "act"
     psychodynamic = "psychodynamic"
     solution_focused = "solution_focused"
+    integrative = "integrative"
 
 
 class RiskLevel(StrEnum):
@@ -160,25 +161,53 @@ class WeeklyWindow(EventData):
         return self
 
 
+class PreferredFormat(StrEnum):
+    """How the client wants to meet: `either` accepts video or in person."""
+
+    video = "video"
+    in_person = "in_person"
+    either = "either"
+
+
 class Preferences(EventData):
     """What the client asked for in a therapist, as codes (used to filter and rank)."""
 
+    approach: Approach | None = None
     therapist_gender: Literal["female", "male", "nonbinary", "no_preference"] = "no_preference"
-    session_format: SessionFormat = SessionFormat.video
-    approaches: list[Approach] = Field(default_factory=list, max_length=4)
-    insurance_plan: Code | None = None
-    max_fee_cents: int | None = Field(default=None, ge=0, le=10_000_00)
-    faith_informed: bool = False
-    lgbtq_affirming: bool = False
+    language: LanguageTag | None = None
+    competencies: list[Code] = Field(default_factory=list, max_length=20)
+    communication_style: Code | None = None
+    format: PreferredFormat = PreferredFormat.video
+    max_price_per_session: int | None = Field(default=None, ge=0, le=10_000)
+    insurer: Code | None = None
 
 
 class Candidate(EventData):
-    """One proposed therapist: rank 1 is the best fit; reasons are codes a UI can explain."""
+    """One proposed therapist: rank 1 is the best fit.
+
+    `factors` is the score's breakdown (factor code -> its weighted part); `reasons` are
+    codes a UI turns into sentences ("specialises in your main concern").
+    """
 
     therapist_id: Id
     rank: int = Field(ge=1, le=50)
     score: float = Field(ge=0.0, le=1.0)
+    factors: dict[Code, float] = Field(default_factory=dict, max_length=20)
     reasons: list[Code] = Field(default_factory=list, max_length=20)
+
+
+class PlanStatus(StrEnum):
+    """A treatment plan's state: `completed` ends care (future sessions and check-ins stop)."""
+
+    active = "active"
+    paused = "paused"
+    completed = "completed"
+
+
+class SessionCadence(StrEnum):
+    weekly = "weekly"
+    biweekly = "biweekly"
+    every_4_weeks = "every_4_weeks"
 
 
 class OutcomeChange(EventData):

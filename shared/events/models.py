@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from shared.events.common import (
+    Approach,
     AwareDatetime,
     Candidate,
     Code,
@@ -25,8 +26,10 @@ from shared.events.common import (
     LanguageTag,
     OutcomeChange,
     Phq9Summary,
+    PlanStatus,
     Preferences,
     RiskLevel,
+    SessionCadence,
     SessionFormat,
     TimeZoneName,
     WeeklyWindow,
@@ -72,7 +75,10 @@ class RiskFlagged(EventData):
 
 
 class CheckInCompleted(EventData):
-    """A client answered a check-in; change is measured against the intake baseline."""
+    """A client answered a check-in; change is measured against the intake baseline.
+
+    `plan_review_suggested` asks the therapist to adjust the plan, for the coded reasons.
+    """
 
     check_in_id: Id
     client_id: Id
@@ -83,18 +89,40 @@ class CheckInCompleted(EventData):
     risk_level: RiskLevel = RiskLevel.none
     concerns: list[Concern] = Field(default_factory=list, max_length=14)
     change: OutcomeChange
+    plan_review_suggested: bool = False
+    review_reasons: list[Code] = Field(default_factory=list, max_length=10)
+    goals_reached: list[Code] = Field(default_factory=list, max_length=20)
+
+
+class TreatmentPlanUpdated(EventData):
+    """A new version of a client's treatment plan (codes and numbers only, never its text)."""
+
+    client_id: Id
+    therapist_id: Id
+    version: int = Field(ge=1)
+    status: PlanStatus
+    approach: Approach
+    session_cadence: SessionCadence
+    check_in_interval_days: int = Field(ge=1, le=90)
+    goals: list[Code] = Field(default_factory=list, max_length=20)
+    review_at: AwareDatetime | None = None
+    updated_at: AwareDatetime
 
 
 # --- produced by matching -----------------------------------------------------------
 
 
 class MatchProposed(EventData):
-    """Ranked therapists for a client, with reasons, and what scheduling needs to book."""
+    """Ranked therapists for a client, with reasons, and what scheduling needs to book.
+
+    No candidates is a valid proposal: `reasons` then names the constraint that emptied it.
+    """
 
     match_id: Id
     client_id: Id
     intake_id: Id
-    candidates: list[Candidate] = Field(min_length=1, max_length=20)
+    candidates: list[Candidate] = Field(default_factory=list, max_length=20)
+    reasons: list[Code] = Field(default_factory=list, max_length=20)
     expires_at: AwareDatetime
     timezone: TimeZoneName | None = None
     availability: list[WeeklyWindow] = Field(default_factory=list, max_length=50)

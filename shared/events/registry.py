@@ -52,6 +52,7 @@ EVENTS: tuple[EventSpec, ...] = (
     EventSpec("intake-completed", models.IntakeCompleted, "intake"),
     EventSpec("risk-flagged", models.RiskFlagged, "intake"),
     EventSpec("check-in-completed", models.CheckInCompleted, "intake"),
+    EventSpec("treatment-plan-updated", models.TreatmentPlanUpdated, "intake"),
     EventSpec("match-proposed", models.MatchProposed, "matching"),
     EventSpec("match-accepted", models.MatchAccepted, "matching"),
     EventSpec("match-declined", models.MatchDeclined, "matching"),
