@@ -17,7 +17,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # Local development only: services and `make token` sign/verify with this secret.
 export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
 
-.PHONY: help install run test test-unit test-integration test-e2e lint up down status token schemas bench clean
+.PHONY: help install run test test-unit test-integration test-e2e lint up down status token docs schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ status: ## Show what the local launcher runs
 
 token: install ## Mint a local JWT: make token ROLE=clinician SUBJECT=therapist-1
 	@$(PY) -m shared.http.mint_token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),local-admin)
+
+docs: install ## Export each service's OpenAPI and AsyncAPI documents to services/<name>/docs/
+	$(PY) -m shared.http.api_docs $(notdir $(patsubst %/app.py,%,$(wildcard services/*/app.py)))
 
 schemas: install ## Export every event's JSON Schema to shared/events/schemas/
 	$(PY) -m shared.events.export_schemas
