@@ -51,6 +51,8 @@ class Documents(Protocol):
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None: ...
 
+    async def delete(self, document_id: str) -> bool: ...
+
 
 class Timers(Protocol):
     """Durable timers: scheduling is idempotent by timer id; only pending timers move."""

@@ -136,6 +136,26 @@ class DocumentStore:
         """Apply `change` to the document, or to None to create it; return the new state."""
         return await self._write(document_id, change, cause, create=True)
 
+    async def delete(self, document_id: str) -> bool:
+        """Remove a document under its lease; False if absent (deleting is idempotent).
+
+        Refuses (`ValueError`) while the document still holds unpublished events: they
+        would be lost. Claims and other bookkeeping documents carry none.
+        """
+        async with self._locks.held(
+            document_lock(self._collection, document_id),
+            self._owner,
+            self._lease,
+            wait_seconds=self._wait_seconds,
+        ):
+            current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1})
+            if current is None:
+                return False
+            if current.get(OUTBOX_PENDING, 0):
+                raise ValueError(f"{self.name}/{document_id} still has unpublished events")
+            await self._collection.delete_one({"_id": document_id})
+        return True
+
     async def _write(
         self, document_id: str, change: Creation, cause: Envelope | None, *, create: bool
     ) -> Document | None:

@@ -74,3 +74,11 @@ async def test_find_filters_sorts_and_pages_without_internal_fields(documents: D
 
     assert page == [{"_id": "f-2", "group": "b", "at": page[0]["at"], "rank": 3}]
     assert [d["_id"] for d in in_list] == ["f-1", "f-3"]
+
+
+async def test_a_deleted_document_is_gone_and_deleting_again_says_so(documents: Documents) -> None:
+    await documents.insert({"_id": "claim-1"})
+    assert await documents.delete("claim-1") is True
+    assert await documents.get("claim-1") is None
+    assert await documents.delete("claim-1") is False
+    assert await documents.insert({"_id": "claim-1"}) is True  # free to be claimed again

@@ -85,6 +85,10 @@ class InMemoryDocuments:
         self._store(document_id, {**revision.document, "_id": document_id}, revision.events, cause)
         return await self.get(document_id)
 
+    async def delete(self, document_id: str) -> bool:
+        self._causes.pop(document_id, None)
+        return self.documents.pop(document_id, None) is not None
+
     def _store(
         self, document_id: str, document: Document, events: Sequence[OutgoingEvent], cause: Envelope | None
     ) -> None:
