@@ -1,4 +1,4 @@
-"""What handlers and routes use, as protocols: documents, timers, audit, clock.
+"""What handlers and routes use, as protocols: documents, timers, audit trail, clock.
 
 Services type their dependencies with these, so a handler's unit tests run on the
 in-memory fakes of `tests/support/fakes.py` while integration and end-to-end tests run
@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.events.envelope import Envelope, OutgoingEvent
+from shared.observability.audit import Access
 from shared.storage import Document
 from shared.storage.documents import Change, Creation
 
@@ -66,17 +67,7 @@ class Timers(Protocol):
     async def cancel(self, timer_id: str, *, owner: str | None = None) -> bool: ...
 
 
-class Audit(Protocol):
+class AuditTrail(Protocol):
     """The audit trail of reads of clinical data: ids only, never the data (DESIGN §8)."""
 
-    async def record(
-        self,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        resource: str,
-        resource_id: str,
-        client_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None: ...
+    async def record(self, access: Access) -> None: ...

@@ -29,7 +29,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from shared.http.auth import Principal, Role, authenticate, bearer_scheme, ensure_role
-from shared.observability.audit import AuditLog
+from shared.observability.audit import Access
+from shared.ports import AuditTrail
 from shared.runtime import ServiceRuntime
 from shared.security.field_encryption import FieldCipher
 
@@ -105,18 +106,20 @@ class AuditedRead:
 
     who: Principal
     correlation_id: str
-    log: AuditLog
+    log: AuditTrail
 
     async def read(self, *, resource: str, resource_id: str, client_id: str | None = None) -> None:
         """Call before returning the data; if recording fails the read fails, so none goes unaudited."""
         await self.log.record(
-            actor=self.who.subject,
-            role=self.who.role.value,
-            action="read",
-            resource=resource,
-            resource_id=resource_id,
-            client_id=client_id,
-            correlation_id=self.correlation_id,
+            Access(
+                actor=self.who.subject,
+                role=self.who.role.value,
+                action="read",
+                resource=resource,
+                resource_id=resource_id,
+                client_id=client_id,
+                correlation_id=self.correlation_id,
+            )
         )
 
 

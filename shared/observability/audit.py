@@ -9,6 +9,7 @@ or journey. The record holds ids only, never the data that was read.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,42 +20,39 @@ from shared.observability.logs import get_logger
 log = get_logger("audit")
 
 
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One read of clinical data: who (subject, role), what (action, resource, id), for whom."""
+
+    actor: str
+    role: str
+    action: str
+    resource: str
+    resource_id: str
+    client_id: str | None = None
+    correlation_id: str | None = None
+
+
 class AuditLog:
     def __init__(self, collection: AsyncCollection[dict[str, Any]], *, service: str) -> None:
         self._collection = collection
         self._service = service
 
-    async def record(
-        self,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        resource: str,
-        resource_id: str,
-        client_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
+    async def record(self, access: Access) -> None:
         entry = {
             "_id": str(uuid.uuid4()),
             "at": datetime.now(UTC),
             "service": self._service,
-            "actor": actor,
-            "role": role,
-            "action": action,
-            "resource": resource,
-            "resource_id": resource_id,
-            "client_id": client_id,
-            "correlation_id": correlation_id,
+            **asdict(access),
         }
         await self._collection.insert_one(entry)
         log.info(
             "clinical data accessed",
             audit_id=entry["_id"],
-            actor=actor,
-            role=role,
-            action=action,
-            resource=resource,
-            resource_id=resource_id,
-            client_id=client_id,
+            actor=access.actor,
+            role=access.role,
+            action=access.action,
+            resource=access.resource,
+            resource_id=access.resource_id,
+            client_id=access.client_id,
         )

@@ -11,7 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shared.messaging.topics import ensure_topics
-from shared.observability.audit import AuditLog
+from shared.observability.audit import Access, AuditLog
 from shared.settings import KafkaSettings
 from tests.support.kafka import eventually
 
@@ -83,12 +83,14 @@ async def test_audit_trail_records_who_read_which_record_without_the_data(
 ) -> None:
     audit = AuditLog(mongo_db["audit"], service="intake")
     await audit.record(
-        actor="therapist-1",
-        role="clinician",
-        action="read",
-        resource="intake",
-        resource_id="intake-1",
-        client_id="c-1",
+        Access(
+            actor="therapist-1",
+            role="clinician",
+            action="read",
+            resource="intake",
+            resource_id="intake-1",
+            client_id="c-1",
+        )
     )
     (entry,) = await mongo_db["audit"].find({}).to_list()
     assert {k: entry[k] for k in ("actor", "role", "action", "resource", "resource_id", "client_id")} == {

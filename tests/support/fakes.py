@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from shared.events.envelope import Envelope, OutgoingEvent
+from shared.observability.audit import Access
 from shared.storage import Document
 from shared.storage.documents import MAX_CAUSES, Change, Creation
 from shared.storage.timers import TimerStatus
@@ -166,32 +167,12 @@ class InMemoryTimers:
 
 @dataclass
 class RecordingAudit:
-    """An `Audit` port that keeps each record (ids only, like the real one)."""
+    """An `AuditTrail` port that keeps each access as a dict (ids only, like the real one)."""
 
     records: list[dict[str, Any]] = field(default_factory=list)
 
-    async def record(
-        self,
-        *,
-        actor: str,
-        role: str,
-        action: str,
-        resource: str,
-        resource_id: str,
-        client_id: str | None = None,
-        correlation_id: str | None = None,
-    ) -> None:
-        self.records.append(
-            {
-                "actor": actor,
-                "role": role,
-                "action": action,
-                "resource": resource,
-                "resource_id": resource_id,
-                "client_id": client_id,
-                "correlation_id": correlation_id,
-            }
-        )
+    async def record(self, access: Access) -> None:
+        self.records.append(asdict(access))
 
 
 class ManualClock:

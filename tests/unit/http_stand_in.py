@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,18 +14,9 @@ from shared.http.auth import Role, mint_token
 from shared.http.problems import install_problem_handlers
 from shared.security.field_encryption import FieldCipher
 from shared.settings import AuthSettings
+from tests.support.fakes import RecordingAudit
 
 AUTH = AuthSettings(secret=SecretStr("a-test-secret-that-is-long-enough-for-hs256"))
-
-
-@dataclass
-class RecordingAudit:
-    """Keeps what `AuditLog.record` was given, in memory."""
-
-    records: list[dict[str, Any]] = field(default_factory=list)
-
-    async def record(self, **entry: Any) -> None:
-        self.records.append(entry)
 
 
 def stand_in_runtime() -> SimpleNamespace:
