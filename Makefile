@@ -10,6 +10,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 LAUNCHER := $(PYTHON) -m deploy.local.launcher
 PYTEST_ARGS ?=
+# Test files run in two processes (pytest-xdist; a file stays in one, so its tests keep their
+# order and fixed ports). On a 2-core machine: ~92 s against ~110 s in one process; 4 were slower.
+# Kafka and MongoDB are started once, before any test (tests/conftest.py). PYTEST_PARALLEL= runs serially.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 # uv uses the machine's Python 3.11+ and never downloads an interpreter.
 export UV_PYTHON_DOWNLOADS := never
@@ -37,13 +41,13 @@ run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops
 	$(PY) -m deploy.local.run_services
 
 test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
-	$(PY) -m pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no infrastructure)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-integration: install ## Integration tests (real Kafka and MongoDB)
-	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration $(PYTEST_ARGS)
 
 test-e2e: install ## End-to-end tests (whole services on real infrastructure)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
