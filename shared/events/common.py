@@ -194,6 +194,8 @@ class Candidate(EventData):
     score: float = Field(ge=0.0, le=1.0)
     factors: dict[Code, float] = Field(default_factory=dict, max_length=20)
     reasons: list[Code] = Field(default_factory=list, max_length=20)
+    session_format: SessionFormat | None = None
+    """How this therapist would meet the client; with `either` a proposal may mix formats."""
 
 
 class PlanStatus(StrEnum):
