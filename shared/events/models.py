@@ -160,6 +160,8 @@ class SessionBooked(EventData):
     sequence: int = Field(ge=1)
     join_url: str = Field(max_length=512, pattern=r"^https://")
     match_id: Id | None = None
+    # The first meeting with a therapist is an introduction; the recurring series is therapy.
+    kind: Literal["introduction", "therapy"] | None = None
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> SessionBooked:
