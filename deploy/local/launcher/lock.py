@@ -1,10 +1,15 @@
-"""One launcher at a time per state folder: parallel test runs may all call `up` at once."""
+"""One launcher at a time per state folder, and one builder at a time per cache.
+
+Parallel test runs may all call `up` at once; several state folders may share one cache
+(CAREPATH_CACHE_DIR), so downloads and builds take the cache's own lock.
+"""
 
 from __future__ import annotations
 
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 from deploy.local.launcher.layout import Layout
@@ -13,11 +18,25 @@ from deploy.local.launcher.report import say
 
 @contextmanager
 def launcher_lock(layout: Layout) -> Iterator[None]:
-    """Serialise up/down/clean; the lock goes with the process, so a crash never leaves it held."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    with layout.lock_file.open("a") as handle:
+    """Serialise up/down/clean on one state folder."""
+    with file_lock(layout.lock_file, "another launcher is busy in this state directory; waiting for it..."):
+        yield
+
+
+@contextmanager
+def cache_lock(layout: Layout) -> Iterator[None]:
+    """Serialise downloads and builds into one cache."""
+    with file_lock(layout.cache / ".lock", "another launcher is filling the shared cache; waiting for it..."):
+        yield
+
+
+@contextmanager
+def file_lock(path: Path, waiting: str) -> Iterator[None]:
+    """An flock: it goes with the process, so a crash never leaves it held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
         if not try_lock(handle):
-            say("another launcher is busy in this state directory; waiting for it...")
+            say(waiting)
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 

@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from deploy.local.launcher.artifacts import CachedArtifact
 from deploy.local.launcher.commands.down import stop_servers, wipe_data
 from deploy.local.launcher.commands.env import env_lines, write_env_file
 from deploy.local.launcher.errors import EXIT_OK, LauncherError, NotReadyError
 from deploy.local.launcher.ferretdb_build import build_ferretdb, ferretdb_binary, ferretdb_version
 from deploy.local.launcher.kafka_jars import fetch_kafka_libs, kafka_libs
 from deploy.local.launcher.layout import Layout
-from deploy.local.launcher.lock import launcher_lock
+from deploy.local.launcher.lock import cache_lock, launcher_lock
 from deploy.local.launcher.logs import rotate_log, tail_file
 from deploy.local.launcher.probes import PROBE_ERRORS
 from deploy.local.launcher.processes import (
@@ -153,21 +154,24 @@ def prepare(missing: list[Server], settings: Settings, backend: str) -> dict[str
     layout = settings.layout
     names = {server.name for server in missing}
     commands: dict[str, Callable[[], list[str]]] = {}
-    slow_steps: list[Callable[[], None]] = []
+    slow_steps: list[tuple[CachedArtifact, Callable[[], None]]] = []
     if "kafka" in names:
         java, libs = require_java(), kafka_libs(layout)
         if not libs.is_fresh():
-            slow_steps.append(partial(fetch_kafka_libs, require_maven(), libs))
+            slow_steps.append((libs, partial(fetch_kafka_libs, require_maven(), libs)))
         commands["kafka"] = partial(kafka_command, settings, layout, java, libs.path)
     if "mongo" in names and backend == "mongod":
         commands["mongo"] = partial(mongod_command, settings, layout, require_mongod())
     elif "mongo" in names:
         binary = ferretdb_binary(layout)
         if not binary.is_fresh():
-            slow_steps.append(partial(build_ferretdb, require_go(), binary))
+            slow_steps.append((binary, partial(build_ferretdb, require_go(), binary)))
         commands["mongo"] = partial(ferretdb_command, settings, layout, binary.path)
-    for step in slow_steps:
-        step()
+    if slow_steps:
+        with cache_lock(layout):
+            for artifact, step in slow_steps:
+                if not artifact.is_fresh():  # another launcher sharing the cache may have just made it
+                    step()
     return commands
 
 
