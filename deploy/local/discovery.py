@@ -110,8 +110,12 @@ class LauncherRun:
         return "\n".join(lines[last:]) or f"exit code {self.returncode}, no message"
 
 
-def run_launcher(*args: str, progress: IO[str] | None = sys.stderr) -> LauncherRun:
-    """Run the launcher, its progress shown live on `progress` and also kept for the failure message."""
+def run_launcher(*args: str, show_progress: bool = True) -> LauncherRun:
+    """Run the launcher, its progress shown live on stderr and also kept for the failure message.
+
+    stderr is looked up per call, not at import: pytest swaps it while it imports conftests.
+    """
+    progress = sys.stderr if show_progress else None
     process = subprocess.Popen(
         [sys.executable, *LAUNCHER, *args],
         cwd=REPO,
