@@ -2,7 +2,8 @@
 //
 // It exists because `go install` of FerretDB's own command panics on a missing
 // generated version file; the embeddable package has no such requirement.
-// The Carepath launcher (deploy/local/launcher.py) builds and supervises it.
+// The Carepath launcher (python3 -m deploy.local.launcher) builds it, with
+// id-index.patch applied to FerretDB, and supervises it.
 package main
 
 import (
