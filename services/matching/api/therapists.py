@@ -1,0 +1,137 @@
+"""The therapist directory: admins write it; admins, services and the therapist read it.
+
+Listing is served from this replica's in-process read model (filtered there, by id), and
+only the page is read from MongoDB, by `_id`: no collection scan per request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+from pydantic import BaseModel
+
+from services.matching.api.context import MatchingContext
+from services.matching.commands.put_therapist import put_therapist
+from services.matching.domain.profile import TherapistProfile
+from shared.events.common import Concern, WeeklyWindow
+from shared.http.auth import Role
+from shared.http.dependencies import Admin, Caller, requires
+from shared.http.problems import Problem
+
+router = APIRouter(tags=["therapists"])
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
+TherapistId = Annotated[str, Path(pattern=ID_PATTERN, description="the therapist's id")]
+
+
+class AvailabilityView(BaseModel):
+    timezone: str
+    weekly: list[WeeklyWindow]
+    accepting_new_clients: bool
+    open_slots_next_14_days: int
+    changed_at: datetime
+
+
+class TherapistView(BaseModel):
+    """A directory entry: the profile as put, and what matching derived (counts, never client ids)."""
+
+    therapist_id: str
+    profile: TherapistProfile
+    caseload: int
+    holds: int
+    free_capacity: int
+    availability: AvailabilityView | None
+    revision: int
+    updated_at: datetime
+
+
+class TherapistPage(BaseModel):
+    items: list[TherapistView]
+    page: int
+    page_size: int
+    total: int
+
+
+def therapist_view(document: dict[str, Any], now: datetime) -> TherapistView:
+    profile = TherapistProfile.model_validate(document["profile"])
+    holds = sum(1 for h in document.get("holds", ()) if h["expires_at"] > now)
+    caseload = len(document.get("caseload", ()))
+    availability = document.get("availability")
+    return TherapistView(
+        therapist_id=document["_id"],
+        profile=profile,
+        caseload=caseload,
+        holds=holds,
+        free_capacity=max(0, profile.capacity - caseload - holds),
+        availability=AvailabilityView.model_validate(availability) if availability else None,
+        revision=int(document.get("revision", 0)),
+        updated_at=document["updated_at"],
+    )
+
+
+@router.put(
+    "/therapists/{therapist_id}",
+    response_model=TherapistView,
+    responses={201: {"model": TherapistView, "description": "created"}},
+    summary="Create a therapist or replace their profile (admins only)",
+)
+async def put(
+    therapist_id: TherapistId,
+    profile: TherapistProfile,
+    who: Admin,
+    matching: MatchingContext,
+    response: Response,
+) -> TherapistView:
+    result = await put_therapist(matching, therapist_id, profile)
+    if result.created:
+        response.status_code = status.HTTP_201_CREATED
+    return therapist_view(result.therapist, matching.clock())
+
+
+@router.get(
+    "/therapists/{therapist_id}", response_model=TherapistView, summary="A therapist's directory entry"
+)
+async def read(therapist_id: TherapistId, who: Caller, matching: MatchingContext) -> TherapistView:
+    if not who.may_act_for_therapist(therapist_id):
+        raise Problem(
+            403, "Forbidden", "only admins, services and the therapist themselves may read this entry"
+        )
+    document = await matching.therapists.get(therapist_id)
+    if document is None or not document.get("profile"):
+        raise Problem(404, "Not Found", f"no therapist {therapist_id} in the directory")
+    return therapist_view(document, matching.clock())
+
+
+@router.get(
+    "/therapists",
+    response_model=TherapistPage,
+    dependencies=[Depends(requires(Role.admin, Role.service))],
+    summary="List the directory, filtered, by therapist id",
+)
+async def listing(
+    matching: MatchingContext,
+    jurisdiction: Annotated[
+        str | None, Query(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", description="licensed to see clients there")
+    ] = None,
+    language: Annotated[str | None, Query(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")] = None,
+    concern: Annotated[Concern | None, Query(description="specialises in it")] = None,
+    accepting: Annotated[bool | None, Query(description="accepting new clients")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> TherapistPage:
+    index = await matching.directory.current()
+    found = index.listing(
+        jurisdiction=jurisdiction,
+        language=language,
+        concern=concern.value if concern else None,
+        accepting=accepting,
+    )
+    now = matching.clock()
+    items = []
+    for therapist in found[(page - 1) * page_size : page * page_size]:
+        document = await matching.therapists.get(therapist.id)
+        if document is not None and document.get("profile"):
+            items.append(therapist_view(document, now))
+    return TherapistPage(items=items, page=page, page_size=page_size, total=len(found))

@@ -1,0 +1,101 @@
+"""The one place matching is wired: runtime, stores, read model, subscriptions, timer, routers.
+
+    settings = MatchingSettings()
+    app = build_app(settings)          # served by `python -m services.matching`
+
+Collections (database `carepath_matching`), each read on its hot path by a lone `_id`:
+`therapists` (therapist_id), `proposals` (match_id), `clients` (client_id), `outcomes`
+(`<therapist_id>:<concern>`), `directory` (the one `journal` document), plus the runtime's
+own (`timers`, `inbox`, `locks`, `audit`, `replicas`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from services.matching.api import matches, therapists
+from services.matching.commands.expire_proposal import expire_proposal
+from services.matching.commands.propose_matches import EXPIRY_TIMER
+from services.matching.context import Matching, Policy
+from services.matching.handlers.on_booking_failed import on_booking_failed
+from services.matching.handlers.on_check_in_completed import on_check_in_completed
+from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_session_booked import on_session_booked
+from services.matching.handlers.on_session_cancelled import on_session_cancelled
+from services.matching.handlers.on_therapist_availability_changed import on_therapist_availability_changed
+from services.matching.handlers.on_treatment_plan_updated import on_treatment_plan_updated
+from services.matching.settings import MatchingSettings
+from services.matching.store import clients, journal, outcomes, proposals
+from services.matching.store import therapists as therapist_store
+from services.matching.store.read_model import Directory
+from shared.events.models import (
+    BookingFailed,
+    CheckInCompleted,
+    IntakeCompleted,
+    MatchAccepted,
+    MatchDeclined,
+    MatchProposed,
+    SessionBooked,
+    SessionCancelled,
+    TherapistAvailabilityChanged,
+    TreatmentPlanUpdated,
+)
+from shared.http.app import create_service_app
+from shared.messaging.subscriptions import Subscription
+from shared.runtime import ServiceRuntime
+
+DESCRIPTION = (
+    "Therapist directory and explainable, outcome-informed matching: hard constraints honoured "
+    "without exception, a per-factor score with reasons for every candidate, capacity held "
+    "while a proposal is open."
+)
+
+
+def build_app(settings: MatchingSettings | None = None) -> FastAPI:
+    settings = settings or MatchingSettings()
+    runtime = ServiceRuntime(settings)
+    therapist_documents = runtime.documents(therapist_store.COLLECTION)
+    outcome_documents = runtime.documents(outcomes.COLLECTION)
+    matching = Matching(
+        therapists=therapist_documents,
+        proposals=runtime.documents(proposals.COLLECTION),
+        clients=runtime.documents(clients.COLLECTION),
+        outcomes=outcome_documents,
+        directory=Directory(
+            therapist_documents,
+            outcome_documents,
+            runtime.documents(journal.COLLECTION),
+            instance=runtime.instance,
+            clock=runtime.clock,
+            outcome_prior_strength=settings.outcome_prior_strength,
+            journal_length=settings.journal_length,
+            reload_seconds=settings.directory_reload_seconds,
+        ),
+        timers=runtime.timers,
+        clock=runtime.clock,
+        policy=Policy(
+            top_k=settings.top_k,
+            proposal_ttl=timedelta(seconds=settings.proposal_ttl_seconds),
+            max_proposals_per_intake=settings.max_proposals_per_intake,
+            weights=settings.weights.as_dict(),
+            source=settings.service_name,
+        ),
+    )
+    runtime.subscribe(
+        Subscription(IntakeCompleted, on_intake_completed(matching)),
+        Subscription(TherapistAvailabilityChanged, on_therapist_availability_changed(matching)),
+        Subscription(SessionBooked, on_session_booked(matching)),
+        Subscription(SessionCancelled, on_session_cancelled(matching)),
+        Subscription(CheckInCompleted, on_check_in_completed(matching)),
+        Subscription(BookingFailed, on_booking_failed(matching)),
+        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(matching)),
+    )
+    runtime.on_timer(EXPIRY_TIMER, expire_proposal(matching))
+    runtime.produces(MatchProposed, MatchAccepted, MatchDeclined)
+    app = create_service_app(
+        runtime, [therapists.router, matches.router], title="Carepath matching", description=DESCRIPTION
+    )
+    app.state.matching = matching
+    return app

@@ -1,0 +1,256 @@
+"""Propose therapists to a client: rank on the read model, hold capacity, publish match-proposed.
+
+Steps, each safe to repeat (a redelivered event or a retried request runs them again):
+
+1. The proposal exists already (its id derives from its cause): make sure its expiry timer
+   and the client's link to it exist, and return it. No second proposal, ever.
+2. Rank on this replica's in-process directory, caught up with the shared journal.
+3. Hold capacity on each candidate in rank order, under the therapist document's lease,
+   after every hard constraint is checked again on the document as it is now. A therapist
+   another replica filled meanwhile is skipped (and the read model learns why); ranking
+   repeats on the fresher model until `top_k` are held or nobody eligible is left. A hold
+   left by a crash before step 5 is this proposal's own (keyed by match id) and is reused
+   when the cause comes again; if the cause never comes, it lapses at its `expires_at`.
+4. Schedule the expiry timer (idempotent by id) before the proposal exists, so no
+   proposal is ever without one.
+5. Insert the proposal with its match-proposed event in the same single write (outbox).
+
+With no eligible therapist the proposal has no candidates, names the constraint that
+emptied the list, and an operator alert is logged (ids and codes only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from services.matching.context import Matching
+from services.matching.domain.filters import ProposalRound
+from services.matching.domain.needs import ClientNeeds
+from services.matching.domain.ranking import RankedTherapist, rank
+from services.matching.domain.scoring import Scorer
+from services.matching.store import clients as client_state
+from services.matching.store import proposals
+from services.matching.store.therapists import holds_for, place_hold
+from shared.events.common import Candidate, SessionFormat
+from shared.events.envelope import Envelope, deterministic_event_id, new_event
+from shared.events.models import IntakeCompleted, MatchProposed
+from shared.observability.logs import get_logger
+from shared.storage import Document
+
+log = get_logger(__name__)
+
+EXPIRY_TIMER = "proposal-expiry"
+RANKING_ROUNDS = 4
+"""Rankings per proposal at most: a hold refused means another replica got there first,
+and the next ranking (on the fresher model) is enough unless many race for the same few."""
+NONE_HELD = "no_candidate_could_be_held"
+"""Eligible therapists were found but every hold was refused (others filled them meanwhile)."""
+SHORTLIST_SLACK = 3
+"""Extra candidates ranked beyond those still wanted, so one refused hold needs no re-ranking."""
+
+
+def match_id_for(*parts: str) -> str:
+    """A proposal's id, derived from what caused it (e.g. ("intake", intake_id))."""
+    return deterministic_event_id("match", *parts)
+
+
+def expiry_timer_id(match_id: str) -> str:
+    return f"{EXPIRY_TIMER}:{match_id}"
+
+
+async def propose_matches(
+    matching: Matching,
+    client_id: str,
+    intake: IntakeCompleted,
+    *,
+    match_id: str,
+    cause: Envelope,
+    excluded: frozenset[str] = frozenset(),
+    origin: str = "intake",
+    predecessor: str | None = None,
+    sequence: int = 1,
+) -> Document:
+    """Make (or find) proposal `match_id` for the client; returns the stored proposal."""
+    existing = await matching.proposals.get(match_id)
+    if existing is not None:
+        await _settle(matching, existing)
+        return existing
+
+    now = matching.clock()
+    policy = matching.policy
+    needs = ClientNeeds.from_intake(intake)
+    moment = ProposalRound(now=now, match_id=match_id, excluded=excluded)
+    expires_at = now + policy.proposal_ttl
+    held, reasons = await _hold_best(matching, needs, moment, expires_at)
+
+    candidates = [
+        Candidate(
+            therapist_id=c.therapist_id,
+            rank=position,
+            score=round(c.score, 4),
+            factors={name: round(part, 4) for name, part in c.factors.items()},
+            reasons=list(c.reasons),
+            session_format=SessionFormat(c.session_format),
+        )
+        for position, c in enumerate(held, 1)
+    ]
+    proposed = MatchProposed(
+        match_id=match_id,
+        client_id=client_id,
+        intake_id=intake.intake_id,
+        candidates=candidates,
+        reasons=list(reasons),
+        expires_at=expires_at,
+        timezone=intake.timezone,
+        availability=list(intake.availability),
+        session_format=(candidates[0].session_format if candidates else None) or _format_asked(needs),
+        risk_level=intake.risk_level,
+    )
+    document = {
+        "_id": match_id,
+        "client_id": client_id,
+        "intake_id": intake.intake_id,
+        "status": proposals.PROPOSED,
+        "origin": origin,
+        "predecessor": predecessor,
+        "sequence": sequence,
+        "candidates": [c.model_dump(mode="json") for c in candidates],
+        "reasons": list(reasons),
+        "session_format": proposed.session_format.value,
+        "created_at": now,
+        "expires_at": expires_at,
+        "correlation_id": cause.correlation_id,
+        "declined_therapist_ids": [],
+    }
+    await matching.timers.schedule(
+        expiry_timer_id(match_id), EXPIRY_TIMER, expires_at, {"match_id": match_id}
+    )
+    event = new_event(proposed, source=policy.source, cause=cause, discriminator=match_id, now=now)
+    with suppress(DuplicateKeyError):  # made meanwhile by a concurrent retry of the same cause
+        await matching.proposals.insert(document, [event], cause=cause)
+    stored = await matching.proposals.get(match_id) or document
+    await _settle(matching, stored)
+    if not candidates:
+        log.error(
+            "operator alert: no eligible therapist for a client",
+            alert="matching_no_candidates",
+            match_id=match_id,
+            client_id=client_id,
+            intake_id=intake.intake_id,
+            reasons=list(reasons),
+        )
+    else:
+        log.info(
+            "match proposed",
+            match_id=match_id,
+            client_id=client_id,
+            therapist_ids=[c.therapist_id for c in candidates],
+        )
+    return stored
+
+
+async def _hold_best(
+    matching: Matching, needs: ClientNeeds, moment: ProposalRound, expires_at: datetime
+) -> tuple[list[RankedTherapist], tuple[str, ...]]:
+    """Rank and hold until `top_k` are held; the held candidates best first, or the empty list's reasons."""
+    assert moment.match_id is not None
+    k = matching.policy.top_k
+    held: list[RankedTherapist] = []
+    tried: set[str] = set()
+    reasons: tuple[str, ...] = ()
+    for _ in range(RANKING_ROUNDS):
+        index = await matching.directory.current()
+        scorer = Scorer(
+            needs,
+            now=moment.now,
+            outcomes=index.outcomes,
+            weights=matching.policy.weights,
+            match_id=moment.match_id,
+        )
+        pool = index.pool(needs)
+        ranking = rank(
+            pool.therapists,
+            needs,
+            moment,
+            scorer,
+            k + len(tried) + SHORTLIST_SLACK,
+            emptied_before=pool.emptied_by,
+        )
+        reasons = ranking.reasons
+        fresh = [c for c in ranking.candidates if c.therapist_id not in tried]
+        if not fresh:
+            break
+        for candidate in fresh:
+            tried.add(candidate.therapist_id)
+            change = place_hold(moment.match_id, needs.client_id, expires_at, needs, moment)
+            written = await matching.change_therapists([(candidate.therapist_id, change)])
+            if holds_for(written.get(candidate.therapist_id), moment.match_id):
+                held.append(candidate)
+                if len(held) == k:
+                    break
+        if len(held) == k:
+            break
+    held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))
+    return held, (() if held else reasons or (NONE_HELD,))
+
+
+async def _settle(matching: Matching, proposal: Mapping[str, Any]) -> None:
+    """What must exist beside a proposal: its expiry timer and the client's link to it."""
+    match_id = proposal["_id"]
+    if proposal["status"] in proposals.HOLDING:
+        await matching.timers.schedule(
+            expiry_timer_id(match_id), EXPIRY_TIMER, proposal["expires_at"], {"match_id": match_id}
+        )
+    await matching.clients.update(
+        proposal["client_id"], client_state.link_proposal(match_id, matching.clock())
+    )
+
+
+def _format_asked(needs: ClientNeeds) -> SessionFormat:
+    return SessionFormat.in_person if needs.format == "in_person" else SessionFormat.video
+
+
+async def propose_again(
+    matching: Matching,
+    client_id: str,
+    *,
+    match_id: str,
+    cause: Envelope,
+    origin: str,
+    predecessor: str | None,
+    sequence: int,
+) -> Document | None:
+    """A new proposal from the client's latest intake, without the therapists excluded for them.
+
+    None when there is nothing to propose from, or the client had `max_proposals_per_intake`
+    already (an operator looks at such a client; a loop with scheduling stops here).
+    """
+    client = await matching.clients.get(client_id)
+    if client is None or not client.get("intake"):
+        log.warning("no intake to propose from", client_id=client_id, predecessor=predecessor)
+        return None
+    if sequence > matching.policy.max_proposals_per_intake:
+        log.error(
+            "operator alert: proposals per intake exhausted",
+            alert="matching_proposals_exhausted",
+            client_id=client_id,
+            match_id=predecessor,
+            proposals=sequence - 1,
+        )
+        return None
+    return await propose_matches(
+        matching,
+        client_id,
+        client_state.intake_of(client),
+        match_id=match_id,
+        cause=cause,
+        excluded=client_state.excluded_ids(client),
+        origin=origin,
+        predecessor=predecessor,
+        sequence=sequence,
+    )

@@ -1,0 +1,98 @@
+"""A therapist as ranking sees them: profile, derived load and availability, ready to compare.
+
+Built from a stored directory document (`store/therapists.py`) and kept in the in-process
+read model, so every set a filter or factor needs is built once, not once per intake.
+Languages are reduced to their primary subtag (`es-MX` -> `es`): a therapist who speaks
+Spanish serves a client who asks for Mexican Spanish, and the other way round.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from services.matching.domain.availability import Interval, Window, utc_intervals
+
+
+def primary_language(tag: str) -> str:
+    """`es-MX` -> `es`: languages are matched on their primary subtag."""
+    return tag.split("-", 1)[0].lower()
+
+
+def country_of(jurisdiction: str) -> str:
+    """`US-CA` -> `US`."""
+    return jurisdiction.split("-", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """Capacity set aside for an open proposal, until `expires_at` at the latest."""
+
+    match_id: str
+    client_id: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Scheduling's weekly availability of a therapist (from therapist-availability-changed)."""
+
+    timezone: str
+    windows: tuple[Window, ...]
+    accepting_new_clients: bool = True
+
+
+@dataclass(slots=True, eq=False)
+class Therapist:
+    id: str
+    gender: str
+    languages: frozenset[str]
+    jurisdictions: frozenset[str]
+    specialties: Mapping[str, int]
+    approaches: frozenset[str]
+    competencies: frozenset[str]
+    communication_style: str | None
+    formats: frozenset[str]
+    in_person_regions: frozenset[str]
+    price_per_session: int
+    insurers: frozenset[str]
+    profile_accepting: bool
+    capacity: int
+    high_acuity: bool
+    timezone: str
+    caseload: frozenset[str] = frozenset()
+    holds: tuple[Hold, ...] = ()
+    availability: Availability | None = None
+    revision: int = 0
+    _weekly: tuple[date, tuple[Interval, ...]] | None = field(default=None, repr=False)
+
+    @property
+    def accepting(self) -> bool:
+        """Open to new clients by the directory and, when scheduling says so, by availability."""
+        return self.profile_accepting and (
+            self.availability is None or self.availability.accepting_new_clients
+        )
+
+    def live_holds(self, now: datetime, *, ignoring: str | None = None) -> int:
+        """Holds still running at `now`, not counting the proposal `ignoring` (the one being made)."""
+        return sum(1 for h in self.holds if h.expires_at > now and h.match_id != ignoring)
+
+    def load(self, now: datetime, *, ignoring: str | None = None) -> int:
+        """Clients in care plus capacity held for open proposals."""
+        return len(self.caseload) + self.live_holds(now, ignoring=ignoring)
+
+    def holds_for(self, match_id: str) -> bool:
+        return any(h.match_id == match_id for h in self.holds)
+
+    def weekly_utc(self, week: date) -> tuple[Interval, ...] | None:
+        """Free hours on the common UTC axis of `week`; None while scheduling has said nothing."""
+        if self.availability is None:
+            return None
+        if self._weekly is None or self._weekly[0] != week:
+            self._weekly = (week, utc_intervals(self.availability.windows, self.availability.timezone, week))
+        return self._weekly[1]
+
+
+def languages_of(tags: Iterable[str]) -> frozenset[str]:
+    return frozenset(primary_language(tag) for tag in tags)

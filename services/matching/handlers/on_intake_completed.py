@@ -1,0 +1,54 @@
+"""intake-completed: keep the client's intake and propose therapists (`propose_matches`)."""
+
+from __future__ import annotations
+
+from services.matching.commands.propose_matches import match_id_for, propose_matches
+from services.matching.commands.release_holds import release_holds
+from services.matching.context import Matching
+from services.matching.store import clients as client_state
+from services.matching.store import proposals
+from shared.events.envelope import Envelope
+from shared.events.models import IntakeCompleted
+from shared.messaging.subscriptions import Handler
+from shared.observability.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def on_intake_completed(matching: Matching) -> Handler:
+    async def handle(event: IntakeCompleted, envelope: Envelope) -> None:
+        """Proposes the best-fitting therapists for the client's intake (match-proposed)."""
+        now = matching.clock()
+        client = await matching.clients.upsert(
+            event.client_id, client_state.record_intake(event, envelope.correlation_id, now)
+        )
+        assert client is not None
+        if client["intake"]["intake_id"] != event.intake_id:
+            log.info("older intake ignored: a newer one was handled", intake_id=event.intake_id)
+            return
+        match_id = match_id_for("intake", event.intake_id)
+        previous = client.get("current_match_id")
+        if previous and previous != match_id:
+            await _supersede(matching, previous, by=match_id)
+        await propose_matches(
+            matching,
+            event.client_id,
+            event,
+            match_id=match_id,
+            cause=envelope,
+            excluded=client_state.excluded_ids(client),
+        )
+
+    return handle
+
+
+async def _supersede(matching: Matching, match_id: str, *, by: str) -> None:
+    """A new intake replaces an open proposal of the last one: its holds go back."""
+    proposal = await matching.proposals.get(match_id)
+    if proposal is None or proposal["status"] not in proposals.HOLDING:
+        return
+    closing = proposals.close(
+        proposals.SUPERSEDED, matching.clock(), closed_by=by, only_from=proposals.HOLDING, successor=by
+    )
+    await matching.proposals.update(match_id, closing)
+    await release_holds(matching, proposal)

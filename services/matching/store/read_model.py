@@ -1,0 +1,179 @@
+"""This replica's in-process directory: loaded once, kept current by its own writes and the journal.
+
+Ranking never reads the directory from MongoDB per intake. Instead:
+
+1. Load: the first use reads every therapist and outcome record (one scan each) into a
+   `DirectoryIndex`, after noting the journal's version.
+2. Own writes: whatever this replica writes (holds, caseload, profiles, availability,
+   outcomes) is applied to the index from the document the write returned, and its id is
+   appended to the shared journal (`journal.py`).
+3. Others' writes: before ranking, one read of the journal by `_id`; the documents other
+   replicas changed since are re-read by `_id` and applied. A replica that fell further
+   behind than the journal keeps reloads everything.
+4. Safety net: a change whose journal entry was lost (a crash between a write and its
+   append) is picked up by a full reload in the background every `reload_seconds`.
+
+Correctness does not rest on freshness: a proposal places its holds under each therapist's
+document lease after checking every hard constraint again on the document as it is then
+(`therapists.place_hold`), so a stale copy can cost a retry, never an oversubscribed
+therapist or a violated constraint. Each copy carries the document's `revision`, and an
+older copy never replaces a newer one, whatever order refreshes finish in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.matching.domain.directory_index import DirectoryIndex
+from services.matching.domain.outcomes import OutcomeBook
+from services.matching.store import journal
+from services.matching.store.outcomes import counts_from_document
+from services.matching.store.therapists import therapist_from_document
+from shared.observability.logs import get_logger
+from shared.ports import Clock, Documents
+
+log = get_logger(__name__)
+
+
+class Directory:
+    def __init__(
+        self,
+        therapists: Documents,
+        outcomes: Documents,
+        journal_store: Documents,
+        *,
+        instance: str,
+        clock: Clock,
+        outcome_prior_strength: float = 10.0,
+        journal_length: int = 500,
+        reload_seconds: float = 900.0,
+    ) -> None:
+        self._therapists = therapists
+        self._outcomes = outcomes
+        self._journal = journal_store
+        self._instance = instance
+        self._clock = clock
+        self._strength = outcome_prior_strength
+        self._journal_length = journal_length
+        self._reload_every = timedelta(seconds=reload_seconds)
+        self.index = DirectoryIndex(OutcomeBook(outcome_prior_strength))
+        self._version: int | None = None  # None until loaded
+        self._loaded_at: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._reload: asyncio.Task[None] | None = None
+        self._written_during_reload: list[tuple[str, Mapping[str, Any]]] | None = None
+
+    @property
+    def version(self) -> int | None:
+        return self._version
+
+    async def current(self) -> DirectoryIndex:
+        """The index, caught up with every change the journal names."""
+        if self._version is None:
+            async with self._lock:
+                if self._version is None:
+                    await self._load_into_place()
+        else:
+            await self._catch_up()
+        self._maybe_reload_in_background()
+        return self.index
+
+    # ------------------------------------------------------------------ own writes
+
+    def apply(self, collection: str, document: Mapping[str, Any] | None) -> None:
+        """Apply a document this replica just wrote (or read fresh) to the index."""
+        if document is None:
+            return
+        self._apply(self.index, collection, document)
+        if self._written_during_reload is not None:
+            self._written_during_reload.append((collection, document))
+
+    async def record(self, refs: Iterable[str]) -> None:
+        """Tell the other replicas which documents changed (after they changed)."""
+        wanted = list(refs)
+        if not wanted:
+            return
+        await self._journal.upsert(
+            journal.JOURNAL_ID,
+            journal.append(wanted, by=self._instance, keep=self._journal_length, now=self._clock()),
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _apply(self, index: DirectoryIndex, collection: str, document: Mapping[str, Any]) -> None:
+        if collection == journal.THERAPISTS:
+            therapist = therapist_from_document(document)
+            if therapist is None:
+                index.remove(document["_id"], revision=int(document.get("revision", 0)))
+            else:
+                index.put(therapist)
+        elif collection == journal.OUTCOMES:
+            therapist_id, concern, counts, revision = counts_from_document(document)
+            index.outcomes.put(therapist_id, concern, counts, revision=revision)
+
+    async def _load(self) -> tuple[DirectoryIndex, int]:
+        held = await self._journal.get(journal.JOURNAL_ID)
+        version = int(held["version"]) if held else 0
+        index = DirectoryIndex(OutcomeBook(self._strength))
+        for document in await self._therapists.find({}):
+            self._apply(index, journal.THERAPISTS, document)
+        for document in await self._outcomes.find({}):
+            self._apply(index, journal.OUTCOMES, document)
+        return index, version
+
+    async def _load_into_place(self) -> None:
+        self.index, self._version = await self._load()
+        self._loaded_at = self._clock()
+        log.info("directory loaded", therapists=len(self.index), version=self._version)
+
+    async def _catch_up(self) -> None:
+        held = await self._journal.get(journal.JOURNAL_ID)
+        if held is None or int(held["version"]) == self._version:
+            return
+        async with self._lock:
+            assert self._version is not None
+            if int(held["version"]) <= self._version:
+                return
+            entries = [e for e in held.get("entries", ()) if int(e["v"]) > self._version]
+            if not entries or int(entries[0]["v"]) != self._version + 1:
+                log.info("directory fell behind its journal; reloading", version=self._version)
+                await self._load_into_place()
+                return
+            refs = {r for e in entries if e.get("by") != self._instance for r in e["refs"]}
+            for reference in sorted(refs):
+                collection, _, document_id = reference.partition("/")
+                store = self._therapists if collection == journal.THERAPISTS else self._outcomes
+                document = await store.get(document_id)
+                if document is not None:
+                    self.apply(collection, document)
+                elif collection == journal.THERAPISTS:
+                    self.index.remove(document_id)
+            self._version = int(entries[-1]["v"])
+
+    def _maybe_reload_in_background(self) -> None:
+        if self._loaded_at is None or self._reload is not None:
+            return
+        if self._clock() - self._loaded_at < self._reload_every:
+            return
+        self._reload = asyncio.create_task(self._reload_in_background(), name="directory-reload")
+
+    async def _reload_in_background(self) -> None:
+        """Build a fresh index aside, then swap it in with what this replica wrote meanwhile."""
+        self._written_during_reload = []
+        try:
+            index, version = await self._load()
+            async with self._lock:
+                for collection, document in self._written_during_reload:
+                    self._apply(index, collection, document)
+                self.index, self._version = index, version  # the journal since `version` follows
+                self._loaded_at = self._clock()
+            log.info("directory reloaded", therapists=len(index), version=version)
+        except Exception:
+            log.exception("directory reload failed; the journal keeps this replica current meanwhile")
+            self._loaded_at = self._clock()
+        finally:
+            self._written_during_reload = None
+            self._reload = None
