@@ -1,5 +1,7 @@
-"""intake: drafts and submitted intakes, PHQ-9/GAD-7/C-SSRS assessments, goals, check-in answers.
+"""intake: the client's clinical record.
 
-Consumes check-in-due; produces intake-completed, risk-flagged, check-in-completed (DESIGN §1).
-Built on `shared/` in its own issue; it has no entry point (`__main__.py`) yet.
+Drafts and submitted intakes (history, goals, preferences, availability, PHQ-9, GAD-7,
+C-SSRS screener), the versioned treatment plan and check-ins. Consumes check-in-due and
+session-booked; produces intake-completed, risk-flagged, treatment-plan-updated and
+check-in-completed (DESIGN §1). Run with `python -m services.intake`.
 """

@@ -1,0 +1,108 @@
+"""Intakes: a draft filled in at the client's own pace, then submitted, scored and screened."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from services.intake.api.access import client_record_for, ensure_visible
+from services.intake.api.context import ClientId, IntakeId, Stores
+from services.intake.api.views import (
+    IntakeSummary,
+    IntakeView,
+    SubmissionView,
+    intake_summary,
+    intake_view,
+    submission_view,
+)
+from services.intake.commands.create_intake import create_intake
+from services.intake.commands.save_intake_sections import save_intake_sections
+from services.intake.commands.submit_intake import submit_intake
+from services.intake.domain.intake import IntakeSections, NewIntake
+from services.intake.fhir import intake_bundle
+from shared.http.dependencies import Audit, Caller, Cipher, Runtime
+from shared.http.problems import Problem
+
+router = APIRouter(tags=["intakes"])
+
+FHIR_JSON = "application/fhir+json"
+
+
+@router.post("/intakes", status_code=201, response_model=IntakeView)
+async def start_intake(
+    new: NewIntake, who: Caller, stores: Stores, cipher: Cipher, runtime: Runtime
+) -> IntakeView:
+    """Start a draft with any sections already filled in; each given section is validated now."""
+    await client_record_for(who, new.client_id, stores)
+    draft = await create_intake(
+        stores,
+        cipher,
+        new,
+        fields=new.model_fields_set,
+        created_by={"subject": who.subject, "role": who.role.value},
+        now=runtime.clock(),
+    )
+    return intake_view(draft, cipher)
+
+
+@router.get("/intakes/{intake_id}", response_model=IntakeView)
+async def read_intake(
+    intake_id: IntakeId, who: Caller, stores: Stores, cipher: Cipher, audit: Audit
+) -> IntakeView:
+    intake = await ensure_visible(who, await stores.intakes.get(intake_id), stores, "intake")
+    await audit.read(resource="intake", resource_id=intake_id, client_id=str(intake["client_id"]))
+    return intake_view(intake, cipher)
+
+
+@router.patch("/intakes/{intake_id}", response_model=IntakeView)
+async def save_intake(
+    intake_id: IntakeId,
+    changes: IntakeSections,
+    who: Caller,
+    stores: Stores,
+    cipher: Cipher,
+    runtime: Runtime,
+) -> IntakeView:
+    """Save sections at any time before submission (a section sent as null is cleared); 409 after."""
+    await ensure_visible(who, await stores.intakes.get(intake_id), stores, "intake")
+    saved = await save_intake_sections(
+        stores, cipher, intake_id, changes, fields=changes.model_fields_set, now=runtime.clock()
+    )
+    return intake_view(saved, cipher)
+
+
+@router.post("/intakes/{intake_id}/submit", response_model=SubmissionView)
+async def submit(
+    intake_id: IntakeId, who: Caller, stores: Stores, cipher: Cipher, runtime: Runtime
+) -> SubmissionView:
+    """Check completeness (every missing field at once), score, screen risk and publish.
+
+    A moderate or high risk answers with crisis resources. Submitting again returns the
+    same answer and publishes nothing.
+    """
+    await ensure_visible(who, await stores.intakes.get(intake_id), stores, "intake")
+    submitted = await submit_intake(stores, cipher, intake_id, now=runtime.clock())
+    return submission_view(submitted)
+
+
+@router.get(
+    "/intakes/{intake_id}/fhir",
+    response_class=JSONResponse,
+    responses={200: {"content": {FHIR_JSON: {}}, "description": "A FHIR R4 Bundle (collection)"}},
+)
+async def read_intake_as_fhir(intake_id: IntakeId, who: Caller, stores: Stores, audit: Audit) -> JSONResponse:
+    """The submitted intake's PHQ-9 and GAD-7 as a FHIR R4 Bundle (QuestionnaireResponses, Observations)."""
+    intake = await ensure_visible(who, await stores.intakes.get(intake_id), stores, "intake")
+    if intake["status"] != "submitted":
+        raise Problem(409, "Conflict", "the intake is a draft; it has no scores to export yet")
+    await audit.read(resource="intake", resource_id=intake_id, client_id=str(intake["client_id"]))
+    return JSONResponse(intake_bundle(intake), media_type=FHIR_JSON)
+
+
+@router.get("/clients/{client_id}/intakes", response_model=list[IntakeSummary])
+async def list_intakes(client_id: ClientId, who: Caller, stores: Stores, audit: Audit) -> list[IntakeSummary]:
+    """The client's intakes, oldest first (ids and status, to resume a draft)."""
+    record = await client_record_for(who, client_id, stores)
+    await audit.read(resource="client_intakes", resource_id=client_id, client_id=client_id)
+    found = [await stores.intakes.get(intake_id) for intake_id in record.get("intake_ids", [])]
+    return [intake_summary(intake) for intake in found if intake is not None]

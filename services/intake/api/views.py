@@ -1,0 +1,191 @@
+"""What the intake API answers: response models (they are the OpenAPI document) and builders.
+
+Builders decrypt free text for the caller who is allowed to read it; the route has
+recorded the read in the audit trail before it answers.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from services.intake.commands.answer_check_in import GoalProgress
+from services.intake.commands.write_treatment_plan import GoalTarget
+from services.intake.domain.crisis import CrisisResource, crisis_resources_for
+from services.intake.domain.intake import IntakeSections, Screener
+from services.intake.store.check_ins import note_context
+from services.intake.store.intakes import opened_sections
+from services.intake.store.sealing import unseal
+from services.intake.store.treatment_plans import opened_plan
+from shared.events.common import (
+    Approach,
+    Gad7Summary,
+    Instrument,
+    OutcomeChange,
+    Phq9Summary,
+    PlanStatus,
+    RiskLevel,
+    SessionCadence,
+)
+from shared.security.field_encryption import FieldCipher
+from shared.storage import Document
+
+
+class CrisisResourceView(BaseModel):
+    code: str
+    name: str
+    how: str
+    contact: str
+
+
+class Screening(BaseModel):
+    phq9: Phq9Summary
+    gad7: Gad7Summary
+    risk_level: RiskLevel
+    risk_reasons: list[str] = Field(description="Codes of the positive screener answers")
+
+
+class SubmissionView(Screening):
+    id: str
+    client_id: str
+    status: Literal["submitted"]
+    submitted_at: datetime
+    crisis_resources: list[CrisisResourceView] | None = Field(
+        default=None, description="Shown at once when the risk is moderate or high"
+    )
+
+
+class IntakeView(IntakeSections):
+    id: str
+    client_id: str
+    status: Literal["draft", "submitted"]
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None = None
+    result: Screening | None = None
+
+
+class IntakeSummary(BaseModel):
+    id: str
+    status: Literal["draft", "submitted"]
+    created_at: datetime
+    submitted_at: datetime | None = None
+    risk_level: RiskLevel | None = None
+
+
+class PlanGoalView(BaseModel):
+    code: str
+    description: str | None = None
+    target: GoalTarget
+
+
+class PlanView(BaseModel):
+    id: str
+    client_id: str
+    version: int
+    therapist_id: str
+    status: PlanStatus
+    approach: Approach
+    techniques: list[str]
+    goals: list[PlanGoalView]
+    session_cadence: SessionCadence
+    check_in_interval_days: int
+    review_at: datetime | None = None
+    created_at: datetime
+
+
+class CheckInResult(Screening):
+    change: OutcomeChange
+    plan_review_suggested: bool
+    review_reasons: list[str]
+    goals_reached: list[str]
+
+
+class CheckInAnswersView(BaseModel):
+    phq9: list[int]
+    gad7: list[int]
+    cssrs: Screener | None = None
+    goal_progress: list[GoalProgress] = Field(default_factory=list)
+
+
+class CheckInView(BaseModel):
+    id: str
+    client_id: str
+    therapist_id: str
+    status: Literal["pending", "completed"]
+    due_at: datetime
+    instruments: list[Instrument]
+    created_at: datetime
+    goals_to_rate: list[str] = Field(
+        default_factory=list, description="Goal codes of the current plan, each rated 0–10 in the answer"
+    )
+    completed_at: datetime | None = None
+    answers: CheckInAnswersView | None = None
+    note: str | None = None
+    result: CheckInResult | None = None
+    crisis_resources: list[CrisisResourceView] | None = None
+
+
+def _crisis(result: dict[str, Any] | None) -> list[CrisisResource] | None:
+    return crisis_resources_for(RiskLevel(result["risk_level"])) if result else None
+
+
+def submission_view(intake: Document) -> SubmissionView:
+    result = intake["result"]
+    return SubmissionView.model_validate(
+        {
+            **result,
+            "id": intake["_id"],
+            "client_id": intake["client_id"],
+            "status": "submitted",
+            "submitted_at": intake["submitted_at"],
+            "crisis_resources": _crisis(result),
+        }
+    )
+
+
+def intake_view(intake: Document, cipher: FieldCipher) -> IntakeView:
+    sections = opened_sections(intake["sections"], intake_id=str(intake["_id"]), cipher=cipher)
+    return IntakeView.model_validate(
+        {
+            **sections.model_dump(),
+            "id": intake["_id"],
+            "client_id": intake["client_id"],
+            "status": intake["status"],
+            "created_at": intake["created_at"],
+            "updated_at": intake["updated_at"],
+            "submitted_at": intake.get("submitted_at"),
+            "result": intake.get("result"),
+        }
+    )
+
+
+def intake_summary(intake: Document) -> IntakeSummary:
+    result = intake.get("result") or {}
+    return IntakeSummary(
+        id=intake["_id"],
+        status=intake["status"],
+        created_at=intake["created_at"],
+        submitted_at=intake.get("submitted_at"),
+        risk_level=result.get("risk_level"),
+    )
+
+
+def plan_view(version: Document, cipher: FieldCipher) -> PlanView:
+    opened = opened_plan(version, cipher)
+    return PlanView.model_validate({**opened, "id": opened["_id"]})
+
+
+def check_in_view(check_in: Document, cipher: FieldCipher, *, goals_to_rate: list[str]) -> CheckInView:
+    completed = check_in["status"] == "completed"
+    return CheckInView.model_validate(
+        {
+            **check_in,
+            "id": check_in["_id"],
+            "goals_to_rate": [] if completed else goals_to_rate,
+            "note": unseal(cipher, check_in.get("note"), context=note_context(str(check_in["_id"]))),
+            "crisis_resources": _crisis(check_in.get("result")),
+        }
+    )

@@ -1,0 +1,138 @@
+"""Submit an intake: check it is complete, score it, screen risk, and publish.
+
+All of it happens inside one write of the intake document, under its lease: the
+completeness check and the scores are computed from the document as it is at that
+moment (a concurrent PATCH cannot slip in between), and the events go into the same
+write's outbox. A moderate or high risk puts `risk-flagged` before `intake-completed`,
+both with the journey's correlation id (the intake id: the journey starts here). A second
+submit finds the intake submitted and returns the stored result, publishing nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from services.intake.commands.refusals import InvalidFields, NotFound
+from services.intake.commands.times import stored_time
+from services.intake.domain.intake import IntakeSections, Preferences, submission_problems
+from services.intake.domain.risk import RiskScreen, screen_risk
+from services.intake.domain.scoring import Gad7Score, Phq9Score, score_gad7, score_phq9
+from services.intake.store import IntakeStores
+from services.intake.store.intakes import opened_sections
+from shared.events.common import (
+    Gad7Summary,
+    Phq9Summary,
+    Weekday,
+    WeeklyWindow,
+)
+from shared.events.common import (
+    Preferences as PreferencesCodes,
+)
+from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
+from shared.events.models import IntakeCompleted, RiskFlagged
+from shared.security.field_encryption import FieldCipher
+from shared.storage import Document
+from shared.storage.documents import Revision
+
+SOURCE = "intake"
+
+
+async def submit_intake(
+    stores: IntakeStores, cipher: FieldCipher, intake_id: str, *, now: datetime
+) -> Document:
+    """The submitted intake (with `result`); raises `InvalidFields` listing everything missing."""
+    submitted_at = stored_time(now)
+
+    def change(current: Document) -> Revision | None:
+        if current["status"] == "submitted":
+            return None
+        sections = opened_sections(current["sections"], intake_id=intake_id, cipher=cipher)
+        if problems := submission_problems(sections):
+            raise InvalidFields(problems)
+        assert sections.phq9 is not None and sections.gad7 is not None  # checked just above
+        phq9, gad7 = score_phq9(sections.phq9), score_gad7(sections.gad7)
+        risk = screen_risk(phq9.item9, sections.cssrs.answers() if sections.cssrs else None)
+        journey = intake_id
+        submitted = {
+            **current,
+            "status": "submitted",
+            "submitted_at": submitted_at,
+            "updated_at": submitted_at,
+            "correlation_id": journey,
+            "result": _result(phq9, gad7, risk),
+        }
+        events = _events(current, sections, phq9, gad7, risk, at=submitted_at, journey=journey)
+        return Revision(submitted, events)
+
+    stored = await stores.intakes.update(intake_id, change)
+    if stored is None:
+        raise NotFound(intake_id)
+    return stored
+
+
+def _result(phq9: Phq9Score, gad7: Gad7Score, risk: RiskScreen) -> dict[str, Any]:
+    return {
+        "phq9": {"total": phq9.total, "severity": phq9.severity, "item9": phq9.item9},
+        "gad7": {"total": gad7.total, "severity": gad7.severity},
+        "risk_level": risk.level.value,
+        "risk_reasons": list(risk.reasons),
+    }
+
+
+def _events(
+    intake: Document,
+    sections: IntakeSections,
+    phq9: Phq9Score,
+    gad7: Gad7Score,
+    risk: RiskScreen,
+    *,
+    at: datetime,
+    journey: str,
+) -> list[OutgoingEvent]:
+    """`risk-flagged` first when the screen alerts, then `intake-completed`: codes and numbers only."""
+    intake_id, client_id = str(intake["_id"]), str(intake["client_id"])
+    assert sections.jurisdiction and sections.timezone and sections.languages and sections.concerns
+    assert sections.availability
+    completed = IntakeCompleted(
+        intake_id=intake_id,
+        client_id=client_id,
+        submitted_at=at,
+        jurisdiction=sections.jurisdiction,
+        timezone=sections.timezone,
+        languages=sections.languages,
+        concerns=sections.concerns,
+        goals=[goal.code for goal in sections.goals or []],
+        phq9=Phq9Summary(total=phq9.total, severity=phq9.severity, item9=phq9.item9),
+        gad7=Gad7Summary(total=gad7.total, severity=gad7.severity),
+        risk_level=risk.level,
+        preferences=PreferencesCodes(**(sections.preferences or Preferences()).model_dump()),
+        availability=[
+            WeeklyWindow(day=Weekday(window.day[:3]), start=window.start, end=window.end)
+            for window in sections.availability
+        ],
+    )
+    events: list[OutgoingEvent] = []
+    if risk.alerting:
+        flagged = RiskFlagged(
+            intake_id=intake_id,
+            client_id=client_id,
+            risk_level=risk.level,
+            reasons=list(risk.reasons),
+            flagged_at=at,
+        )
+        events.append(_event(flagged, intake_id, journey, at))
+    events.append(_event(completed, intake_id, journey, at))
+    return events
+
+
+def _event(data: IntakeCompleted | RiskFlagged, intake_id: str, journey: str, at: datetime) -> OutgoingEvent:
+    """Ids derive from the intake, so the same submission can only ever mean the same events."""
+    name = "risk-flagged" if isinstance(data, RiskFlagged) else "intake-completed"
+    return new_event(
+        data,
+        source=SOURCE,
+        correlation_id=journey,
+        event_id=deterministic_event_id(intake_id, name),
+        now=at,
+    )

@@ -1,0 +1,182 @@
+"""Write the client's personalized treatment plan: every change is a new version.
+
+Each version publishes `treatment-plan-updated` (codes and numbers: approach, cadence,
+check-in interval, goal codes, status) through its own document's outbox, so scheduling
+follows the cadence and check-in interval, and `status: completed` ends care (scheduling
+cancels the future series and stops check-ins). Writing the very plan that is current
+again is not a change: it returns the current version and publishes nothing, so a
+retried request cannot mint a version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pymongo.errors import DuplicateKeyError
+
+from services.intake.commands.refusals import Conflict
+from services.intake.commands.times import stored_time
+from services.intake.domain.intake import FreeText
+from services.intake.domain.plan import Comparison, Measure, PlanGoal, Target
+from services.intake.store import IntakeStores
+from services.intake.store.client_records import client_record, record_plan_version
+from services.intake.store.intakes import latest_submitted
+from services.intake.store.treatment_plans import latest_version, opened_plan, sealed_goals, version_id
+from shared.events.common import Approach, Code, Id, PlanStatus, SessionCadence
+from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
+from shared.events.models import TreatmentPlanUpdated
+from shared.security.field_encryption import FieldCipher
+from shared.storage import Document
+
+WRITE_ATTEMPTS = 3
+"""Versions lost to a concurrent writer before the request gives up with 409."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GoalTarget(Strict):
+    """A measurable target, e.g. `{"measure": "phq9", "comparison": "below", "value": 5}`."""
+
+    measure: Measure
+    comparison: Comparison = "below"
+    value: StrictInt
+
+    @model_validator(mode="after")
+    def _reachable(self) -> GoalTarget:
+        if problem := self.target().problem():
+            raise ValueError(problem)
+        return self
+
+    def target(self) -> Target:
+        return Target(measure=self.measure, comparison=self.comparison, value=self.value)
+
+
+class PlanGoalInput(Strict):
+    code: Code
+    description: FreeText | None = Field(default=None, description="Free text; encrypted at rest")
+    target: GoalTarget
+
+
+class TreatmentPlanInput(Strict):
+    approach: Approach
+    techniques: list[Code] = Field(default_factory=list, max_length=20)
+    goals: list[PlanGoalInput] = Field(default_factory=list, max_length=20)
+    session_cadence: SessionCadence = SessionCadence.weekly
+    check_in_interval_days: StrictInt = Field(default=14, ge=1, le=90)
+    review_at: AwareDatetime | None = None
+    status: PlanStatus = PlanStatus.active
+    therapist_id: Id | None = Field(
+        default=None, description="The treating therapist; a clinician writing the plan is it"
+    )
+
+    @field_validator("techniques")
+    @classmethod
+    def _no_repeated_technique(cls, techniques: list[str]) -> list[str]:
+        if len(set(techniques)) != len(techniques):
+            raise ValueError("each technique may appear once")
+        return techniques
+
+    @field_validator("goals")
+    @classmethod
+    def _one_entry_per_goal(cls, goals: list[PlanGoalInput]) -> list[PlanGoalInput]:
+        if len({goal.code for goal in goals}) != len(goals):
+            raise ValueError("each goal code may appear once")
+        return goals
+
+
+def plan_goals(document: Document) -> list[PlanGoal]:
+    """The goals of a stored version as the domain judges them."""
+    return [
+        PlanGoal(code=str(goal["code"]), target=GoalTarget.model_validate(goal["target"]).target())
+        for goal in document.get("goals", [])
+    ]
+
+
+async def write_treatment_plan(
+    stores: IntakeStores,
+    cipher: FieldCipher,
+    client_id: str,
+    plan: TreatmentPlanInput,
+    *,
+    therapist_id: str,
+    written_by: dict[str, str],
+    now: datetime,
+) -> tuple[Document, bool]:
+    """The current version after the write, and whether this request created it."""
+    at = stored_time(now)
+    content = plan.model_copy(
+        update={
+            "therapist_id": therapist_id,
+            "review_at": stored_time(plan.review_at) if plan.review_at else None,
+        }
+    )
+    record = await client_record(stores.clients, client_id)
+    baseline = await latest_submitted(stores.intakes, record.get("intake_ids", []))
+    journey = str(baseline["correlation_id"]) if baseline else None
+    known = int(record.get("plan_version", 0))
+    for _ in range(WRITE_ATTEMPTS):
+        current = await latest_version(stores.plans, client_id, known=known)
+        previous = await stores.plans.get(version_id(client_id, current)) if current else None
+        if previous is not None and _same_content(opened_plan(previous, cipher), content):
+            return previous, False
+        document, event = _version(client_id, current + 1, content, cipher, journey, written_by, at)
+        try:
+            await stores.plans.insert(document, [event])
+        except DuplicateKeyError:
+            known = current + 1  # another writer took this version: build on top of theirs
+            continue
+        await stores.clients.upsert(client_id, record_plan_version(client_id, current + 1))
+        return document, True
+    raise Conflict("the treatment plan is being changed concurrently; read it and try again")
+
+
+def _version(
+    client_id: str,
+    version: int,
+    content: TreatmentPlanInput,
+    cipher: FieldCipher,
+    journey: str | None,
+    written_by: dict[str, str],
+    at: datetime,
+) -> tuple[Document, OutgoingEvent]:
+    fields = content.model_dump(mode="json")
+    document_id = version_id(client_id, version)
+    document: Document = {
+        **fields,
+        "_id": document_id,
+        "client_id": client_id,
+        "version": version,
+        "review_at": content.review_at,
+        "goals": sealed_goals(fields["goals"], client_id=client_id, version=version, cipher=cipher),
+        "created_at": at,
+        "written_by": dict(written_by),
+    }
+    updated = TreatmentPlanUpdated(
+        client_id=client_id,
+        therapist_id=str(content.therapist_id),
+        version=version,
+        status=content.status,
+        approach=content.approach,
+        session_cadence=content.session_cadence,
+        check_in_interval_days=content.check_in_interval_days,
+        goals=[goal.code for goal in content.goals],
+        review_at=content.review_at,
+        updated_at=at,
+    )
+    event = new_event(
+        updated,
+        source="intake",
+        correlation_id=journey or document_id,
+        event_id=deterministic_event_id(document_id, "treatment-plan-updated"),
+        now=at,
+    )
+    return document, event
+
+
+def _same_content(previous: Document, content: TreatmentPlanInput) -> bool:
+    fields = set(TreatmentPlanInput.model_fields)
+    before = TreatmentPlanInput.model_validate({k: v for k, v in previous.items() if k in fields})
+    return before.model_dump(mode="json") == content.model_dump(mode="json")

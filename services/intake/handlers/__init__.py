@@ -1,0 +1,1 @@
+"""One module per consumed event: `on_<event>` builds the handler from the ports it needs."""

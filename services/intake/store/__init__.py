@@ -1,0 +1,33 @@
+"""The intake service's collections and their document shapes, all keyed for `_id` reads.
+
+- `clients`: `_id = client_id`, the client's record: the ids of their intakes and
+  check-ins, their clinicians (learned from `session-booked`) and their latest plan version;
+- `intakes`: `_id = intake_id`, drafts and submitted intakes with their scores;
+- `treatment_plans`: `_id = "<client_id>:v<n>"`, one document per plan version;
+- `check_ins`: `_id = check_in_id` (the id scheduling gave it in `check-in-due`).
+
+FerretDB serves only a lone string `_id` equality from an index (DESIGN §5), so every
+hot-path read goes through one of these keys; nothing here filters on another field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.ports import Documents
+
+CLIENTS = "clients"
+INTAKES = "intakes"
+TREATMENT_PLANS = "treatment_plans"
+CHECK_INS = "check_ins"
+COLLECTIONS = (CLIENTS, INTAKES, TREATMENT_PLANS, CHECK_INS)
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeStores:
+    """The service's four collections, as the `Documents` port (fakes in unit tests)."""
+
+    clients: Documents
+    intakes: Documents
+    plans: Documents
+    check_ins: Documents

@@ -1,0 +1,36 @@
+"""One intake service per test module: started once, shared by the module's tests.
+
+Starting the service (consumer group joins, topic creation) is most of an integration
+test's time, so each module runs one, on its own topic prefix and database; its tests
+stay independent by using their own client and intake ids.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from shared.settings import KafkaSettings, MongoSettings
+from tests.integration.intake.service import RunningIntake, running_intake
+from tests.support.infrastructure import Infrastructure
+
+
+@pytest.fixture(scope="module")
+async def intake(
+    infrastructure: Infrastructure, mongo_client: AsyncMongoClient[Any]
+) -> AsyncIterator[RunningIntake]:
+    kafka = KafkaSettings(
+        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
+    )
+    database = f"test_intake_{uuid.uuid4().hex[:12]}"
+    async with running_intake(kafka, MongoSettings(uri=infrastructure.mongodb_uri), database) as service:
+        yield service
+    await mongo_client.drop_database(database)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,229 @@
+"""Check-ins on the fakes: created once per due event, answered once, change and review reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.intake.commands.answer_check_in import CheckInAnswers, answer_check_in
+from services.intake.commands.create_intake import create_intake
+from services.intake.commands.refusals import Conflict, InvalidFields
+from services.intake.commands.submit_intake import submit_intake
+from services.intake.commands.write_treatment_plan import TreatmentPlanInput, write_treatment_plan
+from services.intake.domain.intake import NewIntake
+from services.intake.handlers.on_check_in_due import on_check_in_due
+from services.intake.handlers.on_session_booked import on_session_booked
+from services.intake.store import IntakeStores
+from shared.events.envelope import OutgoingEvent, new_event
+from shared.events.models import CheckInCompleted, CheckInDue, RiskFlagged, SessionBooked
+from shared.messaging.consumption import PermanentError
+from tests.support.fakes import InMemoryDocuments, ManualClock
+from tests.unit.intake import samples
+
+CALM_GAD7 = [1, 1, 1, 1, 1, 0, 0]  # 5, from a baseline of 14: reliably better
+
+
+def due(check_in_id: str = "ci-1", client_id: str = "client-1", **kwargs: Any) -> OutgoingEvent:
+    data = CheckInDue(
+        check_in_id=check_in_id,
+        client_id=client_id,
+        therapist_id="therapist-1",
+        due_at=datetime(2026, 3, 16, 9, tzinfo=UTC),
+        instruments=["phq9", "gad7"],
+    )
+    return new_event(data, source="scheduling", correlation_id="journey-from-scheduling", **kwargs)
+
+
+def booked(therapist_id: str = "therapist-1") -> OutgoingEvent:
+    starts = datetime(2026, 3, 3, 17, tzinfo=UTC)
+    data = SessionBooked(
+        session_id="s-1",
+        client_id="client-1",
+        therapist_id=therapist_id,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=50),
+        timezone="America/Los_Angeles",
+        format="video",
+        series_id="series-1",
+        sequence=1,
+        join_url="https://meet.example/s-1",
+    )
+    return new_event(data, source="scheduling")
+
+
+async def submitted_intake(stores: IntakeStores, cipher: Any, **overrides: Any) -> str:
+    new = NewIntake.model_validate({"client_id": "client-1", **samples.complete_sections(**overrides)})
+    created = await create_intake(
+        stores, cipher, new, fields=new.model_fields_set, created_by={}, now=ManualClock()()
+    )
+    await submit_intake(stores, cipher, str(created["_id"]), now=ManualClock()())
+    return str(created["_id"])
+
+
+async def with_plan(stores: IntakeStores, cipher: Any) -> None:
+    plan = TreatmentPlanInput.model_validate(
+        {
+            "approach": "cbt",
+            "goals": [
+                {
+                    "code": "reduce_panic",
+                    "target": {"measure": "goal_progress", "comparison": "at_least", "value": 8},
+                },
+                {"code": "calmer", "target": {"measure": "gad7", "comparison": "below", "value": 8}},
+            ],
+        }
+    )
+    await write_treatment_plan(
+        stores, cipher, "client-1", plan, therapist_id="therapist-1", written_by={}, now=ManualClock()()
+    )
+
+
+def answers(phq9: list[int] | None = None, gad7: list[int] | None = None, **more: Any) -> CheckInAnswers:
+    return CheckInAnswers.model_validate(
+        {"phq9": phq9 or [1, 1, 1, 1, 1, 1, 1, 1, 0], "gad7": gad7 or [2] * 7, **more}
+    )
+
+
+def check_in_events(stores: IntakeStores) -> list[OutgoingEvent]:
+    assert isinstance(stores.check_ins, InMemoryDocuments)
+    return stores.check_ins.events
+
+
+async def test_check_in_due_creates_one_pending_check_in_listed_on_the_record() -> None:
+    stores, clock = samples.stores(), ManualClock()
+    handle = on_check_in_due(stores, clock)
+    event = due()
+    await handle(event.data, event.envelope)
+    check_in = await stores.check_ins.get("ci-1")
+    assert check_in is not None and check_in["status"] == "pending"
+    record = await stores.clients.get("client-1")
+    assert record is not None and record["check_in_ids"] == ["ci-1"]
+
+
+async def test_a_redelivered_check_in_due_creates_nothing_more() -> None:
+    stores, clock = samples.stores(), ManualClock()
+    handle = on_check_in_due(stores, clock)
+    event = due()
+    await handle(event.data, event.envelope)
+    await handle(event.data, event.envelope)
+    again = due()  # the same check-in under a new event id (scheduling fired it again)
+    await handle(again.data, again.envelope)
+    assert isinstance(stores.check_ins, InMemoryDocuments)
+    assert list(stores.check_ins.documents) == ["ci-1"]
+    record = await stores.clients.get("client-1")
+    assert record is not None and record["check_in_ids"] == ["ci-1"]
+
+
+async def test_a_check_in_id_of_another_client_can_never_succeed() -> None:
+    stores, clock = samples.stores(), ManualClock()
+    handle = on_check_in_due(stores, clock)
+    first, other = due(), due(client_id="client-2")
+    await handle(first.data, first.envelope)
+    with pytest.raises(PermanentError):
+        await handle(other.data, other.envelope)
+
+
+async def test_session_booked_makes_the_therapist_one_of_the_clients_clinicians_once() -> None:
+    stores = samples.stores()
+    handle = on_session_booked(stores)
+    for event in (booked(), booked(), booked("therapist-2")):
+        await handle(event.data, event.envelope)
+    record = await stores.clients.get("client-1")
+    assert record is not None and record["therapist_ids"] == ["therapist-1", "therapist-2"]
+
+
+async def test_an_answered_check_in_publishes_its_change_against_the_intake_baseline() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    intake_id = await submitted_intake(stores, cipher)  # PHQ-9 8, GAD-7 14
+    await with_plan(stores, cipher)
+    event = due()
+    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    progress = [{"goal": "reduce_panic", "score": 8}, {"goal": "calmer", "score": 5}]
+    done = await answer_check_in(
+        stores,
+        cipher,
+        "ci-1",
+        answers(gad7=CALM_GAD7, goal_progress=progress, note="Slept better"),
+        now=clock(),
+    )
+
+    (completed,) = check_in_events(stores)
+    assert isinstance(completed.data, CheckInCompleted)
+    change = completed.data.change
+    assert (change.phq9_delta, change.gad7_delta) == (0, -9)
+    assert change.reliable_improvement and not change.reliable_deterioration
+    assert change.recovery  # GAD-7 14 was a case; now PHQ-9 8 and GAD-7 5 are below both
+    assert completed.data.goals_reached == ["reduce_panic", "calmer"]
+    assert completed.data.review_reasons == ["goal_target_reached"]
+    assert completed.data.plan_review_suggested
+    assert completed.envelope.correlation_id == intake_id  # the client's journey
+    assert completed.envelope.causation_id == event.envelope.id
+    assert done["result"]["change"]["gad7_delta"] == -9
+    assert "Slept better" not in repr(done)
+
+
+async def test_a_check_in_answered_twice_publishes_once() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    event = due()
+    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    first = await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+    second = await answer_check_in(stores, cipher, "ci-1", answers(phq9=[3] * 9), now=clock())
+    assert second["result"] == first["result"]
+    assert len(check_in_events(stores)) == 1
+
+
+async def test_a_positive_re_screen_flags_risk_first_with_the_check_in_id() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    event = due()
+    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    await answer_check_in(stores, cipher, "ci-1", answers(**samples.HIGH_RISK), now=clock())
+    flagged, completed = check_in_events(stores)
+    assert isinstance(flagged.data, RiskFlagged)
+    assert (flagged.data.check_in_id, flagged.data.risk_level) == ("ci-1", "high")
+    assert isinstance(completed.data, CheckInCompleted)
+    assert completed.data.change.reliable_deterioration
+    assert completed.data.review_reasons == ["reliable_deterioration", "elevated_risk"]
+
+
+async def test_three_check_ins_without_reliable_improvement_suggest_a_review() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    handle = on_check_in_due(stores, clock)
+    for number in (1, 2, 3):
+        event = due(f"ci-{number}")
+        await handle(event.data, event.envelope)
+        clock.advance(timedelta(days=14))
+        await answer_check_in(stores, cipher, f"ci-{number}", answers(), now=clock())
+    reasons = [e.data.review_reasons for e in check_in_events(stores) if isinstance(e.data, CheckInCompleted)]
+    assert reasons == [[], [], ["no_reliable_improvement"]]
+
+
+async def test_answers_must_rate_every_plan_goal_and_the_screener_when_item9_is_positive() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    await with_plan(stores, cipher)
+    event = due()
+    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    bad = answers(phq9=[0] * 8 + [1], goal_progress=[{"goal": "unknown", "score": 3}])
+    with pytest.raises(InvalidFields) as refused:
+        await answer_check_in(stores, cipher, "ci-1", bad, now=clock())
+    assert [e.field for e in refused.value.errors] == [
+        "body.cssrs",
+        "body.goal_progress.0.goal",
+        "body.goal_progress",
+    ]
+    pending = await stores.check_ins.get("ci-1")
+    assert pending is not None and pending["status"] == "pending"
+    assert check_in_events(stores) == []
+
+
+async def test_a_check_in_without_a_submitted_intake_has_no_baseline() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    event = due()
+    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    with pytest.raises(Conflict):
+        await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())

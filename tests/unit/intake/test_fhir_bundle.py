@@ -1,0 +1,71 @@
+"""The FHIR R4 export of a submitted intake validates against fhir.resources' R4B models.
+
+fhir.resources 8 ships R5 as its default package; `fhir.resources.R4B` holds the models
+of FHIR 4.3, which is wire-compatible with R4 for the resources used here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.observation import Observation
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+
+from services.intake.commands.create_intake import create_intake
+from services.intake.commands.submit_intake import submit_intake
+from services.intake.domain.intake import NewIntake
+from services.intake.fhir import intake_bundle
+from tests.support.fakes import ManualClock
+from tests.unit.intake import samples
+
+
+async def submitted() -> dict[str, Any]:
+    stores, cipher = samples.stores(), samples.cipher()
+    new = NewIntake.model_validate(
+        {"client_id": "client-1", **samples.complete_sections(phq9=[0, 1, 2, 3, 0, 1, 2, 3, 0])}
+    )
+    draft = await create_intake(
+        stores, cipher, new, fields=new.model_fields_set, created_by={}, now=ManualClock()()
+    )
+    return await submit_intake(stores, cipher, str(draft["_id"]), now=ManualClock()())
+
+
+def loinc(resource: Any) -> str:
+    return str(resource.code.coding[0].code)
+
+
+async def test_the_bundle_validates_and_holds_responses_and_observations_per_instrument() -> None:
+    bundle = Bundle.model_validate(intake_bundle(await submitted()))
+    resources = [entry.resource for entry in bundle.entry]
+    responses = [r for r in resources if isinstance(r, QuestionnaireResponse)]
+    observations = {loinc(r): r for r in resources if isinstance(r, Observation)}
+
+    assert bundle.type == "collection"
+    assert [r.questionnaire for r in responses] == [
+        "http://loinc.org/q/44249-1",
+        "http://loinc.org/q/69737-5",
+    ]
+    assert set(observations) == {"44249-1", "44261-6", "69737-5", "70274-6"}
+    assert observations["44261-6"].valueInteger == 12
+    assert observations["70274-6"].valueInteger == 14
+
+
+async def test_answers_carry_the_loinc_answer_codes() -> None:
+    bundle = Bundle.model_validate(intake_bundle(await submitted()))
+    phq9 = next(e.resource for e in bundle.entry if isinstance(e.resource, QuestionnaireResponse))
+    codes = [item.answer[0].valueCoding.code for item in phq9.item[:9]]
+    by_answer = ["LA6568-5", "LA6569-3", "LA6570-1", "LA6571-9"]  # 0 not at all … 3 nearly every day
+    assert codes == [by_answer[answer] for answer in [0, 1, 2, 3, 0, 1, 2, 3, 0]]
+    assert phq9.item[0].linkId == "44250-9"
+    assert phq9.item[8].linkId == "44260-8"
+
+
+async def test_references_resolve_within_the_bundle_and_no_free_text_goes_out() -> None:
+    document = intake_bundle(await submitted())
+    urls = {entry["fullUrl"] for entry in document["entry"]}
+    for entry in document["entry"]:
+        resource = entry["resource"]
+        for link in [*resource.get("derivedFrom", []), *resource.get("hasMember", [])]:
+            assert link["reference"] in urls
+    assert samples.BACKGROUND not in str(document) and samples.GOAL_TEXT not in str(document)
