@@ -1,0 +1,102 @@
+"""The scheduling service, wired in one place: runtime, stores, subscriptions, timers, routers.
+
+app = build_app(SchedulingSettings())       # or python -m services.scheduling
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from services.scheduling.api import availability, calendars, sessions
+from services.scheduling.api.access import refused_handler
+from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.record_care import CHECK_IN_TIMER, SERIES_TIMER
+from services.scheduling.commands.refusals import Refused
+from services.scheduling.domain.policy import Policy
+from services.scheduling.handlers.on_match_accepted import on_match_accepted
+from services.scheduling.handlers.on_match_declined import on_match_declined
+from services.scheduling.handlers.on_match_proposed import on_match_proposed
+from services.scheduling.handlers.on_timers import check_in_timer, series_timer
+from services.scheduling.handlers.on_treatment_plan_updated import on_treatment_plan_updated
+from services.scheduling.settings import SchedulingSettings
+from services.scheduling.store import (
+    CLIENTS,
+    SESSION_REFS,
+    SLOT_CLAIMS,
+    THERAPIST_SESSIONS,
+    THERAPISTS,
+    SchedulingStores,
+)
+from shared.events.models import (
+    BookingFailed,
+    CheckInDue,
+    MatchAccepted,
+    MatchDeclined,
+    MatchProposed,
+    SessionBooked,
+    SessionCancelled,
+    SessionRescheduled,
+    TherapistAvailabilityChanged,
+    TreatmentPlanUpdated,
+)
+from shared.http.app import create_service_app
+from shared.messaging.subscriptions import Subscription
+from shared.ports import Clock
+from shared.runtime import ServiceRuntime, utc_now
+
+
+def policy_of(settings: SchedulingSettings) -> Policy:
+    return Policy(
+        video_base_url=settings.video_base_url,
+        book_at_once=settings.booking_policy == "book_at_once",
+        series_horizon=timedelta(days=settings.series_horizon_days),
+        series_extend_every=timedelta(days=settings.series_extend_days),
+        series_max_shift=timedelta(days=settings.series_max_shift_days),
+        check_in_interval_days=settings.check_in_interval_days,
+        late_cancel_window=timedelta(hours=settings.late_cancel_hours),
+        claim_orphan_grace=timedelta(seconds=settings.claim_orphan_grace_seconds),
+    )
+
+
+def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or SchedulingSettings()
+    runtime = ServiceRuntime(settings, clock=clock or utc_now)
+    stores = SchedulingStores(
+        therapists=runtime.documents(THERAPISTS),
+        clients=runtime.documents(CLIENTS),
+        therapist_sessions=runtime.documents(THERAPIST_SESSIONS),
+        session_refs=runtime.documents(SESSION_REFS),
+        slot_claims=runtime.documents(SLOT_CLAIMS),
+        timers=runtime.timers,
+    )
+    ctx = Scheduling(stores, policy_of(settings), runtime.clock)
+    runtime.subscribe(
+        Subscription(MatchProposed, on_match_proposed(ctx)),
+        Subscription(MatchAccepted, on_match_accepted(ctx)),
+        Subscription(MatchDeclined, on_match_declined(ctx)),
+        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(ctx)),
+    )
+    runtime.on_timer(SERIES_TIMER, series_timer(ctx))
+    runtime.on_timer(CHECK_IN_TIMER, check_in_timer(ctx))
+    runtime.produces(
+        SessionBooked,
+        SessionRescheduled,
+        SessionCancelled,
+        BookingFailed,
+        CheckInDue,
+        TherapistAvailabilityChanged,
+    )
+    app = create_service_app(
+        runtime,
+        [availability.router, sessions.router, calendars.router],
+        title="Carepath scheduling",
+        description=(
+            "Therapist availability across time zones, race-proof booking, recurring series, "
+            "changes under the cancellation policy, durable check-in timers and iCalendar feeds."
+        ),
+    )
+    app.state.scheduling = ctx
+    app.add_exception_handler(Refused, refused_handler)
+    return app

@@ -1,0 +1,178 @@
+"""Keep a client's series booked over a rolling horizon (the `series` timer of the care record).
+
+The timer first waits for the introduction to have taken place, then fires every
+`series_extend_every`: each pass books the occurrences up to `series_horizon` ahead that
+are neither booked nor reported yet, at the anchor's wall-clock time or, on a collision,
+at the nearest free slot (`domain/series.py`); an occurrence with no free slot nearby is
+reported in the series' `unplaced` list. Occurrence session ids are derived from the
+series and target, so a pass repeated after a crash claims and books the same sessions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.scheduling.commands.care_changes import session_from_claim
+from services.scheduling.commands.claim_slot import ClaimedSlot, SlotUnavailable, claim_slot
+from services.scheduling.commands.context import SOURCE, Scheduling
+from services.scheduling.commands.events import session_booked
+from services.scheduling.commands.ids import derived_id
+from services.scheduling.commands.record_care import Decision, load_care, write_care
+from services.scheduling.domain.care import MAX_UNPLACED, Care, SeriesStatus, SessionKind, Unplaced
+from services.scheduling.domain.rhythm import series_due, series_idle, stopped_check_ins
+from services.scheduling.domain.series import candidate_slots, targets, unplaced_reason
+from services.scheduling.domain.slots import Booked, Calendar
+from services.scheduling.store.therapist_sessions import booked_of
+from services.scheduling.store.therapists import availability_of
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.storage.timers import Timer
+
+
+@dataclass(frozen=True, slots=True)
+class _Placed:
+    session_id: str
+    target: datetime
+    claimed: ClaimedSlot
+
+    def as_booked(self) -> Booked:
+        return Booked(
+            self.session_id, self.claimed.slot.starts_at, self.claimed.busy_from, self.claimed.busy_to
+        )
+
+
+async def on_series_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent]:
+    """Start or top up the series whose current timer this is; a superseded timer does nothing."""
+    client_id = str(timer.payload["client_id"])
+    care = await load_care(ctx, client_id)
+    if care is None or care.series is None or care.series.timer_id != timer.id:
+        return []
+    cause = timer_cause(timer, "series", care)
+    series = care.series
+    if series.status is SeriesStatus.pending:
+        intro = next((s for s in care.sessions if s.series_id == series.series_id and s.sequence == 1), None)
+        if intro is None or not intro.holds_time:  # the introduction was cancelled: care never began
+            await _rearm(ctx, client_id, timer, cause, due=None)
+            return []
+        if intro.ends_at > ctx.now():  # the introduction moved later: wait for it
+            await _rearm(ctx, client_id, timer, cause, due=intro.ends_at)
+            return []
+    if series.status in (SeriesStatus.pending, SeriesStatus.active):
+        await extend_series(ctx, care, timer, cause)
+    return []  # the sessions' events go out with the client's record
+
+
+async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelope) -> Care:
+    assert care.series is not None
+    series = care.series
+    now = ctx.now()
+    handled = {s.target for s in care.sessions if s.series_id == series.series_id and s.target is not None}
+    handled |= {u.target for u in series.unplaced}
+    zone = ZoneInfo(series.therapist_timezone)
+    horizon = now + ctx.policy.series_horizon
+    wanted = [
+        t for t in targets(series.anchor, zone, series.cadence, after=now, until=horizon) if t not in handled
+    ]
+    availability = await availability_of(ctx.stores.therapists, series.therapist_id)
+    booked = await booked_of(ctx.stores.therapist_sessions, series.therapist_id)
+    placed: list[_Placed] = []
+    unplaced: list[Unplaced] = []
+    for target in wanted:
+        if availability is None:
+            unplaced.append(Unplaced(target, "no_availability"))
+            continue
+        calendar = Calendar(availability, [*booked, *(p.as_booked() for p in placed)], now=now)
+        session_id = derived_id("ses", series.series_id, target.isoformat())
+        claimed = await _claim_near(ctx, calendar, care, session_id, target)
+        if claimed is None:
+            unplaced.append(Unplaced(target, unplaced_reason(calendar, target, care.client_windows)))
+        else:
+            placed.append(_Placed(session_id, target, claimed))
+
+    def decide(current: Care) -> Decision:
+        if current.series is None or current.series.timer_id != timer.id:
+            return Decision(current)  # superseded meanwhile: what was claimed is released
+        running = replace(current.series, status=SeriesStatus.active)
+        sessions = []
+        for one in placed:
+            sessions.append(
+                session_from_claim(
+                    ctx,
+                    current,
+                    one.claimed,
+                    session_id=one.session_id,
+                    series_id=running.series_id,
+                    sequence=running.next_sequence,
+                    kind=SessionKind.therapy,
+                    match_id=running.match_id,
+                    target=one.target,
+                )
+            )
+            running = replace(running, next_sequence=running.next_sequence + 1)
+        running = replace(running, unplaced=(*running.unplaced, *unplaced)[-MAX_UNPLACED:])
+        running = series_due(running, current.client_id, ctx.now() + ctx.policy.series_extend_every)
+        updated = replace(current.with_sessions(*sessions), series=running)
+        return Decision(updated, [session_booked(s, updated, cause=cause, now=ctx.now()) for s in sessions])
+
+    return await write_care(
+        ctx,
+        care.client_id,
+        decide,
+        cause=cause,
+        refs={p.session_id: series.therapist_id for p in placed},
+        claims={p.session_id: p.claimed.claims for p in placed},
+    )
+
+
+async def _claim_near(
+    ctx: Scheduling, calendar: Calendar, care: Care, session_id: str, target: datetime
+) -> ClaimedSlot | None:
+    assert care.series is not None
+    slots = candidate_slots(
+        calendar, target, client=care.client_windows, max_shift=ctx.policy.series_max_shift
+    )
+    for slot in slots[: ctx.policy.claim_attempts]:
+        try:
+            return await claim_slot(
+                ctx,
+                session_id=session_id,
+                client_id=care.client_id,
+                therapist_id=care.series.therapist_id,
+                availability=calendar.availability,
+                slot=slot,
+            )
+        except SlotUnavailable:
+            continue
+    return None
+
+
+async def _rearm(
+    ctx: Scheduling, client_id: str, timer: Timer, cause: Envelope, *, due: datetime | None
+) -> None:
+    """Wait for the introduction (`due`), or stop when it will not take place."""
+
+    def decide(care: Care) -> Decision | None:
+        if care.series is None or care.series.timer_id != timer.id:
+            return None
+        if due is not None:
+            return Decision(replace(care, series=series_due(care.series, client_id, due)))
+        check_ins = stopped_check_ins(care.check_ins) if care.check_ins else None
+        return Decision(
+            replace(care, series=series_idle(care.series, SeriesStatus.stopped), check_ins=check_ins)
+        )
+
+    await write_care(ctx, client_id, decide, cause=cause)
+
+
+def timer_cause(timer: Timer, name: str, care: Care) -> Envelope:
+    """A timer's firing as the cause of the writes it makes: same id however often it fires."""
+    event_id = timer.event_id(name)
+    return Envelope(
+        id=event_id,
+        source=f"/carepath/{SOURCE}",
+        type=f"carepath.{SOURCE}.timer.{name}",
+        time=timer.due_at,
+        subject=care.client_id,
+        correlation_id=care.correlation_id or event_id,
+    )

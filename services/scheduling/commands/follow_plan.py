@@ -1,0 +1,107 @@
+"""Follow a new treatment plan version: cadence, check-in interval, pause, completion.
+
+- completed: care ends, future sessions are cancelled (`plan_completed`), the series and
+  check-ins stop;
+- paused: the series stops being topped up (booked sessions stay) and check-ins pause;
+- active: a paused series and check-ins resume; a new cadence re-plans the series from
+  its last occurrence so far (future sessions off the new rhythm are cancelled, the rest
+  kept, the gaps booked by the series timer at once); a new check-in interval moves the
+  pending check-in to one interval after the last (or now, if that has passed).
+
+Older versions than the one applied are ignored (events of one client stay in order on
+their partition, but a replay may bring an old one again).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from services.scheduling.commands.care_changes import cancel_upcoming, end_care
+from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.record_care import Decision, load_care, write_care
+from services.scheduling.domain.care import Care, Plan, Series, SeriesStatus, SessionKind
+from services.scheduling.domain.rhythm import (
+    paused_check_ins,
+    resumed_check_ins,
+    series_due,
+    series_idle,
+    with_interval,
+)
+from services.scheduling.domain.series import last_occurrence_by, targets
+from shared.events.common import PlanStatus
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.events.models import TreatmentPlanUpdated
+
+
+async def follow_plan(ctx: Scheduling, event: TreatmentPlanUpdated, cause: Envelope) -> Care:
+    plan = Plan(event.version, event.status, event.session_cadence, event.check_in_interval_days)
+    before = await load_care(ctx, event.client_id)
+    releasable = {s.session_id: s.claims for s in before.upcoming(ctx.now())} if before else {}
+
+    def decide(care: Care) -> Decision | None:
+        if care.plan is not None and care.plan.version >= plan.version:
+            return None
+        care = replace(care, plan=plan)
+        if plan.status is PlanStatus.completed:
+            return end_care(ctx, care, reason="plan_completed", cause=cause)
+        if plan.status is PlanStatus.paused:
+            return Decision(_paused(care))
+        return _active(ctx, care, plan, cause)
+
+    return await write_care(ctx, event.client_id, decide, cause=cause, claims=releasable)
+
+
+def _paused(care: Care) -> Care:
+    series = care.series
+    if series is not None and series.status in (SeriesStatus.pending, SeriesStatus.active):
+        series = series_idle(series, SeriesStatus.paused)
+    check_ins = care.check_ins
+    if check_ins is not None and check_ins.active:
+        check_ins = paused_check_ins(check_ins)
+    return replace(care, series=series, check_ins=check_ins)
+
+
+def _active(ctx: Scheduling, care: Care, plan: Plan, cause: Envelope) -> Decision:
+    now = ctx.now()
+    events: list[OutgoingEvent] = []
+    series = care.series
+    if series is not None and series.status is SeriesStatus.paused:
+        started = series.anchor < now  # the introduction had taken place
+        series = series_due(
+            replace(series, status=SeriesStatus.active if started else SeriesStatus.pending),
+            care.client_id,
+            now,
+        )
+        care = replace(care, series=series)
+    if series is not None and series.in_care and series.cadence != plan.cadence:
+        care, events = _replanned(ctx, care, series, plan, cause, now)
+    check_ins = care.check_ins
+    if check_ins is not None:
+        check_ins = resumed_check_ins(check_ins, care.client_id, now)
+        if check_ins.interval_days != plan.check_in_interval_days:
+            check_ins = with_interval(check_ins, care.client_id, plan.check_in_interval_days, now)
+        care = replace(care, check_ins=check_ins)
+    return Decision(care, events)
+
+
+def _replanned(
+    ctx: Scheduling, care: Care, series: Series, plan: Plan, cause: Envelope, now: datetime
+) -> tuple[Care, list[OutgoingEvent]]:
+    """The series on the new cadence from its last occurrence so far; what falls off is cancelled."""
+    if series.status is SeriesStatus.pending:  # nothing booked on the cadence yet
+        return replace(care, series=replace(series, cadence=plan.cadence)), []
+    zone = ZoneInfo(series.therapist_timezone)
+    anchor = last_occurrence_by(series.anchor, zone, series.cadence, now)
+    upcoming = [
+        s
+        for s in care.upcoming(now, series.therapist_id)
+        if s.series_id == series.series_id and s.kind is SessionKind.therapy
+    ]
+    last = max((s.target or s.starts_at for s in upcoming), default=now)
+    keep = set(targets(anchor, zone, plan.cadence, after=now, until=last))
+    off_rhythm = [s for s in upcoming if s.target not in keep]
+    care, events = cancel_upcoming(ctx, care, off_rhythm, reason="cadence_changed", cause=cause)
+    replanned = replace(series, cadence=plan.cadence, anchor=anchor, unplaced=())
+    return replace(care, series=series_due(replanned, care.client_id, now)), events

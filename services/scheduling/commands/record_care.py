@@ -1,0 +1,154 @@
+"""Write a client's care record: decide on the current document, then settle what follows.
+
+Every change of a client goes through `write_care`, in this order:
+
+1. a `session_refs/{session_id}` entry for each new session (before: a reference to a
+   session that never got written is harmless, a session nobody can find is not);
+2. ONE write of `clients/{client_id}`: `decide` runs on the current document under its
+   lease and returns the new care record and its events (effect, events and the cause's
+   id in one write, DESIGN §4); a `Refused` raised by `decide` changes nothing;
+3. settle, from what was stored (so a redelivery after a crash settles the same way):
+   release the claims this change took but the stored sessions do not hold, rewrite the
+   therapists' session documents, schedule the care record's timers (idempotent by id)
+   and cancel the ones it replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from services.scheduling.commands.context import Scheduling
+from services.scheduling.domain.care import Care, CheckInStatus, SeriesStatus
+from services.scheduling.store import therapist_sessions
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.storage.documents import Revision
+
+SERIES_TIMER = "series"
+CHECK_IN_TIMER = "check-in"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    care: Care
+    events: Sequence[OutgoingEvent] = field(default_factory=tuple)
+
+
+Decide = Callable[[Care], Decision | None]
+"""A pure decision on the current care record; None changes nothing."""
+
+
+async def load_care(ctx: Scheduling, client_id: str) -> Care | None:
+    document = await ctx.stores.clients.get(client_id)
+    return None if document is None else Care.from_document(document)
+
+
+async def write_care(
+    ctx: Scheduling,
+    client_id: str,
+    decide: Decide,
+    *,
+    cause: Envelope | None = None,
+    refs: Mapping[str, str] | None = None,
+    claims: Mapping[str, Iterable[str]] | None = None,
+) -> Care:
+    """Apply `decide` to the client's care record and settle; return the stored record.
+
+    `refs` maps each new session's id to its therapist; `claims` maps a session id to
+    claims this change took (or that its session held before): whichever the stored
+    session does not hold afterwards is released.
+    """
+    taken = {session_id: tuple(ids) for session_id, ids in (claims or {}).items()}
+    for session_id, therapist_id in (refs or {}).items():
+        with suppress(DuplicateKeyError):  # written by an earlier attempt of this very change
+            await ctx.stores.session_refs.insert(
+                {"_id": session_id, "client_id": client_id, "therapist_id": therapist_id}
+            )
+    before: list[Care] = []
+
+    def change(document: dict[str, Any] | None) -> Revision | None:
+        current = Care(client_id=client_id) if document is None else Care.from_document(document)
+        before.append(current)
+        decision = decide(current)
+        if decision is None:
+            return None
+        return Revision({"_id": client_id, **decision.care.to_document()}, decision.events)
+
+    try:
+        stored = await ctx.stores.clients.upsert(client_id, change, cause=cause)
+    except BaseException:
+        # Nothing was written: free what this change took, never what the sessions hold.
+        current = await load_care(ctx, client_id)
+        await asyncio.shield(_release_unheld(ctx, current or Care(client_id=client_id), taken))
+        raise
+    care = Care(client_id=client_id) if stored is None else Care.from_document(stored)
+    await settle(ctx, care, before=before[0] if before else None, claims=taken)
+    return care
+
+
+async def settle(
+    ctx: Scheduling,
+    care: Care,
+    *,
+    before: Care | None = None,
+    claims: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    now = ctx.now()
+    await _release_unheld(ctx, care, claims or {})
+    touched = {s.therapist_id for s in care.sessions if s.is_upcoming(now)}
+    if before is not None:
+        previous = {s.session_id: s for s in before.sessions}
+        touched |= {s.therapist_id for s in care.sessions if previous.get(s.session_id) != s}
+    touched |= {s.therapist_id for s in care.sessions if s.session_id in (claims or {})}
+    await therapist_sessions.sync(ctx.stores.therapist_sessions, care, touched)
+    await _arm_timers(ctx, care, before)
+
+
+async def _arm_timers(ctx: Scheduling, care: Care, before: Care | None) -> None:
+    payload = {"client_id": care.client_id}
+    armed = set()
+    series, check_ins = care.series, care.check_ins
+    if (
+        series is not None
+        and series.timer_id
+        and series.timer_due
+        and series.status
+        in (
+            SeriesStatus.pending,
+            SeriesStatus.active,
+        )
+    ):
+        armed.add(series.timer_id)
+        await ctx.stores.timers.schedule(series.timer_id, SERIES_TIMER, series.timer_due, payload)
+    if (
+        check_ins is not None
+        and check_ins.timer_id
+        and check_ins.due_at
+        and check_ins.status is CheckInStatus.active
+    ):
+        armed.add(check_ins.timer_id)
+        await ctx.stores.timers.schedule(check_ins.timer_id, CHECK_IN_TIMER, check_ins.due_at, payload)
+    if before is None:
+        return
+    # A replaced timer would find itself superseded when it fires (handlers check the
+    # record); cancelling it just saves that work.
+    for old in (
+        before.series.timer_id if before.series else None,
+        before.check_ins.timer_id if before.check_ins else None,
+    ):
+        if old and old not in armed:
+            await ctx.stores.timers.cancel(old)
+
+
+async def _release_unheld(ctx: Scheduling, care: Care, claims: Mapping[str, Sequence[str]]) -> None:
+    """Release each listed claim its session does not hold in `care` (cancelled ones hold none)."""
+    for session_id, ids in claims.items():
+        session = care.session(session_id)
+        kept = set(session.claims) if session is not None and session.holds_time else set()
+        if stale := [claim_id for claim_id in ids if claim_id not in kept]:
+            await ctx.ledger.release(stale, holder=session_id, now=ctx.now())

@@ -1,0 +1,405 @@
+"""A client's care with us, as one document: windows, proposals, series, plan, check-ins, sessions.
+
+Everything scheduling knows about one client lives in one document (`clients/{client_id}`),
+so a change and the events it causes are one single-document write (DESIGN §4), and the
+client's events, which Kafka keeps in order on one partition, are applied one at a time.
+These are plain values with their document form; commands decide, the store writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from services.scheduling.domain.availability import DAY_CODES, Window, format_clock, parse_clock, parse_day
+from services.scheduling.domain.cancellation import HOLDS_TIME, SessionStatus
+from services.scheduling.domain.slots import Booked, ClientWindows
+from shared.events.common import PlanStatus, SessionCadence
+
+MAX_PROPOSALS = 10
+MAX_UNPLACED = 20
+MAX_FIRED = 20
+
+
+class SessionKind(StrEnum):
+    introduction = "introduction"
+    therapy = "therapy"
+
+
+class SeriesStatus(StrEnum):
+    pending = "pending"  # the introduction is booked; the series starts once it has taken place
+    active = "active"
+    paused = "paused"
+    stopped = "stopped"
+
+
+class CheckInStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    stopped = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    session_id: str
+    client_id: str
+    therapist_id: str
+    series_id: str
+    sequence: int
+    kind: SessionKind
+    starts_at: datetime
+    ends_at: datetime
+    busy_from: datetime
+    busy_to: datetime
+    timezone: str  # the client's, for display; the therapist's when the client's is unknown
+    therapist_timezone: str
+    format: str
+    join_url: str
+    status: SessionStatus = SessionStatus.booked
+    revision: int = 0  # iCalendar SEQUENCE: bumped on every change a calendar must show
+    claims: tuple[str, ...] = ()
+    match_id: str | None = None
+    target: datetime | None = None  # the series occurrence it stands for
+    booked_at: datetime | None = None
+    updated_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def holds_time(self) -> bool:
+        return self.status in HOLDS_TIME
+
+    def is_upcoming(self, now: datetime) -> bool:
+        return self.status is SessionStatus.booked and self.starts_at > now
+
+    def as_booked(self) -> Booked:
+        return Booked(self.session_id, self.starts_at, self.busy_from, self.busy_to)
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "client_id": self.client_id,
+            "therapist_id": self.therapist_id,
+            "series_id": self.series_id,
+            "sequence": self.sequence,
+            "kind": self.kind.value,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "busy_from": self.busy_from,
+            "busy_to": self.busy_to,
+            "timezone": self.timezone,
+            "therapist_timezone": self.therapist_timezone,
+            "format": self.format,
+            "join_url": self.join_url,
+            "status": self.status.value,
+            "revision": self.revision,
+            "claims": list(self.claims),
+            "match_id": self.match_id,
+            "target": self.target,
+            "booked_at": self.booked_at,
+            "updated_at": self.updated_at,
+            "cancelled_by": self.cancelled_by,
+            "cancel_reason": self.cancel_reason,
+        }
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> Session:
+        return cls(
+            session_id=d["session_id"],
+            client_id=d["client_id"],
+            therapist_id=d["therapist_id"],
+            series_id=d["series_id"],
+            sequence=int(d["sequence"]),
+            kind=SessionKind(d["kind"]),
+            starts_at=d["starts_at"],
+            ends_at=d["ends_at"],
+            busy_from=d["busy_from"],
+            busy_to=d["busy_to"],
+            timezone=d["timezone"],
+            therapist_timezone=d["therapist_timezone"],
+            format=d["format"],
+            join_url=d["join_url"],
+            status=SessionStatus(d["status"]),
+            revision=int(d.get("revision", 0)),
+            claims=tuple(d.get("claims") or ()),
+            match_id=d.get("match_id"),
+            target=d.get("target"),
+            booked_at=d.get("booked_at"),
+            updated_at=d.get("updated_at"),
+            cancelled_by=d.get("cancelled_by"),
+            cancel_reason=d.get("cancel_reason"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """A series occurrence that found no free slot nearby: reported to the client's listing."""
+
+    target: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    series_id: str
+    therapist_id: str
+    therapist_timezone: str
+    cadence: SessionCadence
+    anchor: datetime  # the first session's start; occurrences keep its wall-clock time
+    status: SeriesStatus = SeriesStatus.pending
+    match_id: str | None = None
+    next_sequence: int = 2
+    timer_id: str | None = None
+    timer_due: datetime | None = None
+    unplaced: tuple[Unplaced, ...] = ()
+
+    @property
+    def in_care(self) -> bool:
+        return self.status is not SeriesStatus.stopped
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "series_id": self.series_id,
+            "therapist_id": self.therapist_id,
+            "therapist_timezone": self.therapist_timezone,
+            "cadence": self.cadence.value,
+            "anchor": self.anchor,
+            "status": self.status.value,
+            "match_id": self.match_id,
+            "next_sequence": self.next_sequence,
+            "timer_id": self.timer_id,
+            "timer_due": self.timer_due,
+            "unplaced": [{"target": u.target, "reason": u.reason} for u in self.unplaced],
+        }
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> Series:
+        return cls(
+            series_id=d["series_id"],
+            therapist_id=d["therapist_id"],
+            therapist_timezone=d["therapist_timezone"],
+            cadence=SessionCadence(d["cadence"]),
+            anchor=d["anchor"],
+            status=SeriesStatus(d["status"]),
+            match_id=d.get("match_id"),
+            next_sequence=int(d.get("next_sequence", 2)),
+            timer_id=d.get("timer_id"),
+            timer_due=d.get("timer_due"),
+            unplaced=tuple(Unplaced(u["target"], u["reason"]) for u in d.get("unplaced") or ()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What scheduling keeps of the treatment plan: its version, status and rhythms."""
+
+    version: int
+    status: PlanStatus
+    cadence: SessionCadence
+    check_in_interval_days: int
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "status": self.status.value,
+            "cadence": self.cadence.value,
+            "check_in_interval_days": self.check_in_interval_days,
+        }
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> Plan:
+        return cls(
+            int(d["version"]),
+            PlanStatus(d["status"]),
+            SessionCadence(d["cadence"]),
+            int(d["check_in_interval_days"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIns:
+    """The check-in rhythm: the next due time and the one timer that may fire it."""
+
+    status: CheckInStatus
+    interval_days: int
+    base: datetime  # the first session's start, then the last due time that fired
+    due_at: datetime | None
+    timer_id: str | None
+    fired: tuple[str, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        return self.status is CheckInStatus.active
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "interval_days": self.interval_days,
+            "base": self.base,
+            "due_at": self.due_at,
+            "timer_id": self.timer_id,
+            "fired": list(self.fired),
+        }
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> CheckIns:
+        return cls(
+            CheckInStatus(d["status"]),
+            int(d["interval_days"]),
+            d["base"],
+            d.get("due_at"),
+            d.get("timer_id"),
+            tuple(d.get("fired") or ()),
+        )
+
+
+class ProposalOutcome(StrEnum):
+    waiting = "waiting"  # stored; booking waits for an acceptance
+    booked = "booked"
+    failed = "failed"
+    declined = "declined"
+    accepted_early = "accepted_early"  # an acceptance came before its proposal
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    match_id: str
+    outcome: ProposalOutcome
+    candidates: tuple[tuple[str, str | None], ...] = ()  # (therapist id, format), best first
+    intake_id: str | None = None
+    accepted_therapist_id: str | None = None
+    session_id: str | None = None
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "match_id": self.match_id,
+            "outcome": self.outcome.value,
+            "candidates": [{"therapist_id": t, "format": f} for t, f in self.candidates],
+            "intake_id": self.intake_id,
+            "accepted_therapist_id": self.accepted_therapist_id,
+            "session_id": self.session_id,
+        }
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> Proposal:
+        return cls(
+            match_id=d["match_id"],
+            outcome=ProposalOutcome(d["outcome"]),
+            candidates=tuple((c["therapist_id"], c.get("format")) for c in d.get("candidates") or ()),
+            intake_id=d.get("intake_id"),
+            accepted_therapist_id=d.get("accepted_therapist_id"),
+            session_id=d.get("session_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Care:
+    client_id: str
+    correlation_id: str | None = None
+    timezone: str | None = None
+    windows: tuple[tuple[int, Window], ...] = ()
+    session_format: str = "video"
+    proposals: tuple[Proposal, ...] = ()
+    series: Series | None = None
+    plan: Plan | None = None
+    check_ins: CheckIns | None = None
+    sessions: tuple[Session, ...] = field(default_factory=tuple)
+
+    # ------------------------------------------------------------------ questions
+
+    def session(self, session_id: str) -> Session | None:
+        return next((s for s in self.sessions if s.session_id == session_id), None)
+
+    def proposal(self, match_id: str) -> Proposal | None:
+        return next((p for p in self.proposals if p.match_id == match_id), None)
+
+    def upcoming(self, now: datetime, therapist_id: str | None = None) -> list[Session]:
+        return sorted(
+            (
+                s
+                for s in self.sessions
+                if s.is_upcoming(now) and (therapist_id is None or s.therapist_id == therapist_id)
+            ),
+            key=lambda s: s.starts_at,
+        )
+
+    @property
+    def therapist_id(self) -> str | None:
+        """The therapist the client is in care with, if any."""
+        return self.series.therapist_id if self.series is not None and self.series.in_care else None
+
+    @property
+    def client_windows(self) -> ClientWindows | None:
+        if self.timezone is None or not self.windows:
+            return None
+        return ClientWindows(self.timezone, self.windows)
+
+    @property
+    def cadence(self) -> SessionCadence:
+        """The plan's cadence; weekly until a plan says otherwise."""
+        return self.plan.cadence if self.plan is not None else SessionCadence.weekly
+
+    def therapists(self) -> set[str]:
+        return {s.therapist_id for s in self.sessions}
+
+    # ------------------------------------------------------------------ changes
+
+    def with_sessions(self, *sessions: Session) -> Care:
+        """Add new sessions and replace changed ones (by id), keeping start order."""
+        by_id = {s.session_id: s for s in self.sessions}
+        by_id.update({s.session_id: s for s in sessions})
+        return replace(
+            self, sessions=tuple(sorted(by_id.values(), key=lambda s: (s.starts_at, s.session_id)))
+        )
+
+    def with_proposal(self, proposal: Proposal) -> Care:
+        kept = [p for p in self.proposals if p.match_id != proposal.match_id]
+        return replace(self, proposals=(*kept, proposal)[-MAX_PROPOSALS:])
+
+    # ------------------------------------------------------------------ document form
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "client_id": self.client_id,
+            "correlation_id": self.correlation_id,
+            "timezone": self.timezone,
+            "windows": [
+                {"day": DAY_CODES[day], "start": format_clock(w.start), "end": format_clock(w.end)}
+                for day, w in self.windows
+            ],
+            "session_format": self.session_format,
+            "proposals": [p.to_document() for p in self.proposals],
+            "series": None if self.series is None else self.series.to_document(),
+            "plan": None if self.plan is None else self.plan.to_document(),
+            "check_ins": None if self.check_ins is None else self.check_ins.to_document(),
+            "sessions": [s.to_document() for s in self.sessions],
+        }
+
+    @classmethod
+    def from_document(cls, d: Mapping[str, Any]) -> Care:
+        return cls(
+            client_id=d["client_id"],
+            correlation_id=d.get("correlation_id"),
+            timezone=d.get("timezone"),
+            windows=windows_from(d.get("windows") or ()),
+            session_format=d.get("session_format") or "video",
+            proposals=tuple(Proposal.from_document(p) for p in d.get("proposals") or ()),
+            series=None if d.get("series") is None else Series.from_document(d["series"]),
+            plan=None if d.get("plan") is None else Plan.from_document(d["plan"]),
+            check_ins=None if d.get("check_ins") is None else CheckIns.from_document(d["check_ins"]),
+            sessions=tuple(Session.from_document(s) for s in d.get("sessions") or ()),
+        )
+
+
+def windows_from(windows: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, Window], ...]:
+    """Weekly windows in their plain form (`{"day": "tue", "start": "18:00", "end": "21:00"}`)."""
+    return tuple(
+        (
+            parse_day(str(w["day"]), "day"),
+            Window(parse_clock(str(w["start"]), "start"), parse_clock(str(w["end"]), "end")),
+        )
+        for w in windows
+    )

@@ -1,0 +1,1 @@
+"""One module per consumed event; each handler is a plain coroutine `(event, envelope)`."""

@@ -1,0 +1,104 @@
+"""Builders for scheduling's unit tests: events as matching and intake send them, timers to fire."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.set_availability import set_availability
+from services.scheduling.domain.availability import availability_from
+from services.scheduling.domain.care import Care
+from services.scheduling.handlers.on_timers import check_in_timer, series_timer
+from shared.events.common import Candidate, PlanStatus, SessionCadence, WeeklyWindow
+from shared.events.envelope import Envelope, OutgoingEvent, new_event
+from shared.events.models import MatchAccepted, MatchProposed, TreatmentPlanUpdated
+from shared.storage.timers import Timer
+from tests.support.fakes import InMemoryDocuments, InMemoryTimers
+
+
+def proposed(
+    client_id: str,
+    therapist_ids: Sequence[str],
+    *,
+    match_id: str = "match-1",
+    timezone: str | None = "America/New_York",
+    windows: Sequence[tuple[str, str, str]] = (("mon", "09:00", "17:00"), ("tue", "09:00", "17:00")),
+    now: datetime,
+) -> MatchProposed:
+    return MatchProposed(
+        match_id=match_id,
+        client_id=client_id,
+        intake_id="intake-1",
+        candidates=[
+            Candidate(therapist_id=t, rank=i + 1, score=0.9 - i / 10) for i, t in enumerate(therapist_ids)
+        ],
+        expires_at=now + timedelta(days=2),
+        timezone=timezone,
+        availability=[WeeklyWindow(day=d, start=s, end=e) for d, s, e in windows],  # type: ignore[arg-type]
+    )
+
+
+def accepted(client_id: str, therapist_id: str, *, match_id: str = "match-1", now: datetime) -> MatchAccepted:
+    return MatchAccepted(match_id=match_id, client_id=client_id, therapist_id=therapist_id, accepted_at=now)
+
+
+def plan(
+    client_id: str,
+    *,
+    version: int,
+    status: PlanStatus = PlanStatus.active,
+    cadence: SessionCadence = SessionCadence.weekly,
+    interval: int = 14,
+    now: datetime,
+) -> TreatmentPlanUpdated:
+    return TreatmentPlanUpdated(
+        client_id=client_id,
+        therapist_id="t-1",
+        version=version,
+        status=status,
+        approach="cbt",  # type: ignore[arg-type]
+        session_cadence=cadence,
+        check_in_interval_days=interval,
+        updated_at=now,
+    )
+
+
+def envelope(data: Any) -> Envelope:
+    return new_event(data, source="tests").envelope
+
+
+async def available(ctx: Scheduling, therapist_id: str, spec: dict[str, Any]) -> None:
+    await set_availability(ctx, therapist_id, availability_from(spec), correlation_id=None)
+
+
+def events(ctx: Scheduling, name: str) -> list[OutgoingEvent]:
+    """Every event of topic `name` written so far (any collection's outbox)."""
+    written: list[OutgoingEvent] = []
+    for store in (ctx.stores.clients, ctx.stores.therapists):
+        assert isinstance(store, InMemoryDocuments)
+        written.extend(store.events)
+    return [e for e in written if e.topic == name]
+
+
+async def care(ctx: Scheduling, client_id: str) -> Care:
+    document = await ctx.stores.clients.get(client_id)
+    assert document is not None
+    return Care.from_document(document)
+
+
+async def fire_due(ctx: Scheduling, now: datetime) -> list[OutgoingEvent]:
+    """Fire every pending timer due by `now`, as the timer worker would; return their events."""
+    timers = ctx.stores.timers
+    assert isinstance(timers, InMemoryTimers)
+    fired: list[OutgoingEvent] = []
+    handlers = {"series": series_timer(ctx), "check-in": check_in_timer(ctx)}
+    while due := sorted(
+        ((i, t) for i, t in timers.pending().items() if t.due_at <= now), key=lambda item: item[1].due_at
+    ):
+        timer_id, fake = due[0]
+        timer = Timer(timer_id, fake.kind, fake.due_at, 1, fake.payload)
+        fired.extend(await handlers[fake.kind](timer))
+        fake.status = fake.status.fired
+    return fired
