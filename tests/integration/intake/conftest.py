@@ -30,7 +30,3 @@ async def intake(
     async with running_intake(kafka, MongoSettings(uri=infrastructure.mongodb_uri), database) as service:
         yield service
     await mongo_client.drop_database(database)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"

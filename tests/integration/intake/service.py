@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -22,10 +24,12 @@ from pydantic import SecretStr
 
 from services.intake.app import build_app
 from services.intake.settings import IntakeSettings
+from shared.events.envelope import OutgoingEvent
+from shared.events.models import CheckInDue, SessionBooked
 from shared.http.auth import Role, mint_token
 from shared.security.field_encryption import EncryptionSettings
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
-from tests.support.kafka import read_records
+from tests.support.kafka import event, eventually, read_records
 from tests.support.runtime import FAST_DEFAULTS
 
 AUTH = AuthSettings(secret=SecretStr("intake-integration-test-secret-of-enough-length"))
@@ -42,6 +46,10 @@ def intake_settings(kafka: KafkaSettings, mongo: MongoSettings, database: str) -
         consumers_per_topic=1,
         **FAST_DEFAULTS,
     )
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def bearer(subject: str, role: Role) -> dict[str, str]:
@@ -91,3 +99,38 @@ def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
 def value_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(record.value)
     return loaded
+
+
+def booked(client_id: str, therapist_id: str) -> SessionBooked:
+    starts = datetime.now(UTC) + timedelta(days=2)
+    return SessionBooked(
+        session_id=new_id("session"),
+        client_id=client_id,
+        therapist_id=therapist_id,
+        starts_at=starts,
+        ends_at=starts + timedelta(minutes=50),
+        timezone="America/Los_Angeles",
+        format="video",
+        series_id="series-1",
+        sequence=1,
+        join_url="https://meet.example/s",
+    )
+
+
+def due(client_id: str, therapist_id: str, check_in_id: str, journey: str) -> OutgoingEvent:
+    data = CheckInDue(
+        check_in_id=check_in_id,
+        client_id=client_id,
+        therapist_id=therapist_id,
+        due_at=datetime.now(UTC) + timedelta(days=1),
+        instruments=["phq9", "gad7"],
+    )
+    return event(data, correlation_id=journey)
+
+
+async def pending_check_in(intake: RunningIntake, client_id: str, check_in_id: str) -> None:
+    async def listed() -> bool:
+        found = await intake.http.get(f"/v1/clients/{client_id}/check-ins", headers=as_client(client_id))
+        return check_in_id in [c["id"] for c in found.json()]
+
+    await eventually(listed)

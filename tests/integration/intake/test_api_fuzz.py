@@ -1,0 +1,113 @@
+"""A property-based fuzz of the intake API from its own OpenAPI document finds no 5xx.
+
+Schemathesis turns every `/v1` operation of the running app's OpenAPI document into a
+Hypothesis strategy of requests (bodies, path ids, queries); each drawn request is sent
+in-process to the service running on the real broker and database, with a valid token
+of a drawn role. Half of the drawn path ids are swapped for records that exist (a
+draft, a client in care, a pending check-in), so fuzzed bodies reach the commands
+rather than stopping at a 404. The example count is bounded to keep the run short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+from shared.http.auth import Role
+from tests.integration.intake.service import (
+    ADMIN,
+    RunningIntake,
+    as_client,
+    bearer,
+    booked,
+    due,
+    new_id,
+    pending_check_in,
+)
+from tests.support.kafka import event, eventually, publish_events
+from tests.unit.intake.samples import complete_sections
+
+EXAMPLES = 120
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """Records that exist, so fuzzed requests can reach past the lookup."""
+
+    client_id: str
+    therapist_id: str
+    intake_id: str
+    check_in_id: str
+    requests: SearchStrategy[Any]
+
+    def path_ids(self) -> dict[str, str]:
+        return {"client_id": self.client_id, "intake_id": self.intake_id, "check_in_id": self.check_in_id}
+
+
+@pytest.fixture(scope="module")
+async def seeded(intake: RunningIntake) -> AsyncIterator[Seeded]:
+    client_id, therapist_id = new_id("client"), new_id("therapist")
+    submitted = await intake.http.post(
+        "/v1/intakes", json={"client_id": client_id, **complete_sections()}, headers=as_client(client_id)
+    )
+    assert (
+        await intake.http.post(f"/v1/intakes/{submitted.json()['id']}/submit", headers=ADMIN)
+    ).status_code == 200
+    draft = await intake.http.post("/v1/intakes", json={"client_id": client_id}, headers=ADMIN)
+    check_in_id = "ci-" + client_id
+    await publish_events(
+        intake.kafka,
+        event(booked(client_id, therapist_id)),
+        due(client_id, therapist_id, check_in_id, submitted.json()["id"]),
+    )
+    await pending_check_in(intake, client_id, check_in_id)
+
+    async def clinician_known() -> bool:
+        found = await intake.http.get(
+            f"/v1/clients/{client_id}/check-ins", headers=bearer(therapist_id, Role.clinician)
+        )
+        return found.status_code == 200
+
+    await eventually(clinician_known)
+    schema = schemathesis.openapi.from_dict(intake.app.openapi()).include(path_regex="^/v1/")
+    yield Seeded(client_id, therapist_id, draft.json()["id"], check_in_id, schema.as_strategy())
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    phases=[Phase.generate, Phase.target],  # no shrinking: a failure prints its request as drawn
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+@given(data=st.data())
+async def test_fuzzed_requests_from_the_openapi_document_never_get_a_5xx(
+    intake: RunningIntake, seeded: Seeded, data: st.DataObject
+) -> None:
+    case = data.draw(seeded.requests, label="request")
+    for name, existing in seeded.path_ids().items():
+        if name in (case.path_parameters or {}) and data.draw(st.booleans(), label=f"existing {name}"):
+            case.path_parameters[name] = existing
+    role = data.draw(st.sampled_from(["admin", "client", "clinician"]), label="role")
+    auth = {
+        "admin": ADMIN,
+        "client": as_client(seeded.client_id),
+        "clinician": bearer(seeded.therapist_id, Role.clinician),
+    }[role]
+    request = case.as_transport_kwargs(base_url="http://intake", headers=auth)
+    body: dict[str, Any] = {"json": request["json"]} if "json" in request else {}
+    if "data" in request:
+        body = {"content": request["data"]}
+    response = await intake.http.request(
+        request["method"], request["url"], headers=request["headers"], params=request.get("params"), **body
+    )
+    assert response.status_code < 500, f"{request['method']} {request['url']}: {response.text}"
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == PROBLEM_JSON, response.text
