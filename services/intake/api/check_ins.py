@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.intake.api.access import client_record_for, ensure_visible
-from services.intake.api.context import CheckInId, ClientId, Stores
+from services.intake.api.context import AuditChange, CheckInId, ClientId, Stores
 from services.intake.api.views import CheckInView, check_in_view
 from services.intake.commands.answer_check_in import CheckInAnswers, answer_check_in
 from services.intake.store import IntakeStores
@@ -48,6 +48,7 @@ async def answer(
     stores: Stores,
     cipher: Cipher,
     runtime: Runtime,
+    audit: AuditChange,
 ) -> CheckInView:
     """Answer the check-in: PHQ-9, GAD-7, the screener when item 9 > 0, progress 0–10 per plan goal.
 
@@ -56,6 +57,8 @@ async def answer(
     """
     await ensure_visible(who, await stores.check_ins.get(check_in_id), stores, "check-in")
     completed = await answer_check_in(stores, cipher, check_in_id, answers, now=runtime.clock())
+    client_id = str(completed["client_id"])
+    await audit.wrote("answer", resource="check_in", resource_id=check_in_id, client_id=client_id)
     return check_in_view(completed, cipher, goals_to_rate=[])
 
 

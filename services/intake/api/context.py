@@ -1,13 +1,17 @@
-"""What the intake routes ask for besides the shared dependencies: the stores, ids in paths."""
+"""What the intake routes ask for besides the shared dependencies: stores, path ids, audited changes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path
 
 from services.intake.store import CHECK_INS, CLIENTS, INTAKES, TREATMENT_PLANS, IntakeStores
-from shared.http.dependencies import Runtime
+from shared.http.auth import Principal
+from shared.http.dependencies import Caller, CorrelationId, Runtime
+from shared.observability.audit import Access
+from shared.ports import AuditTrail
 from shared.runtime import ServiceRuntime
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -33,3 +37,37 @@ Stores = Annotated[IntakeStores, Depends(intake_stores)]
 IntakeId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 ClientId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 CheckInId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedChange:
+    """Records a change of clinical data in the audit trail, as `Audit` records a read.
+
+    Reads and changes are both HIPAA-audited; the shared `Audit` dependency records reads,
+    this one records what a write did (`create`, `update`, `submit`, `answer`, `write`).
+    A write's answer echoes the record it changed, so this entry covers that view too.
+    """
+
+    who: Principal
+    correlation_id: str
+    log: AuditTrail
+
+    async def wrote(self, action: str, *, resource: str, resource_id: str, client_id: str) -> None:
+        await self.log.record(
+            Access(
+                actor=self.who.subject,
+                role=self.who.role.value,
+                action=action,
+                resource=resource,
+                resource_id=resource_id,
+                client_id=client_id,
+                correlation_id=self.correlation_id,
+            )
+        )
+
+
+async def audited_change(who: Caller, correlation_id: CorrelationId, runtime: Runtime) -> AuditedChange:
+    return AuditedChange(who=who, correlation_id=correlation_id, log=runtime.audit)
+
+
+AuditChange = Annotated[AuditedChange, Depends(audited_change)]

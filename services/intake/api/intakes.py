@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from services.intake.api.access import client_record_for, ensure_visible
-from services.intake.api.context import ClientId, IntakeId, Stores
+from services.intake.api.context import AuditChange, ClientId, IntakeId, Stores
 from services.intake.api.views import (
     IntakeSummary,
     IntakeView,
@@ -30,7 +30,7 @@ FHIR_JSON = "application/fhir+json"
 
 @router.post("/intakes", status_code=201, response_model=IntakeView)
 async def start_intake(
-    new: NewIntake, who: Caller, stores: Stores, cipher: Cipher, runtime: Runtime
+    new: NewIntake, who: Caller, stores: Stores, cipher: Cipher, runtime: Runtime, audit: AuditChange
 ) -> IntakeView:
     """Start a draft with any sections already filled in; each given section is validated now."""
     await client_record_for(who, new.client_id, stores)
@@ -42,6 +42,7 @@ async def start_intake(
         created_by={"subject": who.subject, "role": who.role.value},
         now=runtime.clock(),
     )
+    await audit.wrote("create", resource="intake", resource_id=str(draft["_id"]), client_id=new.client_id)
     return intake_view(draft, cipher)
 
 
@@ -62,18 +63,24 @@ async def save_intake(
     stores: Stores,
     cipher: Cipher,
     runtime: Runtime,
+    audit: AuditChange,
 ) -> IntakeView:
-    """Save sections at any time before submission (a section sent as null is cleared); 409 after."""
+    """Save sections at any time before submission; 409 after.
+
+    Each section sent replaces that section whole; one sent as null is cleared; sections
+    not sent stay as they were.
+    """
     await ensure_visible(who, await stores.intakes.get(intake_id), stores, "intake")
     saved = await save_intake_sections(
         stores, cipher, intake_id, changes, fields=changes.model_fields_set, now=runtime.clock()
     )
+    await audit.wrote("update", resource="intake", resource_id=intake_id, client_id=str(saved["client_id"]))
     return intake_view(saved, cipher)
 
 
 @router.post("/intakes/{intake_id}/submit", response_model=SubmissionView)
 async def submit(
-    intake_id: IntakeId, who: Caller, stores: Stores, cipher: Cipher, runtime: Runtime
+    intake_id: IntakeId, who: Caller, stores: Stores, cipher: Cipher, runtime: Runtime, audit: AuditChange
 ) -> SubmissionView:
     """Check completeness (every missing field at once), score, screen risk and publish.
 
@@ -82,6 +89,9 @@ async def submit(
     """
     await ensure_visible(who, await stores.intakes.get(intake_id), stores, "intake")
     submitted = await submit_intake(stores, cipher, intake_id, now=runtime.clock())
+    await audit.wrote(
+        "submit", resource="intake", resource_id=intake_id, client_id=str(submitted["client_id"])
+    )
     return submission_view(submitted)
 
 

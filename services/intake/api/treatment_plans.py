@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from services.intake.api.access import client_record_for
-from services.intake.api.context import ClientId, Stores
+from services.intake.api.context import AuditChange, ClientId, Stores
 from services.intake.api.refusals import invalid_fields
 from services.intake.api.views import PlanView, plan_view
 from services.intake.commands.write_treatment_plan import TreatmentPlanInput, write_treatment_plan
@@ -38,6 +38,7 @@ async def put_treatment_plan(
     stores: Stores,
     cipher: Cipher,
     runtime: Runtime,
+    audit: AuditChange,
 ) -> JSONResponse:
     """Write a new version of the plan (201); the current plan sent again changes nothing (200).
 
@@ -54,6 +55,8 @@ async def put_treatment_plan(
         written_by={"subject": who.subject, "role": who.role.value},
         now=runtime.clock(),
     )
+    action = "write" if created else "read"  # an unchanged plan sent again only reads the current one
+    await audit.wrote(action, resource="treatment_plan", resource_id=str(version["_id"]), client_id=client_id)
     view = plan_view(version, cipher)
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 

@@ -31,11 +31,14 @@ from shared.events.common import (
 )
 from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
 from shared.events.models import IntakeCompleted, RiskFlagged
+from shared.observability.logs import get_logger
 from shared.security.field_encryption import FieldCipher
 from shared.storage import Document
 from shared.storage.documents import Revision
 
 SOURCE = "intake"
+
+log = get_logger(__name__)
 
 
 async def submit_intake(
@@ -68,6 +71,13 @@ async def submit_intake(
     stored = await stores.intakes.update(intake_id, change)
     if stored is None:
         raise NotFound(intake_id)
+    if stored["submitted_at"] == submitted_at:  # this request submitted it (ids and codes only)
+        log.info(
+            "intake submitted",
+            intake_id=intake_id,
+            client_id=stored["client_id"],
+            risk_level=stored["result"]["risk_level"],
+        )
     return stored
 
 

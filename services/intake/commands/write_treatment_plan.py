@@ -26,8 +26,11 @@ from services.intake.store.treatment_plans import latest_version, opened_plan, s
 from shared.events.common import Approach, Code, Id, PlanStatus, SessionCadence
 from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
 from shared.events.models import TreatmentPlanUpdated
+from shared.observability.logs import get_logger
 from shared.security.field_encryption import FieldCipher
 from shared.storage import Document
+
+log = get_logger(__name__)
 
 WRITE_ATTEMPTS = 3
 """Versions lost to a concurrent writer before the request gives up with 409."""
@@ -129,6 +132,9 @@ async def write_treatment_plan(
             known = current + 1  # another writer took this version: build on top of theirs
             continue
         await stores.clients.upsert(client_id, record_plan_version(client_id, current + 1))
+        log.info(
+            "treatment plan version written", client_id=client_id, version=current + 1, status=plan.status
+        )
         return document, True
     raise Conflict("the treatment plan is being changed concurrently; read it and try again")
 
