@@ -15,7 +15,7 @@ def main() -> int:
     try:
         app.state.runtime.cipher  # noqa: B018 - refuse to start without keys, not on the first request
     except RuntimeError as error:
-        print(f"intake: cannot start: {error}", file=sys.stderr)
+        print(f"cannot start: {error}", file=sys.stderr)
         return 2
     serve(app, settings)
     return 0
