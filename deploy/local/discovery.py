@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 REPO = Path(__file__).resolve().parents[2]
-LAUNCHER = ("-m", "deploy.local.launcher")
+LAUNCHER = ("-m", "deploy.local.launcher")  # after the Python executable, run from REPO
 LAUNCHER_PREFIX = "carepath launcher: "
 KAFKA_IMAGE = "apache/kafka:4.1.2"
 MONGO_IMAGE = "mongo:8.0"

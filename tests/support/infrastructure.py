@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from deploy.local.discovery import (
+    LAUNCHER,
     REPO,
     Infrastructure,
     InfrastructureError,
@@ -32,7 +33,6 @@ __all__ = [
     "selects_infrastructure",
 ]
 
-LAUNCHER = ("-m", "deploy.local.launcher")  # arguments after the Python executable, run from REPO
 TESTS = REPO / "tests"
 LAYERS_WITH_INFRASTRUCTURE = ("integration", "e2e")
 # Set by the controller when provisioning failed, so every worker fails with the same reason.
