@@ -1,5 +1,7 @@
 """notifications: recipients and preferences, notification log and in-app inbox, reminder timers.
 
-Consumes every event; produces notification-delivered and notification-failed (DESIGN §1).
-Built on `shared/` in its own issue; it has no entry point (`__main__.py`) yet.
+Consumes every journey event; produces notification-delivered and notification-failed
+(DESIGN §1). `python -m services.notifications` serves it; `python -m
+services.notifications.sinks` runs a local SMTP server and SMS/push provider that show
+what it sent.
 """

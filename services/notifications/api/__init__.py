@@ -1,0 +1,1 @@
+"""Thin HTTP routers: recipients (contact details, preferences) and their notifications."""

@@ -1,0 +1,154 @@
+"""A recipient's in-app inbox (paged, newest first, mark read) and their delivery log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from services.notifications.api.context import NotificationId, RecipientId, Stores, ensure_acts_for
+from services.notifications.domain.preferences import Channel
+from services.notifications.store.indexes import page, read
+from shared.http.dependencies import Audit, Caller
+from shared.http.problems import Problem
+from shared.storage import Document
+
+router = APIRouter(tags=["notifications"])
+
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+
+class InboxItem(BaseModel):
+    id: str
+    kind: str
+    title: str
+    body: str
+    critical: bool
+    created_at: datetime
+    read: bool
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    total: int
+    unread: int
+    offset: int
+    limit: int
+
+
+class DeliveryView(BaseModel):
+    """One message on one channel: what and when, never the address or the text."""
+
+    id: str
+    kind: str
+    channel: Channel
+    critical: bool
+    status: str
+    event_id: str
+    event_type: str
+    attempts: int
+    reason: str | None
+    created_at: datetime
+    not_before: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryView]
+    total: int
+    offset: int
+    limit: int
+
+
+def _item(entry: Document, unread: set[str]) -> InboxItem:
+    return InboxItem(
+        id=entry["_id"],
+        kind=entry["kind"],
+        title=entry["title"],
+        body=entry["body"],
+        critical=entry["critical"],
+        created_at=entry["created_at"],
+        read=entry["_id"] not in unread,
+    )
+
+
+@router.get("/recipients/{recipient_id}/notifications", response_model=InboxPage)
+async def list_inbox(
+    recipient_id: RecipientId,
+    who: Caller,
+    stores: Stores,
+    audit: Audit,
+    offset: Offset = 0,
+    limit: Limit = 20,
+) -> InboxPage:
+    """The in-app inbox, newest first."""
+    ensure_acts_for(who, recipient_id)
+    index = await stores.inboxes.get(recipient_id)
+    ids, total = page(index, "entries", offset=offset, limit=limit)
+    unread = set((index or {}).get("unread", []))
+    await audit.read(resource="inbox", resource_id=recipient_id)
+    entries = [entry for i in ids if (entry := await stores.inbox_entries.get(i)) is not None]
+    return InboxPage(
+        items=[_item(entry, unread) for entry in entries],
+        total=total,
+        unread=len(unread),
+        offset=offset,
+        limit=limit,
+    )
+
+
+@router.post("/recipients/{recipient_id}/notifications/{notification_id}/read", response_model=InboxItem)
+async def mark_read(
+    recipient_id: RecipientId, notification_id: NotificationId, who: Caller, stores: Stores
+) -> InboxItem:
+    """Mark one inbox entry read (again is fine)."""
+    ensure_acts_for(who, recipient_id)
+    entry = await stores.inbox_entries.get(notification_id)
+    if entry is None or entry["recipient_id"] != recipient_id:
+        raise Problem(404, "Not Found", "no such notification in this inbox", field="path.notification_id")
+    index = await stores.inboxes.upsert(recipient_id, read(notification_id))
+    return _item(entry, set((index or {}).get("unread", [])))
+
+
+@router.get("/recipients/{recipient_id}/deliveries", response_model=DeliveryPage)
+async def list_deliveries(
+    recipient_id: RecipientId,
+    who: Caller,
+    stores: Stores,
+    audit: Audit,
+    offset: Offset = 0,
+    limit: Limit = 20,
+) -> DeliveryPage:
+    """The delivery log, newest first: each message on each channel, its status and reason."""
+    ensure_acts_for(who, recipient_id)
+    index = await stores.delivery_logs.get(recipient_id)
+    ids, total = page(index, "deliveries", offset=offset, limit=limit)
+    await audit.read(resource="deliveries", resource_id=recipient_id)
+    deliveries = [d for i in ids if (d := await stores.deliveries.get(i)) is not None]
+    return DeliveryPage(
+        items=[
+            DeliveryView(
+                id=d["_id"],
+                kind=d["kind"],
+                channel=d["channel"],
+                critical=d["critical"],
+                status=d["status"],
+                event_id=d["event_id"],
+                event_type=d["event_type"],
+                attempts=d["attempts"],
+                reason=d.get("reason"),
+                created_at=d["created_at"],
+                not_before=d.get("not_before"),
+                delivered_at=d.get("delivered_at"),
+                failed_at=d.get("failed_at"),
+            )
+            for d in deliveries
+        ],
+        total=total,
+        offset=offset,
+        limit=limit,
+    )

@@ -1,0 +1,105 @@
+"""The notifications service's one wiring place: runtime, stores, senders, subscriptions, timers, routers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.notifications.api import notifications, recipients
+from services.notifications.api.context import stores_of
+from services.notifications.channels import Sender
+from services.notifications.channels.in_app import InAppSender
+from services.notifications.channels.smtp import SmtpConfig, SmtpSender
+from services.notifications.channels.webhook import ProviderConfig, WebhookSender
+from services.notifications.commands.deliver import ESCALATION_TIMER, fire_delivery
+from services.notifications.commands.dispatch import DELIVERY_TIMER, REMINDER_TIMER, DeliveryPolicy, Dispatch
+from services.notifications.commands.page_on_call import fire_escalation_check
+from services.notifications.commands.reminders import fire_reminder
+from services.notifications.domain.preferences import Channel
+from services.notifications.handlers.on_booking_failed import on_booking_failed
+from services.notifications.handlers.on_check_in_completed import on_check_in_completed
+from services.notifications.handlers.on_check_in_due import on_check_in_due
+from services.notifications.handlers.on_intake_completed import on_intake_completed
+from services.notifications.handlers.on_match_accepted import on_match_accepted
+from services.notifications.handlers.on_match_declined import on_match_declined
+from services.notifications.handlers.on_match_proposed import on_match_proposed
+from services.notifications.handlers.on_risk_flagged import on_risk_flagged
+from services.notifications.handlers.on_session_booked import on_session_booked
+from services.notifications.handlers.on_session_cancelled import on_session_cancelled
+from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
+from services.notifications.handlers.on_treatment_plan_updated import on_treatment_plan_updated
+from services.notifications.rendering import Renderer
+from services.notifications.settings import NotificationsSettings
+from services.notifications.store import COLLECTIONS
+from shared.events.models import (
+    BookingFailed,
+    CheckInCompleted,
+    CheckInDue,
+    IntakeCompleted,
+    MatchAccepted,
+    MatchDeclined,
+    MatchProposed,
+    NotificationDelivered,
+    NotificationFailed,
+    RiskFlagged,
+    SessionBooked,
+    SessionCancelled,
+    SessionRescheduled,
+    TreatmentPlanUpdated,
+)
+from shared.http.app import create_service_app
+from shared.messaging.subscriptions import Subscription
+from shared.ports import Clock
+from shared.runtime import ServiceRuntime, utc_now
+
+DESCRIPTION = """Tells the right people at each step of the journey on their chosen channels
+(e-mail with calendar invitations, SMS, push, the in-app inbox), reminds them 24 h and 1 h
+before each session, holds non-critical messages through quiet hours, and sends risk alerts
+at once: crisis resources to the client and pages to the on-call rota, with escalation.
+Contact details live only here and are readable only by their recipient and admins."""
+
+
+def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    runtime = ServiceRuntime(settings, clock=clock or utc_now)
+    for collection in COLLECTIONS:
+        runtime.documents(collection)
+    stores = stores_of(runtime)
+    webhook = WebhookSender(ProviderConfig.from_settings(settings))
+    senders: dict[Channel, Sender] = {
+        "email": SmtpSender(SmtpConfig.from_settings(settings)),
+        "sms": webhook,
+        "push": webhook,
+        "in_app": InAppSender(stores, runtime.clock),
+    }
+    dispatch = Dispatch(
+        stores=stores,
+        timers=runtime.timers,
+        clock=runtime.clock,
+        senders=senders,
+        renderer=Renderer(app_url=settings.app_base_url),
+        policy=DeliveryPolicy.from_settings(settings),
+    )
+    runtime.subscribe(
+        Subscription(RiskFlagged, on_risk_flagged(dispatch)),
+        Subscription(IntakeCompleted, on_intake_completed(dispatch)),
+        Subscription(MatchProposed, on_match_proposed(dispatch)),
+        Subscription(MatchAccepted, on_match_accepted(dispatch)),
+        Subscription(MatchDeclined, on_match_declined(dispatch)),
+        Subscription(BookingFailed, on_booking_failed(dispatch)),
+        Subscription(SessionBooked, on_session_booked(dispatch)),
+        Subscription(SessionRescheduled, on_session_rescheduled(dispatch)),
+        Subscription(SessionCancelled, on_session_cancelled(dispatch)),
+        Subscription(CheckInDue, on_check_in_due(dispatch)),
+        Subscription(CheckInCompleted, on_check_in_completed(dispatch)),
+        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(dispatch)),
+    )
+    runtime.on_timer(DELIVERY_TIMER, fire_delivery(dispatch))
+    runtime.on_timer(REMINDER_TIMER, fire_reminder(dispatch))
+    runtime.on_timer(ESCALATION_TIMER, fire_escalation_check(dispatch))
+    runtime.produces(NotificationDelivered, NotificationFailed)
+    return create_service_app(
+        runtime,
+        [recipients.router, notifications.router],
+        title="Carepath notifications",
+        description=DESCRIPTION,
+    )

@@ -1,0 +1,1 @@
+"""What an event, a timer or a request asks of the service: notify, deliver, page, remind."""

@@ -1,0 +1,235 @@
+"""Attempt one delivery and record what happened, in one write with the event that tells it.
+
+Called by the delivery timer (`deliver:{delivery_id}:{attempt}`, due at once or when
+quiet hours end) and, for critical messages, straight from the handler that claimed
+them. The attempt number guards against doing one attempt twice: a timer that fires
+again after a crash finds the attempt recorded and only makes sure the next one is
+scheduled. Success publishes `notification-delivered`; a transient failure schedules the
+next attempt with backoff; a permanent failure, or the last attempt, publishes
+`notification-failed` with its reason. A failed page of an on-call clinician asks for
+an escalation check (`commands/page_on_call.py`) through a timer, so none is lost.
+
+Providers are called at least once per attempt; the e-mail Message-ID and the webhook's
+Idempotency-Key are derived from the delivery, so a repeat after a crash is recognisable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from services.notifications.channels import Attachment, DeliveryFailure, Outbound, permanent
+from services.notifications.commands.dispatch import DELIVERY_TIMER, Dispatch
+from services.notifications.domain.calendar import session_calendar
+from services.notifications.domain.delivery import (
+    DeliveryStatus,
+    attempt_failed,
+    delivered,
+    expired,
+    is_final,
+)
+from services.notifications.domain.messages import CALENDAR_KINDS, Audience, MessageKind
+from services.notifications.domain.preferences import EXTERNAL_CHANNELS
+from services.notifications.rendering import Rendered
+from services.notifications.store.recipients import address_for, locale_of, zone_of
+from shared.events.envelope import Envelope, OutgoingEvent, new_event
+from shared.events.models import NotificationDelivered, NotificationFailed
+from shared.observability.logs import get_logger
+from shared.storage import Document
+from shared.storage.documents import Revision
+from shared.storage.timers import Timer, TimerHandler
+
+log = get_logger(__name__)
+
+ESCALATION_TIMER = "escalation"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+def notification_id(delivery_id: str) -> str:
+    """The delivery's id where it fits an event `Id`, else a digest of it."""
+    if _ID.match(delivery_id):
+        return delivery_id
+    return f"n-{hashlib.sha256(delivery_id.encode()).hexdigest()[:40]}"
+
+
+def delivery_timer_id(delivery: Mapping[str, Any]) -> str:
+    return f"deliver:{delivery['_id']}:{delivery['attempts']}"
+
+
+async def schedule_attempt(dispatch: Dispatch, delivery: Mapping[str, Any]) -> None:
+    """Make sure the delivery's next attempt has its timer (idempotent by id)."""
+    if is_final(delivery) or delivery.get("next_attempt_at") is None:
+        return
+    await dispatch.timers.schedule(
+        delivery_timer_id(delivery),
+        DELIVERY_TIMER,
+        delivery["next_attempt_at"],
+        {"delivery_id": delivery["_id"], "attempt": delivery["attempts"]},
+    )
+
+
+async def attempt(dispatch: Dispatch, delivery_id: str, attempt_number: int) -> Document | None:
+    """Attempt `delivery_id` once, if attempt `attempt_number` is still to do; return its new state."""
+    delivery = await dispatch.stores.deliveries.get(delivery_id)
+    if delivery is None:
+        log.warning("delivery to attempt does not exist", delivery_id=delivery_id)
+        return None
+    if is_final(delivery) or delivery["attempts"] != attempt_number:
+        await _follow_up(dispatch, delivery)  # done before: only make sure what follows happens
+        return delivery
+    now = dispatch.clock()
+    if delivery.get("expires_at") is not None and now >= delivery["expires_at"]:
+        return await _record(dispatch, delivery, lambda d: expired(d, now), now)
+    failure: DeliveryFailure | None = None
+    try:
+        outbound = await _compose(dispatch, delivery, now)
+        await dispatch.senders[delivery["channel"]].send(outbound)
+    except DeliveryFailure as error:
+        failure = error
+    if failure is None:
+        log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
+        return await _record(dispatch, delivery, lambda d: delivered(d, now), now)
+    log.warning(
+        "delivery attempt failed",
+        delivery_id=delivery_id,
+        channel=delivery["channel"],
+        reason=failure.reason,
+        transient=failure.transient,
+        attempt=attempt_number + 1,
+    )
+    policy = dispatch.policy.critical_retry if delivery["critical"] else dispatch.policy.retry
+    reason, is_transient = failure.reason, failure.transient
+    return await _record(
+        dispatch,
+        delivery,
+        lambda d: attempt_failed(d, now, reason, transient=is_transient, policy=policy),
+        now,
+    )
+
+
+def fire_delivery(dispatch: Dispatch) -> TimerHandler:
+    async def handle(timer: Timer) -> list[OutgoingEvent]:
+        """A delivery is due: attempt it (its outcome's event goes out with the delivery)."""
+        await attempt(dispatch, str(timer.payload["delivery_id"]), int(timer.payload["attempt"]))
+        return []
+
+    return handle
+
+
+async def _record(
+    dispatch: Dispatch, delivery: Document, outcome: Callable[[Document], Document], now: datetime
+) -> Document | None:
+    """Store the attempt's outcome and its event in one write, unless it was recorded already."""
+    source = dispatch.policy.source
+
+    def change(current: Document) -> Revision | None:
+        if is_final(current) or current["attempts"] != delivery["attempts"]:
+            return None
+        updated = outcome(current)
+        return Revision(updated, _events_of(updated, source, now))
+
+    recorded = await dispatch.stores.deliveries.update(delivery["_id"], change)
+    if recorded is not None:
+        await _follow_up(dispatch, recorded)
+    return recorded
+
+
+async def _follow_up(dispatch: Dispatch, delivery: Document) -> None:
+    """The next attempt's timer, and an escalation check when a page failed."""
+    await schedule_attempt(dispatch, delivery)
+    failed_page = (
+        delivery.get("page")
+        and delivery["channel"] in EXTERNAL_CHANNELS
+        and delivery.get("failures", 0) > 0
+        and delivery["status"] != DeliveryStatus.delivered
+    )
+    if failed_page:
+        await dispatch.timers.schedule(
+            f"escalate:{delivery['_id']}:{delivery['attempts']}",
+            ESCALATION_TIMER,
+            dispatch.clock(),
+            {"alert_id": delivery["page"], "recipient_id": delivery["recipient_id"]},
+        )
+
+
+def _events_of(delivery: Document, source: str, now: datetime) -> list[OutgoingEvent]:
+    status = delivery["status"]
+    if status not in (DeliveryStatus.delivered, DeliveryStatus.failed, DeliveryStatus.expired):
+        return []
+    common = {
+        "notification_id": notification_id(delivery["_id"]),
+        "recipient_id": delivery["recipient_id"],
+        "channel": delivery["channel"],
+        "kind": delivery["kind"],
+        "cause_event_id": delivery["event_id"],
+    }
+    data: NotificationDelivered | NotificationFailed
+    if status == DeliveryStatus.delivered:
+        data = NotificationDelivered(**common, delivered_at=now)
+    else:
+        data = NotificationFailed(**common, reason=delivery["reason"], failed_at=now)
+    cause = Envelope(
+        id=delivery["event_id"],
+        source=source,
+        type=delivery["event_type"],
+        time=now,
+        subject=delivery["recipient_id"],
+        correlation_id=delivery["correlation_id"],
+    )
+    discriminator = f"{delivery['recipient_id']}:{delivery['channel']}"
+    return [new_event(data, source=source, cause=cause, discriminator=discriminator, now=now)]
+
+
+async def _compose(dispatch: Dispatch, delivery: Document, now: datetime) -> Outbound:
+    """The message in the recipient's language and zone, for the address they have now."""
+    recipient = await dispatch.stores.recipients.get(delivery["recipient_id"])
+    channel = delivery["channel"]
+    address = delivery["recipient_id"] if channel == "in_app" else address_for(recipient, channel)
+    if not address:
+        raise permanent("no_address")
+    context = delivery["context"]
+    try:
+        message = dispatch.renderer.render(
+            MessageKind(delivery["kind"]),
+            Audience(delivery["audience"]),
+            context=context,
+            locale=locale_of(recipient),
+            zone=zone_of(recipient, context.get("timezone")),
+            channel=channel,
+        )
+    except Exception:
+        log.exception("message could not be rendered", delivery_id=delivery["_id"], kind=delivery["kind"])
+        raise permanent("render_failed") from None
+    return Outbound(
+        delivery_id=delivery["_id"],
+        notification_id=notification_id(delivery["_id"]),
+        recipient_id=delivery["recipient_id"],
+        channel=channel,
+        address=address,
+        kind=delivery["kind"],
+        critical=bool(delivery["critical"]),
+        message=message,
+        attachments=_attachments(dispatch, delivery, message, now),
+    )
+
+
+def _attachments(
+    dispatch: Dispatch, delivery: Document, message: Rendered, now: datetime
+) -> tuple[Attachment, ...]:
+    context = delivery["context"]
+    if delivery["channel"] != "email" or MessageKind(delivery["kind"]) not in CALENDAR_KINDS:
+        return ()
+    cancelled = delivery["kind"] == MessageKind.session_cancelled
+    data = session_calendar(
+        context,
+        summary=message.calendar_summary or message.subject,
+        description=message.body,
+        organizer=dispatch.policy.email_from,
+        now=now,
+        cancelled=cancelled,
+    )
+    method = "CANCEL" if cancelled else "PUBLISH"
+    return (Attachment("session.ics", f"text/calendar; method={method}", data),)

@@ -1,0 +1,59 @@
+"""Everything the commands use, gathered once in `app.py`: stores, timers, clock, senders, policy.
+
+Handlers and timer handlers receive one `Dispatch`; unit tests build it on the in-memory
+fakes with recording senders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.notifications.channels import Sender
+from services.notifications.domain.delivery import RetryPolicy
+from services.notifications.domain.preferences import Channel
+from services.notifications.rendering import Renderer
+from services.notifications.settings import NotificationsSettings
+from services.notifications.store import NotificationStores
+from shared.ports import Clock, Timers
+
+DELIVERY_TIMER = "delivery"
+REMINDER_TIMER = "reminder"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    source: str  # CloudEvents source of what this service publishes
+    retry: RetryPolicy
+    critical_retry: RetryPolicy
+    on_call_rota: tuple[str, ...]
+    email_from: str
+
+    @classmethod
+    def from_settings(cls, settings: NotificationsSettings) -> DeliveryPolicy:
+        return cls(
+            source=settings.source,
+            retry=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                initial=timedelta(seconds=settings.delivery_retry_initial_seconds),
+                maximum=timedelta(seconds=settings.delivery_retry_max_seconds),
+            ),
+            critical_retry=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                initial=timedelta(seconds=settings.critical_retry_initial_seconds),
+                maximum=timedelta(seconds=settings.critical_retry_max_seconds),
+            ),
+            on_call_rota=tuple(settings.on_call_rota),
+            email_from=settings.smtp_from,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Dispatch:
+    stores: NotificationStores
+    timers: Timers
+    clock: Clock
+    senders: Mapping[Channel, Sender]
+    renderer: Renderer
+    policy: DeliveryPolicy

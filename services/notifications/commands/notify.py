@@ -1,0 +1,107 @@
+"""Turn notices into deliveries: one per (event, recipient, channel), claimed by a unique insert.
+
+For each notice the recipient's channels, opt-outs and quiet hours decide on which
+channels and from when the message goes (a critical one: every channel, at once). Each
+delivery is inserted under its key; whoever inserts it owns its first attempt. A
+non-critical delivery is attempted by its timer (due now, or when quiet hours end), so a
+slow provider never holds up a Kafka partition; a critical one is attempted right here,
+all channels at once, and only its retries wait for timers. A delivery that exists
+already (the event came again) only gets its timer made sure of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from pydantic import BaseModel
+from pymongo.errors import DuplicateKeyError
+
+from services.notifications.commands.deliver import attempt, schedule_attempt
+from services.notifications.commands.dispatch import Dispatch
+from services.notifications.domain.audience import Notice
+from services.notifications.domain.delivery import Origin, new_delivery
+from services.notifications.domain.preferences import deliverable_channels, release_at
+from services.notifications.store.indexes import listed
+from services.notifications.store.recipients import available_channels, preferences_of, zone_of
+from shared.events.envelope import Envelope
+from shared.events.registry import spec_for
+from shared.observability.logs import get_logger
+from shared.storage import Document
+
+log = get_logger(__name__)
+
+
+def origin_of(event: BaseModel, envelope: Envelope) -> Origin:
+    return Origin(
+        event_id=envelope.id, event_type=spec_for(type(event)).name, correlation_id=envelope.correlation_id
+    )
+
+
+async def announce(
+    dispatch: Dispatch, notices: Sequence[Notice], event: BaseModel, envelope: Envelope
+) -> None:
+    """Notify for a consumed event: its id keys the deliveries, its envelope is their cause."""
+    await notify(dispatch, notices, origin_of(event, envelope), cause=envelope)
+
+
+async def notify(
+    dispatch: Dispatch, notices: Sequence[Notice], origin: Origin, *, cause: Envelope | None = None
+) -> list[Document]:
+    """Claim every notice's deliveries; attempt the critical ones now, schedule the rest."""
+    claimed: list[tuple[Document, bool]] = []
+    for notice in notices:
+        claimed.extend(await _claim(dispatch, notice, origin, cause))
+    now_ids = [d["_id"] for d, inserted in claimed if inserted and d["critical"]]
+    for delivery, inserted in claimed:
+        if not (inserted and delivery["critical"]):
+            await schedule_attempt(dispatch, delivery)
+    outcomes = await asyncio.gather(*(attempt(dispatch, i, 0) for i in now_ids), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome  # the event comes again; claimed deliveries then go by timer
+    return [delivery for delivery, _ in claimed]
+
+
+async def _claim(
+    dispatch: Dispatch, notice: Notice, origin: Origin, cause: Envelope | None
+) -> list[tuple[Document, bool]]:
+    recipient = await dispatch.stores.recipients.get(notice.recipient_id)
+    preferences = preferences_of(recipient)
+    channels = deliverable_channels(
+        available_channels(recipient, notice.recipient_id), preferences, notice.kind, critical=notice.critical
+    )
+    now = dispatch.clock()
+    not_before = (
+        now
+        if notice.critical
+        else release_at(now, preferences.quiet_hours, zone_of(recipient, notice.context.get("timezone")))
+    )
+    if notice.expires_at is not None and not_before >= notice.expires_at:
+        log.info(
+            "message would go after it stops mattering; not sent",
+            recipient_id=notice.recipient_id,
+            kind=notice.kind.value,
+            event_id=origin.event_id,
+        )
+        return []
+    claimed: list[tuple[Document, bool]] = []
+    for channel in channels:
+        delivery = new_delivery(notice, channel, origin, now=now, not_before=not_before)
+        try:
+            inserted = await dispatch.stores.deliveries.insert(delivery, cause=cause)
+        except DuplicateKeyError:
+            inserted = False
+        stored = delivery if inserted else await dispatch.stores.deliveries.get(delivery["_id"])
+        claimed.append((stored or delivery, inserted))
+    if claimed:
+        ids = [delivery["_id"] for delivery, _ in claimed]
+        await dispatch.stores.delivery_logs.upsert(notice.recipient_id, listed("deliveries", ids))
+    if not_before > now:
+        log.info(
+            "held for quiet hours",
+            recipient_id=notice.recipient_id,
+            kind=notice.kind.value,
+            until=not_before.isoformat(),
+        )
+    return claimed

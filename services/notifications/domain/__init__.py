@@ -1,0 +1,1 @@
+"""Pure notification rules, time passed in: who hears what, when, on which channel."""

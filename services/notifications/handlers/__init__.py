@@ -1,0 +1,1 @@
+"""One handler per consumed event, named after it: `on_session_booked` handles `session-booked`."""

@@ -1,0 +1,18 @@
+"""`check-in-completed` → the therapist is alerted on reliable deterioration or a suggested plan review."""
+
+from __future__ import annotations
+
+from services.notifications.commands.dispatch import Dispatch
+from services.notifications.commands.notify import announce
+from services.notifications.domain import audience
+from shared.events.envelope import Envelope
+from shared.events.models import CheckInCompleted
+from shared.messaging.subscriptions import Handler
+
+
+def on_check_in_completed(dispatch: Dispatch) -> Handler:
+    async def handle(event: CheckInCompleted, envelope: Envelope) -> None:
+        """Alert the therapist when the check-in needs their attention."""
+        await announce(dispatch, audience.check_in_completed(event), event, envelope)
+
+    return handle

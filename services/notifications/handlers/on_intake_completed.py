@@ -1,0 +1,18 @@
+"""`intake-completed` → the client hears their intake arrived and matching is under way."""
+
+from __future__ import annotations
+
+from services.notifications.commands.dispatch import Dispatch
+from services.notifications.commands.notify import announce
+from services.notifications.domain import audience
+from shared.events.envelope import Envelope
+from shared.events.models import IntakeCompleted
+from shared.messaging.subscriptions import Handler
+
+
+def on_intake_completed(dispatch: Dispatch) -> Handler:
+    async def handle(event: IntakeCompleted, envelope: Envelope) -> None:
+        """Tell the client their intake arrived."""
+        await announce(dispatch, audience.intake_completed(event), event, envelope)
+
+    return handle

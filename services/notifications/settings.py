@@ -1,0 +1,58 @@
+"""The notifications service's settings: everything of `ServiceSettings`, read under `NOTIFICATIONS_`.
+
+`NOTIFICATIONS_HTTP_PORT` (8004 under `make run`), `NOTIFICATIONS_MONGODB_DATABASE`
+(`carepath_notifications`), and what this service alone needs: the SMTP server, the SMS
+and push provider's webhook, the on-call rota and the delivery retry policy.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    service_name: ClassVar[str] = "notifications"
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_", extra="ignore")
+
+    # E-mail over SMTP: `none` (a local sink), `starttls` (587) or implicit `tls` (465).
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=1025, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_validate_certs: bool = True
+    smtp_from: str = Field(default="no-reply@carepath.local", pattern=r"^[^@\s]+@[^@\s]+$")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # SMS and push through a provider's HTTP webhook, signed with HMAC-SHA256. Unset: SMS
+    # and push deliveries fail with `provider_not_configured` (recorded, never silent).
+    provider_webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    provider_signing_secret: SecretStr | None = None
+    provider_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Who is paged for a risk flag, in order: the next one when a page cannot be delivered.
+    # A JSON list or comma-separated recipient ids: `oncall-1,oncall-2`.
+    on_call_rota: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Links in messages point into the client and clinician apps.
+    app_base_url: str = Field(default="https://app.carepath.local", pattern=r"^https?://")
+    # Transient provider failures: retried with exponential backoff, up to a bound.
+    delivery_max_attempts: int = Field(default=6, ge=1, le=50)
+    delivery_retry_initial_seconds: float = Field(default=30.0, gt=0)
+    delivery_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # Critical messages (risk alerts, crisis resources) retry sooner.
+    critical_retry_initial_seconds: float = Field(default=2.0, gt=0)
+    critical_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("on_call_rota", mode="before")
+    @classmethod
+    def _rota_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value

@@ -1,0 +1,42 @@
+"""The service's collections, each written through a `DocumentStore` and keyed for lone-`_id` reads.
+
+| collection | `_id` | holds |
+|---|---|---|
+| recipients | recipient id | contact channels, time zone, locale, role, preferences |
+| deliveries | `{event_id}:{recipient_id}:{channel}` | one message's state; its outbox publishes the outcome |
+| delivery_logs | recipient id | the recipient's delivery ids, newest first (no scan to list them) |
+| inboxes | recipient id | the recipient's in-app entry ids, newest first, and which are unread |
+| inbox_entries | delivery id | one in-app message (title, body) |
+| sessions | session id | what reminders need: times, join link, reminder timers, status |
+| alerts | `risk:{event_id}` | one risk alert's on-call paging: rota and who was paged, in order |
+
+Timers (`timers`, the runtime's): `deliver:{delivery_id}:{attempt}` and
+`reminder:{session_id}:{24h|1h}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.ports import Documents
+
+RECIPIENTS = "recipients"
+DELIVERIES = "deliveries"
+DELIVERY_LOGS = "delivery_logs"
+INBOXES = "inboxes"
+INBOX_ENTRIES = "inbox_entries"
+SESSIONS = "sessions"
+ALERTS = "alerts"
+
+COLLECTIONS = (RECIPIENTS, DELIVERIES, DELIVERY_LOGS, INBOXES, INBOX_ENTRIES, SESSIONS, ALERTS)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationStores:
+    recipients: Documents
+    deliveries: Documents
+    delivery_logs: Documents
+    inboxes: Documents
+    inbox_entries: Documents
+    sessions: Documents
+    alerts: Documents
