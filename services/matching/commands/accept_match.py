@@ -1,20 +1,30 @@
 """The client accepts a therapist from a proposal: match-accepted.
 
-The accepted therapist defaults to the one already booked, else the best ranked. The other
-candidates' holds are released; the accepted therapist's hold is extended by the proposal
-TTL, until the booking turns it into a place in the caseload. Accepting the same therapist
-again returns the same proposal; accepting another after one was accepted is a conflict
-(decline first).
+The accepted therapist defaults to the one already booked, else the best ranked. While
+the proposal is open, the other candidates' holds are released and the accepted
+therapist's hold is extended by the proposal TTL, until the booking turns it into a place
+in the caseload. A proposal booked already may still be accepted with another of its
+candidates (scheduling then moves the sessions to them), provided that therapist still
+qualifies and has room: a hold is placed on them first, under their document's lease.
+
+Accepting the same therapist again returns the proposal unchanged; accepting another after
+one was accepted is a conflict (decline first).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from services.matching.commands.cause import command_cause
 from services.matching.commands.errors import Conflict, InvalidChoice, NotFound
 from services.matching.commands.release_holds import release_holds
 from services.matching.context import Matching
+from services.matching.domain.filters import ProposalRound
+from services.matching.domain.needs import ClientNeeds
+from services.matching.store import clients as client_state
 from services.matching.store import proposals
-from services.matching.store.therapists import extend_hold
+from services.matching.store.therapists import extend_hold, holds_for, place_hold
 from shared.events.envelope import new_event
 from shared.events.models import MatchAccepted
 from shared.storage import Document
@@ -36,13 +46,17 @@ async def accept_match(matching: Matching, match_id: str, *, therapist_id: str |
             return proposal
         raise Conflict(f"match {match_id} was accepted with another therapist; decline it first")
     status = proposal["status"]
-    booked = proposal.get("booked_therapist_id")
     if status not in (proposals.PROPOSED, proposals.BOOKED):
         raise Conflict(f"match {match_id} is {status}")
-    if status == proposals.BOOKED and booked != chosen:
-        raise Conflict(f"match {match_id} is booked with another therapist; decline it to choose again")
 
     now = matching.clock()
+    expires_at = now + matching.policy.proposal_ttl
+    if status == proposals.PROPOSED:
+        await release_holds(matching, proposal, keep=chosen)
+        await matching.change_therapists([(chosen, extend_hold(match_id, expires_at, now))])
+    elif chosen != proposal.get("booked_therapist_id"):
+        await _hold_for_move(matching, proposal, chosen)
+
     cause = command_cause(
         "accept",
         match_id,
@@ -60,12 +74,21 @@ async def accept_match(matching: Matching, match_id: str, *, therapist_id: str |
         now=now,
     )
     updated = await matching.proposals.update(match_id, proposals.accept(chosen, now, [event]), cause=cause)
-    assert updated is not None
-    if updated.get("accepted_therapist_id") != chosen:
+    if updated is None or updated.get("accepted_therapist_id") != chosen:
         raise Conflict(f"match {match_id} changed meanwhile; read it again")
-    if status == proposals.PROPOSED:
-        await release_holds(matching, proposal, keep=chosen)
-        await matching.change_therapists(
-            [(chosen, extend_hold(match_id, now + matching.policy.proposal_ttl, now))]
-        )
     return updated
+
+
+async def _hold_for_move(matching: Matching, proposal: Mapping[str, Any], chosen: str) -> None:
+    """Room with `chosen` for a client moving from the booked therapist, or a conflict."""
+    client = await matching.clients.get(proposal["client_id"])
+    if client is None or not client.get("intake"):
+        raise Conflict(f"no intake known for client {proposal['client_id']}")
+    now = matching.clock()
+    match_id = proposal["_id"]
+    needs = ClientNeeds.from_intake(client_state.intake_of(client))
+    moment = ProposalRound(now=now, match_id=match_id)
+    hold = place_hold(match_id, proposal["client_id"], now + matching.policy.proposal_ttl, needs, moment)
+    written = await matching.change_therapists([(chosen, hold)])
+    if not holds_for(written.get(chosen), match_id):
+        raise Conflict(f"therapist {chosen} no longer has room or no longer qualifies")

@@ -13,11 +13,10 @@ declines and switches stay.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.events.envelope import OutgoingEvent
 from shared.events.models import IntakeCompleted
 from shared.storage import Document
 from shared.storage.documents import Change, Creation, Revision
@@ -106,19 +105,5 @@ def in_care_with(therapist_id: str | None, now: datetime, *, only_if: str | None
         if current.get("therapist_id") == therapist_id:
             return None
         return Revision({**current, "therapist_id": therapist_id, "updated_at": now})
-
-    return change
-
-
-def switched_from(therapist_id: str, now: datetime, events: Sequence[OutgoingEvent]) -> Change:
-    """The client leaves `therapist_id` for good: out of care with them, never proposed them again."""
-
-    def change(current: Document) -> Revision | None:
-        if current.get("therapist_id") != therapist_id:
-            return None
-        excluded = list(current.get("excluded", ()))
-        if therapist_id not in excluded_ids(current):
-            excluded.append({"therapist_id": therapist_id, "reason": SWITCHED})
-        return Revision({**current, "therapist_id": None, "excluded": excluded, "updated_at": now}, events)
 
     return change
