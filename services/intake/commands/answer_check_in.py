@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.intake.commands.refusals import Conflict, InvalidFields, NotFound
 from services.intake.commands.times import stored_time
 from services.intake.commands.write_treatment_plan import plan_goals
-from services.intake.domain.intake import FieldError, FreeText, Item, Screener, screener_problems
+from services.intake.domain.intake import FieldError, FreeText, Integer, Item, Screener, screener_problems
 from services.intake.domain.outcomes import Change, Measures, measure_change
 from services.intake.domain.plan import PlanGoal, goals_reached, review_reasons
 from services.intake.domain.risk import RiskScreen, screen_risk
@@ -47,7 +47,7 @@ class GoalProgress(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     goal: Code
-    score: StrictInt = Field(ge=0, le=10, description="0 no progress … 10 goal fully reached")
+    score: Integer = Field(ge=0, le=10, description="0 no progress … 10 goal fully reached")
 
 
 class CheckInAnswers(BaseModel):

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pymongo.errors import DuplicateKeyError
 
 from services.intake.commands.refusals import Conflict
 from services.intake.commands.times import stored_time
-from services.intake.domain.intake import FreeText
+from services.intake.domain.intake import FreeText, Integer
 from services.intake.domain.plan import Comparison, Measure, PlanGoal, Target
 from services.intake.store import IntakeStores
 from services.intake.store.client_records import client_record, record_plan_version
@@ -45,7 +45,7 @@ class GoalTarget(Strict):
 
     measure: Measure
     comparison: Comparison = "below"
-    value: StrictInt
+    value: Integer
 
     @model_validator(mode="after")
     def _reachable(self) -> GoalTarget:
@@ -68,7 +68,7 @@ class TreatmentPlanInput(Strict):
     techniques: list[Code] = Field(default_factory=list, max_length=20)
     goals: list[PlanGoalInput] = Field(default_factory=list, max_length=20)
     session_cadence: SessionCadence = SessionCadence.weekly
-    check_in_interval_days: StrictInt = Field(default=14, ge=1, le=90)
+    check_in_interval_days: Integer = Field(default=14, ge=1, le=90)
     review_at: AwareDatetime | None = None
     status: PlanStatus = PlanStatus.active
     therapist_id: Id | None = Field(

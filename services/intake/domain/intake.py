@@ -21,10 +21,10 @@ from zoneinfo import available_timezones
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -34,8 +34,20 @@ from services.intake.domain.risk import ScreenerAnswers
 from services.intake.domain.scoring import GAD7_ITEMS, ITEM_MAX, ITEM_MIN, PHQ9_ITEMS
 from shared.events.common import Approach, Code, Concern, Id, Jurisdiction, LanguageTag, PreferredFormat
 
-Item = Annotated[StrictInt, Field(ge=ITEM_MIN, le=ITEM_MAX)]
-"""One questionnaire answer, 0–3; "2", 2.0 and true are refused, not coerced."""
+
+def _json_number(value: object) -> object:
+    # JSON Schema's integer is any number without a fraction (2 and 2.0 alike), and that is
+    # what the OpenAPI document promises; a string or a boolean is not a number at all.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a whole number")
+    return value
+
+
+Integer = Annotated[int, BeforeValidator(_json_number)]
+"""A whole JSON number: 2 and 2.0 are accepted; 2.5, "2" and true are refused, not coerced."""
+
+Item = Annotated[Integer, Field(ge=ITEM_MIN, le=ITEM_MAX)]
+"""One questionnaire answer, 0–3."""
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -109,7 +121,7 @@ class Preferences(Section):
     )
     communication_style: Code | None = None
     format: PreferredFormat = PreferredFormat.video
-    max_price_per_session: StrictInt | None = Field(default=None, ge=0, le=10_000)
+    max_price_per_session: Integer | None = Field(default=None, ge=0, le=10_000)
     insurer: Code | None = None
 
 

@@ -35,7 +35,7 @@ def test_a_complete_intake_is_valid() -> None:
         ({"phq9": [0] * 10}, "phq9"),
         ({"phq9": ["1", 0, 0, 0, 0, 0, 0, 0, 0]}, "phq9.0"),
         ({"phq9": [True, 0, 0, 0, 0, 0, 0, 0, 0]}, "phq9.0"),
-        ({"phq9": [1.0, 0, 0, 0, 0, 0, 0, 0, 0]}, "phq9.0"),
+        ({"phq9": [1.5, 0, 0, 0, 0, 0, 0, 0, 0]}, "phq9.0"),
         ({"gad7": [0] * 6}, "gad7"),
         ({"gad7": [0, 0, 0, 0, 0, 0, 9]}, "gad7.6"),
         ({"concerns": ["anxiety", "boredom"]}, "concerns.1"),
@@ -65,6 +65,11 @@ def test_a_bad_field_is_named_by_its_path(sections: dict[str, Any], field: str) 
 def test_every_bad_field_is_named_in_one_answer() -> None:
     fields = bad_fields(phq9=[9] * 9, timezone="Nowhere/Land", concerns=["boredom"])
     assert {"phq9.0", "phq9.8", "timezone", "concerns.0"} <= fields
+
+
+def test_a_whole_number_written_with_a_fraction_is_the_same_answer() -> None:
+    sections = IntakeSections.model_validate({"gad7": [1.0, 2, 0, 0, 0, 0, 3.0]})
+    assert sections.gad7 == [1, 2, 0, 0, 0, 0, 3]
 
 
 def test_days_may_be_short_and_are_kept_as_full_names() -> None:
