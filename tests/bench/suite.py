@@ -1,0 +1,575 @@
+"""`make bench` (`python -m tests.bench`): throughput, cost and latency of the shared plumbing.
+
+One run measures, each on a fresh topic prefix and database (dropped afterwards):
+
+1. bare chain: aiokafka producer (acks=all, idempotent) -> 6 partitions -> one aiokafka
+   consumer -> one `insert_one` per event; no envelope, outbox or inbox. The floor.
+2. consume pipeline: pre-published CloudEvents consumed by a `ServiceRuntime`
+   subscription whose handler makes one `DocumentStore.upsert(..., cause=envelope)`.
+3. relay: documents inserted with one outbox event each through a `DocumentStore`,
+   published from the runtime's start until all are on the topic and every outbox is empty.
+4. per-update cost: `DocumentStore.update` by `_id` in collections of 1k, 10k, 50k documents.
+5. write-to-handled latency at a steady 5 events/s, and durable timers fired per second.
+
+Goals (pass/miss is printed beside each): pipeline >= 0.7 x bare chain; per-update cost
+within 1.5 x from the smallest to the largest collection; relay and pipeline throughput
+not falling from the smallest to the largest run (>= 0.9 x, for noise). When a goal is
+missed the pipeline and relay are run again traced (MongoDB and Kafka round trips per
+event) and under cProfile, and a pipeline sweep over `consumers_per_topic` is added.
+
+    python -m tests.bench [--quick] [--events 2000,20000] [--documents 1000,10000,50000]
+        [--updates 300] [--timers 500] [--latency-events 100] [--profile auto|always|never]
+        [--only bare,pipeline,relay,updates,latency,timers]
+
+Every option has a `BENCH_*` environment twin (e.g. `BENCH_EVENTS=500,5000`). Results:
+`bench-results/bench.json` (every figure), `bench-results/summary.txt` (the table printed),
+`bench-results/profiles/*.prof|.txt` (cProfile, when profiling ran).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.observability.logs import configure_logging
+from tests.bench import measurements
+from tests.bench.harness import Bench, CpuMeter, find_processes
+from tests.bench.measurements import Window
+
+REPO = Path(__file__).resolve().parents[2]
+SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers")
+
+PIPELINE_VS_BARE = 0.7
+UPDATE_FLATNESS = 1.5
+NOT_FALLING = 0.9
+SWEEP = (1, 3, 6)
+PROFILE_EVENTS = 1000
+TIMER_BUDGET = 60.0
+
+QUICK = {
+    "events": "200,1000",
+    "documents": "500,2000,5000",
+    "updates": "100",
+    "timers": "100",
+    "latency_events": "15",
+}
+DEFAULTS = {
+    "events": "2000,20000",
+    "documents": "1000,10000,50000",
+    "updates": "300",
+    "timers": "500",
+    "latency_events": "100",
+}
+
+
+def sizes(text: str) -> list[int]:
+    values = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    if not values or values[0] < 1:
+        raise argparse.ArgumentTypeError(f"not a list of positive sizes: {text!r}")
+    return values
+
+
+@dataclass
+class Options:
+    events: list[int]
+    documents: list[int]
+    updates: int
+    timers: int
+    latency_events: int
+    latency_rate: float
+    profile: str
+    profile_events: int
+    budget_seconds: float
+    only: list[str]
+    output: Path
+
+
+def parse(argv: Sequence[str]) -> Options:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m tests.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run of a minute or two")
+    parser.add_argument(
+        "--events", help=f"event counts for bare chain, pipeline, relay ({DEFAULTS['events']})"
+    )
+    parser.add_argument("--documents", help=f"collection sizes for the update cost ({DEFAULTS['documents']})")
+    parser.add_argument("--updates", help="measured updates per collection size (300)")
+    parser.add_argument("--timers", help="due timers to fire (500)")
+    parser.add_argument("--latency-events", help="events at the steady rate (100)")
+    parser.add_argument("--latency-rate", type=float, default=float(env("BENCH_LATENCY_RATE", "5")))
+    parser.add_argument(
+        "--profile",
+        choices=("auto", "always", "never"),
+        default=env("BENCH_PROFILE", "auto"),
+        help="profile the pipeline and relay: when a goal is missed (auto), always, or never",
+    )
+    parser.add_argument(
+        "--profile-events",
+        type=int,
+        default=int(env("BENCH_PROFILE_EVENTS", "0")) or None,
+        help=f"events per profiling run (the smallest --events, at most {PROFILE_EVENTS})",
+    )
+    parser.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=float(env("BENCH_BUDGET_SECONDS", str(measurements.DEFAULT_BUDGET))),
+        help="longest a throughput run may take; past it the rate is of what was done by then",
+    )
+    parser.add_argument("--only", default=env("BENCH_ONLY", ",".join(SECTIONS)))
+    parser.add_argument("--output", type=Path, default=Path(env("BENCH_OUTPUT", str(REPO / "bench-results"))))
+    args = parser.parse_args(argv)
+    base = QUICK if args.quick else DEFAULTS
+
+    def pick(name: str) -> str:
+        return str(getattr(args, name) or env(f"BENCH_{name.upper()}") or base[name])
+
+    only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    events = sizes(pick("events"))
+    return Options(
+        events=events,
+        documents=sizes(pick("documents")),
+        updates=int(pick("updates")),
+        timers=int(pick("timers")),
+        latency_events=int(pick("latency_events")),
+        latency_rate=args.latency_rate,
+        profile=args.profile,
+        profile_events=args.profile_events or min(events[0], PROFILE_EVENTS),
+        budget_seconds=args.budget_seconds,
+        only=only,
+        output=args.output,
+    )
+
+
+# ---------------------------------------------------------------------------------- run
+
+
+def progress(message: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    only = options.only
+    budget = options.budget_seconds
+
+    async def step(label: str, make: Callable[[], Any]) -> Any:
+        progress(f"{label} ...")
+        started = time.perf_counter()
+        result = await make()
+        unfinished = "" if result.get("completed", True) else f" (budget of {budget:g} s reached)"
+        progress(f"{label}: done in {time.perf_counter() - started:.0f} s{unfinished}")
+        return result
+
+    def each_size(label: str, make: Callable[[int], Any]) -> Any:
+        async def sizes() -> dict[str, Any]:
+            return {str(n): await step(f"{label}, {n} events", lambda n=n: make(n)) for n in options.events}
+
+        return sizes()
+
+    if "bare" in only:
+        results["bare_chain"] = await each_size(
+            "bare chain", lambda n: measurements.bare_chain(bench, n, window=Window(cpu))
+        )
+    if "pipeline" in only:
+        results["pipeline"] = await each_size(
+            "pipeline",
+            lambda n: measurements.consume_pipeline(bench, n, budget_seconds=budget, window=Window(cpu)),
+        )
+    if "relay" in only:
+        results["relay"] = await each_size(
+            "relay", lambda n: measurements.relay(bench, n, budget_seconds=budget, window=Window(cpu))
+        )
+    if "updates" in only:
+        results["update_cost"] = await step(
+            f"per-update cost at {options.documents} documents",
+            lambda: measurements.update_cost(bench, options.documents, updates=options.updates, cpu=cpu),
+        )
+    if "latency" in only:
+        results["steady_latency"] = await step(
+            f"latency at {options.latency_rate:g} events/s",
+            lambda: measurements.steady_latency(
+                bench, options.latency_events, per_second=options.latency_rate
+            ),
+        )
+    if "timers" in only:
+        results["timers"] = await step(
+            f"{options.timers} timers",
+            lambda: measurements.timers_fired(
+                bench, options.timers, budget_seconds=min(budget, TIMER_BUDGET), cpu=cpu
+            ),
+        )
+
+    goals = evaluate(results, options)
+    missed = {g["area"] for g in goals if g["result"] == "miss"}
+    wanted = (
+        {"pipeline", "relay"} & set(only)
+        if options.profile == "always"
+        else ({"pipeline", "relay"} & missed if options.profile == "auto" else set())
+    )
+    profiles: dict[str, Any] = {}
+    folder = options.output / "profiles"
+    n = options.profile_events
+    if "pipeline" in wanted:
+        profiles["pipeline_traced"] = await step(
+            f"pipeline traced, {n} events",
+            lambda: measurements.consume_pipeline(
+                bench, n, budget_seconds=budget, window=Window(cpu, trace=True)
+            ),
+        )
+        profiles["pipeline_cprofile"] = await step(
+            f"pipeline under cProfile, {n} events",
+            lambda: measurements.consume_pipeline(
+                bench, n, budget_seconds=budget, window=Window(cpu, profile=folder / "pipeline.prof")
+            ),
+        )
+        profiles["pipeline_by_consumers_per_topic"] = {
+            str(c): await step(
+                f"pipeline, consumers_per_topic={c}, {n} events",
+                lambda c=c: measurements.consume_pipeline(
+                    bench, n, consumers_per_topic=c, budget_seconds=budget, window=Window(cpu)
+                ),
+            )
+            for c in SWEEP
+        }
+    if "relay" in wanted:
+        profiles["relay_traced"] = await step(
+            f"relay traced, {n} events",
+            lambda: measurements.relay(bench, n, budget_seconds=budget, window=Window(cpu, trace=True)),
+        )
+        profiles["relay_cprofile"] = await step(
+            f"relay under cProfile, {n} events",
+            lambda: measurements.relay(
+                bench, n, budget_seconds=budget, window=Window(cpu, profile=folder / "relay.prof")
+            ),
+        )
+        profiles["relay_live_traced"] = await step(
+            f"relay with live inserts, traced, {n} events",
+            lambda: measurements.relay(
+                bench, n, live=True, budget_seconds=budget, window=Window(cpu, trace=True)
+            ),
+        )
+    return {"results": results, "goals": goals, "profiles": profiles}
+
+
+# -------------------------------------------------------------------------------- goals
+
+
+def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
+    goals: list[dict[str, Any]] = []
+    bare, pipeline, relay = (results.get(k, {}) for k in ("bare_chain", "pipeline", "relay"))
+    for size in map(str, options.events):
+        if size in bare and size in pipeline:
+            ratio = pipeline[size]["events_per_second"] / bare[size]["events_per_second"]
+            goals.append(
+                goal(
+                    "pipeline",
+                    f"pipeline >= {PIPELINE_VS_BARE} x bare chain at {int(size):,} events",
+                    ratio,
+                    ratio >= PIPELINE_VS_BARE,
+                )
+            )
+    low, high = str(options.events[0]), str(options.events[-1])
+    if low != high:
+        for area, figures in (("pipeline", pipeline), ("relay", relay)):
+            if low in figures and high in figures:
+                ratio = figures[high]["events_per_second"] / figures[low]["events_per_second"]
+                goals.append(
+                    goal(
+                        area,
+                        f"{area} not falling {int(low):,} -> {int(high):,} events (>= {NOT_FALLING} x)",
+                        ratio,
+                        ratio >= NOT_FALLING,
+                    )
+                )
+    updates = results.get("update_cost", {})
+    small, large = str(options.documents[0]), str(options.documents[-1])
+    if small in updates and large in updates and small != large:
+        ratio = updates[large]["mean_ms"] / updates[small]["mean_ms"]
+        goals.append(
+            goal(
+                "updates",
+                f"update cost flat {int(small):,} -> {int(large):,} documents (<= {UPDATE_FLATNESS} x)",
+                ratio,
+                ratio <= UPDATE_FLATNESS,
+            )
+        )
+    return goals
+
+
+def goal(area: str, text: str, ratio: float, passed: bool) -> dict[str, Any]:
+    return {"area": area, "goal": text, "measured": round(ratio, 2), "result": "pass" if passed else "miss"}
+
+
+# ------------------------------------------------------------------------------ summary
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> list[str]:
+    cells = [[str(c) for c in header], *[[fmt(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+
+    return [line(cells[0]), "  ".join("-" * w for w in widths), *(line(r) for r in cells[1:])]
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def cores(result: dict[str, Any]) -> str:
+    usage = result.get("cpu", {}).get("cores", {})
+    return " / ".join(
+        f"{usage[k]:.2f}" if k in usage else "-" for k in ("python", "kafka", "mongodb", "other")
+    )
+
+
+def summarise(report: dict[str, Any], options: Options) -> str:
+    results, goals, profiles = report["results"], report["goals"], report["profiles"]
+    out = [
+        f"Carepath bench, {report['measured_at']}: {report['machine']}; "
+        f"infrastructure: {report['infrastructure']}",
+        "",
+    ]
+    bare = results.get("bare_chain", {})
+    rows: list[tuple[Any, ...]] = []
+    unfinished = False
+    for section, label in (
+        ("bare_chain", "bare chain: consume + insert_one"),
+        ("pipeline", "pipeline: subscription + store.upsert"),
+        ("relay", "relay: start -> all on the topic"),
+    ):
+        for size, figures in results.get(section, {}).items():
+            base = bare.get(size, {}).get("events_per_second")
+            ratio = figures["events_per_second"] / base if base else None
+            done = f"{figures['handled']:,}" + ("" if figures.get("completed", True) else " *")
+            unfinished |= not figures.get("completed", True)
+            rows.append(
+                (
+                    label,
+                    int(size),
+                    done,
+                    figures["seconds"],
+                    figures["events_per_second"],
+                    ratio,
+                    cores(figures),
+                )
+            )
+        if section == "bare_chain":
+            for size, figures in results.get(section, {}).items():
+                rows.append(
+                    (
+                        "bare chain: publish (acks=all)",
+                        int(size),
+                        f"{int(size):,}",
+                        figures["produce_seconds"],
+                        figures["produce_events_per_second"],
+                        None,
+                        "",
+                    )
+                )
+    if rows:
+        out += table(
+            rows,
+            ("throughput", "events", "done", "seconds", "events/s", "x bare", "cores py/kafka/db/other"),
+        )
+        if unfinished:
+            out.append(
+                f"  * stopped at the budget of {options.budget_seconds:g} s: "
+                "the rate is of what was done by then"
+            )
+        out.append("  cores: average CPU cores used during the window by the bench's Python process, the")
+        out.append("  Kafka broker, the MongoDB-wire server, and everything else on the machine")
+        out.append("")
+    updates = results.get("update_cost")
+    if updates:
+        rows = [
+            (
+                int(size),
+                f["mean_ms"],
+                f["p50_ms"],
+                f["p95_ms"],
+                f.get("mongo_round_trips_per_event"),
+                f["relay_candidate_query_ms"],
+                cores(f),
+            )
+            for size, f in updates.items()
+        ]
+        out.append("DocumentStore.update by _id")
+        out += table(
+            rows,
+            (
+                "documents",
+                "mean ms",
+                "p50 ms",
+                "p95 ms",
+                "round trips",
+                "idle relay query ms",
+                "cores py/kafka/db/other",
+            ),
+        )
+        first = next(iter(updates.values()))
+        out.append(
+            "  per round trip at the smallest size: "
+            + ", ".join(
+                f"{r['call']} {r['target']} {r['mean_ms']:.2f} ms" for r in first.get("mongo_round_trips", [])
+            )
+        )
+        out.append("")
+    if latency := results.get("steady_latency"):
+        lat = latency["latency"]
+        out.append(
+            f"write-to-handled latency at {latency['offered_per_second']:g} events/s "
+            f"({latency['events']} events): "
+            f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
+        )
+    if timers := results.get("timers"):
+        out.append(
+            f"durable timers: {timers['handled']} of {timers['timers']} fired in {timers['seconds']:.1f} s = "
+            f"{timers['timers_per_second']:.1f} timers/s (cores py/kafka/db/other {cores(timers)})"
+        )
+        if timers.get("mongo_round_trips"):
+            out.append(
+                f"  per timer: {timers['mongo_round_trips_per_event']} MongoDB round trips; "
+                + ", ".join(
+                    f"{r['call']} {r['target']} x{r['per_event']} {r['mean_ms']:.1f} ms"
+                    for r in timers["mongo_round_trips"][:5]
+                )
+            )
+    if goals:
+        out += [
+            "",
+            *table(
+                [(g["goal"], g["measured"], g["result"].upper()) for g in goals],
+                ("goal", "measured", "result"),
+            ),
+        ]
+    if profiles:
+        out += ["", *profile_summary(profiles)]
+    return "\n".join(out) + "\n"
+
+
+def profile_summary(profiles: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for name in ("pipeline_traced", "relay_traced", "relay_live_traced"):
+        if name not in profiles:
+            continue
+        figures = profiles[name]
+        out.append(
+            f"{name.removesuffix('_traced').replace('_', ' ')}, traced ({figures['events']} events, "
+            f"{figures['events_per_second']} events/s, "
+            f"{figures['mongo_round_trips_per_event']} MongoDB round trips per event; "
+            f"CPU ms per event py/kafka/db: "
+            + " / ".join(
+                str(figures.get("cpu", {}).get("cpu_ms_per_event", {}).get(k, "-"))
+                for k in ("python", "kafka", "mongodb")
+            )
+            + ")"
+        )
+        rows = [
+            (f"{r['call']} {r['target']}".strip(), r.get("per_event"), r["mean_ms"], r["p50_ms"], r["p95_ms"])
+            for r in [*figures.get("mongo_round_trips", []), *figures.get("kafka_round_trips", [])]
+            if (r.get("per_event") or 0) >= 0.01
+        ]
+        out += [
+            "  " + line for line in table(rows, ("round trip", "per event", "mean ms", "p50 ms", "p95 ms"))
+        ]
+        out.append("")
+    for name in ("pipeline_cprofile", "relay_cprofile"):
+        if name not in profiles or "python_profile" not in profiles[name]:
+            continue
+        profile = profiles[name]["python_profile"]
+        figures = profiles[name]
+        out.append(
+            f"{name.split('_')[0]} under cProfile ({figures['events']} events, "
+            f"{figures['events_per_second']} events/s profiled; {profile['file']}): "
+            "the event loop's time by owner of the code"
+        )
+        rows = [
+            (r["package"], r["share"], r.get("us_per_event")) for r in profile["self_time_by_package"][:10]
+        ]
+        out += ["  " + line for line in table(rows, ("owner", "share", "us/event"))]
+        out.append("  top shared/ functions by cumulative time (CPU while running, not awaiting)")
+        rows = [
+            (r["function"][-80:], r["calls_per_event"], r["cumulative_us_per_event"])
+            for r in profile["top_cumulative_in_shared"][:14]
+        ]
+        out += ["  " + line for line in table(rows, ("function", "calls/event", "cum us/event"))]
+        out.append("")
+    if sweep := profiles.get("pipeline_by_consumers_per_topic"):
+        rows = [(int(c), f["events"], f["events_per_second"], cores(f)) for c, f in sweep.items()]
+        out.append("pipeline by consumers_per_topic")
+        out += [
+            "  " + line
+            for line in table(rows, ("consumers", "events", "events/s", "cores py/kafka/db/other"))
+        ]
+    return out
+
+
+# --------------------------------------------------------------------------------- main
+
+
+async def measure(options: Options, bench: Bench, *, infrastructure: str) -> dict[str, Any]:
+    """Run every selected measurement (and the profiles); return the whole report."""
+    processes = find_processes(bench.kafka_bootstrap_servers, bench.mongodb_uri)
+    progress(
+        f"run {bench.run_id}; CPU measured for "
+        + ", ".join(f"{p.role} ({p.name}, pid {p.pid})" for p in processes)
+    )
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "infrastructure": infrastructure,
+        "options": {k: str(v) for k, v in vars(options).items()},
+        **await run(options, bench, CpuMeter(processes)),
+    }
+    report["total_seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def write(report: dict[str, Any], options: Options) -> str:
+    """Write bench.json and summary.txt into the output folder; return the summary."""
+    options.output.mkdir(parents=True, exist_ok=True)
+    (options.output / "bench.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    summary = summarise(report, options)
+    (options.output / "summary.txt").write_text(summary)
+    return summary
+
+
+async def main(argv: Sequence[str]) -> int:
+    from tests.support.infrastructure import provide
+
+    options = parse(argv)
+    configure_logging("bench", level="WARNING")
+    for noisy, level in (("faststream", logging.WARNING), ("aiokafka", logging.ERROR)):
+        logging.getLogger(noisy).setLevel(level)  # topic creation and rebalances are expected here
+    infra = provide()
+    try:
+        bench = Bench(infra.kafka_bootstrap_servers, infra.mongodb_uri)
+        report = await measure(options, bench, infrastructure=infra.origin)
+    finally:
+        infra.stop()
+    print(write(report, options))
+    print(f"written to {options.output}/bench.json and summary.txt ({report['total_seconds']:.0f} s in all)")
+    return 0
