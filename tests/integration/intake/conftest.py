@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from shared.settings import KafkaSettings, MongoSettings
@@ -27,6 +28,8 @@ async def intake(
         bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
     )
     database = f"test_intake_{uuid.uuid4().hex[:12]}"
-    async with running_intake(kafka, MongoSettings(uri=infrastructure.mongodb_uri), database) as service:
+    async with running_intake(
+        kafka, MongoSettings(uri=SecretStr(infrastructure.mongodb_uri)), database
+    ) as service:
         yield service
     await mongo_client.drop_database(database)

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 
 from services.intake.app import build_app
 from services.intake.settings import IntakeSettings
+from shared.events.common import SessionFormat
 from shared.events.envelope import OutgoingEvent
 from shared.events.models import CheckInDue, SessionBooked
 from shared.http.auth import Role, mint_token
@@ -110,7 +111,7 @@ def booked(client_id: str, therapist_id: str) -> SessionBooked:
         starts_at=starts,
         ends_at=starts + timedelta(minutes=50),
         timezone="America/Los_Angeles",
-        format="video",
+        format=SessionFormat.video,
         series_id="series-1",
         sequence=1,
         join_url="https://meet.example/s",

@@ -16,6 +16,7 @@ from services.intake.domain.intake import NewIntake
 from services.intake.handlers.on_check_in_due import on_check_in_due
 from services.intake.handlers.on_session_booked import on_session_booked
 from services.intake.store import IntakeStores
+from shared.events.common import SessionFormat
 from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInCompleted, CheckInDue, RiskFlagged, SessionBooked
 from shared.messaging.consumption import PermanentError
@@ -45,7 +46,7 @@ def booked(therapist_id: str = "therapist-1") -> OutgoingEvent:
         starts_at=starts,
         ends_at=starts + timedelta(minutes=50),
         timezone="America/Los_Angeles",
-        format="video",
+        format=SessionFormat.video,
         series_id="series-1",
         sequence=1,
         join_url="https://meet.example/s-1",
@@ -180,7 +181,8 @@ async def test_a_positive_re_screen_flags_risk_first_with_the_check_in_id() -> N
     await submitted_intake(stores, cipher)
     event = due()
     await on_check_in_due(stores, clock)(event.data, event.envelope)
-    await answer_check_in(stores, cipher, "ci-1", answers(**samples.HIGH_RISK), now=clock())
+    risky = CheckInAnswers.model_validate({**samples.HIGH_RISK, "gad7": [2] * 7})
+    await answer_check_in(stores, cipher, "ci-1", risky, now=clock())
     flagged, completed = check_in_events(stores)
     assert isinstance(flagged.data, RiskFlagged)
     assert (flagged.data.check_in_id, flagged.data.risk_level) == ("ci-1", "high")
