@@ -56,9 +56,30 @@ DESCRIPTION = (
 def build_app(settings: MatchingSettings | None = None) -> FastAPI:
     settings = settings or MatchingSettings()
     runtime = ServiceRuntime(settings)
+    matching = matching_on(runtime, settings)
+    runtime.subscribe(
+        Subscription(IntakeCompleted, on_intake_completed(matching)),
+        Subscription(TherapistAvailabilityChanged, on_therapist_availability_changed(matching)),
+        Subscription(SessionBooked, on_session_booked(matching)),
+        Subscription(SessionCancelled, on_session_cancelled(matching)),
+        Subscription(CheckInCompleted, on_check_in_completed(matching)),
+        Subscription(BookingFailed, on_booking_failed(matching)),
+        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(matching)),
+    )
+    runtime.on_timer(EXPIRY_TIMER, expire_proposal(matching))
+    runtime.produces(MatchProposed, MatchAccepted, MatchDeclined)
+    app = create_service_app(
+        runtime, [therapists.router, matches.router], title="Carepath matching", description=DESCRIPTION
+    )
+    app.state.matching = matching
+    return app
+
+
+def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching:
+    """Matching's stores (registered on `runtime`), read model, timers, clock and policy."""
     therapist_documents = runtime.documents(therapist_store.COLLECTION)
     outcome_documents = runtime.documents(outcomes.COLLECTION)
-    matching = Matching(
+    return Matching(
         therapists=therapist_documents,
         proposals=runtime.documents(proposals.COLLECTION),
         clients=runtime.documents(clients.COLLECTION),
@@ -83,19 +104,3 @@ def build_app(settings: MatchingSettings | None = None) -> FastAPI:
             source=settings.service_name,
         ),
     )
-    runtime.subscribe(
-        Subscription(IntakeCompleted, on_intake_completed(matching)),
-        Subscription(TherapistAvailabilityChanged, on_therapist_availability_changed(matching)),
-        Subscription(SessionBooked, on_session_booked(matching)),
-        Subscription(SessionCancelled, on_session_cancelled(matching)),
-        Subscription(CheckInCompleted, on_check_in_completed(matching)),
-        Subscription(BookingFailed, on_booking_failed(matching)),
-        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(matching)),
-    )
-    runtime.on_timer(EXPIRY_TIMER, expire_proposal(matching))
-    runtime.produces(MatchProposed, MatchAccepted, MatchDeclined)
-    app = create_service_app(
-        runtime, [therapists.router, matches.router], title="Carepath matching", description=DESCRIPTION
-    )
-    app.state.matching = matching
-    return app

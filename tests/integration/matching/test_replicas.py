@@ -1,0 +1,97 @@
+"""Two matching replicas on one database: capacity never oversubscribed, directories kept current.
+
+Each replica is matching's stores and read model on a runtime of its own (its own leases,
+heartbeat and in-process directory), as `python -m services.matching` builds them, without
+Kafka consumers: the handlers are called directly, at the same moment, as two replicas
+would each call them for the partitions they own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.matching.app import matching_on
+from services.matching.commands.put_therapist import put_therapist
+from services.matching.context import Matching
+from services.matching.handlers.on_intake_completed import on_intake_completed
+from shared.events.envelope import new_event
+from shared.runtime import ServiceRuntime
+from shared.settings import KafkaSettings, MongoSettings
+from tests.integration.matching.service import Place, matching_settings, new_id
+from tests.unit.matching.builders import profile
+
+
+@pytest.fixture
+async def replicas(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> AsyncIterator[list[Matching]]:
+    settings = matching_settings(kafka_settings, mongo_settings, mongo_db.name, top_k=1)
+    async with AsyncExitStack() as stack:
+        built = []
+        for _ in range(2):
+            runtime = ServiceRuntime(settings)
+            built.append(matching_on(runtime, settings))
+            await stack.enter_async_context(runtime)
+        yield built
+
+
+async def handle_intake(replica: Matching, place: Place) -> Any:
+    data = place.intake()
+    outgoing = new_event(data, source="tests")
+    await on_intake_completed(replica)(data, outgoing.envelope)
+    return await replica.proposals.get(
+        next(iter((await replica.clients.get(data.client_id) or {})["match_ids"]))
+    )
+
+
+async def test_two_replicas_proposing_at_once_never_oversubscribe_a_therapist(
+    replicas: list[Matching],
+) -> None:
+    place = Place()
+    first = replicas[0]
+    await put_therapist(first, "t-two", profile(licensed_jurisdictions=[place.jurisdiction], capacity=2))
+    await put_therapist(first, "t-one", profile(licensed_jurisdictions=[place.jurisdiction], capacity=1))
+    for replica in replicas:
+        await replica.directory.current()  # both loaded: each believes every place is free
+    proposals = await asyncio.gather(*(handle_intake(replicas[n % 2], place) for n in range(6)))
+    chosen = [p["candidates"][0]["therapist_id"] for p in proposals if p["candidates"]]
+    assert sorted(chosen) == ["t-one", "t-two", "t-two"]
+    assert sorted(p["reasons"] for p in proposals if not p["candidates"]) == [["at_capacity"]] * 3
+    for therapist_id, capacity in (("t-two", 2), ("t-one", 1)):
+        document = await first.therapists.get(therapist_id)
+        assert document is not None and len(document["holds"]) == capacity
+
+
+async def test_a_replica_sees_a_therapist_another_replica_added_before_it_ranks(
+    replicas: list[Matching],
+) -> None:
+    place = Place()
+    first, second = replicas
+    await second.directory.current()  # loaded before the therapist existed
+    therapist_id = new_id("t")
+    await put_therapist(first, therapist_id, profile(licensed_jurisdictions=[place.jurisdiction]))
+    proposal = await handle_intake(second, place)
+    assert [c["therapist_id"] for c in proposal["candidates"]] == [therapist_id]
+    seen = second.directory.index.get(therapist_id)
+    assert seen is not None and seen.live_holds(second.clock()) == 1
+
+
+async def test_a_replica_learns_of_holds_placed_by_another_through_the_journal(
+    replicas: list[Matching],
+) -> None:
+    place = Place()
+    first, second = replicas
+    therapist_id = f"t-{uuid.uuid4().hex[:6]}"
+    await put_therapist(first, therapist_id, profile(licensed_jurisdictions=[place.jurisdiction], capacity=3))
+    await second.directory.current()
+    await handle_intake(first, place)
+    await handle_intake(first, place)
+    seen = (await second.directory.current()).get(therapist_id)
+    assert seen is not None and seen.live_holds(second.clock()) == 2
