@@ -122,6 +122,7 @@ async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelo
         cause=cause,
         refs={p.session_id: series.therapist_id for p in placed},
         claims={p.session_id: p.claimed.claims for p in placed},
+        firing=timer.id,
     )
 
 
@@ -162,7 +163,7 @@ async def _rearm(
             replace(care, series=series_idle(care.series, SeriesStatus.stopped), check_ins=check_ins)
         )
 
-    await write_care(ctx, client_id, decide, cause=cause)
+    await write_care(ctx, client_id, decide, cause=cause, firing=timer.id)
 
 
 def timer_cause(timer: Timer, name: str, care: Care) -> Envelope:

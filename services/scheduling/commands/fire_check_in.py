@@ -55,7 +55,7 @@ async def on_check_in_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent
         fired = fired_check_in(current.check_ins, client_id, timer.id, timer.due_at)
         return None if fired is None else Decision(replace(current, check_ins=fired))
 
-    stored = await write_care(ctx, client_id, decide, cause=cause)
+    stored = await write_care(ctx, client_id, decide, cause=cause, firing=timer.id)
     if stored.check_ins is None or timer.id not in stored.check_ins.fired:
         return []  # superseded: the record moved on before this timer fired
     return [event]

@@ -24,12 +24,17 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from services.scheduling.commands.context import Scheduling
-from services.scheduling.domain.care import Care, CheckInStatus, SeriesStatus
+from services.scheduling.domain.care import Care, SeriesStatus
 from services.scheduling.store import therapist_sessions
 from shared.events.envelope import Envelope, OutgoingEvent
+from shared.observability.logs import get_logger
 from shared.storage.documents import Revision
+from shared.storage.locks import LockTimeout
+
+log = get_logger(__name__)
 
 SERIES_TIMER = "series"
+_SERIES_WITH_TIMER = (SeriesStatus.pending, SeriesStatus.active)
 CHECK_IN_TIMER = "check-in"
 
 
@@ -56,6 +61,7 @@ async def write_care(
     cause: Envelope | None = None,
     refs: Mapping[str, str] | None = None,
     claims: Mapping[str, Iterable[str]] | None = None,
+    firing: str | None = None,
 ) -> Care:
     """Apply `decide` to the client's care record and settle; return the stored record.
 
@@ -87,7 +93,7 @@ async def write_care(
         await asyncio.shield(_release_unheld(ctx, current or Care(client_id=client_id), taken))
         raise
     care = Care(client_id=client_id) if stored is None else Care.from_document(stored)
-    await settle(ctx, care, before=before[0] if before else None, claims=taken)
+    await settle(ctx, care, before=before[0] if before else None, claims=taken, firing=firing)
     return care
 
 
@@ -97,6 +103,7 @@ async def settle(
     *,
     before: Care | None = None,
     claims: Mapping[str, Sequence[str]] | None = None,
+    firing: str | None = None,
 ) -> None:
     now = ctx.now()
     await _release_unheld(ctx, care, claims or {})
@@ -106,43 +113,34 @@ async def settle(
         touched |= {s.therapist_id for s in care.sessions if previous.get(s.session_id) != s}
     touched |= {s.therapist_id for s in care.sessions if s.session_id in (claims or {})}
     await therapist_sessions.sync(ctx.stores.therapist_sessions, care, touched)
-    await _arm_timers(ctx, care, before)
+    await _arm_timers(ctx, care, before, firing)
 
 
-async def _arm_timers(ctx: Scheduling, care: Care, before: Care | None) -> None:
+async def _arm_timers(ctx: Scheduling, care: Care, before: Care | None, firing: str | None) -> None:
+    """Schedule the record's current timers (idempotent by id); cancel the ones it replaced."""
     payload = {"client_id": care.client_id}
     armed = set()
     series, check_ins = care.series, care.check_ins
-    if (
-        series is not None
-        and series.timer_id
-        and series.timer_due
-        and series.status
-        in (
-            SeriesStatus.pending,
-            SeriesStatus.active,
-        )
-    ):
+    if series is not None and series.timer_id and series.timer_due and series.status in _SERIES_WITH_TIMER:
         armed.add(series.timer_id)
         await ctx.stores.timers.schedule(series.timer_id, SERIES_TIMER, series.timer_due, payload)
-    if (
-        check_ins is not None
-        and check_ins.timer_id
-        and check_ins.due_at
-        and check_ins.status is CheckInStatus.active
-    ):
+    if check_ins is not None and check_ins.timer_id and check_ins.due_at and check_ins.active:
         armed.add(check_ins.timer_id)
         await ctx.stores.timers.schedule(check_ins.timer_id, CHECK_IN_TIMER, check_ins.due_at, payload)
     if before is None:
         return
-    # A replaced timer would find itself superseded when it fires (handlers check the
-    # record); cancelling it just saves that work.
-    for old in (
-        before.series.timer_id if before.series else None,
-        before.check_ins.timer_id if before.check_ins else None,
-    ):
-        if old and old not in armed:
-            await ctx.stores.timers.cancel(old)
+    # A replaced timer finds itself superseded when it fires (handlers check the record),
+    # so cancelling it only saves that work: the timer being fired by this very change is
+    # left to its worker, and one another replica is firing right now (its lease taken)
+    # is left to find out for itself.
+    replaced = [before.series.timer_id if before.series else None]
+    replaced.append(before.check_ins.timer_id if before.check_ins else None)
+    for old in replaced:
+        if old and old not in armed and old != firing:
+            try:
+                await ctx.stores.timers.cancel(old)
+            except LockTimeout:
+                log.info("a replaced timer is firing elsewhere; it will find itself superseded", timer_id=old)
 
 
 async def _release_unheld(ctx: Scheduling, care: Care, claims: Mapping[str, Sequence[str]]) -> None:

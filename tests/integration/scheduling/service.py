@@ -1,0 +1,140 @@
+"""The scheduling service run in-process on the real broker and database, for its integration tests.
+
+`running_scheduling` builds the app exactly as `python -m services.scheduling` does, starts
+its runtime (consumers, relay, timer worker) in the test's event loop and talks HTTP to
+it through httpx's ASGI transport. Several replicas may share one topic prefix and
+database (`replica` with the same settings); a `ManualClock` moves their time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from aiokafka.structs import ConsumerRecord
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from services.scheduling.app import build_app
+from services.scheduling.settings import SchedulingSettings
+from shared.http.auth import Role, mint_token
+from shared.settings import AuthSettings, KafkaSettings, MongoSettings
+from tests.support.fakes import ManualClock
+from tests.support.kafka import read_records
+from tests.support.runtime import FAST_DEFAULTS
+
+AUTH = AuthSettings(secret=SecretStr("scheduling-integration-test-secret-long-enough"))
+
+
+def scheduling_settings(kafka: KafkaSettings, mongo: MongoSettings, database: str) -> SchedulingSettings:
+    return SchedulingSettings(
+        kafka=kafka,
+        mongo=mongo,
+        mongodb_database=database,
+        auth=AUTH,
+        consumers_per_topic=1,
+        **FAST_DEFAULTS,
+    )
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def bearer(subject: str, role: Role) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(AUTH, subject=subject, role=role)}"}
+
+
+ADMIN = bearer("admin-1", Role.admin)
+
+
+def weekdays(
+    timezone: str = "America/New_York", start: str = "09:00", end: str = "17:00", **extra: Any
+) -> dict[str, Any]:
+    days = ["monday", "tuesday", "wednesday", "thursday", "friday"]
+    return {"timezone": timezone, "weekly": [{"day": d, "start": start, "end": end} for d in days], **extra}
+
+
+@dataclass
+class RunningScheduling:
+    app: FastAPI
+    http: httpx.AsyncClient
+    settings: SchedulingSettings
+    clock: ManualClock
+
+    @property
+    def kafka(self) -> KafkaSettings:
+        return self.settings.kafka
+
+    async def records(
+        self, event: str, *, expect: int, settle: float = 0.0, timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """The records on `event`'s topic (until `expect` arrived or `timeout`, then `settle` s more)."""
+        topic = self.kafka.topic(event)
+        return await read_records(self.kafka, topic, expect=expect, settle=settle, timeout=timeout)
+
+    async def set_availability(self, therapist_id: str, spec: dict[str, Any]) -> None:
+        answer = await self.http.put(f"/v1/therapists/{therapist_id}/availability", json=spec, headers=ADMIN)
+        assert answer.status_code == 200, answer.text
+
+
+@asynccontextmanager
+async def running_scheduling(
+    settings: SchedulingSettings, clock: ManualClock | None = None
+) -> AsyncIterator[RunningScheduling]:
+    clock = clock or ManualClock(datetime.now(UTC))
+    app = build_app(settings, clock=clock)
+    async with app.state.runtime:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://scheduling") as http:
+            yield RunningScheduling(app=app, http=http, settings=settings, clock=clock)
+
+
+@asynccontextmanager
+async def running_replicas(
+    settings: SchedulingSettings, clock: ManualClock, count: int = 2
+) -> AsyncIterator[list[RunningScheduling]]:
+    """`count` replicas on one topic prefix and database, started side by side."""
+    async with AsyncExitStack() as stack:
+        replicas = await asyncio.gather(
+            *(stack.enter_async_context(running_scheduling(settings, clock)) for _ in range(count))
+        )
+        yield list(replicas)
+
+
+def value_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(record.value)
+    return loaded
+
+
+def a_weekday_at(clock: ManualClock, days_ahead: int, hour_utc: int) -> datetime:
+    """The first Tuesday–Thursday at least `days_ahead` away, at `hour_utc`:00 UTC."""
+    day = (clock.now + timedelta(days=days_ahead)).replace(hour=hour_utc, minute=0, second=0, microsecond=0)
+    while day.weekday() not in (1, 2, 3):
+        day += timedelta(days=1)
+    return day
+
+
+async def book_first_session(service: RunningScheduling) -> tuple[str, datetime]:
+    """A new client's first session with a new therapist (care, series and check-ins begin)."""
+    therapist, client = new_id("t"), new_id("c")
+    await service.set_availability(therapist, weekdays("UTC"))
+    starts = a_weekday_at(service.clock, 3, 10)
+    answer = await service.http.post(
+        "/v1/sessions",
+        json={"client_id": client, "therapist_id": therapist, "starts_at": starts.isoformat()},
+        headers=bearer(client, Role.client),
+    )
+    assert answer.status_code == 201, answer.text
+    return client, starts
+
+
+def due_on(record: ConsumerRecord[bytes, bytes]) -> datetime:
+    return datetime.fromisoformat(value_of(record)["due_at"]).astimezone(UTC)

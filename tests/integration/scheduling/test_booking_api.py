@@ -1,0 +1,116 @@
+"""Booking over HTTP on the real database: slots, conflicts, cancellation, and bad input as problem+json."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared.http.auth import Role
+from tests.integration.scheduling.service import (
+    ADMIN,
+    RunningScheduling,
+    a_weekday_at,
+    bearer,
+    new_id,
+    weekdays,
+)
+
+
+async def test_a_cancelled_slot_can_be_booked_again(scheduling: RunningScheduling) -> None:
+    therapist = new_id("t")
+    await scheduling.set_availability(therapist, weekdays("UTC"))
+    starts = a_weekday_at(scheduling.clock, 3, 10)
+    first_client, second_client = new_id("c"), new_id("c")
+    booking = {"client_id": first_client, "therapist_id": therapist, "starts_at": starts.isoformat()}
+
+    booked = await scheduling.http.post(
+        "/v1/sessions", json=booking, headers=bearer(first_client, Role.client)
+    )
+    assert booked.status_code == 201, booked.text
+    taken = await scheduling.http.post(
+        "/v1/sessions",
+        json={**booking, "client_id": second_client},
+        headers=bearer(second_client, Role.client),
+    )
+    assert taken.status_code == 409 and taken.json()["code"] == "slot_taken"
+
+    session_id = booked.json()["session_id"]
+    cancelled = await scheduling.http.post(
+        f"/v1/sessions/{session_id}/cancel", json={}, headers=bearer(first_client, Role.client)
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    slots = await scheduling.http.get(
+        f"/v1/therapists/{therapist}/slots",
+        params={"from": starts.isoformat(), "to": (starts + timedelta(hours=1)).isoformat()},
+        headers=ADMIN,
+    )
+    assert [s["starts_at"] for s in slots.json()["slots"]][:1] == [starts.isoformat().replace("+00:00", "Z")]
+
+    again = await scheduling.http.post(
+        "/v1/sessions",
+        json={**booking, "client_id": second_client},
+        headers=bearer(second_client, Role.client),
+    )
+    assert again.status_code == 201, again.text
+
+
+async def test_bad_input_is_answered_with_a_problem_naming_it(scheduling: RunningScheduling) -> None:
+    therapist, client = new_id("t"), new_id("c")
+    put = f"/v1/therapists/{therapist}/availability"
+
+    async def problem(
+        answer_status: int, method: str, url: str, body: dict[str, object]
+    ) -> dict[str, object]:
+        answer = await scheduling.http.request(method, url, json=body, headers=ADMIN)
+        assert answer.status_code == answer_status, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        found: dict[str, object] = answer.json()
+        return found
+
+    unknown_zone = await problem(422, "PUT", put, weekdays("Mars/Olympus_Mons"))
+    assert "timezone" in str(unknown_zone["detail"]) and "unknown IANA time zone" in str(
+        unknown_zone["detail"]
+    )
+    overlapping = await problem(
+        422,
+        "PUT",
+        put,
+        {
+            "timezone": "UTC",
+            "weekly": [
+                {"day": "monday", "start": "09:00", "end": "12:00"},
+                {"day": "monday", "start": "11:00", "end": "14:00"},
+            ],
+        },
+    )
+    assert "weekly[1]" in str(overlapping["detail"]) and "overlaps" in str(overlapping["detail"])
+    backwards = await problem(
+        422, "PUT", put, {"timezone": "UTC", "weekly": [{"day": "monday", "start": "17:00", "end": "09:00"}]}
+    )
+    assert "weekly[0].end" in str(backwards["detail"]) and "not after start" in str(backwards["detail"])
+
+    await scheduling.set_availability(therapist, weekdays("UTC", horizon_days=30))
+    far = a_weekday_at(scheduling.clock, 40, 10)
+    outside = await problem(
+        422,
+        "POST",
+        "/v1/sessions",
+        {"client_id": client, "therapist_id": therapist, "starts_at": far.isoformat()},
+    )
+    assert outside["code"] == "outside_horizon"
+
+    first, second = a_weekday_at(scheduling.clock, 3, 10), a_weekday_at(scheduling.clock, 3, 13)
+    mine = await scheduling.http.post(
+        "/v1/sessions",
+        json={"client_id": client, "therapist_id": therapist, "starts_at": first.isoformat()},
+        headers=ADMIN,
+    )
+    other = new_id("c")
+    await scheduling.http.post(
+        "/v1/sessions",
+        json={"client_id": other, "therapist_id": therapist, "starts_at": second.isoformat()},
+        headers=ADMIN,
+    )
+    into_taken = await problem(
+        409, "POST", f"/v1/sessions/{mine.json()['session_id']}/reschedule", {"starts_at": second.isoformat()}
+    )
+    assert into_taken["code"] == "slot_taken"
