@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from shared.events.common import TimeZoneName
 from shared.events.models import IntakeCompleted, RiskFlagged, SessionBooked
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -97,3 +98,13 @@ def test_a_session_must_end_after_it_starts() -> None:
             sequence=1,
             join_url="https://meet.carepath.dev/s",
         )
+
+
+class WeeklyAvailabilityProbe(BaseModel):
+    timezone: TimeZoneName
+
+
+@pytest.mark.parametrize("zone", ["America", "Mars/Olympus", "../etc/passwd", ""])
+def test_a_time_zone_that_is_not_an_iana_zone_is_a_validation_error(zone: str) -> None:
+    with pytest.raises(ValidationError):
+        WeeklyAvailabilityProbe.model_validate({"timezone": zone})
