@@ -11,7 +11,8 @@ PY := $(VENV)/bin/python
 LAUNCHER := $(PYTHON) -m deploy.local.launcher
 PYTEST_ARGS ?=
 # Test files run in two processes (pytest-xdist; a file stays in one, so its tests keep their
-# order and fixed ports). On a 2-core machine: ~92 s against ~110 s in one process; 4 were slower.
+# order and fixed ports). Measured on 2 cores: 92 s against 110 s serially when the machine was
+# otherwise quiet, about even when it was busy (229/242 s against 222/352 s); 4 workers were slower.
 # Kafka and MongoDB are started once, before any test (tests/conftest.py). PYTEST_PARALLEL= runs serially.
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
