@@ -1,0 +1,165 @@
+"""Risk alerts at once, the recipients API's refusals and who may read contact details.
+
+Runs on the real broker and database, with a real SMTP server and SMS/push provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from shared.http.auth import Role
+from tests.integration.notifications.service import (
+    ADMIN,
+    ROTA,
+    SERVICE,
+    RunningNotifications,
+    bearer,
+    new_id,
+)
+from tests.unit.notifications import samples
+
+ALWAYS_QUIET_AND_OPTED_OUT = {
+    "channels": {"email": False, "sms": False, "push": False, "in_app": False},
+    "quiet_hours": {"start": "00:00", "end": "23:59"},
+}
+
+
+async def test_risk_flag_reaches_the_on_call_clinician_and_the_client_at_once_in_quiet_hours_against_opt_outs(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, on_call = new_id("client"), ROTA[0]
+    client_phone, on_call_phone, on_call_push = "+15551110001", "+15551110002", "push-token-oncall-0001"
+    await n.register(client, email=f"{client}@example.org", phone=client_phone)
+    await n.register(
+        on_call, role="on_call", email="oncall-1@example.org", phone=on_call_phone, push_token=on_call_push
+    )
+    for recipient in (client, on_call):
+        await n.prefer(recipient, **ALWAYS_QUIET_AND_OPTED_OUT)
+
+    await n.publish(samples.risk_flagged(client))
+
+    await n.until(  # the clock does not move: nothing waits for quiet hours or a timer's backoff
+        lambda: bool(
+            n.mails_to(f"{client}@")
+            and n.texts_to(client_phone)
+            and n.mails_to("oncall-1@")
+            and n.texts_to(on_call_phone)
+            and n.texts_to(on_call_push, "push")
+        )
+    )
+    (crisis_mail,) = n.mails_to(f"{client}@")
+    assert crisis_mail["Subject"] == "Help is available right now"
+    (crisis_text,) = n.texts_to(client_phone)
+    assert "988" in crisis_text["text"] and "HOME to 741741" in crisis_text["text"]
+    (page,) = n.texts_to(on_call_phone)
+    assert page["text"].startswith("URGENT") and client in page["text"] and page["priority"] == "high"
+    assert n.mails_to("oncall-1@")[0]["Subject"] == f"URGENT: risk follow-up needed for client {client}"
+
+    inbox = await n.http.get(f"/v1/recipients/{client}/notifications", headers=bearer(client, Role.client))
+    assert inbox.status_code == 200
+    (entry,) = inbox.json()["items"]
+    assert (entry["kind"], entry["critical"], entry["read"]) == ("crisis_resources", True, False)
+    read = await n.http.post(
+        f"/v1/recipients/{client}/notifications/{entry['id']}/read", headers=bearer(client, Role.client)
+    )
+    assert read.status_code == 200 and read.json()["read"] is True
+
+
+def assert_problem(answer: Any, status: int, field: str) -> None:
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body = answer.json()
+    fields = [error["field"] for error in body.get("errors", [])] or [body.get("field")]
+    assert field in fields, body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"role": "client", "email": "not-an-address"}, "body.email"),
+        ({"role": "client", "phone": "555-1234"}, "body.phone"),
+        ({"role": "client", "timezone": "Mars/Olympus_Mons"}, "body.timezone"),
+        ({"role": "client", "locale": "fr"}, "body.locale"),
+        ({"role": "patient"}, "body.role"),
+        ({"role": "client", "nickname": "Ana"}, "body.nickname"),
+    ],
+)
+async def test_bad_recipient_details_get_a_problem_naming_the_field(
+    notifications: RunningNotifications, body: dict[str, Any], field: str
+) -> None:
+    answer = await notifications.http.put(f"/v1/recipients/{new_id('client')}", json=body, headers=SERVICE)
+
+    assert_problem(answer, 422, field)
+    assert "not-an-address" not in answer.text and "555-1234" not in answer.text  # values are never echoed
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"quiet_hours": {"start": "25:00", "end": "07:00"}}, "body.quiet_hours.start"),
+        ({"channels": {"fax": True}}, "body.channels.fax.[key]"),
+        ({"kinds": {"gossip": {"email": False}}}, "body.kinds.gossip.[key]"),
+    ],
+)
+async def test_bad_preferences_get_a_problem_naming_the_field(
+    notifications: RunningNotifications, body: dict[str, Any], field: str
+) -> None:
+    answer = await notifications.http.put(
+        f"/v1/recipients/{new_id('client')}/preferences", json=body, headers=SERVICE
+    )
+
+    assert_problem(answer, 422, field)
+
+
+async def test_a_path_id_that_could_never_exist_is_refused(notifications: RunningNotifications) -> None:
+    answer = await notifications.http.get("/v1/recipients/bad%20id!/deliveries", headers=ADMIN)
+
+    assert_problem(answer, 422, "path.recipient_id")
+
+
+async def test_contact_details_are_readable_only_by_their_recipient_and_admins(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client = new_id("client")
+    await n.register(client, email=f"{client}@example.org", phone="+15552220003")
+
+    itself = await n.http.get(f"/v1/recipients/{client}", headers=bearer(client, Role.client))
+    admin = await n.http.get(f"/v1/recipients/{client}", headers=ADMIN)
+    assert itself.status_code == admin.status_code == 200
+    assert itself.json()["email"] == admin.json()["email"] == f"{client}@example.org"
+
+    for other in (
+        bearer(new_id("client"), Role.client),
+        bearer("therapist-1", Role.clinician),
+        SERVICE,
+    ):
+        refused = await n.http.get(f"/v1/recipients/{client}", headers=other)
+        assert refused.status_code == 403
+        assert f"{client}@example.org" not in refused.text
+    assert (await n.http.get(f"/v1/recipients/{client}")).status_code == 401
+
+    registered = await n.http.put(
+        f"/v1/recipients/{client}", json={"role": "client", "email": f"{client}@example.org"}, headers=SERVICE
+    )
+    assert "@" not in registered.text  # the answer to a write names channels, never addresses
+    assert registered.json()["channels"] == ["email", "in_app"]
+
+
+async def test_a_client_may_not_register_someone_else_or_as_an_on_call_clinician(
+    notifications: RunningNotifications,
+) -> None:
+    client = new_id("client")
+    as_client = bearer(client, Role.client)
+
+    someone_else = await notifications.http.put(
+        f"/v1/recipients/{new_id('client')}", json={"role": "client"}, headers=as_client
+    )
+    on_call = await notifications.http.put(
+        f"/v1/recipients/{client}", json={"role": "on_call"}, headers=as_client
+    )
+
+    assert someone_else.status_code == on_call.status_code == 403

@@ -1,0 +1,146 @@
+"""Deliveries on the real broker and database, a real SMTP server and a real SMS provider.
+
+A session booked e-mails client and therapist once each with a valid .ics; a message due
+in quiet hours waits for their end; reminders fire 24 h and 1 h before and follow a
+reschedule; a provider failing twice then succeeding delivers once.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from icalendar import Calendar
+
+from services.notifications.rendering import format_instant
+from tests.integration.notifications.service import RunningNotifications, new_id
+from tests.support.kafka import event, publish_events
+from tests.unit.notifications import samples
+
+
+def calendar_of(mail: EmailMessage) -> Calendar:
+    (part,) = [p for p in mail.iter_attachments() if p.get_content_type() == "text/calendar"]
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return Calendar.from_ical(payload)
+
+
+def body_of(mail: EmailMessage) -> str:
+    body = mail.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def subjects(mails: list[EmailMessage]) -> list[str]:
+    return [str(m["Subject"]) for m in mails]
+
+
+async def test_session_booked_emails_client_and_therapist_once_each_with_a_valid_calendar(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, therapist, session = new_id("client"), new_id("therapist"), new_id("session")
+    await n.register(client, email=f"{client}@example.org")
+    await n.register(therapist, role="therapist", email=f"{therapist}@example.org", locale="es")
+    booked = event(samples.session_booked(client, therapist, session_id=session))
+
+    await publish_events(n.kafka, booked)
+    await n.until(lambda: bool(n.mails_to(f"{client}@") and n.mails_to(f"{therapist}@")))
+
+    for mail in (*n.mails_to(f"{client}@"), *n.mails_to(f"{therapist}@")):
+        vevent = calendar_of(mail).walk("VEVENT")[0]
+        assert str(vevent["UID"]) == f"{session}@carepath"
+        assert vevent.decoded("DTSTART") == samples.STARTS
+        assert vevent.decoded("DTEND") == samples.STARTS + timedelta(minutes=50)
+        assert str(vevent["URL"]) == samples.JOIN_URL
+        assert samples.JOIN_URL in body_of(mail)
+    assert subjects(n.mails_to(f"{client}@")) == ["Your introduction session is booked"]
+    assert subjects(n.mails_to(f"{therapist}@")) == [f"Sesión reservada con el cliente {client}"]
+
+    # The same event again (same ce_id), then another event for the client, on the same partition.
+    await publish_events(n.kafka, booked)
+    await n.publish(samples.check_in_due(client))
+    await n.until(lambda: "Time for your check-in" in subjects(n.mails_to(f"{client}@")))
+
+    assert subjects(n.mails_to(f"{client}@")).count("Your introduction session is booked") == 1
+    assert len(n.mails_to(f"{therapist}@")) == 1
+
+
+async def test_a_message_due_in_quiet_hours_is_held_and_sent_when_they_end(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client = new_id("client")
+    now = n.clock()
+    ends = now + timedelta(hours=2)
+    await n.register(client, email=f"{client}@example.org", timezone="UTC")
+    await n.prefer(client, quiet_hours={"start": f"{now - timedelta(hours=1):%H:%M}", "end": f"{ends:%H:%M}"})
+
+    await n.publish(samples.check_in_due(client))
+
+    async def held() -> bool:
+        return any(d["channel"] == "email" and d["status"] == "held" for d in await n.deliveries(client))
+
+    await n.until_async(held)
+    assert n.mails_to(f"{client}@") == []
+    n.clock.now = ends.replace(second=0, microsecond=0)
+    await n.until(lambda: bool(n.mails_to(f"{client}@")))
+    (email,) = [d for d in await n.deliveries(client) if d["channel"] == "email"]
+    assert email["status"] == "delivered"
+
+
+async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, therapist, session = new_id("client"), new_id("therapist"), new_id("session")
+    await n.register(client, email=f"{client}@example.org")
+    await n.register(therapist, role="therapist", email=f"{therapist}@example.org")
+    first = n.clock().replace(second=0, microsecond=0) + timedelta(days=3)
+    moved_to = first + timedelta(days=1, hours=2)
+    await n.publish(samples.session_booked(client, therapist, session_id=session, starts_at=first))
+    await n.publish(
+        samples.session_rescheduled(client, therapist, session_id=session, previous=first, starts_at=moved_to)
+    )
+    await n.until(lambda: "Your session has moved" in subjects(n.mails_to(f"{client}@")))
+
+    def reminders(to: str, lead: str) -> list[str]:
+        return [
+            body_of(m) for m in n.mails_to(to) if body_of(m).startswith("Reminder") and lead in body_of(m)
+        ]
+
+    new_time = format_instant(moved_to.astimezone(ZoneInfo("America/New_York")), "en")
+    n.clock.now = moved_to - timedelta(hours=24)  # past the first time's 24 h mark too
+    await n.until(
+        lambda: bool(reminders(f"{client}@", "in 24 hours") and reminders(f"{therapist}@", "in 24 hours"))
+    )
+    n.clock.now = moved_to - timedelta(hours=1)
+    await n.until(
+        lambda: bool(reminders(f"{client}@", "in 1 hour") and reminders(f"{therapist}@", "in 1 hour"))
+    )
+
+    for to in (f"{client}@", f"{therapist}@"):
+        assert len(reminders(to, "in 24 hours")) == 1, to
+        assert len(reminders(to, "in 1 hour")) == 1, to
+        assert all(new_time in body for body in reminders(to, "")), to
+
+
+async def test_a_provider_failing_twice_then_succeeding_delivers_once(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, phone = new_id("client"), "+15557654321"
+    await n.register(client, phone=phone)
+    attempts_before = n.provider.attempts
+    n.provider.fail_next(2, status=503)
+
+    await n.publish(samples.check_in_due(client))
+    await n.until(lambda: bool(n.texts_to(phone)), advance=timedelta(seconds=5))
+
+    assert n.provider.attempts - attempts_before == 3
+    (sms,) = [d for d in await n.deliveries(client) if d["channel"] == "sms"]
+    assert (sms["status"], sms["attempts"]) == ("delivered", 3)
+    delivered = [v for v in await n.published("notification-delivered", client) if v["channel"] == "sms"]
+    assert len(delivered) == 1
+    assert len(n.texts_to(phone)) == 1
