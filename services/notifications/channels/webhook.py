@@ -89,8 +89,9 @@ class ProviderConfig:
 
 
 class WebhookSender:
-    def __init__(self, config: ProviderConfig) -> None:
+    def __init__(self, config: ProviderConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._config = config
+        self._transport = transport  # tests answer without a server
 
     async def send(self, outbound: Outbound) -> None:
         config = self._config
@@ -99,7 +100,7 @@ class WebhookSender:
         body = json.dumps(payload(outbound), separators=(",", ":"), sort_keys=True).encode()
         headers = {**signed_headers(config.secret, body), "Idempotency-Key": outbound.notification_id}
         try:
-            async with httpx.AsyncClient(timeout=config.timeout_seconds) as client:
+            async with httpx.AsyncClient(timeout=config.timeout_seconds, transport=self._transport) as client:
                 response = await client.post(config.url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise transient(f"provider_{type(exc).__name__.lower()}"[:64]) from None

@@ -1,0 +1,130 @@
+"""Channel adapters: the e-mail's parts, SMTP replies classified, the webhook signed and classified."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosmtplib
+import httpx
+import pytest
+
+from services.notifications.channels import Attachment, DeliveryFailure, Outbound
+from services.notifications.channels import smtp as smtp_channel
+from services.notifications.channels.smtp import SmtpConfig, SmtpSender, build_email
+from services.notifications.channels.webhook import ProviderConfig, WebhookSender, signed_headers, verify
+from services.notifications.domain.messages import Audience, MessageKind
+from services.notifications.rendering import Renderer
+
+MESSAGE = Renderer(app_url="https://app.example").render(
+    MessageKind.crisis_resources, Audience.client, context={}, locale="en", zone="UTC", channel="email"
+)
+SECRET = "provider-secret"
+
+
+def outbound(channel: str = "email", address: str = "ana@example.org", **changes: Any) -> Outbound:
+    fields: dict[str, Any] = {
+        "delivery_id": "event-1:client-1:" + channel,
+        "notification_id": "event-1:client-1:" + channel,
+        "recipient_id": "client-1",
+        "channel": channel,
+        "address": address,
+        "kind": "crisis_resources",
+        "critical": True,
+        "message": MESSAGE,
+        **changes,
+    }
+    return Outbound(**fields)
+
+
+def test_an_email_has_a_text_and_an_html_part_the_calendar_and_a_stable_message_id() -> None:
+    ics = Attachment("session.ics", "text/calendar; method=PUBLISH", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    email = build_email(outbound(attachments=(ics,)), "no-reply@carepath.test")
+
+    assert email.get_body(("plain",)) is not None and email.get_body(("html",)) is not None
+    (attachment,) = list(email.iter_attachments())
+    assert attachment.get_content_type() == "text/calendar"
+    assert attachment.get_param("method") == "PUBLISH"
+    assert email["Message-ID"] == build_email(outbound(), "no-reply@carepath.test")["Message-ID"]
+    assert email["Importance"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no", "a@b.c")]), False),
+        (aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(451, "busy", "a@b.c")]), True),
+        (aiosmtplib.SMTPDataError(552, "too big"), False),
+        (aiosmtplib.SMTPConnectError("refused"), True),
+        (ConnectionRefusedError(), True),
+    ],
+)
+async def test_smtp_replies_are_told_apart_transient_or_permanent(
+    monkeypatch: pytest.MonkeyPatch, error: Exception, transient: bool
+) -> None:
+    async def failing_send(*args: Any, **kwargs: Any) -> None:
+        raise error
+
+    monkeypatch.setattr(smtp_channel.aiosmtplib, "send", failing_send)
+    sender = SmtpSender(SmtpConfig("127.0.0.1", 1, "none", None, None, True, "no-reply@carepath.test", 1.0))
+
+    with pytest.raises(DeliveryFailure) as failure:
+        await sender.send(outbound())
+
+    assert failure.value.transient is transient
+    assert "@" not in failure.value.reason
+
+
+def test_a_signed_request_verifies_and_a_tampered_or_stale_one_does_not() -> None:
+    body = b'{"to":"+15550001111"}'
+    headers = signed_headers(SECRET, body, now=1_000_000)
+
+    assert verify(SECRET, headers, body, now=1_000_010)
+    assert not verify(SECRET, headers, body + b" ", now=1_000_010)
+    assert not verify("another-secret", headers, body, now=1_000_010)
+    assert not verify(SECRET, headers, body, now=1_000_000 + 3600)
+
+
+def provider_answering(status: int, seen: list[httpx.Request]) -> WebhookSender:
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(status)
+
+    return WebhookSender(
+        ProviderConfig("https://provider.test/messages", SECRET, 1.0), transport=httpx.MockTransport(answer)
+    )
+
+
+async def test_the_webhook_sends_a_signed_minimal_message_with_an_idempotency_key() -> None:
+    seen: list[httpx.Request] = []
+
+    await provider_answering(202, seen).send(outbound("sms", "+15550001111"))
+
+    (request,) = seen
+    assert verify(SECRET, dict(request.headers), request.content)
+    assert request.headers["Idempotency-Key"] == "event-1:client-1:sms"
+    assert set(json.loads(request.content)) == {
+        "notification_id",
+        "channel",
+        "to",
+        "text",
+        "locale",
+        "priority",
+    }
+
+
+@pytest.mark.parametrize(("status", "transient"), [(503, True), (429, True), (400, False), (401, False)])
+async def test_provider_answers_are_told_apart_transient_or_permanent(status: int, transient: bool) -> None:
+    with pytest.raises(DeliveryFailure) as failure:
+        await provider_answering(status, []).send(outbound("push", "push-token-0001"))
+
+    assert (failure.value.reason, failure.value.transient) == (f"provider_{status}", transient)
+
+
+async def test_without_a_configured_provider_sms_fails_for_good() -> None:
+    sender = WebhookSender(ProviderConfig(None, None, 1.0))
+
+    with pytest.raises(DeliveryFailure) as failure:
+        await sender.send(outbound("sms", "+15550001111"))
+
+    assert (failure.value.reason, failure.value.transient) == ("provider_not_configured", False)
