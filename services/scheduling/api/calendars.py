@@ -34,10 +34,11 @@ async def client_calendar(client_id: ClientId, who: Caller, audit: Audit, ctx: C
 
 
 @router.get("/therapists/{therapist_id}/calendar.ics", response_class=Response, responses=_ICS_RESPONSE)
-async def therapist_calendar(therapist_id: TherapistId, who: Caller, ctx: Context) -> Response:
+async def therapist_calendar(therapist_id: TherapistId, who: Caller, audit: Audit, ctx: Context) -> Response:
     """The therapist's sessions with every client (no names: ids and times only)."""
     if not who.may_act_for_therapist(therapist_id):
         raise forbidden("only the therapist or an admin may read this calendar")
+    await audit.read(resource="therapist_calendar", resource_id=therapist_id)
     sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)
     feed = calendar_feed(
         sessions, name="Carepath sessions", feed_id=f"therapist-{therapist_id}", now=ctx.now()

@@ -191,10 +191,12 @@ async def get_client_sessions(
 
 @router.get("/therapists/{therapist_id}/sessions", response_model=TherapistSessionsOut)
 async def get_therapist_sessions(
-    therapist_id: TherapistId, who: Caller, ctx: Context
+    therapist_id: TherapistId, who: Caller, audit: Audit, ctx: Context
 ) -> TherapistSessionsOut:
+    """The therapist's sessions with every client."""
     if not who.may_act_for_therapist(therapist_id):
         raise forbidden("only the therapist or an admin may list these sessions")
+    await audit.read(resource="therapist_sessions", resource_id=therapist_id)
     sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)
     return TherapistSessionsOut(therapist_id=therapist_id, sessions=[SessionOut.of(s) for s in sessions])
 

@@ -51,13 +51,20 @@ async def on_series_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent]:
     cause = timer_cause(timer, "series", care)
     series = care.series
     if series.status is SeriesStatus.pending:
-        intro = next((s for s in care.sessions if s.series_id == series.series_id and s.sequence == 1), None)
-        if intro is None or not intro.holds_time:  # the introduction was cancelled: care never began
+        # The series starts from the first session of it that takes place (the introduction,
+        # or the session booked instead of a cancelled one).
+        first = min(
+            (s for s in care.sessions if s.series_id == series.series_id and s.holds_time),
+            key=lambda s: s.starts_at,
+            default=None,
+        )
+        if first is None:  # nothing of it takes place: care never began
             await _rearm(ctx, client_id, timer, cause, due=None)
             return []
-        if intro.ends_at > ctx.now():  # the introduction moved later: wait for it
-            await _rearm(ctx, client_id, timer, cause, due=intro.ends_at)
+        if first.ends_at > ctx.now():  # it moved later: wait for it
+            await _rearm(ctx, client_id, timer, cause, due=first.ends_at)
             return []
+        care = replace(care, series=replace(series, anchor=first.starts_at))
     if series.status in (SeriesStatus.pending, SeriesStatus.active):
         await extend_series(ctx, care, timer, cause)
     return []  # the sessions' events go out with the client's record
@@ -93,7 +100,7 @@ async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelo
     def decide(current: Care) -> Decision:
         if current.series is None or current.series.timer_id != timer.id:
             return Decision(current)  # superseded meanwhile: what was claimed is released
-        running = replace(current.series, status=SeriesStatus.active)
+        running = replace(current.series, status=SeriesStatus.active, anchor=series.anchor)
         sessions = []
         for one in placed:
             sessions.append(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from icalendar import Calendar as ICalendar
+
 from shared.http.auth import Role
 from tests.integration.scheduling.service import (
     ADMIN,
@@ -114,3 +116,69 @@ async def test_bad_input_is_answered_with_a_problem_naming_it(scheduling: Runnin
         409, "POST", f"/v1/sessions/{mine.json()['session_id']}/reschedule", {"starts_at": second.isoformat()}
     )
     assert into_taken["code"] == "slot_taken"
+
+
+async def test_callers_act_only_for_themselves(scheduling: RunningScheduling) -> None:
+    therapist, client, stranger = new_id("t"), new_id("c"), new_id("c")
+    await scheduling.set_availability(therapist, weekdays("UTC"))
+    starts = a_weekday_at(scheduling.clock, 3, 11)
+    http = scheduling.http
+
+    assert (await http.get(f"/v1/clients/{client}/sessions")).status_code == 401
+    other_therapist = await http.put(
+        f"/v1/therapists/{therapist}/availability",
+        json=weekdays("UTC"),
+        headers=bearer(new_id("t"), Role.clinician),
+    )
+    assert other_therapist.status_code == 403
+    for_someone_else = await http.post(
+        "/v1/sessions",
+        json={"client_id": client, "therapist_id": therapist, "starts_at": starts.isoformat()},
+        headers=bearer(stranger, Role.client),
+    )
+    assert for_someone_else.status_code == 403
+    mine = await http.post(
+        "/v1/sessions",
+        json={"client_id": client, "therapist_id": therapist, "starts_at": starts.isoformat()},
+        headers=bearer(client, Role.client),
+    )
+    assert mine.status_code == 201
+    assert (
+        await http.get(f"/v1/clients/{client}/sessions", headers=bearer(stranger, Role.client))
+    ).status_code == 403
+    treating = await http.get(f"/v1/clients/{client}/sessions", headers=bearer(therapist, Role.clinician))
+    assert treating.status_code == 200 and [s["session_id"] for s in treating.json()["sessions"]] == [
+        mine.json()["session_id"]
+    ]
+
+
+async def test_calendar_feed_shows_a_moved_session_under_the_same_uid_with_a_higher_sequence(
+    scheduling: RunningScheduling,
+) -> None:
+    therapist, client = new_id("t"), new_id("c")
+    await scheduling.set_availability(therapist, weekdays("UTC"))
+    starts = a_weekday_at(scheduling.clock, 3, 12)
+    as_client = bearer(client, Role.client)
+    booked = await scheduling.http.post(
+        "/v1/sessions",
+        json={"client_id": client, "therapist_id": therapist, "starts_at": starts.isoformat()},
+        headers=as_client,
+    )
+    session_id = booked.json()["session_id"]
+    moved = await scheduling.http.post(
+        f"/v1/sessions/{session_id}/reschedule",
+        json={"starts_at": (starts + timedelta(hours=2)).isoformat()},
+        headers=as_client,
+    )
+    assert moved.status_code == 200 and moved.json()["revision"] == 1
+
+    for url, who in (
+        (f"/v1/clients/{client}/calendar.ics", as_client),
+        (f"/v1/therapists/{therapist}/calendar.ics", bearer(therapist, Role.clinician)),
+    ):
+        feed = await scheduling.http.get(url, headers=who)
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+        [event] = ICalendar.from_ical(feed.content).events
+        assert str(event["UID"]) == f"{session_id}@scheduling.carepath" and int(event["SEQUENCE"]) == 1
+        assert event.decoded("DTSTART") == starts + timedelta(hours=2)
+        assert str(event["URL"]) == booked.json()["join_url"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from services.scheduling.commands.cancel_session import cancel_session
 from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.fire_check_in import on_check_in_timer
+from services.scheduling.domain.cancellation import CancelledBy
 from services.scheduling.domain.care import SeriesStatus, SessionKind
 from services.scheduling.domain.policy import Policy
 from services.scheduling.handlers.on_match_accepted import on_match_accepted
@@ -14,6 +17,7 @@ from services.scheduling.handlers.on_match_proposed import on_match_proposed
 from services.scheduling.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from shared.events.common import PlanStatus, SessionCadence
 from shared.events.models import BookingFailed, CheckInDue, MatchDeclined, SessionBooked
+from shared.storage.timers import Timer
 from tests.support.fakes import ManualClock
 from tests.unit.scheduling.conftest import weekdays
 from tests.unit.scheduling.support import (
@@ -277,3 +281,41 @@ async def test_booking_a_therapist_for_a_client_in_london_lands_in_the_clients_e
     assert isinstance(booked, SessionBooked)
     # 09:00 in Los Angeles (UTC-8) is 17:00 in London (UTC+0) on Monday 9 March 2026.
     assert booked.starts_at == datetime(2026, 3, 9, 17, 0, tzinfo=UTC)
+
+
+async def test_a_cancelled_introduction_starts_no_series_and_no_check_ins(
+    ctx: Scheduling, clock: ManualClock
+) -> None:
+    await available(ctx, "t-1", weekdays())
+    event = proposed("c-1", ["t-1"], now=clock.now)
+    await on_match_proposed(ctx)(event, envelope(event))
+    intro = (await care(ctx, "c-1")).sessions[0]
+    await cancel_session(ctx, intro, by=CancelledBy.client, reason=None)
+
+    clock.now = intro.starts_at + timedelta(days=30)
+    fired = await fire_due(ctx, clock.now)
+
+    record = await care(ctx, "c-1")
+    assert fired == [] and len(record.sessions) == 1
+    assert record.series is not None and record.series.status is SeriesStatus.stopped
+
+
+async def test_a_check_in_timer_the_record_no_longer_names_publishes_nothing(
+    ctx: Scheduling, clock: ManualClock
+) -> None:
+    await available(ctx, "t-1", weekdays())
+    event = proposed("c-1", ["t-1"], now=clock.now)
+    await on_match_proposed(ctx)(event, envelope(event))
+    before = await care(ctx, "c-1")
+    assert before.check_ins is not None and before.check_ins.due_at is not None
+    stale = Timer(
+        before.check_ins.timer_id or "", "check-in", before.check_ins.due_at, 1, {"client_id": "c-1"}
+    )
+
+    update = plan("c-1", version=1, interval=21, now=clock.now)  # moves the check-in: a new timer
+    await on_treatment_plan_updated(ctx)(update, envelope(update))
+    clock.now = before.check_ins.due_at
+
+    assert await on_check_in_timer(ctx, stale) == []
+    again = await on_check_in_timer(ctx, stale)
+    assert again == [], "and firing it again changes nothing either"
