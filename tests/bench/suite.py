@@ -168,7 +168,7 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
         progress(f"{label} ...")
         started = time.perf_counter()
         result = await make()
-        unfinished = "" if result.get("completed", True) else f" (budget of {budget:g} s reached)"
+        unfinished = "" if result.get("completed", True) else " (stopped at its time budget)"
         progress(f"{label}: done in {time.perf_counter() - started:.0f} s{unfinished}")
         return result
 
@@ -348,7 +348,8 @@ def summarise(report: dict[str, Any], options: Options) -> str:
     results, goals, profiles = report["results"], report["goals"], report["profiles"]
     out = [
         f"Carepath bench, {report['measured_at']}: {report['machine']}; "
-        f"infrastructure: {report['infrastructure']}",
+        f"infrastructure: {report['infrastructure']}; load average before {report['load_average_before']}, "
+        f"after {report['load_average_after']}",
         "",
     ]
     bare = results.get("bare_chain", {})
@@ -541,11 +542,21 @@ async def measure(options: Options, bench: Bench, *, infrastructure: str) -> dic
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "infrastructure": infrastructure,
+        "load_average_before": load_average(),
         "options": {k: str(v) for k, v in vars(options).items()},
         **await run(options, bench, CpuMeter(processes)),
     }
+    report["load_average_after"] = load_average()
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def load_average() -> str:
+    """1, 5 and 15 minute load averages: other work on the machine skews every figure."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def write(report: dict[str, Any], options: Options) -> str:
