@@ -1,0 +1,60 @@
+"""Claims left by a booking that died half-way: its retry reuses them, anyone may take them later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.scheduling.commands.book_session import book_session
+from services.scheduling.commands.claim_slot import ClaimedSlot, claim_fitting_slot
+from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.ids import derived_id
+from services.scheduling.commands.refusals import Refused
+from services.scheduling.handlers.on_match_proposed import on_match_proposed
+from tests.support.fakes import ManualClock
+from tests.unit.scheduling.conftest import weekdays
+from tests.unit.scheduling.support import available, care, envelope, events, proposed
+
+WEDNESDAY_10 = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
+
+
+async def test_a_proposal_handled_again_after_a_crash_books_the_slot_its_first_attempt_claimed(
+    ctx: Scheduling, clock: ManualClock
+) -> None:
+    await available(ctx, "t-1", weekdays())
+    event = proposed("c-1", ["t-1"], now=clock.now)
+    cause = envelope(event)
+    # The first attempt claimed a slot, then its replica died before writing the session.
+    crashed = await claim_fitting_slot(
+        ctx,
+        session_id=derived_id("ses", cause.id, "first-session"),
+        client_id="c-1",
+        therapist_id="t-1",
+        client=None,
+    )
+    assert isinstance(crashed, ClaimedSlot)
+
+    await on_match_proposed(ctx)(event, cause)  # the event comes again
+
+    [session] = (await care(ctx, "c-1")).sessions
+    assert session.starts_at == crashed.slot.starts_at and set(session.claims) == set(crashed.claims)
+    assert len(events(ctx, "session-booked")) == 1
+
+
+async def test_claims_of_a_booking_that_never_completed_are_free_after_the_grace_period(
+    ctx: Scheduling, clock: ManualClock
+) -> None:
+    await available(ctx, "t-1", weekdays())
+    orphaned = await claim_fitting_slot(
+        ctx, session_id="ses_lost", client_id="c-lost", therapist_id="t-1", client=None
+    )
+    assert isinstance(orphaned, ClaimedSlot)
+    starts_at = orphaned.slot.starts_at
+
+    with pytest.raises(Refused):  # a booking may still be finishing: the cells stay taken
+        await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=starts_at)
+
+    clock.advance(ctx.policy.claim_orphan_grace + timedelta(seconds=1))
+    booked = await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=starts_at)
+    assert booked.starts_at == starts_at
