@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from prometheus_client import Counter
+
 from services.notifications.channels import Attachment, DeliveryFailure, Outbound, permanent
 from services.notifications.commands.dispatch import DELIVERY_TIMER, Dispatch
 from services.notifications.domain.calendar import session_calendar
@@ -45,6 +47,11 @@ from shared.storage.timers import Timer, TimerHandler
 log = get_logger(__name__)
 
 ESCALATION_TIMER = "escalation"
+ATTEMPTS = Counter(
+    "carepath_notification_attempts_total",
+    "Delivery attempts by channel and outcome (delivered, transient, permanent).",
+    ["channel", "outcome"],
+)
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
 
@@ -90,8 +97,10 @@ async def attempt(dispatch: Dispatch, delivery_id: str, attempt_number: int) -> 
     except DeliveryFailure as error:
         failure = error
     if failure is None:
+        ATTEMPTS.labels(delivery["channel"], "delivered").inc()
         log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
         return await _record(dispatch, delivery, lambda d: delivered(d, now), now)
+    ATTEMPTS.labels(delivery["channel"], "transient" if failure.transient else "permanent").inc()
     log.warning(
         "delivery attempt failed",
         delivery_id=delivery_id,
