@@ -1,11 +1,18 @@
-"""Booking over HTTP on the real database: slots, conflicts, cancellation, and bad input as problem+json."""
+"""Booking on the real broker and database: from `match-proposed` once, and over HTTP.
+
+One service runs for the whole module (see conftest); each test uses its own ids.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from icalendar import Calendar as ICalendar
+from pymongo import AsyncMongoClient
 
+from shared.events.common import Candidate, WeeklyWindow
+from shared.events.models import MatchProposed
 from shared.http.auth import Role
 from tests.integration.scheduling.service import (
     ADMIN,
@@ -13,8 +20,10 @@ from tests.integration.scheduling.service import (
     a_weekday_at,
     bearer,
     new_id,
+    value_of,
     weekdays,
 )
+from tests.support.kafka import event, eventually, publish_events
 
 
 async def test_a_cancelled_slot_can_be_booked_again(scheduling: RunningScheduling) -> None:
@@ -182,3 +191,55 @@ async def test_calendar_feed_shows_a_moved_session_under_the_same_uid_with_a_hig
         assert str(event["UID"]) == f"{session_id}@scheduling.carepath" and int(event["SEQUENCE"]) == 1
         assert event.decoded("DTSTART") == starts + timedelta(hours=2)
         assert str(event["URL"]) == booked.json()["join_url"]
+
+
+def proposal(
+    client_id: str, match_id: str, therapist_ids: list[str], scheduling: RunningScheduling
+) -> MatchProposed:
+    return MatchProposed(
+        match_id=match_id,
+        client_id=client_id,
+        intake_id=new_id("intake"),
+        candidates=[
+            Candidate(therapist_id=t, rank=i + 1, score=0.9 - i / 10) for i, t in enumerate(therapist_ids)
+        ],
+        expires_at=scheduling.clock.now + timedelta(days=1),
+        timezone="Europe/London",
+        availability=[WeeklyWindow(day=d, start="17:00", end="20:00") for d in ("tue", "wed", "thu")],  # type: ignore[arg-type]
+    )
+
+
+async def test_match_proposed_yields_exactly_one_session_booked_for_the_best_candidate_with_a_fitting_slot(
+    scheduling: RunningScheduling, mongo_client: AsyncMongoClient[Any]
+) -> None:
+    client = new_id("c")
+    mornings, evenings = new_id("t-mornings"), new_id("t-evenings")
+    # In New York, mornings are outside a London client's evenings; afternoons fit them.
+    await scheduling.set_availability(mornings, weekdays("America/New_York", "08:00", "11:00"))
+    await scheduling.set_availability(evenings, weekdays("America/New_York", "12:00", "16:00"))
+    proposed = event(proposal(client, new_id("match"), [new_id("t-unknown"), mornings, evenings], scheduling))
+
+    await publish_events(scheduling.kafka, proposed)
+    [record] = await scheduling.records("session-booked", expect=1)
+
+    booked = value_of(record)
+    assert booked["therapist_id"] == evenings and booked["client_id"] == client
+    assert (booked["sequence"], booked["kind"]) == (1, "introduction")
+    assert booked["join_url"].startswith(scheduling.settings.video_base_url + "/")
+    assert booked["timezone"] == "Europe/London"
+
+    # The same event again (a redelivery), the same proposal re-sent under a new event id,
+    # then another proposal for the client: once that one is recorded, the others were handled.
+    later = proposal(client, new_id("match"), [evenings], scheduling)
+    resent = event(proposal(client, proposed.data.match_id, [evenings], scheduling))  # type: ignore[attr-defined]
+    await publish_events(scheduling.kafka, proposed, resent, event(later))
+    clients = mongo_client[scheduling.settings.database_name]["clients"]
+
+    async def later_recorded() -> bool:
+        document = await clients.find_one({"_id": client})
+        return document is not None and later.match_id in {p["match_id"] for p in document["proposals"]}
+
+    await eventually(later_recorded)
+    document = await clients.find_one({"_id": client})
+    assert document is not None and len(document["sessions"]) == 1
+    assert len(await scheduling.records("session-booked", expect=2, timeout=3)) == 1
