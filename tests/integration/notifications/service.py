@@ -138,18 +138,6 @@ class RunningNotifications:
         return found
 
 
-def _quicken_group_joins(app: FastAPI) -> None:
-    """Heartbeat every 200 ms instead of 3 s, so the service's 12 consumers join in ~5 s, not ~38 s.
-
-    Each subscription's consumer joins the one consumer group in turn and waits for the
-    rebalance, which completes when the members already in rejoin at their next heartbeat.
-    Known shortcut: this reaches into FastStream's subscribers; the real fix is a heartbeat
-    setting (or concurrent subscriber start) in `shared/messaging/subscriptions.py`.
-    """
-    for subscriber in app.state.runtime._broker.subscribers:
-        subscriber._connection_args = {**subscriber._connection_args, "heartbeat_interval_ms": 200}
-
-
 @asynccontextmanager
 async def running_notifications(
     kafka: KafkaSettings, mongo: MongoSettings, database: str
@@ -176,7 +164,6 @@ async def running_notifications(
         **FAST_DEFAULTS,
     )
     app = build_app(settings, clock=clock)
-    _quicken_group_joins(app)
     try:
         async with app.state.runtime:
             transport = httpx.ASGITransport(app=app)
