@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -79,6 +81,34 @@ class RunningScheduling:
         """The records on `event`'s topic (until `expect` arrived or `timeout`, then `settle` s more)."""
         topic = self.kafka.topic(event)
         return await read_records(self.kafka, topic, expect=expect, settle=settle, timeout=timeout)
+
+    async def records_for(
+        self, event: str, key: str, *, expect: int, settle: float = 0.0, timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """The records on `event`'s topic keyed `key` (a client): until `expect` came, then `settle` s more.
+
+        The module's tests share one service, so its topics carry other tests' events too.
+        """
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.kafka.bootstrap_servers,
+            group_id=f"reader-{uuid.uuid4().hex}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        consumer.subscribe([self.kafka.topic(event)])
+        await consumer.start()
+        found: list[ConsumerRecord[bytes, bytes]] = []
+        try:
+            deadline = time.monotonic() + timeout
+            settled_at: float | None = None
+            while time.monotonic() < deadline and (settled_at is None or time.monotonic() < settled_at):
+                for part in (await consumer.getmany(timeout_ms=300)).values():
+                    found.extend(r for r in part if r.key == key.encode())
+                if len(found) >= expect and settled_at is None:
+                    settled_at = time.monotonic() + settle
+        finally:
+            await consumer.stop()
+        return found
 
     async def set_availability(self, therapist_id: str, spec: dict[str, Any]) -> None:
         answer = await self.http.put(f"/v1/therapists/{therapist_id}/availability", json=spec, headers=ADMIN)

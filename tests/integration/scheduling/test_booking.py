@@ -220,7 +220,7 @@ async def test_match_proposed_yields_exactly_one_session_booked_for_the_best_can
     proposed = event(proposal(client, new_id("match"), [new_id("t-unknown"), mornings, evenings], scheduling))
 
     await publish_events(scheduling.kafka, proposed)
-    [record] = await scheduling.records("session-booked", expect=1)
+    [record] = await scheduling.records_for("session-booked", client, expect=1)
 
     booked = value_of(record)
     assert booked["therapist_id"] == evenings and booked["client_id"] == client
@@ -242,4 +242,4 @@ async def test_match_proposed_yields_exactly_one_session_booked_for_the_best_can
     await eventually(later_recorded)
     document = await clients.find_one({"_id": client})
     assert document is not None and len(document["sessions"]) == 1
-    assert len(await scheduling.records("session-booked", expect=2, timeout=3)) == 1
+    assert len(await scheduling.records_for("session-booked", client, expect=1, settle=1.0)) == 1
