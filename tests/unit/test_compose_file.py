@@ -373,3 +373,10 @@ def test_dockerignore_keeps_local_state_out_but_the_sources_in() -> None:
     assert {".venv", ".git", ".local", ".pytest_cache", "tests"} <= ignored
     copied = {"pyproject.toml", "uv.lock", "README.md", "shared", "services"}
     assert not copied & ignored
+
+
+def test_every_service_with_an_entry_point_runs_in_compose_from_its_own_image() -> None:
+    services = load_compose()["services"]
+    for main in sorted(REPO.glob("services/*/__main__.py")):
+        name = main.parent.name
+        assert services[name]["build"]["args"] == {"SERVICE": name}, name
