@@ -57,7 +57,7 @@ test-integration: install ## Integration tests (real Kafka and MongoDB)
 test-e2e: install ## End-to-end tests (whole services on real infrastructure)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-lint: install ## Ruff (lint, format check) and mypy --strict on shared/
+lint: install ## Ruff (lint, format check) and mypy --strict on shared/ and services/
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
