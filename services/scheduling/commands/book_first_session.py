@@ -79,6 +79,9 @@ async def _book(
     remember: Remember,
 ) -> Care:
     def decide(care: Care) -> Decision:
+        known = care.proposal(request.match_id)
+        if known is not None and known.outcome is ProposalOutcome.booked:
+            return Decision(care)  # booked meanwhile: this attempt's claims are released
         if care.therapist_id is not None:  # care began meanwhile: keep the proposal for an acceptance
             return Decision(remember(care, ProposalOutcome.waiting, None))
         care = remember(care, ProposalOutcome.booked, session_id)
