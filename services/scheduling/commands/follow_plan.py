@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from services.scheduling.commands.care_changes import cancel_upcoming, end_care
 from services.scheduling.commands.context import Scheduling
 from services.scheduling.commands.record_care import Decision, load_care, write_care
-from services.scheduling.domain.care import Care, Plan, Series, SeriesStatus, SessionKind
+from services.scheduling.domain.care import Care, Plan, Series, SeriesStatus
 from services.scheduling.domain.rhythm import (
     paused_check_ins,
     resumed_check_ins,
@@ -94,12 +94,13 @@ def _replanned(
         return replace(care, series=replace(series, cadence=plan.cadence)), []
     zone = ZoneInfo(series.therapist_timezone)
     anchor = last_occurrence_by(series.anchor, zone, series.cadence, now)
+    # Occurrences only: sessions booked one by one (no target) are the client's own choice.
     upcoming = [
         s
         for s in care.upcoming(now, series.therapist_id)
-        if s.series_id == series.series_id and s.kind is SessionKind.therapy
+        if s.series_id == series.series_id and s.target is not None
     ]
-    last = max((s.target or s.starts_at for s in upcoming), default=now)
+    last = max((s.target for s in upcoming if s.target is not None), default=now)
     keep = set(targets(anchor, zone, plan.cadence, after=now, until=last))
     off_rhythm = [s for s in upcoming if s.target not in keep]
     care, events = cancel_upcoming(ctx, care, off_rhythm, reason="cadence_changed", cause=cause)
