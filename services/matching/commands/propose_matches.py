@@ -31,7 +31,7 @@ from pymongo.errors import DuplicateKeyError
 from services.matching.context import Matching
 from services.matching.domain.filters import ProposalRound
 from services.matching.domain.needs import ClientNeeds
-from services.matching.domain.ranking import RankedTherapist, rank
+from services.matching.domain.ranking import RankedTherapist, rank_directory
 from services.matching.domain.scoring import Scorer
 from services.matching.store import clients as client_state
 from services.matching.store import proposals
@@ -172,15 +172,7 @@ async def _hold_best(
             weights=matching.policy.weights,
             match_id=moment.match_id,
         )
-        pool = index.pool(needs)
-        ranking = rank(
-            pool.therapists,
-            needs,
-            moment,
-            scorer,
-            k + len(tried) + SHORTLIST_SLACK,
-            emptied_before=pool.emptied_by,
-        )
+        ranking = rank_directory(index, needs, moment, scorer, k + len(tried) + SHORTLIST_SLACK)
         reasons = ranking.reasons
         fresh = [c for c in ranking.candidates if c.therapist_id not in tried]
         if not fresh:

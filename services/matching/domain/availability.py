@@ -54,6 +54,13 @@ def utc_intervals(windows: Iterable[Window], timezone: str, week: date) -> tuple
     return _merged(pieces)
 
 
+@lru_cache(maxsize=262_144)
+def cached_utc_intervals(windows: tuple[Window, ...], timezone: str, week: date) -> tuple[Interval, ...]:
+    """`utc_intervals`, remembered: the same hours in the same zone and week are placed once,
+    however many times a therapist's record is rebuilt (every hold rebuilds it)."""
+    return utc_intervals(windows, timezone, week)
+
+
 def overlap_minutes(first: tuple[Interval, ...], second: tuple[Interval, ...]) -> int:
     """Minutes both sorted, disjoint interval lists cover (a linear merge)."""
     total = i = j = 0
@@ -73,14 +80,16 @@ def total_minutes(intervals: tuple[Interval, ...]) -> int:
     return sum(end - start for start, end in intervals)
 
 
-def overlap_fit(client: tuple[Interval, ...], therapist: tuple[Interval, ...]) -> float:
+def overlap_fit(
+    client: tuple[Interval, ...], therapist: tuple[Interval, ...], *, client_minutes: int | None = None
+) -> float:
     """0..1: the shared minutes against what the client could possibly share.
 
     Full marks once the overlap reaches `ENOUGH_OVERLAP_MINUTES`, or all of the client's
     time when they offer less than that: a client with one free hour that the therapist
     also has free is as well served as possible.
     """
-    wanted = min(total_minutes(client), ENOUGH_OVERLAP_MINUTES)
+    wanted = min(total_minutes(client) if client_minutes is None else client_minutes, ENOUGH_OVERLAP_MINUTES)
     if wanted <= 0:
         return 0.0
     return min(1.0, overlap_minutes(client, therapist) / wanted)

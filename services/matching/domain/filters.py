@@ -4,14 +4,14 @@ Each filter returns None when the therapist passes, else the reason code that ex
 them. `HARD_FILTERS` applies them in a fixed order, the order of a funnel: when no
 therapist is left, the proposal names the filter at which the funnel ran dry
 (`emptied_by`), so an operator can tell "nobody licensed in US-WY" from "everyone there
-is full". The first five are also what the in-process directory indexes
+is full". The first six are also what the in-process directory indexes
 (`directory_index.py`), in the same order, so a ranking only ever looks at therapists who
 pass them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -100,20 +100,41 @@ HARD_FILTERS: tuple[tuple[str, HardFilter], ...] = (
     (FORMAT_NOT_OFFERED, offers_format),
     (NOT_HIGH_ACUITY, high_acuity_when_needed),
     (NOT_ACCEPTING, accepting),
-    (NOT_IN_REGION, meets_in_region),
     (OVER_BUDGET, within_budget_or_insured),
+    (NOT_IN_REGION, meets_in_region),
     (AT_CAPACITY, under_capacity),
     (PREVIOUSLY_EXCLUDED, not_excluded),
 )
 ORDER = {code: position for position, (code, _) in enumerate(HARD_FILTERS)}
 
 
-def first_violation(therapist: Therapist, needs: ClientNeeds, moment: ProposalRound) -> str | None:
+def first_violation(
+    therapist: Therapist,
+    needs: ClientNeeds,
+    moment: ProposalRound,
+    checks: Sequence[tuple[str, HardFilter]] = HARD_FILTERS,
+) -> str | None:
     """The first hard constraint `therapist` fails for this client, or None if eligible."""
-    for _, check in HARD_FILTERS:
+    for _, check in checks:
         if (code := check(therapist, needs, moment)) is not None:
             return code
     return None
+
+
+def left_after_index(needs: ClientNeeds, moment: ProposalRound) -> tuple[tuple[str, HardFilter], ...]:
+    """The filters a pool from `DirectoryIndex.pool` still needs, in funnel order.
+
+    The index guarantees the first six; of the rest, those that cannot exclude anyone for
+    this client are skipped (in-person region for a video client, exclusions for a client
+    without any).
+    """
+    left: list[tuple[str, HardFilter]] = []
+    if needs.format != "video":
+        left.append((NOT_IN_REGION, meets_in_region))
+    left.append((AT_CAPACITY, under_capacity))
+    if moment.excluded:
+        left.append((PREVIOUSLY_EXCLUDED, not_excluded))
+    return tuple(left)
 
 
 def emptied_by(first_violations: Iterable[str]) -> list[str]:
@@ -140,3 +161,27 @@ def session_format(therapist: Therapist, needs: ClientNeeds) -> str | None:
     if needs.format == "in_person":
         return "in_person" if in_person else None
     return "video" if video else "in_person" if in_person else None
+
+
+def quick_check(
+    needs: ClientNeeds, checks: Sequence[tuple[str, HardFilter]] = HARD_FILTERS
+) -> Callable[[Therapist], bool]:
+    """A fast necessary condition of passing `checks`: False means surely excluded.
+
+    Only what needs neither clock nor holds, in one function: money, and room counting
+    clients in care alone (holds are counted by `under_capacity` later). Ranking uses it to
+    set the surely excluded aside before bounding their scores.
+    """
+    codes = {code for code, _ in checks}
+    budget = needs.max_price if OVER_BUDGET in codes else None
+    insurer = needs.insurer if OVER_BUDGET in codes else None
+    money = budget is not None or insurer is not None
+    room = AT_CAPACITY in codes
+    ceiling = -1 if budget is None else budget
+
+    def check(therapist: Therapist) -> bool:
+        full = room and therapist.free_share <= 0.0
+        unaffordable = money and therapist.price_per_session > ceiling and insurer not in therapist.insurers
+        return not (full or unaffordable)
+
+    return check

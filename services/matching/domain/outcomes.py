@@ -85,6 +85,7 @@ class OutcomeBook:
         self.strength = strength
         self._records: dict[tuple[str, str], OutcomeCounts] = {}
         self._revisions: dict[tuple[str, str], int] = {}
+        self._recorded: dict[str, set[str]] = {}
         self._population: dict[str, OutcomeCounts] = {}
         self._population_rates: dict[str, tuple[float, float]] = {}
 
@@ -98,7 +99,16 @@ class OutcomeBook:
         self._records[key] = counts
         self._population[concern] = self._population.get(concern, OutcomeCounts()) - previous + counts
         self._population_rates.pop(concern, None)
+        recorded = self._recorded.setdefault(concern, set())
+        if counts.clients:
+            recorded.add(therapist_id)
+        else:
+            recorded.discard(therapist_id)
         return True
+
+    def therapists_with_records(self, concern: str) -> set[str]:
+        """Who has a record in `concern` (everyone else sits at the population mean there)."""
+        return self._recorded.setdefault(concern, set())
 
     def counts(self, therapist_id: str, concern: str) -> OutcomeCounts | None:
         return self._records.get((therapist_id, concern))

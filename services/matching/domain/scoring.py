@@ -29,7 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from services.matching.domain.availability import Interval, overlap_fit, utc_intervals, week_key
+from services.matching.domain.availability import (
+    Interval,
+    overlap_fit,
+    total_minutes,
+    utc_intervals,
+    week_key,
+)
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.outcomes import OutcomeBook
 from services.matching.domain.therapist import Therapist
@@ -90,13 +96,131 @@ class Scorer:
         self.severity = max(needs.phq9_total / 27, needs.gad7_total / 21)
         self.concern_weights = concern_weights(needs)
         self._approach_fits: dict[frozenset[str], float] = {}
-        self._weighted = [
-            (factor, self.weights[name]) for name, factor in FACTORS.items() if self.weights[name]
-        ]
+        self._approach_factors: dict[frozenset[str], float] = {}
+        # What the fast path needs, computed once per intake.
+        self._concern_total = sum(weight for _, weight in self.concern_weights)
+        self._specialty_base = 1 - 0.5 * self.severity
+        self._specialty_share = 0.5 * self.severity
+        self._client_minutes = total_minutes(self.client_weekly)
+        self._asks_culture = bool(needs.competencies) or needs.communication_style is not None
+        self._preferred_gender = needs.preferred_gender
+        self._recorded = [outcomes.therapists_with_records(c) for c, _ in self.concern_weights]
+        w = self.weights
+        self._specialty_weight = w["specialty"] / self._concern_total
+        self._approach_weight = w["approach"]
+        self._caseload_weight = w["caseload"]
+        self._gender_weight = w["gender"]
+        self._culture_weight = w["culture"]
+        self._costly_max = {  # (availability unknown, has an outcome record) -> bound
+            (unknown, recorded): w["availability"] * (UNKNOWN_AVAILABILITY if unknown else 1.0)
+            + w["outcomes"] * (1.0 if recorded else 0.5)
+            for unknown in (False, True)
+            for recorded in (False, True)
+        }
+        self._all_but_costly_and_specialty = sum(
+            weight for name, weight in w.items() if name not in ("specialty", "availability", "outcomes")
+        )
 
     def score(self, therapist: Therapist) -> float:
-        """The weighted sum, computed on the fast path (no breakdown)."""
-        return sum(weight * factor(therapist, self) for factor, weight in self._weighted)
+        """The weighted sum of every factor: `cheap` plus `costly`."""
+        return self.cheap(therapist) + self.costly(therapist)
+
+    # The fast path. Ranking scores thousands of therapists per intake in a 100k directory,
+    # so `cheap` and `costly` compute the very values of the factor functions below (the
+    # definition, and what `ranking.explain` reports) with the per-intake work hoisted out;
+    # `test_scoring_factors` holds them equal on random directories. The split lets ranking
+    # bound a therapist by `cheap + costly_bound` and skip the costly part (time-zone
+    # overlap, outcome records) for those who cannot make the top k anyway.
+
+    def cheap(self, therapist: Therapist) -> float:
+        """The weighted specialty, approach, gender, culture and caseload factors."""
+        t = therapist
+        specialties = t.specialties
+        specialty = 0.0
+        for concern, weight in self.concern_weights:
+            years = specialties.get(concern)
+            if years is not None:
+                experienced = (years if years < EXPERIENCED_YEARS else EXPERIENCED_YEARS) / EXPERIENCED_YEARS
+                specialty += weight * (self._specialty_base + self._specialty_share * experienced)
+        approach = self._approach_factors.get(t.approaches)
+        if approach is None:
+            approach = self._approach_factors[t.approaches] = approach_fit(t, self)
+        preferred = self.needs.preferred_gender
+        gender = 1.0 if preferred is None or t.gender == preferred else 0.0
+        culture = culture_fit(t, self) if self._asks_culture else 1.0
+        if t.capacity > 0:
+            free = t.capacity - t.load(self.now, ignoring=self.match_id)
+            caseload = free / t.capacity if free > 0 else 0.0
+        else:
+            caseload = 0.0
+        return (
+            self._specialty_weight * specialty
+            + self._approach_weight * approach
+            + self._caseload_weight * caseload
+            + self._gender_weight * gender
+            + self._culture_weight * culture
+        )
+
+    def costly(self, therapist: Therapist) -> float:
+        """The weighted availability overlap and outcome record."""
+        weekly = therapist.weekly_utc(self.week)
+        availability = (
+            UNKNOWN_AVAILABILITY
+            if weekly is None
+            else overlap_fit(self.client_weekly, weekly, client_minutes=self._client_minutes)
+        )
+        tid = therapist.id
+        recorded = any(tid in ids for ids in self._recorded)
+        outcomes = outcome_record(therapist, self) if recorded else 0.5
+        return self.weights["availability"] * availability + self.weights["outcomes"] * outcomes
+
+    @property
+    def all_concerns_weight(self) -> float:
+        """The summed weight of every concern of the client (specialising in all of them)."""
+        return self._concern_total
+
+    def part_bound(self, matched_weight: float, availability_known: bool) -> float:
+        """The most anyone specialising in client concerns of `matched_weight` can score."""
+        costly = self._costly_max[(not availability_known, True)]
+        return self._specialty_weight * matched_weight + self._all_but_costly_and_specialty + costly
+
+    def bound(self, therapist: Therapist, matched_weight: float) -> float:
+        """The most `therapist` can score, from a few lookups, if they specialise in client
+        concerns of at most `matched_weight`: every factor exact or above its value.
+
+        Specialty at full experience; approach and gender exact; culture at most its weight;
+        caseload from clients in care only (holds can only lower it); the costly factors at
+        the most they could give (`costly_bound`, inlined: this runs for thousands).
+        """
+        t = therapist
+        approach = self._approach_factors.get(t.approaches)
+        if approach is None:
+            approach = self._approach_factors[t.approaches] = approach_fit(t, self)
+        tid = t.id
+        recorded = False
+        for ids in self._recorded:
+            if tid in ids:
+                recorded = True
+                break
+        preferred = self._preferred_gender
+        return (
+            self._specialty_weight * matched_weight
+            + self._approach_weight * approach
+            + self._caseload_weight * t.free_share
+            + (self._gender_weight if preferred is None or t.gender == preferred else 0.0)
+            + self._culture_weight
+            + self._costly_max[(t.availability is None, recorded)]
+        )
+
+    def costly_bound(self, therapist: Therapist) -> float:
+        """The most `costly` can give this therapist, known without computing it."""
+        tid = therapist.id
+        recorded = False
+        for ids in self._recorded:
+            if tid in ids:
+                recorded = True
+                break
+        return self._costly_max[(therapist.availability is None, recorded)]
 
     def approach_table_fit(self, approaches: frozenset[str]) -> float:
         fit = self._approach_fits.get(approaches)

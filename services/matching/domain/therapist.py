@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from services.matching.domain.availability import Interval, Window, utc_intervals
+from services.matching.domain.availability import Interval, Window, cached_utc_intervals
 
 
 def primary_language(tag: str) -> str:
@@ -66,6 +66,12 @@ class Therapist:
     availability: Availability | None = None
     revision: int = 0
     _weekly: tuple[date, tuple[Interval, ...]] | None = field(default=None, repr=False)
+    free_share: float = field(init=False, repr=False)
+    """The share of capacity not taken by clients in care (holds may take more): ranking's bound."""
+
+    def __post_init__(self) -> None:
+        free = self.capacity - len(self.caseload)
+        self.free_share = free / self.capacity if self.capacity > 0 and free > 0 else 0.0
 
     @property
     def accepting(self) -> bool:
@@ -80,6 +86,8 @@ class Therapist:
 
     def load(self, now: datetime, *, ignoring: str | None = None) -> int:
         """Clients in care plus capacity held for open proposals."""
+        if not self.holds:
+            return len(self.caseload)
         return len(self.caseload) + self.live_holds(now, ignoring=ignoring)
 
     def holds_for(self, match_id: str) -> bool:
@@ -90,7 +98,8 @@ class Therapist:
         if self.availability is None:
             return None
         if self._weekly is None or self._weekly[0] != week:
-            self._weekly = (week, utc_intervals(self.availability.windows, self.availability.timezone, week))
+            availability = self.availability
+            self._weekly = (week, cached_utc_intervals(availability.windows, availability.timezone, week))
         return self._weekly[1]
 
 

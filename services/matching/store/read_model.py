@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.matching.domain.availability import week_key
 from services.matching.domain.directory_index import DirectoryIndex
 from services.matching.domain.outcomes import OutcomeBook
 from services.matching.store import journal
@@ -122,6 +123,7 @@ class Directory:
             self._apply(index, journal.THERAPISTS, document)
         for document in await self._outcomes.find({}):
             self._apply(index, journal.OUTCOMES, document)
+        index.prepare(week_key(self._clock()))
         return index, version
 
     async def _load_into_place(self) -> None:

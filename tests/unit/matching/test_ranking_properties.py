@@ -3,7 +3,9 @@
 - No proposed therapist ever violates a hard constraint, and no eligible therapist is missed
   (checked against an oracle written here from the raw profiles, not with the service's
   own filters).
-- Ranking is deterministic: the same directory, loaded in any order, ranks the same.
+- Ranking is deterministic: the same directory, loaded in any order, ranks the same, and
+  the same as scoring every therapist plainly (the index and the pruning change nothing).
+- The fast score equals the factors' weighted sum, and never exceeds the bounds pruning uses.
 - Load spreads: identical therapists are proposed in turn rather than one piled on, and
   holds never put a therapist over capacity.
 """
@@ -20,12 +22,12 @@ from hypothesis import strategies as st
 
 from services.matching.commands.put_therapist import put_therapist
 from services.matching.domain.directory_index import DirectoryIndex
-from services.matching.domain.filters import ProposalRound
+from services.matching.domain.filters import ProposalRound, first_violation, quick_check
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.outcomes import OutcomeBook
 from services.matching.domain.profile import TherapistProfile
-from services.matching.domain.ranking import rank
-from services.matching.domain.scoring import Scorer
+from services.matching.domain.ranking import rank, rank_directory
+from services.matching.domain.scoring import FACTORS, Scorer
 from services.matching.handlers.on_intake_completed import on_intake_completed
 from services.matching.store.therapists import therapist_from_document
 from shared.events.models import IntakeCompleted
@@ -176,9 +178,16 @@ def index_of(documents: list[dict[str, Any]]) -> DirectoryIndex:
 def ranking_for(index: DirectoryIndex, client: IntakeCompleted, excluded: set[str], k: int) -> list[Any]:
     needs = ClientNeeds.from_intake(client)
     moment = ProposalRound(now=NOW, match_id="m-this", excluded=frozenset(excluded))
-    pool = index.pool(needs)
     scorer = Scorer(needs, now=NOW, outcomes=index.outcomes, match_id="m-this")
-    return list(rank(pool.therapists, needs, moment, scorer, k, emptied_before=pool.emptied_by).candidates)
+    return list(rank_directory(index, needs, moment, scorer, k).candidates)
+
+
+def scored_everyone(index: DirectoryIndex, client: IntakeCompleted, k: int) -> list[Any]:
+    """The plain way: every therapist in the directory, every filter, every factor."""
+    needs = ClientNeeds.from_intake(client)
+    moment = ProposalRound(now=NOW, match_id="m-this")
+    scorer = Scorer(needs, now=NOW, outcomes=index.outcomes, match_id="m-this")
+    return list(rank(list(index), needs, moment, scorer, k).candidates)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -206,6 +215,7 @@ def test_ranking_is_deterministic_whatever_order_the_directory_loads_in(
     random.Random(seed).shuffle(shuffled)
     first = ranking_for(index_of(documents), client, set(), 5)
     assert ranking_for(index_of(shuffled), client, set(), 5) == first
+    assert scored_everyone(index_of(shuffled), client, 5) == first  # pruning and the index change nothing
     scores = [(-round(c.score, 9), c.therapist_id) for c in first]
     assert scores == sorted(scores)
 
@@ -282,3 +292,24 @@ def test_a_slightly_better_profile_does_not_take_every_proposal_while_a_peer_has
     tops = asyncio.run(scenario())
     assert tops[0] == "t-better"
     assert 2 <= tops.count("t-peer") <= 4
+
+
+@settings(max_examples=60, deadline=None)
+@given(documents=directory_documents(), client=intakes())
+def test_the_fast_score_is_the_factors_weighted_sum_and_never_above_its_bounds(
+    documents: list[dict[str, Any]], client: IntakeCompleted
+) -> None:
+    index = index_of(documents)
+    needs = ClientNeeds.from_intake(client)
+    scorer = Scorer(needs, now=NOW, outcomes=index.outcomes, match_id="m-this")
+    moment = ProposalRound(now=NOW, match_id="m-this")
+    quick = quick_check(needs)
+    for therapist in index:
+        by_definition = sum(
+            scorer.weights[name] * factor(therapist, scorer) for name, factor in FACTORS.items()
+        )
+        assert abs(scorer.score(therapist) - by_definition) < 1e-9
+        assert scorer.costly(therapist) <= scorer.costly_bound(therapist)
+        assert scorer.score(therapist) <= scorer.bound(therapist, scorer.all_concerns_weight) + 1e-12
+        if not quick(therapist):
+            assert first_violation(therapist, needs, moment) is not None
