@@ -8,7 +8,7 @@ and keep apart by their own therapist and client ids.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.settings import KafkaSettings
 from tests.e2e.scheduling.processes import Replica, scheduling_replicas
+from tests.integration.scheduling.service import drop_topics
 from tests.support.infrastructure import Infrastructure
 
 
@@ -36,9 +37,9 @@ async def deployment_database(mongo_client: AsyncMongoClient[Any]) -> AsyncItera
 
 
 @pytest.fixture(scope="module")
-def deployment(
+async def deployment(
     infrastructure: Infrastructure, deployment_database: AsyncDatabase[Any]
-) -> Iterator[Deployment]:
+) -> AsyncIterator[Deployment]:
     kafka = KafkaSettings(
         bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
     )
@@ -47,3 +48,4 @@ def deployment(
         infrastructure, kafka, deployment_database.name, SCHEDULING_DOCUMENT_LEASE_WAIT_SECONDS="60"
     ) as replicas:
         yield Deployment(kafka, deployment_database, replicas)
+    await drop_topics(kafka)  # once the replicas are gone

@@ -15,7 +15,12 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from shared.settings import KafkaSettings, MongoSettings
-from tests.integration.scheduling.service import RunningScheduling, running_scheduling, scheduling_settings
+from tests.integration.scheduling.service import (
+    RunningScheduling,
+    drop_topics,
+    running_scheduling,
+    scheduling_settings,
+)
 from tests.support.infrastructure import Infrastructure
 
 
@@ -31,3 +36,11 @@ async def scheduling(
     async with running_scheduling(settings) as service:
         yield service
     await mongo_client.drop_database(database)
+    await drop_topics(kafka)
+
+
+@pytest.fixture
+async def kafka_settings(kafka_settings: KafkaSettings) -> AsyncIterator[KafkaSettings]:
+    """The test's own topic prefix, as everywhere; its topics are deleted afterwards."""
+    yield kafka_settings
+    await drop_topics(kafka_settings)
