@@ -1,0 +1,63 @@
+"""The whole system, started once for the journey module and shared by its tests.
+
+Starting four service processes is most of the module's time, so its tests share one
+system on its own topic prefix and databases and keep apart by their own jurisdiction
+(each test's therapists are licensed in a place no other test's client lives in), client
+and therapist ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import AsyncMongoClient
+
+from tests.e2e.journey.system import SERVICE, Recorder, System, running_system
+from tests.support.infrastructure import Infrastructure
+
+EVENTS = [
+    "intake-completed",
+    "risk-flagged",
+    "match-proposed",
+    "match-accepted",
+    "match-declined",
+    "session-booked",
+    "session-rescheduled",
+    "session-cancelled",
+    "booking-failed",
+    "check-in-due",
+    "check-in-completed",
+    "treatment-plan-updated",
+    "notification-delivered",
+]
+
+
+@pytest.fixture(scope="module")
+async def system(
+    infrastructure: Infrastructure,
+    mongo_client: AsyncMongoClient[Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[System]:
+    logs = Path(tmp_path_factory.mktemp("journey-logs"))
+    with running_system(infrastructure, logs) as running:
+        recorder = Recorder(running.kafka, EVENTS)
+        await recorder.start()
+        running.recorder = recorder
+        try:
+            async with httpx.AsyncClient(timeout=30) as http:
+                for n, on_call in enumerate(running.rota):
+                    answer = await http.put(
+                        running.url("notifications", f"/recipients/{on_call}"),
+                        json={"role": "on_call", "email": f"{on_call}@journey.example", "timezone": "UTC"},
+                        headers=SERVICE,
+                    )
+                    assert answer.status_code == 200, (n, answer.text)
+            yield running
+        finally:
+            await recorder.stop()
+    for database in running.databases.values():
+        await mongo_client.drop_database(database)

@@ -1,0 +1,253 @@
+"""The four services as real processes (`python -m services.<name>`), wired to each other.
+
+`running_system` starts intake, matching, scheduling and notifications on one topic prefix
+(so they talk to each other), each on its own free port and its own database, plus a real
+SMTP server (aiosmtpd with notifications' own `MailSink`) that notifications sends to. The
+processes start together and are awaited on `/readyz`; their output goes to log files,
+whose tails are shown when one fails to start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+from aiosmtpd.controller import Controller
+from pydantic import SecretStr
+
+from services.notifications.sinks import MailSink
+from shared.http.auth import Role, mint_token
+from shared.settings import AuthSettings, KafkaSettings
+from tests.support.infrastructure import REPO, Infrastructure, free_port
+
+SECRET = "journey-e2e-secret-long-enough-for-hs256-signatures"
+SERVICES = ("intake", "matching", "scheduling", "notifications")
+START_TIMEOUT = 150.0
+
+
+def bearer(subject: str, role: Role) -> dict[str, str]:
+    token = mint_token(AuthSettings(secret=SecretStr(SECRET)), subject=subject, role=role)
+    return {"Authorization": f"Bearer {token}"}
+
+
+ADMIN = bearer("journey-admin", Role.admin)
+SERVICE = bearer("journey-platform", Role.service)
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    base: str
+    log: Path
+    env: dict[str, str]
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+@dataclass
+class System:
+    """The running system: where each service answers, what was mailed, the shared topic prefix."""
+
+    kafka: KafkaSettings
+    processes: dict[str, Process]
+    databases: dict[str, str]
+    mail: MailSink
+    rota: list[str]
+    recorder: Recorder | None = None
+
+    def url(self, service: str, path: str) -> str:
+        return f"{self.processes[service].base}/v1{path}"
+
+    def mails_to(self, address: str) -> list[EmailMessage]:
+        return [m for m in list(self.mail.messages) if address in str(m["To"])]
+
+    async def records(
+        self, event: str, key: str, *, expect: int = 1, settle: float = 0.0, timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """The records on `event`'s topic keyed by `key`, in the order they were read.
+
+        Waits until `expect` of them arrived (failing after `timeout`), then `settle` seconds
+        more, so "exactly one" is checked after a duplicate would have had time to show up.
+        """
+        assert self.recorder is not None
+        return await self.recorder.wait_for(
+            self.kafka.topic(event), key, expect, timeout=timeout, settle=settle
+        )
+
+
+class Recorder:
+    """Every record on the system's topics, read from the start by one consumer in the background."""
+
+    def __init__(self, kafka: KafkaSettings, events: list[str]) -> None:
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._consumer = AIOKafkaConsumer(
+            *(kafka.topic(name) for name in events),
+            bootstrap_servers=kafka.bootstrap_servers,
+            group_id=f"journey-recorder-{uuid.uuid4().hex}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._collect())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _collect(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                self.records.extend(part)
+
+    def of(self, topic: str, key: str) -> list[ConsumerRecord[bytes, bytes]]:
+        return [r for r in list(self.records) if r.topic == topic and r.key == key.encode()]
+
+    async def wait_for(
+        self, topic: str, key: str, count: int, *, timeout: float, settle: float
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        deadline = time.monotonic() + timeout
+        while len(self.of(topic, key)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{count} record(s) on {topic} for {key} not read within {timeout} s "
+                    f"(found {len(self.of(topic, key))})"
+                )
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(settle)
+        return self.of(topic, key)
+
+
+def headers_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, str]:
+    return {key: value.decode() for key, value in record.headers}
+
+
+def value_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(record.value)
+    return loaded
+
+
+def _environment(
+    infra: Infrastructure, kafka: KafkaSettings, name: str, port: int, database: str, key: str
+) -> dict[str, str]:
+    prefix = name.upper()
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "MONGODB_URI": infra.mongodb_uri,
+        "JWT_SECRET": SECRET,
+        "LOG_LEVEL": "WARNING",
+        "FIELD_ENCRYPTION_KEYS": f"k1:{key}",
+        "FIELD_ENCRYPTION_ACTIVE_KEY": "k1",
+        f"{prefix}_HTTP_HOST": "127.0.0.1",
+        f"{prefix}_HTTP_PORT": str(port),
+        f"{prefix}_MONGODB_DATABASE": database,
+        f"{prefix}_CONSUMERS_PER_TOPIC": "1",
+        f"{prefix}_RELAY_POLL_INTERVAL_SECONDS": "0.1",
+        f"{prefix}_TIMER_POLL_INTERVAL_SECONDS": "0.2",
+        f"{prefix}_RETRY_INITIAL_BACKOFF_SECONDS": "0.05",
+        f"{prefix}_RETRY_MAX_BACKOFF_SECONDS": "0.5",
+    }
+
+
+def _start(name: str, env: dict[str, str], base: str, log: Path) -> Process:
+    with log.open("ab") as output:
+        popen = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=REPO,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    return Process(name, popen, base, log, env)
+
+
+def _wait_until_ready(process: Process, deadline: float) -> Process:
+    """Wait for `/readyz`; a process that exits during start-up is started once more.
+
+    On a loaded machine the broker sometimes answers a new client's bootstrap too late and
+    the service exits (it refuses to run without Kafka); a second start is what an
+    operator's supervisor would do.
+    """
+    restarts = 1
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            if restarts == 0:
+                code = process.popen.returncode
+                raise AssertionError(
+                    f"{process.name} exited during start-up (code {code}):\n{process.tail()}"
+                )
+            restarts -= 1
+            process = _start(process.name, process.env, process.base, process.log)
+        try:
+            if httpx.get(f"{process.base}/readyz", timeout=2).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{process.name} never became ready:\n{process.tail()}")
+
+
+@contextmanager
+def running_system(infra: Infrastructure, logs: Path) -> Iterator[System]:
+    run = uuid.uuid4().hex[:10]
+    kafka = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=f"t{run}-")
+    databases = {name: f"test_journey_{name}_{run}" for name in SERVICES}
+    rota = [f"oncall-{run}-1", f"oncall-{run}-2"]
+    key = base64.b64encode(os.urandom(32)).decode()
+    mail = MailSink()
+    smtp_port = free_port()
+    smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    processes: dict[str, Process] = {}
+    try:
+        for name in SERVICES:
+            port = free_port()
+            env = _environment(infra, kafka, name, port, databases[name], key)
+            if name == "notifications":
+                env |= {
+                    "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+                    "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+                    "NOTIFICATIONS_ON_CALL_ROTA": ",".join(rota),
+                    "NOTIFICATIONS_CRITICAL_RETRY_INITIAL_SECONDS": "0.2",
+                    "NOTIFICATIONS_DELIVERY_RETRY_INITIAL_SECONDS": "1",
+                }
+            processes[name] = _start(name, env, f"http://127.0.0.1:{port}", logs / f"{name}.log")
+        deadline = time.monotonic() + START_TIMEOUT
+        for name in SERVICES:
+            processes[name] = _wait_until_ready(processes[name], deadline)
+        yield System(kafka, processes, databases, mail, rota)
+    finally:
+        for process in processes.values():
+            if process.popen.poll() is None:
+                process.popen.kill()
+                process.popen.wait()
+        smtp.stop()
