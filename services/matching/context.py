@@ -47,12 +47,21 @@ class Matching:
         written: dict[str, dict[str, Any]] = {}
         changed: list[str] = []
         for therapist_id, change in changes:
-            document = await self.therapists.update(therapist_id, _noting(change, therapist_id, changed))
+            document = await self.change_therapist(therapist_id, change, changed)
             if document is not None:
-                self.directory.apply(journal.THERAPISTS, document)  # fresh either way
                 written[therapist_id] = document
         await self.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
         return written
+
+    async def change_therapist(
+        self, therapist_id: str, change: Change, changed: list[str]
+    ) -> dict[str, Any] | None:
+        """Apply one change under the therapist's lease and to the read model; the caller
+        records `changed` (the ids actually changed) in the journal, once for a batch."""
+        document = await self.therapists.update(therapist_id, _noting(change, therapist_id, changed))
+        if document is not None:
+            self.directory.apply(journal.THERAPISTS, document)  # fresh either way
+        return document
 
 
 def _noting(change: Change, therapist_id: str, changed: list[str]) -> Change:

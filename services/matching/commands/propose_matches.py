@@ -34,7 +34,7 @@ from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.ranking import RankedTherapist, rank_directory
 from services.matching.domain.scoring import Scorer
 from services.matching.store import clients as client_state
-from services.matching.store import proposals
+from services.matching.store import journal, proposals
 from services.matching.store.therapists import holds_for, place_hold
 from shared.events.common import Candidate, SessionFormat
 from shared.events.envelope import Envelope, deterministic_event_id, new_event
@@ -162,6 +162,7 @@ async def _hold_best(
     k = matching.policy.top_k
     held: list[RankedTherapist] = []
     tried: set[str] = set()
+    changed: list[str] = []  # holds placed: one journal entry for them all
     reasons: tuple[str, ...] = ()
     for _ in range(RANKING_ROUNDS):
         index = await matching.directory.current()
@@ -180,13 +181,14 @@ async def _hold_best(
         for candidate in fresh:
             tried.add(candidate.therapist_id)
             change = place_hold(moment.match_id, needs.client_id, expires_at, needs, moment)
-            written = await matching.change_therapists([(candidate.therapist_id, change)])
-            if holds_for(written.get(candidate.therapist_id), moment.match_id):
+            document = await matching.change_therapist(candidate.therapist_id, change, changed)
+            if holds_for(document, moment.match_id):
                 held.append(candidate)
                 if len(held) == k:
                     break
         if len(held) == k:
             break
+    await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
     held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))
     return held, (() if held else reasons or (NONE_HELD,))
 

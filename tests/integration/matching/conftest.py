@@ -3,7 +3,8 @@
 Starting the service (topics, seven consumer group joins) is most of an integration
 test's time, so a pytest process (an xdist worker) runs one, on its own topic prefix and
 database; tests stay independent through jurisdictions of their own (`service.Place`) and
-their own ids, whichever process runs them.
+their own ids, whichever process runs them. Its topics are deleted afterwards: a broker
+that keeps every test run's partitions runs out of memory.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from shared.settings import KafkaSettings, MongoSettings
-from tests.integration.matching.service import RunningMatching, running_matching
+from tests.integration.matching.service import RunningMatching, delete_topics, running_matching
 from tests.support.infrastructure import Infrastructure
 
 
@@ -33,3 +34,4 @@ async def matching(
     async with running_matching(kafka, mongo, database) as service:
         yield service
     await mongo_client.drop_database(database)
+    await delete_topics(kafka)
