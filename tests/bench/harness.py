@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
@@ -136,10 +137,35 @@ class Bench:
         try:
             yield scope
         finally:
-            with suppress(Exception):
-                await client.drop_database(scope.database)
+            await _best_effort(client.drop_database(scope.database), f"drop database {scope.database}")
             await client.close()
-            await delete_topics(self.kafka_bootstrap_servers, scope.kafka.topic_prefix)
+            await _best_effort(
+                delete_topics(self.kafka_bootstrap_servers, scope.kafka.topic_prefix),
+                f"delete topics {scope.kafka.topic_prefix}*",
+            )
+
+    async def clean_up(self) -> None:
+        """Remove whatever a failed clean-up of this run left behind (its topics and databases)."""
+        await _best_effort(
+            delete_topics(self.kafka_bootstrap_servers, f"bench{self.run_id}-"), "delete this run's topics"
+        )
+        client: AsyncMongoClient[Document] = AsyncMongoClient(self.mongodb_uri)
+        try:
+            for name in await client.list_database_names():
+                if name.startswith(f"bench_{self.run_id}_"):
+                    await _best_effort(client.drop_database(name), f"drop database {name}")
+        except Exception as exc:
+            print(f"bench: could not list databases to clean up: {exc!r}", file=sys.stderr)
+        finally:
+            await client.close()
+
+
+async def _best_effort(step: Awaitable[Any], what: str) -> None:
+    """Clean-up never fails a measurement; what it could not do is said (and retried at the end)."""
+    try:
+        await step
+    except Exception as exc:
+        print(f"bench: could not {what}: {exc!r}", file=sys.stderr)
 
 
 async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
@@ -149,8 +175,7 @@ async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
     try:
         doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
         if doomed:
-            with suppress(Exception):
-                await admin.delete_topics(doomed)
+            await admin.delete_topics(doomed)
     finally:
         await admin.close()
 

@@ -167,7 +167,11 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
     async def step(label: str, make: Callable[[], Any]) -> Any:
         progress(f"{label} ...")
         started = time.perf_counter()
-        result = await make()
+        try:
+            result = await make()
+        except Exception as exc:  # one failed measurement must not lose the others
+            progress(f"{label}: FAILED after {time.perf_counter() - started:.0f} s: {exc!r}")
+            return {"error": f"{type(exc).__name__}: {exc}", "completed": False}
         unfinished = "" if result.get("completed", True) else " (stopped at its time budget)"
         progress(f"{label}: done in {time.perf_counter() - started:.0f} s{unfinished}")
         return result
@@ -266,43 +270,61 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
 # -------------------------------------------------------------------------------- goals
 
 
+def measured(figures: Any) -> bool:
+    """A measurement that ran (it may have stopped at its budget), not one that failed."""
+    return isinstance(figures, dict) and "error" not in figures
+
+
 def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
     goals: list[dict[str, Any]] = []
-    bare, pipeline, relay = (results.get(k, {}) for k in ("bare_chain", "pipeline", "relay"))
+
+    def figure(section: str, size: str, key: str) -> float | None:
+        figures = results.get(section, {})
+        found = figures.get(size) if measured(figures) else None
+        return found[key] if measured(found) else None
+
+    def ratio(high: float | None, low: float | None) -> float | None:
+        if high is None or low is None:
+            return None
+        return high / low if low > 0 else 0.0
+
     for size in map(str, options.events):
-        if size in bare and size in pipeline:
-            ratio = pipeline[size]["events_per_second"] / bare[size]["events_per_second"]
+        measured_ratio = ratio(
+            figure("pipeline", size, "events_per_second"), figure("bare_chain", size, "events_per_second")
+        )
+        if measured_ratio is not None:
             goals.append(
                 goal(
                     "pipeline",
                     f"pipeline >= {PIPELINE_VS_BARE} x bare chain at {int(size):,} events",
-                    ratio,
-                    ratio >= PIPELINE_VS_BARE,
+                    measured_ratio,
+                    measured_ratio >= PIPELINE_VS_BARE,
                 )
             )
     low, high = str(options.events[0]), str(options.events[-1])
     if low != high:
-        for area, figures in (("pipeline", pipeline), ("relay", relay)):
-            if low in figures and high in figures:
-                ratio = figures[high]["events_per_second"] / figures[low]["events_per_second"]
+        for area, section in (("pipeline", "pipeline"), ("relay", "relay")):
+            measured_ratio = ratio(
+                figure(section, high, "events_per_second"), figure(section, low, "events_per_second")
+            )
+            if measured_ratio is not None:
                 goals.append(
                     goal(
                         area,
                         f"{area} not falling {int(low):,} -> {int(high):,} events (>= {NOT_FALLING} x)",
-                        ratio,
-                        ratio >= NOT_FALLING,
+                        measured_ratio,
+                        measured_ratio >= NOT_FALLING,
                     )
                 )
-    updates = results.get("update_cost", {})
     small, large = str(options.documents[0]), str(options.documents[-1])
-    if small in updates and large in updates and small != large:
-        ratio = updates[large]["mean_ms"] / updates[small]["mean_ms"]
+    measured_ratio = ratio(figure("update_cost", large, "mean_ms"), figure("update_cost", small, "mean_ms"))
+    if measured_ratio is not None and small != large:
         goals.append(
             goal(
                 "updates",
                 f"update cost flat {int(small):,} -> {int(large):,} documents (<= {UPDATE_FLATNESS} x)",
-                ratio,
-                ratio <= UPDATE_FLATNESS,
+                measured_ratio,
+                measured_ratio <= UPDATE_FLATNESS,
             )
         )
     return goals
@@ -355,12 +377,16 @@ def summarise(report: dict[str, Any], options: Options) -> str:
     bare = results.get("bare_chain", {})
     rows: list[tuple[Any, ...]] = []
     unfinished = False
+    failures: list[str] = []
     for section, label in (
         ("bare_chain", "bare chain: consume + insert_one"),
         ("pipeline", "pipeline: subscription + store.upsert"),
         ("relay", "relay: start -> all on the topic"),
     ):
         for size, figures in results.get(section, {}).items():
+            if not measured(figures):
+                failures.append(f"{label}, {int(size):,} events: {figures['error']}")
+                continue
             base = bare.get(size, {}).get("events_per_second")
             ratio = figures["events_per_second"] / base if base else None
             done = f"{figures['handled']:,}" + ("" if figures.get("completed", True) else " *")
@@ -378,6 +404,8 @@ def summarise(report: dict[str, Any], options: Options) -> str:
             )
         if section == "bare_chain":
             for size, figures in results.get(section, {}).items():
+                if not measured(figures):
+                    continue
                 rows.append(
                     (
                         "bare chain: publish (acks=all)",
@@ -403,7 +431,9 @@ def summarise(report: dict[str, Any], options: Options) -> str:
         out.append("  Kafka broker, the MongoDB-wire server, and everything else on the machine")
         out.append("")
     updates = results.get("update_cost")
-    if updates:
+    if updates and not measured(updates):
+        failures.append(f"per-update cost: {updates['error']}")
+    elif updates:
         rows = [
             (
                 int(size),
@@ -437,14 +467,17 @@ def summarise(report: dict[str, Any], options: Options) -> str:
             )
         )
         out.append("")
-    if latency := results.get("steady_latency"):
+    for name in ("steady_latency", "timers"):
+        if name in results and not measured(results[name]):
+            failures.append(f"{name.replace('_', ' ')}: {results[name]['error']}")
+    if (latency := results.get("steady_latency")) and measured(latency):
         lat = latency["latency"]
         out.append(
             f"write-to-handled latency at {latency['offered_per_second']:g} events/s "
             f"({latency['events']} events): "
             f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f} ms, max {lat['max_ms']:.0f} ms"
         )
-    if timers := results.get("timers"):
+    if (timers := results.get("timers")) and measured(timers):
         out.append(
             f"durable timers: {timers['handled']} of {timers['timers']} fired in {timers['seconds']:.1f} s = "
             f"{timers['timers_per_second']:.1f} timers/s (cores py/kafka/db/other {cores(timers)})"
@@ -467,13 +500,16 @@ def summarise(report: dict[str, Any], options: Options) -> str:
         ]
     if profiles:
         out += ["", *profile_summary(profiles)]
+    failures += [f"{name}: {figures['error']}" for name, figures in profiles.items() if not measured(figures)]
+    if failures:
+        out += ["", "FAILED measurements:", *(f"  {failure}" for failure in failures)]
     return "\n".join(out) + "\n"
 
 
 def profile_summary(profiles: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for name in ("pipeline_traced", "relay_traced", "relay_live_traced"):
-        if name not in profiles:
+        if not measured(profiles.get(name)):
             continue
         figures = profiles[name]
         out.append(
@@ -497,7 +533,7 @@ def profile_summary(profiles: dict[str, Any]) -> list[str]:
         ]
         out.append("")
     for name in ("pipeline_cprofile", "relay_cprofile"):
-        if name not in profiles or "python_profile" not in profiles[name]:
+        if not measured(profiles.get(name)) or "python_profile" not in profiles[name]:
             continue
         profile = profiles[name]["python_profile"]
         figures = profiles[name]
@@ -518,7 +554,9 @@ def profile_summary(profiles: dict[str, Any]) -> list[str]:
         out += ["  " + line for line in table(rows, ("function", "calls/event", "cum us/event"))]
         out.append("")
     if sweep := profiles.get("pipeline_by_consumers_per_topic"):
-        rows = [(int(c), f["events"], f["events_per_second"], cores(f)) for c, f in sweep.items()]
+        rows = [
+            (int(c), f["events"], f["events_per_second"], cores(f)) for c, f in sweep.items() if measured(f)
+        ]
         out.append("pipeline by consumers_per_topic")
         out += [
             "  " + line
@@ -546,6 +584,7 @@ async def measure(options: Options, bench: Bench, *, infrastructure: str) -> dic
         "options": {k: str(v) for k, v in vars(options).items()},
         **await run(options, bench, CpuMeter(processes)),
     }
+    await bench.clean_up()
     report["load_average_after"] = load_average()
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -581,6 +620,7 @@ async def main(argv: Sequence[str]) -> int:
         report = await measure(options, bench, infrastructure=infra.origin)
     finally:
         infra.stop()
-    print(write(report, options))
+    summary = write(report, options)
+    print(summary)
     print(f"written to {options.output}/bench.json and summary.txt ({report['total_seconds']:.0f} s in all)")
-    return 0
+    return 1 if "FAILED measurements:" in summary else 0

@@ -67,3 +67,4 @@ async def test_every_measurement_completes_and_counts_every_event(
     assert json.loads((tmp_path / "bench.json").read_text())["results"]["timers"]["handled"] == 6
     assert (tmp_path / "summary.txt").read_text() == summary
     assert "pipeline >= 0.7 x bare chain" in summary
+    assert "FAILED" not in summary
