@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -372,6 +373,12 @@ def summarise(report: dict[str, Any], options: Options) -> str:
         f"Carepath bench, {report['measured_at']}: {report['machine']}; "
         f"infrastructure: {report['infrastructure']}; load average before {report['load_average_before']}, "
         f"after {report['load_average_after']}",
+        f"code: commit {report['code']['commit']}"
+        + (
+            f", with uncommitted changes to {', '.join(changed)}"
+            if (changed := report["code"]["shared_changed_since_commit"])
+            else ""
+        ),
         "",
     ]
     bare = results.get("bare_chain", {})
@@ -581,6 +588,7 @@ async def measure(options: Options, bench: Bench, *, infrastructure: str) -> dic
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "infrastructure": infrastructure,
         "load_average_before": load_average(),
+        "code": code_version(),
         "options": {k: str(v) for k, v in vars(options).items()},
         **await run(options, bench, CpuMeter(processes)),
     }
@@ -588,6 +596,21 @@ async def measure(options: Options, bench: Bench, *, infrastructure: str) -> dic
     report["load_average_after"] = load_average()
     report["total_seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and which files of shared/ differed from it (work in progress)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "--short", "HEAD") or "unknown",
+        "shared_changed_since_commit": [
+            line[3:] for line in git("status", "--porcelain", "--", "shared").splitlines()
+        ],
+    }
 
 
 def load_average() -> str:
