@@ -136,20 +136,28 @@ class ServiceRuntime:
     # ------------------------------------------------------------------ registration
 
     def documents(
-        self, collection: str, *, lease_seconds: float | None = None, wait_seconds: float | None = None
+        self,
+        collection: str,
+        *,
+        lease_seconds: float | None = None,
+        wait_seconds: float | None = None,
+        relayed: bool = True,
     ) -> DocumentStore:
         """The store through which this service changes documents of `collection`.
 
-        Its documents' outbox events are relayed. A store may choose its own lease and how
-        long a writer waits for it (defaults from settings). Registered before start; a
-        route asks again by name later and gets the same store.
+        Its documents' outbox events are relayed; `relayed=False` is for collections that
+        never carry events (claims, read models), which the relay's sweep then skips. A
+        store may choose its own lease and how long a writer waits for it (defaults from
+        settings). Registered before start; a route asks again by name later and gets the
+        same store.
         """
         if (store := self._stores.get(collection)) is not None:
             if lease_seconds is None and wait_seconds is None:
                 return store
             raise ValueError(f"the store of {collection!r} exists already with its own lease settings")
         self._before_start(f"the store of {collection!r}")
-        self._outbox_collections.append(collection)
+        if relayed:
+            self._outbox_collections.append(collection)
         store = DocumentStore(
             self._db[collection],
             self._locks,
@@ -157,6 +165,7 @@ class ServiceRuntime:
             lease=timedelta(seconds=lease_seconds or self.settings.document_lease_seconds),
             wait_seconds=wait_seconds or self.settings.document_lease_wait_seconds,
             on_events=self._relay.notify,
+            relayed=relayed,
         )
         self._stores[collection] = store
         return store

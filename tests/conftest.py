@@ -30,6 +30,7 @@ from tests.support.infrastructure import (
     provide_for_run,
     selects_infrastructure,
 )
+from tests.support.kafka import drop_topics, isolated
 
 TESTS = Path(__file__).parent
 PROVISIONED = pytest.StashKey[Infrastructure]()
@@ -85,13 +86,11 @@ def infrastructure(pytestconfig: pytest.Config) -> Iterator[Infrastructure]:
 
 
 @pytest.fixture
-def topic_prefix() -> str:
-    return f"t{uuid.uuid4().hex[:10]}-"
-
-
-@pytest.fixture
-def kafka_settings(infrastructure: Infrastructure, topic_prefix: str) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=topic_prefix)
+async def kafka_settings(infrastructure: Infrastructure) -> AsyncIterator[KafkaSettings]:
+    """Topics of the test's own (unique prefix), deleted when it ends."""
+    kafka = isolated(infrastructure.kafka_bootstrap_servers)
+    yield kafka
+    await drop_topics(kafka)
 
 
 @pytest.fixture

@@ -67,6 +67,7 @@ class DocumentStore:
         lease: timedelta = timedelta(seconds=30),
         wait_seconds: float = 10.0,
         on_events: Callable[[str, str], None] = lambda collection, document_id: None,
+        relayed: bool = True,
     ) -> None:
         self.name = collection.name
         self._collection = collection
@@ -75,6 +76,7 @@ class DocumentStore:
         self._lease = lease
         self._wait_seconds = wait_seconds
         self._on_events = on_events  # tells the relay which document has new events
+        self._relayed = relayed  # False: no relay watches this collection, so no events
 
     async def get(self, document_id: str) -> Document | None:
         found = await self._collection.find_one({"_id": document_id})
@@ -103,6 +105,7 @@ class DocumentStore:
 
         Raises `DuplicateKeyError` when the `_id` exists for any other reason.
         """
+        self._refuse_unrelayed(events)
         stored = with_outbox(document, events)
         if cause is not None:
             stored[CAUSES] = [cause.id]
@@ -173,6 +176,7 @@ class DocumentStore:
             revision = change(None if current is None else public(current))
             if revision is None:
                 return None if current is None else public(current)
+            self._refuse_unrelayed(revision.events)
             stored = _stored(document_id, current, revision, cause)
             if current is None:
                 await self._collection.insert_one(stored)
@@ -181,6 +185,10 @@ class DocumentStore:
         if revision.events:
             self._on_events(self.name, document_id)
         return public(stored)
+
+    def _refuse_unrelayed(self, events: Sequence[OutgoingEvent]) -> None:
+        if events and not self._relayed:
+            raise ValueError(f"{self.name} is not relayed: its documents cannot carry events")
 
     async def _caused_by(self, document_id: str, cause: Envelope) -> bool:
         found = await self._collection.find_one({"_id": document_id}, {CAUSES: 1})

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from shared.storage.locks import Locks, document_lock
 
 OUTBOX = "_outbox"
 OUTBOX_PENDING = "_outbox_pending"
-CANDIDATE_BATCH = 100
+SWEEP_BATCH = 256
 
 log = get_logger(__name__)
 
@@ -181,14 +181,26 @@ class OutboxRelay:
 
         A document held by a writer or another relay is hinted again for the next pass.
         """
+        hints, self._hints = self._hints, set()
+        published = sum(await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints))))
         if sweep:
             self._swept_at = time.monotonic()
             for collection in self._collections.values():
-                async for document_id in self._pending_ids(collection):
-                    self._hints.add((collection.name, document_id))
-        hints, self._hints = self._hints, set()
-        results = await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints)))
-        return sum(results)
+                published += await self._sweep(collection)
+        return published
+
+    async def _sweep(self, collection: AsyncCollection[Document]) -> int:
+        """Relay every document with pending events: one pass of one cursor, relayed as found."""
+        published = 0
+        batch: list[str] = []
+        cursor = collection.find({OUTBOX_PENDING: {"$gt": 0}}, {"_id": 1}, batch_size=SWEEP_BATCH)
+        async for document in cursor:
+            batch.append(document["_id"])
+            if len(batch) == SWEEP_BATCH:
+                published += sum(await asyncio.gather(*(self._relay_hint(collection.name, i) for i in batch)))
+                batch = []
+        published += sum(await asyncio.gather(*(self._relay_hint(collection.name, i) for i in batch)))
+        return published
 
     async def run(self) -> None:
         """Relay until `stop()`, waking on `notify()` or every poll interval."""
@@ -207,21 +219,6 @@ class OutboxRelay:
                 await self._pacer.pause(min(backoff, 0.05))  # a held document: look again soon
             else:
                 await self._pacer.pause(backoff)
-
-    async def _pending_ids(self, collection: AsyncCollection[Document]) -> AsyncIterator[str]:
-        """Every document with pending events, in `_id` order, a batch at a time (the sweep)."""
-        after: Any = None
-        while True:
-            query: Document = {OUTBOX_PENDING: {"$gt": 0}}
-            if after is not None:
-                query["_id"] = {"$gt": after}
-            cursor = collection.find(query, {"_id": 1}).sort("_id", 1).limit(CANDIDATE_BATCH)
-            batch = [document["_id"] async for document in cursor]
-            for document_id in batch:
-                yield document_id
-            if len(batch) < CANDIDATE_BATCH:
-                return
-            after = batch[-1]
 
     async def _relay_hint(self, collection_name: str, document_id: str) -> int:
         collection = self._collections.get(collection_name)

@@ -141,12 +141,15 @@ class TimerStore:
                 return claim
         return None
 
+    # Writes below filter on the lone `_id` (FerretDB scans for anything more): the timer
+    # was pending when its lease was taken, and every writer of a timer holds that lease.
+
     async def complete(self, claim: Claim, events: Sequence[OutgoingEvent], now: datetime) -> bool:
         """Mark fired and enqueue its events in one write; False if the lease was lost."""
         if not await self._locks.is_held(claim.lease):
             return False
         result = await self.collection.update_one(
-            {"_id": claim.timer.id, "status": TimerStatus.pending},
+            {"_id": claim.timer.id},
             outbox_update(events, {"$set": {"status": TimerStatus.fired, "fired_at": now}}),
         )
         await self._locks.release(claim.lease)
@@ -155,17 +158,17 @@ class TimerStore:
     async def give_up(self, claim: Claim, reason: str) -> None:
         if await self._locks.is_held(claim.lease):
             await self.collection.update_one(
-                {"_id": claim.timer.id, "status": TimerStatus.pending},
-                {"$set": {"status": TimerStatus.failed, "failure": reason[:500]}},
+                {"_id": claim.timer.id}, {"$set": {"status": TimerStatus.failed, "failure": reason[:500]}}
             )
         await self._locks.release(claim.lease)
 
     async def _set_if_pending(self, timer_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
         async with self._locks.held(document_lock(self.collection, timer_id), owner, timedelta(seconds=30)):
-            result = await self.collection.update_one(
-                {"_id": timer_id, "status": TimerStatus.pending}, {"$set": dict(fields)}
-            )
-        return result.modified_count == 1
+            current = await self.collection.find_one({"_id": timer_id}, {"status": 1})
+            if current is None or current["status"] != TimerStatus.pending:
+                return False
+            await self.collection.update_one({"_id": timer_id}, {"$set": dict(fields)})
+        return True
 
 
 class TimerWorker:

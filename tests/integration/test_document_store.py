@@ -11,6 +11,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.common import RiskLevel
@@ -94,3 +95,29 @@ async def test_writers_and_the_relay_never_erase_each_others_changes(
     document = await mongo_db["clients"].find_one({"_id": "client-1"})
     assert document is not None and document["flags"] == 50
     assert len({dict(r.headers)["ce_id"] for r in records}) == 50
+
+
+async def test_a_store_without_a_relay_refuses_events_before_writing_anything(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    claims = DocumentStore(mongo_db["claims"], Locks(mongo_db["locks"]), owner="r", relayed=False)
+    event = new_event(
+        RiskFlagged(
+            intake_id="i-1",
+            client_id="client-1",
+            risk_level=RiskLevel.high,
+            reasons=["cssrs_q5_plan_with_intent"],
+            flagged_at=datetime.now(UTC),
+        ),
+        source="intake",
+    )
+    with pytest.raises(ValueError, match="not relayed"):
+        await claims.insert({"_id": "c-1"}, [event])
+    assert await claims.insert({"_id": "c-1"}) is True
+    with pytest.raises(ValueError, match="not relayed"):
+        await claims.update("c-1", lambda d: Revision(d, [event]))
+    assert await mongo_db["claims"].find_one({"_id": "c-1"}) == {
+        "_id": "c-1",
+        "_outbox": {},
+        "_outbox_pending": 0,
+    }

@@ -3,18 +3,49 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInDue
 from shared.settings import KafkaSettings
+
+
+def isolated(bootstrap_servers: str) -> KafkaSettings:
+    """Settings with a topic prefix of their own: a test's (or module's) private topics."""
+    return KafkaSettings(bootstrap_servers=bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-")
+
+
+async def drop_topics(kafka: KafkaSettings) -> None:
+    """Delete the topics of `kafka.topic_prefix` once a test is done with them.
+
+    Every test gets its own prefix, and each service creates its topics and their `.dlq`
+    with six partitions: kept, a full run leaves tens of thousands of partitions, which
+    exhaust a local broker's heap. Best effort: a broker that cannot answer now only
+    keeps a few more topics.
+    """
+    if not kafka.topic_prefix:
+        return
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    try:
+        await admin.start()
+        doomed = [t for t in await admin.list_topics() if t.startswith(kafka.topic_prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    except Exception as exc:
+        print(f"could not delete topics {kafka.topic_prefix}*: {exc!r}", file=sys.stderr)
+    finally:
+        with suppress(Exception):
+            await admin.close()
 
 
 def check_in_due(client_id: str = "client-1", *, check_in_id: str = "ci-1") -> CheckInDue:

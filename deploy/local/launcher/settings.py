@@ -32,7 +32,7 @@ class Settings:
         backend = environ.get("CAREPATH_MONGO_BACKEND", "").strip().lower() or None
         if backend is not None and backend not in BACKENDS:
             raise LauncherError(f"CAREPATH_MONGO_BACKEND must be 'ferretdb' or 'mongod', not {backend!r}")
-        heap = environ.get("CAREPATH_KAFKA_HEAP", "512m").strip()
+        heap = environ.get("CAREPATH_KAFKA_HEAP", "1g").strip()
         if not re.fullmatch(r"[1-9][0-9]*[kKmMgG]?", heap):
             raise LauncherError(f"CAREPATH_KAFKA_HEAP must look like 512m or 1g, not {heap!r}")
         settings = cls(

@@ -39,7 +39,7 @@ def new_cluster_id() -> str:
 
 
 def kafka_jvm_options(layout: Layout, heap: str) -> list[str]:
-    """A fixed heap (default 512m) keeps the broker modest on a machine shared with the tests."""
+    """A fixed heap (default 1g; a full test run creates thousands of partitions) keeps the broker modest."""
     return [
         f"-Xmx{heap}",
         f"-Xms{heap}",

@@ -18,8 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.settings import KafkaSettings
 from tests.e2e.scheduling.processes import Replica, scheduling_replicas
-from tests.integration.scheduling.service import drop_topics
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import drop_topics, isolated
 
 
 @dataclass
@@ -40,9 +40,7 @@ async def deployment_database(mongo_client: AsyncMongoClient[Any]) -> AsyncItera
 async def deployment(
     infrastructure: Infrastructure, deployment_database: AsyncDatabase[Any]
 ) -> AsyncIterator[Deployment]:
-    kafka = KafkaSettings(
-        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
-    )
+    kafka = isolated(infrastructure.kafka_bootstrap_servers)
     # A handler stuck behind a held record waits longer than any test needs.
     with scheduling_replicas(
         infrastructure, kafka, deployment_database.name, SCHEDULING_DOCUMENT_LEASE_WAIT_SECONDS="60"

@@ -17,21 +17,20 @@ import pytest
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from shared.settings import KafkaSettings, MongoSettings
-from tests.integration.matching.service import RunningMatching, delete_topics, running_matching
+from shared.settings import MongoSettings
+from tests.integration.matching.service import RunningMatching, running_matching
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import drop_topics, isolated
 
 
 @pytest.fixture(scope="session")
 async def matching(
     infrastructure: Infrastructure, mongo_client: AsyncMongoClient[Any]
 ) -> AsyncIterator[RunningMatching]:
-    kafka = KafkaSettings(
-        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
-    )
+    kafka = isolated(infrastructure.kafka_bootstrap_servers)
     database = f"test_matching_{uuid.uuid4().hex[:12]}"
     mongo = MongoSettings(uri=SecretStr(infrastructure.mongodb_uri))
     async with running_matching(kafka, mongo, database) as service:
         yield service
     await mongo_client.drop_database(database)
-    await delete_topics(kafka)
+    await drop_topics(kafka)

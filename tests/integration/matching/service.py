@@ -192,19 +192,3 @@ async def running_matching(
 
 def candidate_ids(proposal: dict[str, Any]) -> list[str]:
     return [c["therapist_id"] for c in proposal["candidates"]]
-
-
-async def delete_topics(kafka: KafkaSettings) -> None:
-    """Delete the topics of `kafka`'s prefix (best effort: cleanup must not fail a run)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    try:
-        await admin.start()
-        names = [topic for topic in await admin.list_topics() if topic.startswith(kafka.topic_prefix)]
-        if names:
-            await admin.delete_topics(names)
-    except Exception:  # noqa: S110 - leftovers carry the run's prefix and harm nothing else
-        pass
-    finally:
-        await admin.close()

@@ -24,7 +24,8 @@ from services.matching.handlers.on_intake_completed import on_intake_completed
 from shared.events.envelope import new_event
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
-from tests.integration.matching.service import Place, delete_topics, matching_settings, new_id
+from tests.integration.matching.service import Place, matching_settings, new_id
+from tests.support.kafka import drop_topics
 from tests.unit.matching.builders import profile
 
 
@@ -40,7 +41,7 @@ async def replicas(
             built.append(matching_on(runtime, settings))
             await stack.enter_async_context(runtime)
         yield built
-    await delete_topics(kafka_settings)
+    await drop_topics(kafka_settings)
 
 
 async def handle_intake(replica: Matching, place: Place) -> Any:

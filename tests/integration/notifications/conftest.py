@@ -16,21 +16,21 @@ import pytest
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from shared.settings import KafkaSettings, MongoSettings
+from shared.settings import MongoSettings
 from tests.integration.notifications.service import RunningNotifications, running_notifications
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import drop_topics, isolated
 
 
 @pytest.fixture(scope="module")
 async def notifications(
     infrastructure: Infrastructure, mongo_client: AsyncMongoClient[Any]
 ) -> AsyncIterator[RunningNotifications]:
-    kafka = KafkaSettings(
-        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
-    )
+    kafka = isolated(infrastructure.kafka_bootstrap_servers)
     database = f"test_notifications_{uuid.uuid4().hex[:12]}"
     async with running_notifications(
         kafka, MongoSettings(uri=SecretStr(infrastructure.mongodb_uri)), database
     ) as service:
         yield service
     await mongo_client.drop_database(database)
+    await drop_topics(kafka)

@@ -14,33 +14,24 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient
 
-from shared.settings import KafkaSettings, MongoSettings
+from shared.settings import MongoSettings
 from tests.integration.scheduling.service import (
     RunningScheduling,
-    drop_topics,
     running_scheduling,
     scheduling_settings,
 )
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import drop_topics, isolated
 
 
 @pytest.fixture(scope="module")
 async def scheduling(
     infrastructure: Infrastructure, mongo_client: AsyncMongoClient[Any]
 ) -> AsyncIterator[RunningScheduling]:
-    kafka = KafkaSettings(
-        bootstrap_servers=infrastructure.kafka_bootstrap_servers, topic_prefix=f"t{uuid.uuid4().hex[:10]}-"
-    )
+    kafka = isolated(infrastructure.kafka_bootstrap_servers)
     database = f"test_scheduling_{uuid.uuid4().hex[:12]}"
     settings = scheduling_settings(kafka, MongoSettings(uri=infrastructure.mongodb_uri), database)
     async with running_scheduling(settings) as service:
         yield service
     await mongo_client.drop_database(database)
     await drop_topics(kafka)
-
-
-@pytest.fixture
-async def kafka_settings(kafka_settings: KafkaSettings) -> AsyncIterator[KafkaSettings]:
-    """The test's own topic prefix, as everywhere; its topics are deleted afterwards."""
-    yield kafka_settings
-    await drop_topics(kafka_settings)

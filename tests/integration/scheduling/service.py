@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -139,26 +137,6 @@ async def running_replicas(
             *(stack.enter_async_context(running_scheduling(settings, clock)) for _ in range(count))
         )
         yield list(replicas)
-
-
-async def drop_topics(kafka: KafkaSettings) -> None:
-    """Delete the topics of `kafka.topic_prefix`: the shared broker keeps every test's topics otherwise.
-
-    Best effort: a broker that cannot answer now only keeps a few more topics.
-    """
-    if not kafka.topic_prefix:
-        return
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    try:
-        await admin.start()
-        doomed = [t for t in await admin.list_topics() if t.startswith(kafka.topic_prefix)]
-        if doomed:
-            await admin.delete_topics(doomed)
-    except Exception as exc:
-        print(f"could not delete topics {kafka.topic_prefix}*: {exc!r}", file=sys.stderr)
-    finally:
-        with suppress(Exception):
-            await admin.close()
 
 
 def value_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
