@@ -3,7 +3,7 @@
 Starting four service processes is most of the module's time, so its tests share one
 system on its own topic prefix and databases and keep apart by their own jurisdiction
 (each test's therapists are licensed in a place no other test's client lives in), client
-and therapist ids.
+and therapist ids. Its databases and topics are dropped afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.e2e.journey.system import SERVICE, Recorder, System, running_system
+from tests.e2e.journey.system import SERVICE, Recorder, System, delete_topics, running_system
 from tests.support.infrastructure import Infrastructure
 
 EVENTS = [
@@ -61,3 +61,4 @@ async def system(
             await recorder.stop()
     for database in running.databases.values():
         await mongo_client.drop_database(database)
+    await delete_topics(running.kafka)

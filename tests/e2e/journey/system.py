@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
@@ -251,3 +252,18 @@ def running_system(infra: Infrastructure, logs: Path) -> Iterator[System]:
                 process.popen.kill()
                 process.popen.wait()
         smtp.stop()
+
+
+async def delete_topics(kafka: KafkaSettings) -> None:
+    """Delete the topics of the system's prefix, best effort: a broker keeping every run's
+    partitions runs out of heap, and leftovers (with their prefix) harm nothing else."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    try:
+        await admin.start()
+        names = [topic for topic in await admin.list_topics() if topic.startswith(kafka.topic_prefix)]
+        if names:
+            await admin.delete_topics(names)
+    except Exception:  # noqa: S110 - cleanup must not fail the run
+        pass
+    finally:
+        await admin.close()
