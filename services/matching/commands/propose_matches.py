@@ -5,15 +5,18 @@ Steps, each safe to repeat (a redelivered event or a retried request runs them a
 1. The proposal exists already (its id derives from its cause): make sure its expiry timer
    and the client's link to it exist, and return it. No second proposal, ever.
 2. Rank on this replica's in-process directory, caught up with the shared journal.
-3. Hold capacity on each candidate in rank order, under the therapist document's lease,
-   after every hard constraint is checked again on the document as it is now. A therapist
-   another replica filled meanwhile is skipped (and the read model learns why); ranking
-   repeats on the fresher model until `top_k` are held or nobody eligible is left. A hold
-   left by a crash before step 5 is this proposal's own (keyed by match id) and is reused
-   when the cause comes again; if the cause never comes, it lapses at its `expires_at`.
-4. Schedule the expiry timer (idempotent by id) before the proposal exists, so no
-   proposal is ever without one.
-5. Insert the proposal with its match-proposed event in the same single write (outbox).
+3. Hold capacity on the best candidates, under each therapist document's lease (the
+   holds of one batch at once: different documents), after every hard constraint is
+   checked again on the document as it is now. A therapist another replica filled
+   meanwhile is refused (and the read model learns why); ranking repeats on the fresher
+   model until `top_k` are held or nobody eligible is left. A hold left by a crash before
+   step 4 is this proposal's own (keyed by match id) and is reused when the cause comes
+   again; if it never comes, the hold lapses at its `expires_at`.
+4. Insert the proposal with its match-proposed event in the same single write (outbox):
+   from here the relay publishes while the rest goes on.
+5. Schedule the expiry timer (idempotent by id), tell the other replicas which therapists
+   changed (journal), link the client to the proposal. A crash before these leaves the
+   event unacknowledged: it comes again and step 1 completes them.
 
 With no eligible therapist the proposal has no candidates, names the constraint that
 emptied the list, and an operator alert is logged (ids and codes only).
@@ -21,8 +24,8 @@ emptied the list, and an operator alert is logged (ids and codes only).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -74,11 +77,16 @@ async def propose_matches(
     origin: str = "intake",
     predecessor: str | None = None,
     sequence: int = 1,
+    linked: bool = False,
 ) -> Document:
-    """Make (or find) proposal `match_id` for the client; returns the stored proposal."""
+    """Make (or find) proposal `match_id` for the client; returns the stored proposal.
+
+    `linked`: the caller made `match_id` the client's current proposal already (in the
+    write that recorded their intake), which saves a write on the way to match-proposed.
+    """
     existing = await matching.proposals.get(match_id)
     if existing is not None:
-        await _settle(matching, existing)
+        await _settle(matching, existing, linked=linked)
         return existing
 
     now = matching.clock()
@@ -86,7 +94,8 @@ async def propose_matches(
     needs = ClientNeeds.from_intake(intake)
     moment = ProposalRound(now=now, match_id=match_id, excluded=excluded)
     expires_at = now + policy.proposal_ttl
-    held, reasons = await _hold_best(matching, needs, moment, expires_at)
+    changed: list[str] = []
+    held, reasons = await _hold_best(matching, needs, moment, expires_at, changed)
 
     candidates = [
         Candidate(
@@ -127,14 +136,14 @@ async def propose_matches(
         "correlation_id": cause.correlation_id,
         "declined_therapist_ids": [],
     }
-    await matching.timers.schedule(
-        expiry_timer_id(match_id), EXPIRY_TIMER, expires_at, {"match_id": match_id}
-    )
     event = new_event(proposed, source=policy.source, cause=cause, discriminator=match_id, now=now)
-    with suppress(DuplicateKeyError):  # made meanwhile by a concurrent retry of the same cause
+    try:
         await matching.proposals.insert(document, [event], cause=cause)
-    stored = await matching.proposals.get(match_id) or document
-    await _settle(matching, stored)
+        stored: Document = document
+    except DuplicateKeyError:  # made meanwhile by a concurrent retry of the same cause
+        stored = await matching.proposals.get(match_id) or document
+    await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
+    await _settle(matching, stored, linked=linked)
     if not candidates:
         log.error(
             "operator alert: no eligible therapist for a client",
@@ -155,54 +164,53 @@ async def propose_matches(
 
 
 async def _hold_best(
-    matching: Matching, needs: ClientNeeds, moment: ProposalRound, expires_at: datetime
+    matching: Matching, needs: ClientNeeds, moment: ProposalRound, expires_at: datetime, changed: list[str]
 ) -> tuple[list[RankedTherapist], tuple[str, ...]]:
-    """Rank and hold until `top_k` are held; the held candidates best first, or the empty list's reasons."""
+    """Rank and hold until `top_k` are held: the held candidates best first, or the empty list's
+    reasons. `changed` collects the therapists whose documents changed (for the journal)."""
     assert moment.match_id is not None
+    match_id = moment.match_id
     k = matching.policy.top_k
     held: list[RankedTherapist] = []
     tried: set[str] = set()
-    changed: list[str] = []  # holds placed: one journal entry for them all
     reasons: tuple[str, ...] = ()
     for _ in range(RANKING_ROUNDS):
         index = await matching.directory.current()
         scorer = Scorer(
-            needs,
-            now=moment.now,
-            outcomes=index.outcomes,
-            weights=matching.policy.weights,
-            match_id=moment.match_id,
+            needs, now=moment.now, outcomes=index.outcomes, weights=matching.policy.weights, match_id=match_id
         )
         ranking = rank_directory(index, needs, moment, scorer, k + len(tried) + SHORTLIST_SLACK)
         reasons = ranking.reasons
         fresh = [c for c in ranking.candidates if c.therapist_id not in tried]
-        if not fresh:
-            break
-        for candidate in fresh:
-            tried.add(candidate.therapist_id)
-            change = place_hold(moment.match_id, needs.client_id, expires_at, needs, moment)
-            document = await matching.change_therapist(candidate.therapist_id, change, changed)
-            if holds_for(document, moment.match_id):
-                held.append(candidate)
-                if len(held) == k:
-                    break
-        if len(held) == k:
-            break
-    await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
+        refused = False
+        while fresh and len(held) < k:
+            batch, fresh = fresh[: k - len(held)], fresh[k - len(held) :]
+            tried.update(c.therapist_id for c in batch)
+            hold = place_hold(match_id, needs.client_id, expires_at, needs, moment)
+            documents = await asyncio.gather(
+                *(matching.change_therapist(c.therapist_id, hold, changed) for c in batch)
+            )
+            for candidate, document in zip(batch, documents, strict=True):
+                if holds_for(document, match_id):
+                    held.append(candidate)
+                else:
+                    refused = True
+        if len(held) == k or not refused:
+            break  # done, or nobody else is eligible (a refusal alone makes a re-ranking worth it)
     held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))
     return held, (() if held else reasons or (NONE_HELD,))
 
 
-async def _settle(matching: Matching, proposal: Mapping[str, Any]) -> None:
+async def _settle(matching: Matching, proposal: Mapping[str, Any], *, linked: bool = False) -> None:
     """What must exist beside a proposal: its expiry timer and the client's link to it."""
     match_id = proposal["_id"]
     if proposal["status"] in proposals.HOLDING:
         await matching.timers.schedule(
             expiry_timer_id(match_id), EXPIRY_TIMER, proposal["expires_at"], {"match_id": match_id}
         )
-    await matching.clients.update(
-        proposal["client_id"], client_state.link_proposal(match_id, matching.clock())
-    )
+    if not linked:
+        link = client_state.link_proposal(match_id, matching.clock())
+        await matching.clients.update(proposal["client_id"], link)
 
 
 def _format_asked(needs: ClientNeeds) -> SessionFormat:

@@ -1,6 +1,14 @@
-"""intake-completed: keep the client's intake and propose therapists (`propose_matches`)."""
+"""intake-completed: propose therapists (`propose_matches`), then keep the client's intake.
+
+The client's record is read first (exclusions, the proposal a new intake replaces) and
+written after the proposal, so the way to match-proposed takes one write fewer; the write
+is idempotent (same intake, same proposal), so a crash between the two is healed by the
+redelivery that follows.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from services.matching.commands.propose_matches import match_id_for, propose_matches
 from services.matching.commands.release_holds import release_holds
@@ -18,18 +26,16 @@ log = get_logger(__name__)
 def on_intake_completed(matching: Matching) -> Handler:
     async def handle(event: IntakeCompleted, envelope: Envelope) -> None:
         """Proposes the best-fitting therapists for the client's intake (match-proposed)."""
-        now = matching.clock()
-        client = await matching.clients.upsert(
-            event.client_id, client_state.record_intake(event, envelope.correlation_id, now)
-        )
-        assert client is not None
-        if client["intake"]["intake_id"] != event.intake_id:
+        match_id = match_id_for("intake", event.intake_id)
+        client = await matching.clients.get(event.client_id) or {}
+        held = client.get("intake") or {}
+        newer = bool(held) and datetime.fromisoformat(held["submitted_at"]) > event.submitted_at
+        if newer and held["intake_id"] != event.intake_id:
             log.info("older intake ignored: a newer one was handled", intake_id=event.intake_id)
             return
-        match_id = match_id_for("intake", event.intake_id)
-        previous = client.get("current_match_id")
-        if previous and previous != match_id:
-            await _supersede(matching, previous, by=match_id)
+        current = client.get("current_match_id")
+        if current and current != match_id and held.get("intake_id") != event.intake_id:
+            await _supersede(matching, current, by=match_id)
         await propose_matches(
             matching,
             event.client_id,
@@ -37,7 +43,13 @@ def on_intake_completed(matching: Matching) -> Handler:
             match_id=match_id,
             cause=envelope,
             excluded=client_state.excluded_ids(client),
+            linked=True,
         )
+        # After the proposal, off the path to match-proposed; a redelivery repeats it harmlessly.
+        record = client_state.record_intake(
+            event, envelope.correlation_id, matching.clock(), match_id=match_id
+        )
+        await matching.clients.upsert(event.client_id, record)
 
     return handle
 

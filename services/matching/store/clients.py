@@ -2,8 +2,8 @@
 
     {_id, intake: {IntakeCompleted data}, correlation_id,
      excluded: [{therapist_id, reason}],   never proposed to this client again
-     match_ids: [...], current_match_id, therapist_id (in care with, once booked),
-     updated_at}
+     match_ids: [...], current_match_id, replaced_match_id (by the latest intake's),
+     therapist_id (in care with, once booked), updated_at}
 
 The latest intake is kept so a decline, a switch or a failed booking can be re-proposed
 without asking intake again; the proposals are listed from here (by `_id`) rather than by a
@@ -37,8 +37,13 @@ def intake_of(client: Mapping[str, Any]) -> IntakeCompleted:
     return IntakeCompleted.model_validate(client["intake"])
 
 
-def record_intake(intake: IntakeCompleted, correlation_id: str, now: datetime) -> Creation:
-    """Keep the client's latest intake; a new one ends the exclusions that were only for the last."""
+def record_intake(intake: IntakeCompleted, correlation_id: str, now: datetime, *, match_id: str) -> Creation:
+    """Keep the client's latest intake and make `match_id` (its proposal) their current one.
+
+    A new intake ends the exclusions that were only for the last; the proposal it replaces
+    is kept as `replaced_match_id` (its holds are released). An older intake delivered late
+    changes nothing: the newer one stands.
+    """
     stored = intake.model_dump(mode="json")
 
     def change(current: Document | None) -> Revision | None:
@@ -52,14 +57,18 @@ def record_intake(intake: IntakeCompleted, correlation_id: str, now: datetime) -
         if held.get("intake_id") == intake.intake_id:
             return None
         if held and datetime.fromisoformat(held["submitted_at"]) > intake.submitted_at:
-            return None  # an older intake delivered late: the newer one stands
+            return None
         excluded = [e for e in base.get("excluded", ()) if e["reason"] not in TEMPORARY]
+        match_ids = [*base.get("match_ids", ()), match_id]
         return Revision(
             {
                 **base,
                 "intake": stored,
                 "correlation_id": correlation_id,
                 "excluded": excluded,
+                "match_ids": list(dict.fromkeys(match_ids)),
+                "current_match_id": match_id,
+                "replaced_match_id": base.get("current_match_id"),
                 "updated_at": now,
             }
         )
