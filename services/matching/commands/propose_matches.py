@@ -25,7 +25,7 @@ emptied the list, and an operator alert is logged (ids and codes only).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -78,14 +78,58 @@ async def propose_matches(
     predecessor: str | None = None,
     sequence: int = 1,
     linked: bool = False,
+    alongside: Awaitable[object] | None = None,
 ) -> Document:
     """Make (or find) proposal `match_id` for the client; returns the stored proposal.
 
-    `linked`: the caller made `match_id` the client's current proposal already (in the
-    write that recorded their intake), which saves a write on the way to match-proposed.
+    `alongside` is a write of the caller's that must be stored before the proposal is
+    (and its event published); it runs while ranking and holds do. `linked`: that write
+    makes `match_id` the client's current proposal, which saves another write.
     """
+    written_alongside = asyncio.ensure_future(alongside) if alongside is not None else None
+    try:
+        return await _propose(
+            matching,
+            client_id,
+            intake,
+            match_id=match_id,
+            cause=cause,
+            excluded=excluded,
+            origin=origin,
+            predecessor=predecessor,
+            sequence=sequence,
+            linked=linked,
+            written_alongside=written_alongside,
+        )
+    except BaseException:
+        if written_alongside is not None:  # it finishes on its own; its outcome is not needed
+            written_alongside.add_done_callback(_observed)
+        raise
+
+
+def _observed(future: asyncio.Future[object]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _propose(
+    matching: Matching,
+    client_id: str,
+    intake: IntakeCompleted,
+    *,
+    match_id: str,
+    cause: Envelope,
+    excluded: frozenset[str],
+    origin: str,
+    predecessor: str | None,
+    sequence: int,
+    linked: bool,
+    written_alongside: asyncio.Future[object] | None,
+) -> Document:
     existing = await matching.proposals.get(match_id)
     if existing is not None:
+        if written_alongside is not None:
+            await written_alongside
         await _settle(matching, existing, linked=linked)
         return existing
 
@@ -137,6 +181,8 @@ async def propose_matches(
         "declined_therapist_ids": [],
     }
     event = new_event(proposed, source=policy.source, cause=cause, discriminator=match_id, now=now)
+    if written_alongside is not None:
+        await written_alongside
     try:
         await matching.proposals.insert(document, [event], cause=cause)
         stored: Document = document

@@ -1,9 +1,9 @@
-"""intake-completed: propose therapists (`propose_matches`), then keep the client's intake.
+"""intake-completed: keep the client's intake and propose therapists (`propose_matches`).
 
-The client's record is read first (exclusions, the proposal a new intake replaces) and
-written after the proposal, so the way to match-proposed takes one write fewer; the write
-is idempotent (same intake, same proposal), so a crash between the two is healed by the
-redelivery that follows.
+The client's record is read first (exclusions, the proposal a new intake replaces); the
+write recording the intake (and linking the proposal) runs while ranking and holds do, and
+is stored before the proposal is, so a client who sees the proposal can decline it at once.
+The write is idempotent (same intake, same proposal).
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ def on_intake_completed(matching: Matching) -> Handler:
         current = client.get("current_match_id")
         if current and current != match_id and held.get("intake_id") != event.intake_id:
             await _supersede(matching, current, by=match_id)
+        record = client_state.record_intake(
+            event, envelope.correlation_id, matching.clock(), match_id=match_id
+        )
         await propose_matches(
             matching,
             event.client_id,
@@ -44,12 +47,8 @@ def on_intake_completed(matching: Matching) -> Handler:
             cause=envelope,
             excluded=client_state.excluded_ids(client),
             linked=True,
+            alongside=matching.clients.upsert(event.client_id, record),
         )
-        # After the proposal, off the path to match-proposed; a redelivery repeats it harmlessly.
-        record = client_state.record_intake(
-            event, envelope.correlation_id, matching.clock(), match_id=match_id
-        )
-        await matching.clients.upsert(event.client_id, record)
 
     return handle
 

@@ -444,3 +444,19 @@ async def test_a_replica_that_missed_a_hold_is_refused_by_the_lease_and_never_ov
     await on_intake_completed(other)(event, envelope)
     assert candidate_ids(fakes.published("match-proposed")[-1]) == ["t-spare"]
     assert len(fakes.therapists.documents["t-only"]["holds"]) == 1
+
+
+async def test_the_clients_intake_is_stored_before_their_proposal_is() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    seen: list[bool] = []
+    insert = fakes.proposals.insert
+
+    async def noting(document: Any, events: Any = (), *, cause: Any = None) -> bool:
+        client = await fakes.clients.get(document["client_id"])
+        seen.append(bool(client and client.get("intake") and client["current_match_id"] == document["_id"]))
+        return await insert(document, events, cause=cause)
+
+    fakes.proposals.insert = noting  # type: ignore[method-assign]
+    await propose(fakes)
+    assert seen == [True]
