@@ -26,7 +26,7 @@ export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
 export FIELD_ENCRYPTION_KEYS ?= dev1:fq75Ylyaec7u9/RYYeE8Rkhqj9KjW8XxFHjOn2QV7VY=
 export FIELD_ENCRYPTION_ACTIVE_KEY ?= dev1
 
-.PHONY: help install run test test-unit test-integration test-e2e lint up down status token docs schemas bench clean
+.PHONY: help install run demo test test-unit test-integration test-e2e lint up down status token docs schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ install: $(VENV)/.installed ## Install the locked dependencies into .venv
 
 run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops services)
 	$(PY) -m deploy.local.run_services
+
+demo: install ## Seed therapists and walk sample clients through the journey (needs `make run` running)
+	$(PY) -m deploy.local.demo
 
 test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
