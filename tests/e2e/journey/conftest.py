@@ -16,8 +16,9 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from tests.e2e.journey.system import SERVICE, Recorder, System, delete_topics, running_system
+from tests.e2e.journey.system import SERVICE, Recorder, System, running_system
 from tests.support.infrastructure import Infrastructure
+from tests.support.kafka import drop_topics
 
 EVENTS = [
     "intake-completed",
@@ -61,4 +62,4 @@ async def system(
             await recorder.stop()
     for database in running.databases.values():
         await mongo_client.drop_database(database)
-    await delete_topics(running.kafka)
+    await drop_topics(running.kafka)

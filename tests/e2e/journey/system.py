@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
@@ -35,6 +34,7 @@ from services.notifications.sinks import MailSink
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port
+from tests.support.kafka import isolated
 
 SECRET = "journey-e2e-secret-long-enough-for-hs256-signatures"
 SERVICES = ("intake", "matching", "scheduling", "notifications")
@@ -220,7 +220,7 @@ def _wait_until_ready(process: Process, deadline: float) -> Process:
 @contextmanager
 def running_system(infra: Infrastructure, logs: Path) -> Iterator[System]:
     run = uuid.uuid4().hex[:10]
-    kafka = KafkaSettings(bootstrap_servers=infra.kafka_bootstrap_servers, topic_prefix=f"t{run}-")
+    kafka = isolated(infra.kafka_bootstrap_servers)
     databases = {name: f"test_journey_{name}_{run}" for name in SERVICES}
     rota = [f"oncall-{run}-1", f"oncall-{run}-2"]
     key = base64.b64encode(os.urandom(32)).decode()
@@ -252,18 +252,3 @@ def running_system(infra: Infrastructure, logs: Path) -> Iterator[System]:
                 process.popen.kill()
                 process.popen.wait()
         smtp.stop()
-
-
-async def delete_topics(kafka: KafkaSettings) -> None:
-    """Delete the topics of the system's prefix, best effort: a broker keeping every run's
-    partitions runs out of heap, and leftovers (with their prefix) harm nothing else."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    try:
-        await admin.start()
-        names = [topic for topic in await admin.list_topics() if topic.startswith(kafka.topic_prefix)]
-        if names:
-            await admin.delete_topics(names)
-    except Exception:  # noqa: S110 - cleanup must not fail the run
-        pass
-    finally:
-        await admin.close()
