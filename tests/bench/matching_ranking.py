@@ -37,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.matching.commands.propose_matches import SHORTLIST_SLACK
 from services.matching.domain.availability import week_key
 from services.matching.domain.directory_index import DirectoryIndex
 from services.matching.domain.filters import ProposalRound
@@ -50,7 +51,7 @@ from shared.events.models import IntakeCompleted
 SEED = 20_260_302
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 TOP_K = 3
-SHORTLIST = TOP_K + 3  # what propose_matches ranks on its first round
+SHORTLIST = TOP_K + SHORTLIST_SLACK  # what propose_matches ranks on its first round
 GOALS_P99_MS = {10_000: 10.0, 100_000: 100.0}
 
 # Where people live, roughly by population: a few large jurisdictions and a long tail.
@@ -278,7 +279,7 @@ async def intake_to_proposal(
     intakes: int,
     *,
     therapists: int = 300,
-    interval_seconds: float = 0.25,
+    interval_seconds: float = 0.5,
     kafka_bootstrap_servers: str | None = None,
     mongodb_uri: str | None = None,
     seed: int = SEED,

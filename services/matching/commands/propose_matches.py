@@ -53,7 +53,7 @@ RANKING_ROUNDS = 4
 and the next ranking (on the fresher model) is enough unless many race for the same few."""
 NONE_HELD = "no_candidate_could_be_held"
 """Eligible therapists were found but every hold was refused (others filled them meanwhile)."""
-SHORTLIST_SLACK = 3
+SHORTLIST_SLACK = 1
 """Extra candidates ranked beyond those still wanted, so one refused hold needs no re-ranking."""
 
 
