@@ -24,11 +24,13 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
+from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import BaseModel
@@ -237,7 +239,7 @@ class ServiceRuntime:
         await self._prepare_storage()
         topics = {spec.name for spec in [*self._subscribed, *self._produced]}
         topics |= {spec.dead_letter_topic for spec in self._subscribed}
-        await ensure_topics(self.settings.kafka, sorted(topics))
+        await self._until_kafka_answers(lambda: ensure_topics(self.settings.kafka, sorted(topics)))
         self._relay.watch([self._db[name] for name in self._outbox_collections])
         self._pipeline.resume()
         await self._broker.start()
@@ -315,6 +317,25 @@ class ServiceRuntime:
             headers=event.headers,
             correlation_id=event.headers.get("correlation_id"),
         )
+
+    async def _until_kafka_answers(self, step: Callable[[], Awaitable[None]]) -> None:
+        """Retry a start-up step while Kafka is unreachable, up to `startup_timeout_seconds`.
+
+        A replica that starts while the broker restarts (or before it, under an orchestrator
+        that starts everything at once) waits instead of exiting at once.
+        """
+        deadline = asyncio.get_running_loop().time() + self.settings.startup_timeout_seconds
+        delay = 0.5
+        while True:
+            try:
+                await step()
+                return
+            except KafkaError as error:
+                if asyncio.get_running_loop().time() + delay > deadline:
+                    raise
+                log.warning("kafka not reachable at start-up; retrying", error_type=type(error).__name__)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _keep_house(self) -> None:
         """Drop dead leases often and old inbox records now and then (any replica may)."""

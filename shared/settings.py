@@ -130,6 +130,8 @@ class ServiceSettings(BaseSettings):
     # hand gets `shutdown_grace_seconds` to finish and commit. With Kubernetes' 5 s preStop
     # pause the sum stays inside the 45 s termination grace period of deploy/k8s.
     http_shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+    # How long a starting replica waits for Kafka before giving up (and exiting).
+    startup_timeout_seconds: float = Field(default=60.0, gt=0)
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
     # Housekeeping: stale leases are dropped every `housekeeping_interval_seconds`;
     # handled-event ids are kept `inbox_retention_days` (past Kafka's retention).

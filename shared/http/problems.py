@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.observability.logs import get_logger
+from shared.storage.locks import LockTimeout
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -88,6 +90,24 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             Problem(
                 exc.status_code, _title(exc.status_code), str(exc.detail), headers=dict(exc.headers or {})
+            ),
+            request,
+        )
+
+    @app.exception_handler(LockTimeout)
+    @app.exception_handler(ConnectionFailure)
+    async def _busy(request: Request, exc: Exception) -> JSONResponse:
+        # A record held by another writer, or the database out of reach: the request can
+        # succeed if repeated shortly, so say so (503 + Retry-After) rather than 500.
+        log.warning(
+            "request met busy or unreachable storage", path=request.url.path, error_type=type(exc).__name__
+        )
+        return problem_response(
+            Problem(
+                503,
+                "Service Unavailable",
+                "the record is busy or storage is unreachable; retry shortly",
+                headers={"Retry-After": "1"},
             ),
             request,
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
+from pymongo.errors import ServerSelectionTimeoutError
 
 from shared.http.limits import BodySizeLimit
 from shared.http.problems import Problem, install_problem_handlers
+from shared.storage.locks import LockTimeout
 
 
 class Answer(BaseModel):
@@ -27,6 +29,14 @@ def app() -> TestClient:
     @application.get("/v1/intakes/{intake_id}")
     async def missing(intake_id: str) -> None:
         raise Problem(404, "Not Found", f"no intake {intake_id}")
+
+    @application.get("/v1/busy/{kind}")
+    async def busy(kind: str) -> None:
+        raise (
+            LockTimeout("therapists/t-1 is locked")
+            if kind == "lease"
+            else ServerSelectionTimeoutError("down")
+        )
 
     return TestClient(application, raise_server_exceptions=False)
 
@@ -81,3 +91,12 @@ def test_streamed_body_without_length_is_counted_and_refused() -> None:
 
     response = app().post("/v1/answers", content=chunks(), headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+def test_a_held_record_or_unreachable_database_is_503_with_retry_after_not_500() -> None:
+    client = app()
+    for kind in ("lease", "database"):
+        response = client.get(f"/v1/busy/{kind}")
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert response.headers["content-type"] == "application/problem+json"
