@@ -11,7 +11,11 @@ own (`timers`, `inbox`, `locks`, `audit`, `replicas`).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -46,6 +50,8 @@ from shared.http.app import create_service_app
 from shared.messaging.subscriptions import Subscription
 from shared.runtime import ServiceRuntime
 
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
+
 DESCRIPTION = (
     "Therapist directory and explainable, outcome-informed matching: hard constraints honoured "
     "without exception, a per-factor score with reasons for every candidate, capacity held "
@@ -72,7 +78,26 @@ def build_app(settings: MatchingSettings | None = None) -> FastAPI:
         runtime, [therapists.router, matches.router], title="Carepath matching", description=DESCRIPTION
     )
     app.state.matching = matching
+    app.router.lifespan_context = _loading_the_directory(app.router.lifespan_context, matching)
     return app
+
+
+def _loading_the_directory(lifespan: Lifespan, matching: Matching) -> Lifespan:
+    """The app's lifespan, plus the read model's load started in the background once the
+    runtime runs (not awaited: a large directory must not hold up liveness)."""
+
+    @asynccontextmanager
+    async def lifespan_with_directory(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            loading = asyncio.create_task(matching.directory.warm_up(), name="directory-load")
+            try:
+                yield
+            finally:
+                loading.cancel()
+                with suppress(asyncio.CancelledError):
+                    await loading
+
+    return lifespan_with_directory
 
 
 def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching:

@@ -36,6 +36,7 @@ from services.matching.domain.filters import ProposalRound
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.ranking import RankedTherapist, rank_directory
 from services.matching.domain.scoring import Scorer
+from services.matching.metrics import HOLDS_REFUSED, PROPOSALS, RANKING_SECONDS
 from services.matching.store import clients as client_state
 from services.matching.store import journal, proposals
 from services.matching.store.therapists import holds_for, place_hold
@@ -190,6 +191,7 @@ async def _propose(
         stored = await matching.proposals.get(match_id) or document
     await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
     await _settle(matching, stored, linked=linked)
+    PROPOSALS.labels(origin, "proposed" if candidates else "empty").inc()
     if not candidates:
         log.error(
             "operator alert: no eligible therapist for a client",
@@ -225,7 +227,8 @@ async def _hold_best(
         scorer = Scorer(
             needs, now=moment.now, outcomes=index.outcomes, weights=matching.policy.weights, match_id=match_id
         )
-        ranking = rank_directory(index, needs, moment, scorer, k + len(tried) + SHORTLIST_SLACK)
+        with RANKING_SECONDS.time():
+            ranking = rank_directory(index, needs, moment, scorer, k + len(tried) + SHORTLIST_SLACK)
         reasons = ranking.reasons
         fresh = [c for c in ranking.candidates if c.therapist_id not in tried]
         refused = False
@@ -241,6 +244,7 @@ async def _hold_best(
                     held.append(candidate)
                 else:
                     refused = True
+                    HOLDS_REFUSED.inc()
         if len(held) == k or not refused:
             break  # done, or nobody else is eligible (a refusal alone makes a re-ranking worth it)
     held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))

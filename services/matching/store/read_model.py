@@ -2,8 +2,9 @@
 
 Ranking never reads the directory from MongoDB per intake. Instead:
 
-1. Load: the first use reads every therapist and outcome record (one scan each) into a
-   `DirectoryIndex`, after noting the journal's version.
+1. Load: at start-up, in the background (`warm_up`), or else at the first use, every
+   therapist and outcome record is read (one scan each) into a `DirectoryIndex`, after
+   noting the journal's version.
 2. Own writes: whatever this replica writes (holds, caseload, profiles, availability,
    outcomes) is applied to the index from the document the write returned, and its id is
    appended to the shared journal (`journal.py`).
@@ -30,6 +31,7 @@ from typing import Any
 from services.matching.domain.availability import week_key
 from services.matching.domain.directory_index import DirectoryIndex
 from services.matching.domain.outcomes import OutcomeBook
+from services.matching.metrics import DIRECTORY_SIZE
 from services.matching.store import journal
 from services.matching.store.outcomes import counts_from_document
 from services.matching.store.therapists import therapist_from_document
@@ -129,7 +131,15 @@ class Directory:
     async def _load_into_place(self) -> None:
         self.index, self._version = await self._load()
         self._loaded_at = self._clock()
+        DIRECTORY_SIZE.set(len(self.index))
         log.info("directory loaded", therapists=len(self.index), version=self._version)
+
+    async def warm_up(self) -> None:
+        """Load now rather than at the first intake (started in the background at start-up)."""
+        try:
+            await self.current()
+        except Exception:
+            log.exception("directory load at start failed; the first ranking loads it")
 
     async def _catch_up(self) -> None:
         held = await self._journal.get(journal.JOURNAL_ID)
@@ -172,6 +182,7 @@ class Directory:
                     self._apply(index, collection, document)
                 self.index, self._version = index, version  # the journal since `version` follows
                 self._loaded_at = self._clock()
+            DIRECTORY_SIZE.set(len(index))
             log.info("directory reloaded", therapists=len(index), version=version)
         except Exception:
             log.exception("directory reload failed; the journal keeps this replica current meanwhile")

@@ -1,10 +1,11 @@
 """The matching service run in-process on the real broker and database, for its integration tests.
 
-`running_matching` builds the app exactly as `python -m services.matching` does, starts its
-runtime (consumers, relay, timers) in the test's event loop, talks HTTP to it through
-httpx's ASGI transport, and records what it publishes. One service serves a whole test
-module; each test stays independent by placing its therapists and clients in a
-jurisdiction of its own (`Place`), which no other test's intake can be licensed for.
+`running_matching` builds the app exactly as `python -m services.matching` does, runs its
+lifespan (the runtime's consumers, relay and timers; the directory's load) in the test's
+event loop, talks HTTP to it through httpx's ASGI transport, and records what it
+publishes. One service serves the tests of a test process; each test stays independent by
+placing its therapists and clients in a jurisdiction of its own (`Place`), which no other
+test's intake can be licensed for.
 """
 
 from __future__ import annotations
@@ -179,7 +180,7 @@ async def running_matching(
 ) -> AsyncIterator[RunningMatching]:
     settings = matching_settings(kafka, mongo, database, **overrides)
     app = build_app(settings)
-    async with app.state.runtime:
+    async with app.router.lifespan_context(app):  # the runtime, and the directory loaded at start
         recorder = Recorder(kafka)
         await recorder.start()
         try:
