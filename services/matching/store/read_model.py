@@ -91,6 +91,7 @@ class Directory:
         if document is None:
             return
         self._apply(self.index, collection, document)
+        DIRECTORY_SIZE.set(len(self.index))
         if self._written_during_reload is not None:
             self._written_during_reload.append((collection, document))
 
