@@ -102,17 +102,18 @@ def _loading_the_directory(lifespan: Lifespan, matching: Matching) -> Lifespan:
 
 def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching:
     """Matching's stores (registered on `runtime`), read model, timers, clock and policy."""
-    therapist_documents = runtime.documents(therapist_store.COLLECTION)
-    outcome_documents = runtime.documents(outcomes.COLLECTION)
+    # Only proposals carry events (their outbox); the relay's sweep skips the rest.
+    therapist_documents = runtime.documents(therapist_store.COLLECTION, relayed=False)
+    outcome_documents = runtime.documents(outcomes.COLLECTION, relayed=False)
     return Matching(
         therapists=therapist_documents,
         proposals=runtime.documents(proposals.COLLECTION),
-        clients=runtime.documents(clients.COLLECTION),
+        clients=runtime.documents(clients.COLLECTION, relayed=False),
         outcomes=outcome_documents,
         directory=Directory(
             therapist_documents,
             outcome_documents,
-            runtime.documents(journal.COLLECTION),
+            runtime.documents(journal.COLLECTION, relayed=False),
             instance=runtime.instance,
             clock=runtime.clock,
             outcome_prior_strength=settings.outcome_prior_strength,
