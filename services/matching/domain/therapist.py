@@ -61,7 +61,9 @@ class Therapist:
     capacity: int
     high_acuity: bool
     timezone: str
-    caseload: frozenset[str] = frozenset()
+    in_care: int = 0
+    """Clients in the therapist's caseload (a count: ranking needs no more, and 100k
+    therapists' client ids would cost the read model hundreds of megabytes)."""
     holds: tuple[Hold, ...] = ()
     availability: Availability | None = None
     revision: int = 0
@@ -70,7 +72,7 @@ class Therapist:
     """The share of capacity not taken by clients in care (holds may take more): ranking's bound."""
 
     def __post_init__(self) -> None:
-        free = self.capacity - len(self.caseload)
+        free = self.capacity - self.in_care
         self.free_share = free / self.capacity if self.capacity > 0 and free > 0 else 0.0
 
     @property
@@ -87,8 +89,8 @@ class Therapist:
     def load(self, now: datetime, *, ignoring: str | None = None) -> int:
         """Clients in care plus capacity held for open proposals."""
         if not self.holds:
-            return len(self.caseload)
-        return len(self.caseload) + self.live_holds(now, ignoring=ignoring)
+            return self.in_care
+        return self.in_care + self.live_holds(now, ignoring=ignoring)
 
     def holds_for(self, match_id: str) -> bool:
         return any(h.match_id == match_id for h in self.holds)
@@ -104,4 +106,19 @@ class Therapist:
 
 
 def languages_of(tags: Iterable[str]) -> frozenset[str]:
-    return frozenset(primary_language(tag) for tag in tags)
+    return shared(frozenset(primary_language(tag) for tag in tags))
+
+
+_SHARED: dict[frozenset[str], frozenset[str]] = {}
+
+
+def shared(values: Iterable[str]) -> frozenset[str]:
+    """One frozenset object per distinct set of codes, shared by every therapist who has it.
+
+    A small frozenset costs about 200 bytes and a therapist has seven; with 100k therapists
+    most of them repeat (`{"en"}`, `{"video"}`...), so sharing saves hundreds of megabytes
+    and lets per-set caches (approach fit) hit by identity. Distinct sets are few: the
+    combinations of codes therapists actually have.
+    """
+    found = frozenset(values)
+    return _SHARED.setdefault(found, found)

@@ -26,7 +26,7 @@ from typing import Any
 from services.matching.domain.filters import ProposalRound, first_violation
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.profile import TherapistProfile
-from services.matching.domain.therapist import Availability, Hold, Therapist, languages_of
+from services.matching.domain.therapist import Availability, Hold, Therapist, languages_of, shared
 from shared.events.models import TherapistAvailabilityChanged
 from shared.storage import Document
 from shared.storage.documents import Change, Creation, Revision
@@ -44,20 +44,20 @@ def therapist_from_document(document: Mapping[str, Any]) -> Therapist | None:
         id=document["_id"],
         gender=profile["gender"],
         languages=languages_of(profile["languages"]),
-        jurisdictions=frozenset(profile["licensed_jurisdictions"]),
+        jurisdictions=shared(profile["licensed_jurisdictions"]),
         specialties={s["concern"]: int(s["years"]) for s in profile.get("specialties", ())},
-        approaches=frozenset(profile["approaches"]),
-        competencies=frozenset(profile.get("competencies", ())),
+        approaches=shared(profile["approaches"]),
+        competencies=shared(profile.get("competencies", ())),
         communication_style=profile.get("communication_style"),
-        formats=frozenset(profile["formats"]),
-        in_person_regions=frozenset(profile.get("in_person_regions", ())),
+        formats=shared(profile["formats"]),
+        in_person_regions=shared(profile.get("in_person_regions", ())),
         price_per_session=int(profile["price_per_session"]),
-        insurers=frozenset(profile.get("insurers", ())),
+        insurers=shared(profile.get("insurers", ())),
         profile_accepting=bool(profile.get("accepting_new_clients", True)),
         capacity=int(profile["capacity"]),
         high_acuity=bool(profile.get("high_acuity", False)),
         timezone=profile["timezone"],
-        caseload=frozenset(entry["client_id"] for entry in document.get("caseload", ())),
+        in_care=len(document.get("caseload", ())),
         holds=tuple(Hold(h["match_id"], h["client_id"], h["expires_at"]) for h in document.get("holds", ())),
         availability=None
         if not availability
