@@ -262,7 +262,7 @@ async def consume_pipeline(
         await publish_all(scope, topic, [as_record(check_in_due(i, clients=clients)) for i in range(events)])
 
         runtime = ServiceRuntime(settings)
-        store = runtime.documents("check_ins_due")
+        store = runtime.documents("check_ins_due", relayed=False)  # a read model: it carries no events
         calls = {"handled": 0}
         last_handled = [0.0]
 
@@ -402,48 +402,56 @@ async def update_cost(
     """Time `DocumentStore.update` by `_id` in collections of `sizes` documents.
 
     Collections are seeded with `insert_many` through the bench's own client (setup);
-    the measured updates go through the store. The relay's poll is set long so its
-    candidate scan does not land inside the measurement; that scan's own cost per size
-    is reported beside (`relay_candidate_query_ms`).
+    the measured updates go through the store, interleaved across the sizes (one update
+    per size in turn) so that every size meets the same load on a shared machine. The
+    stores carry no events (`relayed=False`), so no relay sweep lands in the measurement;
+    what one sweep query would cost at each size is reported beside
+    (`relay_candidate_query_ms`: the query a relayed collection's sweep makes).
     """
     MongoCommands.install()  # before the runtime's client exists, so its round trips are seen
     async with bench.scope("updates") as scope:
-        runtime = ServiceRuntime(scope.settings(relay_poll_interval_seconds=3600.0))
-        stores = {size: runtime.documents(f"docs_{size}") for size in sizes}
+        runtime = ServiceRuntime(scope.settings())
+        stores = {size: runtime.documents(f"docs_{size}", relayed=False) for size in sizes}
 
         def bump(current: Document) -> Revision:
             return Revision({**current, "n": current["n"] + 1, "touched_at": datetime.now(UTC)})
 
-        rows: dict[str, Any] = {}
         randomly = random.Random(7)  # sampling ids, not cryptography
+        samples: dict[int, list[float]] = {size: [] for size in sizes}
+        window = Window(cpu=cpu, trace=True)
         async with runtime:
-            # Seeded after the start: the relay's first pass met empty collections, and
-            # inserts from the bench's own client do not wake it.
             seeded = {size: await _seed(scope, f"docs_{size}", size) for size in sizes}
             for size in sizes:
-                store = stores[size]
                 for _ in range(warmup):
-                    await store.update(f"d{randomly.randrange(size):07d}", bump)
-                window = Window(cpu=cpu, trace=True)
-                samples: list[float] = []
-                window.open()
-                for _ in range(updates):
+                    await stores[size].update(f"d{randomly.randrange(size):07d}", bump)
+            window.open()
+            for _ in range(updates):
+                for size in sizes:
                     document_id = f"d{randomly.randrange(size):07d}"
                     started = time.perf_counter()
-                    updated = await store.update(document_id, bump)
-                    samples.append(time.perf_counter() - started)
+                    updated = await stores[size].update(document_id, bump)
+                    samples[size].append(time.perf_counter() - started)
                     assert updated is not None
-                window.close()
-                relay_query = await _relay_candidate_query(scope, f"docs_{size}")
-                rows[str(size)] = {
-                    "documents": size,
-                    "updates": len(samples),
-                    "seed_seconds": round(seeded[size], 2),
-                    **distribution_ms(samples),
-                    "relay_candidate_query_ms": relay_query,
-                    **window.report(len(samples)),
-                }
-    return rows
+            window.close()
+            relay_query = {size: await _relay_candidate_query(scope, f"docs_{size}") for size in sizes}
+        report = window.report(updates * len(sizes))
+    trips = report.pop("mongo_round_trips", [])
+    report.pop("mongo_round_trips_per_event", None)
+    shared_trips = [t for t in trips if not t["target"].startswith("docs_")]
+    rows: dict[str, Any] = {}
+    for size in sizes:
+        own = [t for t in trips if t["target"].split(" ")[0] == f"docs_{size}"]
+        count = sum(t["count"] for t in own) + sum(t["count"] for t in shared_trips) / len(sizes)
+        rows[str(size)] = {
+            "documents": size,
+            "updates": len(samples[size]),
+            "seed_seconds": round(seeded[size], 2),
+            **distribution_ms(samples[size]),
+            "mongo_round_trips_per_event": round(count / max(1, len(samples[size])), 2),
+            "document_round_trips": own,
+            "relay_candidate_query_ms": relay_query[size],
+        }
+    return {"by_size": rows, "lease_and_other_round_trips": shared_trips, **report}
 
 
 async def _seed(scope: Scope, collection: str, size: int) -> float:
@@ -469,13 +477,15 @@ async def _seed(scope: Scope, collection: str, size: int) -> float:
 
 
 async def _relay_candidate_query(scope: Scope, collection: str, repeats: int = 3) -> float:
-    """What one idle relay sweep costs: its query for documents with pending events (median ms)."""
+    """What one relay sweep of a collection with nothing pending costs: the sweep's query (median ms).
+
+    The same filter the relay's sweep uses (`_outbox_pending > 0`): FerretDB cannot serve
+    it from the index, so it reads every document of the collection.
+    """
     samples: list[float] = []
     while len(samples) < repeats:
         started = time.perf_counter()
-        cursor = (
-            scope.db[collection].find({"_outbox_pending": {"$gt": 0}}, {"_id": 1}).sort("_id", 1).limit(100)
-        )
+        cursor = scope.db[collection].find({"_outbox_pending": {"$gt": 0}}, {"_id": 1}, batch_size=256)
         _ = [document async for document in cursor]
         samples.append(time.perf_counter() - started)
         if samples[-1] > 1.0:
@@ -494,7 +504,7 @@ async def steady_latency(
     """
     async with bench.scope("latency") as scope:
         consumer = ServiceRuntime(scope.settings())
-        projections = consumer.documents("check_ins_due")
+        projections = consumer.documents("check_ins_due", relayed=False)
         latencies: list[float] = []
 
         async def on_check_in_due(data: CheckInDue, envelope: Envelope) -> None:

@@ -318,7 +318,8 @@ def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
                     )
                 )
     small, large = str(options.documents[0]), str(options.documents[-1])
-    measured_ratio = ratio(figure("update_cost", large, "mean_ms"), figure("update_cost", small, "mean_ms"))
+    by_size = results.get("update_cost", {}).get("by_size", {})
+    measured_ratio = ratio(by_size.get(large, {}).get("mean_ms"), by_size.get(small, {}).get("mean_ms"))
     if measured_ratio is not None and small != large:
         goals.append(
             goal(
@@ -441,19 +442,25 @@ def summarise(report: dict[str, Any], options: Options) -> str:
     if updates and not measured(updates):
         failures.append(f"per-update cost: {updates['error']}")
     elif updates:
+
+        def mean_of(f: dict[str, Any], call: str) -> float | None:
+            found = [t["mean_ms"] for t in f["document_round_trips"] if t["call"] == call]
+            return found[0] if found else None
+
         rows = [
             (
                 int(size),
                 f["mean_ms"],
                 f["p50_ms"],
                 f["p95_ms"],
-                f.get("mongo_round_trips_per_event"),
+                mean_of(f, "find"),
+                mean_of(f, "update"),
+                f["mongo_round_trips_per_event"],
                 f["relay_candidate_query_ms"],
-                cores(f),
             )
-            for size, f in updates.items()
+            for size, f in updates["by_size"].items()
         ]
-        out.append("DocumentStore.update by _id")
+        out.append("DocumentStore.update by _id (sizes interleaved, one update each in turn)")
         out += table(
             rows,
             (
@@ -461,17 +468,20 @@ def summarise(report: dict[str, Any], options: Options) -> str:
                 "mean ms",
                 "p50 ms",
                 "p95 ms",
+                "find ms",
+                "replace ms",
                 "round trips",
-                "idle relay query ms",
-                "cores py/kafka/db/other",
+                "relay sweep query ms",
             ),
         )
-        first = next(iter(updates.values()))
         out.append(
-            "  per round trip at the smallest size: "
+            "  lease round trips: "
             + ", ".join(
-                f"{r['call']} {r['target']} {r['mean_ms']:.2f} ms" for r in first.get("mongo_round_trips", [])
+                f"{r['call']} {r['target']} {r['mean_ms']:.2f} ms"
+                for r in updates["lease_and_other_round_trips"]
+                if r["count"] >= len(rows)
             )
+            + f"; cores py/kafka/db/other {cores(updates)}"
         )
         out.append("")
     for name in ("steady_latency", "timers"):

@@ -44,9 +44,9 @@ async def test_every_measurement_completes_and_counts_every_event(
     for section in ("bare_chain", "pipeline", "relay"):
         handled = {size: figures["handled"] for size, figures in results[section].items()}
         assert handled == {"12": 12, "24": 24}, (section, summary)
-    updates = {size: figures["updates"] for size, figures in results["update_cost"].items()}
+    updates = {size: figures["updates"] for size, figures in results["update_cost"]["by_size"].items()}
     assert updates == {"20": 5, "60": 5}
-    assert all(f["mongo_round_trips_per_event"] > 0 for f in results["update_cost"].values())
+    assert all(f["mongo_round_trips_per_event"] > 0 for f in results["update_cost"]["by_size"].values())
     assert results["steady_latency"]["handled"] == 3
     assert results["timers"]["handled"] == 6
     assert {g["area"] for g in report["goals"]} == {"pipeline", "relay", "updates"}
