@@ -19,7 +19,7 @@ event) and under cProfile, and a pipeline sweep over `consumers_per_topic` is ad
 
     python -m tests.bench [--quick] [--events 2000,20000] [--documents 1000,10000,50000]
         [--updates 300] [--timers 500] [--latency-events 100] [--profile auto|always|never]
-        [--only bare,pipeline,relay,updates,latency,timers]
+        [--only bare,pipeline,relay,updates,latency,timers,matching]
 
 Every option has a `BENCH_*` environment twin (e.g. `BENCH_EVENTS=500,5000`). Results:
 `bench-results/bench.json` (every figure), `bench-results/summary.txt` (the table printed),
@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from shared.observability.logs import configure_logging
-from tests.bench import measurements
+from tests.bench import matching_ranking, measurements
 from tests.bench.harness import Bench, CpuMeter, find_processes
 from tests.bench.measurements import Window
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers")
+SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers", "matching")
 
 PIPELINE_VS_BARE = 0.7
 UPDATE_FLATNESS = 1.5
@@ -213,6 +213,14 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
             f"{options.timers} timers",
             lambda: measurements.timers_fired(
                 bench, options.timers, budget_seconds=min(budget, TIMER_BUDGET), cpu=cpu
+            ),
+        )
+
+    if "matching" in only:
+        results["matching"] = await step(
+            "matching: ranking at 1k/10k/100k therapists, intake-completed to match-proposed",
+            lambda: matching_ranking.run(
+                kafka_bootstrap_servers=bench.kafka_bootstrap_servers, mongodb_uri=bench.mongodb_uri
             ),
         )
 
@@ -655,5 +663,7 @@ async def main(argv: Sequence[str]) -> int:
         infra.stop()
     summary = write(report, options)
     print(summary)
+    if (matching := report["results"].get("matching")) and "error" not in matching:
+        print(matching_ranking.summary(matching))
     print(f"written to {options.output}/bench.json and summary.txt ({report['total_seconds']:.0f} s in all)")
     return 1 if "FAILED measurements:" in summary else 0
