@@ -6,7 +6,7 @@ import asyncio
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -130,3 +130,41 @@ async def eventually(
             return
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s")
+
+
+class TopicRecorder:
+    """Every record on some topics, read from the start by one consumer in the background.
+
+    Tests that wait for several events at once read them from `records` instead of
+    starting a consumer (and a group join) per wait.
+    """
+
+    def __init__(self, kafka: KafkaSettings, events: Iterable[str]) -> None:
+        self._kafka = kafka
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+        self._consumer = AIOKafkaConsumer(
+            *(kafka.topic(name) for name in events),
+            bootstrap_servers=kafka.bootstrap_servers,
+            group_id=f"recorder-{uuid.uuid4().hex}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._collect())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _collect(self) -> None:
+        while True:
+            batch = await self._consumer.getmany(timeout_ms=200)
+            for part in batch.values():
+                self.records.extend(part)

@@ -18,14 +18,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
@@ -34,7 +33,7 @@ from services.notifications.sinks import MailSink
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port
-from tests.support.kafka import isolated
+from tests.support.kafka import TopicRecorder, isolated
 
 SECRET = "journey-e2e-secret-long-enough-for-hs256-signatures"
 SERVICES = ("intake", "matching", "scheduling", "notifications")
@@ -96,37 +95,8 @@ class System:
         )
 
 
-class Recorder:
+class Recorder(TopicRecorder):
     """Every record on the system's topics, read from the start by one consumer in the background."""
-
-    def __init__(self, kafka: KafkaSettings, events: list[str]) -> None:
-        self.records: list[ConsumerRecord[bytes, bytes]] = []
-        self._consumer = AIOKafkaConsumer(
-            *(kafka.topic(name) for name in events),
-            bootstrap_servers=kafka.bootstrap_servers,
-            group_id=f"journey-recorder-{uuid.uuid4().hex}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=1000,
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._collect())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
-
-    async def _collect(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=200)
-            for part in batch.values():
-                self.records.extend(part)
 
     def of(self, topic: str, key: str) -> list[ConsumerRecord[bytes, bytes]]:
         return [r for r in list(self.records) if r.topic == topic and r.key == key.encode()]

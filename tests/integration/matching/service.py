@@ -17,12 +17,11 @@ import string
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -32,7 +31,7 @@ from services.matching.settings import MatchingSettings
 from shared.events.envelope import OutgoingEvent
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
-from tests.support.kafka import event, publish_events
+from tests.support.kafka import TopicRecorder, event, publish_events
 from tests.support.runtime import FAST_DEFAULTS
 from tests.unit.matching.builders import intake, profile
 
@@ -89,38 +88,11 @@ class Place:
         return intake(**(fields | overrides))
 
 
-class Recorder:
+class Recorder(TopicRecorder):
     """Every record the service publishes (match-*), collected in the background."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self._kafka = kafka
-        self.records: list[ConsumerRecord[bytes, bytes]] = []
-        self._consumer = AIOKafkaConsumer(
-            *(kafka.topic(name) for name in PRODUCED),
-            bootstrap_servers=kafka.bootstrap_servers,
-            group_id=f"recorder-{uuid.uuid4().hex}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=1000,
-        )
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._collect())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
-
-    async def _collect(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=200)
-            for part in batch.values():
-                self.records.extend(part)
+        super().__init__(kafka, PRODUCED)
 
     def of(self, name: str, client_id: str) -> list[dict[str, Any]]:
         """Values of `name` records about `client_id`, in the order they were read."""
