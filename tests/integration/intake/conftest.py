@@ -7,29 +7,23 @@ stay independent by using their own client and intake ids.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
-from shared.settings import MongoSettings
 from tests.integration.intake.service import RunningIntake, running_intake
 from tests.support.infrastructure import Infrastructure
-from tests.support.kafka import drop_topics, isolated
+from tests.support.isolation import isolated_place
 
 
 @pytest.fixture(scope="module")
 async def intake(
     infrastructure: Infrastructure, mongo_client: AsyncMongoClient[Any]
 ) -> AsyncIterator[RunningIntake]:
-    kafka = isolated(infrastructure.kafka_bootstrap_servers)
-    database = f"test_intake_{uuid.uuid4().hex[:12]}"
-    async with running_intake(
-        kafka, MongoSettings(uri=SecretStr(infrastructure.mongodb_uri)), database
-    ) as service:
+    async with (
+        isolated_place(infrastructure, mongo_client, "intake") as place,
+        running_intake(place.kafka, place.mongo, place.database) as service,
+    ):
         yield service
-    await mongo_client.drop_database(database)
-    await drop_topics(kafka)
