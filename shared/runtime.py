@@ -38,6 +38,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.background import Pacer
+from shared.clock import build_clock, speed_of
 from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
@@ -62,6 +63,7 @@ log = get_logger(__name__)
 
 
 def utc_now() -> datetime:
+    """Real time: leases, heartbeats and housekeeping; domain code uses `runtime.clock`."""
     return datetime.now(UTC)
 
 
@@ -71,9 +73,16 @@ def instance_id(service: str) -> str:
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, *, clock: Clock = utc_now) -> None:
+    def __init__(self, settings: ServiceSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock
+        # The domain clock: given (tests), else from DEMO_CLOCK_* (real time unless a demo).
+        self.clock = clock or build_clock(settings.clock)
+        if speed_of(self.clock) != 1.0:
+            log.warning(
+                "DEMO CLOCK: domain time runs faster than real time; never in production",
+                speed=speed_of(self.clock),
+                epoch=settings.clock.epoch.isoformat() if settings.clock.epoch else None,
+            )
         self.instance = instance_id(settings.service_name)
         self._mongo: AsyncMongoClient[Document] = connect_mongo(settings.mongo, app_name=self.instance)
         self._db: AsyncDatabase[Document] = self._mongo[settings.database_name]
@@ -127,7 +136,7 @@ class ServiceRuntime:
             poll_interval_seconds=settings.timer_poll_interval_seconds,
             max_attempts=settings.timer_max_attempts,
             on_fired=self._relay.notify,
-            clock=clock,
+            clock=self.clock,
         )
         self._housekeeping = Pacer(settings.housekeeping_interval_seconds)
         self._inbox_pruned_at: datetime | None = None

@@ -5,6 +5,7 @@ Infrastructure names are the ones of DESIGN §6 and are shared by every service
 each replica of each service reads them from its own environment, so an operator can
 point one service at another cluster simply by deploying it with other values.
 Everything a service owns is read under the service's own prefix, e.g. `INTAKE_HTTP_PORT`.
+`DEMO_CLOCK_*` (shared/clock.py) is shared too: every process of a demo runs one clock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.clock import ClockSettings
 from shared.events.registry import DEFAULT_PARTITIONS
 from shared.security.field_encryption import EncryptionSettings
 
@@ -144,6 +146,7 @@ class ServiceSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
 
     @property
     def database_name(self) -> str:

@@ -34,6 +34,7 @@ from services.matching.settings import MatchingSettings
 from services.matching.store import clients, journal, outcomes, proposals
 from services.matching.store import therapists as therapist_store
 from services.matching.store.read_model import Directory
+from shared.clock import domain_span
 from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
@@ -118,7 +119,8 @@ def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching
             clock=runtime.clock,
             outcome_prior_strength=settings.outcome_prior_strength,
             journal_length=settings.journal_length,
-            reload_seconds=settings.directory_reload_seconds,
+            # A safety net's period is real time, also on a demo clock.
+            reload_seconds=domain_span(runtime.clock, settings.directory_reload_seconds).total_seconds(),
         ),
         timers=runtime.timers,
         clock=runtime.clock,

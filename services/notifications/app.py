@@ -30,6 +30,7 @@ from services.notifications.handlers.on_treatment_plan_updated import on_treatme
 from services.notifications.rendering import Renderer
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import COLLECTIONS
+from shared.clock import speed_of
 from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
@@ -49,7 +50,7 @@ from shared.events.models import (
 from shared.http.app import create_service_app
 from shared.messaging.subscriptions import Subscription
 from shared.ports import Clock
-from shared.runtime import ServiceRuntime, utc_now
+from shared.runtime import ServiceRuntime
 
 DESCRIPTION = """Tells the right people at each step of the journey on their chosen channels
 (e-mail with calendar invitations, SMS, push, the in-app inbox), reminds them 24 h and 1 h
@@ -60,7 +61,7 @@ Contact details live only here and are readable only by their recipient and admi
 
 def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
-    runtime = ServiceRuntime(settings, clock=clock or utc_now)
+    runtime = ServiceRuntime(settings, clock=clock)
     for collection in COLLECTIONS:
         runtime.documents(collection)
     stores = stores_of(runtime)
@@ -77,7 +78,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         clock=runtime.clock,
         senders=senders,
         renderer=Renderer(app_url=settings.app_base_url),
-        policy=DeliveryPolicy.from_settings(settings),
+        policy=DeliveryPolicy.from_settings(settings, speed=speed_of(runtime.clock)),
     )
     runtime.subscribe(
         Subscription(RiskFlagged, on_risk_flagged(dispatch)),

@@ -29,6 +29,7 @@ from services.scheduling.store import (
     THERAPISTS,
     SchedulingStores,
 )
+from shared.clock import domain_span
 from shared.events.models import (
     BookingFailed,
     CheckInDue,
@@ -44,10 +45,10 @@ from shared.events.models import (
 from shared.http.app import create_service_app
 from shared.messaging.subscriptions import Subscription
 from shared.ports import Clock
-from shared.runtime import ServiceRuntime, utc_now
+from shared.runtime import ServiceRuntime
 
 
-def policy_of(settings: SchedulingSettings) -> Policy:
+def policy_of(settings: SchedulingSettings, clock: Clock) -> Policy:
     return Policy(
         video_base_url=settings.video_base_url,
         book_at_once=settings.booking_policy == "book_at_once",
@@ -56,13 +57,14 @@ def policy_of(settings: SchedulingSettings) -> Policy:
         series_max_shift=timedelta(days=settings.series_max_shift_days),
         check_in_interval_days=settings.check_in_interval_days,
         late_cancel_window=timedelta(hours=settings.late_cancel_hours),
-        claim_orphan_grace=timedelta(seconds=settings.claim_orphan_grace_seconds),
+        # How long a booking may take is machinery, real seconds even on a demo clock.
+        claim_orphan_grace=domain_span(clock, settings.claim_orphan_grace_seconds),
     )
 
 
 def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or SchedulingSettings()
-    runtime = ServiceRuntime(settings, clock=clock or utc_now)
+    runtime = ServiceRuntime(settings, clock=clock)
     stores = SchedulingStores(
         therapists=runtime.documents(THERAPISTS),
         clients=runtime.documents(CLIENTS),
@@ -71,7 +73,7 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         slot_claims=runtime.documents(SLOT_CLAIMS),
         timers=runtime.timers,
     )
-    ctx = Scheduling(stores, policy_of(settings), runtime.clock)
+    ctx = Scheduling(stores, policy_of(settings, runtime.clock), runtime.clock)
     runtime.subscribe(
         Subscription(MatchProposed, on_match_proposed(ctx)),
         Subscription(MatchAccepted, on_match_accepted(ctx)),

@@ -31,18 +31,19 @@ class DeliveryPolicy:
     email_from: str
 
     @classmethod
-    def from_settings(cls, settings: NotificationsSettings) -> DeliveryPolicy:
+    def from_settings(cls, settings: NotificationsSettings, *, speed: float = 1.0) -> DeliveryPolicy:
+        """`speed`: domain seconds per real second (a demo clock); a provider recovers in real time."""
         return cls(
             source=settings.source,
             retry=RetryPolicy(
                 max_attempts=settings.delivery_max_attempts,
-                initial=timedelta(seconds=settings.delivery_retry_initial_seconds),
-                maximum=timedelta(seconds=settings.delivery_retry_max_seconds),
+                initial=timedelta(seconds=settings.delivery_retry_initial_seconds * speed),
+                maximum=timedelta(seconds=settings.delivery_retry_max_seconds * speed),
             ),
             critical_retry=RetryPolicy(
                 max_attempts=settings.delivery_max_attempts,
-                initial=timedelta(seconds=settings.critical_retry_initial_seconds),
-                maximum=timedelta(seconds=settings.critical_retry_max_seconds),
+                initial=timedelta(seconds=settings.critical_retry_initial_seconds * speed),
+                maximum=timedelta(seconds=settings.critical_retry_max_seconds * speed),
             ),
             on_call_rota=tuple(settings.on_call_rota),
             email_from=settings.smtp_from,
