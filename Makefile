@@ -45,7 +45,7 @@ install: $(VENV)/.installed ## Install the locked dependencies into .venv
 run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops services)
 	$(PY) -m deploy.local.run_services
 
-demo: install ## Seed therapists and walk sample clients through the journey (needs `make run` running)
+demo: install ## Own services on a fast clock: seed therapists, walk sample clients from intake to check-in completed
 	$(PY) -m deploy.local.demo
 
 test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)

@@ -1,22 +1,28 @@
-"""`make demo`: seed a synthetic directory and walk sample clients through the journey.
+"""`make demo`: its own Carepath on a fast clock, a synthetic directory, two dozen clients to check-in.
 
-Expects `make run` in another terminal (the four services on 8001–8004 and the local mail
-sink). From a fixed seed it puts a few hundred therapists (jurisdictions, languages,
-approaches, prices, availability) through matching's and scheduling's admin APIs, registers
-everyone with notifications, then walks two dozen sample clients (one of them high-risk)
-through intake → proposal → first session → treatment plan, and prints each client's event
-trail (type, time, service) under its correlation id, read back from Kafka, and where the
-e-mails went.
+Self-contained: it finds Kafka and MongoDB like `make run` (deploy/local/discovery.py), then
+starts its own four services and mail/SMS sinks through `run_services.start_all`, on their
+own ports (8901–8904, sinks 1925/8925), topics (`carepath-demo-<run>.`) and databases
+(`carepath_demo_<service>`, emptied first), so a running `make run` is not disturbed. The
+services run on the demo clock (shared/clock.py): `DEMO_CLOCK_SPEED` (10000 unless set: a
+day in 8.6 s) from `DEMO_CLOCK_EPOCH`, the moment they are started, so the booking notice,
+reminders 24 h and 1 h ahead, and the check-in a plan interval after the introduction all
+happen within a minute, as real timers and events; nothing is faked. Timers are polled
+every 0.1 s, so one fires at most about 17 domain minutes late at 10000x.
 
-What it cannot show within a minute, and why (no event is faked): the first check-in falls
-due one plan interval after the introduction, the introduction is at least 24 h ahead (the
-booking notice), and a plan's `check_in_interval_days` is at least 1 (intake and scheduling
-both refuse less); scheduling has no demo clock. So the trail ends with the check-in
-scheduled (its due time, from scheduling), not answered.
+From a fixed seed it puts a few hundred therapists (jurisdictions, languages, approaches,
+prices, availability) through matching's and scheduling's admin APIs, registers everyone
+with notifications, then walks two dozen sample clients (one of them high-risk) through
+intake → proposal → first session → treatment plan (a check-in every day) → reminders →
+check-in due → check-in answered (intake's API, as the client) → check-in completed. It
+shows progress while it runs, then stops its services (they drain and commit) and prints
+each client's event trail under its correlation id: domain time, real seconds, type,
+service, and the notifications each event caused, with where the e-mails went
+(`.local/demo/notifications/mail/*.eml`; service logs in `.local/demo/logs/`). The demo's
+topics are deleted at the end; its databases stay until the next run.
 
-Run as `python -m deploy.local.demo` from the repository root; `JWT_SECRET` comes from the
-environment (the Makefile exports the development one `make run` uses), Kafka from
-`KAFKA_BOOTSTRAP_SERVERS` (default 127.0.0.1:9092) and `KAFKA_TOPIC_PREFIX` (default none).
+Run as `python -m deploy.local.demo` from the repository root; `JWT_SECRET` and the field
+encryption key come from the environment (the Makefile exports the development ones).
 """
 
 from __future__ import annotations
@@ -25,23 +31,31 @@ import asyncio
 import json
 import os
 import random
+import shutil
+import signal
+import socket
+import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
+from pymongo import MongoClient
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from deploy.local.discovery import REPO
+from deploy.local.run_services import Layout, existing_services, infrastructure_env, start_all, stop_all
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings
 
@@ -49,10 +63,22 @@ SEED = 20261128
 THERAPISTS = 300
 CLIENTS = 24
 HIGH_RISK_CLIENT = 7  # the eighth client screens positive, high risk
-PORTS = {"intake": 8001, "matching": 8002, "scheduling": 8003, "notifications": 8004}
-ON_CALL = ("oncall-1", "oncall-2")  # `make run`'s rota (deploy/local/run_services.py)
-MAIL_DIR = Path(__file__).resolve().parents[2] / ".local" / "notifications" / "mail"
-STEP_TIMEOUT = 60.0
+DEFAULT_SPEED = "10000"
+DEMO_DIR = REPO / ".local" / "demo"
+LAYOUT = Layout(
+    ports={"intake": 8901, "matching": 8902, "scheduling": 8903, "notifications": 8904},
+    smtp_port=1925,
+    provider_port=8925,
+    sink_dir=DEMO_DIR / "notifications",
+)
+LOG_DIR = DEMO_DIR / "logs"
+MAIL_DIR = LAYOUT.mail_dir
+ON_CALL = LAYOUT.on_call_rota
+STEP_TIMEOUT = 60.0  # real seconds for a step that needs no domain time to pass
+CHECK_IN_TIMEOUT = 150.0  # the introduction and a day after it: a few domain days
+START_TIMEOUT = 120.0
+SETTLE_TIMEOUT = 30.0
+WALK = ("intake", "proposal", "session", "plan", "check-in due", "answered", "completed")
 EVENTS = (
     "intake-completed",
     "risk-flagged",
@@ -89,13 +115,6 @@ APPROACHES = ["cbt", "act", "psychodynamic", "solution_focused"]
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 GENDERS = ["female", "male", "nonbinary", "undisclosed"]
 CREDENTIALS = ["lmft", "lcsw", "lpc", "psyd", "phd", "bacp", "big"]
-
-console = Console()
-
-
-def say_and_exit(message: str) -> None:
-    console.print(Panel(message, title="carepath demo", border_style="red"))
-    sys.exit(1)
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -168,7 +187,9 @@ def intake_sections(rng: random.Random, *, high_risk: bool) -> dict[str, Any]:
 
 @dataclass
 class Step:
-    at: datetime
+    id: str
+    at: datetime  # domain time (the event's ce_time, from the service's demo clock)
+    real: float  # when the broker got it, real seconds since the epoch
     event: str
     service: str
     data: dict[str, Any]
@@ -176,7 +197,7 @@ class Step:
 
 @dataclass
 class Trails:
-    """Every event of the services' topics, grouped by correlation id, read in the background."""
+    """Every event of the demo's topics, grouped by correlation id, read in the background."""
 
     bootstrap: str
     prefix: str
@@ -215,7 +236,9 @@ class Trails:
                     if not journey:
                         continue
                     step = Step(
+                        id=headers.get("ce_id", ""),
                         at=datetime.fromisoformat(headers.get("ce_time", "").replace("Z", "+00:00")),
+                        real=record.timestamp / 1000,
                         event=record.topic.removeprefix(self.prefix),
                         service=headers.get("ce_source", "").rsplit("/", 1)[-1],
                         data=json.loads(record.value),
@@ -223,13 +246,20 @@ class Trails:
                     self.by_journey.setdefault(journey, []).append(step)
 
     def of(self, journey: str) -> list[Step]:
-        return sorted(self.by_journey.get(journey, []), key=lambda s: s.at)
+        return sorted(self.by_journey.get(journey, []), key=lambda s: (s.real, s.at))
 
-    async def wait_for(self, journey: str, *events: str, timeout: float = STEP_TIMEOUT) -> Step | None:
+    async def wait_for(
+        self,
+        journey: str,
+        event: str,
+        *,
+        timeout: float = STEP_TIMEOUT,
+        where: Mapping[str, Any] | None = None,
+    ) -> Step | None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for step in self.of(journey):
-                if step.event in events:
+                if step.event == event and all(step.data.get(k) == v for k, v in (where or {}).items()):
                     return step
             await asyncio.sleep(0.2)
         return None
@@ -244,14 +274,30 @@ class Client:
     sections: dict[str, Any]
     high_risk: bool
     intake_id: str = ""
-    outcome: str = "started"
+    reached: int = 0  # how many steps of WALK it got through
     therapist_id: str | None = None
-    check_in_due: str | None = None
+    started: float = 0.0
+    finished: float | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
     def email(self) -> str:
         return f"{self.client_id}@clients.demo.carepath.local"
+
+    @property
+    def outcome(self) -> str:
+        if self.reached == len(WALK):
+            return "check-in completed"
+        return f"stopped after {WALK[self.reached - 1]}" if self.reached else "not started"
+
+
+def check_in_answers(goals: list[str]) -> dict[str, Any]:
+    """A client a little better than at intake: every item 0 or 1, item 9 at 0."""
+    return {
+        "phq9": [1, 1, 0, 1, 0, 1, 0, 0, 0],
+        "gad7": [1, 0, 1, 0, 1, 0, 0],
+        "goal_progress": [{"goal": goal, "score": 6} for goal in goals],
+    }
 
 
 class Demo:
@@ -269,7 +315,7 @@ class Demo:
 
     @staticmethod
     def url(service: str, path: str) -> str:
-        return f"http://127.0.0.1:{PORTS[service]}/v1{path}"
+        return f"http://127.0.0.1:{LAYOUT.ports[service]}/v1{path}"
 
     async def call(
         self, method: str, service: str, path: str, headers: dict[str, str], **kw: Any
@@ -315,7 +361,30 @@ class Demo:
         email = f"{therapist_id}@therapists.demo.carepath.local"
         await self.register(therapist_id, "therapist", email, profile["timezone"])
 
-    async def walk(self, client: Client, progress: Progress, task: Any) -> None:
+    async def walk(self, client: Client, progress: Progress, task: TaskID) -> None:
+        """Take the client as far along WALK as the system goes; each step advances `task`."""
+        client.started = time.monotonic()
+        try:
+            for step in (
+                self.submit,
+                self.proposed,
+                self.booked,
+                self.plan,
+                self.due,
+                self.answer,
+                self.done,
+            ):
+                if not await step(client):
+                    break
+                client.reached += 1
+                progress.advance(task)
+                if client.reached == len(WALK):
+                    client.finished = time.monotonic()
+        except (httpx.HTTPError, RuntimeError) as error:
+            client.notes.append(f"{type(error).__name__}: {error}"[:200])
+        progress.advance(task, len(WALK) - client.reached)  # what it did not reach counts as done
+
+    async def submit(self, client: Client) -> bool:
         me = self.bearer(client.client_id, Role.client)
         await self.register(client.client_id, "client", client.email, client.sections["timezone"])
         draft = await self.expect(
@@ -325,17 +394,22 @@ class Demo:
         submitted = await self.expect("POST", "intake", f"/intakes/{client.intake_id}/submit", me)
         if submitted.get("crisis_resources"):
             client.notes.append("crisis resources shown at submission")
-        progress.advance(task)
+        return True
 
+    async def proposed(self, client: Client) -> bool:
+        return await self.trails.wait_for(client.intake_id, "match-proposed") is not None
+
+    async def booked(self, client: Client) -> bool:
         booked = await self.trails.wait_for(client.intake_id, "session-booked")
-        progress.advance(task)
         if booked is None:
-            client.outcome = "no first session yet"
-            progress.advance(task, 2)
-            return
+            client.notes.append("no first session: no fitting therapist had a slot")
+            return False
         client.therapist_id = booked.data["therapist_id"]
-        client.outcome = "first session booked"
+        return True
 
+    async def plan(self, client: Client) -> bool:
+        """After the introduction the clinician writes the plan: a check-in every day."""
+        assert client.therapist_id is not None
         clinician = self.bearer(client.therapist_id, Role.clinician)
         plan = {
             "approach": "cbt",
@@ -353,21 +427,135 @@ class Demo:
             if answer.status_code in (200, 201) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
-        progress.advance(task)
         if answer.status_code not in (200, 201):
             client.notes.append(f"plan refused: {answer.status_code}")
-            progress.advance(task)
-            return
-        if await self.trails.wait_for(client.intake_id, "treatment-plan-updated"):
-            client.outcome = "in care, plan active"
-        for _ in range(40):  # scheduling follows the plan: the check-in moves to its interval
-            care = await self.expect("GET", "scheduling", f"/clients/{client.client_id}/sessions", self.admin)
-            check_ins = care.get("check_ins") or {}
-            if check_ins.get("interval_days") == 1:
-                client.check_in_due = check_ins.get("next_due_at")
-                break
-            await asyncio.sleep(0.5)
-        progress.advance(task)
+            return False
+        return await self.trails.wait_for(client.intake_id, "treatment-plan-updated") is not None
+
+    async def due(self, client: Client) -> bool:
+        """Scheduling's check-in timer fires one plan interval after the introduction."""
+        if await self.trails.wait_for(client.intake_id, "check-in-due", timeout=CHECK_IN_TIMEOUT):
+            return True
+        client.notes.append(f"no check-in due within {CHECK_IN_TIMEOUT:.0f} s")
+        return False
+
+    async def answer(self, client: Client) -> bool:
+        """The client answers the pending check-in through intake's API, as themselves."""
+        me = self.bearer(client.client_id, Role.client)
+        deadline = time.monotonic() + STEP_TIMEOUT
+        while time.monotonic() < deadline:  # intake creates it on check-in-due, moments later
+            check_ins = await self.expect("GET", "intake", f"/clients/{client.client_id}/check-ins", me)
+            if pending := [c for c in check_ins if c["status"] == "pending"]:
+                first = pending[0]
+                answers = check_in_answers(first.get("goals_to_rate", []))
+                await self.expect("POST", "intake", f"/check-ins/{first['id']}/responses", me, json=answers)
+                return True
+            await asyncio.sleep(0.3)
+        client.notes.append("intake showed no pending check-in")
+        return False
+
+    async def done(self, client: Client) -> bool:
+        return await self.trails.wait_for(client.intake_id, "check-in-completed") is not None
+
+
+async def settle(trails: Trails, clients: list[Client], progress: Progress) -> None:
+    """Notifications works through its backlog last: wait until no delivery came for 3 s (30 s at most)."""
+    task = progress.add_task("notifications catching up", total=None)
+    journeys = [c.intake_id for c in clients if c.intake_id]
+
+    def delivered() -> int:
+        return sum(1 for j in journeys for s in trails.of(j) if s.event.startswith("notification-"))
+
+    seen, quiet_since, deadline = delivered(), time.monotonic(), time.monotonic() + SETTLE_TIMEOUT
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < 3.0:
+        await asyncio.sleep(0.5)
+        if (now := delivered()) != seen:
+            seen, quiet_since = now, time.monotonic()
+            progress.update(task, completed=seen)
+    progress.update(task, total=seen, completed=seen)
+
+
+# ---------------------------------------------------------------- the demo's own services
+
+
+def refuse_taken_ports() -> None:
+    taken = []
+    for port in [*LAYOUT.ports.values(), LAYOUT.smtp_port, LAYOUT.provider_port]:
+        with socket.socket() as probe:
+            probe.settimeout(0.5)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                taken.append(port)
+    if taken:
+        say_and_exit(
+            f"Port(s) {', '.join(map(str, taken))} are taken: is another `make demo` running? "
+            "The demo runs its own services there (`make run` on 8001–8004 may keep running)."
+        )
+
+
+def empty_demo_databases(mongodb_uri: str) -> dict[str, str]:
+    """Each service's demo database, dropped so that every run starts from nothing."""
+    names = {name: f"carepath_demo_{name}" for name in LAYOUT.ports}
+    client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri, serverSelectionTimeoutMS=10_000)
+    try:
+        for database in names.values():
+            client.drop_database(database)
+    finally:
+        client.close()
+    return names
+
+
+def demo_environment(
+    infrastructure: dict[str, str], prefix: str, speed: str, epoch: datetime
+) -> dict[str, str]:
+    env = {**os.environ, **infrastructure}
+    env.update(
+        LOG_FORMAT="console",
+        KAFKA_TOPIC_PREFIX=prefix,
+        DEMO_CLOCK_SPEED=speed,
+        DEMO_CLOCK_EPOCH=epoch.isoformat(),
+    )
+    for name, database in empty_demo_databases(infrastructure["MONGODB_URI"]).items():
+        env[f"{name.upper()}_MONGODB_DATABASE"] = database
+        # Timers are polled in real time: 0.1 s is about 17 domain minutes at 10000x.
+        env[f"{name.upper()}_TIMER_POLL_INTERVAL_SECONDS"] = "0.1"
+    return env
+
+
+async def until_ready(
+    http: httpx.AsyncClient, children: Mapping[str, subprocess.Popen[str]], progress: Progress
+) -> None:
+    task = progress.add_task("demo services ready (DEMO_CLOCK_* set)", total=len(LAYOUT.ports))
+    waiting = dict(LAYOUT.ports)
+    deadline = time.monotonic() + START_TIMEOUT
+    while waiting and time.monotonic() < deadline:
+        for name, port in list(waiting.items()):
+            if children[name].poll() is not None:
+                raise SystemExit(f"{name} exited at start; its log: {LOG_DIR / (name + '.log')}")
+            with suppress(httpx.TransportError):
+                if (await http.get(f"http://127.0.0.1:{port}/readyz", timeout=2)).status_code == 200:
+                    del waiting[name]
+                    progress.advance(task)
+        await asyncio.sleep(0.3)
+    if waiting:
+        raise SystemExit(f"not ready within {START_TIMEOUT:.0f} s: {', '.join(waiting)} (logs in {LOG_DIR})")
+
+
+async def drop_topics(bootstrap: str, prefix: str) -> None:
+    """The demo's topics (and their dead-letter topics) go; a local broker's heap is finite."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        await admin.start()
+        doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if doomed:
+            await admin.delete_topics(doomed)
+    except Exception as exc:
+        console.print(f"[dim]could not delete the demo's topics {prefix}*: {exc!r}[/]")
+    finally:
+        with suppress(Exception):
+            await admin.close()
+
+
+# ---------------------------------------------------------------- what is printed
 
 
 def mails_for(address: str) -> list[str]:
@@ -381,37 +569,57 @@ def mails_for(address: str) -> list[str]:
     return found
 
 
-def trail_table(client: Client, steps: list[Step]) -> Table:
-    title = f"{client.client_id}  ·  correlation id {client.intake_id}"
+def trail_table(client: Client, steps: list[Step], epoch: float) -> Table:
+    """The client's events in order, each followed by the notifications it caused."""
+    title = f"{client.client_id}  ·  correlation id [bold]{client.intake_id}[/]"
     if client.high_risk:
         title += "  ·  [bold red]high risk[/]"
-    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
-    table.add_column("+s", justify="right", style="dim")
-    table.add_column("event", style="cyan")
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("domain time (UTC)", style="dim", no_wrap=True)
+    table.add_column("real s", justify="right", style="dim")  # since the walk began
+    table.add_column("event", style="cyan", no_wrap=True)
     table.add_column("service", style="magenta")
     table.add_column("detail")
-    start = steps[0].at if steps else None
-    folded: dict[str, int] = {}
+    deliveries = [s for s in steps if s.event in ("notification-delivered", "notification-failed")]
+    caused: dict[str, list[Step]] = {}
+    for delivery in deliveries:
+        caused.setdefault(str(delivery.data.get("cause_event_id")), []).append(delivery)
+    shown: set[str] = set()
     for step in steps:
-        if step.event == "notification-delivered":
-            channel = step.data.get("channel", "?")
-            folded[channel] = folded.get(channel, 0) + 1
+        if step in deliveries:
             continue
-        offset = f"{(step.at - start).total_seconds():.1f}" if start else ""
-        table.add_row(offset, step.event, step.service, detail(step))
-    if folded:
-        counts = ", ".join(f"{n} by {channel}" for channel, n in sorted(folded.items()))
-        table.add_row("", "notification-delivered", "notifications", counts)
-    if client.check_in_due:
         table.add_row(
-            "", "[dim]check-in-due[/]", "[dim]scheduling[/]", f"[dim]timer set for {client.check_in_due}[/]"
+            step.at.strftime("%a %d %b %H:%M"),
+            f"{step.real - epoch:.1f}",
+            step.event,
+            step.service,
+            detail(step),
         )
+        for delivery in caused.get(step.id, []):
+            shown.add(delivery.id)
+            table.add_row(*delivery_row(delivery, epoch))
+    for delivery in deliveries:  # caused by an event of another journey, or not read yet
+        if delivery.id not in shown:
+            table.add_row(*delivery_row(delivery, epoch))
     mails = mails_for(client.email)
-    table.caption = f"{client.outcome}; e-mails to {client.email}: {len(mails)} in {MAIL_DIR}" + (
+    table.caption = f"{client.outcome}; {len(mails)} e-mails to {client.email}" + (
         f"; {'; '.join(client.notes)}" if client.notes else ""
     )
     table.caption_justify = "left"
     return table
+
+
+def delivery_row(step: Step, epoch: float) -> tuple[str, ...]:
+    d = step.data
+    who = d.get("recipient_id", "?")
+    outcome = "" if step.event == "notification-delivered" else f" [red]failed: {d.get('reason')}[/]"
+    return (
+        step.at.strftime("%a %d %b %H:%M"),
+        f"{step.real - epoch:.1f}",
+        "  └ [green]" + step.event.removeprefix("notification-") + "[/]",
+        "[dim]notifications[/]",
+        f"[dim]{d.get('kind')} → {who} by {d.get('channel')}[/]{outcome}",
+    )
 
 
 def detail(step: Step) -> str:
@@ -426,72 +634,99 @@ def detail(step: Step) -> str:
             names = [c["therapist_id"] for c in d.get("candidates", [])]
             return f"{len(names)} candidates: {', '.join(names)}" if names else "no candidate yet"
         case "session-booked":
-            return f"#{d['sequence']} with {d['therapist_id']} at {d['starts_at']}"
+            starts = datetime.fromisoformat(d["starts_at"]).strftime("%a %d %b %H:%M")
+            return f"#{d['sequence']} with {d['therapist_id']} at {starts}"
         case "treatment-plan-updated":
             every = f"check-in every {d['check_in_interval_days']} d"
             return f"v{d['version']} {d['approach']}, {d['session_cadence']}, {every}"
+        case "check-in-due":
+            return f"{d['check_in_id']}: {', '.join(d.get('instruments', []))}"
+        case "check-in-completed":
+            change = d.get("change", {})
+            return (
+                f"PHQ-9 {d['phq9']['total']} ({change.get('phq9_delta'):+d}), "
+                f"GAD-7 {d['gad7']['total']} ({change.get('gad7_delta'):+d})"
+                + (", plan review suggested" if d.get("plan_review_suggested") else "")
+            )
         case "booking-failed":
             return str(d.get("reason", ""))
         case _:
             return ""
 
 
-async def preflight(http: httpx.AsyncClient) -> None:
-    down = []
-    for name, port in PORTS.items():
-        try:
-            ready = (await http.get(f"http://127.0.0.1:{port}/readyz", timeout=3)).status_code == 200
-        except httpx.TransportError:
-            ready = False
-        if not ready:
-            down.append(f"{name} (http://127.0.0.1:{port}/readyz)")
-    if down:
-        say_and_exit(
-            "Carepath is not running (or not ready): " + ", ".join(down) + ".\n"
-            "Start it with [bold]make run[/] in another terminal, wait for the four services, then run "
-            "[bold]make demo[/] again."
-        )
+def summary(clients: list[Client], trails: Trails, timings: dict[str, float], speed: str) -> Panel:
+    completed = [c for c in clients if c.finished is not None]
+    walks = sorted(c.finished - c.started for c in completed if c.finished is not None)
+    pages = sum(len(mails_for(f"{on_call}@clinic.demo.carepath.local")) for on_call in ON_CALL)
+    reminders = sum(
+        1
+        for c in clients
+        for s in trails.of(c.intake_id)
+        if s.event == "notification-delivered" and s.data.get("kind") == "session_reminder"
+    )
+    reached = ", ".join(f"{sum(1 for c in clients if c.reached > n)} {name}" for n, name in enumerate(WALK))
+    slowest = f"{walks[len(walks) // 2]:.0f} s median, {walks[-1]:.0f} s slowest" if walks else "none"
+    return Panel(
+        f"{THERAPISTS} therapists seeded (seed {SEED}) in {timings['seeding']:.0f} s; {CLIENTS} clients "
+        f"walked in {timings['walk']:.0f} s on a clock {speed}x real time "
+        f"(services ready in {timings['start']:.0f} s).\n"
+        f"Reached: {reached}.\n"
+        f"Intake submitted → check-in completed: {slowest} (real time); "
+        f"{reminders} session reminders delivered.\n"
+        f"E-mails: {MAIL_DIR}/*.eml (the .ics opens in a calendar); on-call pages to "
+        f"{' / '.join(ON_CALL)}: {pages}. Service logs: {LOG_DIR}/.",
+        title="carepath demo",
+        border_style="green" if len(completed) == len(clients) else "yellow",
+    )
 
 
-async def main() -> None:
-    secret = os.environ.get("JWT_SECRET", "")
-    if not secret:
-        say_and_exit(
-            "JWT_SECRET is not set; `make demo` exports the development secret that `make run` uses."
-        )
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    prefix = os.environ.get("KAFKA_TOPIC_PREFIX", "")
+console = Console()
+
+
+def say_and_exit(message: str) -> None:
+    console.print(Panel(message, title="carepath demo", border_style="red"))
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- main
+
+
+async def run(env: dict[str, str], children: Mapping[str, subprocess.Popen[str]], speed: str) -> None:
+    secret = env["JWT_SECRET"]
     rng = random.Random(SEED)  # noqa: S311 - synthetic data from a fixed seed
-    run = uuid.uuid4().hex[:6]
+    run_id = env["KAFKA_TOPIC_PREFIX"].removeprefix("carepath-demo-").rstrip(".")
+    clients = [
+        Client(
+            f"demo-{run_id}-client-{n:02d}",
+            intake_sections(rng, high_risk=n == HIGH_RISK_CLIENT),
+            n == HIGH_RISK_CLIENT,
+        )
+        for n in range(CLIENTS)
+    ]
+    directory = [
+        (f"demo-therapist-{n:03d}", *therapist_profile(random.Random(SEED * 1000 + n)))  # noqa: S311
+        for n in range(THERAPISTS)
+    ]
+    trails = Trails(env["KAFKA_BOOTSTRAP_SERVERS"], env["KAFKA_TOPIC_PREFIX"])
+    timings: dict[str, float] = {}
+    began = time.monotonic()
     async with httpx.AsyncClient(timeout=30) as http:
-        await preflight(http)
-        trails = Trails(bootstrap, prefix)
-        await trails.start()
         demo = Demo(secret, http, trails)
-        clients = [
-            Client(
-                f"demo-{run}-client-{n:02d}",
-                intake_sections(rng, high_risk=n == HIGH_RISK_CLIENT),
-                n == HIGH_RISK_CLIENT,
-            )
-            for n in range(CLIENTS)
-        ]
-        directory = [
-            (f"demo-therapist-{n:03d}", *therapist_profile(random.Random(SEED * 1000 + n)))  # noqa: S311
-            for n in range(THERAPISTS)
-        ]
-        started = time.monotonic()
-        try:
-            with Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-            ) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            await until_ready(http, children, progress)
+            timings["start"] = time.monotonic() - began
+            await trails.start()
+            try:
                 seeding = progress.add_task(
                     "therapists seeded (matching, scheduling, notifications)", total=THERAPISTS
                 )
+                started = time.monotonic()
 
                 async def seed(one: tuple[str, dict[str, Any], dict[str, Any]]) -> None:
                     await demo.seed_therapist(*one)
@@ -500,40 +735,52 @@ async def main() -> None:
                 await asyncio.gather(*(seed(one) for one in directory))
                 for on_call in ON_CALL:
                     await demo.register(on_call, "on_call", f"{on_call}@clinic.demo.carepath.local", "UTC")
-                walking = progress.add_task("clients: intake → proposal → session → plan", total=CLIENTS * 4)
+                timings["seeding"] = time.monotonic() - started
+                walking = progress.add_task("clients: " + " → ".join(WALK), total=CLIENTS * len(WALK))
+                started, walk_began = time.monotonic(), time.time()
                 await asyncio.gather(*(demo.walk(client, progress, walking) for client in clients))
-            # Notifications works through its backlog last: wait (a while) for every booked
-            # client's invitation before reading the trails and the mail folder.
-            for _ in range(60):
-                if all(mails_for(c.email) for c in clients if c.therapist_id):
-                    break
-                await asyncio.sleep(1.0)
-            await asyncio.sleep(2.0)
-        finally:
-            await trails.stop()
-
+                timings["walk"] = time.monotonic() - started
+                await settle(trails, clients, progress)
+            finally:
+                await trails.stop()
     for client in clients:
-        console.print(trail_table(client, trails.of(client.intake_id)))
+        console.print(trail_table(client, trails.of(client.intake_id), walk_began))
         console.print()
-    booked = sum(1 for c in clients if c.therapist_id)
-    in_care = sum(1 for c in clients if c.outcome == "in care, plan active")
-    pages = mails_for(f"{ON_CALL[0]}@clinic.demo.carepath.local")
-    console.print(
-        Panel(
-            f"{THERAPISTS} therapists seeded (seed {SEED}); {CLIENTS} clients walked in "
-            f"{time.monotonic() - started:.0f} s: {booked} first sessions booked, "
-            f"{in_care} with an active plan.\n"
-            f"E-mails: {MAIL_DIR}/*.eml (the .ics opens in a calendar); "
-            f"on-call pages to {ON_CALL[0]}: {len(pages)}.\n"
-            "Check-ins: the first one falls due one plan interval (1 day at least) after the "
-            "introduction, which is 24 h ahead at least; scheduling has no demo clock, so each trail "
-            "ends with the check-in timer set (its due time above); check-in-due → answered → "
-            "check-in-completed follow then.",
-            title="carepath demo",
-            border_style="green",
-        )
+    console.print(summary(clients, trails, timings, speed))
+
+
+def interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM as Ctrl-C: the services are stopped on the way out
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, interrupted)
+    if not os.environ.get("JWT_SECRET"):
+        say_and_exit("JWT_SECRET is not set; `make demo` exports the development secret.")
+    refuse_taken_ports()
+    speed = os.environ.get("DEMO_CLOCK_SPEED", DEFAULT_SPEED)
+    console.print(f"[bold]carepath demo[/]: finding Kafka and MongoDB, then its own services at {speed}x")
+    infrastructure = infrastructure_env(lambda message: console.print(f"[dim]{message}[/]"))
+    prefix = f"carepath-demo-{uuid.uuid4().hex[:6]}."
+    epoch = datetime.now(UTC)
+    env = demo_environment(infrastructure, prefix, speed, epoch)
+    shutil.rmtree(LAYOUT.sink_dir, ignore_errors=True)
+    children = start_all(
+        env,
+        LAYOUT,
+        existing_services(),
+        log_dir=LOG_DIR,
+        announce=lambda message: console.print(f"[dim]{message}[/]"),
     )
+    try:
+        asyncio.run(run(env, children, speed))
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/]")
+    finally:
+        with console.status("stopping the demo's services (they drain and commit)"):
+            stop_all(children)
+            asyncio.run(drop_topics(env["KAFKA_BOOTSTRAP_SERVERS"], prefix))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -8,9 +8,10 @@ can read what was sent under `.local/notifications/`. Each service under
 local port (DESIGN §7), its output prefixed with its name; `REPLICAS=2` starts a second
 replica of each on port + 100 (same consumer group, so they share the partitions).
 Ctrl-C or SIGTERM stops the services (they drain and commit); the infrastructure keeps
-running until `make down`. Run as `python -m deploy.local.run_services` from the repository
-root; `JWT_SECRET` and the field encryption key come from the environment (the Makefile
-exports development ones).
+running until `make down`. `make demo` (deploy/local/demo.py) starts its own set through
+`start_all` and `stop_all` here, on other ports, sinks and topics. Run as
+`python -m deploy.local.run_services` from the repository root; `JWT_SECRET` and the field
+encryption key come from the environment (the Makefile exports development ones).
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from deploy.local.discovery import REPO, InfrastructureError, provide, start_compose
 from services.notifications.sinks import DEVELOPMENT_SECRET
@@ -29,28 +34,46 @@ REPLICA_PORT_STEP = 100
 SMTP_SINK_PORT = 1025
 PROVIDER_SINK_PORT = 8025
 SINK_DIR = REPO / ".local" / "notifications"
+ON_CALL_ROTA = ("oncall-1", "oncall-2")
 
-# Where notifications sends locally: the sinks above, and a two-person on-call rota.
-LOCAL_NOTIFICATIONS = {
-    "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
-    "NOTIFICATIONS_SMTP_PORT": str(SMTP_SINK_PORT),
-    "NOTIFICATIONS_PROVIDER_WEBHOOK_URL": f"http://127.0.0.1:{PROVIDER_SINK_PORT}/messages",
-    "NOTIFICATIONS_ON_CALL_ROTA": "oncall-1,oncall-2",
-    "NOTIFICATIONS_PROVIDER_SIGNING_SECRET": DEVELOPMENT_SECRET,  # the sinks verify with the same one
-}
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one set of services and sinks listens and writes: `make run`'s, or the demo's own."""
+
+    ports: Mapping[str, int] = field(default_factory=lambda: dict(PORTS))
+    smtp_port: int = SMTP_SINK_PORT
+    provider_port: int = PROVIDER_SINK_PORT
+    sink_dir: Path = SINK_DIR
+    on_call_rota: tuple[str, ...] = ON_CALL_ROTA
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.sink_dir / "mail"
+
+    def notifications_env(self) -> dict[str, str]:
+        """Where notifications sends locally: the sinks, and a two-person on-call rota."""
+        return {
+            "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+            "NOTIFICATIONS_SMTP_PORT": str(self.smtp_port),
+            "NOTIFICATIONS_PROVIDER_WEBHOOK_URL": f"http://127.0.0.1:{self.provider_port}/messages",
+            "NOTIFICATIONS_ON_CALL_ROTA": ",".join(self.on_call_rota),
+            "NOTIFICATIONS_PROVIDER_SIGNING_SECRET": DEVELOPMENT_SECRET,  # the sinks verify with it
+        }
 
 
 def say(message: str) -> None:
     print(f"carepath run: {message}", file=sys.stderr, flush=True)
 
 
-def infrastructure_env() -> dict[str, str]:
+def infrastructure_env(announce: Callable[[str], None] = say) -> dict[str, str]:
+    """Kafka and MongoDB (DESIGN §6 order, Docker through compose); exits with the reason if none."""
     try:
         infrastructure = provide(on_docker=start_compose)
     except InfrastructureError as error:
-        say(str(error))
+        announce(str(error))
         sys.exit(1)
-    say(
+    announce(
         f"Kafka at {infrastructure.kafka_bootstrap_servers}, MongoDB at {infrastructure.mongodb_uri} "
         f"({infrastructure.origin})"
     )
@@ -75,12 +98,90 @@ def replicas() -> int:
     return int(value)
 
 
-def start(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+def start(
+    name: str, argv: list[str], env: dict[str, str], log_dir: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start one process: its output prefixed with `name` on stdout, or into `log_dir/<name>.log`."""
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / f"{name}.log").open("w") as log:
+            return subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     child = subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     threading.Thread(target=pump, args=(name, child.stdout), daemon=True).start()
     return child
+
+
+def start_all(
+    env: Mapping[str, str],
+    layout: Layout,
+    services: list[str],
+    *,
+    replica_count: int = 1,
+    log_dir: Path | None = None,
+    announce: Callable[[str], None] = say,
+) -> dict[str, subprocess.Popen[str]]:
+    """The sinks (when notifications runs), then each service and replica, on `layout`'s ports.
+
+    `make run` and `make demo` both start their processes here; the caller stops them with
+    `stop_all`. A replica after the first listens on port + 100 per replica.
+    """
+    base = dict(env)
+    children: dict[str, subprocess.Popen[str]] = {}
+    if "notifications" in services:
+        base = {**layout.notifications_env(), **base}
+        children["sinks"] = start(
+            "sinks",
+            [
+                sys.executable,
+                "-m",
+                "services.notifications.sinks",
+                "--smtp-port",
+                str(layout.smtp_port),
+                "--provider-port",
+                str(layout.provider_port),
+                "--out",
+                str(layout.sink_dir),
+            ],
+            base,
+            log_dir,
+        )
+        announce(f"sent e-mails: {layout.mail_dir}/*.eml; SMS and push: {layout.sink_dir / 'provider.jsonl'}")
+    for replica in range(replica_count):
+        for name in services:
+            port = layout.ports[name] + replica * REPLICA_PORT_STEP
+            label = name if replica == 0 else f"{name}#{replica + 1}"
+            children[label] = start(
+                label,
+                [sys.executable, "-m", f"services.{name}"],
+                {**base, f"{name.upper()}_HTTP_PORT": str(port)},
+                log_dir,
+            )
+            announce(f"{label} on http://127.0.0.1:{port} (OpenAPI docs at http://127.0.0.1:{port}/docs)")
+    return children
+
+
+def stop_all(children: Mapping[str, subprocess.Popen[str]], timeout: float = 60.0) -> int:
+    """SIGTERM the services (they drain and commit), then the sinks they may still send to.
+
+    Whatever outlives `timeout` is killed.
+    """
+    services = {name: child for name, child in children.items() if name != "sinks"}
+    sinks = {name: child for name, child in children.items() if name == "sinks"}
+    deadline = time.monotonic() + timeout
+    codes = []
+    for group in (services, sinks):
+        for child in group.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in group.values():
+            try:
+                codes.append(child.wait(timeout=max(0.1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                codes.append(child.wait())
+    return max(codes, default=0)
 
 
 def main() -> int:
@@ -93,35 +194,7 @@ def main() -> int:
         say("the infrastructure is up; no service exists yet under services/ (nothing else to start)")
         say(f"Kafka {env['KAFKA_BOOTSTRAP_SERVERS']}  MongoDB {env['MONGODB_URI']}  (stop with `make down`)")
         return 0
-    children: dict[str, subprocess.Popen[str]] = {}
-    if "notifications" in services:
-        env = {**LOCAL_NOTIFICATIONS, **env}
-        children["sinks"] = start(
-            "sinks",
-            [
-                sys.executable,
-                "-m",
-                "services.notifications.sinks",
-                "--smtp-port",
-                str(SMTP_SINK_PORT),
-                "--provider-port",
-                str(PROVIDER_SINK_PORT),
-                "--out",
-                str(SINK_DIR),
-            ],
-            env,
-        )
-        say(f"sent e-mails: {SINK_DIR / 'mail'}/*.eml; SMS and push: {SINK_DIR / 'provider.jsonl'}")
-    for replica in range(replicas()):
-        for name in services:
-            port = PORTS[name] + replica * REPLICA_PORT_STEP
-            label = name if replica == 0 else f"{name}#{replica + 1}"
-            children[label] = start(
-                label,
-                [sys.executable, "-m", f"services.{name}"],
-                {**env, f"{name.upper()}_HTTP_PORT": str(port)},
-            )
-            say(f"{label} on http://127.0.0.1:{port} (OpenAPI docs at http://127.0.0.1:{port}/docs)")
+    children = start_all(env, Layout(), services, replica_count=replicas())
 
     def stop(_signum: int, _frame: object) -> None:
         for child in children.values():
