@@ -10,16 +10,21 @@ One run measures, each on a fresh topic prefix and database (dropped afterwards)
    published from the runtime's start until all are on the topic and every outbox is empty.
 4. per-update cost: `DocumentStore.update` by `_id` in collections of 1k, 10k, 50k documents.
 5. write-to-handled latency at a steady 5 events/s, and durable timers fired per second.
+6. matching: ranking latency by directory size, intake-completed to match-proposed.
+7. journey: the four services as processes; submitted intake to `session-booked` at a
+   steady 10 and 50 intakes/s for a minute each, with its stages (tests/bench/journey.py).
 
 Goals (pass/miss is printed beside each): pipeline >= 0.7 x bare chain; per-update cost
 within 1.5 x from the smallest to the largest collection; relay and pipeline throughput
-not falling from the smallest to the largest run (>= 0.9 x, for noise). When a goal is
+not falling from the smallest to the largest run (>= 0.9 x, for noise); journey p99 <= 1 s
+at 50 intakes/s with none lost. When a goal is
 missed the pipeline and relay are run again traced (MongoDB and Kafka round trips per
 event) and under cProfile, and a pipeline sweep over `consumers_per_topic` is added.
 
     python -m tests.bench [--quick] [--events 2000,20000] [--documents 1000,10000,50000]
         [--updates 300] [--timers 500] [--latency-events 100] [--profile auto|always|never]
-        [--only bare,pipeline,relay,updates,latency,timers,matching]
+        [--journey-rates 10,50] [--journey-seconds 60] [--journey-trace]
+        [--only bare,pipeline,relay,updates,latency,timers,matching,journey]
 
 Every option has a `BENCH_*` environment twin (e.g. `BENCH_EVENTS=500,5000`). Results:
 `bench-results/bench.json` (every figure), `bench-results/summary.txt` (the table printed),
@@ -43,12 +48,12 @@ from pathlib import Path
 from typing import Any
 
 from shared.observability.logs import configure_logging
-from tests.bench import matching_ranking, measurements
+from tests.bench import journey, matching_ranking, measurements
 from tests.bench.harness import Bench, CpuMeter, find_processes
 from tests.bench.measurements import Window
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers", "matching")
+SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers", "matching", "journey")
 
 PIPELINE_VS_BARE = 0.7
 UPDATE_FLATNESS = 1.5
@@ -63,6 +68,8 @@ QUICK = {
     "updates": "100",
     "timers": "100",
     "latency_events": "15",
+    "journey_rates": "10,50",
+    "journey_seconds": "10",
 }
 DEFAULTS = {
     "events": "2000,20000",
@@ -70,6 +77,8 @@ DEFAULTS = {
     "updates": "300",
     "timers": "500",
     "latency_events": "100",
+    "journey_rates": "10,50",
+    "journey_seconds": "60",
 }
 
 
@@ -88,6 +97,10 @@ class Options:
     timers: int
     latency_events: int
     latency_rate: float
+    journey_rates: list[float]
+    journey_seconds: float
+    journey_drain_seconds: float
+    journey_trace: bool
     profile: str
     profile_events: int
     budget_seconds: float
@@ -107,6 +120,20 @@ def parse(argv: Sequence[str]) -> Options:
     parser.add_argument("--timers", help="due timers to fire (500)")
     parser.add_argument("--latency-events", help="events at the steady rate (100)")
     parser.add_argument("--latency-rate", type=float, default=float(env("BENCH_LATENCY_RATE", "5")))
+    parser.add_argument("--journey-rates", help="intakes per second, each rate in turn (10,50)")
+    parser.add_argument("--journey-seconds", help="seconds of sending at each rate (60; --quick 10)")
+    parser.add_argument(
+        "--journey-drain-seconds",
+        type=float,
+        default=float(env("BENCH_JOURNEY_DRAIN_SECONDS", "120")),
+        help="how long after the last submit an unbooked intake still counts as late, not lost",
+    )
+    parser.add_argument(
+        "--journey-trace",
+        action="store_true",
+        default=bool(env("BENCH_JOURNEY_TRACE")),
+        help="count each service's MongoDB round trips during the journey",
+    )
     parser.add_argument(
         "--profile",
         choices=("auto", "always", "never"),
@@ -145,6 +172,10 @@ def parse(argv: Sequence[str]) -> Options:
         timers=int(pick("timers")),
         latency_events=int(pick("latency_events")),
         latency_rate=args.latency_rate,
+        journey_rates=[float(r) for r in pick("journey_rates").split(",") if r.strip()],
+        journey_seconds=float(pick("journey_seconds")),
+        journey_drain_seconds=args.journey_drain_seconds,
+        journey_trace=args.journey_trace,
         profile=args.profile,
         profile_events=args.profile_events or min(events[0], PROFILE_EVENTS),
         budget_seconds=args.budget_seconds,
@@ -221,6 +252,22 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
             "matching: ranking at 1k/10k/100k therapists, intake-completed to match-proposed",
             lambda: matching_ranking.run(
                 kafka_bootstrap_servers=bench.kafka_bootstrap_servers, mongodb_uri=bench.mongodb_uri
+            ),
+        )
+
+    if "journey" in only:
+        results["journey"] = await step(
+            f"journey: intake submitted to session-booked at {options.journey_rates} intakes/s, "
+            f"{options.journey_seconds:g} s each",
+            lambda: journey.run(
+                kafka_bootstrap_servers=bench.kafka_bootstrap_servers,
+                mongodb_uri=bench.mongodb_uri,
+                rates=options.journey_rates,
+                seconds=options.journey_seconds,
+                drain_seconds=options.journey_drain_seconds,
+                trace=options.journey_trace,
+                logs=options.output / "journey-logs",
+                progress=progress,
             ),
         )
 
@@ -337,6 +384,8 @@ def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
                 measured_ratio <= UPDATE_FLATNESS,
             )
         )
+    if (run := results.get("journey")) and measured(run) and run.get("goal"):
+        goals.append(run["goal"])
     return goals
 
 
@@ -515,6 +564,10 @@ def summarise(report: dict[str, Any], options: Options) -> str:
                     for r in timers["mongo_round_trips"][:5]
                 )
             )
+    if (run := results.get("journey")) and not measured(run):
+        failures.append(f"journey: {run['error']}")
+    elif run:
+        out += ["", journey.summary(run)]
     if goals:
         out += [
             "",
