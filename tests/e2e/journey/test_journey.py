@@ -357,3 +357,75 @@ async def test_a_rescheduled_then_cancelled_introduction_reaches_the_client_each
     await journey.mails(journey.client_id, "Your session is cancelled")
     await journey.mails(therapist_id, f"Session with client {journey.client_id} is cancelled")
     assert {rescheduled_headers["correlation_id"], cancelled_headers["correlation_id"]} == {intake_id}
+
+
+async def test_a_switch_of_therapist_proposes_others_and_once_accepted_moves_the_introduction(
+    system: System, http: httpx.AsyncClient
+) -> None:
+    journey = Journey(system, http)
+    await journey.seed(STRONG, GOOD, FAIR)
+    intake_id, _ = await journey.submit_intake()
+    first, _ = await journey.one("match-proposed")
+    booked, _ = await journey.one("session-booked")
+    former = booked["therapist_id"]
+
+    # In care with the first therapist (once matching has seen the booking: a client not yet
+    # in care who "switches" declines their open proposal instead), they ask for another one.
+    async def in_care() -> bool:
+        answer = await http.get(
+            system.url("matching", f"/clients/{journey.client_id}/matches"), headers=journey.me
+        )
+        matches = answer.json()["items"] if answer.status_code == 200 else []
+        return any(m["booked_therapist_id"] == former for m in matches)
+
+    await eventually(in_care, timeout=20.0, interval=0.3)
+    switch = system.url("matching", f"/clients/{journey.client_id}/switch")
+    asked = await http.post(switch, json={"reason": "therapist_switch"}, headers=journey.me)
+    assert asked.status_code == 200, asked.text
+    offered = asked.json()["proposal"]
+    again = await http.post(switch, json={}, headers=journey.me)
+    assert again.status_code == 200 and again.json()["proposal"]["match_id"] == offered["match_id"]
+
+    second, second_headers = await journey.nth("match-proposed", 2, settle=1.0)
+    assert second["match_id"] == offered["match_id"] != first["match_id"]
+    candidates = [c["therapist_id"] for c in second["candidates"]]
+    assert candidates and former not in candidates and set(candidates) <= set(journey.therapists)
+    assert second_headers["correlation_id"] == intake_id
+    # Nothing moves until the client chooses: the introduction with the former therapist stands.
+    assert len(await system.records("session-cancelled", journey.client_id, expect=0, settle=1.0)) == 0
+    await journey.mails(journey.client_id, "Your therapist matches are ready", count=2)
+
+    chosen = candidates[0]
+    accepted = await http.post(
+        system.url("matching", f"/matches/{second['match_id']}/accept"),
+        json={"therapist_id": chosen},
+        headers=journey.me,
+    )
+    assert accepted.status_code == 200, accepted.text
+    acceptance, acceptance_headers = await journey.one("match-accepted")
+    assert (acceptance["match_id"], acceptance["therapist_id"]) == (second["match_id"], chosen)
+
+    cancelled, cancelled_headers = await journey.one("session-cancelled", settle=1.0)
+    assert (cancelled["session_id"], cancelled["therapist_id"]) == (booked["session_id"], former)
+    assert (cancelled["cancelled_by"], cancelled["reason"]) == ("system", "therapist_switched")
+    moved, moved_headers = await journey.nth("session-booked", 2, settle=1.0)
+    assert (moved["therapist_id"], moved["sequence"]) == (chosen, 1)
+    assert moved["session_id"] != booked["session_id"]
+    assert moved_headers["causation_id"] == acceptance_headers["ce_id"]
+    assert {h["correlation_id"] for h in (acceptance_headers, cancelled_headers, moved_headers)} == {
+        intake_id
+    }
+
+    care = (
+        await http.get(system.url("scheduling", f"/clients/{journey.client_id}/sessions"), headers=ADMIN)
+    ).json()
+    upcoming = {s["session_id"]: s for s in care["sessions"]}
+    assert upcoming[moved["session_id"]]["therapist_id"] == chosen
+    assert upcoming.get(booked["session_id"], {}).get("status", "cancelled") == "cancelled"
+
+    await journey.mails(journey.client_id, "You chose your therapist")
+    await journey.mails(journey.client_id, "Your session is cancelled")
+    await journey.mails(former, f"Session with client {journey.client_id} is cancelled")
+    (to_new,) = await journey.mails(chosen, f"Session booked with client {journey.client_id}")
+    assert has_calendar(to_new)
+    await journey.mails(journey.client_id, "Your introduction session is booked", count=2)
