@@ -68,10 +68,14 @@ CONCERN_PAIRS = [["anxiety", "stress"], ["depression", "stress"], ["anxiety", "d
 CONCERNS = ["anxiety", "stress", "depression", "trauma", "grief_loss"]
 WATCHED = ("intake-completed", "match-proposed", "session-booked", "booking-failed")
 STAGES = ("submit_answered", "to_intake_completed", "to_match_proposed", "to_session_booked", "to_read")
-PREPARE_CONCURRENCY = 8
+PREPARE_CONCURRENCY = 16
 SEND_CONNECTIONS = 100
 WARM_UP = 5
 SEED = 20_261_128
+TUNED = {"MATCHING_CONSUMERS_PER_TOPIC": "6", "SCHEDULING_CONSUMERS_PER_TOPIC": "6"}
+"""One consumer per partition in the two services on the journey's path (the e2e harness runs
+one per topic): matching and scheduling spend most of an event waiting on round trips, so
+partitions handled side by side overlap those waits. `--set NAME=VALUE` overrides."""
 T = TypeVar("T")
 
 
@@ -317,17 +321,23 @@ def percentiles(samples: Sequence[float]) -> dict[str, float] | None:
     }
 
 
-def figures(clients: Sequence[Client], seen: Seen, rate: float, seconds: float) -> dict[str, Any]:
-    """The journey's latency, its stages, the achieved rate and what was lost."""
+def figures(
+    clients: Sequence[Client], seen: Seen, rate: float, seconds: float, *, ended: float
+) -> dict[str, Any]:
+    """The journey's latency, its stages, the achieved rate and what was lost.
+
+    `latency` is of the intakes booked; `latency_all` counts each unbooked one as its wait
+    until the drain `ended` (a lower bound), so a backlog cannot flatter the percentiles.
+    """
     published, read = seen.published, seen.read
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     whole: list[float] = []
     booked_at: list[float] = []
-    lost: list[str] = []
+    lost: set[str] = set()
     for c in clients:
         i = c.intake_id
         if i not in read["session-booked"]:
-            lost.append(i)
+            lost.add(i)
             continue
         whole.append(read["session-booked"][i] - c.due)
         booked_at.append(read["session-booked"][i])
@@ -354,11 +364,12 @@ def figures(clients: Sequence[Client], seen: Seen, rate: float, seconds: float) 
         "booked": len(whole),
         "booking_failed": sum(1 for c in clients if c.intake_id in read["booking-failed"]),
         "lost": len(lost),
-        "lost_examples": lost[:5],
+        "lost_examples": sorted(lost)[:5],
         "booked_per_second": round((len(booked_at) - 1) / (max(booked_at) - min(booked_at)), 2)
         if len(booked_at) > 1 and max(booked_at) > min(booked_at)
         else None,
         "latency": percentiles(whole),
+        "latency_all": percentiles(whole + [ended - c.due for c in clients if c.intake_id in lost]),
         "stages": {s: percentiles(v) for s, v in stages.items()},
     }
 
@@ -442,7 +453,7 @@ async def window(
     while arrivals.booked_or_failed(clients) < len(clients) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     after = cpu.snapshot()
-    result = figures(clients, arrivals.seen, rate, seconds)
+    result = figures(clients, arrivals.seen, rate, seconds, ended=time.time())
     result["cpu"] = CpuMeter.usage(before, sent, events=len(clients))
     result["cpu_with_drain"] = CpuMeter.usage(before, after, events=len(clients))
     result["drain_seconds"] = round(after[0] - sent[0], 1)
@@ -488,13 +499,13 @@ async def run(
     results: dict[str, Any] = {
         "rates": list(rates),
         "seconds": seconds,
-        "settings": dict(settings or {}),
+        "settings": {**TUNED, **(settings or {})},
         "therapists": THERAPISTS,
         "capacity_each": CAPACITY,
         "logs": str(logs),
     }
     tracing = logs / "trace" if trace else None
-    environment = {**(settings or {}), **(traced(tracing) if tracing else {})}
+    environment = {**TUNED, **(settings or {}), **(traced(tracing) if tracing else {})}
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_uri)
     system: System | None = None
     try:
@@ -562,9 +573,9 @@ def processes_of(system: System, kafka_bootstrap_servers: str, mongodb_uri: str)
 
 def goal(results: dict[str, Any]) -> dict[str, Any] | None:
     at_goal = results.get("by_rate", {}).get(f"{GOAL_RATE:g}")
-    if not at_goal or not at_goal.get("latency"):
+    if not at_goal or not at_goal.get("latency_all"):
         return None
-    p99 = at_goal["latency"]["p99_ms"]
+    p99 = at_goal["latency_all"]["p99_ms"]
     passed = p99 <= GOAL_P99_MS and at_goal["lost"] == 0
     return {
         "area": "journey",
@@ -580,11 +591,11 @@ def goal(results: dict[str, Any]) -> dict[str, Any] | None:
 def line(result: dict[str, Any]) -> str:
     lat = result.get("latency")
     if not lat:
-        return f"nothing booked; lost {result['lost']}"
+        return f"nothing booked; unbooked after the drain {result['lost']}"
     return (
         f"p50 {lat['p50_ms']:.0f} ms, p95 {lat['p95_ms']:.0f}, p99 {lat['p99_ms']:.0f}, "
         f"max {lat['max_ms']:.0f}; "
-        f"achieved {result['achieved_per_second']}/s, lost {result['lost']}"
+        f"achieved {result['achieved_per_second']}/s, unbooked after the drain {result['lost']}"
     )
 
 
@@ -596,6 +607,11 @@ def summary(results: dict[str, Any]) -> str:
     ]
     for rate, r in results.get("by_rate", {}).items():
         out.append(f"  {rate}/s ({r['intakes']} intakes, load {r['load_average_before']}): {line(r)}")
+        if r["lost"] and (every := r.get("latency_all")):
+            out.append(
+                f"    counting each unbooked intake as its wait to the drain's end: p50 >= "
+                f"{every['p50_ms']:.0f} ms, p95 >= {every['p95_ms']:.0f}, p99 >= {every['p99_ms']:.0f}"
+            )
         out.append(
             f"    booked {r['booked']}, booking-failed {r['booking_failed']}, "
             f"submit errors {r['submit_errors']}, "

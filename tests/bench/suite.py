@@ -101,6 +101,7 @@ class Options:
     journey_seconds: float
     journey_drain_seconds: float
     journey_trace: bool
+    journey_settings: dict[str, str]
     profile: str
     profile_events: int
     budget_seconds: float
@@ -127,6 +128,13 @@ def parse(argv: Sequence[str]) -> Options:
         type=float,
         default=float(env("BENCH_JOURNEY_DRAIN_SECONDS", "120")),
         help="how long after the last submit an unbooked intake still counts as late, not lost",
+    )
+    parser.add_argument(
+        "--journey-set",
+        action="append",
+        default=[s for s in env("BENCH_JOURNEY_SET", "").split(",") if s],
+        metavar="NAME=VALUE",
+        help="a service setting for the journey, as its environment (e.g. MATCHING_CONSUMERS_PER_TOPIC=2)",
     )
     parser.add_argument(
         "--journey-trace",
@@ -176,6 +184,7 @@ def parse(argv: Sequence[str]) -> Options:
         journey_seconds=float(pick("journey_seconds")),
         journey_drain_seconds=args.journey_drain_seconds,
         journey_trace=args.journey_trace,
+        journey_settings=dict(item.split("=", 1) for item in args.journey_set),
         profile=args.profile,
         profile_events=args.profile_events or min(events[0], PROFILE_EVENTS),
         budget_seconds=args.budget_seconds,
@@ -266,6 +275,7 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
                 seconds=options.journey_seconds,
                 drain_seconds=options.journey_drain_seconds,
                 trace=options.journey_trace,
+                settings=options.journey_settings,
                 logs=options.output / "journey-logs",
                 progress=progress,
             ),
