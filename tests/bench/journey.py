@@ -211,9 +211,16 @@ async def register(http: httpx.AsyncClient, system: System, recipient_id: str, r
 
 
 async def prepare(
-    http: httpx.AsyncClient, system: System, place: str, count: int, rng: random.Random
+    http: httpx.AsyncClient,
+    system: System,
+    place: str,
+    count: int,
+    rng: random.Random,
+    say: Callable[[str], None],
 ) -> list[Client]:
     """`count` clients, each registered with a complete intake draft ready to submit."""
+    ready = 0
+    started = time.perf_counter()
 
     async def one(n: int) -> Client:
         client_id = f"client-{n:05d}-{uuid.uuid4().hex[:6]}"
@@ -240,6 +247,10 @@ async def prepare(
         )
         expect(saved, 200)
         await register(http, system, client_id, "client")
+        nonlocal ready
+        ready += 1
+        if ready % 250 == 0:
+            say(f"journey: {ready} of {count} drafts ready ({ready / (time.perf_counter() - started):.1f}/s)")
         return Client(client_id, intake_id, me)
 
     del rng  # the clients differ by their concern pair only; kept for a seeded variation later
@@ -247,13 +258,21 @@ async def prepare(
 
 
 async def setup(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """A set-up request, retried while the service answers 503 (busy), as a client would."""
+    """A set-up request, retried on 503 (busy) or a dropped connection, as a client would.
+
+    Retrying is safe here: every set-up write is a PUT, or a draft no one else sees.
+    """
     for attempt in range(10):
-        answer = await http.request(method, url, **kwargs)
-        if answer.status_code != 503:
-            break
+        try:
+            answer = await http.request(method, url, **kwargs)
+        except httpx.TransportError:
+            if attempt == 9:
+                raise
+        else:
+            if answer.status_code != 503 or attempt == 9:
+                return answer
         await asyncio.sleep(0.2 * (attempt + 1))
-    return answer
+    raise AssertionError("unreachable")
 
 
 def expect(answer: httpx.Response, *statuses: int) -> None:
@@ -523,7 +542,7 @@ async def run(
                     for on_call in system.rota:
                         await register(http, system, on_call, "on_call")
                     await seed(http, system, place, rng)
-                    clients = await prepare(http, system, place, WARM_UP + sum(counts), rng)
+                    clients = await prepare(http, system, place, WARM_UP + sum(counts), rng, say)
                     results["prepare_seconds"] = round(time.perf_counter() - started, 1)
                     say(f"journey: {THERAPISTS} therapists and {len(clients)} intake drafts ready")
                     warm, clients = clients[:WARM_UP], clients[WARM_UP:]
