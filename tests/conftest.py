@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.observability.logs import configure_logging
 from shared.settings import KafkaSettings, MongoSettings
+from tests.support.fault_results import results_since, summary_lines
 from tests.support.infrastructure import (
     PROVISIONING_ERROR,
     Infrastructure,
@@ -35,6 +37,7 @@ from tests.support.kafka import drop_topics, isolated
 TESTS = Path(__file__).parent
 PROVISIONED = pytest.StashKey[Infrastructure]()
 LISTING_OPTIONS = ("help", "collectonly", "markers", "showfixtures", "show_fixtures_per_test")
+RUN_STARTED = time.time()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -68,6 +71,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         layer = Path(str(item.fspath)).relative_to(TESTS).parts[0]
         if layer in ("integration", "e2e"):
             item.add_marker(getattr(pytest.mark, layer))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault-injection figures written during this run (by whichever xdist worker ran them)."""
+    lines = summary_lines(results_since(RUN_STARTED))
+    if lines:
+        terminalreporter.section("fault injection")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -13,13 +13,14 @@ import asyncio
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,15 @@ SERVICE = bearer("journey-platform", Role.service)
 
 @dataclass
 class Process:
+    """One service process; stopped and started again on the same port and settings."""
+
     name: str
     popen: subprocess.Popen[bytes]
     base: str
     log: Path
     env: dict[str, str]
+    replica: int = 0
+    incarnation: int = 0
 
     def tail(self, lines: int = 30) -> str:
         try:
@@ -63,10 +68,59 @@ class Process:
         except OSError:
             return "(no log)"
 
+    @property
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}-{self.replica}"
+
+    def kill(self) -> None:
+        """SIGKILL: the process gets no chance to finish, commit or leave its consumer group."""
+        if self.alive:
+            self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait()
+
+    def terminate(self, timeout: float = 90.0) -> float:
+        """SIGTERM, then wait for the process to drain and exit; returns how long that took."""
+        started = time.monotonic()
+        if self.alive:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"{self.label} did not exit within {timeout} s of SIGTERM:\n{self.tail()}"
+            ) from None
+        return time.monotonic() - started
+
+    def restart(self) -> None:
+        """Start the service again with the same settings and port (the old process must be gone)."""
+        assert not self.alive, f"{self.label} is still running"
+        with self.log.open("ab") as output:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", f"services.{self.name}"],
+                cwd=REPO,
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        self.incarnation += 1
+
+    def ready(self) -> bool:
+        try:
+            return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
 
 @dataclass
 class System:
-    """The running system: where each service answers, what was mailed, the shared topic prefix."""
+    """The running system: where each service answers, what was mailed, the shared topic prefix.
+
+    `processes` holds each service's first replica (where `url` points); `replicas` all of them.
+    """
 
     kafka: KafkaSettings
     processes: dict[str, Process]
@@ -74,9 +128,13 @@ class System:
     mail: MailSink
     rota: list[str]
     recorder: Recorder | None = None
+    replicas: dict[str, list[Process]] = field(default_factory=dict)
 
     def url(self, service: str, path: str) -> str:
         return f"{self.processes[service].base}/v1{path}"
+
+    def all_processes(self) -> list[Process]:
+        return [p for group in self.replicas.values() for p in group] or list(self.processes.values())
 
     def mails_to(self, address: str) -> list[EmailMessage]:
         return [m for m in list(self.mail.messages) if address in str(m["To"])]
@@ -149,7 +207,7 @@ def _environment(
     }
 
 
-def _start(name: str, env: dict[str, str], base: str, log: Path) -> Process:
+def _start(name: str, env: dict[str, str], base: str, log: Path, replica: int = 0) -> Process:
     with log.open("ab") as output:
         popen = subprocess.Popen(
             [sys.executable, "-m", f"services.{name}"],
@@ -158,7 +216,7 @@ def _start(name: str, env: dict[str, str], base: str, log: Path) -> Process:
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    return Process(name, popen, base, log, env)
+    return Process(name, popen, base, log, env, replica)
 
 
 def _wait_until_ready(process: Process, deadline: float) -> Process:
@@ -177,48 +235,63 @@ def _wait_until_ready(process: Process, deadline: float) -> Process:
                     f"{process.name} exited during start-up (code {code}):\n{process.tail()}"
                 )
             restarts -= 1
-            process = _start(process.name, process.env, process.base, process.log)
-        try:
-            if httpx.get(f"{process.base}/readyz", timeout=2).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
+            process.restart()
+        if process.ready():
+            return process
         time.sleep(0.2)
     raise AssertionError(f"{process.name} never became ready:\n{process.tail()}")
 
 
+def wait_until_ready(process: Process, timeout: float = START_TIMEOUT) -> Process:
+    """`/readyz` answers 200 (a process that exits while starting is started once more)."""
+    return _wait_until_ready(process, time.monotonic() + timeout)
+
+
 @contextmanager
-def running_system(infra: Infrastructure, logs: Path) -> Iterator[System]:
+def running_system(
+    infra: Infrastructure,
+    logs: Path,
+    *,
+    replicas: int = 1,
+    mail: MailSink | None = None,
+    extra_env: dict[str, str] | None = None,
+    database_prefix: str = "journey",
+) -> Iterator[System]:
+    """The four services (`replicas` processes each) on `infra`, until the block ends (then killed)."""
     run = uuid.uuid4().hex[:10]
     kafka = isolated(infra.kafka_bootstrap_servers)
-    databases = {name: f"test_journey_{name}_{run}" for name in SERVICES}
+    databases = {service: f"test_{database_prefix}_{service}_{run}" for service in SERVICES}
     rota = [f"oncall-{run}-1", f"oncall-{run}-2"]
     key = base64.b64encode(os.urandom(32)).decode()
-    mail = MailSink()
+    mail = mail if mail is not None else MailSink()
     smtp_port = free_port()
     smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
-    processes: dict[str, Process] = {}
+    groups: dict[str, list[Process]] = {name: [] for name in SERVICES}
     try:
         for name in SERVICES:
-            port = free_port()
-            env = _environment(infra, kafka, name, port, databases[name], key)
-            if name == "notifications":
-                env |= {
-                    "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
-                    "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
-                    "NOTIFICATIONS_ON_CALL_ROTA": ",".join(rota),
-                    "NOTIFICATIONS_CRITICAL_RETRY_INITIAL_SECONDS": "0.2",
-                    "NOTIFICATIONS_DELIVERY_RETRY_INITIAL_SECONDS": "1",
-                }
-            processes[name] = _start(name, env, f"http://127.0.0.1:{port}", logs / f"{name}.log")
-        deadline = time.monotonic() + START_TIMEOUT
+            for replica in range(replicas):
+                port = free_port()
+                env = _environment(infra, kafka, name, port, databases[name], key) | (extra_env or {})
+                if name == "notifications":
+                    env |= {
+                        "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
+                        "NOTIFICATIONS_SMTP_PORT": str(smtp_port),
+                        "NOTIFICATIONS_ON_CALL_ROTA": ",".join(rota),
+                        "NOTIFICATIONS_CRITICAL_RETRY_INITIAL_SECONDS": "0.2",
+                        "NOTIFICATIONS_DELIVERY_RETRY_INITIAL_SECONDS": "1",
+                    }
+                log = logs / (f"{name}.log" if replicas == 1 else f"{name}-{replica}.log")
+                groups[name].append(_start(name, env, f"http://127.0.0.1:{port}", log, replica))
+        deadline = time.monotonic() + START_TIMEOUT * max(1, replicas)
         for name in SERVICES:
-            processes[name] = _wait_until_ready(processes[name], deadline)
-        yield System(kafka, processes, databases, mail, rota)
+            groups[name] = [_wait_until_ready(p, deadline) for p in groups[name]]
+        yield System(
+            kafka, {name: group[0] for name, group in groups.items()}, databases, mail, rota, replicas=groups
+        )
     finally:
-        for process in processes.values():
-            if process.popen.poll() is None:
+        for process in (p for group in groups.values() for p in group):
+            if process.alive:
                 process.popen.kill()
                 process.popen.wait()
         smtp.stop()
