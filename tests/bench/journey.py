@@ -215,7 +215,6 @@ async def prepare(
     system: System,
     place: str,
     count: int,
-    rng: random.Random,
     say: Callable[[str], None],
 ) -> list[Client]:
     """`count` clients, each registered with a complete intake draft ready to submit."""
@@ -253,7 +252,6 @@ async def prepare(
             say(f"journey: {ready} of {count} drafts ready ({ready / (time.perf_counter() - started):.1f}/s)")
         return Client(client_id, intake_id, me)
 
-    del rng  # the clients differ by their concern pair only; kept for a seeded variation later
     return await gather_limited([one(n) for n in range(count)])
 
 
@@ -542,7 +540,7 @@ async def run(
                     for on_call in system.rota:
                         await register(http, system, on_call, "on_call")
                     await seed(http, system, place, rng)
-                    clients = await prepare(http, system, place, WARM_UP + sum(counts), rng, say)
+                    clients = await prepare(http, system, place, WARM_UP + sum(counts), say)
                     results["prepare_seconds"] = round(time.perf_counter() - started, 1)
                     say(f"journey: {THERAPISTS} therapists and {len(clients)} intake drafts ready")
                     warm, clients = clients[:WARM_UP], clients[WARM_UP:]
