@@ -225,22 +225,27 @@ async def outcome(
 ) -> AsyncIterator[Outcome]:
     started = time.monotonic()
     logs = Path(tmp_path_factory.mktemp("fault-logs"))
-    with running_system(
-        infrastructure, logs, replicas=REPLICAS, mail=TimedMailSink(), database_prefix="faults"
-    ) as system:
-        await record_and_register(system)
-        assert system.recorder is not None
-        try:
-            async with (
-                httpx.AsyncClient(timeout=60, transport=Balancer(system)) as http,
-                httpx.AsyncClient(timeout=30) as plain,
-            ):
-                result = await run_scenario(system, mongo_client, http, plain)
-        finally:
-            await system.recorder.stop()
-    for database in system.databases.values():
-        await mongo_client.drop_database(database)
-    await drop_topics(system.kafka)
+    started_system: System | None = None
+    try:
+        with running_system(
+            infrastructure, logs, replicas=REPLICAS, mail=TimedMailSink(), database_prefix="faults"
+        ) as system:
+            started_system = system
+            await record_and_register(system)
+            assert system.recorder is not None
+            try:
+                async with (
+                    httpx.AsyncClient(timeout=60, transport=Balancer(system)) as http,
+                    httpx.AsyncClient(timeout=30) as plain,
+                ):
+                    result = await run_scenario(system, mongo_client, http, plain)
+            finally:
+                await system.recorder.stop()
+    finally:  # once the services are gone, whether or not the scenario ran through
+        if started_system is not None:
+            for database in started_system.databases.values():
+                await mongo_client.drop_database(database)
+            await drop_topics(started_system.kafka)
     write_result(
         "service-faults",
         {
