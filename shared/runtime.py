@@ -135,6 +135,7 @@ class ServiceRuntime:
             lease_seconds=settings.timer_lease_seconds,
             poll_interval_seconds=settings.timer_poll_interval_seconds,
             max_attempts=settings.timer_max_attempts,
+            concurrency=settings.timer_concurrency,
             on_fired=self._relay.notify,
             clock=self.clock,
         )

@@ -128,6 +128,8 @@ class ServiceSettings(BaseSettings):
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
     timer_lease_seconds: float = Field(default=60.0, gt=0)
     timer_max_attempts: int = Field(default=10, ge=1)
+    # Due timers one replica fires at once (each its own document and lease).
+    timer_concurrency: int = Field(default=16, ge=1, le=256)
     # On SIGTERM: open HTTP requests get `http_shutdown_grace_seconds`, then the event in
     # hand gets `shutdown_grace_seconds` to finish and commit. With Kubernetes' 5 s preStop
     # pause the sum stays inside the 45 s termination grace period of deploy/k8s.

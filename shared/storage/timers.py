@@ -7,10 +7,15 @@ relay and `reschedule`/`cancel` take), runs the handler for its kind, and then, 
 single-document write, marks the timer fired and puts the handler's events into the
 timer's own outbox. A worker that dies simply lets its lease run out; the next one fires
 the timer with the same event ids, derived from the timer id and due time.
+
+A worker fires up to `concurrency` due timers at once: each is a different document
+under its own lease, and a handler that waits on a provider (an SMTP server, a webhook)
+must not hold back every other reminder and delivery due at the same moment.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -183,6 +188,7 @@ class TimerWorker:
         lease_seconds: float = 60.0,
         poll_interval_seconds: float = 1.0,
         max_attempts: int = 10,
+        concurrency: int = 16,
         on_fired: Callable[[str, str], None] = lambda collection, timer_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -192,6 +198,7 @@ class TimerWorker:
         self._lease = timedelta(seconds=lease_seconds)
         self._pacer = Pacer(poll_interval_seconds)
         self._max_attempts = max_attempts
+        self._slots = asyncio.Semaphore(concurrency)
         self._on_fired = on_fired
         self._clock = clock
 
@@ -204,13 +211,23 @@ class TimerWorker:
             for i in await self._store.due_ids(self._clock(), limit=DUE_BATCH + len(skipped))
             if i not in skipped
         ]:
-            for timer_id in candidates:
-                claim = await self._store.claim(timer_id, self._owner, self._clock(), self._lease)
-                if claim is None or not await self._fire(claim):
-                    skipped.add(timer_id)  # held elsewhere, or failed: after its lease
-                else:
+            outcomes = await asyncio.gather(
+                *(self._claim_and_fire(i) for i in candidates), return_exceptions=True
+            )
+            for timer_id, outcome in zip(candidates, outcomes, strict=True):
+                if outcome is True:
                     fired += 1
+                else:
+                    skipped.add(timer_id)  # held elsewhere, or failed: after its lease
+            # The others finished first (none is left half-fired); then the pass retries.
+            if failure := next((o for o in outcomes if isinstance(o, BaseException)), None):
+                raise failure
         return fired
+
+    async def _claim_and_fire(self, timer_id: str) -> bool:
+        async with self._slots:
+            claim = await self._store.claim(timer_id, self._owner, self._clock(), self._lease)
+            return claim is not None and await self._fire(claim)
 
     async def _fire(self, claim: Claim) -> bool:
         timer = claim.timer

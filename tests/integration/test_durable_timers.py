@@ -65,6 +65,30 @@ async def test_two_workers_racing_for_due_timers_fire_each_once(mongo_db: AsyncD
     assert {t["status"] for t in timers} == {"fired"} and all(len(t[OUTBOX]) == 1 for t in timers)
 
 
+async def test_one_worker_fires_due_timers_side_by_side_so_a_slow_provider_holds_back_no_other(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = timer_store(mongo_db)
+    await store.ensure_indexes()
+    ids = [f"ci-together-{i}" for i in range(4)]
+    for timer_id in ids:
+        await store.schedule(timer_id, KIND, datetime.now(UTC) - timedelta(seconds=1), {"n": timer_id})
+    # Each handler waits for all four to be in flight: fired one after another, none would finish.
+    all_in_flight = asyncio.Barrier(len(ids))
+    fired_ids: list[str] = []
+
+    async def provider_call(timer: Timer) -> Sequence[OutgoingEvent]:
+        await asyncio.wait_for(all_in_flight.wait(), timeout=10)
+        fired_ids.append(timer.id)
+        return []
+
+    worker = TimerWorker(store, {KIND: provider_call}, owner="replica", concurrency=len(ids))
+
+    assert await worker.fire_due() == len(ids)
+    assert sorted(fired_ids) == sorted(ids)
+    assert {t["status"] for t in await mongo_db["timers"].find({}).to_list()} == {"fired"}
+
+
 async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
