@@ -19,6 +19,11 @@ of microseconds, both end up holding it. It needs a dead holder and an exact tie
 MongoDB the delete is atomic and the window does not exist. A holder that stalls past its
 own lease is the other classic gap; leases here last seconds while writes take
 milliseconds, and timers re-check their lease before completing.
+
+Writers in one process take turns per resource before they touch the shared lease
+(`held`): the next in line starts the moment the previous one is done, instead of polling
+the database with backoff while a sibling coroutine holds the lease. Only writers in
+different replicas ever wait on the lease itself.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +55,14 @@ class LockTimeout(Exception):
     """
 
 
+@dataclass(slots=True)
+class _Turn:
+    """Writers of one resource in this process, queued first come, first served."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     resource: str
@@ -69,6 +82,7 @@ class Locks:
         self._collection = collection
         self._liveness = liveness
         self._clock = clock
+        self._turns: dict[str, _Turn] = {}
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -109,11 +123,35 @@ class Locks:
     async def held(
         self, resource: str, owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
     ) -> AsyncIterator[Lease]:
-        lease = await self.acquire(resource, owner, ttl, wait_seconds=wait_seconds)
+        """Hold the lease for the block: first this process's turn, then the shared lease,
+        both within `wait_seconds`."""
+        deadline = time.monotonic() + wait_seconds
+        async with self._turn(resource, wait_seconds):
+            remaining = max(0.0, deadline - time.monotonic())
+            lease = await self.acquire(resource, owner, ttl, wait_seconds=remaining)
+            try:
+                yield lease
+            finally:
+                await self.release(lease)
+
+    @asynccontextmanager
+    async def _turn(self, resource: str, wait_seconds: float) -> AsyncIterator[None]:
+        turn = self._turns.setdefault(resource, _Turn())
+        turn.users += 1
         try:
-            yield lease
+            try:
+                async with asyncio.timeout(wait_seconds):
+                    await turn.lock.acquire()
+            except TimeoutError:
+                raise LockTimeout(f"{resource} is busy with other writers in this process") from None
+            try:
+                yield
+            finally:
+                turn.lock.release()
         finally:
-            await self.release(lease)
+            turn.users -= 1
+            if not turn.users:
+                del self._turns[resource]
 
     async def prune(self) -> int:
         """Delete leases that expired or whose holder is dead; return how many (housekeeping).

@@ -8,7 +8,7 @@ the lease closes that gap on the server the suite runs on.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +20,7 @@ from shared.events.models import RiskFlagged
 from shared.events.registry import spec_for
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import DocumentStore, Revision
-from shared.storage.locks import Locks
+from shared.storage.locks import Lease, Locks
 from shared.storage.outbox import OUTBOX_PENDING
 from tests.support.kafka import eventually, read_records
 from tests.support.runtime import build_runtime
@@ -33,13 +33,39 @@ def increment(document: dict[str, Any]) -> Revision:
 async def test_concurrent_changes_from_two_replicas_to_one_document_are_all_kept(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
-    locks = Locks(mongo_db["locks"])
-    replicas = [DocumentStore(mongo_db["counters"], locks, owner=f"replica-{i}") for i in range(2)]
+    # Each replica has its own Locks, as separate processes do: they meet only at the shared lease.
+    replicas = [
+        DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner=f"replica-{i}") for i in range(2)
+    ]
     await replicas[0].insert({"_id": "c-1", "n": 0})
 
     await asyncio.gather(*(replicas[i % 2].update("c-1", increment) for i in range(30)))
 
     assert (await replicas[0].get("c-1")) == {"_id": "c-1", "n": 30}
+
+
+class CountingLocks(Locks):
+    """Locks that count refused lease inserts (a writer finding the lease taken)."""
+
+    refused = 0
+
+    async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
+        lease = await super()._insert(resource, owner, ttl)
+        self.refused += lease is None
+        return lease
+
+
+async def test_writers_of_one_document_in_one_process_take_turns_without_contending_for_the_lease(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    locks = CountingLocks(mongo_db["locks"])
+    store = DocumentStore(mongo_db["counters"], locks, owner="replica")
+    await store.insert({"_id": "c-2", "n": 0})
+
+    await asyncio.gather(*(store.update("c-2", increment) for _ in range(30)))
+
+    assert (await store.get("c-2")) == {"_id": "c-2", "n": 30}
+    assert locks.refused == 0, "each writer found the shared lease free when its turn came"
 
 
 async def test_a_change_to_a_missing_document_returns_none_and_creates_nothing(
