@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,6 +40,14 @@ from shared.observability.logs import get_logger
 from shared.ports import Clock, Documents
 
 log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Ids waiting for the next journal append, and its outcome for everyone who added some."""
+
+    refs: set[str] = field(default_factory=set)
+    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class Directory:
@@ -68,6 +77,8 @@ class Directory:
         self._lock = asyncio.Lock()
         self._reload: asyncio.Task[None] | None = None
         self._written_during_reload: list[tuple[str, Mapping[str, Any]]] | None = None
+        self._appending = asyncio.Lock()
+        self._open_batch: _Batch | None = None
 
     @property
     def version(self) -> int | None:
@@ -96,14 +107,35 @@ class Directory:
             self._written_during_reload.append((collection, document))
 
     async def record(self, refs: Iterable[str]) -> None:
-        """Tell the other replicas which documents changed (after they changed)."""
-        wanted = list(refs)
+        """Tell the other replicas which documents changed (after they changed).
+
+        Appends in this replica are grouped: whoever records while an append is being
+        written joins the next one, which carries every id gathered meanwhile. The journal
+        is one document, so this turns one append per change into one per moment of writing,
+        and each caller still returns only once its ids are stored (or raises if they were not).
+        """
+        wanted = set(refs)
         if not wanted:
             return
-        await self._journal.upsert(
-            journal.JOURNAL_ID,
-            journal.append(wanted, by=self._instance, keep=self._journal_length, now=self._clock()),
-        )
+        batch = self._open_batch or _Batch()
+        self._open_batch = batch
+        batch.refs |= wanted
+        async with self._appending:
+            if self._open_batch is batch:  # nobody wrote it yet: this caller does, for all in it
+                self._open_batch = None
+                try:
+                    await self._journal.upsert(
+                        journal.JOURNAL_ID,
+                        journal.append(
+                            batch.refs, by=self._instance, keep=self._journal_length, now=self._clock()
+                        ),
+                    )
+                except BaseException as exc:
+                    batch.done.set_exception(exc)
+                    batch.done.exception()  # raised here; the others read it from the future
+                    raise
+                batch.done.set_result(None)
+        await batch.done
 
     # ------------------------------------------------------------------ internals
 
