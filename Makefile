@@ -26,7 +26,7 @@ export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
 export FIELD_ENCRYPTION_KEYS ?= dev1:fq75Ylyaec7u9/RYYeE8Rkhqj9KjW8XxFHjOn2QV7VY=
 export FIELD_ENCRYPTION_ACTIVE_KEY ?= dev1
 
-.PHONY: help install run demo test test-unit test-integration test-e2e lint up down status token docs schemas bench clean
+.PHONY: help install run demo test test-faults test-unit test-integration test-e2e lint up down status token docs schemas bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ demo: install ## Own services on a fast clock: seed therapists, walk sample clie
 
 test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+
+test-faults: install ## Fault injection under 200+ intakes: kill -9, SIGTERM, poison, broker and database restarts
+	CAREPATH_FAULTS=1 $(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e/faults $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no infrastructure)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
