@@ -26,7 +26,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self
 
@@ -38,7 +38,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.background import Pacer
-from shared.clock import build_clock, speed_of
+from shared.clock import build_clock, speed_of, utc_now
 from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
@@ -60,11 +60,6 @@ from shared.storage.outbox import OutboxRelay, PendingEvent, ensure_outbox_index
 from shared.storage.timers import TimerHandler, TimerStore, TimerWorker
 
 log = get_logger(__name__)
-
-
-def utc_now() -> datetime:
-    """Real time: leases, heartbeats and housekeeping; domain code uses `runtime.clock`."""
-    return datetime.now(UTC)
 
 
 def instance_id(service: str) -> str:
@@ -355,7 +350,7 @@ class ServiceRuntime:
             try:
                 if pruned := await self._locks.prune():
                     log.info("stale leases pruned", leases=pruned)
-                now = utc_now()
+                now = utc_now()  # real time (housekeeping); domain code uses `self.clock`
                 if self._inbox_pruned_at is None or now - self._inbox_pruned_at >= every:
                     if pruned := await self._inbox.prune(now - retention):
                         log.info("inbox pruned", records=pruned)
