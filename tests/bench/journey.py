@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
 from pymongo import AsyncMongoClient
 
 from shared.http.auth import Role
@@ -53,7 +53,7 @@ from tests.e2e.journey import system as journey_system
 from tests.e2e.journey.system import ADMIN, SERVICE, System, bearer, running_system
 from tests.e2e.journey.test_journey import CLIENT_WINDOWS, profile
 from tests.support.infrastructure import Infrastructure
-from tests.support.kafka import drop_topics
+from tests.support.kafka import TopicRecorder, drop_topics
 from tests.unit.intake.samples import complete_sections
 
 GOAL_RATE = 50.0
@@ -98,44 +98,22 @@ class Seen:
     read: dict[str, dict[str, float]] = field(default_factory=lambda: {e: {} for e in WATCHED})
 
 
-class Arrivals:
+class Arrivals(TopicRecorder):
     """One consumer of the journey's topics in the background, stamping each record as it is read."""
 
     def __init__(self, system: System) -> None:
+        super().__init__(system.kafka, WATCHED)
         self.seen = Seen()
         self._topics = {system.kafka.topic(e): e for e in WATCHED}
-        self._consumer = AIOKafkaConsumer(
-            *self._topics,
-            bootstrap_servers=system.kafka.bootstrap_servers,
-            group_id=f"bench-journey-{uuid.uuid4().hex}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            metadata_max_age_ms=1000,
-        )
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._collect())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-        await self._consumer.stop()
-
-    async def _collect(self) -> None:
-        while True:
-            batch = await self._consumer.getmany(timeout_ms=100)
-            now = time.time()
-            for records in batch.values():
-                for record in records:
-                    event = self._topics[record.topic]
-                    headers = {k: v.decode() for k, v in record.headers}
-                    intake = headers.get("correlation_id", "")
-                    self.seen.published[event].setdefault(intake, record.timestamp / 1000)
-                    self.seen.read[event].setdefault(intake, now)
+    def _take(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        now = time.time()
+        for record in records:
+            event = self._topics[record.topic]
+            headers = {k: v.decode() for k, v in record.headers}
+            intake = headers.get("correlation_id", "")
+            self.seen.published[event].setdefault(intake, record.timestamp / 1000)
+            self.seen.read[event].setdefault(intake, now)
 
     def booked_or_failed(self, clients: Sequence[Client]) -> int:
         done = self.seen.read["session-booked"].keys() | self.seen.read["booking-failed"].keys()
