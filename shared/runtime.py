@@ -38,7 +38,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.background import Pacer
-from shared.clock import build_clock, speed_of, utc_now
+from shared.clock import build_clock, domain_span, speed_of, utc_now
 from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
@@ -90,7 +90,14 @@ class ServiceRuntime:
         self._locks = Locks(self._db["locks"], liveness=self._liveness)
         self._inbox = Inbox(self._db["inbox"])
         self.audit = AuditLog(self._db["audit"], service=settings.service_name)
-        self.timers = TimerStore(self._db["timers"], self._locks, owner=self.instance)
+        self.timers = TimerStore(
+            self._db["timers"],
+            self._locks,
+            owner=self.instance,
+            # Two sweeps ahead: a timer is remembered by a sweep before it is due.
+            lookahead=domain_span(self.clock, 2 * settings.timer_sweep_interval_seconds),
+            clock=self.clock,
+        )
         self._broker: KafkaBroker = build_broker(
             settings.kafka,
             client_id=settings.service_name,
@@ -129,12 +136,14 @@ class ServiceRuntime:
             owner=self.instance,
             lease_seconds=settings.timer_lease_seconds,
             poll_interval_seconds=settings.timer_poll_interval_seconds,
+            sweep_interval_seconds=settings.timer_sweep_interval_seconds,
             max_attempts=settings.timer_max_attempts,
             concurrency=settings.timer_concurrency,
             on_fired=self._relay.notify,
             clock=self.clock,
         )
         self._housekeeping = Pacer(settings.housekeeping_interval_seconds)
+        self._peer_watch = Pacer(settings.liveness_timeout_seconds)
         self._inbox_pruned_at: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._cipher: FieldCipher | None = None
@@ -253,6 +262,7 @@ class ServiceRuntime:
             asyncio.create_task(self._relay.run(), name="outbox-relay"),
             asyncio.create_task(self._timer_worker.run(), name="timer-worker"),
             asyncio.create_task(self._keep_house(), name="housekeeping"),
+            asyncio.create_task(self._watch_peers(), name="peer-watch"),
         ]
         self._relay.notify()
         log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
@@ -261,6 +271,7 @@ class ServiceRuntime:
         self._relay.stop()
         self._timer_worker.stop()
         self._housekeeping.stop()
+        self._peer_watch.stop()
         background = [t for t in self._tasks if t.get_name() != "heartbeat"]
         await _finish(background, self.settings.shutdown_grace_seconds)
         self._pipeline.stop()  # a handler waiting out an outage gives its record back
@@ -358,6 +369,26 @@ class ServiceRuntime:
             except Exception:
                 log.exception("housekeeping failed; will retry")
             await self._housekeeping.pause()
+
+    async def _watch_peers(self) -> None:
+        """Sweep outboxes and timers as soon as another replica's heartbeat runs out.
+
+        Its unpublished events and the timers only it remembered are nobody's now; waiting
+        for the periodic sweeps would hold them up to a minute. One small scan (the
+        replicas collection) per liveness timeout.
+        """
+        seen: set[str] = set()
+        while not self._peer_watch.stopped:
+            try:
+                dead = set(await self._liveness.dead_owners()) - {self.instance}
+                if dead - seen:
+                    log.info("replica heartbeat ran out; sweeping", replicas=len(dead - seen))
+                    self._relay.sweep_soon()
+                    self._timer_worker.sweep_soon()
+                seen = dead
+            except Exception:
+                log.warning("peer watch failed; will retry", exc_info=True)
+            await self._peer_watch.pause()
 
     async def _prepare_storage(self) -> None:
         await self.timers.ensure_indexes()

@@ -122,10 +122,14 @@ class ServiceSettings(BaseSettings):
     # Outbox relay and durable timers.
     relay_poll_interval_seconds: float = Field(default=0.5, gt=0)
     relay_lease_seconds: float = Field(default=30.0, gt=0)
-    # A write names its document to its own relay; a sweep finds what a dead replica left.
-    relay_sweep_interval_seconds: float = Field(default=10.0, gt=0)
+    # A write names its document to its own relay; a sweep (a scan on FerretDB) finds what
+    # a dead replica left: at start, when a replica's heartbeat runs out, and this often.
+    relay_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     relay_concurrency: int = Field(default=16, ge=1, le=256)
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    # A replica fires the timers it scheduled from memory; a sweep (a scan on FerretDB)
+    # finds the others: at start, when a replica's heartbeat runs out, and this often.
+    timer_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     timer_lease_seconds: float = Field(default=60.0, gt=0)
     timer_max_attempts: int = Field(default=10, ge=1)
     # Due timers one replica fires at once (each its own document and lease).

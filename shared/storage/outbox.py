@@ -131,8 +131,9 @@ class OutboxRelay:
     Finding work must not scan collections on the hot path (DESIGN §5: FerretDB serves
     only a lone `_id` equality from an index). So a write tells its own replica's relay
     which document it left events in (`notify(collection, id)`), and the relay reads
-    that document by `_id`. A sweep of every pending document — once at start and then
-    every `sweep_interval_seconds` — catches what a replica wrote before it died. Several
+    that document by `_id`. A sweep of every pending document (a scan on FerretDB) catches
+    what a replica wrote before it died: at start, when the runtime sees a replica's
+    heartbeat run out (`sweep_soon`), and every `sweep_interval_seconds` as a safety net. Several
     documents are relayed at once (`concurrency`): each one's events stay in order, and
     the broker's producer batches what is in flight.
     """
@@ -146,7 +147,7 @@ class OutboxRelay:
         owner: str,
         lease_seconds: float = 30.0,
         poll_interval_seconds: float = 0.5,
-        sweep_interval_seconds: float = 10.0,
+        sweep_interval_seconds: float = 60.0,
         concurrency: int = 16,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -170,6 +171,11 @@ class OutboxRelay:
         """Ask the relay to look now, at the given document if named (after a local write)."""
         if collection is not None and document_id is not None:
             self._hints.add((collection, document_id))
+        self._pacer.nudge()
+
+    def sweep_soon(self) -> None:
+        """Sweep at the next pass (a replica died and may have left events unpublished)."""
+        self._swept_at = None
         self._pacer.nudge()
 
     def stop(self) -> None:

@@ -11,11 +11,21 @@ the timer with the same event ids, derived from the timer id and due time.
 A worker fires up to `concurrency` due timers at once: each is a different document
 under its own lease, and a handler that waits on a provider (an SMTP server, a webhook)
 must not hold back every other reminder and delivery due at the same moment.
+
+Finding due timers must not scan the collection every second (DESIGN §5: FerretDB serves
+only a lone `_id` equality from an index, and fired timers stay as the record that makes
+`schedule` idempotent). So a store remembers, in memory, the pending timers due within
+its `lookahead` that this replica scheduled or moved, and the worker fires from that
+memory. A sweep (the one query by status and due time) runs at start and then every
+`sweep_interval_seconds`, and remembers what is due within the lookahead, so a timer
+another replica scheduled before it died fires on time if a sweep saw it coming, and at
+most one sweep interval late if it was due sooner than that.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,6 +36,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.background import Pacer
+from shared.clock import domain_span
 from shared.events.envelope import OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMERS_FIRED
@@ -73,12 +84,27 @@ TimerHandler = Callable[[Timer], Awaitable[Sequence[OutgoingEvent]]]
 
 
 class TimerStore:
-    """Timers of one service; `owner` names this replica in the leases it takes."""
+    """Timers of one service; `owner` names this replica in the leases it takes.
 
-    def __init__(self, collection: AsyncCollection[Document], locks: Locks, *, owner: str = "timers") -> None:
+    Remembers the pending timers due within `lookahead` of `clock()` that it scheduled,
+    moved or swept (see the module docstring); memory stays bounded by that window.
+    """
+
+    def __init__(
+        self,
+        collection: AsyncCollection[Document],
+        locks: Locks,
+        *,
+        owner: str = "timers",
+        lookahead: timedelta = timedelta(minutes=1),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.collection = collection
         self._locks = locks
         self._owner = owner
+        self.lookahead = lookahead
+        self._clock = clock
+        self._upcoming: dict[str, datetime] = {}
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers")
@@ -101,18 +127,49 @@ class TimerStore:
             )
         except DuplicateKeyError:
             return False
+        self.remember(timer_id, due_at)
         return True
 
     async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool:
         """Move a pending timer; False if it already fired, was cancelled or does not exist."""
-        return await self._set_if_pending(timer_id, owner or self._owner, {"due_at": due_at, "attempts": 0})
+        moved = await self._set_if_pending(timer_id, owner or self._owner, {"due_at": due_at, "attempts": 0})
+        if moved:
+            self.remember(timer_id, due_at)
+        return moved
 
     async def cancel(self, timer_id: str, *, owner: str | None = None) -> bool:
         """Cancel a pending timer; False if it already fired, was cancelled or does not exist."""
+        self.forget(timer_id)
         return await self._set_if_pending(timer_id, owner or self._owner, {"status": TimerStatus.cancelled})
 
+    def remember(self, timer_id: str, due_at: datetime) -> None:
+        """Fire this timer from memory when due (only if due within the lookahead)."""
+        if due_at <= self._clock() + self.lookahead:
+            self._upcoming[timer_id] = due_at
+        else:
+            self._upcoming.pop(timer_id, None)  # a later sweep brings it back in time
+
+    def forget(self, timer_id: str) -> None:
+        self._upcoming.pop(timer_id, None)
+
+    def remembered_due(self, now: datetime, limit: int = DUE_BATCH) -> list[str]:
+        """Ids of remembered timers due by `now`, earliest first: no database round trip."""
+        due = sorted((at, i) for i, at in self._upcoming.items() if at <= now)
+        return [i for _, i in due[:limit]]
+
+    async def sweep(self, now: datetime) -> int:
+        """Remember every pending timer due within the lookahead (the one query that scans)."""
+        cursor = self.collection.find(
+            {"status": TimerStatus.pending, "due_at": {"$lte": now + self.lookahead}}, {"due_at": 1}
+        )
+        found = 0
+        async for document in cursor:
+            self._upcoming[document["_id"]] = document["due_at"]
+            found += 1
+        return found
+
     async def due_ids(self, now: datetime, limit: int = 100) -> list[str]:
-        """Ids of pending timers due by `now`, earliest first (one query for a batch)."""
+        """Ids of pending timers due by `now`, earliest first, from the database."""
         cursor = (
             self.collection.find({"status": TimerStatus.pending, "due_at": {"$lte": now}}, {"_id": 1})
             .sort("due_at", 1)
@@ -126,7 +183,12 @@ class TimerStore:
         if held is None:
             return None
         document = await self.collection.find_one({"_id": timer_id})
-        if document is None or document["status"] != TimerStatus.pending or document["due_at"] > now:
+        if document is None or document["status"] != TimerStatus.pending:
+            self.forget(timer_id)  # fired, cancelled or gone meanwhile
+            await self._locks.release(held)
+            return None
+        if document["due_at"] > now:
+            self.remember(timer_id, document["due_at"])  # moved later by another writer
             await self._locks.release(held)
             return None
         await self.collection.update_one({"_id": timer_id}, {"$inc": {"attempts": 1}})
@@ -157,10 +219,12 @@ class TimerStore:
             {"_id": claim.timer.id},
             outbox_update(events, {"$set": {"status": TimerStatus.fired, "fired_at": now}}),
         )
+        self.forget(claim.timer.id)
         await self._locks.release(claim.lease)
         return result.modified_count == 1
 
     async def give_up(self, claim: Claim, reason: str) -> None:
+        self.forget(claim.timer.id)
         if await self._locks.is_held(claim.lease):
             await self.collection.update_one(
                 {"_id": claim.timer.id}, {"$set": {"status": TimerStatus.failed, "failure": reason[:500]}}
@@ -187,6 +251,7 @@ class TimerWorker:
         owner: str,
         lease_seconds: float = 60.0,
         poll_interval_seconds: float = 1.0,
+        sweep_interval_seconds: float = 15.0,
         max_attempts: int = 10,
         concurrency: int = 16,
         on_fired: Callable[[str, str], None] = lambda collection, timer_id: None,
@@ -196,19 +261,29 @@ class TimerWorker:
         self._handlers = handlers  # read at each firing: a runtime registers kinds before start
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
+        self._lease_seconds = lease_seconds
         self._pacer = Pacer(poll_interval_seconds)
+        self._sweep_every = sweep_interval_seconds
+        self._swept_at: float | None = None
         self._max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
         self._on_fired = on_fired
         self._clock = clock
 
-    async def fire_due(self) -> int:
-        """Fire every timer due now that no other worker holds; return how many this one fired."""
+    async def fire_due(self, *, sweep: bool = True) -> int:
+        """Fire every timer due now that no other worker holds; return how many this one fired.
+
+        With `sweep`, first asks the database what is due or coming (see the module
+        docstring); without, fires only what the store remembers.
+        """
+        if sweep:
+            self._swept_at = time.monotonic()
+            await self._store.sweep(self._clock())
         fired = 0
         skipped: set[str] = set()
         while candidates := [
             i
-            for i in await self._store.due_ids(self._clock(), limit=DUE_BATCH + len(skipped))
+            for i in self._store.remembered_due(self._clock(), limit=DUE_BATCH + len(skipped))
             if i not in skipped
         ]:
             outcomes = await asyncio.gather(
@@ -247,6 +322,7 @@ class TimerWorker:
                 )
             else:
                 # The lease is kept: the timer is retried once it runs out (a natural backoff).
+                self._store.remember(timer.id, self._clock() + domain_span(self._clock, self._lease_seconds))
                 log.warning(
                     "timer handler failed; retried after its lease",
                     timer_id=timer.id,
@@ -263,14 +339,21 @@ class TimerWorker:
             self._on_fired(self._store.collection.name, timer.id)
         return True
 
+    def sweep_soon(self) -> None:
+        """Sweep at the next pass (a replica died: what it remembered is nobody's now)."""
+        self._swept_at = None
+        self._pacer.nudge()
+
     def stop(self) -> None:
         """Finish the current pass and return from `run()`."""
         self._pacer.stop()
 
     async def run(self) -> None:
         while not self._pacer.stopped:
+            sweep = self._swept_at is None or time.monotonic() - self._swept_at >= self._sweep_every
             try:
-                await self.fire_due()
+                await self.fire_due(sweep=sweep)
             except Exception:
                 log.exception("timer pass failed; will retry")
+                self._swept_at = None  # what the failed pass missed is found again
             await self._pacer.pause()

@@ -183,3 +183,60 @@ async def test_timer_survives_a_restart_and_fires_its_event_with_a_deterministic
     assert calls == ["ci-restart"]
     assert [dict(r.headers)["ce_id"].decode() for r in records] == [expected_id]
     assert records[0].key == b"c-9"
+
+
+async def test_a_worker_fires_the_timers_its_replica_scheduled_from_memory_and_others_after_a_sweep(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    locks = Locks(mongo_db["locks"])
+    here = TimerStore(mongo_db["timers"], locks, owner="here")
+    elsewhere = TimerStore(mongo_db["timers"], locks, owner="elsewhere")
+    await here.ensure_indexes()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    await here.schedule("ci-mine", KIND, past, {"check_in_id": "ci-mine", "client_id": "c-1"})
+    await elsewhere.schedule("ci-theirs", KIND, past, {"check_in_id": "ci-theirs", "client_id": "c-2"})
+    calls: list[str] = []
+    worker = TimerWorker(here, {KIND: check_in_due_handler(calls)}, owner="here")
+
+    assert await worker.fire_due(sweep=False) == 1
+    assert calls == ["ci-mine"], "only what this replica scheduled is known without a query"
+    assert await worker.fire_due(sweep=True) == 1
+    assert calls == ["ci-mine", "ci-theirs"]
+    assert await worker.fire_due(sweep=True) == 0, "fired timers are forgotten, not fired again"
+
+
+async def test_a_timer_beyond_the_lookahead_is_not_held_in_memory_until_a_sweep_sees_it_coming(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    now = datetime.now(UTC)
+    clock = [now]
+    store = TimerStore(
+        mongo_db["timers"], Locks(mongo_db["locks"]), lookahead=timedelta(minutes=2), clock=lambda: clock[0]
+    )
+    await store.ensure_indexes()
+    await store.schedule("ci-far", KIND, now + timedelta(minutes=10))
+    await store.schedule("ci-near", KIND, now + timedelta(minutes=1))
+    assert store.remembered_due(now + timedelta(hours=1)) == ["ci-near"]
+
+    clock[0] = now + timedelta(minutes=9)
+    assert await store.sweep(clock[0]) == 2
+    assert store.remembered_due(now + timedelta(hours=1)) == ["ci-near", "ci-far"]
+
+
+async def test_a_failed_timer_waits_out_its_lease_in_memory_instead_of_being_claimed_every_pass(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = timer_store(mongo_db)
+    await store.ensure_indexes()
+    await store.schedule("ci-failing", KIND, datetime.now(UTC) - timedelta(seconds=1))
+    attempts: list[str] = []
+
+    async def failing(timer: Timer) -> Sequence[OutgoingEvent]:
+        attempts.append(timer.id)
+        raise ConnectionError("provider down")
+
+    worker = TimerWorker(store, {KIND: failing}, owner="replica", lease_seconds=30)
+    assert await worker.fire_due(sweep=False) == 0
+    assert await worker.fire_due(sweep=False) == 0
+    assert attempts == ["ci-failing"], "retried only once its lease has run out"
+    assert store.remembered_due(datetime.now(UTC) + timedelta(seconds=31)) == ["ci-failing"]

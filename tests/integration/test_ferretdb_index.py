@@ -41,7 +41,7 @@ def ferretdb_data(infrastructure: Infrastructure) -> Path:
     arguments = command_line(pid) if pid is not None else []
     if "-sqlite-url" not in arguments:
         pytest.skip("the suite's MongoDB server is not a local FerretDB started from a data folder")
-    return Path(arguments[arguments.index("-sqlite-url") + 1].removeprefix("file:"))
+    return Path(arguments[arguments.index("-sqlite-url") + 1].removeprefix("file:").split("?")[0])
 
 
 @pytest.fixture

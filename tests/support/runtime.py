@@ -27,6 +27,12 @@ FAST_DEFAULTS: dict[str, Any] = {
     "shutdown_grace_seconds": 10,
 }
 
+JUMPING_CLOCK_DEFAULTS: dict[str, Any] = {
+    # A test's manual clock jumps hours or days ahead, past what a timer worker remembers
+    # (two sweeps' worth of real time); sweeping often lets it find what became due.
+    "timer_sweep_interval_seconds": 0.5,
+}
+
 
 def plumbing_settings(
     kafka: KafkaSettings, mongo: MongoSettings, database: str, **overrides: Any

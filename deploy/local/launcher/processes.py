@@ -199,7 +199,7 @@ def summarize_command(arguments: list[str]) -> str:
             return f"Kafka of the Carepath launcher in {argument.removeprefix(KAFKA_MARKER_PREFIX)}"
         following = arguments[index + 1] if index + 1 < len(arguments) else "?"
         if argument == "-sqlite-url":
-            return f"FerretDB with data in {following.removeprefix('file:')}"
+            return f"FerretDB with data in {following.removeprefix('file:').split('?')[0]}"
         if argument == "--dbpath":
             return f"mongod with data in {following}"
     text = " ".join(arguments) or "?"

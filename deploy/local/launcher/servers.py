@@ -55,9 +55,16 @@ def ferretdb_data_dir(layout: Layout) -> Path:
     return layout.data / "mongo" / "ferretdb"
 
 
+# SQLite in WAL mode with synchronous=NORMAL: a commit no longer waits for an fsync of the
+# WAL (FULL, SQLite's default, does). A crash or kill of FerretDB loses nothing; only a power
+# cut or an OS crash can lose the last commits, which a local development and test server
+# may. Production runs MongoDB (DESIGN §6), where this does not apply.
+FERRETDB_SQLITE_OPTIONS = "?_pragma=synchronous(normal)"
+
+
 def ferretdb_sqlite_url(layout: Layout) -> str:
-    """A directory URL (trailing slash), as FerretDB's -sqlite-url wants it."""
-    return f"file:{ferretdb_data_dir(layout)}/"
+    """A directory URL (trailing slash) with SQLite options, as FerretDB's -sqlite-url wants it."""
+    return f"file:{ferretdb_data_dir(layout)}/{FERRETDB_SQLITE_OPTIONS}"
 
 
 def kafka_server(settings: Settings, layout: Layout) -> Server:

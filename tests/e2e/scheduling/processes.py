@@ -55,6 +55,8 @@ def scheduling_replicas(
                     "SCHEDULING_MONGODB_DATABASE": database,
                     "SCHEDULING_CONSUMERS_PER_TOPIC": "1",
                     "SCHEDULING_TIMER_POLL_INTERVAL_SECONDS": "0.2",
+                    # Tests move timers from outside the replicas, which only a sweep sees.
+                    "SCHEDULING_TIMER_SWEEP_INTERVAL_SECONDS": "0.5",
                     "SCHEDULING_RELAY_POLL_INTERVAL_SECONDS": "0.2",
                     **env,
                 },

@@ -33,7 +33,7 @@ from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
 from tests.support.infrastructure import free_port
 from tests.support.kafka import event, eventually, publish_events
-from tests.support.runtime import FAST_DEFAULTS
+from tests.support.runtime import FAST_DEFAULTS, JUMPING_CLOCK_DEFAULTS
 
 AUTH = AuthSettings(secret=SecretStr("notifications-integration-test-secret-of-enough-length"))
 PROVIDER_SECRET = "provider-signing-secret-for-tests"
@@ -162,6 +162,7 @@ async def running_notifications(
         delivery_retry_initial_seconds=5.0,
         critical_retry_initial_seconds=0.2,
         **FAST_DEFAULTS,
+        **JUMPING_CLOCK_DEFAULTS,
     )
     app = build_app(settings, clock=clock)
     try:

@@ -30,7 +30,7 @@ from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
 from tests.support.kafka import read_records
-from tests.support.runtime import FAST_DEFAULTS
+from tests.support.runtime import FAST_DEFAULTS, JUMPING_CLOCK_DEFAULTS
 
 AUTH = AuthSettings(secret=SecretStr("scheduling-integration-test-secret-long-enough"))
 
@@ -43,6 +43,7 @@ def scheduling_settings(kafka: KafkaSettings, mongo: MongoSettings, database: st
         auth=AUTH,
         consumers_per_topic=1,
         **FAST_DEFAULTS,
+        **JUMPING_CLOCK_DEFAULTS,
     )
 
 
