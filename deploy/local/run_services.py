@@ -6,7 +6,7 @@ The local SMTP and SMS/push sinks (`services.notifications.sinks`) start first, 
 can read what was sent under `.local/notifications/`. Each service under
 `services/<name>/` that has a `__main__.py` starts as `python -m services.<name>` on its
 local port (DESIGN §7), its output prefixed with its name; `REPLICAS=2` starts a second
-replica of each on port + 100 (same consumer group, so they share the partitions).
+replica of each on port + 100 (same consumer groups, so they share the partitions).
 Ctrl-C or SIGTERM stops the services (they drain and commit); the infrastructure keeps
 running until `make down`. `make demo` (deploy/local/demo.py) starts its own set through
 `start_all` and `stop_all` here, on other ports, sinks and topics. Run as

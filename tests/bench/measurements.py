@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
-from shared.messaging.subscriptions import Subscription
+from shared.messaging.subscriptions import Subscription, group_for
 from shared.runtime import ServiceRuntime
 from shared.storage.documents import Revision
 from shared.storage.timers import Timer
@@ -278,8 +278,9 @@ async def consume_pipeline(
             await wait_until(
                 lambda: _true(window.opened_at is not None), timeout=60, what="first record handled"
             )
+            group = group_for(settings.group_id, spec_for(CheckInDue))
             completed, committed = await wait_for_count(
-                lambda: watch.committed(settings.group_id), events, timeout=budget_seconds
+                lambda: watch.committed(group), events, timeout=budget_seconds
             )
             window.close()
         assert window.opened_at is not None

@@ -15,7 +15,10 @@ import httpx
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
+from shared.events.models import CheckInDue
+from shared.events.registry import spec_for
 from shared.http.auth import Role, mint_token
+from shared.messaging.subscriptions import group_for
 from shared.settings import AuthSettings, KafkaSettings
 from shared.storage.documents import public
 from tests.support.infrastructure import REPO, Infrastructure, free_port
@@ -124,7 +127,7 @@ async def test_protected_route_refuses_missing_and_wrong_role_tokens(
 async def test_sigterm_lets_the_event_in_hand_finish_and_commits_before_exit(
     infrastructure: Infrastructure, kafka_settings: KafkaSettings, mongo_db: Any
 ) -> None:
-    group = f"{kafka_settings.topic_prefix}probe"
+    group = group_for(f"{kafka_settings.topic_prefix}probe", spec_for(CheckInDue))
     with probe_process(infrastructure, kafka_settings, mongo_db.name, PROBE_HANDLER_SECONDS="3") as (
         process,
         base,
