@@ -73,8 +73,11 @@ class Liveness:
         self._pacer.stop()
 
     async def retire(self) -> None:
-        """On a clean stop: drop the record (the leases were released already)."""
-        await self._collection.delete_one({"_id": self.instance})
+        """On a clean stop: end the record now, so peers take over what only this replica
+        remembered (timers) at once; housekeeping deletes it like a dead replica's."""
+        await self._collection.update_one(
+            {"_id": self.instance}, {"$set": {"alive_until": self._clock() - timedelta(microseconds=1)}}
+        )
 
     async def dead_owners(self) -> list[str]:
         """Replicas whose heartbeat ran out (housekeeping; a scan of a small collection)."""

@@ -281,11 +281,14 @@ class TimerWorker:
             await self._store.sweep(self._clock())
         fired = 0
         skipped: set[str] = set()
-        while candidates := [
-            i
-            for i in self._store.remembered_due(self._clock(), limit=DUE_BATCH + len(skipped))
-            if i not in skipped
-        ]:
+        # After `stop()` no new batch starts: a backlog must not hold a shutdown to its grace.
+        while not self._pacer.stopped and (
+            candidates := [
+                i
+                for i in self._store.remembered_due(self._clock(), limit=DUE_BATCH + len(skipped))
+                if i not in skipped
+            ]
+        ):
             outcomes = await asyncio.gather(
                 *(self._claim_and_fire(i) for i in candidates), return_exceptions=True
             )
@@ -301,6 +304,8 @@ class TimerWorker:
 
     async def _claim_and_fire(self, timer_id: str) -> bool:
         async with self._slots:
+            if self._pacer.stopped:
+                return False  # shutting down: the timer stays pending for a peer or a restart
             claim = await self._store.claim(timer_id, self._owner, self._clock(), self._lease)
             return claim is not None and await self._fire(claim)
 

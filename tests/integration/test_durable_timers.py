@@ -240,3 +240,66 @@ async def test_a_failed_timer_waits_out_its_lease_in_memory_instead_of_being_cla
     assert await worker.fire_due(sweep=False) == 0
     assert attempts == ["ci-failing"], "retried only once its lease has run out"
     assert store.remembered_due(datetime.now(UTC) + timedelta(seconds=31)) == ["ci-failing"]
+
+
+async def test_a_stopping_worker_finishes_the_timers_in_hand_and_leaves_the_backlog_pending(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = timer_store(mongo_db)
+    await store.ensure_indexes()
+    ids = [f"ci-backlog-{i}" for i in range(30)]
+    for timer_id in ids:
+        await store.schedule(timer_id, KIND, datetime.now(UTC) - timedelta(seconds=1))
+    started: list[str] = []
+
+    async def slow_provider(timer: Timer) -> Sequence[OutgoingEvent]:
+        started.append(timer.id)
+        await asyncio.sleep(0.2)
+        return []
+
+    worker = TimerWorker(store, {KIND: slow_provider}, owner="stopping", concurrency=2)
+    firing = asyncio.create_task(worker.fire_due())
+    while not started:
+        await asyncio.sleep(0.01)
+    worker.stop()  # SIGTERM: a backlog of 30 must not hold the shutdown
+
+    fired = await asyncio.wait_for(firing, timeout=5)
+    assert 1 <= fired < len(ids) and fired == len(started)
+    statuses = {t["_id"]: t["status"] for t in await mongo_db["timers"].find({}).to_list()}
+    assert sum(s == "fired" for s in statuses.values()) == fired
+    assert sum(s == "pending" for s in statuses.values()) == len(ids) - fired, "the rest wait for a peer"
+    assert await mongo_db["locks"].count_documents({}) == 0, "no lease is left behind"
+
+
+async def test_a_timer_only_a_cleanly_stopped_replica_remembered_is_fired_by_a_peer_before_a_periodic_sweep(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    calls: list[str] = []
+
+    def replica() -> Any:
+        return build_runtime(
+            kafka_settings,
+            mongo_settings,
+            mongo_db.name,
+            timer_handlers={KIND: check_in_due_handler(calls)},
+            produces=[spec_for(CheckInDue)],
+            timer_sweep_interval_seconds=3600,  # only start and a peer's end trigger a sweep
+        )
+
+    leaving, staying = replica(), replica()
+    await leaving.start()
+    await staying.start()
+    await asyncio.sleep(1.0)  # both have made their start-up sweep: the timer is not there yet
+    try:
+        due = datetime.now(UTC) + timedelta(seconds=3)
+        await leaving.timers.schedule(
+            "ci-handover", KIND, due, {"check_in_id": "ci-handover", "client_id": "c-3"}
+        )
+        await leaving.stop()  # before it is due: only `leaving` remembered it
+        records = await read_records(
+            kafka_settings, kafka_settings.topic("check-in-due"), expect=1, timeout=20, settle=0.5
+        )
+    finally:
+        await staying.stop()
+    assert calls == ["ci-handover"]
+    assert records[0].key == b"c-3"
