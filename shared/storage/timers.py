@@ -16,10 +16,10 @@ Finding due timers must not scan the collection every second (DESIGN §5: Ferret
 only a lone `_id` equality from an index, and fired timers stay as the record that makes
 `schedule` idempotent). So a store remembers, in memory, the pending timers due within
 its `lookahead` that this replica scheduled or moved, and the worker fires from that
-memory. A sweep (the one query by status and due time) runs at start and then every
-`sweep_interval_seconds`, and remembers what is due within the lookahead, so a timer
-another replica scheduled before it died fires on time if a sweep saw it coming, and at
-most one sweep interval late if it was due sooner than that.
+memory. A sweep (the one query by status and due time) runs at start, when the runtime
+sees another replica's heartbeat end (`sweep_soon`), and every `sweep_interval_seconds`,
+and remembers what is due within the lookahead: a timer that only a replica now gone
+remembered fires seconds after that replica's heartbeat ends.
 """
 
 from __future__ import annotations
@@ -251,7 +251,7 @@ class TimerWorker:
         owner: str,
         lease_seconds: float = 60.0,
         poll_interval_seconds: float = 1.0,
-        sweep_interval_seconds: float = 15.0,
+        sweep_interval_seconds: float = 60.0,
         max_attempts: int = 10,
         concurrency: int = 16,
         on_fired: Callable[[str, str], None] = lambda collection, timer_id: None,
