@@ -1,4 +1,4 @@
-"""Pacing for background loops (outbox relay, timer worker).
+"""Pacing for background loops (outbox relay, timer worker), and when they sweep.
 
 Loops end on `stop()` rather than on task cancellation alone: on Python 3.11,
 `asyncio.wait_for` can swallow a cancellation that races with its inner future, which
@@ -8,6 +8,7 @@ once left a relay running after shutdown. `asyncio.timeout` does not have that f
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import suppress
 
 
@@ -37,3 +38,22 @@ class Pacer:
                 await self._nudged.wait()
         if not self._stopped:
             self._nudged.clear()
+
+
+class SweepSchedule:
+    """When a loop that works from hints should also sweep (a scan on FerretDB): at its
+    first pass, after `soon()` (a peer died, a pass failed), and every `interval_seconds`."""
+
+    def __init__(self, interval_seconds: float) -> None:
+        self.interval_seconds = interval_seconds
+        self._swept_at: float | None = None
+
+    @property
+    def due(self) -> bool:
+        return self._swept_at is None or time.monotonic() - self._swept_at >= self.interval_seconds
+
+    def done(self) -> None:
+        self._swept_at = time.monotonic()
+
+    def soon(self) -> None:
+        self._swept_at = None

@@ -21,7 +21,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from shared.background import Pacer
+from shared.background import Pacer, SweepSchedule
 from shared.events.envelope import OutgoingEvent
 from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
@@ -158,8 +158,7 @@ class OutboxRelay:
         self._lease = timedelta(seconds=lease_seconds)
         self._clock = clock
         self._pacer = Pacer(poll_interval_seconds)
-        self._sweep_every = sweep_interval_seconds
-        self._swept_at: float | None = None
+        self._sweeps = SweepSchedule(sweep_interval_seconds)
         self._slots = asyncio.Semaphore(concurrency)
         self._hints: set[tuple[str, str]] = set()
 
@@ -175,7 +174,7 @@ class OutboxRelay:
 
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died and may have left events unpublished)."""
-        self._swept_at = None
+        self._sweeps.soon()
         self._pacer.nudge()
 
     def stop(self) -> None:
@@ -190,7 +189,7 @@ class OutboxRelay:
         hints, self._hints = self._hints, set()
         published = sum(await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints))))
         if sweep:
-            self._swept_at = time.monotonic()
+            self._sweeps.done()
             for collection in self._collections.values():
                 published += await self._sweep(collection)
         return published
@@ -213,13 +212,12 @@ class OutboxRelay:
         backoff = self._pacer.interval_seconds
         while not self._pacer.stopped:
             try:
-                sweep = self._swept_at is None or time.monotonic() - self._swept_at >= self._sweep_every
-                await self.relay_once(sweep=sweep)
+                await self.relay_once(sweep=self._sweeps.due)
                 backoff = self._pacer.interval_seconds
             except Exception:
                 OUTBOX_PUBLISH_FAILURES.inc()
                 log.exception("outbox relay pass failed; will retry")
-                self._swept_at = None  # what the failed pass held back is found again
+                self._sweeps.soon()  # what the failed pass held back is found again
                 backoff = min(backoff * 2, 30.0)
             if self._hints and backoff == self._pacer.interval_seconds:
                 await self._pacer.pause(min(backoff, 0.05))  # a held document: look again soon

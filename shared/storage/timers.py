@@ -25,7 +25,6 @@ remembered fires seconds after that replica's heartbeat ends.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from shared.background import Pacer
+from shared.background import Pacer, SweepSchedule
 from shared.clock import domain_span
 from shared.events.envelope import OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
@@ -261,10 +260,9 @@ class TimerWorker:
         self._handlers = handlers  # read at each firing: a runtime registers kinds before start
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
-        self._lease_seconds = lease_seconds
+        self._retry_after = domain_span(clock, lease_seconds)  # a failed timer waits out its lease
         self._pacer = Pacer(poll_interval_seconds)
-        self._sweep_every = sweep_interval_seconds
-        self._swept_at: float | None = None
+        self._sweeps = SweepSchedule(sweep_interval_seconds)
         self._max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
         self._on_fired = on_fired
@@ -277,7 +275,7 @@ class TimerWorker:
         docstring); without, fires only what the store remembers.
         """
         if sweep:
-            self._swept_at = time.monotonic()
+            self._sweeps.done()
             await self._store.sweep(self._clock())
         fired = 0
         skipped: set[str] = set()
@@ -327,7 +325,7 @@ class TimerWorker:
                 )
             else:
                 # The lease is kept: the timer is retried once it runs out (a natural backoff).
-                self._store.remember(timer.id, self._clock() + domain_span(self._clock, self._lease_seconds))
+                self._store.remember(timer.id, self._clock() + self._retry_after)
                 log.warning(
                     "timer handler failed; retried after its lease",
                     timer_id=timer.id,
@@ -346,7 +344,7 @@ class TimerWorker:
 
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died: what it remembered is nobody's now)."""
-        self._swept_at = None
+        self._sweeps.soon()
         self._pacer.nudge()
 
     def stop(self) -> None:
@@ -355,10 +353,9 @@ class TimerWorker:
 
     async def run(self) -> None:
         while not self._pacer.stopped:
-            sweep = self._swept_at is None or time.monotonic() - self._swept_at >= self._sweep_every
             try:
-                await self.fire_due(sweep=sweep)
+                await self.fire_due(sweep=self._sweeps.due)
             except Exception:
                 log.exception("timer pass failed; will retry")
-                self._swept_at = None  # what the failed pass missed is found again
+                self._sweeps.soon()  # what the failed pass missed is found again
             await self._pacer.pause()
