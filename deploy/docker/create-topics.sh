@@ -37,9 +37,11 @@ match-declined
 session-booked
 session-rescheduled
 session-cancelled
+session-attendance-recorded
 booking-failed
 check-in-due
 check-in-completed
+check-in-missed
 treatment-plan-updated
 therapist-availability-changed
 notification-delivered

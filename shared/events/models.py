@@ -35,6 +35,10 @@ from shared.events.common import (
     WeeklyWindow,
 )
 
+Actor = Literal["client", "clinician", "admin", "system"]
+"""Who did something: the client, a clinician, an admin, or the system on its own."""
+
+
 # --- produced by intake -------------------------------------------------------------
 
 
@@ -57,7 +61,11 @@ class IntakeCompleted(EventData):
 
 
 class RiskFlagged(EventData):
-    """A positive risk screen at intake or at a check-in: act at once (DOMAIN.md)."""
+    """A positive risk screen at intake or at a check-in: act at once (DOMAIN.md).
+
+    `jurisdiction` and `language` say where the client lives and how they read, so the
+    on-call page names the country and the client's crisis resources fit it.
+    """
 
     intake_id: Id | None = None
     check_in_id: Id | None = None
@@ -66,6 +74,8 @@ class RiskFlagged(EventData):
     risk_level: RiskLevel
     reasons: list[Code] = Field(min_length=1, max_length=20)
     flagged_at: AwareDatetime
+    jurisdiction: Jurisdiction | None = None
+    language: LanguageTag | None = None
 
     @model_validator(mode="after")
     def _names_its_source(self) -> RiskFlagged:
@@ -92,6 +102,21 @@ class CheckInCompleted(EventData):
     plan_review_suggested: bool = False
     review_reasons: list[Code] = Field(default_factory=list, max_length=10)
     goals_reached: list[Code] = Field(default_factory=list, max_length=20)
+
+
+class CheckInMissed(EventData):
+    """A check-in went unanswered past its window: it expired as missed.
+
+    `consecutive_missed` counts this one and the misses right before it, so a therapist
+    can be prompted when a client keeps missing them.
+    """
+
+    check_in_id: Id
+    client_id: Id
+    therapist_id: Id
+    due_at: AwareDatetime
+    missed_at: AwareDatetime
+    consecutive_missed: int = Field(ge=1, le=1000)
 
 
 class TreatmentPlanUpdated(EventData):
@@ -128,6 +153,13 @@ class MatchProposed(EventData):
     availability: list[WeeklyWindow] = Field(default_factory=list, max_length=50)
     session_format: SessionFormat = SessionFormat.video
     risk_level: RiskLevel = RiskLevel.none
+    origin: Code | None = None
+    """Why this proposal was made: `intake`, `decline`, `switch`, `booking_failed`,
+    `expired` (the one before lapsed unanswered) or `waitlist` (a therapist freed up)."""
+    predecessor_match_id: Id | None = None
+    waitlisted: bool = False
+    """No candidates: the client waits on the waitlist and is re-matched, oldest first,
+    when a therapist's availability or capacity changes."""
 
 
 class MatchAccepted(EventData):
@@ -162,6 +194,10 @@ class SessionBooked(EventData):
     match_id: Id | None = None
     # The first meeting with a therapist is an introduction; the recurring series is therapy.
     kind: Literal["introduction", "therapy"] | None = None
+    booked_by: Actor | None = None
+    """Who booked: `client` (picked a slot), `clinician`, `admin` or `system` (a proposal
+    booked at once, a series occurrence). A client's own booking of a proposed therapist
+    is their choice of that therapist (matching records it as `match-accepted`)."""
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> SessionBooked:
@@ -195,6 +231,28 @@ class SessionCancelled(EventData):
     status: Literal["cancelled", "late_cancelled", "clinician_cancelled"]
     cancelled_by: Literal["client", "clinician", "system"]
     reason: Code | None = None
+
+
+class SessionAttendanceRecorded(EventData):
+    """The therapist (or an admin) recorded whether a session took place.
+
+    A `held` introduction starts care (the therapist may then write the plan); a `no_show`
+    introduction does not, and `offered_slots` lists the therapist's next free starts in
+    the client's windows for the client to pick from.
+    """
+
+    session_id: Id
+    client_id: Id
+    therapist_id: Id
+    series_id: Id
+    sequence: int = Field(ge=1)
+    kind: Literal["introduction", "therapy"]
+    attendance: Literal["held", "no_show"]
+    starts_at: AwareDatetime
+    recorded_at: AwareDatetime
+    recorded_by: Actor
+    match_id: Id | None = None
+    offered_slots: list[AwareDatetime] = Field(default_factory=list, max_length=10)
 
 
 class BookingFailed(EventData):

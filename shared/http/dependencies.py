@@ -108,17 +108,31 @@ class AuditedRead:
     correlation_id: str
     log: AuditTrail
 
-    async def read(self, *, resource: str, resource_id: str, client_id: str | None = None) -> None:
+    async def read(
+        self, *, resource: str, resource_id: str, client_id: str | None = None, basis: str | None = None
+    ) -> None:
         """Call before returning the data; if recording fails the read fails, so none goes unaudited."""
+        await self._record("read", resource, resource_id, client_id, basis)
+
+    async def refused(
+        self, *, resource: str, resource_id: str, client_id: str | None = None, basis: str | None = None
+    ) -> None:
+        """Record an attempt the caller's relationship to the client did not allow."""
+        await self._record("refused", resource, resource_id, client_id, basis)
+
+    async def _record(
+        self, action: str, resource: str, resource_id: str, client_id: str | None, basis: str | None
+    ) -> None:
         await self.log.record(
             Access(
                 actor=self.who.subject,
                 role=self.who.role.value,
-                action="read",
+                action=action,
                 resource=resource,
                 resource_id=resource_id,
                 client_id=client_id,
                 correlation_id=self.correlation_id,
+                basis=basis,
             )
         )
 

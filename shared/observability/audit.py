@@ -22,7 +22,11 @@ log = get_logger("audit")
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    """One read of clinical data: who (subject, role), what (action, resource, id), for whom."""
+    """One access to clinical data: who (subject, role), what (action, resource, id), for whom.
+
+    `action` is `read` or a write (`create`, `write`, ...) for what was done, or `refused`
+    for an attempt the care relationship did not allow (every grant and refusal is kept).
+    """
 
     actor: str
     role: str
@@ -31,6 +35,9 @@ class Access:
     resource_id: str
     client_id: str | None = None
     correlation_id: str | None = None
+    basis: str | None = None
+    """Why access was granted or refused: the caller's care relationship (`in_care`,
+    `proposed`, `ended`, ...), `own_record`, or the role (`admin`, `service`)."""
 
 
 class AuditLog:
@@ -55,4 +62,5 @@ class AuditLog:
             resource=access.resource,
             resource_id=access.resource_id,
             client_id=access.client_id,
+            basis=access.basis,
         )

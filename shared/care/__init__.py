@@ -1,0 +1,1 @@
+"""What the services must agree on about care itself: the relationship and crisis help."""
