@@ -13,9 +13,12 @@ every 0.1 s, so one fires at most about 17 domain minutes late at 10000x.
 From a fixed seed it puts a few hundred therapists (jurisdictions, languages, approaches,
 prices, availability) through matching's and scheduling's admin APIs, registers everyone
 with notifications, then walks two dozen sample clients (one of them high-risk) through
-intake → proposal → first session → treatment plan (a check-in every day) → reminders →
-check-in due → check-in answered (intake's API, as the client) → check-in completed, after
-which the clinician reviews the plan (check-ins every two weeks from then on). It shows
+intake → proposal → the client accepts the best-ranked therapist → introduction booked →
+the therapist marks it held once it has started → the therapist writes the plan from the
+intake's goals (a check-in every day) → the client acknowledges it → the series booked at the
+plan's cadence, reminders → check-in due → check-in answered (intake's API, as the client) →
+check-in completed, after which the clinician reviews the plan (check-ins every two weeks
+from then on). It shows
 progress while it runs, then stops its services (they drain and commit) and prints
 each client's event trail under its correlation id: domain time, real seconds, type,
 service, and the notifications each event caused, with where the e-mails went
@@ -57,7 +60,9 @@ from rich.table import Table
 
 from deploy.local.discovery import REPO
 from deploy.local.run_services import Layout, existing_services, infrastructure_env, start_all, stop_all
+from shared.clock import ClockSettings, build_clock, speed_of
 from shared.http.auth import Role, mint_token
+from shared.ports import Clock
 from shared.settings import AuthSettings
 
 SEED = 20261128
@@ -81,7 +86,18 @@ STEP_TIMEOUT = 180.0
 CHECK_IN_TIMEOUT = 240.0
 START_TIMEOUT = 120.0
 SETTLE_TIMEOUT = 30.0
-WALK = ("intake", "proposal", "session", "plan", "check-in due", "answered", "completed")
+WALK = (
+    "intake",
+    "proposal",
+    "accepted",
+    "introduction",
+    "held",
+    "plan",
+    "acknowledged",
+    "check-in due",
+    "answered",
+    "completed",
+)
 EVENTS = (
     "intake-completed",
     "risk-flagged",
@@ -92,9 +108,11 @@ EVENTS = (
     "session-booked",
     "session-rescheduled",
     "session-cancelled",
+    "session-attendance-recorded",
     "treatment-plan-updated",
     "check-in-due",
     "check-in-completed",
+    "check-in-missed",
     "notification-delivered",
     "notification-failed",
 )
@@ -279,6 +297,8 @@ class Client:
     intake_id: str = ""
     reached: int = 0  # how many steps of WALK it got through
     therapist_id: str | None = None
+    match_id: str | None = None
+    introduction: dict[str, Any] | None = None
     started: float = 0.0
     finished: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -296,10 +316,10 @@ class Client:
 
 PLAN: dict[str, Any] = {
     "approach": "cbt",
-    "goals": [{"code": "feel_better", "target": {"measure": "phq9", "comparison": "below", "value": 5}}],
     "session_cadence": "weekly",
     "check_in_interval_days": 1,  # the shortest a plan may ask for
 }
+"""The rest of the plan; its goals are the intake's, from intake's draft for the therapist."""
 
 
 def check_in_answers(goals: list[str]) -> dict[str, Any]:
@@ -312,8 +332,9 @@ def check_in_answers(goals: list[str]) -> dict[str, Any]:
 
 
 class Demo:
-    def __init__(self, secret: str, http: httpx.AsyncClient, trails: Trails) -> None:
+    def __init__(self, secret: str, http: httpx.AsyncClient, trails: Trails, clock: Clock) -> None:
         self.auth = AuthSettings(secret=SecretStr(secret))
+        self.clock = clock  # the services' demo clock, to know when an introduction has begun
         self.http = http
         self.trails = trails
         self.admin = self.bearer("demo-admin", Role.admin)
@@ -379,8 +400,11 @@ class Demo:
             for step in (
                 self.submit,
                 self.proposed,
+                self.accept,
                 self.booked,
+                self.held,
                 self.plan,
+                self.acknowledge,
                 self.due,
                 self.answer,
                 self.done,
@@ -408,33 +432,73 @@ class Demo:
         return True
 
     async def proposed(self, client: Client) -> bool:
-        return await self.trails.wait_for(client.intake_id, "match-proposed") is not None
+        proposal = await self.trails.wait_for(client.intake_id, "match-proposed")
+        if proposal is None or not proposal.data.get("candidates"):
+            client.notes.append("no proposal with candidates: on the waitlist")
+            return False
+        client.match_id = proposal.data["match_id"]
+        client.therapist_id = proposal.data["candidates"][0]["therapist_id"]
+        return True
+
+    async def accept(self, client: Client) -> bool:
+        """The client chooses the best-ranked therapist (nothing is booked before this)."""
+        me = self.bearer(client.client_id, Role.client)
+        chosen = {"therapist_id": client.therapist_id}
+        await self.expect("POST", "matching", f"/matches/{client.match_id}/accept", me, json=chosen)
+        return await self.trails.wait_for(client.intake_id, "match-accepted") is not None
 
     async def booked(self, client: Client) -> bool:
         booked = await self.trails.wait_for(client.intake_id, "session-booked")
         if booked is None:
-            client.notes.append("no first session: no fitting therapist had a slot")
+            client.notes.append("no introduction: the chosen therapist had no slot in the client's windows")
             return False
         client.therapist_id = booked.data["therapist_id"]
+        client.introduction = booked.data
         return True
 
+    async def held(self, client: Client) -> bool:
+        """Once the introduction has begun (domain time), the therapist records it held."""
+        assert client.introduction is not None and client.therapist_id is not None
+        starts = datetime.fromisoformat(client.introduction["starts_at"])
+        ahead = (starts - self.clock()).total_seconds() / speed_of(self.clock)  # real seconds
+        await asyncio.sleep(min(max(ahead, 0.0) + 0.05, CHECK_IN_TIMEOUT))
+        clinician = self.bearer(client.therapist_id, Role.clinician)
+        session = client.introduction["session_id"]
+        await self.expect(
+            "POST", "scheduling", f"/sessions/{session}/attendance", clinician, json={"attendance": "held"}
+        )
+        return await self.trails.wait_for(client.intake_id, "session-attendance-recorded") is not None
+
     async def plan(self, client: Client) -> bool:
-        """After the introduction the clinician writes the plan: a check-in every day."""
+        """In care, the therapist writes the plan from the intake's goals: a check-in every day."""
         assert client.therapist_id is not None
         clinician = self.bearer(client.therapist_id, Role.clinician)
-        plan = PLAN
+        path = f"/clients/{client.client_id}/treatment-plan"
         deadline = time.monotonic() + STEP_TIMEOUT
-        while True:  # intake learns the clinician from session-booked, moments after scheduling
-            answer = await self.call(
-                "PUT", "intake", f"/clients/{client.client_id}/treatment-plan", clinician, json=plan
-            )
-            if answer.status_code in (200, 201) or time.monotonic() > deadline:
+        while True:  # intake learns the introduction was held moments after scheduling
+            draft = await self.call("GET", "intake", f"{path}/draft", clinician)
+            if draft.status_code == 200 or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.5)
+        if draft.status_code != 200:
+            client.notes.append(f"no plan draft: {draft.status_code}")
+            return False
+        goals = [{"code": g["code"], "target": g["target"]} for g in draft.json()["goals"]]
+        answer = await self.call("PUT", "intake", path, clinician, json={**PLAN, "goals": goals})
         if answer.status_code not in (200, 201):
             client.notes.append(f"plan refused: {answer.status_code}")
             return False
         return await self.trails.wait_for(client.intake_id, "treatment-plan-updated") is not None
+
+    async def acknowledge(self, client: Client) -> bool:
+        """The client reads the plan and acknowledges it; the therapist will see that."""
+        me = self.bearer(client.client_id, Role.client)
+        path = f"/clients/{client.client_id}/treatment-plan"
+        current = await self.expect("GET", "intake", path, me)
+        await self.expect(
+            "POST", "intake", f"{path}/acknowledgement", me, json={"version": current["version"]}
+        )
+        return True
 
     async def due(self, client: Client) -> bool:
         """Scheduling's check-in timer fires one plan interval after the introduction."""
@@ -472,10 +536,11 @@ class Demo:
         """
         assert client.therapist_id is not None
         clinician = self.bearer(client.therapist_id, Role.clinician)
-        plan = {**PLAN, "check_in_interval_days": 14}
-        answer = await self.call(
-            "PUT", "intake", f"/clients/{client.client_id}/treatment-plan", clinician, json=plan
-        )
+        path = f"/clients/{client.client_id}/treatment-plan"
+        current = await self.expect("GET", "intake", path, clinician)
+        goals = [{"code": g["code"], "target": g["target"]} for g in current["goals"]]
+        plan = {**PLAN, "goals": goals, "check_in_interval_days": 14}
+        answer = await self.call("PUT", "intake", path, clinician, json=plan)
         if answer.status_code not in (200, 201):
             client.notes.append(f"plan review refused: {answer.status_code}")
 
@@ -655,9 +720,13 @@ def detail(step: Step) -> str:
         case "match-proposed":
             names = [c["therapist_id"] for c in d.get("candidates", [])]
             return f"{len(names)} candidates: {', '.join(names)}" if names else "no candidate yet"
+        case "match-accepted":
+            return f"chose {d['therapist_id']}"
         case "session-booked":
             starts = datetime.fromisoformat(d["starts_at"]).strftime("%a %d %b %H:%M")
-            return f"#{d['sequence']} with {d['therapist_id']} at {starts}"
+            return f"#{d['sequence']} {d.get('kind') or ''} with {d['therapist_id']} at {starts}"
+        case "session-attendance-recorded":
+            return f"#{d['sequence']} {d['kind']}: {d['attendance']}"
         case "treatment-plan-updated":
             every = f"check-in every {d['check_in_interval_days']} d"
             return f"v{d['version']} {d['approach']}, {d['session_cadence']}, {every}"
@@ -733,7 +802,7 @@ async def run(env: dict[str, str], children: Mapping[str, subprocess.Popen[str]]
     timings: dict[str, float] = {}
     began = time.monotonic()
     async with httpx.AsyncClient(timeout=30) as http:
-        demo = Demo(secret, http, trails)
+        demo = Demo(secret, http, trails, clock_of(env))
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -769,6 +838,14 @@ async def run(env: dict[str, str], children: Mapping[str, subprocess.Popen[str]]
         console.print(trail_table(client, trails.of(client.intake_id), walk_began))
         console.print()
     console.print(summary(clients, trails, timings, speed))
+
+
+def clock_of(env: Mapping[str, str]) -> Clock:
+    """The demo clock the services run on, read the same way they read it."""
+    settings = ClockSettings.model_validate(
+        {"speed": env["DEMO_CLOCK_SPEED"], "epoch": env["DEMO_CLOCK_EPOCH"]}
+    )
+    return build_clock(settings)
 
 
 def interrupted(_signum: int, _frame: object) -> None:

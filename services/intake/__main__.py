@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import sys
 
+from pydantic import ValidationError
+
 from services.intake.app import build_app
 from services.intake.settings import IntakeSettings
 from shared.http.server import serve
 
 
 def main() -> int:
-    settings = IntakeSettings()
+    try:
+        settings = IntakeSettings()  # e.g. a served country without crisis resources
+    except ValidationError as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 2
     app = build_app(settings)
     try:
         app.state.runtime.cipher  # noqa: B018 - refuse to start without keys, not on the first request

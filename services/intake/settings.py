@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+import json
+from typing import Annotated, Any, ClassVar
 
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from shared.care.crisis_resources import SERVED_COUNTRIES, has_resources
 from shared.settings import ServiceSettings
 
 
@@ -14,7 +17,40 @@ class IntakeSettings(ServiceSettings):
 
     Free text is encrypted with `FIELD_ENCRYPTION_KEYS` / `FIELD_ENCRYPTION_ACTIVE_KEY`
     (read without prefix, like every infrastructure setting).
+
+    Intake's own knobs: which countries it accepts intakes from (each must have its crisis
+    resources, or the service refuses to start: a client there with a positive screen
+    would otherwise be shown another country's numbers) and how long a check-in stays open
+    after it fell due before it expires as missed.
     """
 
     service_name: ClassVar[str] = "intake"
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    # ISO 3166-1 codes, a JSON list or comma-separated: `US,CA,GB`.
+    served_countries: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(SERVED_COUNTRIES), min_length=1
+    )
+    # Domain days after `due_at` (fractions allowed, e.g. for tests): then the check-in is missed.
+    check_in_expiry_days: float = Field(default=7.0, gt=0, le=90)
+
+    @field_validator("served_countries", mode="before")
+    @classmethod
+    def _countries_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("served_countries")
+    @classmethod
+    def _every_country_has_crisis_resources(cls, countries: list[str]) -> list[str]:
+        normalised = [country.upper() for country in countries]
+        if missing := [country for country in normalised if not has_resources(country)]:
+            raise ValueError(
+                f"no crisis resources for {', '.join(missing)}: add their row to "
+                "shared/care/crisis_resources.py before serving clients there"
+            )
+        return normalised

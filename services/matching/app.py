@@ -5,8 +5,8 @@
 
 Collections (database `carepath_matching`), each read on its hot path by a lone `_id`:
 `therapists` (therapist_id), `proposals` (match_id), `clients` (client_id), `outcomes`
-(`<therapist_id>:<concern>`), `directory` (the one `journal` document), plus the runtime's
-own (`timers`, `inbox`, `locks`, `audit`, `replicas`).
+(`<therapist_id>:<concern>`), `directory` (the one `journal` document), `waitlist` (the one
+`waitlist` document), plus the runtime's own (`timers`, `inbox`, `locks`, `audit`, `replicas`).
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from services.matching.context import Matching, Policy
 from services.matching.handlers.on_booking_failed import on_booking_failed
 from services.matching.handlers.on_check_in_completed import on_check_in_completed
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.matching.handlers.on_session_booked import on_session_booked
 from services.matching.handlers.on_session_cancelled import on_session_cancelled
 from services.matching.handlers.on_therapist_availability_changed import on_therapist_availability_changed
 from services.matching.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from services.matching.settings import MatchingSettings
-from services.matching.store import clients, journal, outcomes, proposals
+from services.matching.store import clients, journal, outcomes, proposals, waitlist
 from services.matching.store import therapists as therapist_store
 from services.matching.store.read_model import Directory
 from shared.clock import domain_span
@@ -42,6 +43,7 @@ from shared.events.models import (
     MatchAccepted,
     MatchDeclined,
     MatchProposed,
+    SessionAttendanceRecorded,
     SessionBooked,
     SessionCancelled,
     TherapistAvailabilityChanged,
@@ -69,6 +71,7 @@ def build_app(settings: MatchingSettings | None = None) -> FastAPI:
         Subscription(TherapistAvailabilityChanged, on_therapist_availability_changed(matching)),
         Subscription(SessionBooked, on_session_booked(matching)),
         Subscription(SessionCancelled, on_session_cancelled(matching)),
+        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(matching)),
         Subscription(CheckInCompleted, on_check_in_completed(matching)),
         Subscription(BookingFailed, on_booking_failed(matching)),
         Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(matching)),
@@ -111,6 +114,7 @@ def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching
         proposals=runtime.documents(proposals.COLLECTION),
         clients=runtime.documents(clients.COLLECTION, relayed=False),
         outcomes=outcome_documents,
+        waitlist=runtime.documents(waitlist.COLLECTION, relayed=False),
         directory=Directory(
             therapist_documents,
             outcome_documents,
@@ -128,6 +132,7 @@ def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching
             top_k=settings.top_k,
             proposal_ttl=timedelta(seconds=settings.proposal_ttl_seconds),
             max_proposals_per_intake=settings.max_proposals_per_intake,
+            waitlist_rematch_per_trigger=settings.waitlist_rematch_per_trigger,
             weights=settings.weights.as_dict(),
             source=settings.service_name,
         ),

@@ -24,6 +24,7 @@ class Policy:
     top_k: int = 3
     proposal_ttl: timedelta = timedelta(hours=24)
     max_proposals_per_intake: int = 10
+    waitlist_rematch_per_trigger: int = 20
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     source: str = "matching"
 
@@ -34,6 +35,7 @@ class Matching:
     proposals: Documents
     clients: Documents
     outcomes: Documents
+    waitlist: Documents
     directory: Directory
     timers: Timers
     clock: Clock

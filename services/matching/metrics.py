@@ -1,8 +1,10 @@
 """Matching's own Prometheus metrics, beside the shared ones on `GET /metrics`.
 
 Worth alerting on: `carepath_matching_proposals_total{outcome="empty"}` rising (clients
-nobody can take: licensure, language or capacity gaps), and ranking seconds growing with
-the directory.
+nobody can take: licensure, language or capacity gaps; they wait on the waitlist),
+`carepath_matching_waitlist_rematches_total{outcome="still_waiting"}` far above
+`{outcome="matched"}` (triggers that find room for nobody), and ranking seconds growing
+with the directory.
 """
 
 from __future__ import annotations
@@ -11,8 +13,14 @@ from prometheus_client import Counter, Gauge, Histogram
 
 PROPOSALS = Counter(
     "carepath_matching_proposals_total",
-    "Proposals made, by origin (intake, decline, switch, booking_failed) and outcome (proposed, empty).",
+    "Proposals, by origin (intake, decline, switch, booking_failed, expired, waitlist) and outcome "
+    "(proposed, empty, none_made: a waitlist re-match that found nobody and published nothing).",
     ["origin", "outcome"],
+)
+WAITLIST_REMATCHES = Counter(
+    "carepath_matching_waitlist_rematches_total",
+    "Waiting clients re-matched by a trigger, by outcome (matched, still_waiting).",
+    ["outcome"],
 )
 HOLDS_REFUSED = Counter(
     "carepath_matching_holds_refused_total",

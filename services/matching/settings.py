@@ -35,7 +35,8 @@ class MatchingSettings(ServiceSettings):
     """`MATCHING_HTTP_PORT` (8002 under `make run`), `MATCHING_MONGODB_DATABASE` (`carepath_matching`), ...
 
     Matching's own knobs: how many candidates a proposal names, how long their capacity is
-    held, how strongly outcome records are shrunk, and how stale this replica's in-process
+    held (and when an unanswered proposal is made again), how many waiting clients one
+    trigger re-matches, how strongly outcome records are shrunk, and how stale this replica's in-process
     directory may grow before it reloads everything (it follows the shared journal between).
     """
 
@@ -47,6 +48,9 @@ class MatchingSettings(ServiceSettings):
     # A client re-proposed after declines, switches or failed bookings gets at most this
     # many proposals per intake: a loop with scheduling (fail, propose, fail...) must end.
     max_proposals_per_intake: int = Field(default=10, ge=1, le=100)
+    # Waiting clients a trigger (new availability, capacity, a freed place) re-matches at
+    # most, oldest first: a trigger's cost stays bounded however long the waitlist grows.
+    waitlist_rematch_per_trigger: int = Field(default=20, ge=1, le=500)
     # Beta prior strength (pseudo-clients) of outcome records, see domain/outcomes.py.
     outcome_prior_strength: float = Field(default=10.0, gt=0)
     # The shared journal of directory changes keeps this many entries; a replica further

@@ -10,19 +10,28 @@ from services.notifications.channels import Sender
 from services.notifications.channels.in_app import InAppSender
 from services.notifications.channels.smtp import SmtpConfig, SmtpSender
 from services.notifications.channels.webhook import ProviderConfig, WebhookSender
+from services.notifications.commands.check_in_reminders import fire_check_in_reminder
 from services.notifications.commands.deliver import ESCALATION_TIMER, fire_delivery
-from services.notifications.commands.dispatch import DELIVERY_TIMER, REMINDER_TIMER, DeliveryPolicy, Dispatch
+from services.notifications.commands.dispatch import (
+    CHECK_IN_REMINDER_TIMER,
+    DELIVERY_TIMER,
+    REMINDER_TIMER,
+    DeliveryPolicy,
+    Dispatch,
+)
 from services.notifications.commands.page_on_call import fire_escalation_check
 from services.notifications.commands.reminders import fire_reminder
 from services.notifications.domain.preferences import Channel
 from services.notifications.handlers.on_booking_failed import on_booking_failed
 from services.notifications.handlers.on_check_in_completed import on_check_in_completed
 from services.notifications.handlers.on_check_in_due import on_check_in_due
+from services.notifications.handlers.on_check_in_missed import on_check_in_missed
 from services.notifications.handlers.on_intake_completed import on_intake_completed
 from services.notifications.handlers.on_match_accepted import on_match_accepted
 from services.notifications.handlers.on_match_declined import on_match_declined
 from services.notifications.handlers.on_match_proposed import on_match_proposed
 from services.notifications.handlers.on_risk_flagged import on_risk_flagged
+from services.notifications.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.notifications.handlers.on_session_booked import on_session_booked
 from services.notifications.handlers.on_session_cancelled import on_session_cancelled
 from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
@@ -35,6 +44,7 @@ from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
     CheckInDue,
+    CheckInMissed,
     IntakeCompleted,
     MatchAccepted,
     MatchDeclined,
@@ -42,6 +52,7 @@ from shared.events.models import (
     NotificationDelivered,
     NotificationFailed,
     RiskFlagged,
+    SessionAttendanceRecorded,
     SessionBooked,
     SessionCancelled,
     SessionRescheduled,
@@ -53,9 +64,12 @@ from shared.ports import Clock
 from shared.runtime import ServiceRuntime
 
 DESCRIPTION = """Tells the right people at each step of the journey on their chosen channels
-(e-mail with calendar invitations, SMS, push, the in-app inbox), reminds them 24 h and 1 h
-before each session, holds non-critical messages through quiet hours, and sends risk alerts
-at once: crisis resources to the client and pages to the on-call rota, with escalation.
+(e-mail with calendar invitations, SMS, push, the in-app inbox), so nobody waits in silence:
+proposals, the waitlist, an introduction held or missed (with the next free times), a plan to
+read, a check-in (reminded once if unanswered; the therapist prompted after repeated misses).
+Reminds them 24 h and 1 h before each session, holds non-critical messages through quiet
+hours, and sends risk alerts at once: crisis resources of the client's country and language
+to the client, and pages naming the country to the on-call rota, with escalation.
 Contact details live only here and are readable only by their recipient and admins."""
 
 
@@ -90,12 +104,15 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         Subscription(SessionBooked, on_session_booked(dispatch)),
         Subscription(SessionRescheduled, on_session_rescheduled(dispatch)),
         Subscription(SessionCancelled, on_session_cancelled(dispatch)),
+        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(dispatch)),
         Subscription(CheckInDue, on_check_in_due(dispatch)),
         Subscription(CheckInCompleted, on_check_in_completed(dispatch)),
+        Subscription(CheckInMissed, on_check_in_missed(dispatch)),
         Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(dispatch)),
     )
     runtime.on_timer(DELIVERY_TIMER, fire_delivery(dispatch))
     runtime.on_timer(REMINDER_TIMER, fire_reminder(dispatch))
+    runtime.on_timer(CHECK_IN_REMINDER_TIMER, fire_check_in_reminder(dispatch))
     runtime.on_timer(ESCALATION_TIMER, fire_escalation_check(dispatch))
     runtime.produces(NotificationDelivered, NotificationFailed)
     return create_service_app(

@@ -2,7 +2,8 @@
 
 `NOTIFICATIONS_HTTP_PORT` (8004 under `make run`), `NOTIFICATIONS_MONGODB_DATABASE`
 (`carepath_notifications`), and what this service alone needs: the SMTP server, the SMS
-and push provider's webhook, the on-call rota and the delivery retry policy.
+and push provider's webhook, the on-call rota, the delivery retry policy and when an
+unanswered check-in is reminded of.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ class NotificationsSettings(ServiceSettings):
     # Critical messages (risk alerts, crisis resources) retry sooner.
     critical_retry_initial_seconds: float = Field(default=2.0, gt=0)
     critical_retry_max_seconds: float = Field(default=60.0, gt=0)
+    # An unanswered check-in is reminded of once, this long after it fell due (domain time:
+    # how long a person is given, so a demo clock shortens it like any appointment).
+    check_in_reminder_hours: float = Field(default=72.0, gt=0, le=24 * 60)
 
     @field_validator("on_call_rota", mode="before")
     @classmethod

@@ -36,6 +36,7 @@ from shared.events.models import (
     MatchAccepted,
     MatchDeclined,
     MatchProposed,
+    SessionAttendanceRecorded,
     SessionBooked,
     SessionCancelled,
     SessionRescheduled,
@@ -55,7 +56,6 @@ def policy_of(settings: SchedulingSettings, clock: Clock) -> Policy:
         series_horizon=timedelta(days=settings.series_horizon_days),
         series_extend_every=timedelta(days=settings.series_extend_days),
         series_max_shift=timedelta(days=settings.series_max_shift_days),
-        check_in_interval_days=settings.check_in_interval_days,
         late_cancel_window=timedelta(hours=settings.late_cancel_hours),
         # How long a booking may take is machinery, real seconds even on a demo clock.
         claim_orphan_grace=domain_span(clock, settings.claim_orphan_grace_seconds),
@@ -86,6 +86,7 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         SessionBooked,
         SessionRescheduled,
         SessionCancelled,
+        SessionAttendanceRecorded,
         BookingFailed,
         CheckInDue,
         TherapistAvailabilityChanged,
@@ -95,8 +96,10 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         [availability.router, sessions.router, calendars.router],
         title="Carepath scheduling",
         description=(
-            "Therapist availability across time zones, race-proof booking, recurring series, "
-            "changes under the cancellation policy, durable check-in timers and iCalendar feeds."
+            "Therapist availability across time zones, race-proof booking within the client's "
+            "consent, attendance, the recurring series and check-ins from the plan, changes under "
+            "the cancellation policy, durable timers and iCalendar feeds; access follows the care "
+            "relationship."
         ),
     )
     app.state.scheduling = ctx

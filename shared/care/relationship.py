@@ -195,6 +195,8 @@ class CareRelationships:
     def _proposed(self, event: MatchProposed, at: datetime) -> CareRelationships:
         """The candidates are proposed until the proposal expires; earlier proposals lapse."""
         candidates = {c.therapist_id for c in event.candidates}
+        if any(r.state in ACTIVE and r.changed_at > at for r in self.relationships):
+            candidates = set()  # the client chose after this proposal: it proposes nobody now
         changed = [
             replace(r, state=CareState.withdrawn, changed_at=at, until=None, reason="superseded")
             for r in self.relationships

@@ -72,10 +72,16 @@ PREPARE_CONCURRENCY = 16
 SEND_CONNECTIONS = 100
 WARM_UP = 5
 SEED = 20_261_128
-TUNED = {"MATCHING_CONSUMERS_PER_TOPIC": "6", "SCHEDULING_CONSUMERS_PER_TOPIC": "6"}
+TUNED = {
+    "MATCHING_CONSUMERS_PER_TOPIC": "6",
+    "SCHEDULING_CONSUMERS_PER_TOPIC": "6",
+    "SCHEDULING_BOOKING_POLICY": "book_at_once",
+}
 """One consumer per partition in the two services on the journey's path (the e2e harness runs
 one per topic): matching and scheduling spend most of an event waiting on round trips, so
-partitions handled side by side overlap those waits. `--set NAME=VALUE` overrides."""
+partitions handled side by side overlap those waits. The bench measures submit → booked,
+so proposals are booked at once (the opt-in auto-assignment) rather than waiting for a
+client to choose. `--set NAME=VALUE` overrides."""
 T = TypeVar("T")
 
 
@@ -488,7 +494,7 @@ async def run(
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     infra = Infrastructure(kafka_bootstrap_servers, mongodb_uri, origin="bench")
     rng = random.Random(SEED)
-    place = f"XB-{uuid.uuid4().hex[:3].upper()}"  # a place of this run's own
+    place = f"US-{uuid.uuid4().hex[:3].upper()}"  # a place of this run's own, in a served country
     counts = [round(rate * seconds) for rate in rates]
     logs = logs or Path(tempfile.mkdtemp(prefix="bench-journey-"))
     results: dict[str, Any] = {

@@ -154,6 +154,7 @@ def test_audited_read_records_who_what_and_the_correlation_id(
             "resource_id": "note-3",
             "client_id": "client-1",
             "correlation_id": "journey-7",
+            "basis": None,
         }
     ]
 

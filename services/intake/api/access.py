@@ -1,39 +1,117 @@
-"""Who may see a client's record: the client, their clinicians, admins and services.
+"""Who may see and change a client's record: the care relationship decides (DESIGN §2).
 
-A clinician is one of the client's when scheduling told us so (`session-booked`, kept in
-the client's record). A record addressed by its own id (an intake, a check-in) that the
-caller may not see answers 404, exactly like one that does not exist, so ids cannot be
-probed; a record addressed by client answers 403.
+Every route that reads or writes a client's clinical data asks `client_record_for` (a
+route addressed by client) or `ensure_visible` (a record addressed by its own id): the
+client's relationships are read from their record and `shared.care.access` decides. A
+refusal is audited and answered 404, exactly like a client or record that does not
+exist, so neither ids nor relationships can be probed; a grant carries its basis for the
+route's audit entry.
+
+Writing the plan asks for more than reading the record (`ensure_plan_author`): only the
+therapist in care writes it, or an admin or a service for them. A therapist the client
+chose but has not met yet is told so (409 `not_in_care`); that refusal is audited too.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.intake.api.refusals import invalid_fields
+from services.intake.domain.care import plan_author
+from services.intake.domain.intake import FieldError
 from services.intake.store import IntakeStores
-from services.intake.store.client_records import client_record, therapists_of
-from shared.http.auth import Principal, Role
+from services.intake.store.client_records import care_of, client_record
+from shared.care.access import Decision, ensure_access
+from shared.care.relationship import Access, CareRelationships
+from shared.http.auth import Role
+from shared.http.dependencies import AuditedRead
 from shared.http.problems import Problem
 from shared.storage import Document
 
+NOT_IN_CARE = "not_in_care"
 
-async def client_record_for(who: Principal, client_id: str, stores: IntakeStores) -> Document:
-    """The client's record, or 403 when `who` may not act for this client."""
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """The client's record as read for the decision, their relationships, and why access was given."""
+
+    record: Document
+    care: CareRelationships
+    decision: Decision
+    at: datetime
+    """The moment decided at (the domain clock), for decisions that follow from this one."""
+
+    @property
+    def client_id(self) -> str:
+        return str(self.record["client_id"])
+
+    @property
+    def basis(self) -> str:
+        return self.decision.basis
+
+
+async def client_record_for(
+    audit: AuditedRead,
+    client_id: str,
+    stores: IntakeStores,
+    *,
+    now: datetime,
+    resource: str,
+    resource_id: str | None = None,
+    needed: Access = Access.record,
+) -> Granted:
+    """The client's record when `audit.who` may have `needed` of it; else audited 404."""
     record = await client_record(stores.clients, client_id)
-    if not who.may_act_for_client(client_id, treating_therapist_ids=therapists_of(record)):
-        raise Problem(403, "Forbidden", "this client's record is not yours to see")
-    return record
+    care = care_of(record)
+    decision = await ensure_access(
+        audit,
+        care,
+        client_id=client_id,
+        now=now,
+        resource=resource,
+        resource_id=resource_id or client_id,
+        needed=needed,
+    )
+    return Granted(record, care, decision, now)
 
 
 async def ensure_visible(
-    who: Principal, document: Document | None, stores: IntakeStores, what: str
-) -> Document:
-    """`document` if it exists and `who` may see its client's record, else 404."""
-    if document is not None:
-        client_id = str(document["client_id"])
-        if who.role is not Role.clinician:  # no clinician list needed to decide
-            allowed = who.may_act_for_client(client_id)
-        else:
-            record = await client_record(stores.clients, client_id)
-            allowed = who.may_act_for_client(client_id, treating_therapist_ids=therapists_of(record))
-        if allowed:
-            return document
-    raise Problem(404, "Not Found", f"no such {what}")
+    audit: AuditedRead,
+    document: Document | None,
+    stores: IntakeStores,
+    *,
+    now: datetime,
+    resource: str,
+    resource_id: str,
+) -> Granted:
+    """Access to `document`'s client record, or 404 when it does not exist or is not the caller's."""
+    if document is None:
+        raise Problem(404, "Not Found", f"no such {resource.replace('_', ' ')}")
+    return await client_record_for(
+        audit, str(document["client_id"]), stores, now=now, resource=resource, resource_id=resource_id
+    )
+
+
+async def ensure_plan_author(audit: AuditedRead, granted: Granted, *, named: str | None) -> str:
+    """The therapist in care the plan is written for; 422 for a clinician naming another, 409 else."""
+    who = audit.who
+    if who.role is Role.clinician and named not in (None, who.subject):
+        raise invalid_fields([FieldError("body.therapist_id", "a clinician writes plans as themselves")])
+    author = plan_author(who, named, granted.care)
+    if author is None:
+        therapist = who.subject if who.role is Role.clinician else named or granted.care.chosen
+        state = granted.care.state_of(therapist, granted.at) if therapist else None
+        await audit.refused(
+            resource="treatment_plan",
+            resource_id=granted.client_id,
+            client_id=granted.client_id,
+            basis=state.value if state else "no_therapist_in_care",
+        )
+        raise Problem(
+            409,
+            "Conflict",
+            "the introduction has not been held yet: only the therapist in care writes the plan",
+            code=NOT_IN_CARE,
+        )
+    return author

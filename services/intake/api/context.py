@@ -1,4 +1,8 @@
-"""What the intake routes ask for besides the shared dependencies: stores, path ids, audited changes."""
+"""What the intake routes ask for besides the shared dependencies: stores, settings, path ids, audit.
+
+`AuditChange` is the shared `Audit` (reads, refusals) that also records changes, so a
+write route needs one audit dependency for its access decision and its change alike.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
+from services.intake.settings import IntakeSettings
 from services.intake.store import CHECK_INS, CLIENTS, INTAKES, TREATMENT_PLANS, IntakeStores
-from shared.http.auth import Principal
-from shared.http.dependencies import Caller, CorrelationId, Runtime
+from shared.http.dependencies import AuditedRead, Caller, CorrelationId, Runtime
 from shared.observability.audit import Access
-from shared.ports import AuditTrail
 from shared.runtime import ServiceRuntime
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
@@ -34,25 +37,34 @@ async def intake_stores(runtime: Runtime) -> IntakeStores:
 
 Stores = Annotated[IntakeStores, Depends(intake_stores)]
 
+
+async def intake_settings(runtime: Runtime) -> IntakeSettings:
+    """The settings `app.py` built the runtime with."""
+    settings = runtime.settings
+    if not isinstance(settings, IntakeSettings):
+        raise RuntimeError("the intake routes run on a runtime built with IntakeSettings")
+    return settings
+
+
+Settings = Annotated[IntakeSettings, Depends(intake_settings)]
+
 IntakeId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 ClientId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 CheckInId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
 
 
 @dataclass(frozen=True, slots=True)
-class AuditedChange:
-    """Records a change of clinical data in the audit trail, as `Audit` records a read.
+class AuditedChange(AuditedRead):
+    """Records a change of clinical data in the audit trail, as `AuditedRead` records a read.
 
-    Reads and changes are both HIPAA-audited; the shared `Audit` dependency records reads,
-    this one records what a write did (`create`, `update`, `submit`, `answer`, `write`).
+    Reads and changes are both HIPAA-audited; this records what a write did (`create`,
+    `update`, `submit`, `answer`, `write`, `acknowledge`) and on what basis it was allowed.
     A write's answer echoes the record it changed, so this entry covers that view too.
     """
 
-    who: Principal
-    correlation_id: str
-    log: AuditTrail
-
-    async def wrote(self, action: str, *, resource: str, resource_id: str, client_id: str) -> None:
+    async def wrote(
+        self, action: str, *, resource: str, resource_id: str, client_id: str, basis: str | None = None
+    ) -> None:
         await self.log.record(
             Access(
                 actor=self.who.subject,
@@ -62,6 +74,7 @@ class AuditedChange:
                 resource_id=resource_id,
                 client_id=client_id,
                 correlation_id=self.correlation_id,
+                basis=basis,
             )
         )
 

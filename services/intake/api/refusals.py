@@ -39,7 +39,11 @@ def install_refusal_handlers(app: FastAPI) -> None:
         return problem_response(Problem(404, "Not Found", "no such record"), request)
 
     async def _conflict(request: Request, exc: Exception) -> JSONResponse:
-        return problem_response(Problem(409, "Conflict", str(exc)), request)
+        assert isinstance(exc, Conflict)
+        problem = Problem(409, "Conflict", str(exc))
+        if exc.code:
+            problem.extensions["code"] = exc.code
+        return problem_response(problem, request)
 
     app.add_exception_handler(InvalidFields, _invalid)
     app.add_exception_handler(NotFound, _not_found)

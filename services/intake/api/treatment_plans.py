@@ -1,4 +1,11 @@
-"""The personalized treatment plan: written by the client's clinician, versioned, readable in full."""
+"""The personalized treatment plan: written by the therapist in care, versioned, acknowledged by the client.
+
+Reading follows the care relationship like the rest of the record. Writing asks for more
+(`ensure_plan_author`): the therapist in care, or an admin or service for them; a chosen
+therapist who has not held the introduction yet gets 409 `not_in_care`, anyone without
+record access 404. The draft offers the therapist in care the client's intake goals to
+start from; the client acknowledges the current version, and the plan view shows when.
+"""
 
 from __future__ import annotations
 
@@ -7,29 +14,37 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from services.intake.api.access import client_record_for
+from services.intake.api.access import client_record_for, ensure_plan_author
 from services.intake.api.context import AuditChange, ClientId, Stores
-from services.intake.api.refusals import invalid_fields
-from services.intake.api.views import PlanView, plan_view
-from services.intake.commands.write_treatment_plan import TreatmentPlanInput, write_treatment_plan
-from services.intake.domain.intake import FieldError
-from services.intake.store.client_records import therapists_of
+from services.intake.api.views import PlanDraftView, PlanView, plan_view
+from services.intake.commands.acknowledge_plan import Acknowledgement, acknowledge_plan
+from services.intake.commands.write_treatment_plan import (
+    TreatmentPlanInput,
+    starting_goals,
+    write_treatment_plan,
+)
+from services.intake.store.client_records import acknowledged_at
+from services.intake.store.intakes import latest_submitted
 from services.intake.store.treatment_plans import latest_version, version_id
 from shared.http.auth import Principal, Role
-from shared.http.dependencies import Audit, Caller, Cipher, Runtime, requires
+from shared.http.dependencies import Audit, Cipher, Runtime, requires
 from shared.http.problems import Problem
 from shared.storage import Document
 
 router = APIRouter(tags=["treatment plans"])
 
 PlanWriter = Annotated[Principal, Depends(requires(Role.clinician, Role.admin, Role.service))]
+TheClient = Annotated[Principal, Depends(requires(Role.client))]
 Version = Annotated[int, Path(ge=1, le=100_000)]
 
 
 @router.put(
     "/clients/{client_id}/treatment-plan",
     response_model=PlanView,
-    responses={201: {"model": PlanView, "description": "A new version was written"}},
+    responses={
+        201: {"model": PlanView, "description": "A new version was written"},
+        409: {"description": "`not_in_care`: the introduction has not been held yet"},
+    },
 )
 async def put_treatment_plan(
     client_id: ClientId,
@@ -42,10 +57,13 @@ async def put_treatment_plan(
 ) -> JSONResponse:
     """Write a new version of the plan (201); the current plan sent again changes nothing (200).
 
-    Each version publishes `treatment-plan-updated`; `status: completed` ends care.
+    The first plan sent without `goals` takes the client's intake goals. Each version
+    publishes `treatment-plan-updated`; `status: completed` ends care.
     """
-    record = await client_record_for(who, client_id, stores)
-    therapist_id = _treating_therapist(who, plan, therapists_of(record))
+    granted = await client_record_for(
+        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
+    )
+    therapist_id = await ensure_plan_author(audit, granted, named=plan.therapist_id)
     version, created = await write_treatment_plan(
         stores,
         cipher,
@@ -56,61 +74,131 @@ async def put_treatment_plan(
         now=runtime.clock(),
     )
     action = "write" if created else "read"  # an unchanged plan sent again only reads the current one
-    await audit.wrote(action, resource="treatment_plan", resource_id=str(version["_id"]), client_id=client_id)
-    view = plan_view(version, cipher)
+    await audit.wrote(
+        action,
+        resource="treatment_plan",
+        resource_id=str(version["_id"]),
+        client_id=client_id,
+        basis=granted.basis,
+    )
+    view = plan_view(
+        version, cipher, acknowledged_at=acknowledged_at(granted.record, int(version["version"]))
+    )
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
+
+
+@router.get(
+    "/clients/{client_id}/treatment-plan/draft",
+    response_model=PlanDraftView,
+    responses={409: {"description": "`not_in_care`: the introduction has not been held yet"}},
+)
+async def draft_treatment_plan(
+    client_id: ClientId, who: PlanWriter, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
+) -> PlanDraftView:
+    """A starting plan for the therapist in care: the client's intake goals, each at the default target.
+
+    Adjust it and `PUT` it as the plan; the goals keep `from_intake: true`.
+    """
+    granted = await client_record_for(
+        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan_draft"
+    )
+    therapist_id = await ensure_plan_author(audit, granted, named=None)
+    intake = await latest_submitted(stores.intakes, granted.record.get("intake_ids", []))
+    await audit.read(
+        resource="treatment_plan_draft", resource_id=client_id, client_id=client_id, basis=granted.basis
+    )
+    preferences = (intake["sections"].get("preferences") or {}) if intake else {}
+    return PlanDraftView(
+        client_id=client_id,
+        therapist_id=therapist_id,
+        intake_id=str(intake["_id"]) if intake else None,
+        approach=preferences.get("approach"),
+        goals=starting_goals(intake, cipher),
+    )
 
 
 @router.get("/clients/{client_id}/treatment-plan", response_model=PlanView)
 async def read_treatment_plan(
-    client_id: ClientId, who: Caller, stores: Stores, cipher: Cipher, audit: Audit
+    client_id: ClientId, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
 ) -> PlanView:
-    """The current version of the client's plan."""
-    record = await client_record_for(who, client_id, stores)
-    current = await latest_version(stores.plans, client_id, known=int(record.get("plan_version", 0)))
-    return await _read_version(client_id, current, stores, cipher, audit)
+    """The current version of the client's plan, with when the client acknowledged it."""
+    granted = await client_record_for(
+        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
+    )
+    current = await latest_version(stores.plans, client_id, known=int(granted.record.get("plan_version", 0)))
+    return await _read_version(granted.record, current, stores, cipher, audit, basis=granted.basis)
 
 
 @router.get("/clients/{client_id}/treatment-plan/versions", response_model=list[PlanView])
 async def list_treatment_plan_versions(
-    client_id: ClientId, who: Caller, stores: Stores, cipher: Cipher, audit: Audit
+    client_id: ClientId, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
 ) -> list[PlanView]:
     """Every version of the plan, oldest first: old versions stay readable."""
-    record = await client_record_for(who, client_id, stores)
-    current = await latest_version(stores.plans, client_id, known=int(record.get("plan_version", 0)))
-    await audit.read(resource="treatment_plan_versions", resource_id=client_id, client_id=client_id)
+    granted = await client_record_for(
+        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan_versions"
+    )
+    current = await latest_version(stores.plans, client_id, known=int(granted.record.get("plan_version", 0)))
+    await audit.read(
+        resource="treatment_plan_versions", resource_id=client_id, client_id=client_id, basis=granted.basis
+    )
     versions = [await stores.plans.get(version_id(client_id, n)) for n in range(1, current + 1)]
-    return [plan_view(version, cipher) for version in versions if version is not None]
+    return [
+        plan_view(v, cipher, acknowledged_at=acknowledged_at(granted.record, int(v["version"])))
+        for v in versions
+        if v is not None
+    ]
 
 
 @router.get("/clients/{client_id}/treatment-plan/versions/{version}", response_model=PlanView)
 async def read_treatment_plan_version(
-    client_id: ClientId, version: Version, who: Caller, stores: Stores, cipher: Cipher, audit: Audit
+    client_id: ClientId, version: Version, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
 ) -> PlanView:
-    await client_record_for(who, client_id, stores)
-    return await _read_version(client_id, version, stores, cipher, audit)
+    granted = await client_record_for(
+        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
+    )
+    return await _read_version(granted.record, version, stores, cipher, audit, basis=granted.basis)
+
+
+@router.post(
+    "/clients/{client_id}/treatment-plan/acknowledgement",
+    response_model=PlanView,
+    responses={409: {"description": "`not_current_version`: only the current version can be acknowledged"}},
+)
+async def acknowledge_treatment_plan(
+    client_id: ClientId,
+    acknowledgement: Acknowledgement,
+    who: TheClient,
+    stores: Stores,
+    cipher: Cipher,
+    runtime: Runtime,
+    audit: AuditChange,
+) -> PlanView:
+    """The client acknowledges the current version they read; acknowledging it again keeps the first time.
+
+    The therapist sees `acknowledged_at` in the plan view.
+    """
+    granted = await client_record_for(
+        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
+    )
+    version, when = await acknowledge_plan(stores, client_id, acknowledgement.version, now=runtime.clock())
+    await audit.wrote(
+        "acknowledge",
+        resource="treatment_plan",
+        resource_id=str(version["_id"]),
+        client_id=client_id,
+        basis=granted.basis,
+    )
+    return plan_view(version, cipher, acknowledged_at=when)
 
 
 async def _read_version(
-    client_id: str, version: int, stores: Stores, cipher: Cipher, audit: Audit
+    record: Document, version: int, stores: Stores, cipher: Cipher, audit: Audit, *, basis: str
 ) -> PlanView:
+    client_id = str(record["client_id"])
     found: Document | None = await stores.plans.get(version_id(client_id, version)) if version else None
     if found is None:
         raise Problem(404, "Not Found", "no such treatment plan version")
-    await audit.read(resource="treatment_plan", resource_id=str(found["_id"]), client_id=client_id)
-    return plan_view(found, cipher)
-
-
-def _treating_therapist(who: Principal, plan: TreatmentPlanInput, clinicians: list[str]) -> str:
-    """A clinician writes as themselves; an admin or service names the therapist, or the latest one counts."""
-    if who.role is Role.clinician:
-        if plan.therapist_id not in (None, who.subject):
-            raise invalid_fields([FieldError("body.therapist_id", "a clinician writes plans as themselves")])
-        return who.subject
-    if plan.therapist_id is not None:
-        return plan.therapist_id
-    if clinicians:
-        return clinicians[-1]
-    raise invalid_fields(
-        [FieldError("body.therapist_id", "required: the client has no clinician on record yet")]
+    await audit.read(
+        resource="treatment_plan", resource_id=str(found["_id"]), client_id=client_id, basis=basis
     )
+    return plan_view(found, cipher, acknowledged_at=acknowledged_at(record, version))

@@ -12,20 +12,22 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from services.intake.commands.answer_check_in import GoalProgress
-from services.intake.commands.write_treatment_plan import GoalTarget
-from services.intake.domain.crisis import CrisisResource, crisis_resources_for
-from services.intake.domain.intake import IntakeSections, Screener
+from services.intake.commands.write_treatment_plan import GoalTarget, PlanGoalInput
+from services.intake.domain.crisis import Whereabouts, crisis_resources_for
+from services.intake.domain.intake import IntakeSections, Screener, Window
 from services.intake.store.check_ins import note_context
-from services.intake.store.intakes import opened_sections
+from services.intake.store.intakes import opened_sections, whereabouts_of
 from services.intake.store.sealing import unseal
 from services.intake.store.treatment_plans import opened_plan
 from shared.events.common import (
     Approach,
+    Concern,
     Gad7Summary,
     Instrument,
     OutcomeChange,
     Phq9Summary,
     PlanStatus,
+    PreferredFormat,
     RiskLevel,
     SessionCadence,
 )
@@ -79,6 +81,7 @@ class PlanGoalView(BaseModel):
     code: str
     description: str | None = None
     target: GoalTarget
+    from_intake: bool = Field(default=False, description="The client set this goal in their intake")
 
 
 class PlanView(BaseModel):
@@ -94,6 +97,39 @@ class PlanView(BaseModel):
     check_in_interval_days: int
     review_at: datetime | None = None
     created_at: datetime
+    acknowledged_at: datetime | None = Field(
+        default=None, description="When the client acknowledged this version (null: not yet)"
+    )
+
+
+class PlanDraftView(BaseModel):
+    """A starting plan for the therapist in care: the client's intake goals, ready to adjust and PUT."""
+
+    client_id: str
+    therapist_id: str
+    intake_id: str | None = Field(default=None, description="The submitted intake the goals come from")
+    approach: Approach | None = Field(default=None, description="The approach the client prefers, if any")
+    goals: list[PlanGoalInput]
+    session_cadence: SessionCadence = SessionCadence.weekly
+    check_in_interval_days: int = 14
+
+
+class ReferralView(BaseModel):
+    """What a proposed therapist needs to decide whether they fit: codes, bands and windows only.
+
+    Never history, diagnoses, answers, item scores, goals or free text (DESIGN §2).
+    """
+
+    client_id: str
+    intake_id: str
+    submitted_at: datetime
+    concerns: list[Concern]
+    risk_level: RiskLevel = Field(description="The risk band of the intake's screen")
+    preferred_format: PreferredFormat
+    languages: list[str]
+    availability: list[Window] = Field(description="Weekly windows in the client's time zone")
+    jurisdiction: str
+    timezone: str
 
 
 class CheckInResult(Screening):
@@ -114,7 +150,9 @@ class CheckInView(BaseModel):
     id: str
     client_id: str
     therapist_id: str
-    status: Literal["pending", "completed"]
+    status: Literal["pending", "completed", "missed"] = Field(
+        description="missed: unanswered past its window; it can no longer be answered"
+    )
     due_at: datetime
     instruments: list[Instrument]
     created_at: datetime
@@ -122,14 +160,15 @@ class CheckInView(BaseModel):
         default_factory=list, description="Goal codes of the current plan, each rated 0–10 in the answer"
     )
     completed_at: datetime | None = None
+    missed_at: datetime | None = None
     answers: CheckInAnswersView | None = None
     note: str | None = None
     result: CheckInResult | None = None
     crisis_resources: list[CrisisResourceView] | None = None
 
 
-def _crisis(result: dict[str, Any] | None) -> list[CrisisResource] | None:
-    return crisis_resources_for(RiskLevel(result["risk_level"])) if result else None
+def _crisis(result: dict[str, Any] | None, where: Whereabouts) -> list[dict[str, Any]] | None:
+    return crisis_resources_for(RiskLevel(result["risk_level"]), where) if result else None
 
 
 def submission_view(intake: Document) -> SubmissionView:
@@ -141,7 +180,7 @@ def submission_view(intake: Document) -> SubmissionView:
             "client_id": intake["client_id"],
             "status": "submitted",
             "submitted_at": intake["submitted_at"],
-            "crisis_resources": _crisis(result),
+            "crisis_resources": _crisis(result, whereabouts_of(intake)),
         }
     )
 
@@ -173,19 +212,38 @@ def intake_summary(intake: Document) -> IntakeSummary:
     )
 
 
-def plan_view(version: Document, cipher: FieldCipher) -> PlanView:
+def plan_view(version: Document, cipher: FieldCipher, *, acknowledged_at: datetime | None) -> PlanView:
     opened = opened_plan(version, cipher)
-    return PlanView.model_validate({**opened, "id": opened["_id"]})
+    return PlanView.model_validate({**opened, "id": opened["_id"], "acknowledged_at": acknowledged_at})
 
 
-def check_in_view(check_in: Document, cipher: FieldCipher, *, goals_to_rate: list[str]) -> CheckInView:
-    completed = check_in["status"] == "completed"
+def referral_view(intake: Document) -> ReferralView:
+    """The summary from the submitted intake's plain fields; nothing sealed is even opened."""
+    sections = intake["sections"]
+    return ReferralView(
+        client_id=intake["client_id"],
+        intake_id=intake["_id"],
+        submitted_at=intake["submitted_at"],
+        concerns=sections["concerns"],
+        risk_level=intake["result"]["risk_level"],
+        preferred_format=(sections.get("preferences") or {}).get("format") or PreferredFormat.video,
+        languages=sections["languages"],
+        availability=[Window.model_validate(window) for window in sections["availability"]],
+        jurisdiction=sections["jurisdiction"],
+        timezone=sections["timezone"],
+    )
+
+
+def check_in_view(
+    check_in: Document, cipher: FieldCipher, *, goals_to_rate: list[str], where: Whereabouts
+) -> CheckInView:
+    pending = check_in["status"] == "pending"
     return CheckInView.model_validate(
         {
             **check_in,
             "id": check_in["_id"],
-            "goals_to_rate": [] if completed else goals_to_rate,
+            "goals_to_rate": goals_to_rate if pending else [],
             "note": unseal(cipher, check_in.get("note"), context=note_context(str(check_in["_id"]))),
-            "crisis_resources": _crisis(check_in.get("result")),
+            "crisis_resources": _crisis(check_in.get("result"), where),
         }
     )

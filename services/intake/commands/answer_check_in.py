@@ -6,8 +6,10 @@ events take ids derived from the `check-in-due` that created it, so a check-in a
 twice publishes once: the second answer finds it completed and gets the stored result.
 
 Change is measured against the client's latest submitted intake, whose correlation id
-(the journey) the events carry. The plan review reasons look at the current plan's goals
-and at the client's earlier completed check-ins.
+(the journey) the events carry, and whose jurisdiction and first language `risk-flagged`
+names (the on-call page says the country; the client's crisis lines fit it). The plan
+review reasons look at the current plan's goals and at the client's earlier completed
+check-ins. A check-in that expired as missed is closed: answering it is refused (409).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from services.intake.domain.scoring import GAD7_ITEMS, PHQ9_ITEMS, score_gad7, s
 from services.intake.store import IntakeStores
 from services.intake.store.check_ins import due_envelope, note_context
 from services.intake.store.client_records import client_record
-from services.intake.store.intakes import latest_submitted
+from services.intake.store.intakes import latest_submitted, whereabouts_of
 from services.intake.store.sealing import seal
 from services.intake.store.treatment_plans import latest_version, version_id
 from shared.events.common import Code, Concern, Gad7Summary, OutcomeChange, Phq9Summary, RiskLevel
@@ -78,6 +80,8 @@ async def answer_check_in(
         raise NotFound(check_in_id)
     if check_in["status"] == "completed":
         return check_in
+    if check_in["status"] == "missed":
+        raise _missed()
     record = await client_record(stores.clients, str(check_in["client_id"]))
     baseline = await latest_submitted(stores.intakes, record.get("intake_ids", []))
     if baseline is None:
@@ -100,12 +104,18 @@ async def answer_check_in(
     def change(current: Document) -> Revision | None:
         if current["status"] == "completed":
             return None  # answered meanwhile: that answer stands, nothing is published twice
+        if current["status"] == "missed":
+            raise _missed()  # expired meanwhile: the miss was published, the answer comes too late
         return Revision({**current, **answered}, events)
 
     stored = await stores.check_ins.update(check_in_id, change)
     if stored is None:
         raise NotFound(check_in_id)
     return stored
+
+
+def _missed() -> Conflict:
+    return Conflict("the check-in expired as missed; it can no longer be answered", code="check_in_missed")
 
 
 async def _current_goals(stores: IntakeStores, record: Document) -> list[PlanGoal]:
@@ -196,6 +206,7 @@ def _events(
     journey = str(baseline.get("correlation_id") or cause.correlation_id)
     check_in_id, client_id = str(check_in["_id"]), str(check_in["client_id"])
     therapist_id = str(check_in["therapist_id"])
+    where = whereabouts_of(baseline)
     events: list[OutgoingEvent] = []
     risk = RiskScreen(level=RiskLevel(result["risk_level"]), reasons=tuple(result["risk_reasons"]))
     if risk.alerting:
@@ -206,6 +217,8 @@ def _events(
             risk_level=risk.level,
             reasons=list(risk.reasons),
             flagged_at=at,
+            jurisdiction=where.jurisdiction,
+            language=where.language,
         )
         events.append(new_event(flagged, source="intake", cause=cause, correlation_id=journey, now=at))
     completed = CheckInCompleted(

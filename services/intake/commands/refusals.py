@@ -20,4 +20,12 @@ class NotFound(Exception):
 
 
 class Conflict(Exception):
-    """The request does not fit the record's current state, e.g. a PATCH after submission (409)."""
+    """The request does not fit the record's current state, e.g. a PATCH after submission (409).
+
+    `code` names the reason for a caller that acts on it (`not_current_version`,
+    `check_in_missed`); the message says it for a person.
+    """
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code

@@ -4,12 +4,16 @@ All of it happens inside one write of the intake document, under its lease: the
 completeness check and the scores are computed from the document as it is at that
 moment (a concurrent PATCH cannot slip in between), and the events go into the same
 write's outbox. A moderate or high risk puts `risk-flagged` before `intake-completed`,
-both with the journey's correlation id (the intake id: the journey starts here). A second
-submit finds the intake submitted and returns the stored result, publishing nothing.
+both with the journey's correlation id (the intake id: the journey starts here);
+`risk-flagged` names the client's jurisdiction and first language. A second submit finds
+the intake submitted and returns the stored result, publishing nothing. An intake from a
+country Carepath does not serve is refused like an incomplete one (422 naming
+`jurisdiction`), before anything is stored or published.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +24,7 @@ from services.intake.domain.risk import RiskScreen, screen_risk
 from services.intake.domain.scoring import Gad7Score, Phq9Score, score_gad7, score_phq9
 from services.intake.store import IntakeStores
 from services.intake.store.intakes import opened_sections
+from shared.care.crisis_resources import SERVED_COUNTRIES
 from shared.events.common import (
     Gad7Summary,
     Phq9Summary,
@@ -42,16 +47,24 @@ log = get_logger(__name__)
 
 
 async def submit_intake(
-    stores: IntakeStores, cipher: FieldCipher, intake_id: str, *, now: datetime
+    stores: IntakeStores,
+    cipher: FieldCipher,
+    intake_id: str,
+    *,
+    now: datetime,
+    served: Collection[str] = SERVED_COUNTRIES,
 ) -> Document:
-    """The submitted intake (with `result`); raises `InvalidFields` listing everything missing."""
+    """The submitted intake (with `result`); raises `InvalidFields` listing everything missing.
+
+    `served`: the countries intakes are accepted from (`INTAKE_SERVED_COUNTRIES`).
+    """
     submitted_at = stored_time(now)
 
     def change(current: Document) -> Revision | None:
         if current["status"] == "submitted":
             return None
         sections = opened_sections(current["sections"], intake_id=intake_id, cipher=cipher)
-        if problems := submission_problems(sections):
+        if problems := submission_problems(sections, served=served):
             raise InvalidFields(problems)
         assert sections.phq9 is not None and sections.gad7 is not None  # checked just above
         phq9, gad7 = score_phq9(sections.phq9), score_gad7(sections.gad7)
@@ -130,6 +143,8 @@ def _events(
             risk_level=risk.level,
             reasons=list(risk.reasons),
             flagged_at=at,
+            jurisdiction=sections.jurisdiction,
+            language=sections.languages[0],
         )
         events.append(_event(flagged, intake_id, journey, at))
     events.append(_event(completed, intake_id, journey, at))

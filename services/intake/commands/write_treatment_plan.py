@@ -3,9 +3,17 @@
 Each version publishes `treatment-plan-updated` (codes and numbers: approach, cadence,
 check-in interval, goal codes, status) through its own document's outbox, so scheduling
 follows the cadence and check-in interval, and `status: completed` ends care (scheduling
-cancels the future series and stops check-ins). Writing the very plan that is current
-again is not a change: it returns the current version and publishes nothing, so a
-retried request cannot mint a version.
+cancels the future series and stops check-ins; here the therapist's care relationship
+ends, folded into the client's record with the version). Writing the very plan that is
+current again is not a change: it returns the current version and publishes nothing, so
+a retried request cannot mint a version.
+
+Goals are set together: the first plan sent without `goals` takes the goals the client
+gave at intake, each with the default target (`domain.plan.DEFAULT_TARGET`) and marked
+`from_intake`; `starting_goals` is also what the draft offers the therapist.
+
+Who may write (the therapist in care, or an admin or service for them) is decided by the
+route before this runs (`domain.care.plan_author`).
 """
 
 from __future__ import annotations
@@ -18,10 +26,10 @@ from pymongo.errors import DuplicateKeyError
 from services.intake.commands.refusals import Conflict
 from services.intake.commands.times import stored_time
 from services.intake.domain.intake import FreeText, Integer
-from services.intake.domain.plan import Comparison, Measure, PlanGoal, Target
+from services.intake.domain.plan import DEFAULT_TARGET, Comparison, Measure, PlanGoal, Target
 from services.intake.store import IntakeStores
 from services.intake.store.client_records import client_record, record_plan_version
-from services.intake.store.intakes import latest_submitted
+from services.intake.store.intakes import latest_submitted, opened_goals
 from services.intake.store.treatment_plans import latest_version, opened_plan, sealed_goals, version_id
 from shared.events.common import Approach, Code, Id, PlanStatus, SessionCadence
 from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
@@ -56,23 +64,33 @@ class GoalTarget(Strict):
     def target(self) -> Target:
         return Target(measure=self.measure, comparison=self.comparison, value=self.value)
 
+    @classmethod
+    def of(cls, target: Target) -> GoalTarget:
+        return cls(measure=target.measure, comparison=target.comparison, value=target.value)
+
 
 class PlanGoalInput(Strict):
     code: Code
     description: FreeText | None = Field(default=None, description="Free text; encrypted at rest")
     target: GoalTarget
+    from_intake: bool = Field(default=False, description="The client set this goal in their intake")
 
 
 class TreatmentPlanInput(Strict):
     approach: Approach
     techniques: list[Code] = Field(default_factory=list, max_length=20)
-    goals: list[PlanGoalInput] = Field(default_factory=list, max_length=20)
+    goals: list[PlanGoalInput] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Left out of the first plan: the goals of the client's intake, at the default target",
+    )
     session_cadence: SessionCadence = SessionCadence.weekly
     check_in_interval_days: Integer = Field(default=14, ge=1, le=90)
     review_at: AwareDatetime | None = None
     status: PlanStatus = PlanStatus.active
     therapist_id: Id | None = Field(
-        default=None, description="The treating therapist; a clinician writing the plan is it"
+        default=None,
+        description="The therapist in care; a clinician writing the plan is it, an admin may name them",
     )
 
     @field_validator("techniques")
@@ -98,6 +116,21 @@ def plan_goals(document: Document) -> list[PlanGoal]:
     ]
 
 
+def starting_goals(intake: Document | None, cipher: FieldCipher) -> list[PlanGoalInput]:
+    """The intake's goals as plan goals: the client's words, the default target, `from_intake`."""
+    if intake is None:
+        return []
+    return [
+        PlanGoalInput(
+            code=goal["code"],
+            description=goal["description"],
+            target=GoalTarget.of(DEFAULT_TARGET),
+            from_intake=True,
+        )
+        for goal in opened_goals(intake, cipher)
+    ]
+
+
 async def write_treatment_plan(
     stores: IntakeStores,
     cipher: FieldCipher,
@@ -110,6 +143,7 @@ async def write_treatment_plan(
 ) -> tuple[Document, bool]:
     """The current version after the write, and whether this request created it."""
     at = stored_time(now)
+    goals_given = "goals" in plan.model_fields_set
     content = plan.model_copy(
         update={
             "therapist_id": therapist_id,
@@ -119,10 +153,12 @@ async def write_treatment_plan(
     record = await client_record(stores.clients, client_id)
     baseline = await latest_submitted(stores.intakes, record.get("intake_ids", []))
     journey = str(baseline["correlation_id"]) if baseline else None
-    known = int(record.get("plan_version", 0))
+    recorded = known = int(record.get("plan_version", 0))
     for _ in range(WRITE_ATTEMPTS):
         current = await latest_version(stores.plans, client_id, known=known)
         previous = await stores.plans.get(version_id(client_id, current)) if current else None
+        if current == 0 and not goals_given:
+            content = content.model_copy(update={"goals": starting_goals(baseline, cipher)})
         if previous is not None and _same_content(opened_plan(previous, cipher), content):
             return previous, False
         document, event = _version(client_id, current + 1, content, cipher, journey, written_by, at)
@@ -131,12 +167,34 @@ async def write_treatment_plan(
         except DuplicateKeyError:
             known = current + 1  # another writer took this version: build on top of theirs
             continue
-        await stores.clients.upsert(client_id, record_plan_version(client_id, current + 1))
+        unrecorded = [
+            await stores.plans.get(version_id(client_id, n)) for n in range(recorded + 1, current + 1)
+        ]
+        updates = [(plan_update(v), v["created_at"]) for v in unrecorded if v is not None]
+        await stores.clients.upsert(
+            client_id, record_plan_version(client_id, current + 1, [*updates, (event.data, at)])
+        )
         log.info(
             "treatment plan version written", client_id=client_id, version=current + 1, status=plan.status
         )
         return document, True
     raise Conflict("the treatment plan is being changed concurrently; read it and try again")
+
+
+def plan_update(version: Document) -> TreatmentPlanUpdated:
+    """The `treatment-plan-updated` of a stored version: codes and numbers, never its text."""
+    return TreatmentPlanUpdated(
+        client_id=str(version["client_id"]),
+        therapist_id=str(version["therapist_id"]),
+        version=int(version["version"]),
+        status=version["status"],
+        approach=version["approach"],
+        session_cadence=version["session_cadence"],
+        check_in_interval_days=int(version["check_in_interval_days"]),
+        goals=[str(goal["code"]) for goal in version.get("goals", [])],
+        review_at=version.get("review_at"),
+        updated_at=version["created_at"],
+    )
 
 
 def _version(
@@ -160,20 +218,8 @@ def _version(
         "created_at": at,
         "written_by": dict(written_by),
     }
-    updated = TreatmentPlanUpdated(
-        client_id=client_id,
-        therapist_id=str(content.therapist_id),
-        version=version,
-        status=content.status,
-        approach=content.approach,
-        session_cadence=content.session_cadence,
-        check_in_interval_days=content.check_in_interval_days,
-        goals=[goal.code for goal in content.goals],
-        review_at=content.review_at,
-        updated_at=at,
-    )
     event = new_event(
-        updated,
+        plan_update(document),
         source="intake",
         correlation_id=journey or document_id,
         event_id=deterministic_event_id(document_id, "treatment-plan-updated"),

@@ -1,48 +1,42 @@
-"""Crisis resources shown at once with a moderate or high risk screen (DOMAIN.md, US).
+"""Crisis resources shown at once with a moderate or high risk screen, where the client lives.
 
 Returned in the submit and check-in answers themselves, not left to a later
-notification, so the client sees them the moment the screen is positive.
+notification, so the client sees them the moment the screen is positive. Which lines
+and in which language come from the one shared table (`shared.care.crisis_resources`),
+so the answer on screen and the message notifications sends agree: the country of the
+intake's jurisdiction, Spanish text when the client's first language is Spanish.
 """
 
 from __future__ import annotations
 
-from typing import Final, TypedDict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from services.intake.domain.risk import ALERTING
+from shared.care.crisis_resources import crisis_resources
 from shared.events.common import RiskLevel
 
 
-class CrisisResource(TypedDict):
-    code: str
-    name: str
-    how: str
-    contact: str
+@dataclass(frozen=True, slots=True)
+class Whereabouts:
+    """Where the client lives and what they read, as their latest intake says."""
+
+    jurisdiction: str | None = None
+    languages: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, jurisdiction: str | None, languages: Sequence[str] | None) -> Whereabouts:
+        return cls(jurisdiction, tuple(languages or ()))
+
+    @property
+    def language(self) -> str | None:
+        """The first language, the one `risk-flagged` names."""
+        return self.languages[0] if self.languages else None
 
 
-CRISIS_RESOURCES: Final[tuple[CrisisResource, ...]] = (
-    {
-        "code": "988_lifeline",
-        "name": "988 Suicide & Crisis Lifeline",
-        "how": "Call or text 988 (24/7, free and confidential)",
-        "contact": "988",
-    },
-    {
-        "code": "crisis_text_line",
-        "name": "Crisis Text Line",
-        "how": "Text HOME to 741741",
-        "contact": "741741",
-    },
-    {
-        "code": "emergency",
-        "name": "Emergency services",
-        "how": "Call 911 if you are in immediate danger",
-        "contact": "911",
-    },
-)
-
-
-def crisis_resources_for(level: RiskLevel) -> list[CrisisResource] | None:
+def crisis_resources_for(level: RiskLevel, where: Whereabouts) -> list[dict[str, Any]] | None:
     """The resources to show for a screen at `level`, or None when none are due."""
     if level not in ALERTING:
         return None
-    return [CrisisResource(**resource) for resource in CRISIS_RESOURCES]
+    return [asdict(resource) for resource in crisis_resources(where.jurisdiction, where.languages)]

@@ -13,6 +13,7 @@ notifications owns them.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Final, Literal
@@ -32,6 +33,7 @@ from pydantic import (
 
 from services.intake.domain.risk import ScreenerAnswers
 from services.intake.domain.scoring import GAD7_ITEMS, ITEM_MAX, ITEM_MIN, PHQ9_ITEMS
+from shared.care.crisis_resources import SERVED_COUNTRIES, country_of
 from shared.events.common import Approach, Code, Concern, Id, Jurisdiction, LanguageTag, PreferredFormat
 
 
@@ -199,16 +201,33 @@ REQUIRED_FOR_SUBMISSION: Final = (
 )
 
 
-def submission_problems(sections: IntakeSections) -> list[FieldError]:
-    """Everything missing before an intake can be scored and published, all at once."""
+def submission_problems(
+    sections: IntakeSections, *, served: Collection[str] = SERVED_COUNTRIES
+) -> list[FieldError]:
+    """Everything missing or unservable before an intake can be scored and published, all at once."""
     problems = [
         FieldError(name, "required to submit the intake")
         for name in REQUIRED_FOR_SUBMISSION
         if getattr(sections, name) is None
     ]
+    if sections.jurisdiction is not None and (problem := jurisdiction_problem(sections.jurisdiction, served)):
+        problems.append(problem)
     if sections.phq9 is not None:
         problems += screener_problems(sections.phq9, sections.cssrs, field="cssrs")
     return problems
+
+
+def jurisdiction_problem(jurisdiction: str, served: Collection[str]) -> FieldError | None:
+    """A client is accepted only from a country Carepath serves.
+
+    Matching needs therapists licensed there, and a positive screen needs that country's
+    crisis lines: a client from elsewhere would be matched to nobody and shown the wrong
+    numbers, so the intake is refused before anything is published.
+    """
+    country = country_of(jurisdiction)
+    if country in served:
+        return None
+    return FieldError("jurisdiction", f"Carepath does not serve clients in {country} yet")
 
 
 def screener_problems(phq9: list[int], screener: Screener | None, *, field: str) -> list[FieldError]:

@@ -56,6 +56,15 @@ class Target:
         return score < self.value if self.comparison == "below" else score >= self.value
 
 
+DEFAULT_TARGET: Final = Target(measure="goal_progress", comparison="at_least", value=7)
+"""Where a goal the client set at intake starts: rated 7 of 10 or more at a check-in.
+
+The client's own rating of their own goal is the one measure every goal has; the
+therapist sharpens it (a PHQ-9 or GAD-7 threshold, another value) when they set the plan
+together.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanGoal:
     code: str

@@ -1,14 +1,14 @@
-"""`session-booked` → the session's therapist becomes one of the client's clinicians.
+"""`session-booked` → a client who booked a proposed therapist's introduction chose them.
 
-That is how the intake service learns who may read and write a client's record as their
-clinician (DESIGN §7: a clinician sees their own clients). Idempotent: adding a therapist
-already listed writes nothing.
+Only the client's own booking of an introduction is a choice (`booked_by: "client"`):
+a booking by the system (`book_at_once`), a clinician or an admin, or a session of the
+series, grants nothing (DESIGN §2: access follows the client's consent, not a calendar).
 """
 
 from __future__ import annotations
 
+from services.intake.commands.follow_care import follow_care
 from services.intake.store import IntakeStores
-from services.intake.store.client_records import record_therapist
 from shared.events.envelope import Envelope
 from shared.events.models import SessionBooked
 from shared.messaging.subscriptions import Handler
@@ -16,9 +16,7 @@ from shared.messaging.subscriptions import Handler
 
 def on_session_booked(stores: IntakeStores) -> Handler:
     async def handle(event: SessionBooked, envelope: Envelope) -> None:
-        """Record the session's therapist as one of the client's clinicians."""
-        await stores.clients.upsert(
-            event.client_id, record_therapist(event.client_id, event.therapist_id), cause=envelope
-        )
+        """Fold the booking; the shared state machine decides whether it was a choice."""
+        await follow_care(stores, event.client_id, event, envelope)
 
     return handle

@@ -5,9 +5,10 @@
     completed: + {completed_at, answers: {phq9, gad7, cssrs, goal_progress},
                 note: <sealed>, result: {phq9, gad7, risk_level, risk_reasons, change,
                 plan_review_suggested, review_reasons, goals_reached}}
+    missed:    + {status: "missed", missed_at, consecutive_missed}
 
 `due_event` keeps the envelope of the event that asked for the check-in, so the events of
-its completion name it as their cause and take ids derived from it.
+its completion (or of its expiry) name it as their cause and carry its journey.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def pending_check_in(event: CheckInDue, envelope: Envelope, *, created_at: datet
         "created_at": created_at,
         "due_event": envelope.to_headers(),
     }
+
+
+def expiry_timer_id(check_in_id: str) -> str:
+    """The one expiry timer of a check-in: scheduling it again (a redelivery) is a no-op."""
+    return f"check-in-expiry:{check_in_id}"
 
 
 def due_envelope(check_in: Document) -> Envelope:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from services.intake.domain.crisis import Whereabouts
 from services.intake.domain.intake import IntakeSections
 from services.intake.store.sealing import seal, seal_json, unseal, unseal_json
 from shared.ports import Documents
@@ -72,6 +73,27 @@ def opened_sections(stored: Mapping[str, Any], *, intake_id: str, cipher: FieldC
 
 def goal_codes(stored_sections: Mapping[str, Any]) -> list[str]:
     return [str(goal["code"]) for goal in stored_sections.get("goals") or []]
+
+
+def opened_goals(intake: Document, cipher: FieldCipher) -> list[dict[str, Any]]:
+    """The intake's goals, descriptions decrypted, and nothing else of it opened."""
+    intake_id = str(intake["_id"])
+    return [
+        {
+            "code": str(goal["code"]),
+            "kind": goal.get("kind"),
+            "description": unseal(
+                cipher, goal.get("description"), context=_goal_context(intake_id, str(goal["code"]))
+            ),
+        }
+        for goal in intake["sections"].get("goals") or []
+    ]
+
+
+def whereabouts_of(intake: Document | None) -> Whereabouts:
+    """Where the intake says the client lives and what they read (nothing known: the fallback)."""
+    sections = intake["sections"] if intake is not None else {}
+    return Whereabouts.of(sections.get("jurisdiction"), sections.get("languages"))
 
 
 async def latest_submitted(intakes: Documents, intake_ids: Iterable[str]) -> Document | None:

@@ -1,8 +1,13 @@
 """Client choice: list proposals, accept, decline, switch therapist.
 
-A client acts on their own matches only; admins and services act for anyone. A clinician
-may read the matches of a client in their care, never act on them. Every read of a
-client's matches is audit-logged (their reasons reveal clinical concerns).
+Reading a client's matches is reading their record (the reasons reveal clinical concerns),
+so it follows the care relationship (`shared.care.access`): the client, an admin or a
+service, and a therapist the client chose or is in care with. A therapist only proposed,
+one whose care ended, and anyone else get 404, exactly as for a match or client that does
+not exist (the match is looked up first, then the caller's access decided, so a refusal
+reveals nothing); every grant and refusal is audited. Only the client themselves, an
+admin or a service accept, decline or switch; a client acting on someone else's match
+gets the same 404 as for a missing one.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from services.matching.commands.decline_match import decline_match
 from services.matching.commands.errors import CommandRefused
 from services.matching.commands.switch_therapist import SWITCH_REASON, switch_therapist
 from services.matching.context import Matching
+from services.matching.store import clients as client_state
+from shared.care.access import ensure_access
 from shared.events.common import Candidate, Code, Id
 from shared.http.auth import Principal, Role
-from shared.http.dependencies import Audit, Caller
+from shared.http.dependencies import Audit, AuditedRead, Caller
 from shared.http.problems import Problem
 
 router = APIRouter(tags=["matches"])
@@ -49,11 +56,17 @@ class MatchView(BaseModel):
     declined_therapist_ids: list[str] = []
     predecessor: str | None = None
     successor: str | None = None
+    waitlisted: bool = False
+    """No candidates: the client was put on the waitlist with this proposal."""
 
 
 class MatchList(BaseModel):
     client_id: str
     current_match_id: str | None
+    waitlisted: bool = False
+    """The client waits on the waitlist: nobody could take them yet; they are re-matched,
+    oldest first, when a therapist's availability or capacity changes."""
+    waitlisted_since: datetime | None = None
     items: list[MatchView]
 
 
@@ -106,56 +119,80 @@ def match_view(document: dict[str, Any]) -> MatchView:
         declined_therapist_ids=list(document.get("declined_therapist_ids", ())),
         predecessor=document.get("predecessor"),
         successor=document.get("successor"),
+        waitlisted=bool(document.get("waitlisted", not document.get("candidates"))),
     )
 
 
-async def _readable_by(who: Principal, client_id: str, matching: Matching) -> None:
+NO_SUCH_MATCH = "match"
+
+
+async def _readable(
+    audit: AuditedRead, matching: Matching, client_id: str, *, resource: str, resource_id: str
+) -> dict[str, Any] | None:
+    """The client's document, once the caller may read their record; else audited and 404."""
     client = await matching.clients.get(client_id)
-    treating = [client["therapist_id"]] if client and client.get("therapist_id") else []
-    if not who.may_act_for_client(client_id, treating_therapist_ids=treating):
-        raise Problem(
-            403, "Forbidden", f"{who.role.value} {who.subject} may not read client {client_id}'s matches"
-        )
+    decision = await ensure_access(
+        audit,
+        client_state.care_of(client),
+        client_id=client_id,
+        now=matching.clock(),
+        resource=resource,
+        resource_id=resource_id,
+    )
+    await audit.read(resource=resource, resource_id=resource_id, client_id=client_id, basis=decision.basis)
+    return client
 
 
-def _may_act(who: Principal, client_id: str) -> None:
-    if who.role not in ACTORS or not who.may_act_for_client(client_id):
+def _may_act(who: Principal) -> None:
+    """Only the client, an admin or a service choose (a role check: it reveals nothing)."""
+    if who.role not in ACTORS:
         raise Problem(
             403, "Forbidden", "only the client themselves, an admin or a service may choose for a client"
         )
 
 
+async def _own(who: Principal, audit: AuditedRead, client_id: str, resource: str, resource_id: str) -> None:
+    """A client acts for themselves only; for anyone else, the 404 of a missing match (audited)."""
+    if not who.may_act_for_client(client_id):
+        await audit.refused(
+            resource=resource, resource_id=resource_id, client_id=client_id, basis="not_own_record"
+        )
+        raise Problem(404, "Not Found", f"no such {resource}")
+
+
 async def _proposal(matching: Matching, match_id: str) -> dict[str, Any]:
     proposal = await matching.proposals.get(match_id)
     if proposal is None:
-        raise Problem(404, "Not Found", f"no match {match_id}")
+        raise Problem(404, "Not Found", f"no such {NO_SUCH_MATCH}")
     return proposal
 
 
 @router.get(
-    "/clients/{client_id}/matches", response_model=MatchList, summary="A client's proposals, newest first"
+    "/clients/{client_id}/matches",
+    response_model=MatchList,
+    summary="A client's proposals, newest first, and whether they wait on the waitlist",
 )
-async def client_matches(
-    client_id: ClientId, who: Caller, audit: Audit, matching: MatchingContext
-) -> MatchList:
-    await _readable_by(who, client_id, matching)
-    client = await matching.clients.get(client_id)
+async def client_matches(client_id: ClientId, audit: Audit, matching: MatchingContext) -> MatchList:
+    client = await _readable(audit, matching, client_id, resource="matches", resource_id=client_id) or {}
     items = []
-    for match_id in reversed((client or {}).get("match_ids", ())):
+    for match_id in reversed(client.get("match_ids", ())):
         proposal = await matching.proposals.get(match_id)
         if proposal is not None:
             items.append(match_view(proposal))
-    await audit.read(resource="matches", resource_id=client_id, client_id=client_id)
+    wait = client_state.wait_of(client)
     return MatchList(
-        client_id=client_id, current_match_id=(client or {}).get("current_match_id"), items=items
+        client_id=client_id,
+        current_match_id=client.get("current_match_id"),
+        waitlisted=wait is not None,
+        waitlisted_since=wait["since"] if wait is not None else None,
+        items=items,
     )
 
 
 @router.get("/matches/{match_id}", response_model=MatchView, summary="One proposal")
-async def read_match(match_id: MatchId, who: Caller, audit: Audit, matching: MatchingContext) -> MatchView:
+async def read_match(match_id: MatchId, audit: Audit, matching: MatchingContext) -> MatchView:
     proposal = await _proposal(matching, match_id)
-    await _readable_by(who, proposal["client_id"], matching)
-    await audit.read(resource="match", resource_id=match_id, client_id=proposal["client_id"])
+    await _readable(audit, matching, proposal["client_id"], resource=NO_SUCH_MATCH, resource_id=match_id)
     return match_view(proposal)
 
 
@@ -163,10 +200,11 @@ async def read_match(match_id: MatchId, who: Caller, audit: Audit, matching: Mat
     "/matches/{match_id}/accept", response_model=MatchView, summary="Accept a therapist (match-accepted)"
 )
 async def accept(
-    match_id: MatchId, who: Caller, matching: MatchingContext, body: AcceptRequest | None = None
+    match_id: MatchId, who: Caller, audit: Audit, matching: MatchingContext, body: AcceptRequest | None = None
 ) -> MatchView:
+    _may_act(who)
     proposal = await _proposal(matching, match_id)
-    _may_act(who, proposal["client_id"])
+    await _own(who, audit, proposal["client_id"], NO_SUCH_MATCH, match_id)
     try:
         accepted = await accept_match(matching, match_id, therapist_id=(body or AcceptRequest()).therapist_id)
     except CommandRefused as refused:
@@ -180,10 +218,15 @@ async def accept(
     summary="Decline a proposal or one of its therapists (match-declined), and get a new proposal",
 )
 async def decline(
-    match_id: MatchId, who: Caller, matching: MatchingContext, body: DeclineRequest | None = None
+    match_id: MatchId,
+    who: Caller,
+    audit: Audit,
+    matching: MatchingContext,
+    body: DeclineRequest | None = None,
 ) -> Declined:
+    _may_act(who)
     proposal = await _proposal(matching, match_id)
-    _may_act(who, proposal["client_id"])
+    await _own(who, audit, proposal["client_id"], NO_SUCH_MATCH, match_id)
     request = body or DeclineRequest()
     try:
         result = await decline_match(
@@ -203,9 +246,14 @@ async def decline(
     summary="Switch therapist: the current one is declined, and a new proposal is made",
 )
 async def switch(
-    client_id: ClientId, who: Caller, matching: MatchingContext, body: SwitchRequest | None = None
+    client_id: ClientId,
+    who: Caller,
+    audit: Audit,
+    matching: MatchingContext,
+    body: SwitchRequest | None = None,
 ) -> Switched:
-    _may_act(who, client_id)
+    _may_act(who)
+    await _own(who, audit, client_id, "client", client_id)
     try:
         proposal = await switch_therapist(matching, client_id, reason=(body or SwitchRequest()).reason)
     except CommandRefused as refused:

@@ -7,18 +7,23 @@ in the caseload. A proposal booked already may still be accepted with another of
 candidates (scheduling then moves the sessions to them), provided that therapist still
 qualifies and has room: a hold is placed on them first, under their document's lease.
 
-Accepting the same therapist again returns the proposal unchanged; accepting another after
-one was accepted is a conflict (decline first).
+The acceptance is folded into the client's care relationships right after the write that
+stores it (the therapist is *chosen*: the whole record; the others' proposals lapse), and
+the client waits no more. Accepting the same therapist again returns the proposal
+unchanged (and folds again, which changes nothing); accepting another after one was
+accepted is a conflict (decline first).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from services.matching.commands.cause import command_cause
 from services.matching.commands.errors import Conflict, InvalidChoice, NotFound
 from services.matching.commands.release_holds import release_holds
+from services.matching.commands.update_client import update_client
 from services.matching.context import Matching
 from services.matching.domain.filters import ProposalRound
 from services.matching.domain.needs import ClientNeeds
@@ -43,6 +48,7 @@ async def accept_match(matching: Matching, match_id: str, *, therapist_id: str |
     accepted = proposal.get("accepted_therapist_id")
     if accepted is not None:
         if accepted == chosen:
+            await record_acceptance(matching, proposal)
             return proposal
         raise Conflict(f"match {match_id} was accepted with another therapist; decline it first")
     status = proposal["status"]
@@ -76,7 +82,29 @@ async def accept_match(matching: Matching, match_id: str, *, therapist_id: str |
     updated = await matching.proposals.update(match_id, proposals.accept(chosen, now, [event]), cause=cause)
     if updated is None or updated.get("accepted_therapist_id") != chosen:
         raise Conflict(f"match {match_id} changed meanwhile; read it again")
+    await record_acceptance(matching, updated)
     return updated
+
+
+def acceptance_of(proposal: Mapping[str, Any]) -> tuple[MatchAccepted, datetime]:
+    """The `match-accepted` a proposal was accepted with, and when (to fold it at)."""
+    accepted_at: datetime = proposal["accepted_at"]
+    event = MatchAccepted(
+        match_id=proposal["_id"],
+        client_id=proposal["client_id"],
+        therapist_id=proposal["accepted_therapist_id"],
+        accepted_at=accepted_at,
+    )
+    return event, accepted_at
+
+
+async def record_acceptance(matching: Matching, proposal: Mapping[str, Any]) -> None:
+    """The client's side of an acceptance: the therapist chosen, the wait over."""
+    now = matching.clock()
+    change = client_state.both(
+        client_state.fold([acceptance_of(proposal)], now), client_state.leave_waitlist(now)
+    )
+    await update_client(matching, proposal["client_id"], change)
 
 
 async def _hold_for_move(matching: Matching, proposal: Mapping[str, Any], chosen: str) -> None:

@@ -2,9 +2,12 @@
 
 Declining one therapist excludes them; declining the proposal as a whole excludes all its
 candidates. Either way the client is never offered them again, the proposal's holds are
-released, a client already in care with a declined therapist leaves their caseload, and a
-new proposal follows without them. An expired proposal may be declined too (the client
-asks for another). Repeating the same decline returns the same outcome.
+released, the decline is folded into the client's care relationships (a chosen or
+treating therapist declined is ended: 404 on the client's record from then on), the
+client leaves the waitlist, a client already in care with a declined therapist leaves
+their caseload (a place freed: the waitlist is re-matched for it), and a new proposal
+(`origin: decline`) follows without them. An expired proposal may be declined too (the
+client asks for another). Repeating the same decline returns the same outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from services.matching.commands.cause import command_cause
 from services.matching.commands.errors import Conflict, InvalidChoice, NotFound
 from services.matching.commands.propose_matches import match_id_for, propose_again
 from services.matching.commands.release_holds import release_holds
+from services.matching.commands.rematch_waitlist import rematch_waitlist
+from services.matching.commands.update_client import update_client
 from services.matching.context import Matching
 from services.matching.store import clients as client_state
 from services.matching.store import proposals
@@ -82,13 +87,19 @@ async def decline_match(
     )
     assert declined is not None
     await release_holds(matching, proposal)
-    client = await matching.clients.update(
-        client_id, client_state.exclude(declined_ids, client_state.DECLINED, now)
-    )
+    client = await matching.clients.get(client_id)
     in_care_with = (client or {}).get("therapist_id")
-    if in_care_with in declined_ids:
+    ends_care = in_care_with is not None and in_care_with in declined_ids
+    changes = [
+        client_state.exclude(declined_ids, client_state.DECLINED, now),
+        client_state.fold([(event.data, declined.get("closed_at", now))], now),
+        client_state.leave_waitlist(now),
+    ]
+    if ends_care:
+        changes.append(client_state.in_care_with(None, now, only_if=in_care_with))
+    await update_client(matching, client_id, client_state.both(*changes))
+    if ends_care and in_care_with is not None:
         await matching.change_therapists([(in_care_with, end_care(client_id, now))])
-        await matching.clients.update(client_id, client_state.in_care_with(None, now, only_if=in_care_with))
     following = await propose_again(
         matching,
         client_id,
@@ -98,4 +109,6 @@ async def decline_match(
         predecessor=match_id,
         sequence=int(proposal.get("sequence", 1)) + 1,
     )
+    if ends_care and in_care_with is not None:
+        await rematch_waitlist(matching, [in_care_with], cause=cause)
     return Declined(declined=declined, proposal=following)

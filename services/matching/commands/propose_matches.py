@@ -1,9 +1,10 @@
 """Propose therapists to a client: rank on the read model, hold capacity, publish match-proposed.
 
-Steps, each safe to repeat (a redelivered event or a retried request runs them again):
+Steps, each safe to repeat (a redelivered event, a retried request or a re-fired timer
+runs them again):
 
 1. The proposal exists already (its id derives from its cause): make sure its expiry timer
-   and the client's link to it exist, and return it. No second proposal, ever.
+   and the client's side of it exist, and return it. No second proposal, ever.
 2. Rank on this replica's in-process directory, caught up with the shared journal.
 3. Hold capacity on the best candidates, under each therapist document's lease (the
    holds of one batch at once: different documents), after every hard constraint is
@@ -15,11 +16,18 @@ Steps, each safe to repeat (a redelivered event or a retried request runs them a
 4. Insert the proposal with its match-proposed event in the same single write (outbox):
    from here the relay publishes while the rest goes on.
 5. Schedule the expiry timer (idempotent by id), tell the other replicas which therapists
-   changed (journal), link the client to the proposal. A crash before these leaves the
+   changed (journal), and settle the client's side: the proposal linked and current, its
+   match-proposed folded into their care relationships, and their wait: an empty proposal
+   puts them on the waitlist, any other takes them off it. A crash before these leaves the
    event unacknowledged: it comes again and step 1 completes them.
 
-With no eligible therapist the proposal has no candidates, names the constraint that
-emptied the list, and an operator alert is logged (ids and codes only).
+Every proposal says why it was made (`origin`: intake, decline, switch, booking_failed,
+expired, waitlist) and which proposal it follows (`predecessor_match_id`). With no
+eligible therapist the proposal has no candidates, names the constraint that emptied the
+list, is published with `waitlisted: true`, gets no expiry (the waitlist re-matches the
+client instead, so an empty proposal never expires into another), and an operator alert
+is logged (ids and codes only). A re-match from the waitlist (`unless_empty`) makes no
+proposal at all when still nobody is eligible: the client was told once that they wait.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from services.matching.commands.update_client import join_waitlist, update_client
 from services.matching.context import Matching
 from services.matching.domain.filters import ProposalRound
 from services.matching.domain.needs import ClientNeeds
@@ -49,6 +58,7 @@ from shared.storage import Document
 log = get_logger(__name__)
 
 EXPIRY_TIMER = "proposal-expiry"
+INTAKE = "intake"
 RANKING_ROUNDS = 4
 """Rankings per proposal at most: a hold refused means another replica got there first,
 and the next ranking (on the fresher model) is enough unless many race for the same few."""
@@ -75,17 +85,19 @@ async def propose_matches(
     match_id: str,
     cause: Envelope,
     excluded: frozenset[str] = frozenset(),
-    origin: str = "intake",
+    origin: str = INTAKE,
     predecessor: str | None = None,
     sequence: int = 1,
-    linked: bool = False,
+    correlation_id: str | None = None,
+    unless_empty: bool = False,
     alongside: Awaitable[object] | None = None,
-) -> Document:
+) -> Document | None:
     """Make (or find) proposal `match_id` for the client; returns the stored proposal.
 
     `alongside` is a write of the caller's that must be stored before the proposal is
-    (and its event published); it runs while ranking and holds do. `linked`: that write
-    makes `match_id` the client's current proposal, which saves another write.
+    (and its event published); it runs while ranking and holds do. `correlation_id`: the
+    client's journey, when the cause is not part of it (a waitlist trigger). With
+    `unless_empty`, nothing is made (None) when nobody could be held.
     """
     written_alongside = asyncio.ensure_future(alongside) if alongside is not None else None
     try:
@@ -99,7 +111,8 @@ async def propose_matches(
             origin=origin,
             predecessor=predecessor,
             sequence=sequence,
-            linked=linked,
+            correlation_id=correlation_id or cause.correlation_id,
+            unless_empty=unless_empty,
             written_alongside=written_alongside,
         )
     except BaseException:
@@ -124,14 +137,15 @@ async def _propose(
     origin: str,
     predecessor: str | None,
     sequence: int,
-    linked: bool,
+    correlation_id: str,
+    unless_empty: bool,
     written_alongside: asyncio.Future[object] | None,
-) -> Document:
+) -> Document | None:
     existing = await matching.proposals.get(match_id)
     if existing is not None:
         if written_alongside is not None:
             await written_alongside
-        await _settle(matching, existing, linked=linked)
+        await _settle(matching, existing)
         return existing
 
     now = matching.clock()
@@ -141,6 +155,11 @@ async def _propose(
     expires_at = now + policy.proposal_ttl
     changed: list[str] = []
     held, reasons = await _hold_best(matching, needs, moment, expires_at, changed)
+    if not held and unless_empty:
+        if written_alongside is not None:
+            await written_alongside
+        PROPOSALS.labels(origin, "none_made").inc()
+        return None
 
     candidates = [
         Candidate(
@@ -164,6 +183,9 @@ async def _propose(
         availability=list(intake.availability),
         session_format=(candidates[0].session_format if candidates else None) or _format_asked(needs),
         risk_level=intake.risk_level,
+        origin=origin,
+        predecessor_match_id=predecessor,
+        waitlisted=not candidates,
     )
     document = {
         "_id": match_id,
@@ -173,15 +195,23 @@ async def _propose(
         "origin": origin,
         "predecessor": predecessor,
         "sequence": sequence,
+        "waitlisted": not candidates,
         "candidates": [c.model_dump(mode="json") for c in candidates],
         "reasons": list(reasons),
         "session_format": proposed.session_format.value,
         "created_at": now,
         "expires_at": expires_at,
-        "correlation_id": cause.correlation_id,
+        "correlation_id": correlation_id,
         "declined_therapist_ids": [],
     }
-    event = new_event(proposed, source=policy.source, cause=cause, discriminator=match_id, now=now)
+    event = new_event(
+        proposed,
+        source=policy.source,
+        cause=cause,
+        correlation_id=correlation_id,
+        discriminator=match_id,
+        now=now,
+    )
     if written_alongside is not None:
         await written_alongside
     try:
@@ -190,7 +220,7 @@ async def _propose(
     except DuplicateKeyError:  # made meanwhile by a concurrent retry of the same cause
         stored = await matching.proposals.get(match_id) or document
     await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
-    await _settle(matching, stored, linked=linked)
+    await _settle(matching, stored)
     PROPOSALS.labels(origin, "proposed" if candidates else "empty").inc()
     if not candidates:
         log.error(
@@ -206,6 +236,7 @@ async def _propose(
             "match proposed",
             match_id=match_id,
             client_id=client_id,
+            origin=origin,
             therapist_ids=[c.therapist_id for c in candidates],
         )
     return stored
@@ -251,16 +282,18 @@ async def _hold_best(
     return held, (() if held else reasons or (NONE_HELD,))
 
 
-async def _settle(matching: Matching, proposal: Mapping[str, Any], *, linked: bool = False) -> None:
-    """What must exist beside a proposal: its expiry timer and the client's link to it."""
+async def _settle(matching: Matching, proposal: Mapping[str, Any]) -> None:
+    """What must exist beside a proposal: its expiry timer, and the client's side of it."""
     match_id = proposal["_id"]
-    if proposal["status"] in proposals.HOLDING:
+    if proposal["status"] in proposals.HOLDING and proposal.get("candidates"):
         await matching.timers.schedule(
             expiry_timer_id(match_id), EXPIRY_TIMER, proposal["expires_at"], {"match_id": match_id}
         )
-    if not linked:
-        link = client_state.link_proposal(match_id, matching.clock())
-        await matching.clients.update(proposal["client_id"], link)
+    settled = client_state.settle_proposal(proposal, matching.clock())
+    client = await update_client(matching, proposal["client_id"], settled)
+    wait = client_state.wait_of(client)
+    if wait is not None and wait["match_id"] == match_id:
+        await join_waitlist(matching, client)
 
 
 def _format_asked(needs: ClientNeeds) -> SessionFormat:

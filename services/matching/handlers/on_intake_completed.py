@@ -1,9 +1,10 @@
 """intake-completed: keep the client's intake and propose therapists (`propose_matches`).
 
-The client's record is read first (exclusions, the proposal a new intake replaces); the
-write recording the intake (and linking the proposal) runs while ranking and holds do, and
-is stored before the proposal is, so a client who sees the proposal can decline it at once.
-The write is idempotent (same intake, same proposal).
+The client's record is read first (exclusions, the proposal a new intake replaces, which
+becomes the new one's predecessor); the write recording the intake (linking the proposal,
+ending a wait on the waitlist) runs while ranking and holds do, and is stored before the
+proposal is, so a client who sees the proposal can decline it at once. The write is
+idempotent (same intake, same proposal).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from services.matching.commands.propose_matches import match_id_for, propose_matches
 from services.matching.commands.release_holds import release_holds
+from services.matching.commands.update_client import upsert_client
 from services.matching.context import Matching
 from services.matching.store import clients as client_state
 from services.matching.store import proposals
@@ -34,8 +36,10 @@ def on_intake_completed(matching: Matching) -> Handler:
             log.info("older intake ignored: a newer one was handled", intake_id=event.intake_id)
             return
         current = client.get("current_match_id")
-        if current and current != match_id and held.get("intake_id") != event.intake_id:
-            await _supersede(matching, current, by=match_id)
+        # Recorded already (a redelivery after a crash): the one it replaced is kept.
+        replaced = current if current != match_id else client.get("replaced_match_id")
+        if replaced and held.get("intake_id") != event.intake_id:
+            await _supersede(matching, replaced, by=match_id)
         record = client_state.record_intake(
             event, envelope.correlation_id, matching.clock(), match_id=match_id
         )
@@ -46,8 +50,8 @@ def on_intake_completed(matching: Matching) -> Handler:
             match_id=match_id,
             cause=envelope,
             excluded=client_state.excluded_ids(client),
-            linked=True,
-            alongside=matching.clients.upsert(event.client_id, record),
+            predecessor=replaced,
+            alongside=upsert_client(matching, event.client_id, record),
         )
 
     return handle

@@ -1,13 +1,18 @@
 """The `proposals` collection: one document per match proposal, `_id = match_id`.
 
-    {_id, client_id, intake_id, status, origin, predecessor, sequence,
+    {_id, client_id, intake_id, status, origin, predecessor, sequence, waitlisted,
      candidates: [{therapist_id, rank, score, factors, reasons, session_format}], reasons,
      session_format, created_at, expires_at, correlation_id,
-     accepted_therapist_id, booked_therapist_id, declined_therapist_ids, successor, closed_by}
+     accepted_therapist_id, accepted_at, accepted_by, booked_therapist_id,
+     declined_therapist_ids, successor, closed_by}
 
-A match id is derived from what caused the proposal (the intake, or the decline, switch or
-failed booking it follows), so handling that cause again finds the proposal it made
-instead of making a second one. Status moves forward only:
+A match id is derived from what caused the proposal (the intake; the decline, switch,
+failed booking or expiry it follows; the empty proposal a waitlisted client waited on), so
+handling that cause again finds the proposal it made instead of making a second one.
+`origin` says which (`intake`, `decline`, `switch`, `booking_failed`, `expired`,
+`waitlist`), `predecessor` the proposal it follows. An empty proposal (`waitlisted`) puts
+its client on the waitlist and never expires: the waitlist re-matches its client. Status
+moves forward only:
 
     proposed -> accepted -> booked
        |           |          |
@@ -23,7 +28,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.events.common import Candidate
 from shared.events.envelope import OutgoingEvent
+from shared.events.models import MatchProposed, SessionBooked
 from shared.storage import Document
 from shared.storage.documents import Change, Revision
 
@@ -46,6 +53,21 @@ OPEN = frozenset({PROPOSED, ACCEPTED, BOOKED})
 
 def candidate_ids(proposal: Mapping[str, Any]) -> list[str]:
     return [c["therapist_id"] for c in proposal.get("candidates", ())]
+
+
+def proposed_event(proposal: Mapping[str, Any]) -> MatchProposed:
+    """The `match-proposed` a stored proposal was published with, as far as care relationships need it."""
+    return MatchProposed(
+        match_id=proposal["_id"],
+        client_id=proposal["client_id"],
+        intake_id=proposal["intake_id"],
+        candidates=[Candidate.model_validate(c) for c in proposal.get("candidates", ())],
+        reasons=list(proposal.get("reasons", ())),
+        expires_at=proposal["expires_at"],
+        origin=proposal.get("origin"),
+        predecessor_match_id=proposal.get("predecessor"),
+        waitlisted=not proposal.get("candidates"),
+    )
 
 
 def close(
@@ -81,10 +103,51 @@ def accept(therapist_id: str, now: datetime, events: Sequence[OutgoingEvent]) ->
     return change
 
 
-def book(therapist_id: str, now: datetime) -> Change:
+def book(
+    therapist_id: str,
+    now: datetime,
+    *,
+    accepted: Sequence[OutgoingEvent] = (),
+    accepted_by: str | None = None,
+) -> Change:
+    """The proposal is booked with `therapist_id`.
+
+    With `accepted` (the `match-accepted` event), the booking is also the client's
+    acceptance of that therapist, recorded as `POST /matches/{id}/accept` records it, in
+    the same write; it applies only while nobody is accepted yet.
+    """
+
     def change(current: Document) -> Revision | None:
         if current["status"] not in HOLDING:
             return None
-        return Revision({**current, "status": BOOKED, "booked_therapist_id": therapist_id, "booked_at": now})
+        booked = {**current, "status": BOOKED, "booked_therapist_id": therapist_id, "booked_at": now}
+        if not accepted or current.get("accepted_therapist_id") is not None:
+            return Revision(booked)
+        return Revision(
+            {**booked, "accepted_therapist_id": therapist_id, "accepted_at": now, "accepted_by": accepted_by},
+            accepted,
+        )
 
     return change
+
+
+def chosen_by_booking(proposal: Mapping[str, Any] | None, event: SessionBooked) -> bool:
+    """Whether the client's own booking is their choice of a therapist from `proposal`.
+
+    The client booked (not a clinician, an admin, or the system booking a proposal at once)
+    an introduction, naming this proposal, which is still open, names the therapist as a
+    candidate and has nobody accepted yet.
+    """
+    return (
+        proposal is not None
+        and event.booked_by == "client"
+        and event.kind == "introduction"
+        and event.match_id == proposal["_id"]
+        and proposal["status"] in HOLDING
+        and proposal.get("accepted_therapist_id") is None
+        and event.therapist_id in candidate_ids(proposal)
+    )
+
+
+def accepted_with(proposal: Mapping[str, Any] | None, therapist_id: str) -> bool:
+    return proposal is not None and proposal.get("accepted_therapist_id") == therapist_id

@@ -8,6 +8,7 @@ from fastapi import Depends, Path
 
 from services.notifications.store import (
     ALERTS,
+    CHECK_INS,
     DELIVERIES,
     DELIVERY_LOGS,
     INBOX_ENTRIES,
@@ -33,6 +34,7 @@ def stores_of(runtime: ServiceRuntime) -> NotificationStores:
         inbox_entries=runtime.documents(INBOX_ENTRIES),
         sessions=runtime.documents(SESSIONS),
         alerts=runtime.documents(ALERTS),
+        check_ins=runtime.documents(CHECK_INS),
     )
 
 

@@ -33,7 +33,7 @@ from services.notifications.domain.delivery import (
     expired,
     is_final,
 )
-from services.notifications.domain.messages import CALENDAR_KINDS, Audience, MessageKind
+from services.notifications.domain.messages import CALENDAR_KINDS, Audience, MessageKind, stored_context
 from services.notifications.domain.preferences import EXTERNAL_CHANNELS
 from services.notifications.rendering import Rendered
 from services.notifications.store.recipients import address_for, locale_of, zone_of
@@ -119,6 +119,22 @@ async def attempt(dispatch: Dispatch, delivery_id: str, attempt_number: int) -> 
     )
 
 
+async def withdraw(dispatch: Dispatch, delivery_id: str, reason: str) -> None:
+    """Give up a delivery not made yet, because what it says stopped being true (`reason`).
+
+    One held through quiet hours or waiting for a retry ends `expired` with `reason` (and
+    its `notification-failed`); one delivered or ended already stays as it is.
+    """
+    delivery = await dispatch.stores.deliveries.get(delivery_id)
+    if delivery is None or is_final(delivery):
+        return
+    now = dispatch.clock()
+    recorded = await _record(dispatch, delivery, lambda d: expired(d, now, reason), now)
+    if recorded is not None and recorded.get("reason") == reason:
+        await dispatch.timers.cancel(delivery_timer_id(recorded))  # its attempt would find it ended
+        log.info("delivery withdrawn", delivery_id=delivery_id, reason=reason)
+
+
 def fire_delivery(dispatch: Dispatch) -> TimerHandler:
     async def handle(timer: Timer) -> list[OutgoingEvent]:
         """A delivery is due: attempt it (its outcome's event goes out with the delivery)."""
@@ -199,13 +215,14 @@ async def _compose(dispatch: Dispatch, delivery: Document, now: datetime) -> Out
     address = delivery["recipient_id"] if channel == "in_app" else address_for(recipient, channel)
     if not address:
         raise permanent("no_address")
-    context = delivery["context"]
+    kind = MessageKind(delivery["kind"])
+    context = stored_context(kind, delivery["context"])
     try:
         message = dispatch.renderer.render(
-            MessageKind(delivery["kind"]),
+            kind,
             Audience(delivery["audience"]),
             context=context,
-            locale=locale_of(recipient),
+            locale=context.get("language") or locale_of(recipient),  # crisis lines fix their language
             zone=zone_of(recipient, context.get("timezone")),
             channel=channel,
         )

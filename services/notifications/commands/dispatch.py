@@ -20,6 +20,7 @@ from shared.ports import Clock, Timers
 
 DELIVERY_TIMER = "delivery"
 REMINDER_TIMER = "reminder"
+CHECK_IN_REMINDER_TIMER = "check_in_reminder"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class DeliveryPolicy:
     critical_retry: RetryPolicy
     on_call_rota: tuple[str, ...]
     email_from: str
+    check_in_reminder_after: timedelta = timedelta(hours=72)  # domain time after the due time
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings, *, speed: float = 1.0) -> DeliveryPolicy:
@@ -47,6 +49,7 @@ class DeliveryPolicy:
             ),
             on_call_rota=tuple(settings.on_call_rota),
             email_from=settings.smtp_from,
+            check_in_reminder_after=timedelta(hours=settings.check_in_reminder_hours),
         )
 
 

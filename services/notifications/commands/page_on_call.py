@@ -1,6 +1,9 @@
 """Page the on-call rota for a risk flag, escalating until a clinician is reached.
 
-The first clinician on the rota is paged on every channel they have, at once. When a
+The page names the client, whether the intake or a check-in flagged them, and the
+client's country (`risk_context`: `unknown` when the event names no jurisdiction), so the
+clinician knows which emergency services apply. The first clinician on the rota is paged
+on every channel they have, at once. When a
 page cannot reach them (they have no channel outside the app, or every one of those
 failed at least once with nothing delivered), the next clinician on the rota is paged,
 and so on. The alert document (`risk:{event_id}`) records who was paged in order and is

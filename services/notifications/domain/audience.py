@@ -17,24 +17,31 @@ from services.notifications.domain.messages import (
     Audience,
     MessageContext,
     MessageKind,
+    crisis_context,
     instant,
     session_context,
     session_kind,
 )
+from shared.care.crisis_resources import country_of, crisis_resources, language_for
 from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
     CheckInDue,
+    CheckInMissed,
     IntakeCompleted,
     MatchAccepted,
     MatchDeclined,
     MatchProposed,
     RiskFlagged,
+    SessionAttendanceRecorded,
     SessionBooked,
     SessionCancelled,
     SessionRescheduled,
     TreatmentPlanUpdated,
 )
+
+PROMPT_AFTER_MISSED = 2
+"""Check-ins missed in a row before the therapist is prompted: one miss can be chance."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +75,27 @@ def intake_completed(event: IntakeCompleted) -> list[Notice]:
 
 
 def match_proposed(event: MatchProposed) -> list[Notice]:
-    """The client hears how many therapists were proposed, or that the search goes on."""
-    if event.candidates:
-        context = {"candidates": len(event.candidates)}
-        return [Notice(event.client_id, Audience.client, MessageKind.matches_ready, context)]
-    return [Notice(event.client_id, Audience.client, MessageKind.matches_pending)]
+    """The client hears what the proposal means for them, by why it was made.
+
+    With candidates: fresh therapists after an unanswered proposal lapsed (`expired`),
+    therapists free now for a client on the waitlist (`waitlist`), else matches ready; each
+    says how many and by when to choose. Without: the client is on the waitlist and will be
+    told as soon as a therapist is free. A waitlist re-match that still found nobody tells
+    nobody: the client heard they wait, and is not re-told on every attempt.
+    """
+    if not event.candidates:
+        if event.origin == "waitlist":
+            return []
+        kind = MessageKind.waitlisted if event.waitlisted else MessageKind.matches_pending
+        return [Notice(event.client_id, Audience.client, kind)]
+    kinds = {"expired": MessageKind.matches_renewed, "waitlist": MessageKind.waitlist_matched}
+    context = {
+        "candidates": len(event.candidates),
+        "expires_at": instant(event.expires_at),
+        "timezone": event.timezone,
+    }
+    kind = kinds.get(event.origin or "", MessageKind.matches_ready)
+    return [Notice(event.client_id, Audience.client, kind, context)]
 
 
 def match_accepted(event: MatchAccepted) -> list[Notice]:
@@ -194,14 +217,56 @@ def session_reminder(
     )
 
 
+def session_attendance_recorded(event: SessionAttendanceRecorded, *, timezone: str | None) -> list[Notice]:
+    """The client hears what an introduction's attendance means; a therapy session's tells nobody.
+
+    Held: care has started and the therapist will write the treatment plan with them. No-show:
+    care has not started, and the therapist's next free starts are offered (shown in the
+    client's zone; `timezone` is the session's, for a client who gave none) with how to book
+    one. The therapist recorded it, so they hear nothing new.
+    """
+    if event.kind != "introduction":
+        return []
+    if event.attendance == "held":
+        return [Notice(event.client_id, Audience.client, MessageKind.introduction_held)]
+    context = {
+        "session_id": event.session_id,
+        "offered_slots": [instant(slot) for slot in sorted(event.offered_slots)],
+        "timezone": timezone,
+    }
+    return [Notice(event.client_id, Audience.client, MessageKind.introduction_missed, context)]
+
+
 def check_in_due(event: CheckInDue) -> list[Notice]:
     """The client is asked to check in by a date; the instruments are not named."""
     context = {"check_in_id": event.check_in_id, "due_at": instant(event.due_at)}
     return [Notice(event.client_id, Audience.client, MessageKind.check_in_due, context)]
 
 
+def check_in_reminder(*, check_in_id: str, client_id: str, due_at: datetime) -> list[Notice]:
+    """The client is reminded, once, of a check-in still unanswered."""
+    context = {"check_in_id": check_in_id, "due_at": instant(due_at)}
+    return [Notice(client_id, Audience.client, MessageKind.check_in_reminder, context)]
+
+
+def check_in_missed(event: CheckInMissed) -> list[Notice]:
+    """The therapist is prompted when the client missed `PROMPT_AFTER_MISSED` check-ins in a row.
+
+    A single miss prompts nobody. The prompt says how many in a row, never anything answered.
+    """
+    if event.consecutive_missed < PROMPT_AFTER_MISSED:
+        return []
+    context = {
+        "check_in_id": event.check_in_id,
+        "client_id": event.client_id,
+        "attention": "missed_check_ins",
+        "missed_in_a_row": event.consecutive_missed,
+    }
+    return [Notice(event.therapist_id, Audience.therapist, MessageKind.progress_alert, context)]
+
+
 def treatment_plan_updated(event: TreatmentPlanUpdated) -> list[Notice]:
-    """The client hears a new plan version exists and whether care goes on, pauses or ends."""
+    """The client hears a plan version is ready to read and acknowledge, or that care pauses or ends."""
     context = {"version": event.version, "status": event.status.value}
     return [Notice(event.client_id, Audience.client, MessageKind.plan_updated, context)]
 
@@ -222,12 +287,18 @@ def check_in_completed(event: CheckInCompleted) -> list[Notice]:
     return [Notice(event.therapist_id, Audience.therapist, MessageKind.progress_alert, context)]
 
 
-def risk_flagged(event: RiskFlagged) -> list[Notice]:
+def risk_flagged(event: RiskFlagged, *, recipient_language: str | None = None) -> list[Notice]:
     """The client gets crisis resources at once; a treating therapist is alerted too.
 
-    The on-call rota is paged separately (`on_call_page`), with escalation.
+    The resources are those of the client's country (`event.jurisdiction`; the
+    international fallback when unknown), in the event's language, else the one the client
+    chose here (`recipient_language`). The on-call rota is paged separately
+    (`on_call_page`), with escalation.
     """
-    notices = [Notice(event.client_id, Audience.client, MessageKind.crisis_resources)]
+    language = event.language or recipient_language
+    languages = [language] if language else []
+    context = crisis_context(crisis_resources(event.jurisdiction, languages), language_for(languages))
+    notices = [Notice(event.client_id, Audience.client, MessageKind.crisis_resources, context)]
     if event.therapist_id:
         notices.append(
             Notice(event.therapist_id, Audience.clinician, MessageKind.risk_alert, risk_context(event))
@@ -236,8 +307,15 @@ def risk_flagged(event: RiskFlagged) -> list[Notice]:
 
 
 def risk_context(event: RiskFlagged) -> dict[str, Any]:
-    """Which client's record to open, and whether the flag came from the intake or a check-in."""
-    return {"client_id": event.client_id, "source": "check_in" if event.check_in_id else "intake"}
+    """Which client's record to open, where they live, and whether the intake or a check-in flagged it.
+
+    The country (ISO code, or `unknown`) tells the clinician which emergency services apply.
+    """
+    return {
+        "client_id": event.client_id,
+        "source": "check_in" if event.check_in_id else "intake",
+        "country": country_of(event.jurisdiction) or "unknown",
+    }
 
 
 def on_call_page(recipient_id: str, context: MessageContext, alert_id: str) -> Notice:

@@ -26,7 +26,7 @@ class DeliveryStatus(StrEnum):
     retrying = "retrying"  # failed transiently; next attempt at `next_attempt_at`
     delivered = "delivered"
     failed = "failed"  # permanently, or out of attempts: `reason` says why
-    expired = "expired"  # could not go before it stopped mattering (a reminder after its session)
+    expired = "expired"  # stopped mattering before it went (a reminder after its session or answer)
 
 
 FINAL: frozenset[str] = frozenset({DeliveryStatus.delivered, DeliveryStatus.failed, DeliveryStatus.expired})
@@ -127,8 +127,16 @@ def attempt_failed(
     }
 
 
-def expired(delivery: Document, now: datetime) -> Document:
-    return {**delivery, "status": DeliveryStatus.expired, "reason": "expired", "failed_at": now}
+def expired(delivery: Document, now: datetime, reason: str = "expired") -> Document:
+    """Not sent because it stopped mattering: its session started (`expired`), or what it asks
+    for was done meanwhile (`check_in_closed`: a reminder of a check-in answered or missed)."""
+    return {
+        **delivery,
+        "status": DeliveryStatus.expired,
+        "reason": reason,
+        "failed_at": now,
+        "next_attempt_at": None,
+    }
 
 
 def page_undeliverable(deliveries: Iterable[Mapping[str, Any]]) -> bool:

@@ -5,6 +5,8 @@ session, that something is waiting in the app, where to get help now. Never a sc
 severity band, a concern, a reason code or any free text: the context of a message is
 built here from an allowlist of fields, so a template cannot show what it was never given
 (`tests/unit/notifications/test_no_clinical_content.py` renders every template to prove it).
+The crisis lines of a crisis message are public text from `shared.care` (name, how,
+contact of each line), never anything of the client.
 
 Context values are plain JSON values (ISO 8601 strings for instants) because a delivery
 stores its context until it is sent, possibly after quiet hours.
@@ -12,10 +14,12 @@ stores its context until it is sent, possibly after quiet hours.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from shared.care.crisis_resources import CrisisResource, crisis_resources
 
 MessageContext = Mapping[str, Any]
 
@@ -25,7 +29,10 @@ class MessageKind(StrEnum):
 
     intake_received = "intake_received"
     matches_ready = "matches_ready"
-    matches_pending = "matches_pending"
+    matches_renewed = "matches_renewed"  # the proposal before lapsed unanswered: fresh therapists
+    waitlist_matched = "waitlist_matched"  # a therapist freed up for a client on the waitlist
+    matches_pending = "matches_pending"  # no candidates (a producer that names no waitlist)
+    waitlisted = "waitlisted"  # no candidates: the client is on the waitlist and will be told
     match_confirmed = "match_confirmed"
     match_declined = "match_declined"
     booking_delayed = "booking_delayed"
@@ -33,7 +40,10 @@ class MessageKind(StrEnum):
     session_rescheduled = "session_rescheduled"
     session_cancelled = "session_cancelled"
     session_reminder = "session_reminder"
+    introduction_held = "introduction_held"  # care started: the plan is written next, together
+    introduction_missed = "introduction_missed"  # a no-show: care has not started; next slots
     check_in_due = "check_in_due"
+    check_in_reminder = "check_in_reminder"  # once, when a check-in is still unanswered
     plan_updated = "plan_updated"
     progress_alert = "progress_alert"
     risk_alert = "risk_alert"
@@ -55,7 +65,10 @@ TEMPLATES: frozenset[tuple[MessageKind, Audience]] = frozenset(
     {
         (MessageKind.intake_received, Audience.client),
         (MessageKind.matches_ready, Audience.client),
+        (MessageKind.matches_renewed, Audience.client),
+        (MessageKind.waitlist_matched, Audience.client),
         (MessageKind.matches_pending, Audience.client),
+        (MessageKind.waitlisted, Audience.client),
         (MessageKind.match_confirmed, Audience.client),
         (MessageKind.match_declined, Audience.client),
         (MessageKind.booking_delayed, Audience.client),
@@ -67,7 +80,10 @@ TEMPLATES: frozenset[tuple[MessageKind, Audience]] = frozenset(
         (MessageKind.session_cancelled, Audience.therapist),
         (MessageKind.session_reminder, Audience.client),
         (MessageKind.session_reminder, Audience.therapist),
+        (MessageKind.introduction_held, Audience.client),
+        (MessageKind.introduction_missed, Audience.client),
         (MessageKind.check_in_due, Audience.client),
+        (MessageKind.check_in_reminder, Audience.client),
         (MessageKind.plan_updated, Audience.client),
         (MessageKind.progress_alert, Audience.therapist),
         (MessageKind.risk_alert, Audience.clinician),
@@ -120,3 +136,32 @@ def session_context(
         "sequence": sequence,
         "timezone": timezone,  # shown in the recipient's own zone; this one if they gave none
     }
+
+
+CRISIS_RESOURCE_FIELDS = ("name", "how", "contact")
+"""What a crisis message may show of each line: public text from `shared.care`, nothing of the client."""
+
+
+def crisis_context(resources: Sequence[CrisisResource], language: str) -> dict[str, Any]:
+    """The crisis lines and emergency number to list, and the language they are written in.
+
+    The message is rendered in that language too, so its words and its lines agree.
+    """
+    return {
+        "resources": [{name: getattr(line, name) for name in CRISIS_RESOURCE_FIELDS} for line in resources],
+        "language": language,
+    }
+
+
+def stored_context(kind: MessageKind, context: MessageContext) -> MessageContext:
+    """A stored context completed with what an older version of this service did not store.
+
+    A delivery (or an on-call alert) claimed before an upgrade may be attempted after it: a
+    crisis message claimed without its lines lists the international fallback (never no
+    line at all), a risk alert without the client's country says `unknown`.
+    """
+    if kind is MessageKind.crisis_resources and "resources" not in context:
+        return {**context, "resources": crisis_context(crisis_resources(None), "en")["resources"]}
+    if kind is MessageKind.risk_alert and "country" not in context:
+        return {**context, "country": "unknown"}
+    return context

@@ -1,4 +1,4 @@
-"""`treatment-plan-updated` → the client hears their plan has a new version."""
+"""`treatment-plan-updated` → the client hears a plan version is ready to read and acknowledge."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from shared.messaging.subscriptions import Handler
 
 def on_treatment_plan_updated(dispatch: Dispatch) -> Handler:
     async def handle(event: TreatmentPlanUpdated, envelope: Envelope) -> None:
-        """Tell the client their treatment plan changed."""
+        """Tell the client their treatment plan has a version to read (and acknowledge)."""
         await announce(dispatch, audience.treatment_plan_updated(event), event, envelope)
 
     return handle

@@ -9,9 +9,10 @@
 | inbox_entries | delivery id | one in-app message (title, body) |
 | sessions | session id | what reminders need: times, join link, reminder timers, status |
 | alerts | `risk:{event_id}` | one risk alert's on-call paging: rota and who was paged, in order |
+| check_ins | check-in id | open, completed or missed; its reminder's timer and, once fired, its event id |
 
 Timers (`timers`, the runtime's): `deliver:{delivery_id}:{attempt}` and
-`reminder:{session_id}:{24h|1h}`.
+`reminder:{session_id}:{24h|1h}`, `check-in-reminder:{check_in_id}`, `escalate:…`.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ INBOXES = "inboxes"
 INBOX_ENTRIES = "inbox_entries"
 SESSIONS = "sessions"
 ALERTS = "alerts"
+CHECK_INS = "check_ins"
 
-COLLECTIONS = (RECIPIENTS, DELIVERIES, DELIVERY_LOGS, INBOXES, INBOX_ENTRIES, SESSIONS, ALERTS)
+COLLECTIONS = (RECIPIENTS, DELIVERIES, DELIVERY_LOGS, INBOXES, INBOX_ENTRIES, SESSIONS, ALERTS, CHECK_INS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +42,4 @@ class NotificationStores:
     inbox_entries: Documents
     sessions: Documents
     alerts: Documents
+    check_ins: Documents

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services.scheduling.api.access import ClientId, Context, TherapistId, care_of, forbidden, may_see_client
+from services.scheduling.api.access import ClientId, Context, TherapistId, client_record, forbidden
 from services.scheduling.domain.ical import calendar_feed
 from services.scheduling.store.therapist_sessions import sessions_of
 from shared.http.dependencies import Audit, Caller
@@ -22,11 +22,11 @@ _ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 @router.get("/clients/{client_id}/calendar.ics", response_class=Response, responses=_ICS_RESPONSE)
 async def client_calendar(client_id: ClientId, who: Caller, audit: Audit, ctx: Context) -> Response:
-    """The client's sessions; a moved session keeps its UID and gets a higher SEQUENCE."""
-    care = await care_of(ctx, client_id)
-    if not may_see_client(who, care):
-        raise forbidden("only the client, their clinicians or an admin may read this calendar")
-    await audit.read(resource="calendar", resource_id=client_id, client_id=client_id)
+    """The client's sessions; a moved session keeps its UID and gets a higher SEQUENCE.
+
+    The client, admins, and a clinician the client chose or is in care with; 404 otherwise.
+    """
+    care = await client_record(ctx, audit, client_id, resource="calendar")
     feed = calendar_feed(
         care.sessions, name="Carepath sessions", feed_id=f"client-{client_id}", now=ctx.now()
     )
@@ -35,7 +35,10 @@ async def client_calendar(client_id: ClientId, who: Caller, audit: Audit, ctx: C
 
 @router.get("/therapists/{therapist_id}/calendar.ics", response_class=Response, responses=_ICS_RESPONSE)
 async def therapist_calendar(therapist_id: TherapistId, who: Caller, audit: Audit, ctx: Context) -> Response:
-    """The therapist's sessions with every client (no names: ids and times only)."""
+    """The therapist's own sessions with every client (no names: ids and times only).
+
+    With a client whose care with them is over: only the sessions that started before the end.
+    """
     if not who.may_act_for_therapist(therapist_id):
         raise forbidden("only the therapist or an admin may read this calendar")
     await audit.read(resource="therapist_calendar", resource_id=therapist_id)

@@ -1,11 +1,12 @@
 """Book the first session of a proposal: the best-ranked candidate with a fitting slot.
 
-Candidates are tried in rank order; for each, the earliest free slot inside the client's
-weekly windows (in the client's zone) and the therapist's horizon is claimed. The first
-claim that holds becomes the introduction (sequence 1) and starts care; when no candidate
-has one, `booking-failed` names the reason and every therapist tried. The session id is
-derived from the event being handled, so handling it again after a crash claims and
-writes the very same session, never a second one.
+Candidates are tried in rank order (one only, when the client accepted one); for each, the
+earliest free slot inside the client's weekly windows (in the client's zone) and the
+therapist's horizon is claimed. The first claim that holds becomes the introduction
+(sequence 1, `booked_by: system`); nothing routine starts with it (the plan starts the
+series). When no candidate has one, `booking-failed` names the reason and every therapist
+tried. The session id is derived from the event being handled, so handling it again after
+a crash claims and writes the very same session, never a second one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from services.scheduling.commands.care_changes import introduction, start_care
+from pydantic import BaseModel
+
+from services.scheduling.commands.care_changes import introduction
 from services.scheduling.commands.claim_slot import ClaimedSlot, claim_fitting_slot
 from services.scheduling.commands.context import SOURCE, Scheduling
 from services.scheduling.commands.events import session_booked
@@ -47,8 +50,14 @@ class FirstBooking:
 
 
 async def book_first_session(
-    ctx: Scheduling, request: FirstBooking, *, cause: Envelope | None, remember: Remember
+    ctx: Scheduling,
+    request: FirstBooking,
+    *,
+    cause: Envelope | None,
+    remember: Remember,
+    event: BaseModel | None = None,
 ) -> Care:
+    """Book the introduction; `event` (what `cause` carries) is folded into the relationships."""
     session_id = derived_id("ses", cause.id, "first-session") if cause else new_session_id()
     reasons: list[str] = []
     tried: list[str] = []
@@ -63,10 +72,10 @@ async def book_first_session(
             new_client=True,
         )
         if isinstance(claimed, ClaimedSlot):
-            return await _book(ctx, request, claimed, session_id, session_format, cause, remember)
+            return await _book(ctx, request, claimed, session_id, session_format, cause, remember, event)
         reasons.append(claimed)
     reason = min(reasons, key=_REASON_ORDER.index) if reasons else "no_candidates"
-    return await _fail(ctx, request, reason, tried, cause, remember)
+    return await _fail(ctx, request, reason, tried, cause, remember, event)
 
 
 async def _book(
@@ -77,18 +86,26 @@ async def _book(
     session_format: str | None,
     cause: Envelope | None,
     remember: Remember,
+    event: BaseModel | None,
 ) -> Care:
     def decide(care: Care) -> Decision:
-        known = care.proposal(request.match_id)
-        if known is not None and known.outcome is ProposalOutcome.booked:
+        booked = care.booked_from(request.match_id)
+        if booked is not None and booked.therapist_id == claimed.therapist_id:
             return Decision(care)  # booked meanwhile: this attempt's claims are released
-        if care.therapist_id is not None:  # care began meanwhile: keep the proposal for an acceptance
+        if care.current_therapist(ctx.now()) not in (None, claimed.therapist_id):
+            # care began (or another therapist was chosen) meanwhile: keep the proposal for an acceptance
             return Decision(remember(care, ProposalOutcome.waiting, None))
         care = remember(care, ProposalOutcome.booked, session_id)
         first = introduction(
-            ctx, care, claimed, session_id=session_id, format=session_format, match_id=request.match_id
+            ctx,
+            care,
+            claimed,
+            session_id=session_id,
+            format=session_format,
+            match_id=request.match_id,
+            booked_by="system",
         )
-        care = start_care(ctx, care, first)
+        care = care.with_sessions(first)
         return Decision(care, [session_booked(first, care, cause=cause, now=ctx.now())])
 
     return await write_care(
@@ -96,6 +113,7 @@ async def _book(
         request.client_id,
         decide,
         cause=cause,
+        event=event,
         refs={session_id: claimed.therapist_id},
         claims={session_id: claimed.claims},
     )
@@ -108,6 +126,7 @@ async def _fail(
     tried: list[str],
     cause: Envelope | None,
     remember: Remember,
+    event: BaseModel | None,
 ) -> Care:
     now = ctx.now()
 
@@ -127,7 +146,7 @@ async def _fail(
             event = new_event(failed, source=SOURCE, correlation_id=care.correlation_id, now=now)
         return Decision(care, [event])
 
-    return await write_care(ctx, request.client_id, decide, cause=cause)
+    return await write_care(ctx, request.client_id, decide, cause=cause, event=event)
 
 
 def accepted_only(request: FirstBooking, therapist_id: str, session_format: str | None) -> FirstBooking:

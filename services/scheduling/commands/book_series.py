@@ -1,7 +1,7 @@
 """Keep a client's series booked over a rolling horizon (the `series` timer of the care record).
 
-The timer first waits for the introduction to have taken place, then fires every
-`series_extend_every`: each pass books the occurrences up to `series_horizon` ahead that
+The series exists once the plan started it (`care_changes.start_routine`); its timer fires
+at once, then every `series_extend_every`: each pass books the occurrences up to `series_horizon` ahead that
 are neither booked nor reported yet, at the anchor's wall-clock time or, on a collision,
 at the nearest free slot (`domain/series.py`); an occurrence with no free slot nearby is
 reported in the series' `unplaced` list. Occurrence session ids are derived from the
@@ -21,7 +21,7 @@ from services.scheduling.commands.events import session_booked
 from services.scheduling.commands.ids import derived_id
 from services.scheduling.commands.record_care import Decision, load_care, write_care
 from services.scheduling.domain.care import MAX_UNPLACED, Care, SeriesStatus, SessionKind, Unplaced
-from services.scheduling.domain.rhythm import series_due, series_idle, stopped_check_ins
+from services.scheduling.domain.rhythm import series_due
 from services.scheduling.domain.series import candidate_slots, targets, unplaced_reason
 from services.scheduling.domain.slots import Booked, Calendar
 from services.scheduling.store.therapist_sessions import booked_of
@@ -48,25 +48,8 @@ async def on_series_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent]:
     care = await load_care(ctx, client_id)
     if care is None or care.series is None or care.series.timer_id != timer.id:
         return []
-    cause = timer_cause(timer, "series", care)
-    series = care.series
-    if series.status is SeriesStatus.pending:
-        # The series starts from the first session of it that takes place (the introduction,
-        # or the session booked instead of a cancelled one).
-        first = min(
-            (s for s in care.sessions if s.series_id == series.series_id and s.holds_time),
-            key=lambda s: s.starts_at,
-            default=None,
-        )
-        if first is None:  # nothing of it takes place: care never began
-            await _rearm(ctx, client_id, timer, cause, due=None)
-            return []
-        if first.ends_at > ctx.now():  # it moved later: wait for it
-            await _rearm(ctx, client_id, timer, cause, due=first.ends_at)
-            return []
-        care = replace(care, series=replace(series, anchor=first.starts_at))
-    if series.status in (SeriesStatus.pending, SeriesStatus.active):
-        await extend_series(ctx, care, timer, cause)
+    if care.series.status is SeriesStatus.active:
+        await extend_series(ctx, care, timer, timer_cause(timer, "series", care))
     return []  # the sessions' events go out with the client's record
 
 
@@ -112,6 +95,7 @@ async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelo
                     series_id=running.series_id,
                     sequence=running.next_sequence,
                     kind=SessionKind.therapy,
+                    booked_by="system",
                     match_id=running.match_id,
                     target=one.target,
                 )
@@ -153,24 +137,6 @@ async def _claim_near(
         except SlotUnavailable:
             continue
     return None
-
-
-async def _rearm(
-    ctx: Scheduling, client_id: str, timer: Timer, cause: Envelope, *, due: datetime | None
-) -> None:
-    """Wait for the introduction (`due`), or stop when it will not take place."""
-
-    def decide(care: Care) -> Decision | None:
-        if care.series is None or care.series.timer_id != timer.id:
-            return None
-        if due is not None:
-            return Decision(replace(care, series=series_due(care.series, client_id, due)))
-        check_ins = stopped_check_ins(care.check_ins) if care.check_ins else None
-        return Decision(
-            replace(care, series=series_idle(care.series, SeriesStatus.stopped), check_ins=check_ins)
-        )
-
-    await write_care(ctx, client_id, decide, cause=cause, firing=timer.id)
 
 
 def timer_cause(timer: Timer, name: str, care: Care) -> Envelope:

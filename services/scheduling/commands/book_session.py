@@ -1,9 +1,18 @@
-"""Book a given slot directly (`POST /v1/sessions`): 201, or a conflict when taken or not offered.
+"""Book a given slot directly (`POST /v1/sessions`): 201, or a refusal naming why not.
 
-A client not yet in care starts it with this session (an introduction, with the series
-and check-ins that follow); a client in care with this therapist gets one more therapy
-session in their series. A client in care with another therapist switches through
-matching, not here.
+Care follows consent (`domain/consent.py`): a client books only with a therapist proposed
+to them (a candidate of a proposal that has not expired) or one they chose or are in care
+with; anything else is refused with 409 `therapist_not_proposed` and the reason. An admin
+may book anyway only by naming an `override_reason` (a code), kept on the session; such a
+booking grants the therapist nothing. What gets booked:
+
+- with the therapist the client is in care with: one more therapy session of their series;
+- otherwise the introduction with that therapist (sequence 1 of a new series). A client's
+  own booking of a proposed therapist is their choice (`booked_by: client` ⇒ *chosen*,
+  which ends care with anyone else); the proposal is recorded as booked, so the
+  `match-accepted` matching publishes for it books nothing more. A chosen therapist's
+  introduction may be booked again after a missed or cancelled one, one at a time (a
+  booked one is moved, not doubled).
 """
 
 from __future__ import annotations
@@ -11,18 +20,22 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from services.scheduling.commands.care_changes import introduction, session_from_claim, start_care
-from services.scheduling.commands.claim_slot import SlotUnavailable, claim_slot
+from services.scheduling.commands.care_changes import introduction, session_from_claim
+from services.scheduling.commands.claim_slot import ClaimedSlot, SlotUnavailable, claim_slot
 from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.events import session_booked
+from services.scheduling.commands.events import Booker, session_booked
 from services.scheduling.commands.ids import new_session_id
 from services.scheduling.commands.record_care import Decision, load_care, write_care
-from services.scheduling.commands.refusals import conflict
+from services.scheduling.commands.refusals import Refused, conflict
 from services.scheduling.commands.slot_refusals import refused
-from services.scheduling.domain.care import Care, Session, SessionKind
+from services.scheduling.domain.care import Care, ProposalOutcome, Session, SessionKind
+from services.scheduling.domain.consent import NOT_PROPOSED, REFUSALS, BookingConsent, booking_consent
 from services.scheduling.domain.slots import Calendar, Slot
 from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
+from shared.care.relationship import CareState
+
+_MAY_OVERRIDE = ("admin", "system")
 
 
 async def book_session(
@@ -31,17 +44,27 @@ async def book_session(
     client_id: str,
     therapist_id: str,
     starts_at: datetime,
+    booked_by: Booker = "client",
+    override_reason: str | None = None,
     session_format: str | None = None,
     timezone: str | None = None,
 ) -> Session:
+    if override_reason is not None and booked_by not in _MAY_OVERRIDE:
+        raise Refused(
+            422,
+            "override_not_allowed",
+            "only an admin may book outside the client's consent",
+            field="override_reason",
+        )
     availability = await availability_of(ctx.stores.therapists, therapist_id)
     if availability is None:
         raise conflict("slot_not_offered", "the therapist has published no availability")
     care = await load_care(ctx, client_id) or Care(client_id=client_id)
-    _check_care(care, therapist_id)
-    if care.therapist_id is None and not availability.accepting_new_clients:
-        raise conflict("not_accepting_new_clients", "the therapist is not accepting new clients")
     now = ctx.now()
+    consent = _consented(care, therapist_id, now, booked_by, override_reason)
+    if not consent.chosen and not availability.accepting_new_clients:
+        raise conflict("not_accepting_new_clients", "the therapist is not accepting new clients")
+    _one_introduction_at_a_time(care, therapist_id, now)
     calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
     if (refusal := calendar.refusal(starts_at)) is not None:
         raise refused(refusal)
@@ -60,31 +83,28 @@ async def book_session(
         raise refused(unavailable.refusal) from unavailable
 
     def decide(care: Care) -> Decision:
-        _check_care(care, therapist_id)
+        now = ctx.now()
+        consent = _consented(care, therapist_id, now, booked_by, override_reason)
         if care.timezone is None and timezone is not None:
             care = replace(care, timezone=timezone)
-        series = care.series
-        if series is not None and care.therapist_id == therapist_id:
-            session = session_from_claim(
+        if care.in_care_with == therapist_id:
+            care, session = _therapy(
+                ctx, care, claimed, session_id, session_format, booked_by, override_reason
+            )
+        else:
+            _one_introduction_at_a_time(care, therapist_id, now)
+            session = introduction(
                 ctx,
                 care,
                 claimed,
                 session_id=session_id,
-                series_id=series.series_id,
-                sequence=series.next_sequence,
-                kind=SessionKind.therapy,
                 format=session_format,
-                match_id=series.match_id,
+                match_id=consent.match_id if consent.given else None,
+                booked_by=booked_by,
+                override_reason=override_reason,
             )
-            care = replace(
-                care.with_sessions(session), series=replace(series, next_sequence=series.next_sequence + 1)
-            )
-        else:
-            session = introduction(
-                ctx, care, claimed, session_id=session_id, format=session_format, match_id=None
-            )
-            care = start_care(ctx, care, session)
-        return Decision(care, [session_booked(session, care, cause=None, now=ctx.now())])
+            care = _proposal_booked(care.with_sessions(session), consent, session, booked_by)
+        return Decision(care, [session_booked(session, care, cause=None, now=now)])
 
     stored = await write_care(
         ctx, client_id, decide, refs={session_id: therapist_id}, claims={session_id: claimed.claims}
@@ -94,9 +114,76 @@ async def book_session(
     return session
 
 
-def _check_care(care: Care, therapist_id: str) -> None:
-    if care.therapist_id not in (None, therapist_id):
+def _consented(
+    care: Care, therapist_id: str, now: datetime, booked_by: Booker, override_reason: str | None
+) -> BookingConsent:
+    """The client's consent to book this therapist, or the refusal (an admin may override it)."""
+    consent = booking_consent(care, therapist_id, now)
+    if consent.given or (booked_by in _MAY_OVERRIDE and override_reason is not None):
+        return consent
+    assert consent.refusal is not None
+    detail = REFUSALS[consent.refusal]
+    field = "therapist_id"
+    if booked_by in _MAY_OVERRIDE:
+        detail += "; an admin may book anyway by naming an override_reason"
+        field = "override_reason"
+    raise conflict(NOT_PROPOSED, detail, field=field, reason=consent.refusal)
+
+
+def _one_introduction_at_a_time(care: Care, therapist_id: str, now: datetime) -> None:
+    if care.in_care_with != therapist_id and care.upcoming_introduction(therapist_id, now) is not None:
         raise conflict(
-            "in_care_with_another_therapist",
-            "the client is in care with another therapist; a switch goes through matching",
+            "introduction_already_booked",
+            "an introduction with this therapist is booked already; move it instead",
+            field="therapist_id",
         )
+
+
+def _therapy(
+    ctx: Scheduling,
+    care: Care,
+    claimed: ClaimedSlot,
+    session_id: str,
+    session_format: str | None,
+    booked_by: Booker,
+    override_reason: str | None,
+) -> tuple[Care, Session]:
+    """One more therapy session with the therapist the client is in care with, in their series."""
+    therapist_id = claimed.therapist_id
+    series = care.series if care.routine_with(therapist_id) else None
+    first = care.held_introduction(therapist_id)
+    series_id = series.series_id if series is not None else first.series_id if first else session_id
+    sequence = max(care.next_sequence(series_id), series.next_sequence if series is not None else 0)
+    session = session_from_claim(
+        ctx,
+        care,
+        claimed,
+        session_id=session_id,
+        series_id=series_id,
+        sequence=sequence,
+        kind=SessionKind.therapy,
+        booked_by=booked_by,
+        format=session_format,
+        match_id=series.match_id if series is not None else first.match_id if first else None,
+        override_reason=override_reason,
+    )
+    care = care.with_sessions(session)
+    if series is not None:
+        care = replace(care, series=replace(series, next_sequence=sequence + 1))
+    return care, session
+
+
+def _proposal_booked(care: Care, consent: BookingConsent, session: Session, booked_by: Booker) -> Care:
+    """A proposed therapist's introduction booked: the proposal's outcome (the client's choice)."""
+    proposal = care.proposal(consent.match_id) if consent.match_id else None
+    if consent.state is not CareState.proposed or proposal is None:
+        return care
+    chosen = session.therapist_id if booked_by == "client" else proposal.accepted_therapist_id
+    return care.with_proposal(
+        replace(
+            proposal,
+            outcome=ProposalOutcome.booked,
+            session_id=session.session_id,
+            accepted_therapist_id=chosen,
+        )
+    )

@@ -1,4 +1,4 @@
-"""Cancel a session (client, clinician or admin) or mark a no-show; the slot is freed.
+"""Cancel a session (client, clinician or admin); the slot is freed.
 
 The status follows the policy of `domain/cancellation.py`: a client's cancellation
 within the late window is `late_cancelled`, a clinician's is `clinician_cancelled`.
@@ -8,9 +8,6 @@ booked again at once.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from services.scheduling.commands.care_changes import cancelled
 from services.scheduling.commands.context import Scheduling
 from services.scheduling.commands.events import session_cancelled
 from services.scheduling.commands.record_care import Decision, write_care
@@ -18,10 +15,8 @@ from services.scheduling.commands.refusals import conflict, not_found
 from services.scheduling.domain.cancellation import (
     CancelledBy,
     NotCancellable,
-    SessionStatus,
     cancellation_status,
     check_cancellable,
-    check_no_show,
 )
 from services.scheduling.domain.care import Care, Session
 
@@ -39,29 +34,11 @@ async def cancel_session(
         except NotCancellable as refusal:
             raise conflict(refusal.code, str(refusal)) from refusal
         status = cancellation_status(by, current.starts_at, now, late_window=ctx.policy.late_cancel_window)
-        done = cancelled(current, status=status, by=by, reason=reason, now=now)
+        done = current.cancelled(status=status, by=by, reason=reason, now=now)
         care = care.with_sessions(done)
         return Decision(care, [session_cancelled(done, care, cause=None, now=now)])
 
     care = await write_care(ctx, session.client_id, decide, claims={session_id: session.claims})
-    return _current(care, session_id)
-
-
-async def mark_no_show(ctx: Scheduling, session: Session) -> Session:
-    """The client did not come: kept as its own status (no event carries it)."""
-    session_id = session.session_id
-
-    def decide(care: Care) -> Decision:
-        now = ctx.now()
-        current = _current(care, session_id)
-        try:
-            check_no_show(current.status, current.starts_at, now)
-        except NotCancellable as refusal:
-            raise conflict(refusal.code, str(refusal)) from refusal
-        marked = replace(current, status=SessionStatus.no_show, revision=current.revision + 1, updated_at=now)
-        return Decision(care.with_sessions(marked))
-
-    care = await write_care(ctx, session.client_id, decide)
     return _current(care, session_id)
 
 

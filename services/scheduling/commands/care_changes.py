@@ -1,4 +1,4 @@
-"""Changes of a care record shared by several commands: a new session, care started, care ended."""
+"""Changes of a care record several commands share: a new session, the routine started, cancellations."""
 
 from __future__ import annotations
 
@@ -7,17 +7,11 @@ from datetime import datetime
 
 from services.scheduling.commands.claim_slot import ClaimedSlot
 from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.events import session_cancelled
+from services.scheduling.commands.events import Booker, session_cancelled
 from services.scheduling.commands.ids import derived_id, join_url
-from services.scheduling.commands.record_care import Decision
 from services.scheduling.domain.cancellation import CancelledBy, SessionStatus
 from services.scheduling.domain.care import Care, Series, SeriesStatus, Session, SessionKind
-from services.scheduling.domain.rhythm import (
-    series_due,
-    series_idle,
-    start_check_ins,
-    stopped_check_ins,
-)
+from services.scheduling.domain.rhythm import series_due, start_check_ins
 from shared.events.envelope import Envelope, OutgoingEvent
 
 
@@ -30,9 +24,11 @@ def session_from_claim(
     series_id: str,
     sequence: int,
     kind: SessionKind,
+    booked_by: Booker,
     format: str | None = None,
     match_id: str | None = None,
     target: datetime | None = None,
+    override_reason: str | None = None,
 ) -> Session:
     now = ctx.now()
     return Session(
@@ -55,6 +51,8 @@ def session_from_claim(
         target=target,
         booked_at=now,
         updated_at=now,
+        booked_by=booked_by,
+        override_reason=override_reason,
     )
 
 
@@ -66,8 +64,10 @@ def introduction(
     session_id: str,
     format: str | None,
     match_id: str | None,
+    booked_by: Booker,
+    override_reason: str | None = None,
 ) -> Session:
-    """The first session with a therapist: sequence 1 of a new series."""
+    """The first session with a therapist: sequence 1 of a new series (it starts no routine)."""
     return session_from_claim(
         ctx,
         care,
@@ -78,47 +78,41 @@ def introduction(
         kind=SessionKind.introduction,
         format=format,
         match_id=match_id,
+        booked_by=booked_by,
+        override_reason=override_reason,
     )
 
 
-def start_care(ctx: Scheduling, care: Care, first: Session, *, series_running: bool = False) -> Care:
-    """Care begins (or moves) with `first`: a series anchored on it and check-ins from it.
+def start_routine(ctx: Scheduling, care: Care) -> Care:
+    """The regular series and the check-ins begin, when the plan and the introduction allow.
 
-    The series waits for the introduction to take place, then follows the cadence; a
-    switch of therapist while a series was running keeps it running at once. Check-ins
-    already running go on (they follow the client, not the therapist).
+    Plan before routine: only an active plan of the therapist whose introduction was held
+    starts them (the caller knows the client is in care with, or just chose, that therapist).
+    The series runs at the plan's cadence, anchored on the introduction's wall-clock time
+    (its sessions continue the introduction's series); the first check-in falls due one plan
+    interval after the plan version that started them, or after the introduction was held
+    when the plan came first. A routine already running with that therapist is left alone.
     """
+    plan = care.plan
+    if plan is None or not plan.active or plan.therapist_id is None or care.routine_with(plan.therapist_id):
+        return care
+    first = care.held_introduction(plan.therapist_id)
+    if first is None:
+        return care
     now = ctx.now()
     series = Series(
         series_id=first.series_id,
         therapist_id=first.therapist_id,
         therapist_timezone=first.therapist_timezone,
-        cadence=care.cadence,
+        cadence=plan.cadence,
         anchor=first.starts_at,
-        status=SeriesStatus.active if series_running else SeriesStatus.pending,
+        status=SeriesStatus.active,
         match_id=first.match_id,
+        next_sequence=care.next_sequence(first.series_id),
     )
-    series = series_due(series, care.client_id, now if series_running else first.ends_at)
-    check_ins = care.check_ins
-    if check_ins is None or not check_ins.active:
-        interval = care.plan.check_in_interval_days if care.plan else ctx.policy.check_in_interval_days
-        check_ins = start_check_ins(care.client_id, first.starts_at, interval)
-    return replace(care.with_sessions(first), series=series, check_ins=check_ins)
-
-
-def cancelled(
-    session: Session, *, status: SessionStatus, by: CancelledBy, reason: str | None, now: datetime
-) -> Session:
-    """The session cancelled: its claims are let go (settling releases them)."""
-    return replace(
-        session,
-        status=status,
-        cancelled_by=by.value,
-        cancel_reason=reason,
-        revision=session.revision + 1,
-        claims=(),
-        updated_at=now,
-    )
+    since = max((t for t in (plan.updated_at, first.attendance_recorded_at) if t is not None), default=now)
+    check_ins = start_check_ins(care.client_id, since, plan.check_in_interval_days)
+    return replace(care, series=series_due(series, care.client_id, now), check_ins=check_ins)
 
 
 def cancel_upcoming(
@@ -132,18 +126,8 @@ def cancel_upcoming(
     """Cancel `sessions` on the system's behalf (care changed), one event each."""
     now = ctx.now()
     done = [
-        cancelled(s, status=SessionStatus.cancelled, by=CancelledBy.system, reason=reason, now=now)
+        s.cancelled(status=SessionStatus.cancelled, by=CancelledBy.system, reason=reason, now=now)
         for s in sessions
     ]
     care = care.with_sessions(*done)
     return care, [session_cancelled(s, care, cause=cause, now=now) for s in done]
-
-
-def end_care(ctx: Scheduling, care: Care, *, reason: str, cause: Envelope | None) -> Decision:
-    """Care ends: future sessions cancelled, the series stopped, check-ins stopped."""
-    therapist_id = care.therapist_id
-    upcoming = care.upcoming(ctx.now(), therapist_id) if therapist_id else []
-    care, events = cancel_upcoming(ctx, care, upcoming, reason=reason, cause=cause)
-    series = series_idle(care.series, SeriesStatus.stopped) if care.series else None
-    check_ins = stopped_check_ins(care.check_ins) if care.check_ins else None
-    return Decision(replace(care, series=series, check_ins=check_ins), events)

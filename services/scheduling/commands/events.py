@@ -9,13 +9,23 @@ from services.scheduling.commands.context import SOURCE
 from services.scheduling.domain.care import Care, Session
 from shared.events.common import SessionFormat
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
-from shared.events.models import SessionBooked, SessionCancelled, SessionRescheduled
+from shared.events.models import (
+    SessionAttendanceRecorded,
+    SessionBooked,
+    SessionCancelled,
+    SessionRescheduled,
+)
 
 Actor = Literal["client", "clinician", "system"]
+"""Who moves a session."""
+
+Booker = Literal["client", "clinician", "admin", "system"]
+"""Who books or records a session: a client picking a slot, an admin, or the system (a
+proposal booked at once, an acceptance, a series occurrence)."""
 
 
 def _wrap(
-    data: SessionBooked | SessionCancelled | SessionRescheduled,
+    data: SessionBooked | SessionCancelled | SessionRescheduled | SessionAttendanceRecorded,
     care: Care,
     *,
     cause: Envelope | None,
@@ -41,8 +51,30 @@ def session_booked(session: Session, care: Care, *, cause: Envelope | None, now:
         join_url=session.join_url,
         match_id=session.match_id,
         kind=session.kind.value,
+        booked_by=session.booked_by or "system",  # type: ignore[arg-type]
     )
     return _wrap(data, care, cause=cause, now=now, discriminator=f"booked:{session.session_id}")
+
+
+def session_attendance_recorded(
+    session: Session, care: Care, *, cause: Envelope | None, now: datetime
+) -> OutgoingEvent:
+    assert session.attendance is not None and session.attendance_recorded_at is not None
+    data = SessionAttendanceRecorded(
+        session_id=session.session_id,
+        client_id=session.client_id,
+        therapist_id=session.therapist_id,
+        series_id=session.series_id,
+        sequence=session.sequence,
+        kind=session.kind.value,
+        attendance=session.attendance.value,
+        starts_at=session.starts_at,
+        recorded_at=session.attendance_recorded_at,
+        recorded_by=session.attendance_recorded_by or "system",  # type: ignore[arg-type]
+        match_id=session.match_id,
+        offered_slots=list(session.offered_slots),
+    )
+    return _wrap(data, care, cause=cause, now=now, discriminator=f"attendance:{session.session_id}")
 
 
 def session_cancelled(

@@ -29,7 +29,7 @@ async def on_check_in_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent
     care = await load_care(ctx, client_id)
     if care is None or care.check_ins is None:
         return []
-    therapist_id = care.therapist_id or _last_therapist(care)
+    therapist_id = care.series.therapist_id if care.series else care.in_care_with
     if therapist_id is None:
         return []
     cause = timer_cause(timer, "check-in-due", care)
@@ -59,7 +59,3 @@ async def on_check_in_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent
     if stored.check_ins is None or timer.id not in stored.check_ins.fired:
         return []  # superseded: the record moved on before this timer fired
     return [event]
-
-
-def _last_therapist(care: Care) -> str | None:
-    return care.sessions[-1].therapist_id if care.sessions else None

@@ -1,7 +1,14 @@
-"""Follow a new treatment plan version: cadence, check-in interval, pause, completion.
+"""Follow a new treatment plan version: the routine starts, then cadence, interval, pause, completion.
 
-- completed: care ends, future sessions are cancelled (`plan_completed`), the series and
-  check-ins stop;
+Plan before routine: the regular series and the check-ins start only from an active plan
+of the therapist the client is in care with (their introduction held): the series at the
+plan's cadence, anchored on the introduction's wall-clock time, the first check-in one
+plan interval after this version (`care_changes.start_routine`). A plan that arrives
+before the introduction was held is kept and acted on when it is (`record_attendance`).
+Once the routine runs, later versions steer it:
+
+- completed: care ends (folded into the care relationships: *ended*), future sessions are
+  cancelled (`plan_completed`), the series and check-ins stop (`domain/consent.py`);
 - paused: the series stops being topped up (booked sessions stay) and check-ins pause;
 - active: a paused series and check-ins resume; a new cadence re-plans the series from
   its last occurrence so far (future sessions off the new rhythm are cancelled, the rest
@@ -18,9 +25,9 @@ from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.scheduling.commands.care_changes import cancel_upcoming, end_care
+from services.scheduling.commands.care_changes import cancel_upcoming, start_routine
 from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_care import Decision, load_care, write_care
+from services.scheduling.commands.record_care import Decision, write_care
 from services.scheduling.domain.care import Care, Plan, Series, SeriesStatus
 from services.scheduling.domain.rhythm import (
     paused_check_ins,
@@ -30,27 +37,38 @@ from services.scheduling.domain.rhythm import (
     with_interval,
 )
 from services.scheduling.domain.series import last_occurrence_by, targets
+from shared.care.relationship import stored_instant
 from shared.events.common import PlanStatus
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.events.models import TreatmentPlanUpdated
 
 
 async def follow_plan(ctx: Scheduling, event: TreatmentPlanUpdated, cause: Envelope) -> Care:
-    plan = Plan(event.version, event.status, event.session_cadence, event.check_in_interval_days)
-    before = await load_care(ctx, event.client_id)
-    releasable = {s.session_id: s.claims for s in before.upcoming(ctx.now())} if before else {}
+    plan = Plan(
+        event.version,
+        event.status,
+        event.session_cadence,
+        event.check_in_interval_days,
+        therapist_id=event.therapist_id,
+        updated_at=stored_instant(event.updated_at),
+    )
 
     def decide(care: Care) -> Decision | None:
         if care.plan is not None and care.plan.version >= plan.version:
             return None
         care = replace(care, plan=plan)
-        if plan.status is PlanStatus.completed:
-            return end_care(ctx, care, reason="plan_completed", cause=cause)
+        therapist_id = care.in_care_with
+        if plan.status is PlanStatus.completed or therapist_id is None or therapist_id != plan.therapist_id:
+            # Completed: the relationship's end (folded in already) ended care. Not in care
+            # with its therapist yet: kept for when their introduction is held.
+            return Decision(care)
+        if not care.routine_with(therapist_id):
+            return Decision(start_routine(ctx, care))
         if plan.status is PlanStatus.paused:
             return Decision(_paused(care))
         return _active(ctx, care, plan, cause)
 
-    return await write_care(ctx, event.client_id, decide, cause=cause, claims=releasable)
+    return await write_care(ctx, event.client_id, decide, cause=cause, event=event)
 
 
 def _paused(care: Care) -> Care:
@@ -68,12 +86,7 @@ def _active(ctx: Scheduling, care: Care, plan: Plan, cause: Envelope) -> Decisio
     events: list[OutgoingEvent] = []
     series = care.series
     if series is not None and series.status is SeriesStatus.paused:
-        started = series.anchor < now  # the introduction had taken place
-        series = series_due(
-            replace(series, status=SeriesStatus.active if started else SeriesStatus.pending),
-            care.client_id,
-            now,
-        )
+        series = series_due(replace(series, status=SeriesStatus.active), care.client_id, now)
         care = replace(care, series=series)
     if series is not None and series.in_care and series.cadence != plan.cadence:
         care, events = _replanned(ctx, care, series, plan, cause, now)

@@ -46,6 +46,7 @@ def remember_proposal(event: MatchProposed, envelope: Envelope) -> Remember:
                 intake_id=event.intake_id,
                 accepted_therapist_id=known.accepted_therapist_id if known else None,
                 session_id=session_id,
+                expires_at=event.expires_at,
             )
         )
 

@@ -4,13 +4,20 @@ Every change of a client goes through `write_care`, in this order:
 
 1. a `session_refs/{session_id}` entry for each new session (before: a reference to a
    session that never got written is harmless, a session nobody can find is not);
-2. ONE write of `clients/{client_id}`: `decide` runs on the current document under its
-   lease and returns the new care record and its events (effect, events and the cause's
-   id in one write, DESIGN §4); a `Refused` raised by `decide` changes nothing;
+2. ONE write of `clients/{client_id}` under its lease (effect, events and the cause's id
+   in one write, DESIGN §4):
+   - the consumed `event`, if it moves care relationships, is folded into them at its
+     cause's time, and care it ended ends (`domain/consent.py`);
+   - `decide` runs on that record and returns the new care record and its events; a
+     `Refused` raised by `decide` changes nothing;
+   - the events `decide` produced that move relationships (a client's own booking of an
+     introduction, a held introduction) are folded in too, so the record never says
+     otherwise than what it published;
 3. settle, from what was stored (so a redelivery after a crash settles the same way):
-   release the claims this change took but the stored sessions do not hold, rewrite the
-   therapists' session documents, schedule the care record's timers (idempotent by id)
-   and cancel the ones it replaced.
+   release the claims this change took, or its sessions held before, that the stored
+   sessions do not hold, rewrite the therapists' session documents (each shows what its
+   therapist may keep, `domain/consent.py`), schedule the care record's timers
+   (idempotent by id) and cancel the ones it replaced.
 """
 
 from __future__ import annotations
@@ -19,13 +26,18 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
 from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.events import session_cancelled
 from services.scheduling.domain.care import Care, SeriesStatus
+from services.scheduling.domain.consent import follow_consent
 from services.scheduling.store import therapist_sessions
+from shared.care.relationship import RELATIONSHIP_EVENTS
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.logs import get_logger
 from shared.storage.documents import Revision
@@ -34,7 +46,7 @@ from shared.storage.locks import LockTimeout
 log = get_logger(__name__)
 
 SERIES_TIMER = "series"
-_SERIES_WITH_TIMER = (SeriesStatus.pending, SeriesStatus.active)
+_SERIES_WITH_TIMER = (SeriesStatus.active,)
 CHECK_IN_TIMER = "check-in"
 
 
@@ -59,15 +71,17 @@ async def write_care(
     decide: Decide,
     *,
     cause: Envelope | None = None,
+    event: BaseModel | None = None,
     refs: Mapping[str, str] | None = None,
     claims: Mapping[str, Iterable[str]] | None = None,
     firing: str | None = None,
 ) -> Care:
     """Apply `decide` to the client's care record and settle; return the stored record.
 
-    `refs` maps each new session's id to its therapist; `claims` maps a session id to
-    claims this change took (or that its session held before): whichever the stored
-    session does not hold afterwards is released.
+    `event` is the consumed event `cause` carries: folded into the care relationships (at
+    `cause.time`) in the same write. `refs` maps each new session's id to its therapist;
+    `claims` maps a session id to claims this change took (or that its session held
+    before): whichever the stored session does not hold afterwards is released.
     """
     taken = {session_id: tuple(ids) for session_id, ids in (claims or {}).items()}
     for session_id, therapist_id in (refs or {}).items():
@@ -80,10 +94,22 @@ async def write_care(
     def change(document: dict[str, Any] | None) -> Revision | None:
         current = Care(client_id=client_id) if document is None else Care.from_document(document)
         before.append(current)
-        decision = decide(current)
+        care = current
+        events: list[OutgoingEvent] = []
+        if event is not None and cause is not None:
+            care, events = _followed(ctx, care, event, cause.time, cause)
+        decision = decide(care)
         if decision is None:
-            return None
-        return Revision({"_id": client_id, **decision.care.to_document()}, decision.events)
+            if care == current:
+                return None
+            decision = Decision(care)
+        care = decision.care
+        events.extend(decision.events)
+        for produced in decision.events:
+            if isinstance(produced.data, RELATIONSHIP_EVENTS):
+                care, more = _followed(ctx, care, produced.data, produced.envelope.time, cause)
+                events.extend(more)
+        return Revision({"_id": client_id, **care.to_document()}, events)
 
     try:
         stored = await ctx.stores.clients.upsert(client_id, change, cause=cause)
@@ -97,6 +123,15 @@ async def write_care(
     return care
 
 
+def _followed(
+    ctx: Scheduling, care: Care, event: BaseModel, at: datetime, cause: Envelope | None
+) -> tuple[Care, list[OutgoingEvent]]:
+    """`event` folded into the relationships; a session-cancelled for each session that ended."""
+    now = ctx.now()
+    care, cancelled = follow_consent(care, event, at, now)
+    return care, [session_cancelled(s, care, cause=cause, now=now) for s in cancelled]
+
+
 async def settle(
     ctx: Scheduling,
     care: Care,
@@ -106,12 +141,24 @@ async def settle(
     firing: str | None = None,
 ) -> None:
     now = ctx.now()
-    await _release_unheld(ctx, care, claims or {})
+    released = dict(claims or {})
+    if before is not None:  # sessions this change cancelled let their time go
+        for s in before.sessions:
+            released[s.session_id] = (*released.get(s.session_id, ()), *s.claims)
+    await _release_unheld(ctx, care, released)
     touched = {s.therapist_id for s in care.sessions if s.is_upcoming(now)}
-    if before is not None:
+    if before is None:  # a redelivery found its effect stored: settle every calendar it may touch
+        touched |= {s.therapist_id for s in care.sessions}
+    else:
         previous = {s.session_id: s for s in before.sessions}
         touched |= {s.therapist_id for s in care.sessions if previous.get(s.session_id) != s}
+        touched |= {
+            r.therapist_id
+            for r in care.relationships.relationships
+            if before.relationships.of(r.therapist_id) != r
+        }
     touched |= {s.therapist_id for s in care.sessions if s.session_id in (claims or {})}
+    touched &= {s.therapist_id for s in care.sessions}  # proposals alone change no calendar
     await therapist_sessions.sync(ctx.stores.therapist_sessions, care, touched)
     await _arm_timers(ctx, care, before, firing)
 

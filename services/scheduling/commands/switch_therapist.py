@@ -1,10 +1,11 @@
-"""A client switches therapist (`match-accepted` of another one): future sessions move.
+"""A client switches therapist (`match-accepted` of another one): care with the former ends.
 
-The new therapist's slot nearest the client's next session (inside the client's windows)
-becomes the first session with them; every upcoming session with the former therapist is
-cancelled on the system's behalf (`therapist_switched`), freeing their slots; a series
-that was running goes on at once with the new therapist, on the same cadence, so the
-following sessions are booked again near their old times. Check-ins go on unchanged.
+The acceptance, folded into the care relationships, ends the former therapist's care in the
+same write (`domain/consent.py`): their upcoming sessions are cancelled on the system's
+behalf (`therapist_switched`), freeing their slots, and the series and check-ins with them
+stop. The new therapist's slot nearest the client's next session (inside the client's
+windows) becomes the introduction with them; the routine starts again only from the new
+therapist's plan, once that introduction was held.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from pydantic import BaseModel
+
 from services.scheduling.commands.book_first_session import Remember
-from services.scheduling.commands.care_changes import cancel_upcoming, introduction, start_care
+from services.scheduling.commands.care_changes import introduction
 from services.scheduling.commands.claim_slot import ClaimedSlot, claim_fitting_slot
 from services.scheduling.commands.context import SOURCE, Scheduling
 from services.scheduling.commands.events import session_booked
 from services.scheduling.commands.ids import derived_id
 from services.scheduling.commands.record_care import Decision, load_care, write_care
-from services.scheduling.domain.care import Care, ProposalOutcome, SeriesStatus
+from services.scheduling.domain.care import Care, ProposalOutcome
 from shared.events.envelope import Envelope, new_event
 from shared.events.models import BookingFailed
 
@@ -35,10 +38,11 @@ async def switch_therapist(
     session_format: str | None,
     cause: Envelope,
     remember: Remember,
+    event: BaseModel | None = None,
 ) -> Care:
     care = await load_care(ctx, client_id) or Care(client_id=client_id)
     now = ctx.now()
-    former = care.therapist_id
+    former = care.current_therapist(now)
     moving = care.upcoming(now, former) if former else []
     session_id = derived_id("ses", cause.id, "switch", therapist_id)
     claimed: ClaimedSlot | str = "no_free_slot"
@@ -64,31 +68,30 @@ async def switch_therapist(
             new_client=True,
         )
     if not isinstance(claimed, ClaimedSlot):
-        return await write_care(
-            ctx, client_id, _failed(ctx, match_id, therapist_id, claimed, cause, remember), cause=cause
-        )
+        failed = _failed(ctx, match_id, therapist_id, claimed, cause, remember)
+        return await write_care(ctx, client_id, failed, cause=cause, event=event)
     slot = claimed
 
     def decide(care: Care) -> Decision:
         care = remember(care, ProposalOutcome.booked, session_id)
-        running = care.series is not None and care.series.status is SeriesStatus.active
-        previous = care.therapist_id
-        care, events = cancel_upcoming(
+        first = introduction(
             ctx,
             care,
-            care.upcoming(ctx.now(), previous) if previous else [],
-            reason="therapist_switched",
-            cause=cause,
+            slot,
+            session_id=session_id,
+            format=session_format,
+            match_id=match_id,
+            booked_by="system",
         )
-        first = introduction(ctx, care, slot, session_id=session_id, format=session_format, match_id=match_id)
-        care = start_care(ctx, care, first, series_running=running)
-        return Decision(care, [*events, session_booked(first, care, cause=cause, now=ctx.now())])
+        care = care.with_sessions(first)
+        return Decision(care, [session_booked(first, care, cause=cause, now=ctx.now())])
 
     return await write_care(
         ctx,
         client_id,
         decide,
         cause=cause,
+        event=event,
         refs={session_id: therapist_id},
         claims={session_id: slot.claims, **{s.session_id: s.claims for s in moving}},
     )

@@ -3,8 +3,8 @@
 A client cancelling within `late_window` of the start is a late cancel, kept as its own
 status (a practice may charge for it); a clinician's cancellation is never the client's
 fault and is told apart; the system cancels when care changes (plan completed, therapist
-switched). Whoever cancels, the slot is freed. A no-show is marked only once the session
-has started, and only by the clinician (or an admin).
+switched). Whoever cancels, the slot is freed. Attendance (held, or a no-show) is recorded
+only once the session has started, and only by the clinician (or an admin).
 """
 
 from __future__ import annotations
@@ -59,13 +59,14 @@ def check_cancellable(status: SessionStatus, starts_at: datetime, now: datetime)
     if status is not SessionStatus.booked:
         raise NotCancellable("session_not_booked", f"the session is {status.value}, not booked")
     if starts_at <= now:
-        raise NotCancellable("session_started", "the session has started; mark a no-show instead")
+        raise NotCancellable("session_started", "the session has started; record its attendance instead")
 
 
-def check_no_show(status: SessionStatus, starts_at: datetime, now: datetime) -> None:
+def check_attendance(status: SessionStatus, starts_at: datetime, now: datetime) -> None:
+    """Whether attendance may be recorded now: a booked session that has started."""
     if status is not SessionStatus.booked:
         raise NotCancellable("session_not_booked", f"the session is {status.value}, not booked")
     if starts_at > now:
         raise NotCancellable(
-            "session_not_started", "a no-show can be marked only once the session has started"
+            "session_not_started", "attendance can be recorded only once the session has started"
         )

@@ -1,8 +1,11 @@
-"""A client's care with us, as one document: windows, proposals, series, plan, check-ins, sessions.
+"""A client's care with us, as one document: windows, proposals, relationships, series, plan,
+check-ins, sessions.
 
 Everything scheduling knows about one client lives in one document (`clients/{client_id}`),
 so a change and the events it causes are one single-document write (DESIGN §4), and the
 client's events, which Kafka keeps in order on one partition, are applied one at a time.
+The care relationships (`shared/care/relationship.py`) live here too, folded in the same
+write as the effect of each event that moves them, so every access decision reads them.
 These are plain values with their document form; commands decide, the store writes.
 """
 
@@ -15,8 +18,9 @@ from enum import StrEnum
 from typing import Any
 
 from services.scheduling.domain.availability import DAY_CODES, Window, format_clock, parse_clock, parse_day
-from services.scheduling.domain.cancellation import HOLDS_TIME, SessionStatus
+from services.scheduling.domain.cancellation import HOLDS_TIME, CancelledBy, SessionStatus
 from services.scheduling.domain.slots import Booked, ClientWindows
+from shared.care.relationship import CareRelationships
 from shared.events.common import PlanStatus, SessionCadence
 
 MAX_PROPOSALS = 10
@@ -30,10 +34,17 @@ class SessionKind(StrEnum):
 
 
 class SeriesStatus(StrEnum):
-    pending = "pending"  # the introduction is booked; the series starts once it has taken place
+    pending = "pending"  # records from before plans started series: waits for a plan now
     active = "active"
     paused = "paused"
     stopped = "stopped"
+
+
+class Attendance(StrEnum):
+    """Whether a session took place, as its therapist (or an admin) recorded it."""
+
+    held = "held"
+    no_show = "no_show"
 
 
 class CheckInStatus(StrEnum):
@@ -67,16 +78,40 @@ class Session:
     updated_at: datetime | None = None
     cancelled_by: str | None = None
     cancel_reason: str | None = None
+    booked_by: str | None = None  # client, clinician, admin or system
+    override_reason: str | None = None  # an admin booked outside the client's consent, and why
+    attendance: Attendance | None = None
+    attendance_recorded_at: datetime | None = None
+    attendance_recorded_by: str | None = None
+    offered_slots: tuple[datetime, ...] = ()  # a missed introduction: the next starts offered
 
     @property
     def holds_time(self) -> bool:
         return self.status in HOLDS_TIME
+
+    @property
+    def held(self) -> bool:
+        return self.attendance is Attendance.held
 
     def is_upcoming(self, now: datetime) -> bool:
         return self.status is SessionStatus.booked and self.starts_at > now
 
     def as_booked(self) -> Booked:
         return Booked(self.session_id, self.starts_at, self.busy_from, self.busy_to)
+
+    def cancelled(
+        self, *, status: SessionStatus, by: CancelledBy, reason: str | None, now: datetime
+    ) -> Session:
+        """The session cancelled: its claims are let go (settling releases them)."""
+        return replace(
+            self,
+            status=status,
+            cancelled_by=by.value,
+            cancel_reason=reason,
+            revision=self.revision + 1,
+            claims=(),
+            updated_at=now,
+        )
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -103,6 +138,12 @@ class Session:
             "updated_at": self.updated_at,
             "cancelled_by": self.cancelled_by,
             "cancel_reason": self.cancel_reason,
+            "booked_by": self.booked_by,
+            "override_reason": self.override_reason,
+            "attendance": None if self.attendance is None else self.attendance.value,
+            "attendance_recorded_at": self.attendance_recorded_at,
+            "attendance_recorded_by": self.attendance_recorded_by,
+            "offered_slots": list(self.offered_slots),
         }
 
     @classmethod
@@ -131,6 +172,12 @@ class Session:
             updated_at=d.get("updated_at"),
             cancelled_by=d.get("cancelled_by"),
             cancel_reason=d.get("cancel_reason"),
+            booked_by=d.get("booked_by"),
+            override_reason=d.get("override_reason"),
+            attendance=None if d.get("attendance") is None else Attendance(d["attendance"]),
+            attendance_recorded_at=d.get("attendance_recorded_at"),
+            attendance_recorded_by=d.get("attendance_recorded_by"),
+            offered_slots=tuple(d.get("offered_slots") or ()),
         )
 
 
@@ -194,12 +241,18 @@ class Series:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What scheduling keeps of the treatment plan: its version, status and rhythms."""
+    """What scheduling keeps of the treatment plan: its version, status, rhythms and author."""
 
     version: int
     status: PlanStatus
     cadence: SessionCadence
     check_in_interval_days: int
+    therapist_id: str | None = None  # the therapist whose plan it is
+    updated_at: datetime | None = None  # when this version was written
+
+    @property
+    def active(self) -> bool:
+        return self.status is PlanStatus.active
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -207,6 +260,8 @@ class Plan:
             "status": self.status.value,
             "cadence": self.cadence.value,
             "check_in_interval_days": self.check_in_interval_days,
+            "therapist_id": self.therapist_id,
+            "updated_at": self.updated_at,
         }
 
     @classmethod
@@ -216,6 +271,8 @@ class Plan:
             PlanStatus(d["status"]),
             SessionCadence(d["cadence"]),
             int(d["check_in_interval_days"]),
+            therapist_id=d.get("therapist_id"),
+            updated_at=d.get("updated_at"),
         )
 
 
@@ -271,7 +328,8 @@ class Proposal:
     candidates: tuple[tuple[str, str | None], ...] = ()  # (therapist id, format), best first
     intake_id: str | None = None
     accepted_therapist_id: str | None = None
-    session_id: str | None = None
+    session_id: str | None = None  # the introduction booked from it
+    expires_at: datetime | None = None
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -281,6 +339,7 @@ class Proposal:
             "intake_id": self.intake_id,
             "accepted_therapist_id": self.accepted_therapist_id,
             "session_id": self.session_id,
+            "expires_at": self.expires_at,
         }
 
     @classmethod
@@ -292,6 +351,7 @@ class Proposal:
             intake_id=d.get("intake_id"),
             accepted_therapist_id=d.get("accepted_therapist_id"),
             session_id=d.get("session_id"),
+            expires_at=d.get("expires_at"),
         )
 
 
@@ -303,6 +363,7 @@ class Care:
     windows: tuple[tuple[int, Window], ...] = ()
     session_format: str = "video"
     proposals: tuple[Proposal, ...] = ()
+    relationships: CareRelationships = field(default_factory=CareRelationships)
     series: Series | None = None
     plan: Plan | None = None
     check_ins: CheckIns | None = None
@@ -327,23 +388,60 @@ class Care:
         )
 
     @property
-    def therapist_id(self) -> str | None:
-        """The therapist the client is in care with, if any."""
-        return self.series.therapist_id if self.series is not None and self.series.in_care else None
+    def in_care_with(self) -> str | None:
+        """The therapist the client is in care with (their introduction was held), if any."""
+        return self.relationships.in_care_with
+
+    def current_therapist(self, now: datetime) -> str | None:
+        """Whom the client's care is with or starting with: the therapist they chose (or are in
+        care with), else the one an introduction is booked with for them (book at once)."""
+        chosen = self.relationships.chosen
+        if chosen is not None:
+            return chosen
+        return next((s.therapist_id for s in self.upcoming(now) if s.kind is SessionKind.introduction), None)
+
+    def chose(self, therapist_id: str) -> bool:
+        """Whether the client chose `therapist_id` (or is in care with them)."""
+        return self.relationships.chosen == therapist_id
+
+    def held_introduction(self, therapist_id: str) -> Session | None:
+        """The latest introduction with `therapist_id` that was held."""
+        held = [
+            s
+            for s in self.sessions
+            if s.therapist_id == therapist_id and s.kind is SessionKind.introduction and s.held
+        ]
+        return max(held, key=lambda s: s.starts_at, default=None)
+
+    def booked_from(self, match_id: str) -> Session | None:
+        """The introduction booked from proposal `match_id`, while it still holds its time."""
+        proposal = self.proposal(match_id)
+        booked = (
+            None if proposal is None or proposal.session_id is None else self.session(proposal.session_id)
+        )
+        return booked if booked is not None and booked.holds_time else None
+
+    def upcoming_introduction(self, therapist_id: str, now: datetime) -> Session | None:
+        return next((s for s in self.upcoming(now, therapist_id) if s.kind is SessionKind.introduction), None)
+
+    def next_sequence(self, series_id: str) -> int:
+        """The sequence number the next session of `series_id` gets."""
+        return 1 + max((s.sequence for s in self.sessions if s.series_id == series_id), default=0)
+
+    def routine_with(self, therapist_id: str) -> bool:
+        """Whether the regular series with `therapist_id` runs (or is paused by the plan)."""
+        series = self.series
+        return (
+            series is not None
+            and series.therapist_id == therapist_id
+            and series.status in (SeriesStatus.active, SeriesStatus.paused)
+        )
 
     @property
     def client_windows(self) -> ClientWindows | None:
         if self.timezone is None or not self.windows:
             return None
         return ClientWindows(self.timezone, self.windows)
-
-    @property
-    def cadence(self) -> SessionCadence:
-        """The plan's cadence; weekly until a plan says otherwise."""
-        return self.plan.cadence if self.plan is not None else SessionCadence.weekly
-
-    def therapists(self) -> set[str]:
-        return {s.therapist_id for s in self.sessions}
 
     # ------------------------------------------------------------------ changes
 
@@ -372,6 +470,7 @@ class Care:
             ],
             "session_format": self.session_format,
             "proposals": [p.to_document() for p in self.proposals],
+            "relationships": self.relationships.to_document(),
             "series": None if self.series is None else self.series.to_document(),
             "plan": None if self.plan is None else self.plan.to_document(),
             "check_ins": None if self.check_ins is None else self.check_ins.to_document(),
@@ -387,6 +486,7 @@ class Care:
             windows=windows_from(d.get("windows") or ()),
             session_format=d.get("session_format") or "video",
             proposals=tuple(Proposal.from_document(p) for p in d.get("proposals") or ()),
+            relationships=CareRelationships.from_document(d.get("relationships")),
             series=None if d.get("series") is None else Series.from_document(d["series"]),
             plan=None if d.get("plan") is None else Plan.from_document(d["plan"]),
             check_ins=None if d.get("check_ins") is None else CheckIns.from_document(d["check_ins"]),

@@ -48,12 +48,10 @@ def series_idle(series: Series, status: SeriesStatus) -> Series:
 # ---------------------------------------------------------------------- check-ins
 
 
-def start_check_ins(client_id: str, first_session_start: datetime, interval_days: int) -> CheckIns:
-    """Every `interval_days` from the first session."""
-    due = first_session_start + timedelta(days=interval_days)
-    return CheckIns(
-        CheckInStatus.active, interval_days, first_session_start, due, check_in_timer_id(client_id, due)
-    )
+def start_check_ins(client_id: str, since: datetime, interval_days: int) -> CheckIns:
+    """Every `interval_days` from `since` (when the plan that starts them was written)."""
+    due = since + timedelta(days=interval_days)
+    return CheckIns(CheckInStatus.active, interval_days, since, due, check_in_timer_id(client_id, due))
 
 
 def _due(check_ins: CheckIns, client_id: str, now: datetime) -> CheckIns:

@@ -1,9 +1,12 @@
-"""`match-accepted`: the client chose a therapist.
+"""`match-accepted`: the client chose a therapist (folded into the care relationships: *chosen*).
 
-- the therapist they are in care with already: recorded, nothing moves;
-- another therapist while in care: a switch, their future sessions move to the new one;
-- not in care yet (the policy waited for this, or the proposal's booking failed): the
-  first session is booked with the accepted therapist;
+- the introduction with that therapist is booked already (the client picked one of their
+  slots, or it was booked at once and they accepted it), or the client is in care with
+  them: recorded, nothing is booked twice;
+- the client's care is with (or starting with) another therapist: a switch; care with the
+  former ends and the introduction with the chosen one is booked near the next session;
+- nobody yet (the policy waited for this, or the proposal's booking failed): the
+  introduction is booked with the accepted therapist;
 - the proposal has not arrived yet (another topic, another partition): the acceptance is
   kept and the proposal, when it comes, is booked with the accepted therapist.
 """
@@ -11,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from services.scheduling.commands.book_first_session import FirstBooking, book_first_session
 from services.scheduling.commands.context import Scheduling
@@ -22,19 +26,39 @@ from shared.events.envelope import Envelope
 from shared.events.models import MatchAccepted
 
 
+def _with_them_already(care: Care, event: MatchAccepted, now: datetime) -> bool:
+    """Whether the accepted therapist has the client already: in care, a session ahead, or
+    the introduction booked from this very proposal (the client's own booking even if they
+    cancelled it since: their acceptance follows from it and must not book another)."""
+    if care.in_care_with == event.therapist_id or care.upcoming(now, event.therapist_id):
+        return True
+    proposal = care.proposal(event.match_id)
+    booked = care.session(proposal.session_id) if proposal and proposal.session_id else None
+    return (
+        booked is not None
+        and booked.therapist_id == event.therapist_id
+        and (booked.holds_time or booked.booked_by == "client")
+    )
+
+
 def on_match_accepted(ctx: Scheduling) -> Callable[[MatchAccepted, Envelope], Awaitable[None]]:
     async def handle(event: MatchAccepted, envelope: Envelope) -> None:
-        """Book with the accepted therapist, or move the client's future sessions to them."""
+        """Book the introduction with the accepted therapist, or switch the client's care to them."""
         care = await load_care(ctx, event.client_id) or Care(client_id=event.client_id)
+        now = ctx.now()
         remember = remember_acceptance(event, envelope)
         proposal = care.proposal(event.match_id)
         session_format = format_for(care, event.match_id, event.therapist_id)
-        if care.therapist_id == event.therapist_id or proposal is None:
+        if proposal is None or _with_them_already(care, event, now):
             outcome = ProposalOutcome.accepted_early if proposal is None else proposal.outcome
             await write_care(
-                ctx, event.client_id, lambda c: Decision(remember(c, outcome, None)), cause=envelope
+                ctx,
+                event.client_id,
+                lambda c: Decision(remember(c, outcome, None)),
+                cause=envelope,
+                event=event,
             )
-        elif care.therapist_id is not None:
+        elif care.current_therapist(now) not in (None, event.therapist_id):
             await switch_therapist(
                 ctx,
                 event.client_id,
@@ -43,6 +67,7 @@ def on_match_accepted(ctx: Scheduling) -> Callable[[MatchAccepted, Envelope], Aw
                 session_format=session_format,
                 cause=envelope,
                 remember=remember,
+                event=event,
             )
         else:
             request = FirstBooking(
@@ -52,6 +77,6 @@ def on_match_accepted(ctx: Scheduling) -> Callable[[MatchAccepted, Envelope], Aw
                 candidates=[(event.therapist_id, session_format)],
                 client=care.client_windows,
             )
-            await book_first_session(ctx, request, cause=envelope, remember=remember)
+            await book_first_session(ctx, request, cause=envelope, remember=remember, event=event)
 
     return handle

@@ -1,9 +1,14 @@
-"""`match-proposed`: book the first session with the best fitting candidate (or wait).
+"""`match-proposed`: the candidates are *proposed*; wait for the client's choice (or book at once).
 
-A proposal is acted on once: one already handled (booked, failed, waiting) books
-nothing more, whatever the delivery. A client already in care keeps the proposal for an
-acceptance (a switch); so does every client when the operator's policy waits for
-`match-accepted`. An acceptance that arrived before its proposal is honoured now.
+The proposal is kept with the client's windows (and folded into the care relationships:
+each candidate may see the referral summary until it expires). By default
+(`wait_for_accept`) nothing is booked: the client accepts a candidate (`match-accepted`)
+or books one of their slots. With the opt-in `book_at_once`, the best fitting candidate's
+introduction is booked at once on the system's behalf, which grants that therapist
+nothing until the client accepts. A proposal is acted on once: one already handled
+(booked, failed, waiting) books nothing more, whatever the delivery. A client whose care
+is with (or starting with) a therapist keeps the proposal for an acceptance (a switch).
+An acceptance that arrived before its proposal is honoured now.
 """
 
 from __future__ import annotations
@@ -21,19 +26,22 @@ from shared.events.models import MatchProposed
 
 def on_match_proposed(ctx: Scheduling) -> Callable[[MatchProposed, Envelope], Awaitable[None]]:
     async def handle(event: MatchProposed, envelope: Envelope) -> None:
-        """Book the first session with the best-ranked candidate who has a slot in the client's windows."""
+        """Keep the proposal; book at once with the best-ranked fitting candidate if the policy says so."""
         care = await load_care(ctx, event.client_id) or Care(client_id=event.client_id)
         known = care.proposal(event.match_id)
         if known is not None and known.outcome is not ProposalOutcome.accepted_early:
             return  # handled already: a proposal books at most once
         accepted = known.accepted_therapist_id if known else None
         remember = remember_proposal(event, envelope)
-        if care.therapist_id is not None or (accepted is None and not ctx.policy.book_at_once):
+        current = care.current_therapist(ctx.now())
+        elsewhere = current is not None and current != accepted  # care is with someone else
+        if elsewhere or (accepted is None and not ctx.policy.book_at_once):
             await write_care(
                 ctx,
                 event.client_id,
                 lambda c: Decision(remember(c, ProposalOutcome.waiting, None)),
                 cause=envelope,
+                event=event,
             )
             return
         request = FirstBooking(
@@ -46,6 +54,6 @@ def on_match_proposed(ctx: Scheduling) -> Callable[[MatchProposed, Envelope], Aw
         if accepted is not None:
             candidates = dict(request.candidates)
             request = accepted_only(request, accepted, candidates.get(accepted, event.session_format.value))
-        await book_first_session(ctx, request, cause=envelope, remember=remember)
+        await book_first_session(ctx, request, cause=envelope, remember=remember, event=event)
 
     return handle

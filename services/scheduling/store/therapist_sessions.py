@@ -2,9 +2,11 @@
 
 Slots, the therapist's listing and calendar feed read this one document by `_id` instead
 of scanning every client. It is rewritten from a client's document after each change of
-that client's sessions with the therapist (`sync`), which is idempotent: a crash between
-the client's write and this one is healed by the next change of that client, and a slot
-it still shows as free is refused by the claims, never double booked.
+that client's sessions or relationship with the therapist (`sync`), which is idempotent: a
+crash between the client's write and this one is healed by the next change of that client,
+and a slot it still shows as free is refused by the claims, never double booked. It holds
+what the therapist may keep (`domain/consent.py`): once the client's care with them ended,
+only the sessions that started before the end (none that holds time is ever left out).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from services.scheduling.domain.care import Care, Session
+from services.scheduling.domain.consent import shown_to_therapist
 from services.scheduling.domain.slots import Booked
 from shared.ports import Documents
 from shared.storage.documents import Revision
@@ -31,7 +34,11 @@ async def booked_of(store: Documents, therapist_id: str) -> list[Booked]:
 async def sync(store: Documents, care: Care, therapist_ids: Iterable[str]) -> None:
     """Make each therapist's document show exactly this client's sessions with them."""
     for therapist_id in sorted(set(therapist_ids)):
-        mine = [s.to_document() for s in care.sessions if s.therapist_id == therapist_id]
+        mine = [
+            s.to_document()
+            for s in care.sessions
+            if s.therapist_id == therapist_id and shown_to_therapist(care, s)
+        ]
 
         def rewrite(
             current: dict[str, Any] | None, mine: list[dict[str, Any]] = mine, tid: str = therapist_id

@@ -30,6 +30,11 @@ OPT_IN = pytest.mark.skipif(
     reason="fault-injection scenarios run with CAREPATH_FAULTS=1 (minutes each; see faults/conftest.py)",
 )
 
+AUTO_ASSIGN = {"SCHEDULING_BOOKING_POLICY": "book_at_once"}
+"""The load books each client at once (the opt-in auto-assignment of platforms that assign a
+therapist): the scenarios count bookings and their e-mails under faults, not the clients'
+choices, and auto-assignment grants no record access before a client accepts."""
+
 # Every event topic and its dead-letter topic: the scenarios count effects and dead letters.
 RECORDED = [spec.name for spec in EVENTS] + [f"{spec.name}.dlq" for spec in EVENTS]
 

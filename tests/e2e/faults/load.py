@@ -21,7 +21,7 @@ import httpx
 
 from services.notifications.sinks import MailSink
 from tests.e2e.journey.system import Process, System
-from tests.e2e.journey.test_journey import Journey, a_place
+from tests.e2e.journey.test_journey import OFFICE_WEEK, Journey, a_place
 
 # Room for every client of a stream without any therapist ever running out: matching's
 # capacity counts clients in care plus holds of open proposals (three per proposal), so
@@ -105,7 +105,8 @@ class Directory:
 async def seed_directory(system: System, http: httpx.AsyncClient, count: int = THERAPISTS) -> Directory:
     journey = Journey(system, http)
     journey.place = a_place()
-    await journey.seed(*[{"capacity": CAPACITY}] * count)
+    # Office hours and a day's notice: introductions a day or more ahead, as in real life.
+    await journey.seed(*[{"capacity": CAPACITY}] * count, week=OFFICE_WEEK, notice_hours=24)
     return Directory(journey.place, journey.therapists)
 
 

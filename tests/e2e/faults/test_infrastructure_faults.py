@@ -28,7 +28,14 @@ import pytest
 
 from deploy.local.launcher.settings import Settings
 from tests.e2e.faults.audit import Audit, audit, wait_until_settled
-from tests.e2e.faults.conftest import MINIMUM, OPT_IN, RATE, SETTLE_SECONDS, record_and_register
+from tests.e2e.faults.conftest import (
+    AUTO_ASSIGN,
+    MINIMUM,
+    OPT_IN,
+    RATE,
+    SETTLE_SECONDS,
+    record_and_register,
+)
 from tests.e2e.faults.faults import Fault
 from tests.e2e.faults.load import Balancer, Stream, TimedMailSink, seed_directory
 from tests.e2e.journey.system import System, running_system
@@ -183,7 +190,9 @@ async def outcome(
     started = time.monotonic()
     logs = Path(tmp_path_factory.mktemp("infra-fault-logs"))
     mail = TimedMailSink()
-    with running_system(private_pair.infrastructure, logs, mail=mail, database_prefix="faults") as system:
+    with running_system(
+        private_pair.infrastructure, logs, mail=mail, database_prefix="faults", extra_env=AUTO_ASSIGN
+    ) as system:
         await record_and_register(system)
         assert system.recorder is not None
         try:

@@ -36,7 +36,14 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from tests.e2e.faults.audit import Audit, audit, wait_until_settled
-from tests.e2e.faults.conftest import MINIMUM, OPT_IN, RATE, SETTLE_SECONDS, record_and_register
+from tests.e2e.faults.conftest import (
+    AUTO_ASSIGN,
+    MINIMUM,
+    OPT_IN,
+    RATE,
+    SETTLE_SECONDS,
+    record_and_register,
+)
 from tests.e2e.faults.faults import (
     ConsumedCounts,
     Fault,
@@ -228,7 +235,12 @@ async def outcome(
     started_system: System | None = None
     try:
         with running_system(
-            infrastructure, logs, replicas=REPLICAS, mail=TimedMailSink(), database_prefix="faults"
+            infrastructure,
+            logs,
+            replicas=REPLICAS,
+            mail=TimedMailSink(),
+            database_prefix="faults",
+            extra_env=AUTO_ASSIGN,
         ) as system:
             started_system = system
             await record_and_register(system)

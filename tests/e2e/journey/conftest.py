@@ -4,11 +4,17 @@ Starting four service processes is most of the module's time, so its tests share
 system on its own topic prefix and databases and keep apart by their own jurisdiction
 (each test's therapists are licensed in a place no other test's client lives in), client
 and therapist ids. Its databases and topics are dropped afterwards.
+
+The services run on the demo clock (`shared/clock.py`) at an hour a second, so a test
+sees an introduction start, a plan's series booked and a check-in fall due in real
+events within seconds; proposals are kept open for 30 days (12 real minutes) so none
+lapses while a test looks at it.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +38,13 @@ EVENTS = [
     "booking-failed",
     "check-in-due",
     "check-in-completed",
+    "check-in-missed",
     "treatment-plan-updated",
+    "session-attendance-recorded",
     "notification-delivered",
 ]
+CLOCK_SPEED = 3600  # an hour a second
+PROPOSAL_DAYS = 30
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +54,12 @@ async def system(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[System]:
     logs = Path(tmp_path_factory.mktemp("journey-logs"))
-    with running_system(infrastructure, logs) as running:
+    domain_time = {
+        "DEMO_CLOCK_SPEED": str(CLOCK_SPEED),
+        "DEMO_CLOCK_EPOCH": datetime.now(UTC).isoformat(),
+        "MATCHING_PROPOSAL_TTL_SECONDS": str(PROPOSAL_DAYS * 86_400),
+    }
+    with running_system(infrastructure, logs, extra_env=domain_time) as running:
         recorder = Recorder(running.kafka, EVENTS)
         await recorder.start()
         running.recorder = recorder

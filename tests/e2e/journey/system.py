@@ -31,7 +31,9 @@ from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from services.notifications.sinks import MailSink
+from shared.clock import ClockSettings, build_clock, utc_now
 from shared.http.auth import Role, mint_token
+from shared.ports import Clock
 from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port
 from tests.support.kafka import TopicRecorder, isolated
@@ -129,6 +131,8 @@ class System:
     rota: list[str]
     recorder: Recorder | None = None
     replicas: dict[str, list[Process]] = field(default_factory=dict)
+    clock: Clock = utc_now
+    """The services' domain clock (the demo clock when `DEMO_CLOCK_SPEED` is set for them)."""
 
     def url(self, service: str, path: str) -> str:
         return f"{self.processes[service].base}/v1{path}"
@@ -206,6 +210,15 @@ def _environment(
         f"{prefix}_RETRY_INITIAL_BACKOFF_SECONDS": "0.05",
         f"{prefix}_RETRY_MAX_BACKOFF_SECONDS": "0.5",
     }
+
+
+def _clock_of(env: dict[str, str]) -> Clock:
+    """The clock the services run on, so a test reads domain time as they do."""
+    if "DEMO_CLOCK_SPEED" not in env:
+        return utc_now
+    return build_clock(
+        ClockSettings.model_validate({"speed": env["DEMO_CLOCK_SPEED"], "epoch": env.get("DEMO_CLOCK_EPOCH")})
+    )
 
 
 def _start(name: str, env: dict[str, str], base: str, log: Path, replica: int = 0) -> Process:
@@ -288,7 +301,13 @@ def running_system(
         for name in SERVICES:
             groups[name] = [_wait_until_ready(p, deadline) for p in groups[name]]
         yield System(
-            kafka, {name: group[0] for name, group in groups.items()}, databases, mail, rota, replicas=groups
+            kafka,
+            {name: group[0] for name, group in groups.items()},
+            databases,
+            mail,
+            rota,
+            replicas=groups,
+            clock=_clock_of(extra_env or {}),
         )
     finally:
         for process in (p for group in groups.values() for p in group):

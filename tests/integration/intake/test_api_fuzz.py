@@ -26,12 +26,12 @@ from tests.integration.intake.service import (
     RunningIntake,
     as_client,
     bearer,
-    booked,
     due,
+    in_care,
     new_id,
     pending_check_in,
 )
-from tests.support.kafka import event, eventually, publish_events
+from tests.support.kafka import publish_events
 from tests.unit.intake.samples import complete_sections
 
 EXAMPLES = 120
@@ -63,20 +63,9 @@ async def seeded(intake: RunningIntake) -> AsyncIterator[Seeded]:
     ).status_code == 200
     draft = await intake.http.post("/v1/intakes", json={"client_id": client_id}, headers=ADMIN)
     check_in_id = "ci-" + client_id
-    await publish_events(
-        intake.kafka,
-        event(booked(client_id, therapist_id)),
-        due(client_id, therapist_id, check_in_id, submitted.json()["id"]),
-    )
+    await in_care(intake, client_id, therapist_id)
+    await publish_events(intake.kafka, due(client_id, therapist_id, check_in_id, submitted.json()["id"]))
     await pending_check_in(intake, client_id, check_in_id)
-
-    async def clinician_known() -> bool:
-        found = await intake.http.get(
-            f"/v1/clients/{client_id}/check-ins", headers=bearer(therapist_id, Role.clinician)
-        )
-        return found.status_code == 200
-
-    await eventually(clinician_known)
     schema = schemathesis.openapi.from_dict(intake.app.openapi()).include(path_regex="^/v1/")
     yield Seeded(client_id, therapist_id, draft.json()["id"], check_in_id, schema.as_strategy())
 

@@ -10,14 +10,14 @@ from tests.integration.intake.service import (
     RunningIntake,
     as_client,
     bearer,
-    booked,
     due,
     headers_of,
+    in_care,
     new_id,
     pending_check_in,
     value_of,
 )
-from tests.support.kafka import event, eventually, publish_events
+from tests.support.kafka import publish_events
 from tests.unit.intake.samples import HIGH_RISK, complete_sections
 
 PLAN: dict[str, Any] = {
@@ -37,7 +37,7 @@ PLAN: dict[str, Any] = {
 
 
 async def client_in_care(intake: RunningIntake) -> tuple[str, str, str]:
-    """A client with a submitted intake (PHQ-9 8, GAD-7 14) and a booked therapist."""
+    """A client with a submitted intake (PHQ-9 8, GAD-7 14), in care: the introduction was held."""
     client_id, therapist_id = new_id("client"), new_id("therapist")
     me = as_client(client_id)
     created = await intake.http.post(
@@ -45,13 +45,7 @@ async def client_in_care(intake: RunningIntake) -> tuple[str, str, str]:
     )
     intake_id = created.json()["id"]
     assert (await intake.http.post(f"/v1/intakes/{intake_id}/submit", headers=me)).status_code == 200
-    await publish_events(intake.kafka, event(booked(client_id, therapist_id), correlation_id=intake_id))
-    clinician = bearer(therapist_id, Role.clinician)
-
-    async def recognised() -> bool:
-        return (await intake.http.get(f"/v1/intakes/{intake_id}", headers=clinician)).status_code == 200
-
-    await eventually(recognised)
+    await in_care(intake, client_id, therapist_id)
     return client_id, therapist_id, intake_id
 
 
@@ -80,14 +74,15 @@ async def test_a_treatment_plan_change_yields_one_treatment_plan_updated_with_it
     assert versions.json()[0]["goals"][0]["description"] == "Feel calm on the morning commute."
 
 
-async def test_only_the_clients_clinician_or_an_admin_writes_the_plan(intake: RunningIntake) -> None:
-    client_id, _, _ = await client_in_care(intake)
+async def test_only_the_therapist_in_care_or_an_admin_writes_the_plan(intake: RunningIntake) -> None:
+    client_id, therapist_id, _ = await client_in_care(intake)
     url = f"/v1/clients/{client_id}/treatment-plan"
     assert (await intake.http.put(url, json=PLAN, headers=as_client(client_id))).status_code == 403
     stranger = bearer(new_id("therapist"), Role.clinician)
-    assert (await intake.http.put(url, json=PLAN, headers=stranger)).status_code == 403
+    assert (await intake.http.put(url, json=PLAN, headers=stranger)).status_code == 404
     by_admin = await intake.http.put(url, json=PLAN, headers=ADMIN)
-    assert by_admin.status_code == 201  # for the therapist on record
+    assert by_admin.status_code == 201  # for the therapist in care
+    assert by_admin.json()["therapist_id"] == therapist_id
 
 
 async def test_a_redelivered_check_in_due_creates_one_check_in(intake: RunningIntake) -> None:

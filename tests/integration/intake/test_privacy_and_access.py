@@ -14,12 +14,13 @@ from tests.integration.intake.service import (
     RunningIntake,
     as_client,
     bearer,
-    booked,
+    chosen,
     due,
+    in_care,
     new_id,
     pending_check_in,
 )
-from tests.support.kafka import event, eventually, publish_events
+from tests.support.kafka import publish_events
 from tests.unit.intake.samples import complete_sections
 
 BACKGROUND = "My brother Tobias hurt me when I was nine; I never told anyone."
@@ -42,21 +43,17 @@ async def test_free_text_is_not_stored_in_plain_text_and_reaches_no_log_or_event
     created = await intake.http.post("/v1/intakes", json={"client_id": client_id, **sections}, headers=me)
     intake_id = created.json()["id"]
     assert (await intake.http.post(f"/v1/intakes/{intake_id}/submit", headers=me)).status_code == 200
-    await publish_events(intake.kafka, event(booked(client_id, therapist_id)))
+    await in_care(intake, client_id, therapist_id)
     plan = {
         "approach": "psychodynamic",
         "goals": [
             {"code": "family", "description": PLAN_GOAL, "target": {"measure": "goal_progress", "value": 7}}
         ],
     }
-
-    async def planned() -> bool:
-        put = await intake.http.put(
-            f"/v1/clients/{client_id}/treatment-plan", json=plan, headers=bearer(therapist_id, Role.clinician)
-        )
-        return put.status_code == 201
-
-    await eventually(planned)
+    put = await intake.http.put(
+        f"/v1/clients/{client_id}/treatment-plan", json=plan, headers=bearer(therapist_id, Role.clinician)
+    )
+    assert put.status_code == 201, put.text
     await publish_events(intake.kafka, due(client_id, therapist_id, "ci-" + client_id, intake_id))
     await pending_check_in(intake, client_id, "ci-" + client_id)
     answers = {"phq9": [1] * 8 + [0], "gad7": [1] * 7, "goal_progress": [{"goal": "family", "score": 3}]}
@@ -117,14 +114,14 @@ async def test_a_client_cannot_read_another_clients_record(intake: RunningIntake
     assert (await intake.http.get(f"/v1/intakes/{intake_id}/fhir", headers=them)).status_code == 404
     assert (await intake.http.patch(f"/v1/intakes/{intake_id}", json={}, headers=them)).status_code == 404
     assert (await intake.http.post(f"/v1/intakes/{intake_id}/submit", headers=them)).status_code == 404
-    for path in ("intakes", "check-ins", "treatment-plan", "treatment-plan/versions"):
-        assert (await intake.http.get(f"/v1/clients/{owner}/{path}", headers=them)).status_code == 403, path
+    for path in ("intakes", "check-ins", "treatment-plan", "treatment-plan/versions", "referral"):
+        assert (await intake.http.get(f"/v1/clients/{owner}/{path}", headers=them)).status_code == 404, path
     started_for_owner = await intake.http.post("/v1/intakes", json={"client_id": owner}, headers=them)
-    assert started_for_owner.status_code == 403
+    assert started_for_owner.status_code == 404
     assert (await intake.http.get(f"/v1/intakes/{intake_id}")).status_code == 401
 
 
-async def test_a_clinician_reads_only_the_clients_they_have_sessions_with(intake: RunningIntake) -> None:
+async def test_a_clinician_reads_only_the_records_of_clients_who_chose_them(intake: RunningIntake) -> None:
     client_id, therapist_id = new_id("client"), new_id("therapist")
     created = await intake.http.post(
         "/v1/intakes", json={"client_id": client_id, **complete_sections()}, headers=as_client(client_id)
@@ -132,13 +129,9 @@ async def test_a_clinician_reads_only_the_clients_they_have_sessions_with(intake
     intake_id = created.json()["id"]
     stranger = bearer(new_id("therapist"), Role.clinician)
     assert (await intake.http.get(f"/v1/intakes/{intake_id}", headers=stranger)).status_code == 404
-    assert (await intake.http.get(f"/v1/clients/{client_id}/check-ins", headers=stranger)).status_code == 403
+    assert (await intake.http.get(f"/v1/clients/{client_id}/check-ins", headers=stranger)).status_code == 404
 
-    await publish_events(intake.kafka, event(booked(client_id, therapist_id)))
+    await chosen(intake, client_id, therapist_id)
     theirs = bearer(therapist_id, Role.clinician)
-
-    async def recognised() -> bool:
-        return (await intake.http.get(f"/v1/intakes/{intake_id}", headers=theirs)).status_code == 200
-
-    await eventually(recognised)
+    assert (await intake.http.get(f"/v1/intakes/{intake_id}", headers=theirs)).status_code == 200
     assert (await intake.http.get(f"/v1/intakes/{intake_id}", headers=stranger)).status_code == 404

@@ -1,10 +1,12 @@
-"""Risk alerts at once, the recipients API's refusals and who may read contact details.
+"""Risk alerts at once, with crisis help where the client is; the recipients API's refusals
+and who may read contact details.
 
 Runs on the real broker and database, with a real SMTP server and SMS/push provider.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -66,6 +68,92 @@ async def test_risk_flag_reaches_the_on_call_clinician_and_the_client_at_once_in
         f"/v1/recipients/{client}/notifications/{entry['id']}/read", headers=bearer(client, Role.client)
     )
     assert read.status_code == 200 and read.json()["read"] is True
+
+
+async def inbox_of(n: RunningNotifications, recipient_id: str) -> list[dict[str, Any]]:
+    answer = await n.http.get(f"/v1/recipients/{recipient_id}/notifications?limit=100", headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    items: list[dict[str, Any]] = answer.json()["items"]
+    return items
+
+
+async def page_about(n: RunningNotifications, client: str) -> dict[str, Any]:
+    """The on-call page for `client` in the first on-call clinician's in-app inbox."""
+    found: list[dict[str, Any]] = []
+
+    async def paged() -> bool:
+        found[:] = [i for i in await inbox_of(n, ROTA[0]) if client in i["title"]]
+        return bool(found)
+
+    await n.until_async(paged)
+    (page,) = found
+    assert page["kind"] == "risk_alert" and page["critical"] is True
+    return page
+
+
+async def test_a_client_in_great_britain_gets_british_crisis_lines_and_the_page_names_gb(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, phone = new_id("client"), "+447700900123"
+    await n.register(client, email=f"{client}@example.org", phone=phone, timezone="Europe/London")
+
+    await n.publish(samples.risk_flagged(client, jurisdiction="GB-ENG", language="en"))
+    await n.until(lambda: bool(n.texts_to(phone) and n.mails_to(f"{client}@")))
+
+    (text,) = n.texts_to(phone)
+    assert "Call 116 123" in text["text"] and "Call 111" in text["text"] and "SHOUT to 85258" in text["text"]
+    assert "999 or 112" in text["text"]
+    assert "988" not in text["text"] and "741741" not in text["text"] and "911" not in text["text"]
+    (mail,) = n.mails_to(f"{client}@")
+    assert mail["Subject"] == "Help is available right now"
+    page = await page_about(n, client)
+    assert "Country: GB" in page["body"]
+
+
+async def test_a_spanish_speaker_in_mexico_gets_mexican_crisis_lines_in_spanish(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, phone = new_id("client"), "+525512345678"
+    await n.register(client, email=f"{client}@example.org", phone=phone, timezone="America/Mexico_City")
+
+    await n.publish(samples.risk_flagged(client, jurisdiction="MX-CMX", language="es"))
+    await n.until(lambda: bool(n.texts_to(phone) and n.mails_to(f"{client}@")))
+
+    (text,) = n.texts_to(phone)
+    assert text["text"].startswith("Carepath: si piensas en hacerte daño, hay ayuda ahora")
+    assert "Llama al 800 911 2000 (gratis, 24/7)" in text["text"]
+    assert "988" not in text["text"]
+    (mail,) = n.mails_to(f"{client}@")
+    assert mail["Subject"] == "Hay ayuda disponible ahora mismo"
+
+    async def in_the_app() -> bool:
+        return bool(await inbox_of(n, client))
+
+    await n.until_async(in_the_app)  # the in-app entry is written alongside, not before
+    (entry,) = await inbox_of(n, client)
+    assert "Línea de la Vida" in entry["body"]
+    page = await page_about(n, client)
+    assert "Country: MX" in page["body"]
+
+
+@pytest.mark.parametrize(("jurisdiction", "country"), [("BR-SP", "BR"), (None, "unknown")])
+async def test_a_client_anywhere_else_gets_the_international_fallback_and_the_page_names_the_country(
+    notifications: RunningNotifications, jurisdiction: str | None, country: str
+) -> None:
+    n = notifications
+    client, phone = new_id("client"), f"+55119{uuid.uuid4().int % 10**8:08d}"  # one per case
+    await n.register(client, phone=phone)
+
+    await n.publish(samples.risk_flagged(client, jurisdiction=jurisdiction))
+    await n.until(lambda: bool(n.texts_to(phone)))
+
+    (text,) = n.texts_to(phone)
+    assert "findahelpline.com" in text["text"] and "112 works in most countries" in text["text"]
+    assert "988" not in text["text"]
+    page = await page_about(n, client)
+    assert f"Country: {country}" in page["body"]
 
 
 def assert_problem(answer: Any, status: int, field: str) -> None:
@@ -163,3 +251,23 @@ async def test_a_client_may_not_register_someone_else_or_as_an_on_call_clinician
     )
 
     assert someone_else.status_code == on_call.status_code == 403
+
+
+async def test_a_therapist_is_refused_a_clients_inbox_delivery_log_and_preferences_in_any_relationship(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, therapist = new_id("client"), new_id("therapist")
+    await n.register(client, email=f"{client}@example.org")
+    # Booked with them (chosen, or in care): notifications grants a therapist nothing of the client.
+    await n.publish(samples.session_booked(client, therapist, session_id=new_id("session")))
+    await n.until(lambda: bool(n.mails_to(f"{client}@")))
+    as_therapist = bearer(therapist, Role.clinician)
+
+    for path in ("notifications", "deliveries", "preferences"):
+        refused = await n.http.get(f"/v1/recipients/{client}/{path}", headers=as_therapist)
+        assert refused.status_code == 403, path
+        assert refused.headers["content-type"].startswith("application/problem+json"), path
+        assert "items" not in refused.json() and "session" not in refused.text, path
+    written = await n.http.put(f"/v1/recipients/{client}/preferences", json={}, headers=as_therapist)
+    assert written.status_code == 403

@@ -4,6 +4,9 @@
 its runtime (consumers, relay, timer worker) in the test's event loop and talks HTTP to
 it through httpx's ASGI transport. Several replicas may share one topic prefix and
 database (`replica` with the same settings); a `ManualClock` moves their time.
+
+Events the tests publish as matching and intake would are stamped with that clock's time
+(`ce_time`): the care relationships order what they fold by it.
 """
 
 from __future__ import annotations
@@ -22,14 +25,20 @@ import httpx
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from fastapi import FastAPI
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from services.scheduling.app import build_app
+from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.record_care import load_care
+from services.scheduling.domain.care import Care
 from services.scheduling.settings import SchedulingSettings
+from shared.events.common import Candidate, PlanStatus, SessionCadence, WeeklyWindow
+from shared.events.envelope import OutgoingEvent
+from shared.events.models import MatchAccepted, MatchProposed, TreatmentPlanUpdated
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
-from tests.support.kafka import read_records
+from tests.support.kafka import event, eventually, publish_events, read_records
 from tests.support.runtime import FAST_DEFAULTS, JUMPING_CLOCK_DEFAULTS
 
 AUTH = AuthSettings(secret=SecretStr("scheduling-integration-test-secret-long-enough"))
@@ -115,6 +124,95 @@ class RunningScheduling:
         answer = await self.http.put(f"/v1/therapists/{therapist_id}/availability", json=spec, headers=ADMIN)
         assert answer.status_code == 200, answer.text
 
+    async def care(self, client_id: str) -> Care | None:
+        """The client's care record as the service stored it."""
+        context: Scheduling = self.app.state.scheduling
+        return await load_care(context, client_id)
+
+    async def publish(self, data: BaseModel) -> OutgoingEvent:
+        """Publish `data` as its producer would, now on the service's clock."""
+        outgoing = event(data, now=self.clock.now)
+        await publish_events(self.kafka, outgoing)
+        return outgoing
+
+    async def until(self, client_id: str, check: Any) -> Care:
+        """Wait until the client's care record satisfies `check(care)`; return it."""
+        found: list[Care] = []
+
+        async def holds() -> bool:
+            care = await self.care(client_id)
+            if care is not None and check(care):
+                found.append(care)
+                return True
+            return False
+
+        await eventually(holds)
+        return found[-1]
+
+    async def propose(
+        self,
+        client_id: str,
+        therapist_ids: list[str],
+        *,
+        match_id: str | None = None,
+        windows: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri"),
+    ) -> MatchProposed:
+        """Matching proposes `therapist_ids` (client in UTC, weekdays 08:00-18:00); wait until kept."""
+        proposed = MatchProposed(
+            match_id=match_id or new_id("match"),
+            client_id=client_id,
+            intake_id=new_id("intake"),
+            candidates=[
+                Candidate(therapist_id=t, rank=i + 1, score=0.9 - i / 10) for i, t in enumerate(therapist_ids)
+            ],
+            expires_at=self.clock.now + timedelta(days=2),
+            timezone="UTC",
+            availability=[WeeklyWindow(day=d, start="08:00", end="18:00") for d in windows],  # type: ignore[arg-type]
+        )
+        await self.publish(proposed)
+        await self.until(client_id, lambda care: care.proposal(proposed.match_id) is not None)
+        return proposed
+
+    async def accept(self, proposed: MatchProposed, therapist_id: str) -> OutgoingEvent:
+        """The client accepts `therapist_id` (matching's `match-accepted`)."""
+        accepted = MatchAccepted(
+            match_id=proposed.match_id,
+            client_id=proposed.client_id,
+            therapist_id=therapist_id,
+            accepted_at=self.clock.now,
+        )
+        return await self.publish(accepted)
+
+    async def plan(
+        self,
+        client_id: str,
+        therapist_id: str,
+        *,
+        version: int,
+        status: PlanStatus = PlanStatus.active,
+        cadence: SessionCadence = SessionCadence.weekly,
+        interval: int = 14,
+    ) -> TreatmentPlanUpdated:
+        """Intake publishes a plan version; wait until scheduling kept it."""
+        update = TreatmentPlanUpdated(
+            client_id=client_id,
+            therapist_id=therapist_id,
+            version=version,
+            status=status,
+            approach="cbt",  # type: ignore[arg-type]
+            session_cadence=cadence,
+            check_in_interval_days=interval,
+            updated_at=self.clock.now,
+        )
+        await self.publish(update)
+        await self.until(client_id, lambda care: care.plan is not None and care.plan.version >= version)
+        return update
+
+    async def attend(self, session_id: str, attendance: str, who: dict[str, str]) -> httpx.Response:
+        return await self.http.post(
+            f"/v1/sessions/{session_id}/attendance", json={"attendance": attendance}, headers=who
+        )
+
 
 @asynccontextmanager
 async def running_scheduling(
@@ -153,10 +251,17 @@ def a_weekday_at(clock: ManualClock, days_ahead: int, hour_utc: int) -> datetime
     return day
 
 
-async def book_first_session(service: RunningScheduling) -> tuple[str, datetime]:
-    """A new client's first session with a new therapist (care, series and check-ins begin)."""
+async def start_care(service: RunningScheduling) -> tuple[str, datetime]:
+    """A new client in care with a new therapist, their plan written: check-ins begin.
+
+    Matching proposes the therapist, the client books one of their slots, the therapist
+    records the introduction held, intake publishes the plan. Returns the client and when
+    the plan was written (the first check-in falls due 14 days later). The clock moves to
+    the introduction.
+    """
     therapist, client = new_id("t"), new_id("c")
     await service.set_availability(therapist, weekdays("UTC"))
+    await service.propose(client, [therapist])
     starts = a_weekday_at(service.clock, 3, 10)
     answer = await service.http.post(
         "/v1/sessions",
@@ -164,7 +269,13 @@ async def book_first_session(service: RunningScheduling) -> tuple[str, datetime]
         headers=bearer(client, Role.client),
     )
     assert answer.status_code == 201, answer.text
-    return client, starts
+    service.clock.now = starts + timedelta(minutes=5)
+    held = await service.attend(answer.json()["session_id"], "held", bearer(therapist, Role.clinician))
+    assert held.status_code == 200, held.text
+    written = service.clock.now
+    await service.plan(client, therapist, version=1)
+    await service.until(client, lambda care: care.check_ins is not None)
+    return client, written
 
 
 def due_on(record: ConsumerRecord[bytes, bytes]) -> datetime:

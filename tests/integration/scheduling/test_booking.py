@@ -1,6 +1,7 @@
-"""Booking on the real broker and database: from `match-proposed` once, and over HTTP.
+"""Booking on the real broker and database: once from an accepted proposal, and over HTTP.
 
-One service runs for the whole module (see conftest); each test uses its own ids.
+One service runs for the whole module (see conftest); each test uses its own ids. Clients
+book only therapists proposed to them (`test_care_follows_consent.py` proves the refusals).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ async def test_a_cancelled_slot_can_be_booked_again(scheduling: RunningSchedulin
     await scheduling.set_availability(therapist, weekdays("UTC"))
     starts = a_weekday_at(scheduling.clock, 3, 10)
     first_client, second_client = new_id("c"), new_id("c")
+    await scheduling.propose(first_client, [therapist])
+    await scheduling.propose(second_client, [therapist])
     booking = {"client_id": first_client, "therapist_id": therapist, "starts_at": starts.isoformat()}
 
     booked = await scheduling.http.post(
@@ -101,24 +104,25 @@ async def test_bad_input_is_answered_with_a_problem_naming_it(scheduling: Runnin
 
     await scheduling.set_availability(therapist, weekdays("UTC", horizon_days=30))
     far = a_weekday_at(scheduling.clock, 40, 10)
+    override = {"override_reason": "integration_test"}
     outside = await problem(
         422,
         "POST",
         "/v1/sessions",
-        {"client_id": client, "therapist_id": therapist, "starts_at": far.isoformat()},
+        {"client_id": client, "therapist_id": therapist, "starts_at": far.isoformat(), **override},
     )
     assert outside["code"] == "outside_horizon"
 
     first, second = a_weekday_at(scheduling.clock, 3, 10), a_weekday_at(scheduling.clock, 3, 13)
     mine = await scheduling.http.post(
         "/v1/sessions",
-        json={"client_id": client, "therapist_id": therapist, "starts_at": first.isoformat()},
+        json={"client_id": client, "therapist_id": therapist, "starts_at": first.isoformat(), **override},
         headers=ADMIN,
     )
     other = new_id("c")
     await scheduling.http.post(
         "/v1/sessions",
-        json={"client_id": other, "therapist_id": therapist, "starts_at": second.isoformat()},
+        json={"client_id": other, "therapist_id": therapist, "starts_at": second.isoformat(), **override},
         headers=ADMIN,
     )
     into_taken = await problem(
@@ -130,6 +134,7 @@ async def test_bad_input_is_answered_with_a_problem_naming_it(scheduling: Runnin
 async def test_callers_act_only_for_themselves(scheduling: RunningScheduling) -> None:
     therapist, client, stranger = new_id("t"), new_id("c"), new_id("c")
     await scheduling.set_availability(therapist, weekdays("UTC"))
+    await scheduling.propose(client, [therapist])
     starts = a_weekday_at(scheduling.clock, 3, 11)
     http = scheduling.http
 
@@ -154,9 +159,9 @@ async def test_callers_act_only_for_themselves(scheduling: RunningScheduling) ->
     assert mine.status_code == 201
     assert (
         await http.get(f"/v1/clients/{client}/sessions", headers=bearer(stranger, Role.client))
-    ).status_code == 403
-    treating = await http.get(f"/v1/clients/{client}/sessions", headers=bearer(therapist, Role.clinician))
-    assert treating.status_code == 200 and [s["session_id"] for s in treating.json()["sessions"]] == [
+    ).status_code == 404
+    chosen = await http.get(f"/v1/clients/{client}/sessions", headers=bearer(therapist, Role.clinician))
+    assert chosen.status_code == 200 and [s["session_id"] for s in chosen.json()["sessions"]] == [
         mine.json()["session_id"]
     ]
 
@@ -166,6 +171,7 @@ async def test_calendar_feed_shows_a_moved_session_under_the_same_uid_with_a_hig
 ) -> None:
     therapist, client = new_id("t"), new_id("c")
     await scheduling.set_availability(therapist, weekdays("UTC"))
+    await scheduling.propose(client, [therapist])
     starts = a_weekday_at(scheduling.clock, 3, 12)
     as_client = bearer(client, Role.client)
     booked = await scheduling.http.post(
@@ -188,7 +194,7 @@ async def test_calendar_feed_shows_a_moved_session_under_the_same_uid_with_a_hig
         feed = await scheduling.http.get(url, headers=who)
         assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
         [event] = ICalendar.from_ical(feed.content).events
-        assert str(event["UID"]) == f"{session_id}@scheduling.carepath" and int(event["SEQUENCE"]) == 1
+        assert str(event["UID"]) == f"{session_id}@scheduling.carepath" and int(str(event["SEQUENCE"])) == 1
         assert event.decoded("DTSTART") == starts + timedelta(hours=2)
         assert str(event["URL"]) == booked.json()["join_url"]
 
@@ -209,30 +215,36 @@ def proposal(
     )
 
 
-async def test_match_proposed_yields_exactly_one_session_booked_for_the_best_candidate_with_a_fitting_slot(
+async def test_an_accepted_proposal_yields_exactly_one_session_booked_however_often_it_comes(
     scheduling: RunningScheduling, mongo_client: AsyncMongoClient[Any]
 ) -> None:
     client = new_id("c")
-    mornings, evenings = new_id("t-mornings"), new_id("t-evenings")
-    # In New York, mornings are outside a London client's evenings; afternoons fit them.
+    mornings, afternoons = new_id("t-mornings"), new_id("t-afternoons")
+    # In New York, afternoons fit a London client's evenings.
     await scheduling.set_availability(mornings, weekdays("America/New_York", "08:00", "11:00"))
-    await scheduling.set_availability(evenings, weekdays("America/New_York", "12:00", "16:00"))
-    proposed = event(proposal(client, new_id("match"), [new_id("t-unknown"), mornings, evenings], scheduling))
-
+    await scheduling.set_availability(afternoons, weekdays("America/New_York", "12:00", "16:00"))
+    offered = proposal(client, new_id("match"), [mornings, afternoons], scheduling)
+    proposed = event(offered, now=scheduling.clock.now)
     await publish_events(scheduling.kafka, proposed)
+    await scheduling.until(client, lambda care: care.proposal(offered.match_id) is not None)
+    accepted = await scheduling.accept(offered, afternoons)
+
     [record] = await scheduling.records_for("session-booked", client, expect=1)
 
     booked = value_of(record)
-    assert booked["therapist_id"] == evenings and booked["client_id"] == client
-    assert (booked["sequence"], booked["kind"]) == (1, "introduction")
+    assert booked["therapist_id"] == afternoons and booked["client_id"] == client
+    assert (booked["sequence"], booked["kind"], booked["booked_by"]) == (1, "introduction", "system")
+    assert booked["match_id"] == offered.match_id
     assert booked["join_url"].startswith(scheduling.settings.video_base_url + "/")
     assert booked["timezone"] == "Europe/London"
 
-    # The same event again (a redelivery), the same proposal re-sent under a new event id,
-    # then another proposal for the client: once that one is recorded, the others were handled.
-    later = proposal(client, new_id("match"), [evenings], scheduling)
-    resent = event(proposal(client, proposed.data.match_id, [evenings], scheduling))  # type: ignore[attr-defined]
-    await publish_events(scheduling.kafka, proposed, resent, event(later))
+    # The same events again (redeliveries), the proposal re-sent under a new event id, the
+    # acceptance told again, then another proposal: once that is recorded, the rest was handled.
+    later = proposal(client, new_id("match"), [afternoons], scheduling)
+    resent = event(proposal(client, offered.match_id, [afternoons], scheduling), now=scheduling.clock.now)
+    await publish_events(scheduling.kafka, proposed, accepted, resent)
+    await scheduling.accept(offered, afternoons)
+    await scheduling.publish(later)
     clients = mongo_client[scheduling.settings.database_name]["clients"]
 
     async def later_recorded() -> bool:

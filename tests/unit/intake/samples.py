@@ -1,11 +1,21 @@
-"""Sample intake content and fakes-backed stores for the intake service's unit tests."""
+"""Sample intake content, care relationship events and fakes-backed stores for the intake tests."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.intake.store import IntakeStores
+from shared.events.common import Candidate
+from shared.events.models import (
+    MatchAccepted,
+    MatchDeclined,
+    MatchProposed,
+    SessionAttendanceRecorded,
+    SessionBooked,
+)
 from shared.security.field_encryption import FieldCipher
 from tests.support.fakes import InMemoryDocuments
 
@@ -52,3 +62,92 @@ HIGH_RISK = {
     "phq9": [3, 3, 3, 3, 3, 2, 2, 2, 2],
     "cssrs": {"q1": True, "q2": True, "q3": True, "q4": False, "q5": True, "q6_ever": False},
 }
+
+
+# ---------------------------------------------------------------------- care relationship events
+
+
+def _now(at: datetime | None) -> datetime:
+    return at or datetime.now(UTC)
+
+
+def proposed(
+    client_id: str,
+    *therapists: str,
+    match_id: str = "match-1",
+    expires_at: datetime | None = None,
+    origin: str = "intake",
+) -> MatchProposed:
+    return MatchProposed(
+        match_id=match_id,
+        client_id=client_id,
+        intake_id="intake-1",
+        candidates=[Candidate(therapist_id=t, rank=n, score=0.5) for n, t in enumerate(therapists, 1)],
+        expires_at=expires_at or datetime.now(UTC) + timedelta(days=1),
+        origin=origin,
+    )
+
+
+def accepted(
+    client_id: str, therapist_id: str, *, match_id: str = "match-1", at: datetime | None = None
+) -> MatchAccepted:
+    return MatchAccepted(
+        match_id=match_id, client_id=client_id, therapist_id=therapist_id, accepted_at=_now(at)
+    )
+
+
+def declined(
+    client_id: str, therapist_id: str, *, match_id: str = "match-1", at: datetime | None = None
+) -> MatchDeclined:
+    return MatchDeclined(
+        match_id=match_id, client_id=client_id, therapist_id=therapist_id, declined_at=_now(at)
+    )
+
+
+def booked(
+    client_id: str,
+    therapist_id: str,
+    *,
+    by: str = "client",
+    kind: str = "introduction",
+    match_id: str | None = "match-1",
+    starts_at: datetime | None = None,
+) -> SessionBooked:
+    starts = starts_at or datetime.now(UTC) + timedelta(days=2)
+    return SessionBooked.model_validate(
+        {
+            "session_id": f"session-{uuid.uuid4().hex[:8]}",
+            "client_id": client_id,
+            "therapist_id": therapist_id,
+            "starts_at": starts,
+            "ends_at": starts + timedelta(minutes=50),
+            "timezone": "America/Los_Angeles",
+            "format": "video",
+            "series_id": "series-1",
+            "sequence": 1,
+            "join_url": "https://meet.example/s",
+            "match_id": match_id,
+            "kind": kind,
+            "booked_by": by,
+        }
+    )
+
+
+def attended(
+    client_id: str, therapist_id: str, attendance: str = "held", *, at: datetime | None = None
+) -> SessionAttendanceRecorded:
+    return SessionAttendanceRecorded.model_validate(
+        {
+            "session_id": f"session-{uuid.uuid4().hex[:8]}",
+            "client_id": client_id,
+            "therapist_id": therapist_id,
+            "series_id": "series-1",
+            "sequence": 1,
+            "kind": "introduction",
+            "attendance": attendance,
+            "starts_at": _now(at) - timedelta(hours=1),
+            "recorded_at": _now(at),
+            "recorded_by": "clinician",
+            "match_id": "match-1",
+        }
+    )

@@ -1,58 +1,202 @@
-"""Who may see a client's record: the client, their clinicians, admins and services."""
+"""Who may see and change a client's record: the care relationship decides, every refusal is audited."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from pydantic import BaseModel
 
 from services.intake.__main__ import main
-from services.intake.api.access import client_record_for, ensure_visible
+from services.intake.api.access import client_record_for, ensure_plan_author, ensure_visible
+from services.intake.api.context import AuditedChange
+from services.intake.commands.follow_care import follow_care
+from services.intake.domain.care import plan_author
+from services.intake.settings import IntakeSettings
 from services.intake.store import IntakeStores
-from services.intake.store.client_records import record_therapist
+from services.intake.store.client_records import care_of
+from shared.care.relationship import Access, CareRelationships, CareState
+from shared.events.envelope import new_event
 from shared.http.auth import Principal, Role
 from shared.http.problems import Problem
+from tests.support.fakes import ManualClock, RecordingAudit
 from tests.unit.intake import samples
 
-INTAKE = {"_id": "intake-1", "client_id": "client-1"}
+CLIENT, THERAPIST, OTHER = "client-1", "therapist-1", "therapist-2"
+NOW = ManualClock()()
+INTAKE = {"_id": "intake-1", "client_id": CLIENT}
 
 
-async def in_care_with(therapist_id: str) -> IntakeStores:
+async def related(*events: BaseModel) -> IntakeStores:
+    """Stores whose client record folded `events`, a minute apart, as the handlers do."""
     stores = samples.stores()
-    await stores.clients.upsert("client-1", record_therapist("client-1", therapist_id))
+    for minutes, data in enumerate(events):
+        envelope = new_event(data, source="tests", now=NOW - timedelta(hours=1) + timedelta(minutes=minutes))
+        await follow_care(stores, CLIENT, data, envelope.envelope)
     return stores
 
 
+def audit_of(who: Principal) -> tuple[AuditedChange, RecordingAudit]:
+    trail = RecordingAudit()
+    return AuditedChange(who=who, correlation_id="journey-1", log=trail), trail
+
+
+def clinician(subject: str = THERAPIST) -> Principal:
+    return Principal(subject, Role.clinician)
+
+
+PROPOSED = (samples.proposed(CLIENT, THERAPIST, OTHER, expires_at=NOW + timedelta(days=1)),)
+CHOSEN = (*PROPOSED, samples.accepted(CLIENT, THERAPIST, at=NOW))
+CHOSEN_BY_BOOKING = (*PROPOSED, samples.booked(CLIENT, THERAPIST, by="client"))
+IN_CARE = (*CHOSEN, samples.attended(CLIENT, THERAPIST, "held"))
+NO_SHOW = (*CHOSEN, samples.attended(CLIENT, THERAPIST, "no_show"))
+SWITCHED = (*IN_CARE, samples.proposed(CLIENT, OTHER, match_id="match-2"), samples.accepted(CLIENT, OTHER))
+DECLINED = (*CHOSEN, samples.declined(CLIENT, THERAPIST))
+BOOKED_AT_ONCE = (*PROPOSED, samples.booked(CLIENT, THERAPIST, by="system"))
+EXPIRED = (samples.proposed(CLIENT, THERAPIST, expires_at=NOW - timedelta(minutes=1)),)
+
+
 @pytest.mark.parametrize(
-    ("who", "allowed"),
+    ("events", "referral", "record", "basis"),
     [
-        (Principal("client-1", Role.client), True),
-        (Principal("client-2", Role.client), False),
-        (Principal("therapist-1", Role.clinician), True),
-        (Principal("therapist-9", Role.clinician), False),
-        (Principal("client-1", Role.clinician), False),  # a clinician whose id happens to be the client's
-        (Principal("ops", Role.admin), True),
-        (Principal("scheduling", Role.service), True),
+        pytest.param(PROPOSED, True, False, "proposed", id="proposed"),
+        pytest.param(CHOSEN, True, True, "chosen", id="chosen-by-accept"),
+        pytest.param(CHOSEN_BY_BOOKING, True, True, "chosen", id="chosen-by-booking"),
+        pytest.param(IN_CARE, True, True, "in_care", id="in-care"),
+        pytest.param(NO_SHOW, True, True, "chosen", id="no-show-stays-chosen"),
+        pytest.param(SWITCHED, False, False, "ended", id="switched-away"),
+        pytest.param(DECLINED, False, False, "ended", id="declined"),
+        pytest.param(BOOKED_AT_ONCE, True, False, "proposed", id="booked-at-once-grants-nothing"),
+        pytest.param(EXPIRED, False, False, "withdrawn", id="proposal-expired"),
+        pytest.param((), False, False, "no_relationship", id="stranger"),
     ],
 )
-async def test_a_record_is_visible_to_its_client_their_clinicians_and_privileged_callers(
-    who: Principal, allowed: bool
+async def test_a_therapist_sees_what_their_care_relationship_allows_and_refusals_are_audited(
+    events: tuple[BaseModel, ...], referral: bool, record: bool, basis: str
 ) -> None:
-    stores = await in_care_with("therapist-1")
-    if allowed:
-        assert await ensure_visible(who, dict(INTAKE), stores, "intake") == INTAKE
-        assert (await client_record_for(who, "client-1", stores))["therapist_ids"] == ["therapist-1"]
-    else:
-        with pytest.raises(Problem) as hidden:
-            await ensure_visible(who, dict(INTAKE), stores, "intake")
-        assert hidden.value.status == 404  # by id: indistinguishable from a record that does not exist
-        with pytest.raises(Problem) as refused:
-            await client_record_for(who, "client-1", stores)
-        assert refused.value.status == 403
+    stores = await related(*events)
+    for needed, allowed in ((Access.referral, referral), (Access.record, record)):
+        audit, trail = audit_of(clinician())
+        if allowed:
+            granted = await client_record_for(
+                audit, CLIENT, stores, now=NOW, resource="check_ins", needed=needed
+            )
+            assert granted.basis == basis and trail.records == []
+        else:
+            with pytest.raises(Problem) as refused:
+                await client_record_for(audit, CLIENT, stores, now=NOW, resource="check_ins", needed=needed)
+            assert refused.value.status == 404  # as if the client did not exist
+            (entry,) = trail.records
+            assert (entry["action"], entry["basis"], entry["actor"]) == ("refused", basis, THERAPIST)
+            assert entry["client_id"] == CLIENT
+
+
+@pytest.mark.parametrize(
+    ("who", "basis"),
+    [
+        (Principal(CLIENT, Role.client), "own_record"),
+        (Principal("ops", Role.admin), "admin"),
+        (Principal("scheduling", Role.service), "service"),
+    ],
+)
+async def test_the_client_and_privileged_callers_see_the_record_whatever_the_relationships(
+    who: Principal, basis: str
+) -> None:
+    audit, _ = audit_of(who)
+    granted = await ensure_visible(
+        audit, dict(INTAKE), await related(), now=NOW, resource="intake", resource_id="intake-1"
+    )
+    assert granted.basis == basis
+
+
+async def test_another_client_gets_404_on_a_record_addressed_by_id_or_by_client() -> None:
+    audit, trail = audit_of(Principal("client-2", Role.client))
+    with pytest.raises(Problem) as by_id:
+        await ensure_visible(
+            audit, dict(INTAKE), samples.stores(), now=NOW, resource="intake", resource_id="i"
+        )
+    with pytest.raises(Problem) as by_client:
+        await client_record_for(audit, CLIENT, samples.stores(), now=NOW, resource="client_intakes")
+    assert by_id.value.status == by_client.value.status == 404
+    assert [e["basis"] for e in trail.records] == ["not_own_record", "not_own_record"]
 
 
 async def test_a_missing_record_is_not_found_even_for_an_admin() -> None:
+    audit, _ = audit_of(Principal("ops", Role.admin))
     with pytest.raises(Problem) as missing:
-        await ensure_visible(Principal("ops", Role.admin), None, samples.stores(), "intake")
+        await ensure_visible(audit, None, samples.stores(), now=NOW, resource="intake", resource_id="x")
     assert missing.value.status == 404
+
+
+# ---------------------------------------------------------------------- who writes the plan
+
+
+def care(*events: BaseModel) -> CareRelationships:
+    folded = CareRelationships()
+    for minutes, event in enumerate(events):
+        folded = folded.apply(event, NOW + timedelta(minutes=minutes))
+    return folded
+
+
+@pytest.mark.parametrize(
+    ("who", "named", "events", "author"),
+    [
+        (clinician(), None, IN_CARE, THERAPIST),
+        (clinician(), None, CHOSEN, None),
+        (clinician(), None, NO_SHOW, None),
+        (clinician(OTHER), None, IN_CARE, None),
+        (Principal("ops", Role.admin), None, IN_CARE, THERAPIST),
+        (Principal("ops", Role.admin), THERAPIST, IN_CARE, THERAPIST),
+        (Principal("ops", Role.admin), OTHER, IN_CARE, None),
+        (Principal("ops", Role.admin), None, CHOSEN, None),
+        (Principal("scheduling", Role.service), None, IN_CARE, THERAPIST),
+        (Principal(CLIENT, Role.client), None, IN_CARE, None),
+    ],
+)
+def test_only_the_therapist_in_care_or_an_admin_for_them_writes_the_plan(
+    who: Principal, named: str | None, events: tuple[BaseModel, ...], author: str | None
+) -> None:
+    assert plan_author(who, named, care(*events)) == author
+
+
+async def test_a_chosen_therapist_writing_the_plan_is_told_the_introduction_was_not_held() -> None:
+    stores = await related(*CHOSEN)
+    audit, trail = audit_of(clinician())
+    granted = await client_record_for(audit, CLIENT, stores, now=NOW, resource="treatment_plan")
+    with pytest.raises(Problem) as refused:
+        await ensure_plan_author(audit, granted, named=None)
+    assert (refused.value.status, refused.value.extensions["code"]) == (409, "not_in_care")
+    (entry,) = trail.records
+    assert (entry["action"], entry["resource"], entry["basis"]) == ("refused", "treatment_plan", "chosen")
+
+
+async def test_a_clinician_cannot_write_the_plan_in_another_therapists_name() -> None:
+    stores = await related(*IN_CARE)
+    audit, _ = audit_of(clinician())
+    granted = await client_record_for(audit, CLIENT, stores, now=NOW, resource="treatment_plan")
+    with pytest.raises(Problem) as refused:
+        await ensure_plan_author(audit, granted, named=OTHER)
+    assert refused.value.status == 422
+    assert await ensure_plan_author(audit, granted, named=THERAPIST) == THERAPIST
+
+
+async def test_relationship_events_redelivered_change_nothing_twice() -> None:
+    stores = samples.stores()
+    outgoing = [new_event(data, source="tests", now=NOW) for data in IN_CARE]
+    for event in [*outgoing, *outgoing]:
+        await follow_care(stores, CLIENT, event.data, event.envelope)
+    record = await stores.clients.get(CLIENT)
+    assert record is not None
+    assert care_of(record).in_care_with == THERAPIST
+    assert care_of(record).state_of(OTHER, NOW) is CareState.withdrawn  # the other candidate lapsed
+
+
+async def test_a_booking_that_is_no_choice_creates_no_record() -> None:
+    stores = await related(samples.booked(CLIENT, THERAPIST, by="system"))
+    assert await stores.clients.get(CLIENT) is None
+
+
+# ---------------------------------------------------------------------- start-up refusals
 
 
 def test_the_service_refuses_to_start_without_encryption_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,3 +204,20 @@ def test_the_service_refuses_to_start_without_encryption_keys(monkeypatch: pytes
     monkeypatch.delenv("FIELD_ENCRYPTION_ACTIVE_KEY", raising=False)
     monkeypatch.setattr("services.intake.__main__.serve", lambda app, settings: pytest.fail("served"))
     assert main() == 2
+
+
+def test_the_service_refuses_to_start_serving_a_country_without_crisis_resources(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INTAKE_SERVED_COUNTRIES", "US,GB,ZZ")
+    monkeypatch.setattr("services.intake.__main__.serve", lambda app, settings: pytest.fail("served"))
+    assert main() == 2
+    assert "no crisis resources for ZZ" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "served"), [("us, gb", ["US", "GB"]), ('["MX"]', ["MX"])])
+def test_served_countries_are_read_as_a_list_or_json(
+    monkeypatch: pytest.MonkeyPatch, given: str, served: list[str]
+) -> None:
+    monkeypatch.setenv("INTAKE_SERVED_COUNTRIES", given)
+    assert IntakeSettings().served_countries == served

@@ -1,4 +1,4 @@
-"""Check-ins on the fakes: created once per due event, answered once, change and review reasons."""
+"""Check-ins on the fakes: created once per due event, answered once or missed; change and review."""
 
 from __future__ import annotations
 
@@ -9,21 +9,33 @@ import pytest
 
 from services.intake.commands.answer_check_in import CheckInAnswers, answer_check_in
 from services.intake.commands.create_intake import create_intake
+from services.intake.commands.expire_check_in import expire_check_in
 from services.intake.commands.refusals import Conflict, InvalidFields
 from services.intake.commands.submit_intake import submit_intake
 from services.intake.commands.write_treatment_plan import TreatmentPlanInput, write_treatment_plan
+from services.intake.domain.check_ins import EarlierCheckIn, consecutive_missed
 from services.intake.domain.intake import NewIntake
-from services.intake.handlers.on_check_in_due import on_check_in_due
-from services.intake.handlers.on_session_booked import on_session_booked
+from services.intake.handlers.on_check_in_due import CHECK_IN_EXPIRY, on_check_in_due
+from services.intake.handlers.on_check_in_expiry import on_check_in_expiry
 from services.intake.store import IntakeStores
-from shared.events.common import SessionFormat
 from shared.events.envelope import OutgoingEvent, new_event
-from shared.events.models import CheckInCompleted, CheckInDue, RiskFlagged, SessionBooked
+from shared.events.models import CheckInCompleted, CheckInDue, CheckInMissed, RiskFlagged
 from shared.messaging.consumption import PermanentError
-from tests.support.fakes import InMemoryDocuments, ManualClock
+from shared.messaging.subscriptions import Handler
+from shared.ports import Clock
+from shared.storage import Document
+from shared.storage.timers import Timer
+from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
 from tests.unit.intake import samples
 
 CALM_GAD7 = [1, 1, 1, 1, 1, 0, 0]  # 5, from a baseline of 14: reliably better
+DUE_AT = datetime(2026, 3, 16, 9, tzinfo=UTC)
+EXPIRY = timedelta(days=7)
+
+
+def opened(stores: IntakeStores, clock: Clock, timers: InMemoryTimers | None = None) -> Handler:
+    """The check-in-due handler, with the expiry timers it schedules kept in `timers`."""
+    return on_check_in_due(stores, clock, timers or InMemoryTimers(), expiry=EXPIRY)
 
 
 def due(check_in_id: str = "ci-1", client_id: str = "client-1", **kwargs: Any) -> OutgoingEvent:
@@ -31,27 +43,10 @@ def due(check_in_id: str = "ci-1", client_id: str = "client-1", **kwargs: Any) -
         check_in_id=check_in_id,
         client_id=client_id,
         therapist_id="therapist-1",
-        due_at=datetime(2026, 3, 16, 9, tzinfo=UTC),
+        due_at=DUE_AT,
         instruments=["phq9", "gad7"],
     )
     return new_event(data, source="scheduling", correlation_id="journey-from-scheduling", **kwargs)
-
-
-def booked(therapist_id: str = "therapist-1") -> OutgoingEvent:
-    starts = datetime(2026, 3, 3, 17, tzinfo=UTC)
-    data = SessionBooked(
-        session_id="s-1",
-        client_id="client-1",
-        therapist_id=therapist_id,
-        starts_at=starts,
-        ends_at=starts + timedelta(minutes=50),
-        timezone="America/Los_Angeles",
-        format=SessionFormat.video,
-        series_id="series-1",
-        sequence=1,
-        join_url="https://meet.example/s-1",
-    )
-    return new_event(data, source="scheduling")
 
 
 async def submitted_intake(stores: IntakeStores, cipher: Any, **overrides: Any) -> str:
@@ -94,7 +89,7 @@ def check_in_events(stores: IntakeStores) -> list[OutgoingEvent]:
 
 async def test_check_in_due_creates_one_pending_check_in_listed_on_the_record() -> None:
     stores, clock = samples.stores(), ManualClock()
-    handle = on_check_in_due(stores, clock)
+    handle = opened(stores, clock)
     event = due()
     await handle(event.data, event.envelope)
     check_in = await stores.check_ins.get("ci-1")
@@ -105,7 +100,7 @@ async def test_check_in_due_creates_one_pending_check_in_listed_on_the_record() 
 
 async def test_a_redelivered_check_in_due_creates_nothing_more() -> None:
     stores, clock = samples.stores(), ManualClock()
-    handle = on_check_in_due(stores, clock)
+    handle = opened(stores, clock)
     event = due()
     await handle(event.data, event.envelope)
     await handle(event.data, event.envelope)
@@ -119,20 +114,11 @@ async def test_a_redelivered_check_in_due_creates_nothing_more() -> None:
 
 async def test_a_check_in_id_of_another_client_can_never_succeed() -> None:
     stores, clock = samples.stores(), ManualClock()
-    handle = on_check_in_due(stores, clock)
+    handle = opened(stores, clock)
     first, other = due(), due(client_id="client-2")
     await handle(first.data, first.envelope)
     with pytest.raises(PermanentError):
         await handle(other.data, other.envelope)
-
-
-async def test_session_booked_makes_the_therapist_one_of_the_clients_clinicians_once() -> None:
-    stores = samples.stores()
-    handle = on_session_booked(stores)
-    for event in (booked(), booked(), booked("therapist-2")):
-        await handle(event.data, event.envelope)
-    record = await stores.clients.get("client-1")
-    assert record is not None and record["therapist_ids"] == ["therapist-1", "therapist-2"]
 
 
 async def test_an_answered_check_in_publishes_its_change_against_the_intake_baseline() -> None:
@@ -140,7 +126,7 @@ async def test_an_answered_check_in_publishes_its_change_against_the_intake_base
     intake_id = await submitted_intake(stores, cipher)  # PHQ-9 8, GAD-7 14
     await with_plan(stores, cipher)
     event = due()
-    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    await opened(stores, clock)(event.data, event.envelope)
     progress = [{"goal": "reduce_panic", "score": 8}, {"goal": "calmer", "score": 5}]
     done = await answer_check_in(
         stores,
@@ -169,7 +155,7 @@ async def test_a_check_in_answered_twice_publishes_once() -> None:
     stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
     await submitted_intake(stores, cipher)
     event = due()
-    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    await opened(stores, clock)(event.data, event.envelope)
     first = await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
     second = await answer_check_in(stores, cipher, "ci-1", answers(phq9=[3] * 9), now=clock())
     assert second["result"] == first["result"]
@@ -180,7 +166,7 @@ async def test_a_positive_re_screen_flags_risk_first_with_the_check_in_id() -> N
     stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
     await submitted_intake(stores, cipher)
     event = due()
-    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    await opened(stores, clock)(event.data, event.envelope)
     risky = CheckInAnswers.model_validate({**samples.HIGH_RISK, "gad7": [2] * 7})
     await answer_check_in(stores, cipher, "ci-1", risky, now=clock())
     flagged, completed = check_in_events(stores)
@@ -194,7 +180,7 @@ async def test_a_positive_re_screen_flags_risk_first_with_the_check_in_id() -> N
 async def test_three_check_ins_without_reliable_improvement_suggest_a_review() -> None:
     stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
     await submitted_intake(stores, cipher)
-    handle = on_check_in_due(stores, clock)
+    handle = opened(stores, clock)
     for number in (1, 2, 3):
         event = due(f"ci-{number}")
         await handle(event.data, event.envelope)
@@ -209,7 +195,7 @@ async def test_answers_must_rate_every_plan_goal_and_the_screener_when_item9_is_
     await submitted_intake(stores, cipher)
     await with_plan(stores, cipher)
     event = due()
-    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    await opened(stores, clock)(event.data, event.envelope)
     bad = answers(phq9=[0] * 8 + [1], goal_progress=[{"goal": "unknown", "score": 3}])
     with pytest.raises(InvalidFields) as refused:
         await answer_check_in(stores, cipher, "ci-1", bad, now=clock())
@@ -226,6 +212,133 @@ async def test_answers_must_rate_every_plan_goal_and_the_screener_when_item9_is_
 async def test_a_check_in_without_a_submitted_intake_has_no_baseline() -> None:
     stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
     event = due()
-    await on_check_in_due(stores, clock)(event.data, event.envelope)
+    await opened(stores, clock)(event.data, event.envelope)
     with pytest.raises(Conflict):
         await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+
+
+# ---------------------------------------------------------------------- expiry as missed
+
+
+async def expire(stores: IntakeStores, check_in_id: str, clock: ManualClock) -> Document | None:
+    return await expire_check_in(
+        stores, check_in_id, expiry=EXPIRY, event_id=f"timer-event-{check_in_id}", now=clock()
+    )
+
+
+def missed_events(stores: IntakeStores) -> list[CheckInMissed]:
+    return [e.data for e in check_in_events(stores) if isinstance(e.data, CheckInMissed)]
+
+
+async def test_check_in_due_schedules_its_expiry_once_a_week_after_it_fell_due() -> None:
+    stores, clock, timers = samples.stores(), ManualClock(), InMemoryTimers()
+    event = due()
+    await opened(stores, clock, timers)(event.data, event.envelope)
+    await opened(stores, clock, timers)(event.data, event.envelope)  # redelivered
+    assert list(timers.pending()) == ["check-in-expiry:ci-1"]
+    timer = timers.pending()["check-in-expiry:ci-1"]
+    assert (timer.kind, timer.payload) == (CHECK_IN_EXPIRY, {"check_in_id": "ci-1"})
+    assert timer.due_at == DUE_AT + timedelta(days=7)
+
+
+async def test_an_unanswered_check_in_expires_as_missed_with_its_event_in_the_same_write() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    intake_id = await submitted_intake(stores, cipher)
+    event = due()
+    await opened(stores, clock)(event.data, event.envelope)
+    clock.advance(timedelta(days=21))
+    missed = await expire(stores, "ci-1", clock)
+    assert missed is not None and (missed["status"], missed["missed_at"]) == ("missed", clock())
+    (published,) = check_in_events(stores)
+    assert isinstance(published.data, CheckInMissed)
+    assert published.envelope.id == "timer-event-ci-1"  # the timer's deterministic id
+    assert published.envelope.correlation_id == intake_id
+    assert published.envelope.causation_id == event.envelope.id
+    assert (published.data.therapist_id, published.data.consecutive_missed) == ("therapist-1", 1)
+    again = await expire(stores, "ci-1", clock)  # fired again (another replica, a restart)
+    assert again == missed and len(check_in_events(stores)) == 1
+
+
+async def test_an_answered_check_in_does_not_expire() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    event = due()
+    await opened(stores, clock)(event.data, event.envelope)
+    await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+    clock.advance(timedelta(days=8))
+    still = await expire(stores, "ci-1", clock)
+    assert still is not None and still["status"] == "completed"
+    assert missed_events(stores) == []
+
+
+async def test_a_missed_check_in_can_no_longer_be_answered() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    event = due()
+    await opened(stores, clock)(event.data, event.envelope)
+    await expire(stores, "ci-1", clock)
+    with pytest.raises(Conflict) as refused:
+        await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+    assert refused.value.code == "check_in_missed"
+    assert [type(e.data) for e in check_in_events(stores)] == [CheckInMissed]
+
+
+async def test_misses_in_a_row_are_counted_and_an_answer_resets_the_count() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher)
+    handle = opened(stores, clock)
+    for number, answered in ((1, False), (2, False), (3, True), (4, False), (5, False), (6, False)):
+        event = due(f"ci-{number}")
+        await handle(event.data, event.envelope)
+        clock.advance(timedelta(days=14))
+        if answered:
+            await answer_check_in(stores, cipher, f"ci-{number}", answers(), now=clock())
+        else:
+            await expire(stores, f"ci-{number}", clock)
+    assert [(m.check_in_id, m.consecutive_missed) for m in missed_events(stores)] == [
+        ("ci-1", 1),
+        ("ci-2", 2),
+        ("ci-4", 1),
+        ("ci-5", 2),
+        ("ci-6", 3),
+    ]
+
+
+def test_an_earlier_check_in_past_its_own_deadline_counts_as_missed_though_not_yet_written() -> None:
+    now = datetime(2026, 4, 1, tzinfo=UTC)
+    lapsed = EarlierCheckIn(status="pending", due_at=now - timedelta(days=8))
+    open_still = EarlierCheckIn(status="pending", due_at=now - timedelta(days=2))
+    missed = EarlierCheckIn(status="missed", due_at=now - timedelta(days=30))
+    answered = EarlierCheckIn(status="completed", due_at=now - timedelta(days=40))
+    assert consecutive_missed([lapsed, missed, answered, missed], expiry=EXPIRY, now=now) == 3
+    assert consecutive_missed([open_still, missed], expiry=EXPIRY, now=now) == 1
+    assert consecutive_missed([], expiry=EXPIRY, now=now) == 1
+
+
+async def test_the_expiry_timer_fires_with_an_event_id_derived_from_the_timer() -> None:
+    stores, clock = samples.stores(), ManualClock()
+    event = due()
+    await opened(stores, clock)(event.data, event.envelope)
+    timer = Timer(
+        id="check-in-expiry:ci-1",
+        kind=CHECK_IN_EXPIRY,
+        due_at=DUE_AT + EXPIRY,
+        attempts=1,
+        payload={"check_in_id": "ci-1"},
+    )
+    fire = on_check_in_expiry(stores, clock, expiry=EXPIRY)
+    assert await fire(timer) == []  # published through the check-in's own outbox
+    (published,) = check_in_events(stores)
+    assert published.envelope.id == timer.event_id("check-in-missed")
+
+
+async def test_a_high_risk_check_in_flags_risk_where_the_client_lives() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await submitted_intake(stores, cipher, jurisdiction="ES-MD", languages=["es", "en"])
+    event = due()
+    await opened(stores, clock)(event.data, event.envelope)
+    risky = CheckInAnswers.model_validate({**samples.HIGH_RISK, "gad7": [2] * 7})
+    await answer_check_in(stores, cipher, "ci-1", risky, now=clock())
+    flagged = check_in_events(stores)[0].data
+    assert isinstance(flagged, RiskFlagged)
+    assert (flagged.jurisdiction, flagged.language) == ("ES-MD", "es")

@@ -1,16 +1,30 @@
-"""Writing the treatment plan: every change a new version with one event, on the fakes."""
+"""Writing the treatment plan on the fakes: a new version and one event per change, intake goals."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from services.intake.commands.write_treatment_plan import TreatmentPlanInput, write_treatment_plan
+from services.intake.commands.acknowledge_plan import acknowledge_plan
+from services.intake.commands.create_intake import create_intake
+from services.intake.commands.follow_care import follow_care
+from services.intake.commands.refusals import Conflict
+from services.intake.commands.submit_intake import submit_intake
+from services.intake.commands.write_treatment_plan import (
+    TreatmentPlanInput,
+    starting_goals,
+    write_treatment_plan,
+)
+from services.intake.domain.intake import NewIntake
+from services.intake.domain.plan import DEFAULT_TARGET
 from services.intake.store import IntakeStores
+from services.intake.store.client_records import acknowledged_at, care_of
 from services.intake.store.treatment_plans import opened_plan
+from shared.care.relationship import CareState
+from shared.events.envelope import new_event
 from shared.events.models import TreatmentPlanUpdated
 from shared.storage import Document
 from shared.storage.documents import Revision
@@ -18,6 +32,7 @@ from tests.support.fakes import InMemoryDocuments, ManualClock
 from tests.unit.intake import samples
 
 WRITER = {"subject": "therapist-1", "role": "clinician"}
+NOW = ManualClock()()
 PLAN: dict[str, Any] = {
     "approach": "cbt",
     "techniques": ["exposure", "cognitive_restructuring"],
@@ -131,3 +146,122 @@ def test_a_bad_plan_field_is_named(change: dict[str, Any], field: str) -> None:
 def test_review_at_must_carry_an_offset() -> None:
     plan = TreatmentPlanInput.model_validate({**PLAN, "review_at": "2026-05-01T09:00:00Z"})
     assert plan.review_at == datetime(2026, 5, 1, 9, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------- goals set together
+
+
+async def with_intake(stores: IntakeStores, cipher: Any, **overrides: Any) -> str:
+    new = NewIntake.model_validate({"client_id": "client-1", **samples.complete_sections(**overrides)})
+    created = await create_intake(stores, cipher, new, fields=new.model_fields_set, created_by={}, now=NOW)
+    await submit_intake(stores, cipher, str(created["_id"]), now=NOW)
+    return str(created["_id"])
+
+
+async def test_a_first_plan_without_goals_takes_the_intakes_goals_at_the_default_target() -> None:
+    stores, cipher = samples.stores(), samples.cipher()
+    await with_intake(stores, cipher)
+    plan = {k: v for k, v in PLAN.items() if k != "goals"}
+    version, created = await write(stores, cipher, plan)
+    assert created
+    (goal,) = opened_plan(version, cipher)["goals"]
+    assert goal == {
+        "code": "reduce_panic",
+        "description": samples.GOAL_TEXT,  # the client's words, sealed again for the plan
+        "target": {"measure": "goal_progress", "comparison": "at_least", "value": 7},
+        "from_intake": True,
+    }
+    assert samples.GOAL_TEXT not in repr(version)
+    assert plan_events(stores)[0].data.goals == ["reduce_panic"]
+
+
+async def test_goals_given_even_none_are_the_plans_goals() -> None:
+    stores, cipher = samples.stores(), samples.cipher()
+    await with_intake(stores, cipher)
+    version, _ = await write(stores, cipher, {**PLAN, "goals": []})
+    assert version["goals"] == []
+
+
+async def test_a_later_version_without_goals_does_not_bring_the_intake_goals_back() -> None:
+    stores, cipher = samples.stores(), samples.cipher()
+    await with_intake(stores, cipher)
+    await write(stores, cipher, {**PLAN, "goals": []})
+    version, _ = await write(stores, cipher, {"approach": "act"})
+    assert version["version"] == 2 and version["goals"] == []
+
+
+async def test_the_draft_offers_the_intakes_goals_marked_from_intake() -> None:
+    stores, cipher = samples.stores(), samples.cipher()
+    intake_id = await with_intake(stores, cipher)
+    intake = await stores.intakes.get(intake_id)
+    (goal,) = starting_goals(intake, cipher)
+    assert (goal.code, goal.description, goal.from_intake) == ("reduce_panic", samples.GOAL_TEXT, True)
+    assert goal.target.target() == DEFAULT_TARGET
+    assert starting_goals(None, cipher) == []
+
+
+async def test_a_completed_plan_ends_the_care_of_its_therapist_in_the_clients_record() -> None:
+    stores, cipher = samples.stores(), samples.cipher()
+    for data in (
+        samples.proposed("client-1", "therapist-1"),
+        samples.accepted("client-1", "therapist-1"),
+        samples.attended("client-1", "therapist-1"),
+    ):
+        await follow_care(stores, "client-1", data, new_event(data, source="tests", now=NOW).envelope)
+    await write(stores, cipher, PLAN)
+    record = await stores.clients.get("client-1")
+    assert record is not None and care_of(record).may_write_plan("therapist-1")
+    await write(stores, cipher, {**PLAN, "status": "completed"})
+    record = await stores.clients.get("client-1")
+    assert record is not None
+    assert care_of(record).state_of("therapist-1", NOW) is CareState.ended
+
+
+async def test_a_completed_version_the_record_missed_is_folded_by_the_next_write() -> None:
+    """A writer crashed after inserting its version: the next writer catches the record up."""
+    stores, cipher = samples.stores(), samples.cipher()
+    for data in (samples.accepted("client-1", "therapist-1"), samples.attended("client-1", "therapist-1")):
+        await follow_care(stores, "client-1", data, new_event(data, source="tests", now=NOW).envelope)
+    await write(stores, cipher, {**PLAN, "status": "completed"})
+
+    def crashed_before_the_record(current: Document | None) -> Revision:
+        assert current is not None
+        return Revision({**current, "plan_version": 0, "relationships": before})
+
+    record = await stores.clients.get("client-1")
+    assert record is not None
+    before = [{**r, "state": "in_care"} for r in record["relationships"]]
+    await stores.clients.upsert("client-1", crashed_before_the_record)
+    await write(stores, cipher, {**PLAN, "approach": "act"})  # written by an admin, say
+    record = await stores.clients.get("client-1")
+    assert record is not None and record["plan_version"] == 2
+    assert care_of(record).state_of("therapist-1", NOW) is CareState.ended
+
+
+# ---------------------------------------------------------------------- the client's acknowledgement
+
+
+async def test_the_client_acknowledges_the_current_version_once() -> None:
+    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    await write(stores, cipher, PLAN)
+    version, first = await acknowledge_plan(stores, "client-1", 1, now=clock())
+    clock.advance(timedelta(hours=1))
+    _, again = await acknowledge_plan(stores, "client-1", 1, now=clock())
+    assert version["_id"] == "client-1:v1" and first == again == NOW
+    record = await stores.clients.get("client-1")
+    assert record is not None and acknowledged_at(record, 1) == NOW and acknowledged_at(record, 2) is None
+
+
+@pytest.mark.parametrize("version", [1, 3])
+async def test_only_the_current_version_can_be_acknowledged(version: int) -> None:
+    stores, cipher = samples.stores(), samples.cipher()
+    await write(stores, cipher, PLAN)
+    await write(stores, cipher, {**PLAN, "approach": "act"})
+    with pytest.raises(Conflict) as refused:
+        await acknowledge_plan(stores, "client-1", version, now=NOW)
+    assert refused.value.code == "not_current_version"
+
+
+async def test_no_plan_cannot_be_acknowledged() -> None:
+    with pytest.raises(Conflict):
+        await acknowledge_plan(samples.stores(), "client-1", 1, now=NOW)

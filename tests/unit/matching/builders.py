@@ -11,12 +11,13 @@ from services.matching.domain.profile import TherapistProfile
 from services.matching.domain.therapist import Availability, Hold, Therapist
 from services.matching.store.read_model import Directory
 from services.matching.store.therapists import therapist_from_document
-from shared.events.common import OutcomeChange, SessionFormat
+from shared.events.common import OutcomeChange
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
     IntakeCompleted,
+    SessionAttendanceRecorded,
     SessionBooked,
     SessionCancelled,
     TherapistAvailabilityChanged,
@@ -131,20 +132,56 @@ def delivered(data: Any) -> tuple[Any, Envelope]:
 
 
 def session_booked(
-    therapist_id: str, *, client_id: str = "client-1", match_id: str | None = None, sequence: int = 1
+    therapist_id: str,
+    *,
+    client_id: str = "client-1",
+    match_id: str | None = None,
+    sequence: int = 1,
+    booked_by: str | None = None,
+    kind: str | None = None,
 ) -> SessionBooked:
-    return SessionBooked(
-        session_id=f"s-{client_id}-{sequence}",
-        client_id=client_id,
-        therapist_id=therapist_id,
-        starts_at=NOW + timedelta(days=2),
-        ends_at=NOW + timedelta(days=2, minutes=50),
-        timezone="America/Los_Angeles",
-        format=SessionFormat.video,
-        series_id=f"series-{client_id}",
-        sequence=sequence,
-        join_url="https://meet.example/abc",
-        match_id=match_id,
+    """A booked session; `booked_by="client"` with `kind="introduction"` is the client's own choice."""
+    return SessionBooked.model_validate(
+        {
+            "session_id": f"s-{client_id}-{sequence}",
+            "client_id": client_id,
+            "therapist_id": therapist_id,
+            "starts_at": NOW + timedelta(days=2),
+            "ends_at": NOW + timedelta(days=2, minutes=50),
+            "timezone": "America/Los_Angeles",
+            "format": "video",
+            "series_id": f"series-{client_id}",
+            "sequence": sequence,
+            "join_url": "https://meet.example/abc",
+            "match_id": match_id,
+            "booked_by": booked_by,
+            "kind": kind,
+        }
+    )
+
+
+def attended(
+    therapist_id: str,
+    *,
+    client_id: str = "client-1",
+    match_id: str | None = None,
+    attendance: str = "held",
+) -> SessionAttendanceRecorded:
+    """The therapist recorded the client's introduction as held (care starts) or a no-show."""
+    return SessionAttendanceRecorded.model_validate(
+        {
+            "session_id": f"s-{client_id}-1",
+            "client_id": client_id,
+            "therapist_id": therapist_id,
+            "series_id": f"series-{client_id}",
+            "sequence": 1,
+            "kind": "introduction",
+            "attendance": attendance,
+            "starts_at": NOW + timedelta(days=2),
+            "recorded_at": NOW + timedelta(days=2, hours=1),
+            "recorded_by": "clinician",
+            "match_id": match_id,
+        }
     )
 
 
@@ -239,6 +276,7 @@ class Fakes:
         self.clients = InMemoryDocuments("clients")
         self.outcomes = InMemoryDocuments("outcomes")
         self.journal = InMemoryDocuments("directory")
+        self.waitlist = InMemoryDocuments("waitlist")
         self.timers = InMemoryTimers()
         self.matching = self.replica("replica-1", **policy)
 
@@ -249,6 +287,7 @@ class Fakes:
             proposals=self.proposals,
             clients=self.clients,
             outcomes=self.outcomes,
+            waitlist=self.waitlist,
             directory=Directory(
                 self.therapists, self.outcomes, self.journal, instance=instance, clock=self.clock
             ),

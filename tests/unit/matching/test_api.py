@@ -11,10 +11,11 @@ from fastapi import FastAPI
 
 from services.matching.api import matches, therapists
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from shared.http.auth import Role
 from shared.http.problems import install_problem_handlers
 from tests.unit.http_stand_in import bearer, stand_in_runtime
-from tests.unit.matching.builders import Fakes, delivered, intake, profile
+from tests.unit.matching.builders import Fakes, attended, delivered, intake, profile
 
 ADMIN = bearer("ops-1", Role.admin)
 CLIENT = bearer("client-1", Role.client)
@@ -109,17 +110,58 @@ async def _proposed(api: httpx.AsyncClient, fakes: Fakes) -> str:
     return str(fakes.published("match-proposed")[-1].match_id)
 
 
-async def test_clients_see_their_own_matches_only_and_every_read_is_audited(
+def audit_of(api: httpx.AsyncClient) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = api._transport.app.state.runtime.audit.records  # type: ignore[attr-defined]
+    return records
+
+
+async def test_clients_see_their_own_matches_only_and_every_read_and_refusal_is_audited(
     api: httpx.AsyncClient, fakes: Fakes
 ) -> None:
     match_id = await _proposed(api, fakes)
     own = await api.get("/v1/clients/client-1/matches", headers=CLIENT)
     assert own.status_code == 200
     assert [m["match_id"] for m in own.json()["items"]] == [match_id]
-    assert (await api.get("/v1/clients/client-1/matches", headers=OTHER_CLIENT)).status_code == 403
-    assert (await api.get(f"/v1/matches/{match_id}", headers=OTHER_CLIENT)).status_code == 403
-    audit = api._transport.app.state.runtime.audit  # type: ignore[attr-defined]
-    assert [(r["resource"], r["client_id"]) for r in audit.records] == [("matches", "client-1")]
+    assert own.json()["waitlisted"] is False and own.json()["waitlisted_since"] is None
+    refused = await api.get("/v1/clients/client-1/matches", headers=OTHER_CLIENT)
+    missing = await api.get("/v1/matches/no-such-match", headers=OTHER_CLIENT)
+    hidden = await api.get(f"/v1/matches/{match_id}", headers=OTHER_CLIENT)
+    assert refused.status_code == missing.status_code == hidden.status_code == 404
+    # A refusal says no more than a missing match (only the path it answers differs).
+    assert hidden.json() | {"instance": None} == missing.json() | {"instance": None}
+    assert [(r["action"], r["resource"], r["client_id"], r["basis"]) for r in audit_of(api)] == [
+        ("read", "matches", "client-1", "own_record"),
+        ("refused", "matches", "client-1", "not_own_record"),
+        ("refused", "match", "client-1", "not_own_record"),
+    ]
+
+
+async def test_a_therapist_reads_a_clients_matches_only_once_chosen_and_while_in_care(
+    api: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    match_id = await _proposed(api, fakes)
+    therapist = bearer("t-1", Role.clinician)
+    paths = ("/v1/clients/client-1/matches", f"/v1/matches/{match_id}")
+
+    async def answers() -> list[int]:
+        return [(await api.get(path, headers=therapist)).status_code for path in paths]
+
+    assert await answers() == [404, 404]  # proposed: the referral summary is intake's, not the matches
+    accepted = await api.post(f"/v1/matches/{match_id}/accept", json={"therapist_id": "t-1"}, headers=CLIENT)
+    assert accepted.status_code == 200
+    assert await answers() == [200, 200]  # chosen
+    await on_session_attendance_recorded(fakes.matching)(*delivered(attended("t-1", match_id=match_id)))
+    assert await answers() == [200, 200]  # in care
+    declined = await api.post(f"/v1/matches/{match_id}/decline", json={"therapist_id": "t-1"}, headers=CLIENT)
+    assert declined.status_code == 200
+    assert await answers() == [404, 404]  # ended
+    bases = [(r["action"], r["basis"]) for r in audit_of(api) if r["actor"] == "t-1"]
+    assert bases == [
+        *[("refused", "proposed")] * 2,
+        *[("read", "chosen")] * 2,
+        *[("read", "in_care")] * 2,
+        *[("refused", "ended")] * 2,
+    ]
 
 
 async def test_a_client_accepts_and_declines_their_own_match(api: httpx.AsyncClient, fakes: Fakes) -> None:
@@ -138,8 +180,9 @@ async def test_someone_elses_match_may_not_be_accepted_or_declined(
 ) -> None:
     match_id = await _proposed(api, fakes)
     for path in (f"/v1/matches/{match_id}/accept", f"/v1/matches/{match_id}/decline"):
-        assert (await api.post(path, headers=OTHER_CLIENT)).status_code == 403
-        assert (await api.post(path, headers=CLINICIAN)).status_code == 403
+        assert (await api.post(path, headers=OTHER_CLIENT)).status_code == 404  # as if missing
+        assert (await api.post(path, headers=CLINICIAN)).status_code == 403  # a role never chooses
+    assert fakes.published("match-accepted") == fakes.published("match-declined") == []
 
 
 async def test_choosing_a_therapist_outside_the_proposal_is_a_problem_naming_the_field(
@@ -159,4 +202,14 @@ async def test_switching_without_a_therapist_or_open_proposal_is_a_conflict(
     match_id = await _proposed(api, fakes)
     switched = await api.post("/v1/clients/client-1/switch", headers=CLIENT)
     assert switched.status_code == 200 and switched.json()["proposal"]["predecessor"] == match_id
-    assert (await api.post("/v1/clients/client-1/switch", headers=OTHER_CLIENT)).status_code == 403
+    assert (await api.post("/v1/clients/client-1/switch", headers=OTHER_CLIENT)).status_code == 404
+
+
+async def test_a_client_nobody_can_take_sees_that_they_wait_and_since_when(
+    api: httpx.AsyncClient, fakes: Fakes
+) -> None:
+    await on_intake_completed(fakes.matching)(*delivered(intake()))  # an empty directory
+    listed = (await api.get("/v1/clients/client-1/matches", headers=CLIENT)).json()
+    assert listed["waitlisted"] is True and listed["waitlisted_since"] is not None
+    (empty,) = listed["items"]
+    assert empty["waitlisted"] is True and empty["candidates"] == [] and empty["origin"] == "intake"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,15 +20,20 @@ from services.matching.domain import filters
 from services.matching.handlers.on_booking_failed import on_booking_failed
 from services.matching.handlers.on_check_in_completed import on_check_in_completed
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.matching.handlers.on_session_booked import on_session_booked
 from services.matching.handlers.on_session_cancelled import on_session_cancelled
 from services.matching.handlers.on_therapist_availability_changed import on_therapist_availability_changed
 from services.matching.handlers.on_treatment_plan_updated import on_treatment_plan_updated
+from services.matching.store.clients import care_of
+from services.matching.store.proposals import chosen_by_booking
+from shared.care.relationship import CareRelationships, CareState
 from shared.events.models import MatchProposed, TreatmentPlanUpdated
 from shared.storage.timers import Timer
 from tests.unit.matching.builders import (
     NOW,
     Fakes,
+    attended,
     availability_changed,
     booking_failed,
     check_in,
@@ -364,17 +370,121 @@ async def test_switching_without_therapist_or_proposal_is_a_conflict() -> None:
         await switch_therapist(fakes.matching, "client-unknown")
 
 
-async def test_an_unbooked_proposal_expires_and_gives_its_capacity_back() -> None:
+def expiry_of(proposal: MatchProposed) -> Timer:
+    return Timer(
+        expiry_timer_id(proposal.match_id),
+        EXPIRY_TIMER,
+        proposal.expires_at,
+        1,
+        {"match_id": proposal.match_id},
+    )
+
+
+async def test_an_unanswered_proposal_expires_gives_its_holds_back_and_is_proposed_again() -> None:
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     fakes.clock.advance(timedelta(hours=24))
-    timer = Timer(
-        expiry_timer_id(first.match_id), EXPIRY_TIMER, first.expires_at, 1, {"match_id": first.match_id}
-    )
-    assert await expire_proposal(fakes.matching)(timer) == []
-    assert fakes.proposals.documents[first.match_id]["status"] == "expired"
-    assert all(holds_of(fakes, t) == [] for t in candidate_ids(first))
+    assert await expire_proposal(fakes.matching)(expiry_of(first)) == []
+    expired = fakes.proposals.documents[first.match_id]
+    again = fakes.published("match-proposed")[-1]
+    assert expired["status"] == "expired" and expired["successor"] == again.match_id
+    assert again.origin == "expired" and again.predecessor_match_id == first.match_id
+    assert candidate_ids(again) == candidate_ids(first)  # unanswered is not declined
+    assert all(holds_of(fakes, t) == [again.match_id] for t in candidate_ids(first))
+    assert again.expires_at == fakes.clock.now + timedelta(hours=24)
+    assert expiry_timer_id(again.match_id) in fakes.timers.pending()
+    assert fakes.clients.documents["client-1"]["current_match_id"] == again.match_id
+
+
+async def test_an_expiry_fired_twice_proposes_again_once() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    fakes.clock.advance(timedelta(hours=24))
+    await expire_proposal(fakes.matching)(expiry_of(first))
+    await expire_proposal(fakes.matching)(expiry_of(first))
+    assert len(fakes.published("match-proposed")) == 2
+
+
+async def test_an_expired_proposal_is_proposed_again_without_the_therapists_the_client_declined() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    await decline_match(fakes.matching, first.match_id, therapist_id="t-best")
+    second = fakes.published("match-proposed")[-1]
+    fakes.clock.advance(timedelta(hours=24))
+    await expire_proposal(fakes.matching)(expiry_of(second))
+    third = fakes.published("match-proposed")[-1]
+    assert third.origin == "expired" and third.predecessor_match_id == second.match_id
+    assert "t-best" not in candidate_ids(third)
+
+
+async def test_an_answered_proposal_does_not_expire() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    fakes.clock.advance(timedelta(hours=24))
+    await expire_proposal(fakes.matching)(expiry_of(first))
+    assert fakes.proposals.documents[first.match_id]["status"] == "accepted"
+    assert len(fakes.published("match-proposed")) == 1
+
+
+async def test_expiries_stop_at_the_limit_per_intake_with_an_operator_alert() -> None:
+    fakes = Fakes(max_proposals_per_intake=2)
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    fakes.clock.advance(timedelta(hours=24))
+    await expire_proposal(fakes.matching)(expiry_of(first))
+    second = fakes.published("match-proposed")[-1]
+    fakes.clock.advance(timedelta(hours=24))
+    with capture_logs() as logs:
+        await expire_proposal(fakes.matching)(expiry_of(second))
+    assert len(fakes.published("match-proposed")) == 2
+    assert fakes.proposals.documents[second.match_id]["status"] == "expired"
+    assert fakes.proposals.documents[second.match_id]["successor"] is None
+    assert any(line.get("alert") == "matching_proposals_exhausted" for line in logs)
+    assert all(holds_of(fakes, t) == [] for t in candidate_ids(second))
+
+
+async def test_an_empty_proposal_has_no_expiry_and_never_expires_into_another() -> None:
+    fakes = Fakes()
+    empty = await propose(fakes)
+    assert empty.candidates == [] and empty.waitlisted
+    assert expiry_timer_id(empty.match_id) not in fakes.timers.timers
+    fakes.clock.advance(timedelta(hours=24))
+    await expire_proposal(fakes.matching)(expiry_of(empty))  # as if a timer had been left over
+    assert len(fakes.published("match-proposed")) == 1
+    assert fakes.proposals.documents[empty.match_id]["status"] == "proposed"
+
+
+async def test_every_proposal_says_why_it_was_made_and_what_it_follows() -> None:
+    fakes = Fakes(top_k=1)
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    assert (first.origin, first.predecessor_match_id, first.waitlisted) == ("intake", None, False)
+    declined = await decline_match(fakes.matching, first.match_id)
+    assert declined.proposal is not None
+    await on_booking_failed(fakes.matching)(*delivered(booking_failed(declined.proposal["_id"])))
+    failed = fakes.published("match-proposed")[-1]
+    await on_session_booked(fakes.matching)(*delivered(session_booked("t-fair", match_id=failed.match_id)))
+    switched = await switch_therapist(fakes.matching, "client-1")
+    assert switched is not None
+    fakes.clock.advance(timedelta(hours=24))
+    await expire_proposal(fakes.matching)(expiry_of(fakes.published("match-proposed")[-1]))
+    newer = await propose(fakes, intake_id="intake-2", submitted_at=(NOW + timedelta(days=2)).isoformat())
+    trail = [(p.origin, p.predecessor_match_id) for p in fakes.published("match-proposed")]
+    ids = [p.match_id for p in fakes.published("match-proposed")]
+    assert trail == [
+        ("intake", None),
+        ("decline", ids[0]),
+        ("booking_failed", ids[1]),
+        ("switch", ids[2]),
+        ("expired", ids[3]),
+        ("intake", ids[4]),
+    ]
+    assert newer.match_id == ids[5]
 
 
 async def test_outcome_records_move_the_ranking_toward_the_effective_therapist() -> None:
@@ -460,3 +570,121 @@ async def test_the_clients_intake_is_stored_before_their_proposal_is() -> None:
     fakes.proposals.insert = noting  # type: ignore[method-assign]
     await propose(fakes)
     assert seen == [True]
+
+
+def care(fakes: Fakes, client_id: str = "client-1") -> CareRelationships:
+    return care_of(fakes.clients.documents[client_id])
+
+
+async def test_a_clients_own_booking_of_a_proposed_therapist_accepts_the_match_once() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    booked = session_booked("t-good", match_id=first.match_id, booked_by="client", kind="introduction")
+    event, envelope = delivered(booked)
+    handle = on_session_booked(fakes.matching)
+    for _ in range(3):
+        await handle(event, envelope)
+    (accepted,) = fakes.published("match-accepted")
+    assert (accepted.match_id, accepted.therapist_id) == (first.match_id, "t-good")
+    (outgoing,) = [e for e in fakes.events if e.spec.name == "match-accepted"]
+    assert outgoing.envelope.causation_id == envelope.id  # derived from the session-booked
+    proposal = fakes.proposals.documents[first.match_id]
+    assert proposal["status"] == "booked" and proposal["accepted_therapist_id"] == "t-good"
+    assert caseload_of(fakes, "t-good") == ["client-1"]
+    assert all(holds_of(fakes, t) == [] for t in candidate_ids(first))
+    assert care(fakes).state_of("t-good", NOW) is CareState.chosen
+    assert care(fakes).state_of("t-best", NOW) is CareState.withdrawn
+    with pytest.raises(Conflict):  # accepted: another candidate needs a decline first
+        await accept_match(fakes.matching, first.match_id, therapist_id="t-best")
+
+
+async def test_the_same_booking_under_another_event_id_accepts_nothing_more() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    booked = session_booked("t-good", match_id=first.match_id, booked_by="client", kind="introduction")
+    await on_session_booked(fakes.matching)(*delivered(booked))
+    await on_session_booked(fakes.matching)(*delivered(booked))  # a fresh envelope
+    assert len(fakes.published("match-accepted")) == 1
+
+
+async def test_a_booking_at_once_by_the_system_books_and_counts_the_caseload_but_accepts_nothing() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    booked = session_booked("t-best", match_id=first.match_id, booked_by="system", kind="introduction")
+    await on_session_booked(fakes.matching)(*delivered(booked))
+    proposal = fakes.proposals.documents[first.match_id]
+    assert proposal["status"] == "booked" and proposal.get("accepted_therapist_id") is None
+    assert caseload_of(fakes, "t-best") == ["client-1"]
+    assert fakes.published("match-accepted") == []
+    assert care(fakes).state_of("t-best", NOW) is CareState.proposed  # no record before the client chose
+
+
+async def test_a_booking_that_is_no_choice_from_an_open_proposal_accepts_nothing() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    cases = [
+        session_booked(
+            "t-poor", match_id=first.match_id, booked_by="client", kind="introduction"
+        ),  # not proposed
+        session_booked("t-good", match_id=first.match_id, booked_by="client", kind="therapy"),
+        session_booked("t-good", match_id=first.match_id, booked_by="admin", kind="introduction"),
+        session_booked("t-good", match_id=None, booked_by="client", kind="introduction"),  # names no proposal
+    ]
+    for booked in cases:
+        proposal = fakes.proposals.documents[first.match_id]
+        assert not chosen_by_booking(proposal, booked)
+    await accept_match(fakes.matching, first.match_id, therapist_id="t-best")
+    again = session_booked("t-good", match_id=first.match_id, booked_by="client", kind="introduction")
+    assert not chosen_by_booking(fakes.proposals.documents[first.match_id], again)  # accepted already
+    await on_session_booked(fakes.matching)(*delivered(cases[0]))
+    assert [e.therapist_id for e in fakes.published("match-accepted")] == ["t-best"]
+
+
+async def test_the_clients_care_relationships_follow_proposal_choice_care_and_its_end() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    assert set(care(fakes).proposed_at(NOW)) == set(candidate_ids(first))
+    await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    assert care(fakes).state_of("t-good", NOW) is CareState.chosen
+    await on_session_booked(fakes.matching)(*delivered(session_booked("t-good", match_id=first.match_id)))
+    fakes.clock.advance(timedelta(days=2))
+    attendance = on_session_attendance_recorded(fakes.matching)
+    await attendance(*delivered(attended("t-good", match_id=first.match_id, attendance="no_show")))
+    assert care(fakes).state_of("t-good", fakes.clock.now) is CareState.chosen
+    held, envelope = delivered(attended("t-good", match_id=first.match_id))
+    envelope = replace(envelope, id="held-1", time=NOW + timedelta(days=2, hours=1))
+    await attendance(held, envelope)
+    assert care(fakes).in_care_with == "t-good"
+    plan = TreatmentPlanUpdated.model_validate(
+        {
+            "client_id": "client-1",
+            "therapist_id": "t-good",
+            "version": 4,
+            "status": "completed",
+            "approach": "cbt",
+            "session_cadence": "weekly",
+            "check_in_interval_days": 14,
+            "updated_at": NOW,
+        }
+    )
+    ended, envelope = delivered(plan)
+    await on_treatment_plan_updated(fakes.matching)(ended, replace(envelope, time=NOW + timedelta(days=30)))
+    assert care(fakes).state_of("t-good", NOW + timedelta(days=31)) is CareState.ended
+
+
+async def test_declining_the_chosen_therapist_ends_care_and_frees_their_place() -> None:
+    fakes = Fakes()
+    await directory(fakes, *FOUR)
+    first = await propose(fakes)
+    await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    await on_session_booked(fakes.matching)(*delivered(session_booked("t-good", match_id=first.match_id)))
+    fakes.clock.advance(timedelta(hours=1))
+    await decline_match(fakes.matching, first.match_id, therapist_id="t-good")
+    assert care(fakes).state_of("t-good", fakes.clock.now) is CareState.ended
+    assert caseload_of(fakes, "t-good") == []
+    assert fakes.clients.documents["client-1"]["therapist_id"] is None

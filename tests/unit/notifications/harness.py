@@ -8,8 +8,15 @@ from typing import Any
 
 from services.notifications.channels import DeliveryFailure, Outbound, Sender
 from services.notifications.channels.in_app import InAppSender
+from services.notifications.commands.check_in_reminders import fire_check_in_reminder
 from services.notifications.commands.deliver import ESCALATION_TIMER, fire_delivery
-from services.notifications.commands.dispatch import DELIVERY_TIMER, REMINDER_TIMER, DeliveryPolicy, Dispatch
+from services.notifications.commands.dispatch import (
+    CHECK_IN_REMINDER_TIMER,
+    DELIVERY_TIMER,
+    REMINDER_TIMER,
+    DeliveryPolicy,
+    Dispatch,
+)
 from services.notifications.commands.page_on_call import fire_escalation_check
 from services.notifications.commands.reminders import fire_reminder
 from services.notifications.domain.delivery import RetryPolicy
@@ -22,6 +29,8 @@ from shared.storage.documents import Revision
 from shared.storage.timers import Timer, TimerStatus
 from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
 from tests.unit.notifications import samples
+
+CHECK_IN_REMINDER_AFTER = timedelta(hours=72)
 
 
 class RecordingSender:
@@ -64,6 +73,7 @@ class Harness:
             DELIVERY_TIMER: fire_delivery(self.dispatch),
             REMINDER_TIMER: fire_reminder(self.dispatch),
             ESCALATION_TIMER: fire_escalation_check(self.dispatch),
+            CHECK_IN_REMINDER_TIMER: fire_check_in_reminder(self.dispatch),
         }
         count = 0
         while due := sorted(
@@ -108,6 +118,7 @@ def harness(*, rota: tuple[str, ...] = ("oncall-1", "oncall-2"), max_attempts: i
         inbox_entries=InMemoryDocuments("inbox_entries"),
         sessions=InMemoryDocuments("sessions"),
         alerts=InMemoryDocuments("alerts"),
+        check_ins=InMemoryDocuments("check_ins"),
     )
     timers = InMemoryTimers()
     senders = {"email": RecordingSender(), "sms": RecordingSender(), "push": RecordingSender()}
@@ -124,6 +135,7 @@ def harness(*, rota: tuple[str, ...] = ("oncall-1", "oncall-2"), max_attempts: i
             critical_retry=RetryPolicy(max_attempts, timedelta(seconds=2), timedelta(minutes=1)),
             on_call_rota=rota,
             email_from="no-reply@carepath.test",
+            check_in_reminder_after=CHECK_IN_REMINDER_AFTER,
         ),
     )
     return Harness(dispatch, stores, timers, clock, senders)

@@ -28,11 +28,13 @@ from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
     CheckInDue,
+    CheckInMissed,
     IntakeCompleted,
     MatchAccepted,
     MatchDeclined,
     MatchProposed,
     RiskFlagged,
+    SessionAttendanceRecorded,
     SessionBooked,
     SessionCancelled,
     SessionRescheduled,
@@ -98,7 +100,13 @@ def intake_completed(client_id: str = "client-1") -> IntakeCompleted:
     )
 
 
-def risk_flagged(client_id: str = "client-1", therapist_id: str | None = None) -> RiskFlagged:
+def risk_flagged(
+    client_id: str = "client-1",
+    therapist_id: str | None = None,
+    *,
+    jurisdiction: str | None = "US-NY",
+    language: str | None = None,
+) -> RiskFlagged:
     return RiskFlagged(
         intake_id="intake-1",
         client_id=client_id,
@@ -106,12 +114,21 @@ def risk_flagged(client_id: str = "client-1", therapist_id: str | None = None) -
         risk_level=RiskLevel.high,
         reasons=RISK_REASONS,
         flagged_at=NOW,
+        jurisdiction=jurisdiction,
+        language=language,
     )
 
 
-def match_proposed(client_id: str = "client-1", candidates: int = 2) -> MatchProposed:
+def match_proposed(
+    client_id: str = "client-1",
+    candidates: int = 2,
+    *,
+    origin: str | None = None,
+    waitlisted: bool = False,
+    match_id: str = "match-1",
+) -> MatchProposed:
     return MatchProposed(
-        match_id="match-1",
+        match_id=match_id,
         client_id=client_id,
         intake_id="intake-1",
         candidates=[
@@ -120,6 +137,11 @@ def match_proposed(client_id: str = "client-1", candidates: int = 2) -> MatchPro
         ],
         reasons=[] if candidates else ["no_licensed_therapist_in_jurisdiction"],
         expires_at=NOW + timedelta(days=2),
+        timezone="America/New_York",
+        risk_level=RiskLevel.high,
+        origin=origin,
+        predecessor_match_id="match-0" if origin == "expired" else None,
+        waitlisted=waitlisted,
     )
 
 
@@ -203,23 +225,70 @@ def session_cancelled(
     )
 
 
-def check_in_due(client_id: str = "client-1") -> CheckInDue:
+def session_attendance_recorded(
+    client_id: str = "client-1",
+    therapist_id: str = "therapist-1",
+    *,
+    session_id: str = "session-1",
+    attendance: str = "no_show",
+    kind: str = "introduction",
+    offered_slots: tuple[datetime, ...] = (STARTS + timedelta(days=2), STARTS + timedelta(days=1)),
+) -> SessionAttendanceRecorded:
+    return SessionAttendanceRecorded.model_validate(
+        {
+            "session_id": session_id,
+            "client_id": client_id,
+            "therapist_id": therapist_id,
+            "series_id": "series-1",
+            "sequence": 1,
+            "kind": kind,
+            "attendance": attendance,
+            "starts_at": STARTS,
+            "recorded_at": STARTS + timedelta(hours=1),
+            "recorded_by": "clinician",
+            "match_id": "match-1",
+            "offered_slots": list(offered_slots) if attendance == "no_show" else [],
+        }
+    )
+
+
+def check_in_due(
+    client_id: str = "client-1", *, check_in_id: str = "checkin-1", due_at: datetime = NOW + timedelta(days=3)
+) -> CheckInDue:
     return CheckInDue(
-        check_in_id="checkin-1",
+        check_in_id=check_in_id,
         client_id=client_id,
         therapist_id="therapist-1",
-        due_at=NOW + timedelta(days=3),
+        due_at=due_at,
         instruments=["phq9", "gad7", "cssrs"],
     )
 
 
+def check_in_missed(
+    client_id: str = "client-1",
+    therapist_id: str = "therapist-1",
+    *,
+    check_in_id: str = "checkin-1",
+    consecutive_missed: int = 3,
+    due_at: datetime = NOW + timedelta(days=3),
+) -> CheckInMissed:
+    return CheckInMissed(
+        check_in_id=check_in_id,
+        client_id=client_id,
+        therapist_id=therapist_id,
+        due_at=due_at,
+        missed_at=due_at + timedelta(days=7),
+        consecutive_missed=consecutive_missed,
+    )
+
+
 def treatment_plan_updated(
-    client_id: str = "client-1", status: PlanStatus = PlanStatus.active
+    client_id: str = "client-1", status: PlanStatus = PlanStatus.active, version: int = 4
 ) -> TreatmentPlanUpdated:
     return TreatmentPlanUpdated(
         client_id=client_id,
         therapist_id="therapist-1",
-        version=4,
+        version=version,
         status=status,
         approach=Approach.psychodynamic,
         session_cadence=SessionCadence.weekly,
@@ -230,12 +299,17 @@ def treatment_plan_updated(
 
 
 def check_in_completed(
-    client_id: str = "client-1", *, deterioration: bool = True, review: bool = True
+    client_id: str = "client-1",
+    *,
+    deterioration: bool = True,
+    review: bool = True,
+    check_in_id: str = "checkin-1",
+    therapist_id: str = "therapist-1",
 ) -> CheckInCompleted:
     return CheckInCompleted(
-        check_in_id="checkin-1",
+        check_in_id=check_in_id,
         client_id=client_id,
-        therapist_id="therapist-1",
+        therapist_id=therapist_id,
         completed_at=NOW,
         phq9=PHQ9,
         gad7=GAD7,

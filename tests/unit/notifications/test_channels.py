@@ -10,14 +10,19 @@ import httpx
 import pytest
 
 from services.notifications.channels import Attachment, DeliveryFailure, Outbound
-from services.notifications.channels import smtp as smtp_channel
 from services.notifications.channels.smtp import SmtpConfig, SmtpSender, build_email
 from services.notifications.channels.webhook import ProviderConfig, WebhookSender, signed_headers, verify
-from services.notifications.domain.messages import Audience, MessageKind
+from services.notifications.domain.messages import Audience, MessageKind, crisis_context
 from services.notifications.rendering import Renderer
+from shared.care.crisis_resources import crisis_resources
 
 MESSAGE = Renderer(app_url="https://app.example").render(
-    MessageKind.crisis_resources, Audience.client, context={}, locale="en", zone="UTC", channel="email"
+    MessageKind.crisis_resources,
+    Audience.client,
+    context=crisis_context(crisis_resources("US-NY"), "en"),
+    locale="en",
+    zone="UTC",
+    channel="email",
 )
 SECRET = "provider-secret"
 
@@ -65,7 +70,7 @@ async def test_smtp_replies_are_told_apart_transient_or_permanent(
     async def failing_send(*args: Any, **kwargs: Any) -> None:
         raise error
 
-    monkeypatch.setattr(smtp_channel.aiosmtplib, "send", failing_send)
+    monkeypatch.setattr(aiosmtplib, "send", failing_send)  # the module the sender calls
     sender = SmtpSender(SmtpConfig("127.0.0.1", 1, "none", None, None, True, "no-reply@carepath.test", 1.0))
 
     with pytest.raises(DeliveryFailure) as failure:

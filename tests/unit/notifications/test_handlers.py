@@ -10,7 +10,9 @@ from services.notifications.channels import permanent, transient
 from services.notifications.domain.delivery import DeliveryStatus
 from services.notifications.handlers.on_check_in_completed import on_check_in_completed
 from services.notifications.handlers.on_check_in_due import on_check_in_due
+from services.notifications.handlers.on_match_proposed import on_match_proposed
 from services.notifications.handlers.on_risk_flagged import on_risk_flagged
+from services.notifications.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.notifications.handlers.on_session_booked import on_session_booked
 from services.notifications.handlers.on_session_cancelled import on_session_cancelled
 from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
@@ -276,3 +278,79 @@ async def test_check_in_with_reliable_deterioration_alerts_the_therapist_on_thei
     (email,) = h.sent("email")
     assert email.recipient_id == "therapist-1"
     assert email.message.subject == "Client client-1's check-in needs your attention"
+
+
+async def test_a_no_show_introduction_offers_the_client_the_next_slots_in_the_sessions_zone() -> None:
+    h = harness()
+    await h.register("client-1", email="client@example.org", timezone=None)  # no zone of their own
+    await h.register("therapist-1", role="therapist", email="therapist@example.org")
+    booked = samples.session_booked()  # in America/New_York
+    await on_session_booked(h.dispatch)(booked, envelope_of(booked))
+    await h.run_due_timers()
+    no_show = samples.session_attendance_recorded(attendance="no_show")
+
+    await on_session_attendance_recorded(h.dispatch)(no_show, envelope_of(no_show))
+    await h.run_due_timers()
+
+    (told,) = [o for o in h.sent("email", "client-1") if o.kind == "introduction_missed"]
+    assert "- Wednesday, March 11, 2026 at 11:00 AM EDT" in told.message.body
+    assert "/sessions/session-1/rebook" in told.message.body
+    assert [o.kind for o in h.sent("email", "therapist-1")] == ["session_booked"]  # nothing new
+
+
+async def test_a_held_introduction_tells_the_client_and_a_therapy_sessions_attendance_nobody() -> None:
+    h = harness()
+    await registered(h)
+    held = samples.session_attendance_recorded(attendance="held")
+    therapy = samples.session_attendance_recorded(
+        session_id="session-2", attendance="no_show", kind="therapy"
+    )
+
+    await on_session_attendance_recorded(h.dispatch)(held, envelope_of(held))
+    await on_session_attendance_recorded(h.dispatch)(therapy, envelope_of(therapy))
+    await h.run_due_timers()
+
+    assert [o.kind for o in h.sent("email")] == ["introduction_held"]
+
+
+async def test_crisis_resources_follow_the_language_the_client_chose_when_the_event_names_none() -> None:
+    h = harness()
+    await h.register("client-1", phone="+525550001111", locale="es-MX", timezone="America/Mexico_City")
+    event = samples.risk_flagged(jurisdiction="MX-CMX")
+
+    await on_risk_flagged(h.dispatch)(event, envelope_of(event))
+
+    (crisis,) = h.sent("sms", "client-1")
+    assert crisis.message.locale == "es"
+    assert "Llama al 800 911 2000" in crisis.message.short and "988" not in crisis.message.short
+
+
+async def test_a_spanish_crisis_message_stays_spanish_for_a_client_who_chose_english_here() -> None:
+    h = harness()
+    await h.register("client-1", phone="+525550001111", locale="en")
+    event = samples.risk_flagged(jurisdiction="MX-CMX", language="es")
+
+    await on_risk_flagged(h.dispatch)(event, envelope_of(event))
+
+    (crisis,) = h.sent("sms", "client-1")
+    assert crisis.message.short.startswith("Carepath: si piensas en hacerte daño")
+
+
+async def test_a_waitlisted_client_is_told_once_and_not_again_on_every_rematch_attempt() -> None:
+    h = harness()
+    await h.register("client-1", email="client@example.org")
+    waitlisted = samples.match_proposed(candidates=0, waitlisted=True, origin="intake")
+    attempts = [
+        samples.match_proposed(candidates=0, waitlisted=True, origin="waitlist", match_id=f"match-{n}")
+        for n in (2, 3)
+    ]
+    matched = samples.match_proposed(candidates=2, origin="waitlist", match_id="match-4")
+
+    for event in (waitlisted, *attempts, matched):
+        await on_match_proposed(h.dispatch)(event, envelope_of(event))
+    await h.run_due_timers()
+
+    assert sorted(o.message.subject for o in h.sent("email")) == [
+        "A therapist is now available for you",
+        "You are on our waitlist",
+    ]

@@ -1,4 +1,9 @@
-"""Builders for scheduling's unit tests: events as matching and intake send them, timers to fire."""
+"""Builders for scheduling's unit tests: events as matching and intake send them, the client's
+choices and the therapist's attendance, timers to fire.
+
+Events are stamped with the test clock's time (`ce_time`): the care relationships order
+what they fold by it, as they would the real events of one journey.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.record_attendance import record_attendance
 from services.scheduling.commands.set_availability import set_availability
 from services.scheduling.domain.availability import availability_from
-from services.scheduling.domain.care import Care
+from services.scheduling.domain.care import Attendance, Care, Session
+from services.scheduling.handlers.on_match_accepted import on_match_accepted
+from services.scheduling.handlers.on_match_declined import on_match_declined
+from services.scheduling.handlers.on_match_proposed import on_match_proposed
 from services.scheduling.handlers.on_timers import check_in_timer, series_timer
+from services.scheduling.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from shared.events.common import Candidate, PlanStatus, SessionCadence, WeeklyWindow
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
-from shared.events.models import MatchAccepted, MatchProposed, TreatmentPlanUpdated
+from shared.events.models import MatchAccepted, MatchDeclined, MatchProposed, TreatmentPlanUpdated
 from shared.storage.timers import Timer
-from tests.support.fakes import InMemoryDocuments, InMemoryTimers
+from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
 
 
 def proposed(
@@ -51,11 +61,12 @@ def plan(
     status: PlanStatus = PlanStatus.active,
     cadence: SessionCadence = SessionCadence.weekly,
     interval: int = 14,
+    therapist_id: str = "t-1",
     now: datetime,
 ) -> TreatmentPlanUpdated:
     return TreatmentPlanUpdated(
         client_id=client_id,
-        therapist_id="t-1",
+        therapist_id=therapist_id,
         version=version,
         status=status,
         approach="cbt",  # type: ignore[arg-type]
@@ -65,8 +76,61 @@ def plan(
     )
 
 
-def envelope(data: Any) -> Envelope:
-    return new_event(data, source="tests").envelope
+def envelope(data: Any, now: datetime) -> Envelope:
+    """`data`'s envelope as its producer would send it at `now`."""
+    return new_event(data, source="tests", now=now).envelope
+
+
+async def propose(
+    ctx: Scheduling, client_id: str, therapist_ids: Sequence[str], **kwargs: Any
+) -> MatchProposed:
+    """Matching proposes `therapist_ids` (now, expiring in two days)."""
+    event = proposed(client_id, therapist_ids, now=ctx.now(), **kwargs)
+    await on_match_proposed(ctx)(event, envelope(event, ctx.now()))
+    return event
+
+
+async def accept(ctx: Scheduling, client_id: str, therapist_id: str, *, match_id: str = "match-1") -> None:
+    """The client accepts `therapist_id` (matching's `match-accepted`)."""
+    event = accepted(client_id, therapist_id, match_id=match_id, now=ctx.now())
+    await on_match_accepted(ctx)(event, envelope(event, ctx.now()))
+
+
+async def decline(
+    ctx: Scheduling, client_id: str, therapist_id: str | None, *, match_id: str = "match-1"
+) -> None:
+    event = MatchDeclined(
+        match_id=match_id, client_id=client_id, therapist_id=therapist_id, declined_at=ctx.now()
+    )
+    await on_match_declined(ctx)(event, envelope(event, ctx.now()))
+
+
+async def follow(ctx: Scheduling, update: TreatmentPlanUpdated) -> None:
+    """Intake's `treatment-plan-updated` arrives."""
+    await on_treatment_plan_updated(ctx)(update, envelope(update, ctx.now()))
+
+
+async def attend(
+    ctx: Scheduling,
+    clock: ManualClock,
+    session: Session,
+    attendance: Attendance = Attendance.held,
+    *,
+    by: Any = "clinician",
+) -> Session:
+    """The therapist records the session's attendance once it has started (the clock moves there)."""
+    clock.now = max(clock.now, session.starts_at)
+    return await record_attendance(ctx, session, attendance, by=by)
+
+
+async def introduced(
+    ctx: Scheduling, clock: ManualClock, client_id: str = "c-1", therapist_id: str = "t-1"
+) -> Session:
+    """A client in care: proposed, accepted, the introduction held (the clock at its start)."""
+    await propose(ctx, client_id, [therapist_id])
+    await accept(ctx, client_id, therapist_id)
+    [intro] = (await care(ctx, client_id)).upcoming(clock.now, therapist_id)
+    return await attend(ctx, clock, intro)
 
 
 async def available(ctx: Scheduling, therapist_id: str, spec: dict[str, Any]) -> None:

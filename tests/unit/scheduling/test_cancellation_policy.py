@@ -1,4 +1,4 @@
-"""The cancellation policy: late cancels within 24 h, clinician cancels, no-shows."""
+"""The cancellation policy: late cancels within 24 h, clinician cancels, attendance once started."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from services.scheduling.domain.cancellation import (
     NotCancellable,
     SessionStatus,
     cancellation_status,
+    check_attendance,
     check_cancellable,
-    check_no_show,
 )
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -52,7 +52,14 @@ def test_a_cancelled_session_cannot_be_cancelled_again() -> None:
     assert refused.value.code == "session_not_booked"
 
 
-def test_a_no_show_is_marked_only_once_the_session_has_started() -> None:
-    with pytest.raises(NotCancellable):
-        check_no_show(SessionStatus.booked, NOW + timedelta(minutes=5), NOW)
-    check_no_show(SessionStatus.booked, NOW, NOW)
+def test_attendance_is_recorded_only_once_the_session_has_started() -> None:
+    with pytest.raises(NotCancellable) as refused:
+        check_attendance(SessionStatus.booked, NOW + timedelta(minutes=5), NOW)
+    assert refused.value.code == "session_not_started"
+    check_attendance(SessionStatus.booked, NOW, NOW)
+
+
+def test_attendance_of_a_cancelled_session_cannot_be_recorded() -> None:
+    with pytest.raises(NotCancellable) as refused:
+        check_attendance(SessionStatus.cancelled, NOW - timedelta(hours=1), NOW)
+    assert refused.value.code == "session_not_booked"

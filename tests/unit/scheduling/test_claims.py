@@ -11,10 +11,11 @@ from services.scheduling.commands.claim_slot import ClaimedSlot, claim_fitting_s
 from services.scheduling.commands.context import Scheduling
 from services.scheduling.commands.ids import derived_id
 from services.scheduling.commands.refusals import Refused
+from services.scheduling.domain.policy import Policy
 from services.scheduling.handlers.on_match_proposed import on_match_proposed
 from tests.support.fakes import ManualClock
 from tests.unit.scheduling.conftest import weekdays
-from tests.unit.scheduling.support import available, care, envelope, events, proposed
+from tests.unit.scheduling.support import available, care, envelope, events, propose, proposed
 
 WEDNESDAY_10 = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 
@@ -22,9 +23,10 @@ WEDNESDAY_10 = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 async def test_a_proposal_handled_again_after_a_crash_books_the_slot_its_first_attempt_claimed(
     ctx: Scheduling, clock: ManualClock
 ) -> None:
+    ctx = Scheduling(ctx.stores, Policy(book_at_once=True), clock)
     await available(ctx, "t-1", weekdays())
     event = proposed("c-1", ["t-1"], now=clock.now)
-    cause = envelope(event)
+    cause = envelope(event, clock.now)
     # The first attempt claimed a slot, then its replica died before writing the session.
     crashed = await claim_fitting_slot(
         ctx,
@@ -51,9 +53,11 @@ async def test_claims_of_a_booking_that_never_completed_are_free_after_the_grace
     )
     assert isinstance(orphaned, ClaimedSlot)
     starts_at = orphaned.slot.starts_at
+    await propose(ctx, "c-2", ["t-1"])
 
-    with pytest.raises(Refused):  # a booking may still be finishing: the cells stay taken
+    with pytest.raises(Refused) as refused:  # a booking may still be finishing: the cells stay taken
         await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=starts_at)
+    assert refused.value.code == "slot_taken"
 
     clock.advance(ctx.policy.claim_orphan_grace + timedelta(seconds=1))
     booked = await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=starts_at)

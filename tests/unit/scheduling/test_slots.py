@@ -12,7 +12,7 @@ from services.scheduling.domain.slots import Booked, Calendar, ClientWindows, Re
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[arg-type,misc,unused-ignore]
 
 
 def rules(zone: str, *weekly: tuple[str, str, str], **extra: Any) -> Any:

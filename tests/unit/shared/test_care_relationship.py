@@ -195,3 +195,9 @@ def test_applying_the_same_event_twice_changes_nothing_more() -> None:
 def test_relationships_survive_their_document_form() -> None:
     care = CareRelationships().apply(proposed("m-1", "a", "b"), at(0)).apply(accepted("m-1", "a", 5), at(5))
     assert CareRelationships.from_document(care.to_document()) == care
+
+
+def test_a_proposal_delivered_after_the_choice_it_led_to_proposes_nobody_again() -> None:
+    care = CareRelationships().apply(accepted("m-1", "a", 5), at(5)).apply(proposed("m-1", "a", "b"), at(0))
+    assert care.access("a", at(6)) is Access.record
+    assert care.access("b", at(6)) is Access.none

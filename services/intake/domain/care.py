@@ -1,0 +1,30 @@
+"""Who writes a client's treatment plan: only the therapist the client is in care with.
+
+The care relationship (`shared.care.relationship`, DESIGN §2) decides who may read the
+record; writing the plan asks for more than reading it. A chosen therapist reads the
+record to prepare the introduction, but the plan is set together with the client once
+the introduction was held (in care). An admin or a service writes only for the therapist
+in care (named, or the one in care when none is named), so nobody can end or redirect
+the care of a therapist the client left, or one they have not met yet.
+"""
+
+from __future__ import annotations
+
+from shared.care.relationship import CareRelationships
+from shared.http.auth import Principal, Role
+
+
+def plan_author(who: Principal, named: str | None, care: CareRelationships) -> str | None:
+    """The therapist a plan version is written for, or None when nobody `who` may name is in care.
+
+    A clinician writes as themselves (naming anyone else is the caller's mistake, refused
+    before this); an admin or a service writes for `named` or, naming nobody, for the
+    therapist in care.
+    """
+    if who.role is Role.clinician:
+        therapist_id: str | None = who.subject
+    elif who.role in (Role.admin, Role.service):
+        therapist_id = named or care.in_care_with
+    else:
+        return None
+    return therapist_id if therapist_id is not None and care.may_write_plan(therapist_id) else None

@@ -1,0 +1,21 @@
+"""`check-in-missed` → no reminder any more; the therapist is prompted after repeated misses."""
+
+from __future__ import annotations
+
+from services.notifications.commands.check_in_reminders import close_check_in
+from services.notifications.commands.dispatch import Dispatch
+from services.notifications.commands.notify import announce
+from services.notifications.domain import audience
+from services.notifications.domain.check_ins import CheckInStatus
+from shared.events.envelope import Envelope
+from shared.events.models import CheckInMissed
+from shared.messaging.subscriptions import Handler
+
+
+def on_check_in_missed(dispatch: Dispatch) -> Handler:
+    async def handle(event: CheckInMissed, envelope: Envelope) -> None:
+        """Stop the check-in's reminder; prompt the therapist when misses repeat."""
+        await close_check_in(dispatch, event.check_in_id, event.client_id, CheckInStatus.missed, envelope)
+        await announce(dispatch, audience.check_in_missed(event), event, envelope)
+
+    return handle
