@@ -10,15 +10,30 @@ Everything a service owns is read under the service's own prefix, e.g. `INTAKE_H
 
 from __future__ import annotations
 
+import json
 import ssl
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.clock import ClockSettings
 from shared.events.registry import DEFAULT_PARTITIONS
 from shared.security.field_encryption import EncryptionSettings
+
+
+def _listed(value: Any) -> Any:
+    """A JSON list, or comma-separated text (`US,CA,GB`), as a list of its stripped items."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+TextList = Annotated[list[str], NoDecode, BeforeValidator(_listed)]
+"""A list setting an operator writes as `a,b,c` (or a JSON list) in one environment variable."""
 
 
 class KafkaSettings(BaseSettings):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from shared.care.crisis_resources import SERVED_COUNTRIES, has_resources
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, TextList
 
 
 class IntakeSettings(ServiceSettings):
@@ -28,21 +27,9 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
     # ISO 3166-1 codes, a JSON list or comma-separated: `US,CA,GB`.
-    served_countries: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(SERVED_COUNTRIES), min_length=1
-    )
+    served_countries: TextList = Field(default_factory=lambda: list(SERVED_COUNTRIES), min_length=1)
     # Domain days after `due_at` (fractions allowed, e.g. for tests): then the check-in is missed.
     check_in_expiry_days: float = Field(default=7.0, gt=0, le=90)
-
-    @field_validator("served_countries", mode="before")
-    @classmethod
-    def _countries_from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
 
     @field_validator("served_countries")
     @classmethod

@@ -8,13 +8,12 @@ unanswered check-in is reminded of.
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import ServiceSettings, TextList
 
 
 class NotificationsSettings(ServiceSettings):
@@ -37,7 +36,7 @@ class NotificationsSettings(ServiceSettings):
     provider_timeout_seconds: float = Field(default=10.0, gt=0)
     # Who is paged for a risk flag, in order: the next one when a page cannot be delivered.
     # A JSON list or comma-separated recipient ids: `oncall-1,oncall-2`.
-    on_call_rota: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    on_call_rota: TextList = Field(default_factory=list)
     # Links in messages point into the client and clinician apps.
     app_base_url: str = Field(default="https://app.carepath.local", pattern=r"^https?://")
     # Transient provider failures: retried with exponential backoff, up to a bound.
@@ -50,13 +49,3 @@ class NotificationsSettings(ServiceSettings):
     # An unanswered check-in is reminded of once, this long after it fell due (domain time:
     # how long a person is given, so a demo clock shortens it like any appointment).
     check_in_reminder_hours: float = Field(default=72.0, gt=0, le=24 * 60)
-
-    @field_validator("on_call_rota", mode="before")
-    @classmethod
-    def _rota_from_text(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value

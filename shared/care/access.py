@@ -63,3 +63,27 @@ async def ensure_access(
         )
         raise Problem(404, "Not Found", f"no such {resource.replace('_', ' ')}")
     return decision
+
+
+async def ensure_read(
+    audit: AuditedRead,
+    relationships: CareRelationships,
+    *,
+    client_id: str,
+    now: datetime,
+    resource: str,
+    resource_id: str,
+    needed: Access = Access.record,
+) -> Decision:
+    """`ensure_access`, then the granted read recorded with its basis (routes that read at once)."""
+    decision = await ensure_access(
+        audit,
+        relationships,
+        client_id=client_id,
+        now=now,
+        resource=resource,
+        resource_id=resource_id,
+        needed=needed,
+    )
+    await audit.read(resource=resource, resource_id=resource_id, client_id=client_id, basis=decision.basis)
+    return decision

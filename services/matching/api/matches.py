@@ -25,7 +25,7 @@ from services.matching.commands.errors import CommandRefused
 from services.matching.commands.switch_therapist import SWITCH_REASON, switch_therapist
 from services.matching.context import Matching
 from services.matching.store import clients as client_state
-from shared.care.access import ensure_access
+from shared.care.access import ensure_read
 from shared.events.common import Candidate, Code, Id
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import Audit, AuditedRead, Caller
@@ -131,7 +131,7 @@ async def _readable(
 ) -> dict[str, Any] | None:
     """The client's document, once the caller may read their record; else audited and 404."""
     client = await matching.clients.get(client_id)
-    decision = await ensure_access(
+    await ensure_read(
         audit,
         client_state.care_of(client),
         client_id=client_id,
@@ -139,7 +139,6 @@ async def _readable(
         resource=resource,
         resource_id=resource_id,
     )
-    await audit.read(resource=resource, resource_id=resource_id, client_id=client_id, basis=decision.basis)
     return client
 
 

@@ -20,7 +20,7 @@ from services.scheduling.commands.record_care import load_care
 from services.scheduling.commands.refusals import Refused
 from services.scheduling.domain.care import Care, Session
 from services.scheduling.domain.consent import shown_to_therapist
-from shared.care.access import decide, ensure_access
+from shared.care.access import decide, ensure_read
 from shared.care.relationship import Access
 from shared.http.auth import Role
 from shared.http.dependencies import AuditedRead
@@ -77,7 +77,7 @@ async def care_of(ctx: Scheduling, client_id: str) -> Care:
 async def client_record(ctx: Scheduling, audit: AuditedRead, client_id: str, *, resource: str) -> Care:
     """The client's care record if the caller may see it (the read audited with its basis), else 404."""
     care = await care_of(ctx, client_id)
-    decision = await ensure_access(
+    await ensure_read(
         audit,
         care.relationships,
         client_id=client_id,
@@ -85,7 +85,6 @@ async def client_record(ctx: Scheduling, audit: AuditedRead, client_id: str, *, 
         resource=resource,
         resource_id=client_id,
     )
-    await audit.read(resource=resource, resource_id=client_id, client_id=client_id, basis=decision.basis)
     return care
 
 

@@ -41,6 +41,18 @@ def _with_them_already(care: Care, event: MatchAccepted, now: datetime) -> bool:
     )
 
 
+def _arrived_meanwhile(care: Care, match_id: str) -> bool:
+    """The proposal came between this handler's read and its write: it has candidates and
+    still waits for this acceptance to be booked."""
+    proposal = care.proposal(match_id)
+    return (
+        proposal is not None
+        and bool(proposal.candidates)
+        and proposal.outcome is ProposalOutcome.accepted_early
+        and proposal.session_id is None
+    )
+
+
 def on_match_accepted(ctx: Scheduling) -> Callable[[MatchAccepted, Envelope], Awaitable[None]]:
     async def handle(event: MatchAccepted, envelope: Envelope) -> None:
         """Book the introduction with the accepted therapist, or switch the client's care to them."""
@@ -51,14 +63,20 @@ def on_match_accepted(ctx: Scheduling) -> Callable[[MatchAccepted, Envelope], Aw
         session_format = format_for(care, event.match_id, event.therapist_id)
         if proposal is None or _with_them_already(care, event, now):
             outcome = ProposalOutcome.accepted_early if proposal is None else proposal.outcome
-            await write_care(
+            stored = await write_care(
                 ctx,
                 event.client_id,
                 lambda c: Decision(remember(c, outcome, None)),
                 cause=envelope,
                 event=event,
             )
-        elif care.current_therapist(now) not in (None, event.therapist_id):
+            if proposal is not None or not _arrived_meanwhile(stored, event.match_id):
+                return
+            # The proposal was stored while this acceptance was decided on (another replica
+            # handled it at the same moment and saw no acceptance): book it here, once.
+            care, proposal = stored, stored.proposal(event.match_id)
+            assert proposal is not None
+        if care.current_therapist(now) not in (None, event.therapist_id):
             await switch_therapist(
                 ctx,
                 event.client_id,

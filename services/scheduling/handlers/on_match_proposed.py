@@ -24,26 +24,39 @@ from shared.events.envelope import Envelope
 from shared.events.models import MatchProposed
 
 
+def _accepted_meanwhile(care: Care, match_id: str) -> str | None:
+    """The therapist accepted between this handler's read and its write, if any."""
+    proposal = care.proposal(match_id)
+    if proposal is None or proposal.outcome is not ProposalOutcome.waiting or proposal.session_id:
+        return None
+    return proposal.accepted_therapist_id
+
+
 def on_match_proposed(ctx: Scheduling) -> Callable[[MatchProposed, Envelope], Awaitable[None]]:
     async def handle(event: MatchProposed, envelope: Envelope) -> None:
         """Keep the proposal; book at once with the best-ranked fitting candidate if the policy says so."""
         care = await load_care(ctx, event.client_id) or Care(client_id=event.client_id)
         known = care.proposal(event.match_id)
-        if known is not None and known.outcome is not ProposalOutcome.accepted_early:
+        pending = _accepted_meanwhile(care, event.match_id)  # a crash came between write and booking
+        if known is not None and known.outcome is not ProposalOutcome.accepted_early and pending is None:
             return  # handled already: a proposal books at most once
         accepted = known.accepted_therapist_id if known else None
         remember = remember_proposal(event, envelope)
         current = care.current_therapist(ctx.now())
         elsewhere = current is not None and current != accepted  # care is with someone else
         if elsewhere or (accepted is None and not ctx.policy.book_at_once):
-            await write_care(
+            stored = await write_care(
                 ctx,
                 event.client_id,
                 lambda c: Decision(remember(c, ProposalOutcome.waiting, None)),
                 cause=envelope,
                 event=event,
             )
-            return
+            accepted = _accepted_meanwhile(stored, event.match_id)
+            if elsewhere or accepted is None:
+                return
+            # The acceptance was stored while this proposal was decided on (another replica
+            # handled it at the same moment and found no proposal): book it here, once.
         request = FirstBooking(
             client_id=event.client_id,
             match_id=event.match_id,

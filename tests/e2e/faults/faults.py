@@ -29,12 +29,20 @@ from tests.support.kafka import publish_raw
 # What each service consumes (services/<name>/app.py, its subscriptions): a poison record on
 # one of these topics is dead-lettered once by every consumer of the topic.
 CONSUMED: dict[str, tuple[str, ...]] = {
-    "intake": ("check-in-due", "session-booked"),
+    "intake": (
+        "check-in-due",
+        "match-proposed",
+        "match-accepted",
+        "match-declined",
+        "session-booked",
+        "session-attendance-recorded",
+    ),
     "matching": (
         "intake-completed",
         "therapist-availability-changed",
         "session-booked",
         "session-cancelled",
+        "session-attendance-recorded",
         "check-in-completed",
         "booking-failed",
         "treatment-plan-updated",
@@ -50,8 +58,10 @@ CONSUMED: dict[str, tuple[str, ...]] = {
         "session-booked",
         "session-rescheduled",
         "session-cancelled",
+        "session-attendance-recorded",
         "check-in-due",
         "check-in-completed",
+        "check-in-missed",
         "treatment-plan-updated",
     ),
 }
