@@ -49,7 +49,9 @@ async def deployment_database(mongo_client: AsyncMongoClient[Any]) -> AsyncItera
 
 @pytest.fixture(scope="module")
 async def deployment(
-    infrastructure: Infrastructure, deployment_database: AsyncDatabase[Any]
+    infrastructure: Infrastructure,
+    deployment_database: AsyncDatabase[Any],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Deployment]:
     kafka = isolated(infrastructure.kafka_bootstrap_servers)
     epoch = datetime.now(UTC)
@@ -58,6 +60,7 @@ async def deployment(
         infrastructure,
         kafka,
         deployment_database.name,
+        tmp_path_factory.mktemp("scheduling-replica-logs"),
         SCHEDULING_DOCUMENT_LEASE_WAIT_SECONDS="60",
         DEMO_CLOCK_SPEED=str(SPEED),
         DEMO_CLOCK_EPOCH=epoch.isoformat(),

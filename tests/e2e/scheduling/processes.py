@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from pydantic import SecretStr
@@ -33,35 +34,40 @@ class Replica:
 
 @contextmanager
 def scheduling_replicas(
-    infra: Infrastructure, kafka: KafkaSettings, database: str, count: int = 2, **env: str
+    infra: Infrastructure, kafka: KafkaSettings, database: str, logs: Path, count: int = 2, **env: str
 ) -> Iterator[list[Replica]]:
-    """`count` replicas on one topic prefix and database, each on its own free port; killed at the end."""
+    """`count` replicas on one topic prefix and database, each on its own free port; killed at the end.
+
+    Each replica's output goes to `logs/scheduling-<n>.log`, kept for a failing test's reader.
+    """
     replicas = []
     try:
-        for _ in range(count):
+        for n in range(count):
             port = free_port()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "services.scheduling"],
-                cwd=REPO,
-                env={
-                    **os.environ,
-                    "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-                    "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-                    "MONGODB_URI": infra.mongodb_uri,
-                    "JWT_SECRET": SECRET,
-                    "LOG_LEVEL": "WARNING",
-                    "SCHEDULING_HTTP_HOST": "127.0.0.1",
-                    "SCHEDULING_HTTP_PORT": str(port),
-                    "SCHEDULING_MONGODB_DATABASE": database,
-                    "SCHEDULING_CONSUMERS_PER_TOPIC": "1",
-                    "SCHEDULING_TIMER_POLL_INTERVAL_SECONDS": "0.2",
-                    # Tests move timers from outside the replicas, which only a sweep sees.
-                    "SCHEDULING_TIMER_SWEEP_INTERVAL_SECONDS": "0.5",
-                    "SCHEDULING_RELAY_POLL_INTERVAL_SECONDS": "0.2",
-                    **env,
-                },
-                stdout=subprocess.DEVNULL,
-            )
+            with (logs / f"scheduling-{n}.log").open("ab") as output:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "services.scheduling"],
+                    cwd=REPO,
+                    env={
+                        **os.environ,
+                        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+                        "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+                        "MONGODB_URI": infra.mongodb_uri,
+                        "JWT_SECRET": SECRET,
+                        "LOG_LEVEL": "INFO",
+                        "SCHEDULING_HTTP_HOST": "127.0.0.1",
+                        "SCHEDULING_HTTP_PORT": str(port),
+                        "SCHEDULING_MONGODB_DATABASE": database,
+                        "SCHEDULING_CONSUMERS_PER_TOPIC": "1",
+                        "SCHEDULING_TIMER_POLL_INTERVAL_SECONDS": "0.2",
+                        # Tests move timers from outside the replicas, which only a sweep sees.
+                        "SCHEDULING_TIMER_SWEEP_INTERVAL_SECONDS": "0.5",
+                        "SCHEDULING_RELAY_POLL_INTERVAL_SECONDS": "0.2",
+                        **env,
+                    },
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
             replicas.append(Replica(process, f"http://127.0.0.1:{port}"))
         for replica in replicas:
             wait_until_ready(replica)
