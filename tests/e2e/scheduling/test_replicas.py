@@ -77,7 +77,7 @@ async def in_care_with_a_plan(deployment: Deployment, client_id: str, therapist_
         intro.update(next(iter(listing["sessions"]), {}))
         return bool(intro)
 
-    await eventually(introduction_booked)
+    await eventually(introduction_booked, timeout=90.0)  # two events through Kafka, on a busy machine
     starts = datetime.fromisoformat(intro["starts_at"])
 
     async def started() -> bool:
