@@ -40,6 +40,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def stored_instant(moment: datetime) -> datetime:
+    """`moment` in UTC, cut to the millisecond, as MongoDB stores it (BSON dates keep no finer
+    precision), so what a write returns equals what a later read returns."""
+    utc = moment.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
 class ClockSettings(BaseSettings):
     """`DEMO_CLOCK_SPEED` (1: real time) and `DEMO_CLOCK_EPOCH` (an ISO instant with offset)."""
 

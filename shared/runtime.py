@@ -67,17 +67,21 @@ def instance_id(service: str) -> str:
     return f"{service}@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def _warn_of_a_demo_clock(clock: Clock, settings: ServiceSettings) -> None:
+    if speed_of(clock) != 1.0:
+        log.warning(
+            "DEMO CLOCK: domain time runs faster than real time; never in production",
+            speed=speed_of(clock),
+            epoch=settings.clock.epoch.isoformat() if settings.clock.epoch else None,
+        )
+
+
 class ServiceRuntime:
     def __init__(self, settings: ServiceSettings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         # The domain clock: given (tests), else from DEMO_CLOCK_* (real time unless a demo).
         self.clock = clock or build_clock(settings.clock)
-        if speed_of(self.clock) != 1.0:
-            log.warning(
-                "DEMO CLOCK: domain time runs faster than real time; never in production",
-                speed=speed_of(self.clock),
-                epoch=settings.clock.epoch.isoformat() if settings.clock.epoch else None,
-            )
+        _warn_of_a_demo_clock(self.clock, settings)
         self.instance = instance_id(settings.service_name)
         self._mongo: AsyncMongoClient[Document] = connect_mongo(settings.mongo, app_name=self.instance)
         self._db: AsyncDatabase[Document] = self._mongo[settings.database_name]
@@ -99,11 +103,28 @@ class ServiceRuntime:
             clock=self.clock,
         )
         self._broker: KafkaBroker = build_broker(
-            settings.kafka,
-            client_id=settings.service_name,
-            graceful_timeout=settings.shutdown_grace_seconds,
+            settings.kafka, client_id=settings.service_name, graceful_timeout=settings.shutdown_grace_seconds
         )
-        self._pipeline = ReliableConsumption(
+        self._pipeline = self._consumption_pipeline()
+        self._broker.add_middleware(self._pipeline)
+        self._subscribed: list[EventSpec] = []
+        self._produced: list[EventSpec] = []
+        self._outbox_collections: list[str] = ["timers"]
+        self._stores: dict[str, DocumentStore] = {}
+        self._timer_handlers: dict[str, TimerHandler] = {}
+        self._relay = self._outbox_relay()
+        self._timer_worker = self._timer_worker_of(self._timer_handlers)
+        self._housekeeping = Pacer(settings.housekeeping_interval_seconds)
+        self._peer_watch = Pacer(settings.liveness_timeout_seconds)
+        self._inbox_pruned_at: datetime | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._cipher: FieldCipher | None = None
+        self._started = False
+
+    def _consumption_pipeline(self) -> ReliableConsumption:
+        """Validation, inbox, bounded retries, dead letters: every subscription's middleware."""
+        settings = self.settings
+        return ReliableConsumption(
             consumer=settings.group_id,
             specs_by_topic={},
             inbox=self._inbox,
@@ -114,13 +135,11 @@ class ServiceRuntime:
                 max_backoff_seconds=settings.retry_max_backoff_seconds,
             ),
         )
-        self._broker.add_middleware(self._pipeline)
-        self._subscribed: list[EventSpec] = []
-        self._produced: list[EventSpec] = []
-        self._outbox_collections: list[str] = ["timers"]
-        self._stores: dict[str, DocumentStore] = {}
-        self._timer_handlers: dict[str, TimerHandler] = {}
-        self._relay = OutboxRelay(
+
+    def _outbox_relay(self) -> OutboxRelay:
+        """Publishes what writes left in outboxes; collections are added as stores register."""
+        settings = self.settings
+        return OutboxRelay(
             [],
             self._publish_pending,
             self._locks,
@@ -130,9 +149,13 @@ class ServiceRuntime:
             sweep_interval_seconds=settings.relay_sweep_interval_seconds,
             concurrency=settings.relay_concurrency,
         )
-        self._timer_worker = TimerWorker(
+
+    def _timer_worker_of(self, handlers: dict[str, TimerHandler]) -> TimerWorker:
+        """Fires due timers with the handlers registered by kind (`on_timer`), shared by reference."""
+        settings = self.settings
+        return TimerWorker(
             self.timers,
-            self._timer_handlers,
+            handlers,
             owner=self.instance,
             lease_seconds=settings.timer_lease_seconds,
             poll_interval_seconds=settings.timer_poll_interval_seconds,
@@ -142,12 +165,6 @@ class ServiceRuntime:
             on_fired=self._relay.notify,
             clock=self.clock,
         )
-        self._housekeeping = Pacer(settings.housekeeping_interval_seconds)
-        self._peer_watch = Pacer(settings.liveness_timeout_seconds)
-        self._inbox_pruned_at: datetime | None = None
-        self._tasks: list[asyncio.Task[None]] = []
-        self._cipher: FieldCipher | None = None
-        self._started = False
 
     # ------------------------------------------------------------------ registration
 

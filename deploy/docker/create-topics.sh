@@ -27,7 +27,7 @@ PARALLELISM="${CREATE_PARALLELISM:-4}"
 
 # One topic per event type, named exactly as the event (DESIGN §1 and §3).
 # Keep in step with the topic registry in shared/ and with deploy/k8s/kafka/topics.yaml;
-# tests/unit/test_compose_file.py reads this block and compares.
+# tests/unit/deploy/test_compose_file.py reads this block and compares.
 EVENT_TOPICS="
 intake-completed
 risk-flagged

@@ -36,6 +36,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from shared.clock import stored_instant
 from shared.events.common import PlanStatus
 from shared.events.models import (
     MatchAccepted,
@@ -58,11 +59,6 @@ RELATIONSHIP_EVENTS: tuple[type[BaseModel], ...] = (
     TreatmentPlanUpdated,
 )
 """The events that move a relationship; a service folds those it consumes or produces."""
-
-
-def stored_instant(at: datetime) -> datetime:
-    """`at` to the millisecond, as MongoDB stores it, so a stored time compares equal to it."""
-    return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
 class CareState(StrEnum):

@@ -14,8 +14,16 @@ from shared.runtime import ServiceRuntime
 
 
 def create_service_app(
-    runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: str, description: str = ""
+    runtime: ServiceRuntime,
+    routers: Sequence[APIRouter],
+    *,
+    title: str,
+    description: str = "",
+    context: object | None = None,
 ) -> FastAPI:
+    """The service's app: `/v1` routers, health, problem+json for every error (a command's
+    `Refused` included), and `context` for routes to reach through `service_context`."""
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
@@ -26,6 +34,7 @@ def create_service_app(
 
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.context = context
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.http_max_body_bytes)
     install_problem_handlers(app)
     app.include_router(

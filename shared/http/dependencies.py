@@ -55,6 +55,18 @@ async def runtime(request: Request) -> ServiceRuntime:
 Runtime = Annotated[ServiceRuntime, Depends(runtime)]
 
 
+async def service_context(request: Request) -> Any:
+    """The service's context (stores, timers, clock, settings), built once by its `app.py`.
+
+    Each service names it with its own type, the one way its routes reach it:
+    `Context = Annotated[IntakeContext, Depends(service_context)]`.
+    """
+    found = getattr(request.app.state, "context", None)
+    if found is None:
+        raise RuntimeError("app.state.context is not set; pass context= to create_service_app")
+    return found
+
+
 async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],

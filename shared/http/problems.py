@@ -11,9 +11,11 @@ from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.observability.logs import get_logger
+from shared.refusals import Conflict, Invalid, NotAllowed, NotFound, Refused
 from shared.storage.locks import LockTimeout
 
 PROBLEM_JSON = "application/problem+json"
+VALIDATION = "https://carepath.dev/problems/validation"
 
 log = get_logger(__name__)
 
@@ -59,6 +61,33 @@ def problem_response(problem: Problem, request: Request) -> JSONResponse:
     )
 
 
+_REFUSALS: tuple[tuple[type[Refused], int, str], ...] = (
+    (NotFound, 404, "Not Found"),
+    (Conflict, 409, "Conflict"),
+    (Invalid, 422, "Invalid request"),
+    (NotAllowed, 403, "Forbidden"),
+)
+
+
+def refusal_problem(refused: Refused) -> Problem:
+    """A command's refusal as problem+json: its kind sets the status, its code the `type`."""
+    status, title = next(((s, t) for kind, s, t in _REFUSALS if isinstance(refused, kind)), (409, "Conflict"))
+    extensions: dict[str, Any] = {}
+    if refused.code:
+        extensions["code"] = refused.code
+    if refused.reason:
+        extensions["reason"] = refused.reason
+    if refused.errors:
+        extensions["errors"] = [{"field": e.field, "message": e.message} for e in refused.errors]
+    if isinstance(refused, Invalid):
+        type_ = VALIDATION
+    elif refused.code:
+        type_ = f"https://carepath.dev/problems/{refused.code.replace('_', '-')}"
+    else:
+        type_ = "about:blank"
+    return Problem(status, title, refused.message, type_=type_, **extensions)
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
     """Name each offending field (e.g. `body.phq9.item9`) without echoing its value."""
     return [
@@ -72,6 +101,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc, request)
 
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        return problem_response(refusal_problem(exc), request)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
@@ -80,7 +113,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             422,
             "Invalid request",
             f"{first['field']}: {first['message']}",
-            type_="https://carepath.dev/problems/validation",
+            type_=VALIDATION,
             errors=errors,
         )
         return problem_response(problem, request)

@@ -29,7 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.events.envelope import Envelope, OutgoingEvent
-from shared.storage import Document
+from shared.storage import AlreadyExists, Document
 from shared.storage.locks import Locks, document_lock
 from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, outbox_entries, with_outbox
 
@@ -103,7 +103,7 @@ class DocumentStore:
     ) -> bool:
         """Create a document with its events; False if `cause` created it already.
 
-        Raises `DuplicateKeyError` when the `_id` exists for any other reason.
+        Raises `AlreadyExists` when the `_id` exists for any other reason.
         """
         self._refuse_unrelayed(events)
         stored = with_outbox(document, events)
@@ -111,10 +111,10 @@ class DocumentStore:
             stored[CAUSES] = [cause.id]
         try:
             await self._collection.insert_one(stored)
-        except DuplicateKeyError:
+        except DuplicateKeyError as exc:
             if cause is not None and await self._caused_by(document["_id"], cause):
                 return False
-            raise
+            raise AlreadyExists(f"{self.name}/{document['_id']}") from exc
         if events:
             self._on_events(self.name, document["_id"])
         return True

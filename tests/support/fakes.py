@@ -2,7 +2,7 @@
 
 They keep the contracts that matter to a handler: a write's events are recorded with
 it, a cause already applied changes nothing, an `_id` is unique, scheduling a timer is
-idempotent. `tests/integration/test_store_contracts.py` runs the same assertions on
+idempotent. `tests/integration/shared/test_store_contracts.py` runs the same assertions on
 the fake and on the real `DocumentStore`, so the two cannot drift apart.
 """
 
@@ -14,11 +14,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.audit import Access
-from shared.storage import Document
+from shared.storage import AlreadyExists, Document
 from shared.storage.documents import MAX_CAUSES, Change, Creation
 from shared.storage.timers import TimerStatus
 
@@ -61,7 +59,7 @@ class InMemoryDocuments:
         if document_id in self.documents:
             if cause is not None and cause.id in self._causes.get(document_id, ()):
                 return False
-            raise DuplicateKeyError(f"duplicate _id {document_id!r} in {self.name}")
+            raise AlreadyExists(f"{self.name}/{document_id}")
         self._store(document_id, dict(document), events, cause)
         return True
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
-from pymongo.errors import DuplicateKeyError
 
 from services.intake.commands.refusals import Conflict
 from services.intake.commands.times import stored_time
@@ -36,7 +35,7 @@ from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_ev
 from shared.events.models import TreatmentPlanUpdated
 from shared.observability.logs import get_logger
 from shared.security.field_encryption import FieldCipher
-from shared.storage import Document
+from shared.storage import AlreadyExists, Document
 
 log = get_logger(__name__)
 
@@ -164,7 +163,7 @@ async def write_treatment_plan(
         document, event = _version(client_id, current + 1, content, cipher, journey, written_by, at)
         try:
             await stores.plans.insert(document, [event])
-        except DuplicateKeyError:
+        except AlreadyExists:
             known = current + 1  # another writer took this version: build on top of theirs
             continue
         unrecorded = [

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pymongo.errors import DuplicateKeyError
-
 from services.intake.commands.times import stored_time
 from services.intake.domain.check_ins import expires_at
 from services.intake.store import IntakeStores
@@ -24,6 +22,7 @@ from shared.messaging.consumption import PermanentError
 from shared.messaging.subscriptions import Handler
 from shared.observability.logs import get_logger
 from shared.ports import Clock, Timers
+from shared.storage import AlreadyExists
 
 log = get_logger(__name__)
 
@@ -40,7 +39,7 @@ def on_check_in_due(stores: IntakeStores, clock: Clock, timers: Timers, *, expir
         check_in = pending_check_in(event, envelope, created_at=stored_time(clock()))
         try:
             created = await stores.check_ins.insert(check_in, cause=envelope)
-        except DuplicateKeyError:
+        except AlreadyExists:
             existing = await stores.check_ins.get(event.check_in_id)
             if existing is not None and existing["client_id"] != event.client_id:
                 raise PermanentError("check_in_id belongs to another client") from None

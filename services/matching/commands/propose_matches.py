@@ -37,8 +37,6 @@ from collections.abc import Awaitable, Mapping
 from datetime import datetime
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from services.matching.commands.update_client import join_waitlist, update_client
 from services.matching.context import Matching
 from services.matching.domain.filters import ProposalRound
@@ -53,7 +51,7 @@ from shared.events.common import Candidate, SessionFormat
 from shared.events.envelope import Envelope, deterministic_event_id, new_event
 from shared.events.models import IntakeCompleted, MatchProposed
 from shared.observability.logs import get_logger
-from shared.storage import Document
+from shared.storage import AlreadyExists, Document
 
 log = get_logger(__name__)
 
@@ -217,7 +215,7 @@ async def _propose(
     try:
         await matching.proposals.insert(document, [event], cause=cause)
         stored: Document = document
-    except DuplicateKeyError:  # made meanwhile by a concurrent retry of the same cause
+    except AlreadyExists:  # made meanwhile by a concurrent retry of the same cause
         stored = await matching.proposals.get(match_id) or document
     await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
     await _settle(matching, stored)

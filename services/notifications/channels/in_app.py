@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from pymongo.errors import DuplicateKeyError
-
 from services.notifications.channels import Outbound
 from services.notifications.store import NotificationStores
 from services.notifications.store.indexes import listed
 from shared.ports import Clock
+from shared.storage import AlreadyExists
 
 
 class InAppSender:
@@ -33,7 +32,7 @@ class InAppSender:
             "locale": outbound.message.locale,
             "created_at": self._clock(),
         }
-        with suppress(DuplicateKeyError):  # stored by an earlier try whose outcome was not recorded
+        with suppress(AlreadyExists):  # stored by an earlier try whose outcome was not recorded
             await self._stores.inbox_entries.insert(entry)
         await self._stores.inboxes.upsert(
             outbound.recipient_id, listed("entries", [outbound.delivery_id], unread=True)

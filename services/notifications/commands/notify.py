@@ -15,7 +15,6 @@ import asyncio
 from collections.abc import Sequence
 
 from pydantic import BaseModel
-from pymongo.errors import DuplicateKeyError
 
 from services.notifications.commands.deliver import attempt, schedule_attempt
 from services.notifications.commands.dispatch import Dispatch
@@ -27,7 +26,7 @@ from services.notifications.store.recipients import available_channels, preferen
 from shared.events.envelope import Envelope
 from shared.events.registry import spec_for
 from shared.observability.logs import get_logger
-from shared.storage import Document
+from shared.storage import AlreadyExists, Document
 
 log = get_logger(__name__)
 
@@ -90,7 +89,7 @@ async def _claim(
         delivery = new_delivery(notice, channel, origin, now=now, not_before=not_before)
         try:
             inserted = await dispatch.stores.deliveries.insert(delivery, cause=cause)
-        except DuplicateKeyError:
+        except AlreadyExists:
             inserted = False
         stored = delivery if inserted else await dispatch.stores.deliveries.get(delivery["_id"])
         claimed.append((stored or delivery, inserted))

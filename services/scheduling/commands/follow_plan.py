@@ -37,7 +37,7 @@ from services.scheduling.domain.rhythm import (
     with_interval,
 )
 from services.scheduling.domain.series import last_occurrence_by, targets
-from shared.care.relationship import stored_instant
+from shared.clock import stored_instant
 from shared.events.common import PlanStatus
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.events.models import TreatmentPlanUpdated

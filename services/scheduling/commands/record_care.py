@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from pymongo.errors import DuplicateKeyError
 
 from services.scheduling.commands.context import Scheduling
 from services.scheduling.commands.events import session_cancelled
@@ -40,6 +39,7 @@ from services.scheduling.store import therapist_sessions
 from shared.care.relationship import RELATIONSHIP_EVENTS
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.logs import get_logger
+from shared.storage import AlreadyExists
 from shared.storage.documents import Revision
 from shared.storage.locks import LockTimeout
 
@@ -85,7 +85,7 @@ async def write_care(
     """
     taken = {session_id: tuple(ids) for session_id, ids in (claims or {}).items()}
     for session_id, therapist_id in (refs or {}).items():
-        with suppress(DuplicateKeyError):  # written by an earlier attempt of this very change
+        with suppress(AlreadyExists):  # written by an earlier attempt of this very change
             await ctx.stores.session_refs.insert(
                 {"_id": session_id, "client_id": client_id, "therapist_id": therapist_id}
             )

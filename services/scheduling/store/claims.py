@@ -22,10 +22,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from services.scheduling.domain.care import Care
 from shared.ports import Documents
+from shared.storage import AlreadyExists
 from shared.storage.documents import Revision
 
 HELD = "held"
@@ -55,7 +54,7 @@ class ClaimLedger:
         try:
             await self._claims.insert(claim)
             return True
-        except DuplicateKeyError:
+        except AlreadyExists:
             pass
         current = await self._claims.get(claim_id)
         if current is None:

@@ -14,7 +14,7 @@ from services.matching.handlers.on_intake_completed import on_intake_completed
 from services.matching.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from shared.http.auth import Role
 from shared.http.problems import install_problem_handlers
-from tests.unit.http_stand_in import bearer, stand_in_runtime
+from tests.support.http_stand_in import bearer, stand_in_runtime
 from tests.unit.matching.builders import Fakes, attended, delivered, intake, profile
 
 ADMIN = bearer("ops-1", Role.admin)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import Admin, Audit, Caller, Cipher, requires
-from tests.unit.http_stand_in import bearer, client_for
+from tests.support.http_stand_in import bearer, client_for
 
 router = APIRouter()
 

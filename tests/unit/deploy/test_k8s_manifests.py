@@ -17,7 +17,7 @@ import yaml
 
 from shared.events.registry import EVENTS, dead_letter_topic
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy/k8s"
 SERVICES = ("intake", "matching", "scheduling", "notifications")
 

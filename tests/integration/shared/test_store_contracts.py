@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from shared.ports import Documents
+from shared.storage import AlreadyExists
 from shared.storage.documents import DocumentStore, Revision
 from shared.storage.locks import Locks
 from tests.support.fakes import InMemoryDocuments
@@ -51,7 +51,7 @@ async def test_an_insert_repeated_by_its_cause_is_recognised_and_any_other_dupli
     cause = event(check_in_due(check_in_id="ci-insert")).envelope
     assert await documents.insert({"_id": "d-1", "n": 1}, cause=cause) is True
     assert await documents.insert({"_id": "d-1", "n": 1}, cause=cause) is False
-    with pytest.raises(DuplicateKeyError):
+    with pytest.raises(AlreadyExists):
         await documents.insert({"_id": "d-1", "n": 1})
 
 

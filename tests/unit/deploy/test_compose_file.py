@@ -19,7 +19,7 @@ import yaml
 
 from shared.events.registry import EVENTS, dead_letter_topic
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 CREATE_TOPICS = REPO / "deploy/docker/create-topics.sh"
 MONGO_HEALTHCHECK = REPO / "deploy/docker/mongo-replica-set.js"

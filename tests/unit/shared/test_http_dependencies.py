@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import Admin, Audit, Caller, Cipher, CorrelationId, Runtime, requires
 from shared.settings import AuthSettings
-from tests.unit.http_stand_in import AUTH, bearer, client_for, stand_in_runtime
+from tests.support.http_stand_in import AUTH, bearer, client_for, stand_in_runtime
 
 router = APIRouter()
 clinical_staff = requires(Role.clinician, Role.admin)
