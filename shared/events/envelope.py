@@ -157,3 +157,25 @@ def _rfc3339(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("event time must be timezone-aware")
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def command_cause(
+    service: str, kind: str, *parts: str, subject: str, correlation_id: str | None, now: datetime
+) -> Envelope:
+    """What an HTTP request does, given the cause an event would give a handler.
+
+    A request has no event behind it, but its effects need what an envelope gives: an id
+    to derive the ids of its effects from (a retried request makes the very same records
+    and events, not new ones) and the journey's correlation id to carry on. The id derives
+    from the request's meaning (`kind` and `parts`: decline this match, switch from this
+    one), so the same request made twice is recognised as one.
+    """
+    command_id = deterministic_event_id(f"{service}-command", kind, *parts)
+    return Envelope(
+        id=command_id,
+        source=f"/carepath/{service}",
+        type=f"carepath.{service}.{kind}",
+        time=now,
+        subject=subject,
+        correlation_id=correlation_id or command_id,
+    )

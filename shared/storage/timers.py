@@ -36,7 +36,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.background import Pacer, SweepSchedule
 from shared.clock import domain_span
-from shared.events.envelope import OutgoingEvent, deterministic_event_id
+from shared.events.envelope import Envelope, OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMERS_FIRED
 from shared.storage import Document
@@ -68,6 +68,19 @@ class Timer:
     def event_id(self, name: str = "") -> str:
         """The id of the event this firing produces: the same however often it fires."""
         return deterministic_event_id("timer", self.id, self.due_at.isoformat(), name)
+
+    def as_cause(self, name: str, *, service: str, subject: str, correlation_id: str | None) -> Envelope:
+        """This firing as the cause of the writes it makes (`cause=`): same id however often it fires,
+        so a re-fire after a crash changes nothing twice."""
+        event_id = self.event_id(name)
+        return Envelope(
+            id=event_id,
+            source=f"/carepath/{service}",
+            type=f"carepath.{service}.timer.{name}",
+            time=self.due_at,
+            subject=subject,
+            correlation_id=correlation_id or event_id,
+        )
 
 
 @dataclass(frozen=True, slots=True)
