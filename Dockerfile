@@ -80,3 +80,17 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 
 # exec: python replaces the shell, so SIGTERM reaches uvicorn, which drains and exits.
 CMD ["sh", "-c", "exec python -m \"services.${CAREPATH_SERVICE}\""]
+
+# ---------------------------------------------------------------------------- sinks
+# The local stand-ins for an e-mail relay and an SMS/push provider (deploy/local/sinks.py),
+# for docker compose only (`target: sinks`): they never go into a service image.
+FROM runtime AS sinks
+COPY deploy/__init__.py ./deploy/__init__.py
+COPY deploy/local/__init__.py ./deploy/local/__init__.py
+COPY deploy/local/sinks.py ./deploy/local/sinks.py
+HEALTHCHECK NONE
+CMD ["python", "-m", "deploy.local.sinks", "--host", "0.0.0.0", "--out", "/tmp/sent"]
+
+# ---------------------------------------------------------------------------- service
+# The default target (the last stage): the service image, exactly as built above.
+FROM runtime AS service

@@ -59,9 +59,12 @@ class Conflict(Refused):
 class Invalid(Refused):
     """Input that is well formed but names something impossible here; `errors` says where."""
 
-    def __init__(self, errors: Sequence[FieldProblem], *, code: str | None = None) -> None:
+    def __init__(
+        self, errors: Sequence[FieldProblem], *, code: str | None = None, message: str | None = None
+    ) -> None:
+        """`message` defaults to the first error as `<field>: <message>`."""
         first = errors[0] if errors else FieldProblem("", "invalid request")
-        super().__init__(f"{first.field}: {first.message}", code=code, errors=errors)
+        super().__init__(message or f"{first.field}: {first.message}", code=code, errors=errors)
 
 
 class NotAllowed(Refused):

@@ -2,7 +2,7 @@
 
 Infrastructure comes from `deploy/local/discovery.py` (DESIGN §6 order, shared with the test
 suite); with Docker it is `docker compose`'s kafka and mongodb, otherwise the local launcher.
-The local SMTP and SMS/push sinks (`services.notifications.sinks`) start first, so a person
+The local SMTP and SMS/push sinks (`deploy/local/sinks.py`) start first, so a person
 can read what was sent under `.local/notifications/`. Each service under
 `services/<name>/` that has a `__main__.py` starts as `python -m services.<name>` on its
 local port (DESIGN §7), its output prefixed with its name; `REPLICAS=2` starts a second
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local.discovery import REPO, InfrastructureError, provide, start_compose
-from services.notifications.sinks import DEVELOPMENT_SECRET
+from deploy.local.sinks import DEVELOPMENT_SECRET
 
 PORTS = {"intake": 8001, "matching": 8002, "scheduling": 8003, "notifications": 8004}
 REPLICA_PORT_STEP = 100
@@ -136,7 +136,7 @@ def start_all(
             [
                 sys.executable,
                 "-m",
-                "services.notifications.sinks",
+                "deploy.local.sinks",
                 "--smtp-port",
                 str(layout.smtp_port),
                 "--provider-port",

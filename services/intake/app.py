@@ -1,4 +1,4 @@
-"""The intake service's one wiring place: runtime, stores, subscriptions, timers, events, routers."""
+"""The intake service's one wiring place: runtime, context, subscriptions, timers, events, routers."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from services.intake import timers
 from services.intake.api import check_ins, intakes, referrals, treatment_plans
-from services.intake.api.context import stores_of
-from services.intake.api.refusals import install_refusal_handlers
-from services.intake.handlers.on_check_in_due import CHECK_IN_EXPIRY, on_check_in_due
-from services.intake.handlers.on_check_in_expiry import on_check_in_expiry
+from services.intake.context import IntakeContext
+from services.intake.handlers.on_check_in_due import on_check_in_due
+from services.intake.handlers.on_check_in_expiry_timer import on_check_in_expiry_timer
 from services.intake.handlers.on_match_accepted import on_match_accepted
 from services.intake.handlers.on_match_declined import on_match_declined
 from services.intake.handlers.on_match_proposed import on_match_proposed
 from services.intake.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.intake.handlers.on_session_booked import on_session_booked
 from services.intake.settings import IntakeSettings
-from services.intake.store import COLLECTIONS
+from services.intake.store import CHECK_INS, CLIENTS, INTAKES, TREATMENT_PLANS
 from shared.events.models import (
     CheckInCompleted,
     CheckInDue,
@@ -46,25 +46,31 @@ refusal is audited."""
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings)
-    for collection in COLLECTIONS:
-        runtime.documents(collection)
-    stores = stores_of(runtime)
-    expiry = timedelta(days=settings.check_in_expiry_days)
-    runtime.subscribe(
-        Subscription(CheckInDue, on_check_in_due(stores, runtime.clock, runtime.timers, expiry=expiry)),
-        Subscription(MatchProposed, on_match_proposed(stores)),
-        Subscription(MatchAccepted, on_match_accepted(stores)),
-        Subscription(MatchDeclined, on_match_declined(stores)),
-        Subscription(SessionBooked, on_session_booked(stores)),
-        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(stores)),
+    ctx = IntakeContext(
+        clients=runtime.documents(CLIENTS),
+        intakes=runtime.documents(INTAKES),
+        plans=runtime.documents(TREATMENT_PLANS),
+        check_ins=runtime.documents(CHECK_INS),
+        timers=runtime.timers,
+        clock=runtime.clock,
+        cipher_of=lambda: runtime.cipher,  # on first use: building the app needs no keys
+        served_countries=tuple(settings.served_countries),
+        check_in_expiry=timedelta(days=settings.check_in_expiry_days),
     )
-    runtime.on_timer(CHECK_IN_EXPIRY, on_check_in_expiry(stores, runtime.clock, expiry=expiry))
+    runtime.subscribe(
+        Subscription(CheckInDue, on_check_in_due(ctx)),
+        Subscription(MatchProposed, on_match_proposed(ctx)),
+        Subscription(MatchAccepted, on_match_accepted(ctx)),
+        Subscription(MatchDeclined, on_match_declined(ctx)),
+        Subscription(SessionBooked, on_session_booked(ctx)),
+        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(ctx)),
+    )
+    runtime.on_timer(timers.CHECK_IN_EXPIRY, on_check_in_expiry_timer(ctx))
     runtime.produces(RiskFlagged, IntakeCompleted, TreatmentPlanUpdated, CheckInCompleted, CheckInMissed)
-    app = create_service_app(
+    return create_service_app(
         runtime,
         [intakes.router, referrals.router, treatment_plans.router, check_ins.router],
         title="Carepath intake",
         description=DESCRIPTION,
+        context=ctx,
     )
-    install_refusal_handlers(app)
-    return app

@@ -1,4 +1,4 @@
-"""The one place matching is wired: runtime, stores, read model, subscriptions, timer, routers.
+"""The one place matching is wired: runtime, context, subscriptions, timer, routers.
 
     settings = MatchingSettings()
     app = build_app(settings)          # served by `python -m services.matching`
@@ -19,13 +19,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.matching import timers
 from services.matching.api import matches, therapists
-from services.matching.commands.expire_proposal import expire_proposal
-from services.matching.commands.propose_matches import EXPIRY_TIMER
-from services.matching.context import Matching, Policy
+from services.matching.context import MatchingContext, Policy
 from services.matching.handlers.on_booking_failed import on_booking_failed
 from services.matching.handlers.on_check_in_completed import on_check_in_completed
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_proposal_expiry_timer import on_proposal_expiry_timer
 from services.matching.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.matching.handlers.on_session_booked import on_session_booked
 from services.matching.handlers.on_session_cancelled import on_session_cancelled
@@ -65,35 +65,38 @@ DESCRIPTION = (
 def build_app(settings: MatchingSettings | None = None) -> FastAPI:
     settings = settings or MatchingSettings()
     runtime = ServiceRuntime(settings)
-    matching = matching_on(runtime, settings)
+    ctx = matching_context(runtime, settings)
     runtime.subscribe(
-        Subscription(IntakeCompleted, on_intake_completed(matching)),
-        Subscription(TherapistAvailabilityChanged, on_therapist_availability_changed(matching)),
-        Subscription(SessionBooked, on_session_booked(matching)),
-        Subscription(SessionCancelled, on_session_cancelled(matching)),
-        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(matching)),
-        Subscription(CheckInCompleted, on_check_in_completed(matching)),
-        Subscription(BookingFailed, on_booking_failed(matching)),
-        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(matching)),
+        Subscription(IntakeCompleted, on_intake_completed(ctx)),
+        Subscription(TherapistAvailabilityChanged, on_therapist_availability_changed(ctx)),
+        Subscription(SessionBooked, on_session_booked(ctx)),
+        Subscription(SessionCancelled, on_session_cancelled(ctx)),
+        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(ctx)),
+        Subscription(CheckInCompleted, on_check_in_completed(ctx)),
+        Subscription(BookingFailed, on_booking_failed(ctx)),
+        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(ctx)),
     )
-    runtime.on_timer(EXPIRY_TIMER, expire_proposal(matching))
+    runtime.on_timer(timers.PROPOSAL_EXPIRY, on_proposal_expiry_timer(ctx))
     runtime.produces(MatchProposed, MatchAccepted, MatchDeclined)
     app = create_service_app(
-        runtime, [therapists.router, matches.router], title="Carepath matching", description=DESCRIPTION
+        runtime,
+        [therapists.router, matches.router],
+        title="Carepath matching",
+        description=DESCRIPTION,
+        context=ctx,
     )
-    app.state.matching = matching
-    app.router.lifespan_context = _loading_the_directory(app.router.lifespan_context, matching)
+    app.router.lifespan_context = _loading_the_directory(app.router.lifespan_context, ctx)
     return app
 
 
-def _loading_the_directory(lifespan: Lifespan, matching: Matching) -> Lifespan:
+def _loading_the_directory(lifespan: Lifespan, ctx: MatchingContext) -> Lifespan:
     """The app's lifespan, plus the read model's load started in the background once the
     runtime runs (not awaited: a large directory must not hold up liveness)."""
 
     @asynccontextmanager
     async def lifespan_with_directory(app: FastAPI) -> AsyncIterator[None]:
         async with lifespan(app):
-            loading = asyncio.create_task(matching.directory.warm_up(), name="directory-load")
+            loading = asyncio.create_task(ctx.directory.warm_up(), name="directory-load")
             try:
                 yield
             finally:
@@ -104,12 +107,12 @@ def _loading_the_directory(lifespan: Lifespan, matching: Matching) -> Lifespan:
     return lifespan_with_directory
 
 
-def matching_on(runtime: ServiceRuntime, settings: MatchingSettings) -> Matching:
+def matching_context(runtime: ServiceRuntime, settings: MatchingSettings) -> MatchingContext:
     """Matching's stores (registered on `runtime`), read model, timers, clock and policy."""
     # Only proposals carry events (their outbox); the relay's sweep skips the rest.
     therapist_documents = runtime.documents(therapist_store.COLLECTION, relayed=False)
     outcome_documents = runtime.documents(outcomes.COLLECTION, relayed=False)
-    return Matching(
+    return MatchingContext(
         therapists=therapist_documents,
         proposals=runtime.documents(proposals.COLLECTION),
         clients=runtime.documents(clients.COLLECTION, relayed=False),

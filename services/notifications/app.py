@@ -1,31 +1,24 @@
-"""The notifications service's one wiring place: runtime, stores, senders, subscriptions, timers, routers."""
+"""The notifications service's one wiring place: runtime, context, senders, subscriptions, timers, routers."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.notifications import timers
 from services.notifications.api import notifications, recipients
-from services.notifications.api.context import stores_of
 from services.notifications.channels import Sender
 from services.notifications.channels.in_app import InAppSender
 from services.notifications.channels.smtp import SmtpConfig, SmtpSender
 from services.notifications.channels.webhook import ProviderConfig, WebhookSender
-from services.notifications.commands.check_in_reminders import fire_check_in_reminder
-from services.notifications.commands.deliver import ESCALATION_TIMER, fire_delivery
-from services.notifications.commands.dispatch import (
-    CHECK_IN_REMINDER_TIMER,
-    DELIVERY_TIMER,
-    REMINDER_TIMER,
-    DeliveryPolicy,
-    Dispatch,
-)
-from services.notifications.commands.page_on_call import fire_escalation_check
-from services.notifications.commands.reminders import fire_reminder
-from services.notifications.domain.preferences import Channel
+from services.notifications.context import DeliveryPolicy, NotificationsContext
+from services.notifications.domain.channels import Channel
 from services.notifications.handlers.on_booking_failed import on_booking_failed
 from services.notifications.handlers.on_check_in_completed import on_check_in_completed
 from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_check_in_missed import on_check_in_missed
+from services.notifications.handlers.on_check_in_reminder_timer import on_check_in_reminder_timer
+from services.notifications.handlers.on_delivery_timer import on_delivery_timer
+from services.notifications.handlers.on_escalation_timer import on_escalation_timer
 from services.notifications.handlers.on_intake_completed import on_intake_completed
 from services.notifications.handlers.on_match_accepted import on_match_accepted
 from services.notifications.handlers.on_match_declined import on_match_declined
@@ -34,11 +27,12 @@ from services.notifications.handlers.on_risk_flagged import on_risk_flagged
 from services.notifications.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.notifications.handlers.on_session_booked import on_session_booked
 from services.notifications.handlers.on_session_cancelled import on_session_cancelled
+from services.notifications.handlers.on_session_reminder_timer import on_session_reminder_timer
 from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
 from services.notifications.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from services.notifications.rendering import Renderer
 from services.notifications.settings import NotificationsSettings
-from services.notifications.store import COLLECTIONS
+from services.notifications.store import COLLECTIONS, NotificationStores
 from shared.clock import speed_of
 from shared.events.models import (
     BookingFailed,
@@ -76,9 +70,7 @@ Contact details live only here and are readable only by their recipient and admi
 def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime(settings, clock=clock)
-    for collection in COLLECTIONS:
-        runtime.documents(collection)
-    stores = stores_of(runtime)
+    stores = NotificationStores(**{collection: runtime.documents(collection) for collection in COLLECTIONS})
     webhook = WebhookSender(ProviderConfig.from_settings(settings))
     senders: dict[Channel, Sender] = {
         "email": SmtpSender(SmtpConfig.from_settings(settings)),
@@ -86,7 +78,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         "push": webhook,
         "in_app": InAppSender(stores, runtime.clock),
     }
-    dispatch = Dispatch(
+    ctx = NotificationsContext(
         stores=stores,
         timers=runtime.timers,
         clock=runtime.clock,
@@ -95,29 +87,30 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         policy=DeliveryPolicy.from_settings(settings, speed=speed_of(runtime.clock)),
     )
     runtime.subscribe(
-        Subscription(RiskFlagged, on_risk_flagged(dispatch)),
-        Subscription(IntakeCompleted, on_intake_completed(dispatch)),
-        Subscription(MatchProposed, on_match_proposed(dispatch)),
-        Subscription(MatchAccepted, on_match_accepted(dispatch)),
-        Subscription(MatchDeclined, on_match_declined(dispatch)),
-        Subscription(BookingFailed, on_booking_failed(dispatch)),
-        Subscription(SessionBooked, on_session_booked(dispatch)),
-        Subscription(SessionRescheduled, on_session_rescheduled(dispatch)),
-        Subscription(SessionCancelled, on_session_cancelled(dispatch)),
-        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(dispatch)),
-        Subscription(CheckInDue, on_check_in_due(dispatch)),
-        Subscription(CheckInCompleted, on_check_in_completed(dispatch)),
-        Subscription(CheckInMissed, on_check_in_missed(dispatch)),
-        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(dispatch)),
+        Subscription(RiskFlagged, on_risk_flagged(ctx)),
+        Subscription(IntakeCompleted, on_intake_completed(ctx)),
+        Subscription(MatchProposed, on_match_proposed(ctx)),
+        Subscription(MatchAccepted, on_match_accepted(ctx)),
+        Subscription(MatchDeclined, on_match_declined(ctx)),
+        Subscription(BookingFailed, on_booking_failed(ctx)),
+        Subscription(SessionBooked, on_session_booked(ctx)),
+        Subscription(SessionRescheduled, on_session_rescheduled(ctx)),
+        Subscription(SessionCancelled, on_session_cancelled(ctx)),
+        Subscription(SessionAttendanceRecorded, on_session_attendance_recorded(ctx)),
+        Subscription(CheckInDue, on_check_in_due(ctx)),
+        Subscription(CheckInCompleted, on_check_in_completed(ctx)),
+        Subscription(CheckInMissed, on_check_in_missed(ctx)),
+        Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(ctx)),
     )
-    runtime.on_timer(DELIVERY_TIMER, fire_delivery(dispatch))
-    runtime.on_timer(REMINDER_TIMER, fire_reminder(dispatch))
-    runtime.on_timer(CHECK_IN_REMINDER_TIMER, fire_check_in_reminder(dispatch))
-    runtime.on_timer(ESCALATION_TIMER, fire_escalation_check(dispatch))
+    runtime.on_timer(timers.DELIVERY, on_delivery_timer(ctx))
+    runtime.on_timer(timers.SESSION_REMINDER, on_session_reminder_timer(ctx))
+    runtime.on_timer(timers.CHECK_IN_REMINDER, on_check_in_reminder_timer(ctx))
+    runtime.on_timer(timers.ESCALATION, on_escalation_timer(ctx))
     runtime.produces(NotificationDelivered, NotificationFailed)
     return create_service_app(
         runtime,
         [recipients.router, notifications.router],
         title="Carepath notifications",
         description=DESCRIPTION,
+        context=ctx,
     )

@@ -1,4 +1,4 @@
-"""The scheduling service, wired in one place: runtime, stores, subscriptions, timers, routers.
+"""The scheduling service, wired in one place: runtime, context, subscriptions, timers, routers.
 
 app = build_app(SchedulingSettings())       # or python -m services.scheduling
 """
@@ -9,16 +9,15 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
+from services.scheduling import timers
 from services.scheduling.api import availability, calendars, sessions
-from services.scheduling.api.access import refused_handler
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_care import CHECK_IN_TIMER, SERIES_TIMER
-from services.scheduling.commands.refusals import Refused
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.policy import Policy
+from services.scheduling.handlers.on_check_in_timer import on_check_in_timer
 from services.scheduling.handlers.on_match_accepted import on_match_accepted
 from services.scheduling.handlers.on_match_declined import on_match_declined
 from services.scheduling.handlers.on_match_proposed import on_match_proposed
-from services.scheduling.handlers.on_timers import check_in_timer, series_timer
+from services.scheduling.handlers.on_series_timer import on_series_timer
 from services.scheduling.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from services.scheduling.settings import SchedulingSettings
 from services.scheduling.store import (
@@ -73,15 +72,15 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         slot_claims=runtime.documents(SLOT_CLAIMS),
         timers=runtime.timers,
     )
-    ctx = Scheduling(stores, policy_of(settings, runtime.clock), runtime.clock)
+    ctx = SchedulingContext(stores, policy_of(settings, runtime.clock), runtime.clock)
     runtime.subscribe(
         Subscription(MatchProposed, on_match_proposed(ctx)),
         Subscription(MatchAccepted, on_match_accepted(ctx)),
         Subscription(MatchDeclined, on_match_declined(ctx)),
         Subscription(TreatmentPlanUpdated, on_treatment_plan_updated(ctx)),
     )
-    runtime.on_timer(SERIES_TIMER, series_timer(ctx))
-    runtime.on_timer(CHECK_IN_TIMER, check_in_timer(ctx))
+    runtime.on_timer(timers.SERIES, on_series_timer(ctx))
+    runtime.on_timer(timers.CHECK_IN, on_check_in_timer(ctx))
     runtime.produces(
         SessionBooked,
         SessionRescheduled,
@@ -91,7 +90,7 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         CheckInDue,
         TherapistAvailabilityChanged,
     )
-    app = create_service_app(
+    return create_service_app(
         runtime,
         [availability.router, sessions.router, calendars.router],
         title="Carepath scheduling",
@@ -101,7 +100,5 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
             "the cancellation policy, durable timers and iCalendar feeds; access follows the care "
             "relationship."
         ),
+        context=ctx,
     )
-    app.state.scheduling = ctx
-    app.add_exception_handler(Refused, refused_handler)
-    return app

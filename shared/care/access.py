@@ -7,9 +7,10 @@
   in care, nothing otherwise;
 - anyone else: nothing.
 
-`ensure_access` is what routes call: it records the refusal in the audit trail and answers
-404, exactly as for a client that does not exist, so a refused caller learns nothing, not
-even that the client is known. The grant's basis goes into the audit entry of the read.
+`ensure_access` is what routes call: it records the refusal in the audit trail and refuses
+with `NotFound` (404), exactly as for a client that does not exist, so a refused caller
+learns nothing, not even that the client is known. The grant's basis goes into the audit
+entry of the read.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from datetime import datetime
 from shared.care.relationship import Access, CareRelationships
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import AuditedRead
-from shared.http.problems import Problem
+from shared.refusals import NotFound
 
 _RANK = {Access.none: 0, Access.referral: 1, Access.record: 2}
 
@@ -61,7 +62,7 @@ async def ensure_access(
         await audit.refused(
             resource=resource, resource_id=resource_id, client_id=client_id, basis=decision.basis
         )
-        raise Problem(404, "Not Found", f"no such {resource.replace('_', ' ')}")
+        raise NotFound(f"no such {resource.replace('_', ' ')}")
     return decision
 
 

@@ -6,7 +6,8 @@ Registered once per broker as a FastStream middleware, it wraps every handler:
    a record that can never be valid goes to `<topic>.dlq` at once;
 2. skip an event whose id the inbox has seen (a redelivery changes nothing twice);
 3. run the handler, retrying handler failures with exponential backoff up to a bound;
-   `PermanentError` (or the bound) sends the record to the dead-letter topic;
+   `PermanentError`, a command's `Refused` (no redelivery can make it fit), or the bound
+   sends the record to the dead-letter topic;
 4. record the event id in the inbox.
 
 An outage is not poison: an infrastructure failure (the database unreachable or timing
@@ -47,6 +48,7 @@ from shared.observability.metrics import (
     HANDLER_SECONDS,
     INFRASTRUCTURE_RETRIES,
 )
+from shared.refusals import Refused
 from shared.storage.inbox import Inbox
 from shared.storage.locks import LockTimeout
 
@@ -235,7 +237,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             try:
                 result = await pipeline.through_outage(run_handler, what="handler")
                 break
-            except (PermanentError, ValidationError) as exc:
+            except (PermanentError, Refused, ValidationError) as exc:
                 return await self._dead_letter(record, "rejected_by_handler", exc, attempts=attempt)
             except ShuttingDown:
                 raise
@@ -260,11 +262,12 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         return result
 
     async def _dead_letter(self, record: Any, reason: str, exc: BaseException, *, attempts: int) -> None:
-        error = (
-            describe_validation_error(exc)
-            if isinstance(exc, ValidationError)
-            else f"{type(exc).__name__}: {exc}"
-        )
+        if isinstance(exc, ValidationError):
+            error = describe_validation_error(exc)
+        elif isinstance(exc, Refused):
+            error = f"{type(exc).__name__}: {exc.code or exc.message}"
+        else:
+            error = f"{type(exc).__name__}: {exc}"
         try:
             await self.pipeline.dead_letters.send(record, reason=reason, error=error, attempts=attempts)
         except Exception:

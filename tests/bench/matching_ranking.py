@@ -289,7 +289,7 @@ async def intake_to_proposal(
     from pymongo import AsyncMongoClient
 
     from services.matching.app import build_app
-    from services.matching.commands.put_therapist import put_therapist
+    from services.matching.commands.put_therapist import PutTherapist, put_therapist
     from services.matching.domain.profile import TherapistProfile
     from services.matching.settings import MatchingSettings
     from shared.settings import KafkaSettings, MongoSettings
@@ -308,7 +308,7 @@ async def intake_to_proposal(
     )
     rng = random.Random(seed)
     app = build_app(settings)
-    matching = app.state.matching
+    matching = app.state.context
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     try:
         async with app.state.runtime:
@@ -320,7 +320,8 @@ async def intake_to_proposal(
                     "accepting_new_clients": True,
                     "in_person_regions": [home] if "in_person" in document["profile"]["formats"] else [],
                 }
-                await put_therapist(matching, document["_id"], TherapistProfile.model_validate(profile))
+                command = PutTherapist(document["_id"], TherapistProfile.model_validate(profile))
+                await put_therapist(command, matching)
             consumer = AIOKafkaConsumer(
                 kafka.topic("match-proposed"),
                 bootstrap_servers=bootstrap,

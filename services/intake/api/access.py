@@ -17,16 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.intake.api.refusals import invalid_fields
+from services.intake.context import IntakeContext
 from services.intake.domain.care import plan_author
-from services.intake.domain.intake import FieldError
-from services.intake.store import IntakeStores
-from services.intake.store.client_records import care_of, client_record
+from services.intake.domain.client_record import ClientRecord
+from services.intake.store.client_records import client_record
 from shared.care.access import Decision, ensure_access
 from shared.care.relationship import Access, CareRelationships
 from shared.http.auth import Role
 from shared.http.dependencies import AuditedRead
-from shared.http.problems import Problem
+from shared.refusals import Conflict, FieldProblem, Invalid, NotFound
 from shared.storage import Document
 
 NOT_IN_CARE = "not_in_care"
@@ -34,17 +33,20 @@ NOT_IN_CARE = "not_in_care"
 
 @dataclass(frozen=True, slots=True)
 class Granted:
-    """The client's record as read for the decision, their relationships, and why access was given."""
+    """The client's record as read for the decision, and why access was given."""
 
-    record: Document
-    care: CareRelationships
+    record: ClientRecord
     decision: Decision
     at: datetime
     """The moment decided at (the domain clock), for decisions that follow from this one."""
 
     @property
     def client_id(self) -> str:
-        return str(self.record["client_id"])
+        return self.record.client_id
+
+    @property
+    def care(self) -> CareRelationships:
+        return self.record.care
 
     @property
     def basis(self) -> str:
@@ -54,42 +56,35 @@ class Granted:
 async def client_record_for(
     audit: AuditedRead,
     client_id: str,
-    stores: IntakeStores,
+    ctx: IntakeContext,
     *,
-    now: datetime,
     resource: str,
     resource_id: str | None = None,
     needed: Access = Access.record,
 ) -> Granted:
     """The client's record when `audit.who` may have `needed` of it; else audited 404."""
-    record = await client_record(stores.clients, client_id)
-    care = care_of(record)
+    now = ctx.clock()
+    record = await client_record(ctx.clients, client_id)
     decision = await ensure_access(
         audit,
-        care,
+        record.care,
         client_id=client_id,
         now=now,
         resource=resource,
         resource_id=resource_id or client_id,
         needed=needed,
     )
-    return Granted(record, care, decision, now)
+    return Granted(record, decision, now)
 
 
 async def ensure_visible(
-    audit: AuditedRead,
-    document: Document | None,
-    stores: IntakeStores,
-    *,
-    now: datetime,
-    resource: str,
-    resource_id: str,
+    audit: AuditedRead, document: Document | None, ctx: IntakeContext, *, resource: str, resource_id: str
 ) -> Granted:
     """Access to `document`'s client record, or 404 when it does not exist or is not the caller's."""
     if document is None:
-        raise Problem(404, "Not Found", f"no such {resource.replace('_', ' ')}")
+        raise NotFound(f"no such {resource.replace('_', ' ')}")
     return await client_record_for(
-        audit, str(document["client_id"]), stores, now=now, resource=resource, resource_id=resource_id
+        audit, str(document["client_id"]), ctx, resource=resource, resource_id=resource_id
     )
 
 
@@ -97,7 +92,7 @@ async def ensure_plan_author(audit: AuditedRead, granted: Granted, *, named: str
     """The therapist in care the plan is written for; 422 for a clinician naming another, 409 else."""
     who = audit.who
     if who.role is Role.clinician and named not in (None, who.subject):
-        raise invalid_fields([FieldError("body.therapist_id", "a clinician writes plans as themselves")])
+        raise Invalid([FieldProblem("body.therapist_id", "a clinician writes plans as themselves")])
     author = plan_author(who, named, granted.care)
     if author is None:
         therapist = who.subject if who.role is Role.clinician else named or granted.care.chosen
@@ -108,9 +103,7 @@ async def ensure_plan_author(audit: AuditedRead, granted: Granted, *, named: str
             client_id=granted.client_id,
             basis=state.value if state else "no_therapist_in_care",
         )
-        raise Problem(
-            409,
-            "Conflict",
+        raise Conflict(
             "the introduction has not been held yet: only the therapist in care writes the plan",
             code=NOT_IN_CARE,
         )

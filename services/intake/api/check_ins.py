@@ -9,58 +9,45 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.intake.api.access import client_record_for, ensure_visible
-from services.intake.api.context import AuditChange, CheckInId, ClientId, Stores
+from services.intake.api.access import Granted, client_record_for, ensure_visible
+from services.intake.api.audit import AuditChange
+from services.intake.api.dependencies import CheckInId, ClientId, Context
 from services.intake.api.views import CheckInView, check_in_view
-from services.intake.commands.answer_check_in import CheckInAnswers, answer_check_in
-from services.intake.domain.crisis import Whereabouts
-from services.intake.store import IntakeStores
+from services.intake.commands.answer_check_in import AnswerCheckIn, answer_check_in
+from services.intake.context import IntakeContext
+from services.intake.domain.check_ins import CheckInAnswers
 from services.intake.store.intakes import latest_submitted, whereabouts_of
-from services.intake.store.treatment_plans import latest_version, version_id
-from shared.http.dependencies import Audit, Cipher, Runtime
+from services.intake.store.treatment_plans import current_plan
+from shared.http.dependencies import Audit
 from shared.storage import Document
 
 router = APIRouter(tags=["check-ins"])
 
 
 @router.get("/clients/{client_id}/check-ins", response_model=list[CheckInView])
-async def list_check_ins(
-    client_id: ClientId, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
-) -> list[CheckInView]:
+async def list_check_ins(client_id: ClientId, ctx: Context, audit: Audit) -> list[CheckInView]:
     """The client's check-ins, oldest first: pending (to answer), completed (with their change) or missed."""
-    granted = await client_record_for(audit, client_id, stores, now=runtime.clock(), resource="check_ins")
+    granted = await client_record_for(audit, client_id, ctx, resource="check_ins")
     await audit.read(resource="check_ins", resource_id=client_id, client_id=client_id, basis=granted.basis)
-    goals = await _goals_to_rate(stores, granted.record)
-    where = await _whereabouts(stores, granted.record)
-    found = [await stores.check_ins.get(i) for i in granted.record.get("check_in_ids", [])]
-    return [check_in_view(c, cipher, goals_to_rate=goals, where=where) for c in found if c is not None]
+    found = [await ctx.check_ins.get(i) for i in granted.record.check_in_ids]
+    return await _views([c for c in found if c is not None], granted, ctx)
 
 
 @router.get("/check-ins/{check_in_id}", response_model=CheckInView)
-async def read_check_in(
-    check_in_id: CheckInId, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
-) -> CheckInView:
-    check_in = await stores.check_ins.get(check_in_id)
-    granted = await ensure_visible(
-        audit, check_in, stores, now=runtime.clock(), resource="check_in", resource_id=check_in_id
-    )
+async def read_check_in(check_in_id: CheckInId, ctx: Context, audit: Audit) -> CheckInView:
+    check_in = await ctx.check_ins.get(check_in_id)
+    granted = await ensure_visible(audit, check_in, ctx, resource="check_in", resource_id=check_in_id)
     assert check_in is not None  # ensure_visible answered 404 otherwise
     await audit.read(
         resource="check_in", resource_id=check_in_id, client_id=granted.client_id, basis=granted.basis
     )
-    goals = await _goals_to_rate(stores, granted.record)
-    where = await _whereabouts(stores, granted.record)
-    return check_in_view(check_in, cipher, goals_to_rate=goals, where=where)
+    (view,) = await _views([check_in], granted, ctx)
+    return view
 
 
 @router.post("/check-ins/{check_in_id}/responses", response_model=CheckInView)
 async def answer(
-    check_in_id: CheckInId,
-    answers: CheckInAnswers,
-    stores: Stores,
-    cipher: Cipher,
-    runtime: Runtime,
-    audit: AuditChange,
+    check_in_id: CheckInId, answers: CheckInAnswers, ctx: Context, audit: AuditChange
 ) -> CheckInView:
     """Answer the check-in: PHQ-9, GAD-7, the screener when item 9 > 0, progress 0–10 per plan goal.
 
@@ -68,15 +55,10 @@ async def answer(
     moderate or high, crisis resources where the client lives. A second answer returns
     the first one's result; a check-in that expired as missed is refused (409).
     """
-    granted = await ensure_visible(
-        audit,
-        await stores.check_ins.get(check_in_id),
-        stores,
-        now=runtime.clock(),
-        resource="check_in",
-        resource_id=check_in_id,
-    )
-    completed = await answer_check_in(stores, cipher, check_in_id, answers, now=runtime.clock())
+    check_in = await ctx.check_ins.get(check_in_id)
+    granted = await ensure_visible(audit, check_in, ctx, resource="check_in", resource_id=check_in_id)
+    command = AnswerCheckIn(check_in_id=check_in_id, answers=answers, now=ctx.clock())
+    completed = await answer_check_in(command, ctx)
     await audit.wrote(
         "answer",
         resource="check_in",
@@ -84,16 +66,17 @@ async def answer(
         client_id=granted.client_id,
         basis=granted.basis,
     )
-    where = await _whereabouts(stores, granted.record)
-    return check_in_view(completed, cipher, goals_to_rate=[], where=where)
+    (view,) = await _views([completed], granted, ctx)
+    return view
 
 
-async def _goals_to_rate(stores: IntakeStores, record: Document) -> list[str]:
-    client_id = str(record["client_id"])
-    version = await latest_version(stores.plans, client_id, known=int(record.get("plan_version", 0)))
-    plan = await stores.plans.get(version_id(client_id, version)) if version else None
-    return [str(goal["code"]) for goal in plan.get("goals", [])] if plan else []
-
-
-async def _whereabouts(stores: IntakeStores, record: Document) -> Whereabouts:
-    return whereabouts_of(await latest_submitted(stores.intakes, record.get("intake_ids", [])))
+async def _views(check_ins: list[Document], granted: Granted, ctx: IntakeContext) -> list[CheckInView]:
+    """Each check-in as the caller sees it: a pending one with the current plan's goals to rate;
+    crisis resources fit to the client's latest intake (country, language)."""
+    record = granted.record
+    goals: list[str] = []
+    if any(check_in["status"] == "pending" for check_in in check_ins):
+        plan = await current_plan(ctx.plans, record.client_id, known=record.plan_version)
+        goals = [str(goal["code"]) for goal in plan.get("goals", [])] if plan else []
+    where = whereabouts_of(await latest_submitted(ctx.intakes, record.intake_ids))
+    return [check_in_view(c, ctx.cipher, goals_to_rate=goals, where=where) for c in check_ins]

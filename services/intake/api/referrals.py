@@ -12,25 +12,23 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.intake.api.access import client_record_for
-from services.intake.api.context import ClientId, Stores
+from services.intake.api.dependencies import ClientId, Context
 from services.intake.api.views import ReferralView, referral_view
 from services.intake.store.intakes import latest_submitted
 from shared.care.relationship import Access
-from shared.http.dependencies import Audit, Runtime
-from shared.http.problems import Problem
+from shared.http.dependencies import Audit
+from shared.refusals import NotFound
 
 router = APIRouter(tags=["referrals"])
 
 
 @router.get("/clients/{client_id}/referral", response_model=ReferralView)
-async def read_referral(client_id: ClientId, stores: Stores, runtime: Runtime, audit: Audit) -> ReferralView:
+async def read_referral(client_id: ClientId, ctx: Context, audit: Audit) -> ReferralView:
     """The client's referral summary (codes, bands and windows only), for a therapist proposed to them."""
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="referral", needed=Access.referral
-    )
-    intake = await latest_submitted(stores.intakes, granted.record.get("intake_ids", []))
+    granted = await client_record_for(audit, client_id, ctx, resource="referral", needed=Access.referral)
+    intake = await latest_submitted(ctx.intakes, granted.record.intake_ids)
     if intake is None:
-        raise Problem(404, "Not Found", "the client has no submitted intake yet")
+        raise NotFound("the client has no submitted intake yet")
     await audit.read(
         resource="referral", resource_id=str(intake["_id"]), client_id=client_id, basis=granted.basis
     )

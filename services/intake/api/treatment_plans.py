@@ -11,31 +11,41 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.access import client_record_for, ensure_plan_author
-from services.intake.api.context import AuditChange, ClientId, Stores
+from services.intake.api.audit import AuditChange
+from services.intake.api.dependencies import ClientId, Context, Version
 from services.intake.api.views import PlanDraftView, PlanView, plan_view
-from services.intake.commands.acknowledge_plan import Acknowledgement, acknowledge_plan
+from services.intake.commands.acknowledge_plan import AcknowledgePlan, acknowledge_plan
 from services.intake.commands.write_treatment_plan import (
     TreatmentPlanInput,
+    WriteTreatmentPlan,
     starting_goals,
     write_treatment_plan,
 )
-from services.intake.store.client_records import acknowledged_at
+from services.intake.context import IntakeContext
+from services.intake.domain.client_record import ClientRecord
+from services.intake.domain.intake import Integer
 from services.intake.store.intakes import latest_submitted
 from services.intake.store.treatment_plans import latest_version, version_id
 from shared.http.auth import Principal, Role
-from shared.http.dependencies import Audit, Cipher, Runtime, requires
-from shared.http.problems import Problem
+from shared.http.dependencies import Audit, requires
+from shared.refusals import NotFound
 from shared.storage import Document
 
 router = APIRouter(tags=["treatment plans"])
 
 PlanWriter = Annotated[Principal, Depends(requires(Role.clinician, Role.admin, Role.service))]
 TheClient = Annotated[Principal, Depends(requires(Role.client))]
-Version = Annotated[int, Path(ge=1, le=100_000)]
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: Integer = Field(ge=1, le=100_000, description="The version the client read: the current one")
 
 
 @router.put(
@@ -47,32 +57,23 @@ Version = Annotated[int, Path(ge=1, le=100_000)]
     },
 )
 async def put_treatment_plan(
-    client_id: ClientId,
-    plan: TreatmentPlanInput,
-    who: PlanWriter,
-    stores: Stores,
-    cipher: Cipher,
-    runtime: Runtime,
-    audit: AuditChange,
+    client_id: ClientId, plan: TreatmentPlanInput, who: PlanWriter, ctx: Context, audit: AuditChange
 ) -> JSONResponse:
     """Write a new version of the plan (201); the current plan sent again changes nothing (200).
 
     The first plan sent without `goals` takes the client's intake goals. Each version
     publishes `treatment-plan-updated`; `status: completed` ends care.
     """
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
-    )
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan")
     therapist_id = await ensure_plan_author(audit, granted, named=plan.therapist_id)
-    version, created = await write_treatment_plan(
-        stores,
-        cipher,
-        client_id,
-        plan,
+    command = WriteTreatmentPlan(
+        client_id=client_id,
+        plan=plan,
         therapist_id=therapist_id,
         written_by={"subject": who.subject, "role": who.role.value},
-        now=runtime.clock(),
+        now=ctx.clock(),
     )
+    version, created = await write_treatment_plan(command, ctx)
     action = "write" if created else "read"  # an unchanged plan sent again only reads the current one
     await audit.wrote(
         action,
@@ -82,7 +83,7 @@ async def put_treatment_plan(
         basis=granted.basis,
     )
     view = plan_view(
-        version, cipher, acknowledged_at=acknowledged_at(granted.record, int(version["version"]))
+        version, ctx.cipher, acknowledged_at=granted.record.acknowledged_at(int(version["version"]))
     )
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -93,17 +94,15 @@ async def put_treatment_plan(
     responses={409: {"description": "`not_in_care`: the introduction has not been held yet"}},
 )
 async def draft_treatment_plan(
-    client_id: ClientId, who: PlanWriter, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
+    client_id: ClientId, who: PlanWriter, ctx: Context, audit: Audit
 ) -> PlanDraftView:
     """A starting plan for the therapist in care: the client's intake goals, each at the default target.
 
     Adjust it and `PUT` it as the plan; the goals keep `from_intake: true`.
     """
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan_draft"
-    )
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan_draft")
     therapist_id = await ensure_plan_author(audit, granted, named=None)
-    intake = await latest_submitted(stores.intakes, granted.record.get("intake_ids", []))
+    intake = await latest_submitted(ctx.intakes, granted.record.intake_ids)
     await audit.read(
         resource="treatment_plan_draft", resource_id=client_id, client_id=client_id, basis=granted.basis
     )
@@ -113,37 +112,30 @@ async def draft_treatment_plan(
         therapist_id=therapist_id,
         intake_id=str(intake["_id"]) if intake else None,
         approach=preferences.get("approach"),
-        goals=starting_goals(intake, cipher),
+        goals=starting_goals(intake, ctx.cipher),
     )
 
 
 @router.get("/clients/{client_id}/treatment-plan", response_model=PlanView)
-async def read_treatment_plan(
-    client_id: ClientId, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
-) -> PlanView:
+async def read_treatment_plan(client_id: ClientId, ctx: Context, audit: Audit) -> PlanView:
     """The current version of the client's plan, with when the client acknowledged it."""
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
-    )
-    current = await latest_version(stores.plans, client_id, known=int(granted.record.get("plan_version", 0)))
-    return await _read_version(granted.record, current, stores, cipher, audit, basis=granted.basis)
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan")
+    current = await latest_version(ctx.plans, client_id, known=granted.record.plan_version)
+    return await _read_version(granted.record, current, ctx, audit, basis=granted.basis)
 
 
 @router.get("/clients/{client_id}/treatment-plan/versions", response_model=list[PlanView])
-async def list_treatment_plan_versions(
-    client_id: ClientId, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
-) -> list[PlanView]:
+async def list_treatment_plan_versions(client_id: ClientId, ctx: Context, audit: Audit) -> list[PlanView]:
     """Every version of the plan, oldest first: old versions stay readable."""
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan_versions"
-    )
-    current = await latest_version(stores.plans, client_id, known=int(granted.record.get("plan_version", 0)))
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan_versions")
+    record = granted.record
+    current = await latest_version(ctx.plans, client_id, known=record.plan_version)
     await audit.read(
         resource="treatment_plan_versions", resource_id=client_id, client_id=client_id, basis=granted.basis
     )
-    versions = [await stores.plans.get(version_id(client_id, n)) for n in range(1, current + 1)]
+    versions = [await ctx.plans.get(version_id(client_id, n)) for n in range(1, current + 1)]
     return [
-        plan_view(v, cipher, acknowledged_at=acknowledged_at(granted.record, int(v["version"])))
+        plan_view(v, ctx.cipher, acknowledged_at=record.acknowledged_at(int(v["version"])))
         for v in versions
         if v is not None
     ]
@@ -151,12 +143,10 @@ async def list_treatment_plan_versions(
 
 @router.get("/clients/{client_id}/treatment-plan/versions/{version}", response_model=PlanView)
 async def read_treatment_plan_version(
-    client_id: ClientId, version: Version, stores: Stores, cipher: Cipher, runtime: Runtime, audit: Audit
+    client_id: ClientId, version: Version, ctx: Context, audit: Audit
 ) -> PlanView:
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
-    )
-    return await _read_version(granted.record, version, stores, cipher, audit, basis=granted.basis)
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan")
+    return await _read_version(granted.record, version, ctx, audit, basis=granted.basis)
 
 
 @router.post(
@@ -165,22 +155,15 @@ async def read_treatment_plan_version(
     responses={409: {"description": "`not_current_version`: only the current version can be acknowledged"}},
 )
 async def acknowledge_treatment_plan(
-    client_id: ClientId,
-    acknowledgement: Acknowledgement,
-    who: TheClient,
-    stores: Stores,
-    cipher: Cipher,
-    runtime: Runtime,
-    audit: AuditChange,
+    client_id: ClientId, acknowledgement: Acknowledgement, who: TheClient, ctx: Context, audit: AuditChange
 ) -> PlanView:
     """The client acknowledges the current version they read; acknowledging it again keeps the first time.
 
     The therapist sees `acknowledged_at` in the plan view.
     """
-    granted = await client_record_for(
-        audit, client_id, stores, now=runtime.clock(), resource="treatment_plan"
-    )
-    version, when = await acknowledge_plan(stores, client_id, acknowledgement.version, now=runtime.clock())
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan")
+    command = AcknowledgePlan(client_id=client_id, version=acknowledgement.version, now=ctx.clock())
+    version, when = await acknowledge_plan(command, ctx)
     await audit.wrote(
         "acknowledge",
         resource="treatment_plan",
@@ -188,17 +171,17 @@ async def acknowledge_treatment_plan(
         client_id=client_id,
         basis=granted.basis,
     )
-    return plan_view(version, cipher, acknowledged_at=when)
+    return plan_view(version, ctx.cipher, acknowledged_at=when)
 
 
 async def _read_version(
-    record: Document, version: int, stores: Stores, cipher: Cipher, audit: Audit, *, basis: str
+    record: ClientRecord, version: int, ctx: IntakeContext, audit: Audit, *, basis: str
 ) -> PlanView:
-    client_id = str(record["client_id"])
-    found: Document | None = await stores.plans.get(version_id(client_id, version)) if version else None
+    client_id = record.client_id
+    found: Document | None = await ctx.plans.get(version_id(client_id, version)) if version else None
     if found is None:
-        raise Problem(404, "Not Found", "no such treatment plan version")
+        raise NotFound("no such treatment plan version")
     await audit.read(
         resource="treatment_plan", resource_id=str(found["_id"]), client_id=client_id, basis=basis
     )
-    return plan_view(found, cipher, acknowledged_at=acknowledged_at(record, version))
+    return plan_view(found, ctx.cipher, acknowledged_at=record.acknowledged_at(version))

@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from services.intake.commands.answer_check_in import GoalProgress
 from services.intake.commands.write_treatment_plan import GoalTarget, PlanGoalInput
+from services.intake.domain.check_ins import GoalProgress
 from services.intake.domain.crisis import Whereabouts, crisis_resources_for
 from services.intake.domain.intake import IntakeSections, Screener, Window
 from services.intake.store.check_ins import note_context

@@ -8,34 +8,33 @@ not theirs to acknowledge yet); acknowledging it again keeps the first time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from services.intake.commands.refusals import Conflict
-from services.intake.commands.times import stored_time
-from services.intake.domain.intake import Integer
-from services.intake.store import IntakeStores
-from services.intake.store.client_records import acknowledged_at, client_record, record_acknowledgement
+from services.intake.context import IntakeContext
+from services.intake.store.client_records import client_record, record_acknowledgement, record_of
 from services.intake.store.treatment_plans import latest_version, version_id
+from shared.clock import stored_instant
+from shared.refusals import Conflict
 from shared.storage import Document
 
 NOT_CURRENT_VERSION = "not_current_version"
 
 
-class Acknowledgement(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True, slots=True)
+class AcknowledgePlan:
+    client_id: str
+    version: int
+    """The version the client read: it must be the current one."""
+    now: datetime
 
-    version: Integer = Field(ge=1, le=100_000, description="The version the client read: the current one")
 
-
-async def acknowledge_plan(
-    stores: IntakeStores, client_id: str, version: int, *, now: datetime
-) -> tuple[Document, datetime]:
+async def acknowledge_plan(command: AcknowledgePlan, ctx: IntakeContext) -> tuple[Document, datetime]:
     """The acknowledged version and when the client first acknowledged it."""
-    record = await client_record(stores.clients, client_id)
-    current = await latest_version(stores.plans, client_id, known=int(record.get("plan_version", 0)))
-    document = await stores.plans.get(version_id(client_id, version)) if version == current else None
+    client_id, version = command.client_id, command.version
+    record = await client_record(ctx.clients, client_id)
+    current = await latest_version(ctx.plans, client_id, known=record.plan_version)
+    document = await ctx.plans.get(version_id(client_id, version)) if version == current else None
     if document is None:
         raise Conflict(
             f"only the current plan can be acknowledged (version {current})"
@@ -43,9 +42,9 @@ async def acknowledge_plan(
             else "the client has no treatment plan yet",
             code=NOT_CURRENT_VERSION,
         )
-    stored = await stores.clients.upsert(
-        client_id, record_acknowledgement(client_id, version, stored_time(now))
+    stored = await ctx.clients.upsert(
+        client_id, record_acknowledgement(client_id, version, stored_instant(command.now))
     )
-    when = acknowledged_at(stored or record, version)
+    when = (record_of(stored) if stored is not None else record).acknowledged_at(version)
     assert when is not None  # just recorded, or recorded before
     return document, when

@@ -10,14 +10,16 @@ after a crash, publish one event in effect.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-from services.intake.commands.times import stored_time
-from services.intake.domain.check_ins import EarlierCheckIn, consecutive_missed
-from services.intake.store import IntakeStores
+from services.intake.context import IntakeContext
+from services.intake.domain.check_ins import EarlierCheckIn, consecutive_missed, expires
+from services.intake.domain.client_record import ClientRecord
 from services.intake.store.check_ins import due_envelope
 from services.intake.store.client_records import client_record
 from services.intake.store.intakes import latest_submitted
+from shared.clock import stored_instant
 from shared.events.envelope import new_event
 from shared.events.models import CheckInMissed
 from shared.observability.logs import get_logger
@@ -30,19 +32,26 @@ LONGEST_RUN = 1000
 """The most misses in a row counted (the event's bound)."""
 
 
-async def expire_check_in(
-    stores: IntakeStores, check_in_id: str, *, expiry: timedelta, event_id: str, now: datetime
-) -> Document | None:
+@dataclass(frozen=True, slots=True)
+class ExpireCheckIn:
+    check_in_id: str
+    event_id: str
+    """The id of the `check-in-missed` it may publish: derived from the timer that fired."""
+    now: datetime
+
+
+async def expire_check_in(command: ExpireCheckIn, ctx: IntakeContext) -> Document | None:
     """The check-in after its expiry: missed if it was still pending, else as it was."""
-    check_in = await stores.check_ins.get(check_in_id)
-    if check_in is None or check_in["status"] != "pending":
+    check_in_id = command.check_in_id
+    check_in = await ctx.check_ins.get(check_in_id)
+    if check_in is None or not expires(check_in["status"]):
         return check_in
     client_id = str(check_in["client_id"])
-    record = await client_record(stores.clients, client_id)
-    earlier = await _earlier(stores, record, check_in_id)
-    missed_at = stored_time(now)
-    run = min(consecutive_missed(earlier, expiry=expiry, now=missed_at), LONGEST_RUN)
-    baseline = await latest_submitted(stores.intakes, record.get("intake_ids", []))
+    record = await client_record(ctx.clients, client_id)
+    earlier = await _earlier(ctx, record, check_in_id)
+    missed_at = stored_instant(command.now)
+    run = min(consecutive_missed(earlier, expiry=ctx.check_in_expiry, now=missed_at), LONGEST_RUN)
+    baseline = await latest_submitted(ctx.intakes, record.intake_ids)
     cause = due_envelope(check_in)
     missed = CheckInMissed(
         check_in_id=check_in_id,
@@ -54,29 +63,29 @@ async def expire_check_in(
     )
     journey = str((baseline or {}).get("correlation_id") or cause.correlation_id)
     event = new_event(
-        missed, source="intake", cause=cause, correlation_id=journey, event_id=event_id, now=missed_at
+        missed, source="intake", cause=cause, correlation_id=journey, event_id=command.event_id, now=missed_at
     )
 
     def change(current: Document) -> Revision | None:
-        if current["status"] != "pending":
+        if not expires(current["status"]):
             return None  # answered (or expired) meanwhile: that stands, nothing is published
         return Revision(
             {**current, "status": "missed", "missed_at": missed_at, "consecutive_missed": run}, [event]
         )
 
-    stored = await stores.check_ins.update(check_in_id, change)
+    stored = await ctx.check_ins.update(check_in_id, change)
     if stored is not None and stored.get("missed_at") == missed_at:
         log.info("check-in missed", check_in_id=check_in_id, client_id=client_id, consecutive_missed=run)
     return stored
 
 
-async def _earlier(stores: IntakeStores, record: Document, check_in_id: str) -> list[EarlierCheckIn]:
+async def _earlier(ctx: IntakeContext, record: ClientRecord, check_in_id: str) -> list[EarlierCheckIn]:
     """The client's check-ins before this one, newest first, as far as the run of misses goes."""
-    listed = [str(i) for i in record.get("check_in_ids", [])]
+    listed = list(record.check_in_ids)
     before = listed[: listed.index(check_in_id)] if check_in_id in listed else listed
     found: list[EarlierCheckIn] = []
     for earlier_id in reversed(before[-LONGEST_RUN:]):
-        earlier = await stores.check_ins.get(earlier_id)
+        earlier = await ctx.check_ins.get(earlier_id)
         if earlier is None:
             continue
         found.append(EarlierCheckIn(status=earlier["status"], due_at=earlier["due_at"]))

@@ -10,13 +10,26 @@ each relationship's last change; an older event changes nothing).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import BaseModel
 
-from services.intake.store import IntakeStores
+from services.intake.context import IntakeContext
 from services.intake.store.client_records import record_care_event
 from shared.events.envelope import Envelope
 
 
-async def follow_care(stores: IntakeStores, client_id: str, event: BaseModel, envelope: Envelope) -> None:
-    """Fold `event` (which happened at its `ce_time`) into `client_id`'s relationships."""
-    await stores.clients.upsert(client_id, record_care_event(client_id, event, envelope.time), cause=envelope)
+@dataclass(frozen=True, slots=True)
+class FollowCare:
+    client_id: str
+    event: BaseModel
+    """A `match-proposed`, `match-accepted`, `match-declined`, `session-booked` or
+    `session-attendance-recorded`."""
+    cause: Envelope
+    """The event's envelope: its `ce_time` is when the relationship moved, its id the write's cause."""
+
+
+async def follow_care(command: FollowCare, ctx: IntakeContext) -> None:
+    """Fold the event, at its `ce_time`, into the client's relationships."""
+    client_id, cause = command.client_id, command.cause
+    await ctx.clients.upsert(client_id, record_care_event(client_id, command.event, cause.time), cause=cause)

@@ -13,18 +13,16 @@ country Carepath does not serve is refused like an incomplete one (422 naming
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from services.intake.commands.refusals import InvalidFields, NotFound
-from services.intake.commands.times import stored_time
+from services.intake.context import IntakeContext
 from services.intake.domain.intake import IntakeSections, Preferences, submission_problems
 from services.intake.domain.risk import RiskScreen, screen_risk
 from services.intake.domain.scoring import Gad7Score, Phq9Score, score_gad7, score_phq9
-from services.intake.store import IntakeStores
 from services.intake.store.intakes import opened_sections
-from shared.care.crisis_resources import SERVED_COUNTRIES
+from services.intake.store.screenings import screening_document
+from shared.clock import stored_instant
 from shared.events.common import (
     Gad7Summary,
     Phq9Summary,
@@ -37,7 +35,7 @@ from shared.events.common import (
 from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
 from shared.events.models import IntakeCompleted, RiskFlagged
 from shared.observability.logs import get_logger
-from shared.security.field_encryption import FieldCipher
+from shared.refusals import Invalid, NotFound
 from shared.storage import Document
 from shared.storage.documents import Revision
 
@@ -46,26 +44,26 @@ SOURCE = "intake"
 log = get_logger(__name__)
 
 
-async def submit_intake(
-    stores: IntakeStores,
-    cipher: FieldCipher,
-    intake_id: str,
-    *,
-    now: datetime,
-    served: Collection[str] = SERVED_COUNTRIES,
-) -> Document:
-    """The submitted intake (with `result`); raises `InvalidFields` listing everything missing.
+@dataclass(frozen=True, slots=True)
+class SubmitIntake:
+    intake_id: str
+    now: datetime
 
-    `served`: the countries intakes are accepted from (`INTAKE_SERVED_COUNTRIES`).
+
+async def submit_intake(command: SubmitIntake, ctx: IntakeContext) -> Document:
+    """The submitted intake (with `result`); refused with every missing field at once.
+
+    Intakes are accepted from `ctx.served_countries` (`INTAKE_SERVED_COUNTRIES`) only.
     """
-    submitted_at = stored_time(now)
+    intake_id = command.intake_id
+    submitted_at = stored_instant(command.now)
 
     def change(current: Document) -> Revision | None:
         if current["status"] == "submitted":
             return None
-        sections = opened_sections(current["sections"], intake_id=intake_id, cipher=cipher)
-        if problems := submission_problems(sections, served=served):
-            raise InvalidFields(problems)
+        sections = opened_sections(current["sections"], intake_id=intake_id, cipher=ctx.cipher)
+        if problems := submission_problems(sections, served=ctx.served_countries):
+            raise Invalid(problems)
         assert sections.phq9 is not None and sections.gad7 is not None  # checked just above
         phq9, gad7 = score_phq9(sections.phq9), score_gad7(sections.gad7)
         risk = screen_risk(phq9.item9, sections.cssrs.answers() if sections.cssrs else None)
@@ -76,14 +74,14 @@ async def submit_intake(
             "submitted_at": submitted_at,
             "updated_at": submitted_at,
             "correlation_id": journey,
-            "result": _result(phq9, gad7, risk),
+            "result": screening_document(phq9, gad7, risk),
         }
         events = _events(current, sections, phq9, gad7, risk, at=submitted_at, journey=journey)
         return Revision(submitted, events)
 
-    stored = await stores.intakes.update(intake_id, change)
+    stored = await ctx.intakes.update(intake_id, change)
     if stored is None:
-        raise NotFound(intake_id)
+        raise NotFound("no such record")
     if stored["submitted_at"] == submitted_at:  # this request submitted it (ids and codes only)
         log.info(
             "intake submitted",
@@ -92,15 +90,6 @@ async def submit_intake(
             risk_level=stored["result"]["risk_level"],
         )
     return stored
-
-
-def _result(phq9: Phq9Score, gad7: Gad7Score, risk: RiskScreen) -> dict[str, Any]:
-    return {
-        "phq9": {"total": phq9.total, "severity": phq9.severity, "item9": phq9.item9},
-        "gad7": {"total": gad7.total, "severity": gad7.severity},
-        "risk_level": risk.level.value,
-        "risk_reasons": list(risk.reasons),
-    }
 
 
 def _events(

@@ -18,22 +18,24 @@ route before this runs (`domain.care.plan_author`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.intake.commands.refusals import Conflict
-from services.intake.commands.times import stored_time
+from services.intake.context import IntakeContext
 from services.intake.domain.intake import FreeText, Integer
-from services.intake.domain.plan import DEFAULT_TARGET, Comparison, Measure, PlanGoal, Target
-from services.intake.store import IntakeStores
+from services.intake.domain.plan import DEFAULT_TARGET, Comparison, Measure, Target
 from services.intake.store.client_records import client_record, record_plan_version
 from services.intake.store.intakes import latest_submitted, opened_goals
 from services.intake.store.treatment_plans import latest_version, opened_plan, sealed_goals, version_id
+from shared.clock import stored_instant
 from shared.events.common import Approach, Code, Id, PlanStatus, SessionCadence
 from shared.events.envelope import OutgoingEvent, deterministic_event_id, new_event
 from shared.events.models import TreatmentPlanUpdated
 from shared.observability.logs import get_logger
+from shared.refusals import Conflict
 from shared.security.field_encryption import FieldCipher
 from shared.storage import AlreadyExists, Document
 
@@ -107,14 +109,6 @@ class TreatmentPlanInput(Strict):
         return goals
 
 
-def plan_goals(document: Document) -> list[PlanGoal]:
-    """The goals of a stored version as the domain judges them."""
-    return [
-        PlanGoal(code=str(goal["code"]), target=GoalTarget.model_validate(goal["target"]).target())
-        for goal in document.get("goals", [])
-    ]
-
-
 def starting_goals(intake: Document | None, cipher: FieldCipher) -> list[PlanGoalInput]:
     """The intake's goals as plan goals: the client's words, the default target, `from_intake`."""
     if intake is None:
@@ -130,47 +124,48 @@ def starting_goals(intake: Document | None, cipher: FieldCipher) -> list[PlanGoa
     ]
 
 
-async def write_treatment_plan(
-    stores: IntakeStores,
-    cipher: FieldCipher,
-    client_id: str,
-    plan: TreatmentPlanInput,
-    *,
-    therapist_id: str,
-    written_by: dict[str, str],
-    now: datetime,
-) -> tuple[Document, bool]:
-    """The current version after the write, and whether this request created it."""
-    at = stored_time(now)
+@dataclass(frozen=True, slots=True)
+class WriteTreatmentPlan:
+    client_id: str
+    plan: TreatmentPlanInput
+    therapist_id: str
+    """The therapist in care it is written for (`domain.care.plan_author`, asked by the route)."""
+    written_by: Mapping[str, str]
+    """`{subject, role}` of the caller."""
+    now: datetime
+
+
+async def write_treatment_plan(command: WriteTreatmentPlan, ctx: IntakeContext) -> tuple[Document, bool]:
+    """The current version after the write, and whether this command created it."""
+    client_id, plan, cipher = command.client_id, command.plan, ctx.cipher
+    at = stored_instant(command.now)
     goals_given = "goals" in plan.model_fields_set
     content = plan.model_copy(
         update={
-            "therapist_id": therapist_id,
-            "review_at": stored_time(plan.review_at) if plan.review_at else None,
+            "therapist_id": command.therapist_id,
+            "review_at": stored_instant(plan.review_at) if plan.review_at else None,
         }
     )
-    record = await client_record(stores.clients, client_id)
-    baseline = await latest_submitted(stores.intakes, record.get("intake_ids", []))
+    record = await client_record(ctx.clients, client_id)
+    baseline = await latest_submitted(ctx.intakes, record.intake_ids)
     journey = str(baseline["correlation_id"]) if baseline else None
-    recorded = known = int(record.get("plan_version", 0))
+    recorded = known = record.plan_version
     for _ in range(WRITE_ATTEMPTS):
-        current = await latest_version(stores.plans, client_id, known=known)
-        previous = await stores.plans.get(version_id(client_id, current)) if current else None
+        current = await latest_version(ctx.plans, client_id, known=known)
+        previous = await ctx.plans.get(version_id(client_id, current)) if current else None
         if current == 0 and not goals_given:
             content = content.model_copy(update={"goals": starting_goals(baseline, cipher)})
         if previous is not None and _same_content(opened_plan(previous, cipher), content):
             return previous, False
-        document, event = _version(client_id, current + 1, content, cipher, journey, written_by, at)
+        document, event = _version(client_id, current + 1, content, cipher, journey, command.written_by, at)
         try:
-            await stores.plans.insert(document, [event])
+            await ctx.plans.insert(document, [event])
         except AlreadyExists:
             known = current + 1  # another writer took this version: build on top of theirs
             continue
-        unrecorded = [
-            await stores.plans.get(version_id(client_id, n)) for n in range(recorded + 1, current + 1)
-        ]
+        unrecorded = [await ctx.plans.get(version_id(client_id, n)) for n in range(recorded + 1, current + 1)]
         updates = [(plan_update(v), v["created_at"]) for v in unrecorded if v is not None]
-        await stores.clients.upsert(
+        await ctx.clients.upsert(
             client_id, record_plan_version(client_id, current + 1, [*updates, (event.data, at)])
         )
         log.info(
@@ -202,7 +197,7 @@ def _version(
     content: TreatmentPlanInput,
     cipher: FieldCipher,
     journey: str | None,
-    written_by: dict[str, str],
+    written_by: Mapping[str, str],
     at: datetime,
 ) -> tuple[Document, OutgoingEvent]:
     fields = content.model_dump(mode="json")

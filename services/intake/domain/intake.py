@@ -14,7 +14,6 @@ notifications owns them.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Final, Literal
 from zoneinfo import available_timezones
@@ -35,6 +34,7 @@ from services.intake.domain.risk import ScreenerAnswers
 from services.intake.domain.scoring import GAD7_ITEMS, ITEM_MAX, ITEM_MIN, PHQ9_ITEMS
 from shared.care.crisis_resources import SERVED_COUNTRIES, country_of
 from shared.events.common import Approach, Code, Concern, Id, Jurisdiction, LanguageTag, PreferredFormat
+from shared.refusals import FieldProblem
 
 
 def _json_number(value: object) -> object:
@@ -182,14 +182,6 @@ class NewIntake(IntakeSections):
     client_id: Id
 
 
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """One missing or bad field, named by its path (`phq9`, `cssrs.q3`); never its value."""
-
-    field: str
-    message: str
-
-
 REQUIRED_FOR_SUBMISSION: Final = (
     "jurisdiction",
     "timezone",
@@ -203,10 +195,10 @@ REQUIRED_FOR_SUBMISSION: Final = (
 
 def submission_problems(
     sections: IntakeSections, *, served: Collection[str] = SERVED_COUNTRIES
-) -> list[FieldError]:
+) -> list[FieldProblem]:
     """Everything missing or unservable before an intake can be scored and published, all at once."""
     problems = [
-        FieldError(name, "required to submit the intake")
+        FieldProblem(name, "required to submit the intake")
         for name in REQUIRED_FOR_SUBMISSION
         if getattr(sections, name) is None
     ]
@@ -217,7 +209,7 @@ def submission_problems(
     return problems
 
 
-def jurisdiction_problem(jurisdiction: str, served: Collection[str]) -> FieldError | None:
+def jurisdiction_problem(jurisdiction: str, served: Collection[str]) -> FieldProblem | None:
     """A client is accepted only from a country Carepath serves.
 
     Matching needs therapists licensed there, and a positive screen needs that country's
@@ -227,10 +219,10 @@ def jurisdiction_problem(jurisdiction: str, served: Collection[str]) -> FieldErr
     country = country_of(jurisdiction)
     if country in served:
         return None
-    return FieldError("jurisdiction", f"Carepath does not serve clients in {country} yet")
+    return FieldProblem("jurisdiction", f"Carepath does not serve clients in {country} yet")
 
 
-def screener_problems(phq9: list[int], screener: Screener | None, *, field: str) -> list[FieldError]:
+def screener_problems(phq9: list[int], screener: Screener | None, *, field: str) -> list[FieldProblem]:
     """The C-SSRS screener is required, and complete, whenever PHQ-9 item 9 is above 0.
 
     Complete means Q1, Q2 and Q6 (ever) answered, Q3–Q5 when Q2 is yes, and Q6 (past 3
@@ -240,14 +232,14 @@ def screener_problems(phq9: list[int], screener: Screener | None, *, field: str)
         return []
     why = "required when PHQ-9 item 9 is above 0"
     if screener is None:
-        return [FieldError(field, why)]
+        return [FieldProblem(field, why)]
     needed = ["q1", "q2", "q6_ever"]
     if screener.q2:
         needed += ["q3", "q4", "q5"]
     if screener.q6_ever:
         needed.append("q6_recent")
     return [
-        FieldError(f"{field}.{question}", why)
+        FieldProblem(f"{field}.{question}", why)
         for question in sorted(needed)
         if getattr(screener, question) is None
     ]

@@ -6,16 +6,16 @@ withdrawn. Either way they get 404 on the client's record from now on.
 
 from __future__ import annotations
 
-from services.intake.commands.follow_care import follow_care
-from services.intake.store import IntakeStores
+from services.intake.commands.follow_care import FollowCare, follow_care
+from services.intake.context import IntakeContext
 from shared.events.envelope import Envelope
 from shared.events.models import MatchDeclined
 from shared.messaging.subscriptions import Handler
 
 
-def on_match_declined(stores: IntakeStores) -> Handler:
+def on_match_declined(ctx: IntakeContext) -> Handler:
     async def handle(event: MatchDeclined, envelope: Envelope) -> None:
         """End or withdraw the declined relationships."""
-        await follow_care(stores, event.client_id, event, envelope)
+        await follow_care(FollowCare(event.client_id, event, envelope), ctx)
 
     return handle

@@ -6,16 +6,16 @@ format, languages, windows); a newer proposal withdraws candidates it no longer 
 
 from __future__ import annotations
 
-from services.intake.commands.follow_care import follow_care
-from services.intake.store import IntakeStores
+from services.intake.commands.follow_care import FollowCare, follow_care
+from services.intake.context import IntakeContext
 from shared.events.envelope import Envelope
 from shared.events.models import MatchProposed
 from shared.messaging.subscriptions import Handler
 
 
-def on_match_proposed(stores: IntakeStores) -> Handler:
+def on_match_proposed(ctx: IntakeContext) -> Handler:
     async def handle(event: MatchProposed, envelope: Envelope) -> None:
         """Propose the candidates; withdraw earlier proposals' others."""
-        await follow_care(stores, event.client_id, event, envelope)
+        await follow_care(FollowCare(event.client_id, event, envelope), ctx)
 
     return handle

@@ -6,16 +6,16 @@ nothing: the client stays with the therapist they chose, and care has not starte
 
 from __future__ import annotations
 
-from services.intake.commands.follow_care import follow_care
-from services.intake.store import IntakeStores
+from services.intake.commands.follow_care import FollowCare, follow_care
+from services.intake.context import IntakeContext
 from shared.events.envelope import Envelope
 from shared.events.models import SessionAttendanceRecorded
 from shared.messaging.subscriptions import Handler
 
 
-def on_session_attendance_recorded(stores: IntakeStores) -> Handler:
+def on_session_attendance_recorded(ctx: IntakeContext) -> Handler:
     async def handle(event: SessionAttendanceRecorded, envelope: Envelope) -> None:
         """Held introduction: in care; anything else moves nothing."""
-        await follow_care(stores, event.client_id, event, envelope)
+        await follow_care(FollowCare(event.client_id, event, envelope), ctx)
 
     return handle

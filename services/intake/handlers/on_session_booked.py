@@ -7,16 +7,16 @@ series, grants nothing (DESIGN §2: access follows the client's consent, not a c
 
 from __future__ import annotations
 
-from services.intake.commands.follow_care import follow_care
-from services.intake.store import IntakeStores
+from services.intake.commands.follow_care import FollowCare, follow_care
+from services.intake.context import IntakeContext
 from shared.events.envelope import Envelope
 from shared.events.models import SessionBooked
 from shared.messaging.subscriptions import Handler
 
 
-def on_session_booked(stores: IntakeStores) -> Handler:
+def on_session_booked(ctx: IntakeContext) -> Handler:
     async def handle(event: SessionBooked, envelope: Envelope) -> None:
         """Fold the booking; the shared state machine decides whether it was a choice."""
-        await follow_care(stores, event.client_id, event, envelope)
+        await follow_care(FollowCare(event.client_id, event, envelope), ctx)
 
     return handle

@@ -6,7 +6,7 @@
 - `intakes`: `_id = intake_id`, drafts and submitted intakes with their scores;
 - `treatment_plans`: `_id = "<client_id>:v<n>"`, one document per plan version;
 - `check_ins`: `_id = check_in_id` (the id scheduling gave it in `check-in-due`); its
-  expiry timer (`check-in-expiry:<check_in_id>`) lives in the runtime's `timers`.
+  expiry timer (`timers.check_in_expiry_timer_id`) lives in the runtime's `timers`.
 
 FerretDB serves only a lone string `_id` equality from an index (DESIGN §5), so every
 hot-path read goes through one of these keys; nothing here filters on another field.
@@ -14,22 +14,7 @@ hot-path read goes through one of these keys; nothing here filters on another fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from shared.ports import Documents
-
 CLIENTS = "clients"
 INTAKES = "intakes"
 TREATMENT_PLANS = "treatment_plans"
 CHECK_INS = "check_ins"
-COLLECTIONS = (CLIENTS, INTAKES, TREATMENT_PLANS, CHECK_INS)
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeStores:
-    """The service's four collections, as the `Documents` port (fakes in unit tests)."""
-
-    clients: Documents
-    intakes: Documents
-    plans: Documents
-    check_ins: Documents

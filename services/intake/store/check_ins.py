@@ -39,11 +39,6 @@ def pending_check_in(event: CheckInDue, envelope: Envelope, *, created_at: datet
     }
 
 
-def expiry_timer_id(check_in_id: str) -> str:
-    """The one expiry timer of a check-in: scheduling it again (a redelivery) is a no-op."""
-    return f"check-in-expiry:{check_in_id}"
-
-
 def due_envelope(check_in: Document) -> Envelope:
     headers: dict[str, Any] = check_in["due_event"]
     return Envelope.from_headers({str(k): str(v) for k, v in headers.items()})

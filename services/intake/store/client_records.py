@@ -1,25 +1,24 @@
-"""The client's record (`clients`, `_id = client_id`): the index of everything kept for them.
+"""The client's record (`clients`, `_id = client_id`) as a document, and its changes as writes.
 
-It holds ids and the client's care relationships, never clinical content: the intakes
-and check-ins of one client, the latest treatment plan version and when the client
-acknowledged each version, so every other read is by `_id`, and `relationships` (the
-care relationship with each therapist, `shared.care.relationship`), which every access
-decision reads.
+    {_id, client_id, intake_ids: [...], check_in_ids: [...], relationships: [...],
+     plan_version, plan_acknowledgements: {"<version>": <when>}}
 
-Each change is idempotent (adding an id twice keeps one, folding an event twice changes
-nothing), so a redelivered event or a retried request writes nothing new. The content
-documents are the source of truth: an id is listed here before its document is written,
-so a crash in between leaves an id without a document, which readers skip, and never a
-document nobody can find.
+What may change and how is `domain.client_record.ClientRecord`'s; here each change becomes
+a `Creation` that writes only when the record changed. The content documents are the
+source of truth: an id is listed here before its document is written, so a crash in
+between leaves an id without a document, which readers skip, and never a document nobody
+can find.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from types import MappingProxyType
 
 from pydantic import BaseModel
 
+from services.intake.domain.client_record import ClientRecord
 from shared.care.relationship import CareRelationships
 from shared.ports import Documents
 from shared.storage import Document
@@ -29,104 +28,66 @@ RELATIONSHIPS = "relationships"
 ACKNOWLEDGEMENTS = "plan_acknowledgements"
 
 
-def empty_record(client_id: str) -> Document:
+def record_of(document: Document) -> ClientRecord:
+    acknowledged = document.get(ACKNOWLEDGEMENTS) or {}
+    return ClientRecord(
+        client_id=str(document["client_id"]),
+        intake_ids=tuple(str(i) for i in document.get("intake_ids", [])),
+        check_in_ids=tuple(str(i) for i in document.get("check_in_ids", [])),
+        care=CareRelationships.from_document(document.get(RELATIONSHIPS)),
+        plan_version=int(document.get("plan_version", 0)),
+        acknowledgements=MappingProxyType({int(v): at for v, at in acknowledged.items()}),
+    )
+
+
+def document_of(record: ClientRecord, current: Document | None = None) -> Document:
+    """`record` in stored form, over `current` (whatever else it holds, e.g. `_id`, is kept)."""
     return {
-        "client_id": client_id,
-        "intake_ids": [],
-        "check_in_ids": [],
-        RELATIONSHIPS: [],
-        "plan_version": 0,
-        ACKNOWLEDGEMENTS: {},
+        **(current or {}),
+        "client_id": record.client_id,
+        "intake_ids": list(record.intake_ids),
+        "check_in_ids": list(record.check_in_ids),
+        RELATIONSHIPS: record.care.to_document(),
+        "plan_version": record.plan_version,
+        ACKNOWLEDGEMENTS: {str(version): at for version, at in record.acknowledgements.items()},
     }
 
 
-def _adding(client_id: str, field: str, value: str) -> Creation:
-    def change(current: Document | None) -> Revision | None:
-        record = current if current is not None else empty_record(client_id)
-        listed = list(record.get(field, []))
-        if value in listed:
-            return None if current is not None else Revision(record)
-        return Revision({**record, field: [*listed, value]})
+async def client_record(clients: Documents, client_id: str) -> ClientRecord:
+    """The client's record, or an empty one for a client nothing is known of yet."""
+    found = await clients.get(client_id)
+    return record_of(found) if found is not None else ClientRecord(client_id)
 
-    return change
+
+def _changing(client_id: str, change: Callable[[ClientRecord], ClientRecord]) -> Creation:
+    """A write of `change` to the record; none when it changes nothing (no record is created then)."""
+
+    def write(current: Document | None) -> Revision | None:
+        before = record_of(current) if current is not None else ClientRecord(client_id)
+        after = change(before)
+        return None if after == before else Revision(document_of(after, current))
+
+    return write
 
 
 def record_intake(client_id: str, intake_id: str) -> Creation:
-    return _adding(client_id, "intake_ids", intake_id)
+    return _changing(client_id, lambda record: record.with_intake(intake_id))
 
 
 def record_check_in(client_id: str, check_in_id: str) -> Creation:
-    return _adding(client_id, "check_in_ids", check_in_id)
-
-
-def care_of(record: Document) -> CareRelationships:
-    """The client's care relationships, as the record keeps them."""
-    return CareRelationships.from_document(record.get(RELATIONSHIPS))
-
-
-def _folded(record: Document, events: Sequence[tuple[BaseModel, datetime]]) -> Document:
-    care = care_of(record)
-    for event, at in events:
-        care = care.apply(event, at)
-    return {**record, RELATIONSHIPS: care.to_document()}
+    return _changing(client_id, lambda record: record.with_check_in(check_in_id))
 
 
 def record_care_event(client_id: str, event: BaseModel, at: datetime) -> Creation:
-    """Fold an event that moves a care relationship (`at`: its `ce_time`) into the record.
-
-    An event that moves nothing (a booking by the system, a therapy session's attendance)
-    writes nothing, and creates no record for a client not known yet.
-    """
-
-    def change(current: Document | None) -> Revision | None:
-        record = current if current is not None else empty_record(client_id)
-        folded = _folded(record, [(event, at)])
-        if care_of(folded) == care_of(record):
-            return None
-        return Revision(folded)
-
-    return change
+    """Fold an event that moves a care relationship (`at`: its `ce_time`) into the record."""
+    return _changing(client_id, lambda record: record.following([(event, at)]))
 
 
 def record_plan_version(
     client_id: str, version: int, updates: Sequence[tuple[BaseModel, datetime]] = ()
 ) -> Creation:
-    """The latest plan version, with its `treatment-plan-updated` folded into the relationships.
-
-    `updates` are the events of this version and of any the record had not caught up with,
-    so a completed plan ends the care it completes even when its writer crashed before
-    updating the record.
-    """
-
-    def change(current: Document | None) -> Revision | None:
-        record = current if current is not None else empty_record(client_id)
-        folded = _folded(record, updates)
-        known = int(record.get("plan_version", 0))
-        if current is not None and known >= version and care_of(folded) == care_of(record):
-            return None
-        return Revision({**folded, "plan_version": max(known, version)})
-
-    return change
+    return _changing(client_id, lambda record: record.with_plan_version(version, updates))
 
 
 def record_acknowledgement(client_id: str, version: int, at: datetime) -> Creation:
-    """The client acknowledged plan `version` at `at`; the first acknowledgement stands."""
-
-    def change(current: Document | None) -> Revision | None:
-        record = current if current is not None else empty_record(client_id)
-        acknowledged = dict(record.get(ACKNOWLEDGEMENTS) or {})
-        if str(version) in acknowledged:
-            return None
-        return Revision({**record, ACKNOWLEDGEMENTS: {**acknowledged, str(version): at}})
-
-    return change
-
-
-def acknowledged_at(record: Document, version: int) -> datetime | None:
-    found: datetime | None = (record.get(ACKNOWLEDGEMENTS) or {}).get(str(version))
-    return found
-
-
-async def client_record(clients: Documents, client_id: str) -> Document:
-    """The client's record, or an empty one for a client nothing is known of yet."""
-    return await clients.get(client_id) or empty_record(client_id)
+    return _changing(client_id, lambda record: record.acknowledging(version, at))

@@ -13,7 +13,7 @@ returns it unchanged.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any
 
 from services.intake.domain.crisis import Whereabouts
 from services.intake.domain.intake import IntakeSections
@@ -21,8 +21,6 @@ from services.intake.store.sealing import seal, seal_json, unseal, unseal_json
 from shared.ports import Documents
 from shared.security.field_encryption import FieldCipher
 from shared.storage import Document
-
-IntakeStatus = Literal["draft", "submitted"]
 
 
 def _history_context(intake_id: str) -> str:
@@ -69,10 +67,6 @@ def opened_sections(stored: Mapping[str, Any], *, intake_id: str, cipher: FieldC
             for goal in data["goals"]
         ]
     return IntakeSections.model_validate(data)
-
-
-def goal_codes(stored_sections: Mapping[str, Any]) -> list[str]:
-    return [str(goal["code"]) for goal in stored_sections.get("goals") or []]
 
 
 def opened_goals(intake: Document, cipher: FieldCipher) -> list[dict[str, Any]]:

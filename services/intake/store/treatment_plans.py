@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.intake.domain.plan import PlanGoal, Target
 from services.intake.store.sealing import seal, unseal
 from shared.ports import Documents
 from shared.security.field_encryption import FieldCipher
@@ -34,6 +35,18 @@ async def latest_version(plans: Documents, client_id: str, *, known: int = 0) ->
     while await plans.get(version_id(client_id, version + 1)) is not None:
         version += 1
     return version
+
+
+async def current_plan(plans: Documents, client_id: str, *, known: int = 0) -> Document | None:
+    """The newest version's document (None: no plan yet), starting from what the record knows."""
+    version = await latest_version(plans, client_id, known=known)
+    return await plans.get(version_id(client_id, version)) if version else None
+
+
+def plan_goals(document: Document) -> list[PlanGoal]:
+    """The goals of a stored version as the domain judges them."""
+    goals = document.get("goals", [])
+    return [PlanGoal(code=str(goal["code"]), target=Target(**goal["target"])) for goal in goals]
 
 
 def sealed_goals(

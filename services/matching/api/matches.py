@@ -13,29 +13,25 @@ gets the same 404 as for a missing one.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from services.matching.api.context import MatchingContext, problem_for
-from services.matching.commands.accept_match import accept_match
-from services.matching.commands.decline_match import decline_match
-from services.matching.commands.errors import CommandRefused
-from services.matching.commands.switch_therapist import SWITCH_REASON, switch_therapist
-from services.matching.context import Matching
-from services.matching.store import clients as client_state
+from services.matching.api.dependencies import ClientId, Context, MatchId
+from services.matching.commands.accept_match import AcceptMatch, accept_match
+from services.matching.commands.decline_match import DeclineMatch, decline_match
+from services.matching.commands.switch_therapist import SWITCH_REASON, SwitchTherapist, switch_therapist
+from services.matching.context import MatchingContext
+from services.matching.store import clients as client_store
 from shared.care.access import ensure_read
 from shared.events.common import Candidate, Code, Id
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import Audit, AuditedRead, Caller
-from shared.http.problems import Problem
+from shared.refusals import NotAllowed, NotFound
 
 router = APIRouter(tags=["matches"])
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-MatchId = Annotated[str, Path(pattern=ID_PATTERN, description="the match (proposal) id")]
-ClientId = Annotated[str, Path(pattern=ID_PATTERN, description="the client's id")]
 ACTORS = (Role.client, Role.admin, Role.service)
 
 
@@ -127,15 +123,15 @@ NO_SUCH_MATCH = "match"
 
 
 async def _readable(
-    audit: AuditedRead, matching: Matching, client_id: str, *, resource: str, resource_id: str
+    audit: AuditedRead, ctx: MatchingContext, client_id: str, *, resource: str, resource_id: str
 ) -> dict[str, Any] | None:
     """The client's document, once the caller may read their record; else audited and 404."""
-    client = await matching.clients.get(client_id)
+    client = await ctx.clients.get(client_id)
     await ensure_read(
         audit,
-        client_state.care_of(client),
+        client_store.care_of(client),
         client_id=client_id,
-        now=matching.clock(),
+        now=ctx.clock(),
         resource=resource,
         resource_id=resource_id,
     )
@@ -145,9 +141,7 @@ async def _readable(
 def _may_act(who: Principal) -> None:
     """Only the client, an admin or a service choose (a role check: it reveals nothing)."""
     if who.role not in ACTORS:
-        raise Problem(
-            403, "Forbidden", "only the client themselves, an admin or a service may choose for a client"
-        )
+        raise NotAllowed("only the client themselves, an admin or a service may choose for a client")
 
 
 async def _own(who: Principal, audit: AuditedRead, client_id: str, resource: str, resource_id: str) -> None:
@@ -156,13 +150,13 @@ async def _own(who: Principal, audit: AuditedRead, client_id: str, resource: str
         await audit.refused(
             resource=resource, resource_id=resource_id, client_id=client_id, basis="not_own_record"
         )
-        raise Problem(404, "Not Found", f"no such {resource}")
+        raise NotFound(f"no such {resource}")
 
 
-async def _proposal(matching: Matching, match_id: str) -> dict[str, Any]:
-    proposal = await matching.proposals.get(match_id)
+async def _proposal(ctx: MatchingContext, match_id: str) -> dict[str, Any]:
+    proposal = await ctx.proposals.get(match_id)
     if proposal is None:
-        raise Problem(404, "Not Found", f"no such {NO_SUCH_MATCH}")
+        raise NotFound(f"no such {NO_SUCH_MATCH}")
     return proposal
 
 
@@ -171,14 +165,14 @@ async def _proposal(matching: Matching, match_id: str) -> dict[str, Any]:
     response_model=MatchList,
     summary="A client's proposals, newest first, and whether they wait on the waitlist",
 )
-async def client_matches(client_id: ClientId, audit: Audit, matching: MatchingContext) -> MatchList:
-    client = await _readable(audit, matching, client_id, resource="matches", resource_id=client_id) or {}
+async def client_matches(client_id: ClientId, audit: Audit, ctx: Context) -> MatchList:
+    client = await _readable(audit, ctx, client_id, resource="matches", resource_id=client_id) or {}
     items = []
     for match_id in reversed(client.get("match_ids", ())):
-        proposal = await matching.proposals.get(match_id)
+        proposal = await ctx.proposals.get(match_id)
         if proposal is not None:
             items.append(match_view(proposal))
-    wait = client_state.wait_of(client)
+    wait = client_store.wait_of(client)
     return MatchList(
         client_id=client_id,
         current_match_id=client.get("current_match_id"),
@@ -189,9 +183,9 @@ async def client_matches(client_id: ClientId, audit: Audit, matching: MatchingCo
 
 
 @router.get("/matches/{match_id}", response_model=MatchView, summary="One proposal")
-async def read_match(match_id: MatchId, audit: Audit, matching: MatchingContext) -> MatchView:
-    proposal = await _proposal(matching, match_id)
-    await _readable(audit, matching, proposal["client_id"], resource=NO_SUCH_MATCH, resource_id=match_id)
+async def read_match(match_id: MatchId, audit: Audit, ctx: Context) -> MatchView:
+    proposal = await _proposal(ctx, match_id)
+    await _readable(audit, ctx, proposal["client_id"], resource=NO_SUCH_MATCH, resource_id=match_id)
     return match_view(proposal)
 
 
@@ -199,15 +193,12 @@ async def read_match(match_id: MatchId, audit: Audit, matching: MatchingContext)
     "/matches/{match_id}/accept", response_model=MatchView, summary="Accept a therapist (match-accepted)"
 )
 async def accept(
-    match_id: MatchId, who: Caller, audit: Audit, matching: MatchingContext, body: AcceptRequest | None = None
+    match_id: MatchId, who: Caller, audit: Audit, ctx: Context, body: AcceptRequest | None = None
 ) -> MatchView:
     _may_act(who)
-    proposal = await _proposal(matching, match_id)
+    proposal = await _proposal(ctx, match_id)
     await _own(who, audit, proposal["client_id"], NO_SUCH_MATCH, match_id)
-    try:
-        accepted = await accept_match(matching, match_id, therapist_id=(body or AcceptRequest()).therapist_id)
-    except CommandRefused as refused:
-        raise problem_for(refused) from refused
+    accepted = await accept_match(AcceptMatch(match_id, (body or AcceptRequest()).therapist_id), ctx)
     return match_view(accepted)
 
 
@@ -220,19 +211,14 @@ async def decline(
     match_id: MatchId,
     who: Caller,
     audit: Audit,
-    matching: MatchingContext,
+    ctx: Context,
     body: DeclineRequest | None = None,
 ) -> Declined:
     _may_act(who)
-    proposal = await _proposal(matching, match_id)
+    proposal = await _proposal(ctx, match_id)
     await _own(who, audit, proposal["client_id"], NO_SUCH_MATCH, match_id)
     request = body or DeclineRequest()
-    try:
-        result = await decline_match(
-            matching, match_id, therapist_id=request.therapist_id, reason=request.reason
-        )
-    except CommandRefused as refused:
-        raise problem_for(refused) from refused
+    result = await decline_match(DeclineMatch(match_id, request.therapist_id, request.reason), ctx)
     return Declined(
         declined=match_view(result.declined),
         proposal=match_view(result.proposal) if result.proposal else None,
@@ -248,13 +234,10 @@ async def switch(
     client_id: ClientId,
     who: Caller,
     audit: Audit,
-    matching: MatchingContext,
+    ctx: Context,
     body: SwitchRequest | None = None,
 ) -> Switched:
     _may_act(who)
     await _own(who, audit, client_id, "client", client_id)
-    try:
-        proposal = await switch_therapist(matching, client_id, reason=(body or SwitchRequest()).reason)
-    except CommandRefused as refused:
-        raise problem_for(refused) from refused
+    proposal = await switch_therapist(SwitchTherapist(client_id, (body or SwitchRequest()).reason), ctx)
     return Switched(proposal=match_view(proposal) if proposal else None)

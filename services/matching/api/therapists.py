@@ -9,21 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel
 
-from services.matching.api.context import MatchingContext
-from services.matching.commands.put_therapist import put_therapist
+from services.matching.api.dependencies import Context, TherapistId
+from services.matching.commands.put_therapist import PutTherapist, put_therapist
 from services.matching.domain.profile import TherapistProfile
+from services.matching.store.therapists import capacity_of
 from shared.events.common import Concern, WeeklyWindow
 from shared.http.auth import Role
 from shared.http.dependencies import Admin, Caller, requires
-from shared.http.problems import Problem
+from shared.refusals import NotAllowed, NotFound
 
 router = APIRouter(tags=["therapists"])
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-TherapistId = Annotated[str, Path(pattern=ID_PATTERN, description="the therapist's id")]
 
 
 class AvailabilityView(BaseModel):
@@ -56,15 +54,14 @@ class TherapistPage(BaseModel):
 
 def therapist_view(document: dict[str, Any], now: datetime) -> TherapistView:
     profile = TherapistProfile.model_validate(document["profile"])
-    holds = sum(1 for h in document.get("holds", ()) if h["expires_at"] > now)
-    caseload = len(document.get("caseload", ()))
+    capacity = capacity_of(document)
     availability = document.get("availability")
     return TherapistView(
         therapist_id=document["_id"],
         profile=profile,
-        caseload=caseload,
-        holds=holds,
-        free_capacity=max(0, profile.capacity - caseload - holds),
+        caseload=len(capacity.caseload),
+        holds=capacity.live_holds(now),
+        free_capacity=capacity.free(profile.capacity, now),
         availability=AvailabilityView.model_validate(availability) if availability else None,
         revision=int(document.get("revision", 0)),
         updated_at=document["updated_at"],
@@ -81,27 +78,25 @@ async def put(
     therapist_id: TherapistId,
     profile: TherapistProfile,
     who: Admin,
-    matching: MatchingContext,
+    ctx: Context,
     response: Response,
 ) -> TherapistView:
-    result = await put_therapist(matching, therapist_id, profile)
+    result = await put_therapist(PutTherapist(therapist_id, profile), ctx)
     if result.created:
         response.status_code = status.HTTP_201_CREATED
-    return therapist_view(result.therapist, matching.clock())
+    return therapist_view(result.therapist, ctx.clock())
 
 
 @router.get(
     "/therapists/{therapist_id}", response_model=TherapistView, summary="A therapist's directory entry"
 )
-async def read(therapist_id: TherapistId, who: Caller, matching: MatchingContext) -> TherapistView:
+async def read(therapist_id: TherapistId, who: Caller, ctx: Context) -> TherapistView:
     if not who.may_act_for_therapist(therapist_id):
-        raise Problem(
-            403, "Forbidden", "only admins, services and the therapist themselves may read this entry"
-        )
-    document = await matching.therapists.get(therapist_id)
+        raise NotAllowed("only admins, services and the therapist themselves may read this entry")
+    document = await ctx.therapists.get(therapist_id)
     if document is None or not document.get("profile"):
-        raise Problem(404, "Not Found", f"no therapist {therapist_id} in the directory")
-    return therapist_view(document, matching.clock())
+        raise NotFound(f"no therapist {therapist_id} in the directory")
+    return therapist_view(document, ctx.clock())
 
 
 @router.get(
@@ -111,7 +106,7 @@ async def read(therapist_id: TherapistId, who: Caller, matching: MatchingContext
     summary="List the directory, filtered, by therapist id",
 )
 async def listing(
-    matching: MatchingContext,
+    ctx: Context,
     jurisdiction: Annotated[
         str | None, Query(pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$", description="licensed to see clients there")
     ] = None,
@@ -121,17 +116,17 @@ async def listing(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> TherapistPage:
-    index = await matching.directory.current()
+    index = await ctx.directory.current()
     found = index.listing(
         jurisdiction=jurisdiction,
         language=language,
         concern=concern.value if concern else None,
         accepting=accepting,
     )
-    now = matching.clock()
+    now = ctx.clock()
     items = []
     for therapist in found[(page - 1) * page_size : page * page_size]:
-        document = await matching.therapists.get(therapist.id)
+        document = await ctx.therapists.get(therapist.id)
         if document is not None and document.get("profile"):
             items.append(therapist_view(document, now))
     return TherapistPage(items=items, page=page, page_size=page_size, total=len(found))

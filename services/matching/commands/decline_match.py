@@ -14,21 +14,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.matching.commands.cause import command_cause
-from services.matching.commands.errors import Conflict, InvalidChoice, NotFound
-from services.matching.commands.propose_matches import match_id_for, propose_again
-from services.matching.commands.release_holds import release_holds
-from services.matching.commands.rematch_waitlist import rematch_waitlist
-from services.matching.commands.update_client import update_client
-from services.matching.context import Matching
-from services.matching.store import clients as client_state
-from services.matching.store import proposals
+from services.matching.commands.propose_again import ProposeAgain, propose_again
+from services.matching.commands.release_holds import ReleaseHolds, release_holds
+from services.matching.commands.rematch_waitlist import RematchWaitlist, rematch_waitlist
+from services.matching.context import SERVICE, MatchingContext
+from services.matching.domain.client import DECLINED, Client
+from services.matching.domain.proposal import match_id_for
+from services.matching.store import clients as client_store
+from services.matching.store.proposals import moving, proposal_of
 from services.matching.store.therapists import end_care
-from shared.events.envelope import new_event
+from shared.events.envelope import command_cause, new_event
 from shared.events.models import MatchDeclined
+from shared.refusals import Conflict, FieldProblem, Invalid, NotFound
 from shared.storage import Document
 
-DECLINABLE = proposals.OPEN | {proposals.EXPIRED}
+
+@dataclass(frozen=True, slots=True)
+class DeclineMatch:
+    match_id: str
+    therapist_id: str | None = None
+    """Decline this candidate only; by default the whole proposal (all its candidates)."""
+    reason: str = "client_declined"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,77 +44,70 @@ class Declined:
     """The new proposal (None when none could be made, e.g. proposals per intake exhausted)."""
 
 
-async def decline_match(
-    matching: Matching, match_id: str, *, therapist_id: str | None = None, reason: str = "client_declined"
-) -> Declined:
-    proposal = await matching.proposals.get(match_id)
-    if proposal is None:
+async def decline_match(command: DeclineMatch, ctx: MatchingContext) -> Declined:
+    match_id, therapist_id = command.match_id, command.therapist_id
+    document = await ctx.proposals.get(match_id)
+    if document is None:
         raise NotFound(f"no match {match_id}")
-    candidates = proposals.candidate_ids(proposal)
-    if therapist_id is not None and therapist_id not in candidates:
-        raise InvalidChoice("therapist_id", f"{therapist_id} is not a candidate of match {match_id}")
-    now = matching.clock()
+    proposal = proposal_of(document)
+    if therapist_id is not None and not proposal.names(therapist_id):
+        raise Invalid(
+            [FieldProblem("body.therapist_id", f"{therapist_id} is not a candidate of match {match_id}")]
+        )
+    now = ctx.clock()
     cause = command_cause(
+        SERVICE,
         "decline",
         match_id,
         therapist_id or "*",
-        subject=proposal["client_id"],
-        correlation_id=proposal.get("correlation_id"),
+        subject=proposal.client_id,
+        correlation_id=proposal.correlation_id,
         now=now,
-        source=matching.policy.source,
     )
     next_id = match_id_for("after", cause.id)
-    if proposal["status"] not in DECLINABLE and proposal.get("closed_by") != cause.id:
-        raise Conflict(f"match {match_id} is {proposal['status']}")
+    if not proposal.may_decline(cause.id):
+        raise Conflict(f"match {match_id} is {proposal.status}")
 
-    declined_ids = [therapist_id] if therapist_id else candidates
-    client_id = proposal["client_id"]
+    declined_ids = [therapist_id] if therapist_id else list(proposal.candidates)
+    client_id = proposal.client_id
     event = new_event(
         MatchDeclined(
-            match_id=match_id, client_id=client_id, therapist_id=therapist_id, reason=reason, declined_at=now
+            match_id=match_id,
+            client_id=client_id,
+            therapist_id=therapist_id,
+            reason=command.reason,
+            declined_at=now,
         ),
-        source=matching.policy.source,
+        source=ctx.policy.source,
         cause=cause,
         now=now,
     )
-    declined = await matching.proposals.update(
-        match_id,
-        proposals.close(
-            proposals.DECLINED,
-            now,
-            closed_by=cause.id,
-            events=[event],
-            only_from=DECLINABLE,
-            declined_therapist_ids=declined_ids,
-            successor=next_id,
-            decline_reason=reason,
+    decline = moving(
+        lambda p: p.decline(
+            now, by=cause.id, therapist_ids=declined_ids, successor=next_id, reason=command.reason
         ),
-        cause=cause,
+        [event],
     )
+    declined = await ctx.proposals.update(match_id, decline, cause=cause)
     assert declined is not None
-    await release_holds(matching, proposal)
-    client = await matching.clients.get(client_id)
-    in_care_with = (client or {}).get("therapist_id")
+    await release_holds(ReleaseHolds.of(proposal), ctx)
+    in_care_with = client_store.client_of(await ctx.clients.get(client_id), client_id).therapist_id
     ends_care = in_care_with is not None and in_care_with in declined_ids
-    changes = [
-        client_state.exclude(declined_ids, client_state.DECLINED, now),
-        client_state.fold([(event.data, declined.get("closed_at", now))], now),
-        client_state.leave_waitlist(now),
-    ]
-    if ends_care:
-        changes.append(client_state.in_care_with(None, now, only_if=in_care_with))
-    await update_client(matching, client_id, client_state.both(*changes))
+    closed_at = declined.get("closed_at", now)
+
+    def declining(client: Client) -> Client:
+        client = client.exclude(declined_ids, DECLINED).fold([(event.data, closed_at)]).leave_waitlist()
+        return client.in_care_with(None, only_if=in_care_with) if ends_care else client
+
+    await client_store.update(ctx.clients, ctx.waitlist, client_id, declining, now=now)
     if ends_care and in_care_with is not None:
-        await matching.change_therapists([(in_care_with, end_care(client_id, now))])
+        await ctx.directory.change_therapists([(in_care_with, end_care(client_id, now))])
     following = await propose_again(
-        matching,
-        client_id,
-        match_id=next_id,
-        cause=cause,
-        origin="decline",
-        predecessor=match_id,
-        sequence=int(proposal.get("sequence", 1)) + 1,
+        ProposeAgain(
+            client_id, next_id, cause, origin="decline", predecessor=match_id, sequence=proposal.sequence + 1
+        ),
+        ctx,
     )
     if ends_care and in_care_with is not None:
-        await rematch_waitlist(matching, [in_care_with], cause=cause)
+        await rematch_waitlist(RematchWaitlist((in_care_with,), cause), ctx)
     return Declined(declined=declined, proposal=following)

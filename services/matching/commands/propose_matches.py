@@ -33,29 +33,31 @@ proposal at all when still nobody is eligible: the client was told once that the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.matching.commands.update_client import join_waitlist, update_client
-from services.matching.context import Matching
+from services.matching import timers
+from services.matching.context import MatchingContext
 from services.matching.domain.filters import ProposalRound
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.ranking import RankedTherapist, rank_directory
 from services.matching.domain.scoring import Scorer
+from services.matching.domain.therapist import Hold
 from services.matching.metrics import HOLDS_REFUSED, PROPOSALS, RANKING_SECONDS
-from services.matching.store import clients as client_state
-from services.matching.store import journal, proposals
+from services.matching.store import clients as client_store
+from services.matching.store import journal
+from services.matching.store.proposals import new_proposal, proposal_of, proposed_event
 from services.matching.store.therapists import holds_for, place_hold
 from shared.events.common import Candidate, SessionFormat
-from shared.events.envelope import Envelope, deterministic_event_id, new_event
+from shared.events.envelope import Envelope, new_event
 from shared.events.models import IntakeCompleted, MatchProposed
 from shared.observability.logs import get_logger
 from shared.storage import AlreadyExists, Document
 
 log = get_logger(__name__)
 
-EXPIRY_TIMER = "proposal-expiry"
 INTAKE = "intake"
 RANKING_ROUNDS = 4
 """Rankings per proposal at most: a hold refused means another replica got there first,
@@ -66,53 +68,39 @@ SHORTLIST_SLACK = 1
 """Extra candidates ranked beyond those still wanted, so one refused hold needs no re-ranking."""
 
 
-def match_id_for(*parts: str) -> str:
-    """A proposal's id, derived from what caused it (e.g. ("intake", intake_id))."""
-    return deterministic_event_id("match", *parts)
+@dataclass(frozen=True, slots=True)
+class ProposeMatches:
+    """Make (or find) proposal `match_id` for the client, from `intake`."""
 
+    client_id: str
+    intake: IntakeCompleted
+    match_id: str
+    cause: Envelope
+    excluded: frozenset[str] = frozenset()
+    origin: str = INTAKE
+    predecessor: str | None = None
+    sequence: int = 1
+    correlation_id: str | None = None
+    """The client's journey, when the cause is not part of it (a waitlist trigger)."""
+    unless_empty: bool = False
+    """Make nothing (None) when nobody could be held."""
 
-def expiry_timer_id(match_id: str) -> str:
-    return f"{EXPIRY_TIMER}:{match_id}"
+    @property
+    def journey(self) -> str:
+        return self.correlation_id or self.cause.correlation_id
 
 
 async def propose_matches(
-    matching: Matching,
-    client_id: str,
-    intake: IntakeCompleted,
-    *,
-    match_id: str,
-    cause: Envelope,
-    excluded: frozenset[str] = frozenset(),
-    origin: str = INTAKE,
-    predecessor: str | None = None,
-    sequence: int = 1,
-    correlation_id: str | None = None,
-    unless_empty: bool = False,
-    alongside: Awaitable[object] | None = None,
+    command: ProposeMatches, ctx: MatchingContext, *, alongside: Awaitable[object] | None = None
 ) -> Document | None:
-    """Make (or find) proposal `match_id` for the client; returns the stored proposal.
+    """The stored proposal (None when `unless_empty` and nobody could be held).
 
-    `alongside` is a write of the caller's that must be stored before the proposal is
-    (and its event published); it runs while ranking and holds do. `correlation_id`: the
-    client's journey, when the cause is not part of it (a waitlist trigger). With
-    `unless_empty`, nothing is made (None) when nobody could be held.
+    `alongside` is a write of the caller's that must be stored before the proposal is (and
+    its event published); it runs while ranking and holds do.
     """
     written_alongside = asyncio.ensure_future(alongside) if alongside is not None else None
     try:
-        return await _propose(
-            matching,
-            client_id,
-            intake,
-            match_id=match_id,
-            cause=cause,
-            excluded=excluded,
-            origin=origin,
-            predecessor=predecessor,
-            sequence=sequence,
-            correlation_id=correlation_id or cause.correlation_id,
-            unless_empty=unless_empty,
-            written_alongside=written_alongside,
-        )
+        return await _propose(command, ctx, written_alongside)
     except BaseException:
         if written_alongside is not None:  # it finishes on its own; its outcome is not needed
             written_alongside.add_done_callback(_observed)
@@ -125,40 +113,93 @@ def _observed(future: asyncio.Future[object]) -> None:
 
 
 async def _propose(
-    matching: Matching,
-    client_id: str,
-    intake: IntakeCompleted,
-    *,
-    match_id: str,
-    cause: Envelope,
-    excluded: frozenset[str],
-    origin: str,
-    predecessor: str | None,
-    sequence: int,
-    correlation_id: str,
-    unless_empty: bool,
-    written_alongside: asyncio.Future[object] | None,
+    command: ProposeMatches, ctx: MatchingContext, alongside: asyncio.Future[object] | None
 ) -> Document | None:
-    existing = await matching.proposals.get(match_id)
+    existing = await ctx.proposals.get(command.match_id)
     if existing is not None:
-        if written_alongside is not None:
-            await written_alongside
-        await _settle(matching, existing)
+        await _written(alongside)
+        await _settle(existing, ctx)
         return existing
 
-    now = matching.clock()
-    policy = matching.policy
-    needs = ClientNeeds.from_intake(intake)
-    moment = ProposalRound(now=now, match_id=match_id, excluded=excluded)
-    expires_at = now + policy.proposal_ttl
+    now = ctx.clock()
+    expires_at = now + ctx.policy.proposal_ttl
+    needs = ClientNeeds.from_intake(command.intake)
     changed: list[str] = []
-    held, reasons = await _hold_best(matching, needs, moment, expires_at, changed)
-    if not held and unless_empty:
-        if written_alongside is not None:
-            await written_alongside
-        PROPOSALS.labels(origin, "none_made").inc()
+    moment = ProposalRound(now=now, match_id=command.match_id, excluded=command.excluded)
+    held, reasons = await _hold_best(command, needs, moment, expires_at, changed, ctx)
+    if not held and command.unless_empty:
+        await _written(alongside)
+        PROPOSALS.labels(command.origin, "none_made").inc()
         return None
+    proposed = _proposed(command, needs, held, reasons, expires_at)
+    await _written(alongside)
+    stored = await _insert(command, proposed, now, ctx)
+    await ctx.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
+    await _settle(stored, ctx)
+    _report(command, proposed)
+    return stored
 
+
+async def _written(alongside: asyncio.Future[object] | None) -> None:
+    if alongside is not None:
+        await alongside
+
+
+async def _hold_best(
+    command: ProposeMatches,
+    needs: ClientNeeds,
+    moment: ProposalRound,
+    expires_at: datetime,
+    changed: list[str],
+    ctx: MatchingContext,
+) -> tuple[list[RankedTherapist], tuple[str, ...]]:
+    """Rank and hold until `top_k` are held: the held candidates best first, or the empty list's
+    reasons. `changed` collects the therapists whose documents changed (for the journal)."""
+    k = ctx.policy.top_k
+    hold = place_hold(Hold(command.match_id, command.client_id, expires_at), needs, moment)
+    held: list[RankedTherapist] = []
+    tried: set[str] = set()
+    reasons: tuple[str, ...] = ()
+    for _ in range(RANKING_ROUNDS):
+        index = await ctx.directory.current()
+        scorer = Scorer(
+            needs,
+            now=moment.now,
+            outcomes=index.outcomes,
+            weights=ctx.policy.weights,
+            match_id=command.match_id,
+        )
+        with RANKING_SECONDS.time():
+            ranking = rank_directory(index, needs, moment, scorer, k + len(tried) + SHORTLIST_SLACK)
+        reasons = ranking.reasons
+        fresh = [c for c in ranking.candidates if c.therapist_id not in tried]
+        refused = False
+        while fresh and len(held) < k:
+            batch, fresh = fresh[: k - len(held)], fresh[k - len(held) :]
+            tried.update(c.therapist_id for c in batch)
+            documents = await asyncio.gather(
+                *(ctx.directory.change_therapist(c.therapist_id, hold, changed) for c in batch)
+            )
+            for candidate, document in zip(batch, documents, strict=True):
+                if holds_for(document, command.match_id):
+                    held.append(candidate)
+                else:
+                    refused = True
+                    HOLDS_REFUSED.inc()
+        if len(held) == k or not refused:
+            break  # done, or nobody else is eligible (a refusal alone makes a re-ranking worth it)
+    held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))
+    return held, (() if held else reasons or (NONE_HELD,))
+
+
+def _proposed(
+    command: ProposeMatches,
+    needs: ClientNeeds,
+    held: Sequence[RankedTherapist],
+    reasons: Sequence[str],
+    expires_at: datetime,
+) -> MatchProposed:
+    """The match-proposed naming the held candidates, best first (none: why, and the client waits)."""
     candidates = [
         Candidate(
             therapist_id=c.therapist_id,
@@ -170,9 +211,10 @@ async def _propose(
         )
         for position, c in enumerate(held, 1)
     ]
-    proposed = MatchProposed(
-        match_id=match_id,
-        client_id=client_id,
+    intake = command.intake
+    return MatchProposed(
+        match_id=command.match_id,
+        client_id=command.client_id,
         intake_id=intake.intake_id,
         candidates=candidates,
         reasons=list(reasons),
@@ -181,159 +223,78 @@ async def _propose(
         availability=list(intake.availability),
         session_format=(candidates[0].session_format if candidates else None) or _format_asked(needs),
         risk_level=intake.risk_level,
-        origin=origin,
-        predecessor_match_id=predecessor,
+        origin=command.origin,
+        predecessor_match_id=command.predecessor,
         waitlisted=not candidates,
     )
-    document = {
-        "_id": match_id,
-        "client_id": client_id,
-        "intake_id": intake.intake_id,
-        "status": proposals.PROPOSED,
-        "origin": origin,
-        "predecessor": predecessor,
-        "sequence": sequence,
-        "waitlisted": not candidates,
-        "candidates": [c.model_dump(mode="json") for c in candidates],
-        "reasons": list(reasons),
-        "session_format": proposed.session_format.value,
-        "created_at": now,
-        "expires_at": expires_at,
-        "correlation_id": correlation_id,
-        "declined_therapist_ids": [],
-    }
-    event = new_event(
-        proposed,
-        source=policy.source,
-        cause=cause,
-        correlation_id=correlation_id,
-        discriminator=match_id,
-        now=now,
-    )
-    if written_alongside is not None:
-        await written_alongside
-    try:
-        await matching.proposals.insert(document, [event], cause=cause)
-        stored: Document = document
-    except AlreadyExists:  # made meanwhile by a concurrent retry of the same cause
-        stored = await matching.proposals.get(match_id) or document
-    await matching.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
-    await _settle(matching, stored)
-    PROPOSALS.labels(origin, "proposed" if candidates else "empty").inc()
-    if not candidates:
-        log.error(
-            "operator alert: no eligible therapist for a client",
-            alert="matching_no_candidates",
-            match_id=match_id,
-            client_id=client_id,
-            intake_id=intake.intake_id,
-            reasons=list(reasons),
-        )
-    else:
-        log.info(
-            "match proposed",
-            match_id=match_id,
-            client_id=client_id,
-            origin=origin,
-            therapist_ids=[c.therapist_id for c in candidates],
-        )
-    return stored
-
-
-async def _hold_best(
-    matching: Matching, needs: ClientNeeds, moment: ProposalRound, expires_at: datetime, changed: list[str]
-) -> tuple[list[RankedTherapist], tuple[str, ...]]:
-    """Rank and hold until `top_k` are held: the held candidates best first, or the empty list's
-    reasons. `changed` collects the therapists whose documents changed (for the journal)."""
-    assert moment.match_id is not None
-    match_id = moment.match_id
-    k = matching.policy.top_k
-    held: list[RankedTherapist] = []
-    tried: set[str] = set()
-    reasons: tuple[str, ...] = ()
-    for _ in range(RANKING_ROUNDS):
-        index = await matching.directory.current()
-        scorer = Scorer(
-            needs, now=moment.now, outcomes=index.outcomes, weights=matching.policy.weights, match_id=match_id
-        )
-        with RANKING_SECONDS.time():
-            ranking = rank_directory(index, needs, moment, scorer, k + len(tried) + SHORTLIST_SLACK)
-        reasons = ranking.reasons
-        fresh = [c for c in ranking.candidates if c.therapist_id not in tried]
-        refused = False
-        while fresh and len(held) < k:
-            batch, fresh = fresh[: k - len(held)], fresh[k - len(held) :]
-            tried.update(c.therapist_id for c in batch)
-            hold = place_hold(match_id, needs.client_id, expires_at, needs, moment)
-            documents = await asyncio.gather(
-                *(matching.change_therapist(c.therapist_id, hold, changed) for c in batch)
-            )
-            for candidate, document in zip(batch, documents, strict=True):
-                if holds_for(document, match_id):
-                    held.append(candidate)
-                else:
-                    refused = True
-                    HOLDS_REFUSED.inc()
-        if len(held) == k or not refused:
-            break  # done, or nobody else is eligible (a refusal alone makes a re-ranking worth it)
-    held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))
-    return held, (() if held else reasons or (NONE_HELD,))
-
-
-async def _settle(matching: Matching, proposal: Mapping[str, Any]) -> None:
-    """What must exist beside a proposal: its expiry timer, and the client's side of it."""
-    match_id = proposal["_id"]
-    if proposal["status"] in proposals.HOLDING and proposal.get("candidates"):
-        await matching.timers.schedule(
-            expiry_timer_id(match_id), EXPIRY_TIMER, proposal["expires_at"], {"match_id": match_id}
-        )
-    settled = client_state.settle_proposal(proposal, matching.clock())
-    client = await update_client(matching, proposal["client_id"], settled)
-    wait = client_state.wait_of(client)
-    if wait is not None and wait["match_id"] == match_id:
-        await join_waitlist(matching, client)
 
 
 def _format_asked(needs: ClientNeeds) -> SessionFormat:
     return SessionFormat.in_person if needs.format == "in_person" else SessionFormat.video
 
 
-async def propose_again(
-    matching: Matching,
-    client_id: str,
-    *,
-    match_id: str,
-    cause: Envelope,
-    origin: str,
-    predecessor: str | None,
-    sequence: int,
-) -> Document | None:
-    """A new proposal from the client's latest intake, without the therapists excluded for them.
-
-    None when there is nothing to propose from, or the client had `max_proposals_per_intake`
-    already (an operator looks at such a client; a loop with scheduling stops here).
-    """
-    client = await matching.clients.get(client_id)
-    if client is None or not client.get("intake"):
-        log.warning("no intake to propose from", client_id=client_id, predecessor=predecessor)
-        return None
-    if sequence > matching.policy.max_proposals_per_intake:
-        log.error(
-            "operator alert: proposals per intake exhausted",
-            alert="matching_proposals_exhausted",
-            client_id=client_id,
-            match_id=predecessor,
-            proposals=sequence - 1,
-        )
-        return None
-    return await propose_matches(
-        matching,
-        client_id,
-        client_state.intake_of(client),
-        match_id=match_id,
-        cause=cause,
-        excluded=client_state.excluded_ids(client),
-        origin=origin,
-        predecessor=predecessor,
-        sequence=sequence,
+async def _insert(
+    command: ProposeMatches, proposed: MatchProposed, now: datetime, ctx: MatchingContext
+) -> Document:
+    """The proposal and its match-proposed in one write; one made meanwhile by a concurrent
+    retry of the same cause is the one returned."""
+    document = new_proposal(
+        proposed, sequence=command.sequence, correlation_id=command.journey, created_at=now
     )
+    event = new_event(
+        proposed,
+        source=ctx.policy.source,
+        cause=command.cause,
+        correlation_id=command.journey,
+        discriminator=command.match_id,
+        now=now,
+    )
+    try:
+        await ctx.proposals.insert(document, [event], cause=command.cause)
+    except AlreadyExists:
+        return await ctx.proposals.get(command.match_id) or document
+    return document
+
+
+async def _settle(document: Mapping[str, Any], ctx: MatchingContext) -> None:
+    """What must exist beside a proposal: its expiry timer, and the client's side of it."""
+    proposal = proposal_of(document)
+    if proposal.is_holding and proposal.candidates:
+        await ctx.timers.schedule(
+            timers.proposal_expiry_id(proposal.match_id),
+            timers.PROPOSAL_EXPIRY,
+            document["expires_at"],
+            {"match_id": proposal.match_id},
+        )
+    proposed, made_at = proposed_event(document), document["created_at"]
+    client = await client_store.update(
+        ctx.clients,
+        ctx.waitlist,
+        proposal.client_id,
+        lambda known: known.settle(proposed, made_at, proposal.sequence),
+        now=ctx.clock(),
+    )
+    wait = client_store.wait_of(client)
+    if wait is not None and wait["match_id"] == proposal.match_id:
+        await client_store.join_waitlist(ctx.waitlist, client, ctx.clock())
+
+
+def _report(command: ProposeMatches, proposed: MatchProposed) -> None:
+    PROPOSALS.labels(command.origin, "proposed" if proposed.candidates else "empty").inc()
+    if not proposed.candidates:
+        log.error(
+            "operator alert: no eligible therapist for a client",
+            alert="matching_no_candidates",
+            match_id=command.match_id,
+            client_id=command.client_id,
+            intake_id=command.intake.intake_id,
+            reasons=list(proposed.reasons),
+        )
+    else:
+        log.info(
+            "match proposed",
+            match_id=command.match_id,
+            client_id=command.client_id,
+            origin=command.origin,
+            therapist_ids=[c.therapist_id for c in proposed.candidates],
+        )

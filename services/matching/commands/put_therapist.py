@@ -12,14 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.matching.commands.cause import command_cause
-from services.matching.commands.rematch_waitlist import rematch_waitlist
-from services.matching.context import Matching
+from services.matching.commands.rematch_waitlist import RematchWaitlist, rematch_waitlist
+from services.matching.context import SERVICE, MatchingContext
 from services.matching.domain.profile import TherapistProfile
 from services.matching.domain.waitlist import opens_room
-from services.matching.store import journal
 from services.matching.store.therapists import put_profile
+from shared.events.envelope import command_cause
 from shared.storage import Document
+
+
+@dataclass(frozen=True, slots=True)
+class PutTherapist:
+    therapist_id: str
+    profile: TherapistProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,22 +33,21 @@ class Put:
     created: bool
 
 
-async def put_therapist(matching: Matching, therapist_id: str, profile: TherapistProfile) -> Put:
-    existed = await matching.therapists.get(therapist_id)
-    stored = await matching.therapists.upsert(therapist_id, put_profile(profile, matching.clock()))
+async def put_therapist(command: PutTherapist, ctx: MatchingContext) -> Put:
+    therapist_id = command.therapist_id
+    existed = await ctx.therapists.get(therapist_id)
+    stored = await ctx.directory.upsert_therapist(therapist_id, put_profile(command.profile, ctx.clock()))
     assert stored is not None
-    matching.directory.apply(journal.THERAPISTS, stored)
-    await matching.directory.record([journal.ref(journal.THERAPISTS, therapist_id)])
     before = (existed or {}).get("profile")
     if stored.get("revision") != (existed or {}).get("revision") and opens_room(before, stored["profile"]):
         cause = command_cause(
+            SERVICE,
             "put-therapist",
             therapist_id,
             str(stored.get("revision", 0)),
             subject=therapist_id,
             correlation_id=None,
-            now=matching.clock(),
-            source=matching.policy.source,
+            now=ctx.clock(),
         )
-        await rematch_waitlist(matching, [therapist_id], cause=cause)
+        await rematch_waitlist(RematchWaitlist((therapist_id,), cause), ctx)
     return Put(therapist=stored, created=existed is None or not existed.get("profile"))

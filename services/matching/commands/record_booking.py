@@ -8,7 +8,7 @@
 - The proposal (the event's `match_id`, else the client's current one) is booked and its
   other holds released.
 - The client's own booking of an introduction with a candidate of an open proposal that
-  nobody was accepted from yet is their choice (`proposals.chosen_by_booking`): the
+  nobody was accepted from yet is their choice (`Proposal.chosen_by_booking`): the
   acceptance is recorded exactly as `POST /matches/{id}/accept` records it, in the same
   write that books the proposal, and `match-accepted` is published, its id derived from
   the session-booked event (a redelivery publishes nothing twice). A booking by the system,
@@ -20,75 +20,95 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import BaseModel
 
-from services.matching.commands.accept_match import acceptance_of
-from services.matching.commands.release_holds import release_holds
-from services.matching.commands.rematch_waitlist import rematch_waitlist
-from services.matching.commands.update_client import update_client
-from services.matching.context import Matching
-from services.matching.store import clients as client_state
-from services.matching.store import proposals
+from services.matching.commands.release_holds import ReleaseHolds, release_holds
+from services.matching.commands.rematch_waitlist import RematchWaitlist, rematch_waitlist
+from services.matching.context import MatchingContext
+from services.matching.domain.client import Client
+from services.matching.store import clients as client_store
+from services.matching.store.proposals import acceptance_of, moving, proposal_of
 from services.matching.store.therapists import end_care, start_care
-from shared.events.envelope import Envelope, new_event
+from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import MatchAccepted, SessionBooked
 from shared.observability.logs import get_logger
-from shared.storage.documents import Change
+from shared.storage import Document
 
 log = get_logger(__name__)
 
 
-async def record_booking(matching: Matching, event: SessionBooked, envelope: Envelope) -> None:
-    now = matching.clock()
-    client = await matching.clients.get(event.client_id)
-    match_id = event.match_id or (client or {}).get("current_match_id")
-    former = (client or {}).get("therapist_id")
-    first = event.sequence == 1
-    switched_from = former if first and former and former != event.therapist_id else None
+@dataclass(frozen=True, slots=True)
+class RecordBooking:
+    booking: SessionBooked
+    cause: Envelope
+    """The session-booked's envelope: the id the acceptance it records derives from."""
+
+
+async def record_booking(command: RecordBooking, ctx: MatchingContext) -> None:
+    booking, envelope = command.booking, command.cause
+    now = ctx.clock()
+    client = client_store.client_of(await ctx.clients.get(booking.client_id), booking.client_id)
+    match_id = booking.match_id or client.current_match_id
+    former = client.therapist_id
+    first = booking.sequence == 1
+    switched_from = former if first and former and former != booking.therapist_id else None
     if switched_from is not None:
-        await matching.change_therapists([(switched_from, end_care(event.client_id, now))])
+        await ctx.directory.change_therapists([(switched_from, end_care(booking.client_id, now))])
     if first:
-        written = await matching.change_therapists(
-            [(event.therapist_id, start_care(event.client_id, match_id, now))]
+        written = await ctx.directory.change_therapists(
+            [(booking.therapist_id, start_care(booking.client_id, match_id, now))]
         )
-        if event.therapist_id not in written:
+        if booking.therapist_id not in written:
             log.warning(
-                "session booked with a therapist not in the directory", therapist_id=event.therapist_id
+                "session booked with a therapist not in the directory", therapist_id=booking.therapist_id
             )
 
-    proposal = await matching.proposals.get(match_id) if match_id else None
-    if proposal is not None and proposal["status"] in proposals.HOLDING:
-        accepted = []
-        if proposals.chosen_by_booking(proposal, event):
-            accepted.append(
-                new_event(
-                    MatchAccepted(
-                        match_id=proposal["_id"],
-                        client_id=event.client_id,
-                        therapist_id=event.therapist_id,
-                        accepted_at=now,
-                    ),
-                    source=matching.policy.source,
-                    cause=envelope,
-                    now=now,
-                )
-            )
-        booking = proposals.book(event.therapist_id, now, accepted=accepted, accepted_by=envelope.id)
-        proposal = await matching.proposals.update(proposal["_id"], booking, cause=envelope) or proposal
-        if accepted and proposals.accepted_with(proposal, event.therapist_id):
-            log.info("booking accepted the match", match_id=proposal["_id"], therapist_id=event.therapist_id)
-    if proposal is not None:
-        await release_holds(matching, proposal, keep=event.therapist_id)
+    document = await ctx.proposals.get(match_id) if match_id else None
+    if document is not None:
+        document = await _book(document, command, now, ctx)
+        await release_holds(ReleaseHolds.of(proposal_of(document), keep=booking.therapist_id), ctx)
 
-    care: list[tuple[BaseModel, datetime]] = [(event, envelope.time)]
-    if proposals.accepted_with(proposal, event.therapist_id):
-        assert proposal is not None
-        care.append(acceptance_of(proposal))
-    changes: list[Change] = [client_state.fold(care, now)]
-    if first:
-        changes += [client_state.in_care_with(event.therapist_id, now), client_state.leave_waitlist(now)]
-    await update_client(matching, event.client_id, client_state.both(*changes), cause=envelope)
+    care: list[tuple[BaseModel, datetime]] = [(booking, envelope.time)]
+    if document is not None and proposal_of(document).accepted_with(booking.therapist_id):
+        care.append(acceptance_of(document))
+
+    def booked(known: Client) -> Client:
+        known = known.fold(care)
+        return known.in_care_with(booking.therapist_id).leave_waitlist() if first else known
+
+    await client_store.update(ctx.clients, ctx.waitlist, booking.client_id, booked, now=now, cause=envelope)
     if switched_from is not None:
-        await rematch_waitlist(matching, [switched_from], cause=envelope)
+        await rematch_waitlist(RematchWaitlist((switched_from,), envelope), ctx)
+
+
+async def _book(document: Document, command: RecordBooking, now: datetime, ctx: MatchingContext) -> Document:
+    """The proposal booked (while it holds), and accepted when the booking is the client's choice."""
+    booking, envelope = command.booking, command.cause
+    proposal = proposal_of(document)
+    if not proposal.is_holding:
+        return document
+    accepted: list[OutgoingEvent] = []
+    if proposal.chosen_by_booking(booking):
+        accepted.append(
+            new_event(
+                MatchAccepted(
+                    match_id=proposal.match_id,
+                    client_id=booking.client_id,
+                    therapist_id=booking.therapist_id,
+                    accepted_at=now,
+                ),
+                source=ctx.policy.source,
+                cause=envelope,
+                now=now,
+            )
+        )
+    book = moving(
+        lambda p: p.book(booking.therapist_id, now, choosing=bool(accepted), chosen_by=envelope.id), accepted
+    )
+    booked = await ctx.proposals.update(proposal.match_id, book, cause=envelope) or document
+    if accepted and proposal_of(booked).accepted_with(booking.therapist_id):
+        log.info("booking accepted the match", match_id=proposal.match_id, therapist_id=booking.therapist_id)
+    return booked

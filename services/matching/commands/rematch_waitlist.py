@@ -24,14 +24,16 @@ client from the list alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from dataclasses import dataclass
 
-from services.matching.commands.propose_matches import match_id_for, propose_matches
-from services.matching.context import Matching
+from services.matching.commands.propose_matches import ProposeMatches, propose_matches
+from services.matching.context import MatchingContext
+from services.matching.domain.proposal import match_id_for
 from services.matching.domain.waitlist import Waiting, to_rematch
 from services.matching.metrics import WAITLIST_REMATCHES
-from services.matching.store import clients as client_state
-from services.matching.store import proposals, waitlist
+from services.matching.store import waitlist
+from services.matching.store.clients import client_of
+from services.matching.store.proposals import moving
 from shared.events.envelope import Envelope
 from shared.observability.logs import get_logger
 from shared.storage import Document
@@ -41,24 +43,28 @@ log = get_logger(__name__)
 WAITLIST = "waitlist"
 
 
-async def rematch_waitlist(
-    matching: Matching, therapist_ids: Iterable[str], *, cause: Envelope
-) -> list[Document]:
+@dataclass(frozen=True, slots=True)
+class RematchWaitlist:
+    therapist_ids: tuple[str, ...]
+    """The therapists the trigger concerns."""
+    cause: Envelope
+    """The trigger: an event's envelope, or a request's command cause."""
+
+
+async def rematch_waitlist(command: RematchWaitlist, ctx: MatchingContext) -> list[Document]:
     """The proposals made for waiting clients (none when nobody could be matched)."""
-    wanted = list(dict.fromkeys(therapist_ids))
+    wanted = list(dict.fromkeys(command.therapist_ids))
     if not wanted:
         return []
-    listed = waitlist.entries_of(await matching.waitlist.get(waitlist.WAITLIST_ID))
+    listed = waitlist.entries_of(await ctx.waitlist.get(waitlist.WAITLIST_ID))
     if not listed:
         return []
-    index = await matching.directory.current()
-    now = matching.clock()
-    whom = to_rematch(
-        listed, [index.get(t) for t in wanted], now, matching.policy.waitlist_rematch_per_trigger
-    )
+    index = await ctx.directory.current()
+    now = ctx.clock()
+    whom = to_rematch(listed, [index.get(t) for t in wanted], now, ctx.policy.waitlist_rematch_per_trigger)
     made: list[Document] = []
     for waiting in whom:
-        proposal = await _rematch(matching, waiting, cause)
+        proposal = await _rematch(waiting, command.cause, ctx)
         WAITLIST_REMATCHES.labels("matched" if proposal is not None else "still_waiting").inc()
         if proposal is not None:
             made.append(proposal)
@@ -73,35 +79,30 @@ async def rematch_waitlist(
     return made
 
 
-async def _rematch(matching: Matching, waiting: Waiting, cause: Envelope) -> Document | None:
-    client = await matching.clients.get(waiting.client_id)
-    wait = client_state.wait_of(client)
-    if client is None or wait is None or wait["match_id"] != waiting.match_id or not client.get("intake"):
-        await matching.waitlist.update(
-            waitlist.WAITLIST_ID, waitlist.drop(waiting.client_id, waiting.match_id, matching.clock())
+async def _rematch(waiting: Waiting, cause: Envelope, ctx: MatchingContext) -> Document | None:
+    client = client_of(await ctx.clients.get(waiting.client_id), waiting.client_id)
+    wait = client.wait
+    if wait is None or wait.match_id != waiting.match_id or client.intake is None:
+        await ctx.waitlist.update(
+            waitlist.WAITLIST_ID, waitlist.drop(waiting.client_id, waiting.match_id, ctx.clock())
         )
         return None
     match_id = match_id_for(WAITLIST, waiting.match_id)
     proposal = await propose_matches(
-        matching,
-        waiting.client_id,
-        client_state.intake_of(client),
-        match_id=match_id,
-        cause=cause,
-        excluded=client_state.excluded_ids(client),
-        origin=WAITLIST,
-        predecessor=waiting.match_id,
-        sequence=int(wait.get("sequence", 1)) + 1,
-        correlation_id=client.get("correlation_id"),
-        unless_empty=True,
+        ProposeMatches(
+            waiting.client_id,
+            client.intake,
+            match_id,
+            cause,
+            excluded=client.excluded_ids,
+            origin=WAITLIST,
+            predecessor=waiting.match_id,
+            sequence=wait.sequence + 1,
+            correlation_id=client.correlation_id,
+            unless_empty=True,
+        ),
+        ctx,
     )
     if proposal is not None:
-        closing = proposals.close(
-            proposals.SUPERSEDED,
-            matching.clock(),
-            closed_by=match_id,
-            only_from=proposals.HOLDING,
-            successor=match_id,
-        )
-        await matching.proposals.update(waiting.match_id, closing)
+        await ctx.proposals.update(waiting.match_id, moving(lambda p: p.supersede(ctx.clock(), by=match_id)))
     return proposal

@@ -33,6 +33,10 @@ class Hold:
     client_id: str
     expires_at: datetime
 
+    def live_at(self, now: datetime) -> bool:
+        """Still holding at `now` (a hold nobody released lapses on its own)."""
+        return self.expires_at > now
+
 
 @dataclass(frozen=True, slots=True)
 class Availability:
@@ -84,16 +88,13 @@ class Therapist:
 
     def live_holds(self, now: datetime, *, ignoring: str | None = None) -> int:
         """Holds still running at `now`, not counting the proposal `ignoring` (the one being made)."""
-        return sum(1 for h in self.holds if h.expires_at > now and h.match_id != ignoring)
+        return sum(1 for h in self.holds if h.live_at(now) and h.match_id != ignoring)
 
     def load(self, now: datetime, *, ignoring: str | None = None) -> int:
         """Clients in care plus capacity held for open proposals."""
         if not self.holds:
             return self.in_care
         return self.in_care + self.live_holds(now, ignoring=ignoring)
-
-    def holds_for(self, match_id: str) -> bool:
-        return any(h.match_id == match_id for h in self.holds)
 
     def weekly_utc(self, week: date) -> tuple[Interval, ...] | None:
         """Free hours on the common UTC axis of `week`; None while scheduling has said nothing."""

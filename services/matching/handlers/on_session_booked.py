@@ -7,16 +7,16 @@ effect); the client's own booking of a proposed therapist's introduction accepts
 
 from __future__ import annotations
 
-from services.matching.commands.record_booking import record_booking
-from services.matching.context import Matching
+from services.matching.commands.record_booking import RecordBooking, record_booking
+from services.matching.context import MatchingContext
 from shared.events.envelope import Envelope
 from shared.events.models import SessionBooked
 from shared.messaging.subscriptions import Handler
 
 
-def on_session_booked(matching: Matching) -> Handler:
+def on_session_booked(ctx: MatchingContext) -> Handler:
     async def handle(event: SessionBooked, envelope: Envelope) -> None:
         """Counts the client in the therapist's caseload, books the proposal, records a client's choice."""
-        await record_booking(matching, event, envelope)
+        await record_booking(RecordBooking(event, envelope), ctx)
 
     return handle

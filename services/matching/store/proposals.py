@@ -3,56 +3,84 @@
     {_id, client_id, intake_id, status, origin, predecessor, sequence, waitlisted,
      candidates: [{therapist_id, rank, score, factors, reasons, session_format}], reasons,
      session_format, created_at, expires_at, correlation_id,
-     accepted_therapist_id, accepted_at, accepted_by, booked_therapist_id,
-     declined_therapist_ids, successor, closed_by}
+     accepted_therapist_id, accepted_at, accepted_by, booked_therapist_id, booked_at,
+     declined_therapist_ids, decline_reason, failure_reason, successor, closed_at, closed_by}
 
 A match id is derived from what caused the proposal (the intake; the decline, switch,
 failed booking or expiry it follows; the empty proposal a waitlisted client waited on), so
 handling that cause again finds the proposal it made instead of making a second one.
 `origin` says which (`intake`, `decline`, `switch`, `booking_failed`, `expired`,
-`waitlist`), `predecessor` the proposal it follows. An empty proposal (`waitlisted`) puts
-its client on the waitlist and never expires: the waitlist re-matches its client. Status
-moves forward only:
-
-    proposed -> accepted -> booked
-       |           |          |
-       +-----------+----------+--> declined | switched | failed | expired | superseded
-
-Holds are released when a proposal leaves `proposed`/`accepted` (the booked therapist's
-hold turns into a place in their caseload).
+`waitlist`), `predecessor` the proposal it follows. The status machine is
+`domain/proposal.py`; this module maps documents to it and back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from services.matching.domain.proposal import Proposal, Status, Step
 from shared.events.common import Candidate
 from shared.events.envelope import OutgoingEvent
-from shared.events.models import MatchProposed, SessionBooked
+from shared.events.models import MatchAccepted, MatchProposed
 from shared.storage import Document
 from shared.storage.documents import Change, Revision
 
 COLLECTION = "proposals"
 
-PROPOSED = "proposed"
-ACCEPTED = "accepted"
-BOOKED = "booked"
-DECLINED = "declined"
-SWITCHED = "switched"
-FAILED = "failed"
-EXPIRED = "expired"
-SUPERSEDED = "superseded"
 
-HOLDING = frozenset({PROPOSED, ACCEPTED})
-"""Statuses in which the candidates' capacity is held."""
-OPEN = frozenset({PROPOSED, ACCEPTED, BOOKED})
-"""Statuses a client may still accept, decline or switch from."""
+def proposal_of(document: Mapping[str, Any]) -> Proposal:
+    return Proposal(
+        match_id=document["_id"],
+        client_id=document["client_id"],
+        status=Status(document["status"]),
+        candidates=tuple(c["therapist_id"] for c in document.get("candidates", ())),
+        origin=document.get("origin", "intake"),
+        sequence=int(document.get("sequence", 1)),
+        accepted_therapist_id=document.get("accepted_therapist_id"),
+        booked_therapist_id=document.get("booked_therapist_id"),
+        closed_by=document.get("closed_by"),
+        correlation_id=document.get("correlation_id"),
+    )
 
 
-def candidate_ids(proposal: Mapping[str, Any]) -> list[str]:
-    return [c["therapist_id"] for c in proposal.get("candidates", ())]
+def moving(move: Callable[[Proposal], Step | None], events: Sequence[OutgoingEvent] = ()) -> Change:
+    """The change making `move` on the proposal as stored now (under its lease), with `events`
+    when the step announces them; a proposal past the move is left as it is."""
+
+    def change(current: Document) -> Revision | None:
+        step = move(proposal_of(current))
+        if step is None:
+            return None
+        return Revision(
+            {**current, **step.records, "status": step.status.value}, events if step.announced else ()
+        )
+
+    return change
+
+
+def new_proposal(
+    proposed: MatchProposed, *, sequence: int, correlation_id: str, created_at: datetime
+) -> Document:
+    """The document of a proposal just made, as `proposed` announces it."""
+    return {
+        "_id": proposed.match_id,
+        "client_id": proposed.client_id,
+        "intake_id": proposed.intake_id,
+        "status": Status.proposed.value,
+        "origin": proposed.origin,
+        "predecessor": proposed.predecessor_match_id,
+        "sequence": sequence,
+        "waitlisted": proposed.waitlisted,
+        "candidates": [c.model_dump(mode="json") for c in proposed.candidates],
+        "reasons": list(proposed.reasons),
+        "session_format": proposed.session_format.value,
+        "created_at": created_at,
+        "expires_at": proposed.expires_at,
+        "correlation_id": correlation_id,
+        "declined_therapist_ids": [],
+    }
 
 
 def proposed_event(proposal: Mapping[str, Any]) -> MatchProposed:
@@ -70,84 +98,13 @@ def proposed_event(proposal: Mapping[str, Any]) -> MatchProposed:
     )
 
 
-def close(
-    status: str,
-    now: datetime,
-    *,
-    closed_by: str,
-    events: Sequence[OutgoingEvent] = (),
-    only_from: frozenset[str] = OPEN,
-    **fields: Any,
-) -> Change:
-    """Move an open proposal to a closing status, with the event saying so; closed stays closed."""
-
-    def change(current: Document) -> Revision | None:
-        if current["status"] not in only_from:
-            return None
-        return Revision(
-            {**current, **fields, "status": status, "closed_at": now, "closed_by": closed_by}, events
-        )
-
-    return change
-
-
-def accept(therapist_id: str, now: datetime, events: Sequence[OutgoingEvent]) -> Change:
-    def change(current: Document) -> Revision | None:
-        if current["status"] not in (PROPOSED, BOOKED):
-            return None
-        status = BOOKED if current["status"] == BOOKED else ACCEPTED
-        return Revision(
-            {**current, "status": status, "accepted_therapist_id": therapist_id, "accepted_at": now}, events
-        )
-
-    return change
-
-
-def book(
-    therapist_id: str,
-    now: datetime,
-    *,
-    accepted: Sequence[OutgoingEvent] = (),
-    accepted_by: str | None = None,
-) -> Change:
-    """The proposal is booked with `therapist_id`.
-
-    With `accepted` (the `match-accepted` event), the booking is also the client's
-    acceptance of that therapist, recorded as `POST /matches/{id}/accept` records it, in
-    the same write; it applies only while nobody is accepted yet.
-    """
-
-    def change(current: Document) -> Revision | None:
-        if current["status"] not in HOLDING:
-            return None
-        booked = {**current, "status": BOOKED, "booked_therapist_id": therapist_id, "booked_at": now}
-        if not accepted or current.get("accepted_therapist_id") is not None:
-            return Revision(booked)
-        return Revision(
-            {**booked, "accepted_therapist_id": therapist_id, "accepted_at": now, "accepted_by": accepted_by},
-            accepted,
-        )
-
-    return change
-
-
-def chosen_by_booking(proposal: Mapping[str, Any] | None, event: SessionBooked) -> bool:
-    """Whether the client's own booking is their choice of a therapist from `proposal`.
-
-    The client booked (not a clinician, an admin, or the system booking a proposal at once)
-    an introduction, naming this proposal, which is still open, names the therapist as a
-    candidate and has nobody accepted yet.
-    """
-    return (
-        proposal is not None
-        and event.booked_by == "client"
-        and event.kind == "introduction"
-        and event.match_id == proposal["_id"]
-        and proposal["status"] in HOLDING
-        and proposal.get("accepted_therapist_id") is None
-        and event.therapist_id in candidate_ids(proposal)
+def acceptance_of(proposal: Mapping[str, Any]) -> tuple[MatchAccepted, datetime]:
+    """The `match-accepted` a stored proposal was accepted with, and when (to fold it at)."""
+    accepted_at: datetime = proposal["accepted_at"]
+    event = MatchAccepted(
+        match_id=proposal["_id"],
+        client_id=proposal["client_id"],
+        therapist_id=proposal["accepted_therapist_id"],
+        accepted_at=accepted_at,
     )
-
-
-def accepted_with(proposal: Mapping[str, Any] | None, therapist_id: str) -> bool:
-    return proposal is not None and proposal.get("accepted_therapist_id") == therapist_id
+    return event, accepted_at

@@ -7,7 +7,8 @@ Ranking never reads the directory from MongoDB per intake. Instead:
    noting the journal's version.
 2. Own writes: whatever this replica writes (holds, caseload, profiles, availability,
    outcomes) is applied to the index from the document the write returned, and its id is
-   appended to the shared journal (`journal.py`).
+   appended to the shared journal (`journal.py`); therapists are written through here
+   (`upsert_therapist`, `change_therapists`), so no write of one can miss either step.
 3. Others' writes: before ranking, one read of the journal by `_id`; the documents other
    replicas changed since are re-read by `_id` and applied. A replica that fell further
    behind than the journal keeps reloads everything.
@@ -16,7 +17,7 @@ Ranking never reads the directory from MongoDB per intake. Instead:
 
 Correctness does not rest on freshness: a proposal places its holds under each therapist's
 document lease after checking every hard constraint again on the document as it is then
-(`therapists.place_hold`), so a stale copy can cost a retry, never an oversubscribed
+(`Capacity.place_hold`), so a stale copy can cost a retry, never an oversubscribed
 therapist or a violated constraint. Each copy carries the document's `revision`, and an
 older copy never replaces a newer one, whatever order refreshes finish in.
 """
@@ -38,6 +39,8 @@ from services.matching.store.outcomes import counts_from_document
 from services.matching.store.therapists import therapist_from_document
 from shared.observability.logs import get_logger
 from shared.ports import Clock, Documents
+from shared.storage import Document
+from shared.storage.documents import Change, Creation, Revision
 
 log = get_logger(__name__)
 
@@ -137,6 +140,38 @@ class Directory:
                 batch.done.set_result(None)
         await batch.done
 
+    # ------------------------------------------------------------------ writes through it
+
+    async def upsert_therapist(self, therapist_id: str, change: Creation) -> Document | None:
+        """Create or change one therapist, apply them here and tell the other replicas."""
+        document = await self._therapists.upsert(therapist_id, change)
+        self.apply(journal.THERAPISTS, document)
+        await self.record([journal.ref(journal.THERAPISTS, therapist_id)])
+        return document
+
+    async def change_therapists(self, changes: Iterable[tuple[str, Change]]) -> dict[str, Document]:
+        """Apply each (therapist id, change), keep this index in step, tell the other replicas.
+
+        Returns the documents as they are now, by therapist id (absent: no such therapist).
+        """
+        written: dict[str, Document] = {}
+        changed: list[str] = []
+        for therapist_id, change in changes:
+            document = await self.change_therapist(therapist_id, change, changed)
+            if document is not None:
+                written[therapist_id] = document
+        await self.record(journal.ref(journal.THERAPISTS, t) for t in changed)
+        return written
+
+    async def change_therapist(
+        self, therapist_id: str, change: Change, changed: list[str]
+    ) -> Document | None:
+        """Apply one change under the therapist's lease and to this index; the caller records
+        `changed` (the ids actually changed) in the journal, once for a batch."""
+        document = await self._therapists.update(therapist_id, _noting(change, therapist_id, changed))
+        self.apply(journal.THERAPISTS, document)  # fresh either way
+        return document
+
     # ------------------------------------------------------------------ internals
 
     def _apply(self, index: DirectoryIndex, collection: str, document: Mapping[str, Any]) -> None:
@@ -223,3 +258,15 @@ class Directory:
         finally:
             self._written_during_reload = None
             self._reload = None
+
+
+def _noting(change: Change, therapist_id: str, changed: list[str]) -> Change:
+    """`change`, noting in `changed` when it did change the document (worth a journal entry)."""
+
+    def noted(current: Document) -> Revision | None:
+        revision = change(current)
+        if revision is not None:
+            changed.append(therapist_id)
+        return revision
+
+    return noted

@@ -8,22 +8,20 @@
 
 Everything capacity depends on lives in this one document, so the document's lease
 (`DocumentStore.update`) serialises every writer of it: two replicas placing holds on one
-therapist at once take turns, and the second sees the first's hold before deciding. That
-is what makes capacity impossible to oversubscribe. `revision` grows with every write, so
+therapist at once take turns, and the second sees the first's hold before deciding. The
+rules of holds and caseload are `domain/capacity.py`'s; the changes here map the document
+to a `Capacity` and write back what a move changed. `revision` grows with every write, so
 a replica's read model can tell a newer copy from an older one.
-
-The functions here are pure changes (document -> Revision) for `Documents.update/upsert`;
-each is idempotent by its nature (set a hold keyed by proposal, add a client to a set...),
-so a redelivered event or a retried request changes nothing twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from services.matching.domain.filters import ProposalRound, first_violation
+from services.matching.domain.capacity import Capacity, InCare
+from services.matching.domain.filters import ProposalRound
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.profile import TherapistProfile
 from services.matching.domain.therapist import Availability, Hold, Therapist, languages_of, shared
@@ -58,7 +56,7 @@ def therapist_from_document(document: Mapping[str, Any]) -> Therapist | None:
         high_acuity=bool(profile.get("high_acuity", False)),
         timezone=profile["timezone"],
         in_care=len(document.get("caseload", ())),
-        holds=tuple(Hold(h["match_id"], h["client_id"], h["expires_at"]) for h in document.get("holds", ())),
+        holds=_holds_of(document),
         availability=None
         if not availability
         else Availability(
@@ -75,8 +73,45 @@ def _next(current: Document | None, now: datetime, **fields: Any) -> Document:
     return {**base, **fields, "revision": int(base.get("revision", 0)) + 1, "updated_at": now}
 
 
-def _live(holds: Iterable[Mapping[str, Any]], now: datetime) -> list[Mapping[str, Any]]:
-    return [h for h in holds if h["expires_at"] > now]
+def _holds_of(document: Mapping[str, Any]) -> tuple[Hold, ...]:
+    return tuple(Hold(h["match_id"], h["client_id"], h["expires_at"]) for h in document.get("holds", ()))
+
+
+def capacity_of(document: Mapping[str, Any]) -> Capacity:
+    return Capacity(
+        caseload=tuple(
+            InCare(c["client_id"], c.get("match_id"), c["since"]) for c in document.get("caseload", ())
+        ),
+        holds=_holds_of(document),
+    )
+
+
+def holds_for(document: Mapping[str, Any] | None, match_id: str) -> bool:
+    """Whether the therapist, as written, holds capacity for proposal `match_id`."""
+    return document is not None and capacity_of(document).holds_for(match_id)
+
+
+def _changing(move: Callable[[Capacity, Document], Capacity | None], now: datetime) -> Change:
+    """The write of a capacity move on the therapist as stored now: the parts it changed."""
+
+    def change(current: Document) -> Revision | None:
+        before = capacity_of(current)
+        after = move(before, current)
+        if after is None:
+            return None
+        written: dict[str, Any] = {}
+        if after.holds != before.holds:
+            written["holds"] = [
+                {"match_id": h.match_id, "client_id": h.client_id, "expires_at": h.expires_at}
+                for h in after.holds
+            ]
+        if after.caseload != before.caseload:
+            written["caseload"] = [
+                {"client_id": c.client_id, "match_id": c.match_id, "since": c.since} for c in after.caseload
+            ]
+        return Revision(_next(current, now, **written))
+
+    return change
 
 
 def put_profile(profile: TherapistProfile, now: datetime) -> Creation:
@@ -91,90 +126,28 @@ def put_profile(profile: TherapistProfile, now: datetime) -> Creation:
     return change
 
 
-def place_hold(
-    match_id: str, client_id: str, expires_at: datetime, needs: ClientNeeds, moment: ProposalRound
-) -> Change:
-    """Hold one client's worth of capacity for proposal `match_id`, if the therapist still qualifies.
-
-    Every hard constraint is checked again on the document as it is now, under its lease:
-    the caller ranked on its in-process copy, which another replica may have outdated. A
-    therapist who no longer qualifies is left unchanged (the caller sees no hold and moves
-    on); a hold this proposal placed already is kept as it is (a redelivery).
-    """
-
-    def change(current: Document) -> Revision | None:
-        if any(h["match_id"] == match_id for h in current.get("holds", ())):
-            return None
-        therapist = therapist_from_document(current)
-        if therapist is None or first_violation(therapist, needs, moment) is not None:
-            return None
-        hold = {"match_id": match_id, "client_id": client_id, "expires_at": expires_at}
-        return Revision(
-            _next(current, moment.now, holds=[*_live(current.get("holds", ()), moment.now), hold])
-        )
-
-    return change
-
-
-def holds_for(document: Mapping[str, Any] | None, match_id: str) -> bool:
-    return document is not None and any(h["match_id"] == match_id for h in document.get("holds", ()))
+def place_hold(hold: Hold, needs: ClientNeeds, moment: ProposalRound) -> Change:
+    """`Capacity.place_hold`, checked on the therapist as stored now, under the document's lease."""
+    return _changing(
+        lambda capacity, current: capacity.place_hold(hold, therapist_from_document(current), needs, moment),
+        moment.now,
+    )
 
 
 def release_hold(match_id: str, now: datetime) -> Change:
-    """Give back the capacity held for `match_id` (and drop holds that ran out meanwhile)."""
-
-    def change(current: Document) -> Revision | None:
-        holds = current.get("holds", ())
-        kept = [h for h in _live(holds, now) if h["match_id"] != match_id]
-        if len(kept) == len(holds):
-            return None
-        return Revision(_next(current, now, holds=kept))
-
-    return change
+    return _changing(lambda capacity, _: capacity.release_hold(match_id, now), now)
 
 
 def extend_hold(match_id: str, expires_at: datetime, now: datetime) -> Change:
-    """Keep the accepted therapist's hold until the booking arrives (or `expires_at`)."""
-
-    def change(current: Document) -> Revision | None:
-        holds = [dict(h) for h in _live(current.get("holds", ()), now)]
-        for hold in holds:
-            if hold["match_id"] == match_id and hold["expires_at"] < expires_at:
-                hold["expires_at"] = expires_at
-                return Revision(_next(current, now, holds=holds))
-        return None
-
-    return change
+    return _changing(lambda capacity, _: capacity.extend_hold(match_id, expires_at, now), now)
 
 
 def start_care(client_id: str, match_id: str | None, now: datetime) -> Change:
-    """The client's first session is booked: they join the caseload, and the hold becomes it."""
-
-    def change(current: Document) -> Revision | None:
-        caseload = list(current.get("caseload", ()))
-        holds = current.get("holds", ())
-        kept = [h for h in _live(holds, now) if h["match_id"] != match_id]
-        in_care = any(entry["client_id"] == client_id for entry in caseload)
-        if in_care and len(kept) == len(holds):
-            return None
-        if not in_care:
-            caseload.append({"client_id": client_id, "match_id": match_id, "since": now})
-        return Revision(_next(current, now, caseload=caseload, holds=kept))
-
-    return change
+    return _changing(lambda capacity, _: capacity.start_care(client_id, match_id, now), now)
 
 
 def end_care(client_id: str, now: datetime) -> Change:
-    """The client left this therapist (switched, first session cancelled, care completed)."""
-
-    def change(current: Document) -> Revision | None:
-        caseload = current.get("caseload", ())
-        kept = [entry for entry in caseload if entry["client_id"] != client_id]
-        if len(kept) == len(caseload):
-            return None
-        return Revision(_next(current, now, caseload=kept))
-
-    return change
+    return _changing(lambda capacity, _: capacity.end_care(client_id), now)
 
 
 def set_availability(event: TherapistAvailabilityChanged, now: datetime) -> Creation:

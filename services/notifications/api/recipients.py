@@ -13,18 +13,20 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notifications.api.context import RecipientId, Stores, ensure_acts_for, ensure_reads_contacts
-from services.notifications.domain.preferences import Channel, Preferences
-from services.notifications.store.recipients import (
-    available_channels,
-    preferences_of,
-    put_preferences,
-    put_recipient,
+from services.notifications.api.access import ensure_acts_for, ensure_may_register, ensure_reads_contacts
+from services.notifications.api.dependencies import Context, RecipientId
+from services.notifications.commands.recipients import (
+    RegisterRecipient,
+    SetPreferences,
+    register_recipient,
+    set_preferences,
 )
+from services.notifications.domain.channels import Channel, available_channels
+from services.notifications.domain.preferences import Preferences
+from services.notifications.store.recipients import contacts_of, preferences_of
 from shared.events.common import TimeZoneName
-from shared.http.auth import Principal, Role
-from shared.http.dependencies import Audit, Caller, Runtime
-from shared.http.problems import Problem
+from shared.http.dependencies import Audit, Caller
+from shared.refusals import NotFound
 from shared.storage import Document
 
 router = APIRouter(tags=["recipients"])
@@ -69,56 +71,37 @@ class RecipientView(RecipientSummary):
     push_token: str | None
 
 
-ROLES_BY_CALLER: dict[Role, set[str]] = {Role.client: {"client"}, Role.clinician: {"therapist", "on_call"}}
-
-
-def _ensure_may_register(who: Principal, recipient_id: str, role: str) -> None:
-    if who.is_privileged:
-        return
-    if who.subject != recipient_id:
-        raise Problem(
-            403, "Forbidden", "only the recipient themself, admins and services register a recipient"
-        )
-    if role not in ROLES_BY_CALLER.get(who.role, set()):
-        raise Problem(403, "Forbidden", f"a {who.role.value} may not register as {role!r}", field="body.role")
-
-
 def _summary(recipient: Document) -> RecipientSummary:
     return RecipientSummary(
         id=recipient["_id"],
         role=recipient.get("role"),
         timezone=recipient.get("timezone") or "UTC",
         locale=recipient.get("locale") or "en",
-        channels=available_channels(recipient, recipient["_id"]),
+        channels=available_channels(contacts_of(recipient, recipient["_id"])),
         updated_at=recipient["updated_at"],
     )
 
 
 @router.put("/recipients/{recipient_id}", response_model=RecipientSummary)
 async def put_recipient_details(
-    recipient_id: RecipientId, details: RecipientDetails, who: Caller, stores: Stores, runtime: Runtime
+    recipient_id: RecipientId, details: RecipientDetails, who: Caller, ctx: Context
 ) -> RecipientSummary:
     """Register or replace a recipient's contact details (preferences are kept).
 
     The answer names the channels the recipient has, never the addresses.
     """
-    _ensure_may_register(who, recipient_id, details.role)
-    stored = await stores.recipients.upsert(
-        recipient_id, put_recipient(details.model_dump(), runtime.clock())
-    )
-    assert stored is not None  # an upsert whose change always writes
+    ensure_may_register(who, recipient_id, details.role)
+    stored = await register_recipient(RegisterRecipient(recipient_id, details.model_dump()), ctx)
     return _summary(stored)
 
 
 @router.get("/recipients/{recipient_id}", response_model=RecipientView)
-async def read_recipient(
-    recipient_id: RecipientId, who: Caller, stores: Stores, audit: Audit
-) -> RecipientView:
+async def read_recipient(recipient_id: RecipientId, who: Caller, ctx: Context, audit: Audit) -> RecipientView:
     """A recipient's contact details: for the recipient themself and admins only."""
     ensure_reads_contacts(who, recipient_id)
-    recipient = await stores.recipients.get(recipient_id)
-    if recipient is None or "updated_at" not in recipient:
-        raise Problem(404, "Not Found", "no such recipient")
+    recipient = await ctx.stores.recipients.get(recipient_id)
+    if recipient is None or "updated_at" not in recipient:  # preferences alone register nobody
+        raise NotFound("no such recipient")
     await audit.read(resource="recipient_contacts", resource_id=recipient_id)
     return RecipientView(
         **_summary(recipient).model_dump(),
@@ -130,7 +113,7 @@ async def read_recipient(
 
 @router.put("/recipients/{recipient_id}/preferences", response_model=Preferences)
 async def put_recipient_preferences(
-    recipient_id: RecipientId, preferences: Preferences, who: Caller, stores: Stores, runtime: Runtime
+    recipient_id: RecipientId, preferences: Preferences, who: Caller, ctx: Context
 ) -> Preferences:
     """Replace opt-outs (per channel, and per kind of message and channel) and quiet hours.
 
@@ -138,12 +121,11 @@ async def put_recipient_preferences(
     midnight). Risk alerts and crisis resources ignore all of it.
     """
     ensure_acts_for(who, recipient_id)
-    stored = await stores.recipients.upsert(recipient_id, put_preferences(preferences, runtime.clock()))
-    return preferences_of(stored)
+    return await set_preferences(SetPreferences(recipient_id, preferences), ctx)
 
 
 @router.get("/recipients/{recipient_id}/preferences", response_model=Preferences)
-async def read_recipient_preferences(recipient_id: RecipientId, who: Caller, stores: Stores) -> Preferences:
+async def read_recipient_preferences(recipient_id: RecipientId, who: Caller, ctx: Context) -> Preferences:
     """The recipient's preferences (defaults when none were set: everything on, no quiet hours)."""
     ensure_acts_for(who, recipient_id)
-    return preferences_of(await stores.recipients.get(recipient_id))
+    return preferences_of(await ctx.stores.recipients.get(recipient_id))

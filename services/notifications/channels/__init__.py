@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from services.notifications.domain.preferences import Channel
+from services.notifications.domain.channels import Channel
 from services.notifications.rendering import Rendered
 
 

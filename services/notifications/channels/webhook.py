@@ -2,7 +2,8 @@
 
 The provider checks `X-Carepath-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>`
 against `X-Carepath-Timestamp` (Unix seconds) and refuses stale timestamps, so a captured
-request cannot be replayed later or altered (the scheme Stripe and Slack use).
+request cannot be replayed later or altered (the scheme Stripe and Slack use; the local
+provider, `deploy/local/sinks.py`, checks it the same way).
 `Idempotency-Key` is the notification id: a retried send after a crash is the same request.
 
 2xx is delivered; 408, 429, 5xx and network trouble are transient; any other answer is
@@ -15,7 +16,6 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,6 @@ from services.notifications.settings import NotificationsSettings
 SIGNATURE_HEADER = "X-Carepath-Signature"
 TIMESTAMP_HEADER = "X-Carepath-Timestamp"
 SIGNATURE_VERSION = "v1"
-MAX_SKEW_SECONDS = 300
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -42,18 +41,6 @@ def signed_headers(secret: str, body: bytes, *, now: float | None = None) -> dic
         TIMESTAMP_HEADER: timestamp,
         SIGNATURE_HEADER: signature(secret, timestamp, body),
     }
-
-
-def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> bool:
-    """What a provider (and the local sink) checks: a valid signature of a fresh timestamp."""
-    lowered = {key.lower(): value for key, value in headers.items()}
-    timestamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
-    given = lowered.get(SIGNATURE_HEADER.lower(), "")
-    if not timestamp.isdigit():
-        return False
-    if abs((now if now is not None else time.time()) - int(timestamp)) > MAX_SKEW_SECONDS:
-        return False
-    return hmac.compare_digest(given, signature(secret, timestamp, body))
 
 
 def payload(outbound: Outbound) -> dict[str, Any]:

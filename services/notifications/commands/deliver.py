@@ -1,13 +1,14 @@
 """Attempt one delivery and record what happened, in one write with the event that tells it.
 
-Called by the delivery timer (`deliver:{delivery_id}:{attempt}`, due at once or when
-quiet hours end) and, for critical messages, straight from the handler that claimed
-them. The attempt number guards against doing one attempt twice: a timer that fires
-again after a crash finds the attempt recorded and only makes sure the next one is
-scheduled. Success publishes `notification-delivered`; a transient failure schedules the
-next attempt with backoff; a permanent failure, or the last attempt, publishes
+Asked for by the delivery timer (`deliver:{delivery_id}:{attempt}`, due at once or when
+quiet hours end) and, for critical messages, straight by `notify` once it claimed them.
+The attempt number guards against doing one attempt twice: a timer that fires again
+after a crash finds the attempt recorded and only makes sure the next one is scheduled.
+Success publishes `notification-delivered`; a transient failure schedules the next
+attempt with backoff; a permanent failure, or the last attempt, publishes
 `notification-failed` with its reason. A failed page of an on-call clinician asks for
 an escalation check (`commands/page_on_call.py`) through a timer, so none is lost.
+`withdraw_delivery` gives up one not made yet whose message stopped being true.
 
 Providers are called at least once per attempt; the e-mail Message-ID and the webhook's
 Idempotency-Key are derived from the delivery, so a repeat after a crash is recognisable.
@@ -18,14 +19,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter
 
+from services.notifications import timers
 from services.notifications.channels import Attachment, DeliveryFailure, Outbound, permanent
-from services.notifications.commands.dispatch import DELIVERY_TIMER, Dispatch
+from services.notifications.context import NotificationsContext
 from services.notifications.domain.calendar import session_calendar
+from services.notifications.domain.channels import EXTERNAL_CHANNELS, address_for
 from services.notifications.domain.delivery import (
     DeliveryStatus,
     attempt_failed,
@@ -34,25 +38,23 @@ from services.notifications.domain.delivery import (
     is_final,
 )
 from services.notifications.domain.messages import CALENDAR_KINDS, Audience, MessageKind, stored_context
-from services.notifications.domain.preferences import EXTERNAL_CHANNELS
 from services.notifications.rendering import Rendered
-from services.notifications.store.recipients import address_for, locale_of, zone_of
+from services.notifications.store.recipients import contacts_of, locale_of, zone_of
+from shared.events.common import ID_PATTERN
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import NotificationDelivered, NotificationFailed
 from shared.observability.logs import get_logger
 from shared.storage import Document
 from shared.storage.documents import Revision
-from shared.storage.timers import Timer, TimerHandler
 
 log = get_logger(__name__)
 
-ESCALATION_TIMER = "escalation"
 ATTEMPTS = Counter(
     "carepath_notification_attempts_total",
     "Delivery attempts by channel and outcome (delivered, transient, permanent).",
     ["channel", "outcome"],
 )
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_ID = re.compile(ID_PATTERN)
 
 
 def notification_id(delivery_id: str) -> str:
@@ -66,40 +68,49 @@ def delivery_timer_id(delivery: Mapping[str, Any]) -> str:
     return f"deliver:{delivery['_id']}:{delivery['attempts']}"
 
 
-async def schedule_attempt(dispatch: Dispatch, delivery: Mapping[str, Any]) -> None:
+async def schedule_attempt(ctx: NotificationsContext, delivery: Mapping[str, Any]) -> None:
     """Make sure the delivery's next attempt has its timer (idempotent by id)."""
     if is_final(delivery) or delivery.get("next_attempt_at") is None:
         return
-    await dispatch.timers.schedule(
+    await ctx.timers.schedule(
         delivery_timer_id(delivery),
-        DELIVERY_TIMER,
+        timers.DELIVERY,
         delivery["next_attempt_at"],
         {"delivery_id": delivery["_id"], "attempt": delivery["attempts"]},
     )
 
 
-async def attempt(dispatch: Dispatch, delivery_id: str, attempt_number: int) -> Document | None:
-    """Attempt `delivery_id` once, if attempt `attempt_number` is still to do; return its new state."""
-    delivery = await dispatch.stores.deliveries.get(delivery_id)
+@dataclass(frozen=True, slots=True)
+class AttemptDelivery:
+    """Attempt `delivery_id` once, if its attempt number `attempt` is still to do."""
+
+    delivery_id: str
+    attempt: int
+
+
+async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) -> Document | None:
+    """Attempt the delivery and record the outcome; return its new state."""
+    delivery_id = command.delivery_id
+    delivery = await ctx.stores.deliveries.get(delivery_id)
     if delivery is None:
         log.warning("delivery to attempt does not exist", delivery_id=delivery_id)
         return None
-    if is_final(delivery) or delivery["attempts"] != attempt_number:
-        await _follow_up(dispatch, delivery)  # done before: only make sure what follows happens
+    if is_final(delivery) or delivery["attempts"] != command.attempt:
+        await _follow_up(ctx, delivery)  # done before: only make sure what follows happens
         return delivery
-    now = dispatch.clock()
+    now = ctx.clock()
     if delivery.get("expires_at") is not None and now >= delivery["expires_at"]:
-        return await _record(dispatch, delivery, lambda d: expired(d, now), now)
+        return await _record(ctx, delivery, lambda d: expired(d, now), now)
     failure: DeliveryFailure | None = None
     try:
-        outbound = await _compose(dispatch, delivery, now)
-        await dispatch.senders[delivery["channel"]].send(outbound)
+        outbound = await _compose(ctx, delivery, now)
+        await ctx.senders[delivery["channel"]].send(outbound)
     except DeliveryFailure as error:
         failure = error
     if failure is None:
         ATTEMPTS.labels(delivery["channel"], "delivered").inc()
         log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
-        return await _record(dispatch, delivery, lambda d: delivered(d, now), now)
+        return await _record(ctx, delivery, lambda d: delivered(d, now), now)
     ATTEMPTS.labels(delivery["channel"], "transient" if failure.transient else "permanent").inc()
     log.warning(
         "delivery attempt failed",
@@ -107,48 +118,45 @@ async def attempt(dispatch: Dispatch, delivery_id: str, attempt_number: int) -> 
         channel=delivery["channel"],
         reason=failure.reason,
         transient=failure.transient,
-        attempt=attempt_number + 1,
+        attempt=command.attempt + 1,
     )
-    policy = dispatch.policy.critical_retry if delivery["critical"] else dispatch.policy.retry
+    policy = ctx.policy.critical_retry if delivery["critical"] else ctx.policy.retry
     reason, is_transient = failure.reason, failure.transient
     return await _record(
-        dispatch,
+        ctx,
         delivery,
         lambda d: attempt_failed(d, now, reason, transient=is_transient, policy=policy),
         now,
     )
 
 
-async def withdraw(dispatch: Dispatch, delivery_id: str, reason: str) -> None:
-    """Give up a delivery not made yet, because what it says stopped being true (`reason`).
+@dataclass(frozen=True, slots=True)
+class WithdrawDelivery:
+    """Give up `delivery_id`, not made yet, because what it says stopped being true (`reason`)."""
 
-    One held through quiet hours or waiting for a retry ends `expired` with `reason` (and
-    its `notification-failed`); one delivered or ended already stays as it is.
-    """
-    delivery = await dispatch.stores.deliveries.get(delivery_id)
+    delivery_id: str
+    reason: str
+
+
+async def withdraw_delivery(command: WithdrawDelivery, ctx: NotificationsContext) -> None:
+    """One held through quiet hours or waiting for a retry ends `expired` with the reason (and
+    its `notification-failed`); one delivered or ended already stays as it is."""
+    delivery = await ctx.stores.deliveries.get(command.delivery_id)
     if delivery is None or is_final(delivery):
         return
-    now = dispatch.clock()
-    recorded = await _record(dispatch, delivery, lambda d: expired(d, now, reason), now)
+    now = ctx.clock()
+    reason = command.reason
+    recorded = await _record(ctx, delivery, lambda d: expired(d, now, reason), now)
     if recorded is not None and recorded.get("reason") == reason:
-        await dispatch.timers.cancel(delivery_timer_id(recorded))  # its attempt would find it ended
-        log.info("delivery withdrawn", delivery_id=delivery_id, reason=reason)
-
-
-def fire_delivery(dispatch: Dispatch) -> TimerHandler:
-    async def handle(timer: Timer) -> list[OutgoingEvent]:
-        """A delivery is due: attempt it (its outcome's event goes out with the delivery)."""
-        await attempt(dispatch, str(timer.payload["delivery_id"]), int(timer.payload["attempt"]))
-        return []
-
-    return handle
+        await ctx.timers.cancel(delivery_timer_id(recorded))  # its attempt would find it ended
+        log.info("delivery withdrawn", delivery_id=command.delivery_id, reason=reason)
 
 
 async def _record(
-    dispatch: Dispatch, delivery: Document, outcome: Callable[[Document], Document], now: datetime
+    ctx: NotificationsContext, delivery: Document, outcome: Callable[[Document], Document], now: datetime
 ) -> Document | None:
     """Store the attempt's outcome and its event in one write, unless it was recorded already."""
-    source = dispatch.policy.source
+    source = ctx.policy.source
 
     def change(current: Document) -> Revision | None:
         if is_final(current) or current["attempts"] != delivery["attempts"]:
@@ -156,15 +164,15 @@ async def _record(
         updated = outcome(current)
         return Revision(updated, _events_of(updated, source, now))
 
-    recorded = await dispatch.stores.deliveries.update(delivery["_id"], change)
+    recorded = await ctx.stores.deliveries.update(delivery["_id"], change)
     if recorded is not None:
-        await _follow_up(dispatch, recorded)
+        await _follow_up(ctx, recorded)
     return recorded
 
 
-async def _follow_up(dispatch: Dispatch, delivery: Document) -> None:
+async def _follow_up(ctx: NotificationsContext, delivery: Document) -> None:
     """The next attempt's timer, and an escalation check when a page failed."""
-    await schedule_attempt(dispatch, delivery)
+    await schedule_attempt(ctx, delivery)
     failed_page = (
         delivery.get("page")
         and delivery["channel"] in EXTERNAL_CHANNELS
@@ -172,10 +180,10 @@ async def _follow_up(dispatch: Dispatch, delivery: Document) -> None:
         and delivery["status"] != DeliveryStatus.delivered
     )
     if failed_page:
-        await dispatch.timers.schedule(
+        await ctx.timers.schedule(
             f"escalate:{delivery['_id']}:{delivery['attempts']}",
-            ESCALATION_TIMER,
-            dispatch.clock(),
+            timers.ESCALATION,
+            ctx.clock(),
             {"alert_id": delivery["page"], "recipient_id": delivery["recipient_id"]},
         )
 
@@ -208,17 +216,17 @@ def _events_of(delivery: Document, source: str, now: datetime) -> list[OutgoingE
     return [new_event(data, source=source, cause=cause, discriminator=discriminator, now=now)]
 
 
-async def _compose(dispatch: Dispatch, delivery: Document, now: datetime) -> Outbound:
+async def _compose(ctx: NotificationsContext, delivery: Document, now: datetime) -> Outbound:
     """The message in the recipient's language and zone, for the address they have now."""
-    recipient = await dispatch.stores.recipients.get(delivery["recipient_id"])
+    recipient = await ctx.stores.recipients.get(delivery["recipient_id"])
     channel = delivery["channel"]
-    address = delivery["recipient_id"] if channel == "in_app" else address_for(recipient, channel)
+    address = address_for(contacts_of(recipient, delivery["recipient_id"]), channel)
     if not address:
         raise permanent("no_address")
     kind = MessageKind(delivery["kind"])
     context = stored_context(kind, delivery["context"])
     try:
-        message = dispatch.renderer.render(
+        message = ctx.renderer.render(
             kind,
             Audience(delivery["audience"]),
             context=context,
@@ -238,12 +246,12 @@ async def _compose(dispatch: Dispatch, delivery: Document, now: datetime) -> Out
         kind=delivery["kind"],
         critical=bool(delivery["critical"]),
         message=message,
-        attachments=_attachments(dispatch, delivery, message, now),
+        attachments=_attachments(ctx, delivery, message, now),
     )
 
 
 def _attachments(
-    dispatch: Dispatch, delivery: Document, message: Rendered, now: datetime
+    ctx: NotificationsContext, delivery: Document, message: Rendered, now: datetime
 ) -> tuple[Attachment, ...]:
     context = delivery["context"]
     if delivery["channel"] != "email" or MessageKind(delivery["kind"]) not in CALENDAR_KINDS:
@@ -253,7 +261,7 @@ def _attachments(
         context,
         summary=message.calendar_summary or message.subject,
         description=message.body,
-        organizer=dispatch.policy.email_from,
+        organizer=ctx.policy.email_from,
         now=now,
         cancelled=cancelled,
     )

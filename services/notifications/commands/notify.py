@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from services.notifications.commands.deliver import attempt, schedule_attempt
-from services.notifications.commands.dispatch import Dispatch
+from services.notifications.commands.deliver import AttemptDelivery, attempt_delivery, schedule_attempt
+from services.notifications.context import NotificationsContext
 from services.notifications.domain.audience import Notice
+from services.notifications.domain.channels import available_channels
 from services.notifications.domain.delivery import Origin, new_delivery
 from services.notifications.domain.preferences import deliverable_channels, release_at
 from services.notifications.store.indexes import listed
-from services.notifications.store.recipients import available_channels, preferences_of, zone_of
+from services.notifications.store.recipients import contacts_of, preferences_of, zone_of
 from shared.events.envelope import Envelope
 from shared.events.registry import spec_for
 from shared.observability.logs import get_logger
@@ -31,31 +33,37 @@ from shared.storage import AlreadyExists, Document
 log = get_logger(__name__)
 
 
-def origin_of(event: BaseModel, envelope: Envelope) -> Origin:
-    return Origin(
-        event_id=envelope.id, event_type=spec_for(type(event)).name, correlation_id=envelope.correlation_id
-    )
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """Tell each notice's recipient what `origin` says; `cause` is the consumed event, if any."""
+
+    notices: tuple[Notice, ...]
+    origin: Origin
+    cause: Envelope | None = None
+
+    @classmethod
+    def answering(cls, notices: Sequence[Notice], event: BaseModel, envelope: Envelope) -> Notify:
+        """Notify for a consumed event: its id keys the deliveries, its envelope is their cause."""
+        origin = Origin(
+            event_id=envelope.id,
+            event_type=spec_for(type(event)).name,
+            correlation_id=envelope.correlation_id,
+        )
+        return cls(tuple(notices), origin, cause=envelope)
 
 
-async def announce(
-    dispatch: Dispatch, notices: Sequence[Notice], event: BaseModel, envelope: Envelope
-) -> None:
-    """Notify for a consumed event: its id keys the deliveries, its envelope is their cause."""
-    await notify(dispatch, notices, origin_of(event, envelope), cause=envelope)
-
-
-async def notify(
-    dispatch: Dispatch, notices: Sequence[Notice], origin: Origin, *, cause: Envelope | None = None
-) -> list[Document]:
+async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     """Claim every notice's deliveries; attempt the critical ones now, schedule the rest."""
     claimed: list[tuple[Document, bool]] = []
-    for notice in notices:
-        claimed.extend(await _claim(dispatch, notice, origin, cause))
+    for notice in command.notices:
+        claimed.extend(await _claim(ctx, notice, command.origin, command.cause))
     now_ids = [d["_id"] for d, inserted in claimed if inserted and d["critical"]]
     for delivery, inserted in claimed:
         if not (inserted and delivery["critical"]):
-            await schedule_attempt(dispatch, delivery)
-    outcomes = await asyncio.gather(*(attempt(dispatch, i, 0) for i in now_ids), return_exceptions=True)
+            await schedule_attempt(ctx, delivery)
+    outcomes = await asyncio.gather(
+        *(attempt_delivery(AttemptDelivery(i, 0), ctx) for i in now_ids), return_exceptions=True
+    )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome  # the event comes again; claimed deliveries then go by timer
@@ -63,14 +71,17 @@ async def notify(
 
 
 async def _claim(
-    dispatch: Dispatch, notice: Notice, origin: Origin, cause: Envelope | None
+    ctx: NotificationsContext, notice: Notice, origin: Origin, cause: Envelope | None
 ) -> list[tuple[Document, bool]]:
-    recipient = await dispatch.stores.recipients.get(notice.recipient_id)
+    recipient = await ctx.stores.recipients.get(notice.recipient_id)
     preferences = preferences_of(recipient)
     channels = deliverable_channels(
-        available_channels(recipient, notice.recipient_id), preferences, notice.kind, critical=notice.critical
+        available_channels(contacts_of(recipient, notice.recipient_id)),
+        preferences,
+        notice.kind,
+        critical=notice.critical,
     )
-    now = dispatch.clock()
+    now = ctx.clock()
     not_before = (
         now
         if notice.critical
@@ -88,14 +99,14 @@ async def _claim(
     for channel in channels:
         delivery = new_delivery(notice, channel, origin, now=now, not_before=not_before)
         try:
-            inserted = await dispatch.stores.deliveries.insert(delivery, cause=cause)
+            inserted = await ctx.stores.deliveries.insert(delivery, cause=cause)
         except AlreadyExists:
             inserted = False
-        stored = delivery if inserted else await dispatch.stores.deliveries.get(delivery["_id"])
+        stored = delivery if inserted else await ctx.stores.deliveries.get(delivery["_id"])
         claimed.append((stored or delivery, inserted))
     if claimed:
         ids = [delivery["_id"] for delivery, _ in claimed]
-        await dispatch.stores.delivery_logs.upsert(notice.recipient_id, listed("deliveries", ids))
+        await ctx.stores.delivery_logs.upsert(notice.recipient_id, listed("deliveries", ids))
     if not_before > now:
         log.info(
             "held for quiet hours",

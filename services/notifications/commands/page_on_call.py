@@ -13,46 +13,68 @@ any other, claimed by a unique insert, so repeating a step never pages twice.
 
 from __future__ import annotations
 
-from services.notifications.commands.dispatch import Dispatch
-from services.notifications.commands.notify import notify
-from services.notifications.domain.audience import on_call_page, risk_context
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from services.notifications.commands.notify import Notify, notify
+from services.notifications.context import NotificationsContext
+from services.notifications.domain.audience import on_call_page
+from services.notifications.domain.channels import EXTERNAL_CHANNELS
 from services.notifications.domain.delivery import Origin, delivery_id, page_undeliverable
-from services.notifications.domain.preferences import EXTERNAL_CHANNELS
 from services.notifications.store.alerts import alert_id, escalated_from, opened
-from shared.events.envelope import Envelope, OutgoingEvent
-from shared.events.models import RiskFlagged
+from shared.events.envelope import Envelope
 from shared.observability.logs import get_logger
 from shared.storage import Document
-from shared.storage.timers import Timer, TimerHandler
 
 log = get_logger(__name__)
 
 
-async def page_on_call(dispatch: Dispatch, event: RiskFlagged, envelope: Envelope) -> None:
+@dataclass(frozen=True, slots=True)
+class PageOnCall:
+    """Page the on-call rota for the risk flag `cause` about `client_id`; `context` is what the
+    page may say (`audience.risk_context`: the client's country, what flagged them)."""
+
+    client_id: str
+    context: Mapping[str, Any]
+    cause: Envelope
+
+
+async def page_on_call(command: PageOnCall, ctx: NotificationsContext) -> None:
     """Open the alert for this risk flag and page whoever it has reached so far."""
-    rota = dispatch.policy.on_call_rota
+    rota = ctx.policy.on_call_rota
     if not rota:
-        log.error("risk flagged but no on-call rota is configured", client_id=event.client_id)
+        log.error("risk flagged but no on-call rota is configured", client_id=command.client_id)
         return
-    key = alert_id(envelope.id)
-    alert = await dispatch.stores.alerts.upsert(
+    cause = command.cause
+    key = alert_id(cause.id)
+    alert = await ctx.stores.alerts.upsert(
         key,
         opened(
             rota=rota,
-            event_id=envelope.id,
+            event_id=cause.id,
             event_type="risk-flagged",
-            correlation_id=envelope.correlation_id,
-            context=risk_context(event),
+            correlation_id=cause.correlation_id,
+            context=dict(command.context),
         ),
-        cause=envelope,
+        cause=cause,
     )
     if alert is not None:
-        await _page_latest(dispatch, key, alert, cause=envelope)
+        await _page_latest(ctx, key, alert, cause=cause)
 
 
-async def escalate_if_undeliverable(dispatch: Dispatch, key: str, recipient_id: str) -> None:
+@dataclass(frozen=True, slots=True)
+class EscalatePage:
+    """The page of `recipient_id` for alert `alert_id` may have reached nobody."""
+
+    alert_id: str
+    recipient_id: str
+
+
+async def escalate_page(command: EscalatePage, ctx: NotificationsContext) -> None:
     """Page the next clinician when the page of `recipient_id` reached nobody."""
-    alert = await dispatch.stores.alerts.get(key)
+    key, recipient_id = command.alert_id, command.recipient_id
+    alert = await ctx.stores.alerts.get(key)
     if alert is None or recipient_id not in alert["paged"]:
         return
     if alert["paged"][-1] == recipient_id:
@@ -60,14 +82,14 @@ async def escalate_if_undeliverable(dispatch: Dispatch, key: str, recipient_id: 
             found
             for channel in EXTERNAL_CHANNELS
             if (
-                found := await dispatch.stores.deliveries.get(
+                found := await ctx.stores.deliveries.get(
                     delivery_id(alert["event_id"], recipient_id, channel)
                 )
             )
         ]
         if not page_undeliverable(deliveries):
             return
-        alert = await dispatch.stores.alerts.update(key, escalated_from(recipient_id))
+        alert = await ctx.stores.alerts.update(key, escalated_from(recipient_id))
         if alert is None:
             return
         if alert["paged"][-1] == recipient_id:
@@ -75,22 +97,13 @@ async def escalate_if_undeliverable(dispatch: Dispatch, key: str, recipient_id: 
             return
         log.warning("page undeliverable; escalating", alert_id=key, next_recipient_id=alert["paged"][-1])
     # Whoever escalated, make sure the latest clinician is paged (claims keep it once).
-    await _page_latest(dispatch, key, alert, cause=None)
+    await _page_latest(ctx, key, alert, cause=None)
 
 
-def fire_escalation_check(dispatch: Dispatch) -> TimerHandler:
-    async def handle(timer: Timer) -> list[OutgoingEvent]:
-        """A page failed somewhere: escalate if its clinician cannot be reached."""
-        await escalate_if_undeliverable(
-            dispatch, str(timer.payload["alert_id"]), str(timer.payload["recipient_id"])
-        )
-        return []
-
-    return handle
-
-
-async def _page_latest(dispatch: Dispatch, key: str, alert: Document, *, cause: Envelope | None) -> None:
+async def _page_latest(
+    ctx: NotificationsContext, key: str, alert: Document, *, cause: Envelope | None
+) -> None:
     pagee = alert["paged"][-1]
     origin = Origin(alert["event_id"], alert["event_type"], alert["correlation_id"])
-    await notify(dispatch, [on_call_page(pagee, alert["context"], key)], origin, cause=cause)
-    await escalate_if_undeliverable(dispatch, key, pagee)  # no channel outside the app: next at once
+    await notify(Notify((on_call_page(pagee, alert["context"], key),), origin, cause=cause), ctx)
+    await escalate_page(EscalatePage(key, pagee), ctx)  # no channel outside the app: next at once

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from services.notifications.domain.audience import Notice
-from services.notifications.domain.preferences import EXTERNAL_CHANNELS, Channel
+from services.notifications.domain.channels import EXTERNAL_CHANNELS, Channel
 from shared.storage import Document
 
 

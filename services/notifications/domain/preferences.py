@@ -15,17 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from services.notifications.domain.channels import Channel
 from services.notifications.domain.messages import MessageKind
-
-Channel = Literal["email", "sms", "push", "in_app"]
-CHANNELS: tuple[Channel, ...] = ("email", "sms", "push", "in_app")
-EXTERNAL_CHANNELS: tuple[Channel, ...] = ("email", "sms", "push")
-"""Channels that reach a person outside the app: what paging the on-call rota counts."""
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 

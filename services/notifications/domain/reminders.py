@@ -1,10 +1,16 @@
-"""Session reminders: 24 hours and 1 hour before the start, never in the past."""
+"""Session reminders: 24 hours and 1 hour before the start, never in the past, never once cancelled."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 REMINDER_LEADS: dict[str, timedelta] = {"24h": timedelta(hours=24), "1h": timedelta(hours=1)}
+
+
+class SessionStatus(StrEnum):
+    booked = "booked"  # booked or rescheduled: its reminders go
+    cancelled = "cancelled"  # its reminders never go
 
 
 def reminder_time(starts_at: datetime, lead: str) -> datetime:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from services.notifications.commands.dispatch import Dispatch
-from services.notifications.commands.notify import announce
+from services.notifications.commands.notify import Notify, notify
+from services.notifications.context import NotificationsContext
 from services.notifications.domain import audience
 from shared.events.envelope import Envelope
 from shared.events.models import BookingFailed
 from shared.messaging.subscriptions import Handler
 
 
-def on_booking_failed(dispatch: Dispatch) -> Handler:
+def on_booking_failed(ctx: NotificationsContext) -> Handler:
     async def handle(event: BookingFailed, envelope: Envelope) -> None:
         """Tell the client their first session is not booked yet."""
-        await announce(dispatch, audience.booking_failed(event), event, envelope)
+        await notify(Notify.answering(audience.booking_failed(event), event, envelope), ctx)
 
     return handle

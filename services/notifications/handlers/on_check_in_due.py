@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from services.notifications.commands.check_in_reminders import open_check_in
-from services.notifications.commands.dispatch import Dispatch
-from services.notifications.commands.notify import announce
-from services.notifications.domain import audience
+from services.notifications.commands.check_ins import OpenCheckIn, open_check_in
+from services.notifications.context import NotificationsContext
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue
 from shared.messaging.subscriptions import Handler
 
 
-def on_check_in_due(dispatch: Dispatch) -> Handler:
+def on_check_in_due(ctx: NotificationsContext) -> Handler:
     async def handle(event: CheckInDue, envelope: Envelope) -> None:
         """Ask the client to answer their check-in and set its reminder (unless it closed already)."""
-        if await open_check_in(dispatch, event, envelope):
-            await announce(dispatch, audience.check_in_due(event), event, envelope)
+        await open_check_in(OpenCheckIn(event, envelope), ctx)
 
     return handle

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from services.notifications.commands.check_in_reminders import close_check_in
-from services.notifications.commands.dispatch import Dispatch
-from services.notifications.commands.notify import announce
+from services.notifications.commands.check_ins import CloseCheckIn, close_check_in
+from services.notifications.commands.notify import Notify
+from services.notifications.context import NotificationsContext
 from services.notifications.domain import audience
 from services.notifications.domain.check_ins import CheckInStatus
 from shared.events.envelope import Envelope
@@ -12,10 +12,13 @@ from shared.events.models import CheckInMissed
 from shared.messaging.subscriptions import Handler
 
 
-def on_check_in_missed(dispatch: Dispatch) -> Handler:
+def on_check_in_missed(ctx: NotificationsContext) -> Handler:
     async def handle(event: CheckInMissed, envelope: Envelope) -> None:
         """Stop the check-in's reminder; prompt the therapist when misses repeat."""
-        await close_check_in(dispatch, event.check_in_id, event.client_id, CheckInStatus.missed, envelope)
-        await announce(dispatch, audience.check_in_missed(event), event, envelope)
+        announcement = Notify.answering(audience.check_in_missed(event), event, envelope)
+        closing = CloseCheckIn(
+            event.check_in_id, event.client_id, CheckInStatus.missed, envelope, announcement
+        )
+        await close_check_in(closing, ctx)
 
     return handle

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from services.notifications.commands.dispatch import Dispatch
-from services.notifications.commands.notify import announce
+from services.notifications.commands.notify import Notify, notify
+from services.notifications.context import NotificationsContext
 from services.notifications.domain import audience
 from shared.events.envelope import Envelope
 from shared.events.models import MatchProposed
 from shared.messaging.subscriptions import Handler
 
 
-def on_match_proposed(dispatch: Dispatch) -> Handler:
+def on_match_proposed(ctx: NotificationsContext) -> Handler:
     async def handle(event: MatchProposed, envelope: Envelope) -> None:
         """Tell the client their therapist matches are ready."""
-        await announce(dispatch, audience.match_proposed(event), event, envelope)
+        await notify(Notify.answering(audience.match_proposed(event), event, envelope), ctx)
 
     return handle

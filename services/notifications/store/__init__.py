@@ -12,7 +12,8 @@
 | check_ins | check-in id | open, completed or missed; its reminder's timer and, once fired, its event id |
 
 Timers (`timers`, the runtime's): `deliver:{delivery_id}:{attempt}` and
-`reminder:{session_id}:{24h|1h}`, `check-in-reminder:{check_in_id}`, `escalate:…`.
+`reminder:{session_id}:{24h|1h}`, `check-in-reminder:{check_in_id}`, `escalate:…`; their
+kinds are declared in `services/notifications/timers.py`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ COLLECTIONS = (RECIPIENTS, DELIVERIES, DELIVERY_LOGS, INBOXES, INBOX_ENTRIES, SE
 
 @dataclass(frozen=True, slots=True)
 class NotificationStores:
+    """One store per collection, each field named as its collection (`app.py` builds it so)."""
+
     recipients: Documents
     deliveries: Documents
     delivery_logs: Documents

@@ -1,4 +1,8 @@
-"""Recipients: the only place contact details live (never in events, logs or deliveries)."""
+"""Recipients: the only place contact details live (never in events, logs or deliveries).
+
+Maps a recipient's document to what the rules need (`Contacts`, `Preferences`, zone and
+locale); which channels reach them is `domain/channels.py`'s to say.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from services.notifications.domain.preferences import CHANNELS, Channel, Preferences
+from services.notifications.domain.channels import Contacts
+from services.notifications.domain.preferences import Preferences
 from shared.storage import Document
 from shared.storage.documents import Creation, Revision
 
-CONTACT_FIELDS: dict[Channel, str] = {"email": "email", "sms": "phone", "push": "push_token"}
 DEFAULT_ZONE = "UTC"
 
 
@@ -39,21 +43,15 @@ def preferences_of(recipient: Mapping[str, Any] | None) -> Preferences:
     return Preferences.model_validate((recipient or {}).get("preferences") or {})
 
 
-def address_for(recipient: Mapping[str, Any] | None, channel: Channel) -> str | None:
-    """Where `channel` reaches the recipient; the in-app inbox needs only the id."""
-    if channel == "in_app":
-        return str(recipient["_id"]) if recipient else None
-    value = (recipient or {}).get(CONTACT_FIELDS[channel])
-    return str(value) if value else None
-
-
-def available_channels(recipient: Mapping[str, Any] | None, recipient_id: str) -> list[Channel]:
-    """Every channel the recipient has an address for; everyone has the in-app inbox."""
-    found: list[Channel] = []
-    for channel in CHANNELS:
-        if channel == "in_app" or address_for(recipient, channel):
-            found.append(channel)
-    return found
+def contacts_of(recipient: Mapping[str, Any] | None, recipient_id: str) -> Contacts:
+    """The addresses a recipient's record holds (none for someone never registered)."""
+    found = recipient or {}
+    return Contacts(
+        recipient_id=recipient_id,
+        email=_text(found.get("email")),
+        phone=_text(found.get("phone")),
+        push_token=_text(found.get("push_token")),
+    )
 
 
 def zone_of(recipient: Mapping[str, Any] | None, fallback: str | None = None) -> str:
@@ -61,5 +59,8 @@ def zone_of(recipient: Mapping[str, Any] | None, fallback: str | None = None) ->
 
 
 def locale_of(recipient: Mapping[str, Any] | None) -> str | None:
-    value = (recipient or {}).get("locale")
+    return _text((recipient or {}).get("locale"))
+
+
+def _text(value: object) -> str | None:
     return str(value) if value else None

@@ -11,16 +11,40 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from services.notifications.domain.messages import session_kind
+from services.notifications.domain.reminders import SessionStatus
 from shared.events.models import SessionBooked, SessionCancelled, SessionRescheduled
 from shared.storage import Document
 from shared.storage.documents import Creation, Revision
 
+SessionEvent = SessionBooked | SessionRescheduled | SessionCancelled
+
+
+def _new_session(event: SessionEvent, correlation_id: str) -> Document:
+    """What any session event tells of a session not seen here before.
+
+    A reschedule or a cancellation can be the first this service hears of a session (events
+    come in no order across topics): it starts with no link, no reminder timers and the
+    first calendar version; a booking then fills in the rest.
+    """
+    return {
+        "client_id": event.client_id,
+        "therapist_id": event.therapist_id,
+        "series_id": event.series_id,
+        "sequence": event.sequence,
+        "kind": session_kind(None, event.sequence),
+        "join_url": None,
+        "correlation_id": correlation_id,
+        "reminder_timers": {},
+        "calendar_sequence": 0,
+    }
+
 
 def booked(event: SessionBooked, correlation_id: str, reminder_timers: Mapping[str, str]) -> Creation:
     def change(current: Document | None) -> Revision:
+        document = current or _new_session(event, correlation_id)
         return Revision(
             {
-                **(current or {}),
+                **document,
                 "client_id": event.client_id,
                 "therapist_id": event.therapist_id,
                 "series_id": event.series_id,
@@ -32,9 +56,9 @@ def booked(event: SessionBooked, correlation_id: str, reminder_timers: Mapping[s
                 "kind": session_kind(event.kind, event.sequence),
                 "join_url": event.join_url,
                 "correlation_id": correlation_id,
-                "status": "booked",
-                "calendar_sequence": (current or {}).get("calendar_sequence", 0),
-                "reminder_timers": {**(current or {}).get("reminder_timers", {}), **reminder_timers},
+                "status": SessionStatus.booked,
+                "calendar_sequence": document.get("calendar_sequence", 0),
+                "reminder_timers": {**document.get("reminder_timers", {}), **reminder_timers},
             }
         )
 
@@ -45,17 +69,7 @@ def rescheduled(event: SessionRescheduled, correlation_id: str) -> Creation:
     """New times; a session this service never saw booked is learned from here (no link)."""
 
     def change(current: Document | None) -> Revision:
-        document = current or {
-            "client_id": event.client_id,
-            "therapist_id": event.therapist_id,
-            "series_id": event.series_id,
-            "sequence": event.sequence,
-            "kind": session_kind(None, event.sequence),
-            "join_url": None,
-            "correlation_id": correlation_id,
-            "reminder_timers": {},
-            "calendar_sequence": 0,
-        }
+        document = current or _new_session(event, correlation_id)
         return Revision(
             {
                 **document,
@@ -63,7 +77,7 @@ def rescheduled(event: SessionRescheduled, correlation_id: str) -> Creation:
                 "ends_at": event.ends_at,
                 "timezone": event.timezone,
                 "format": event.format.value,
-                "status": "booked",
+                "status": SessionStatus.booked,
                 "calendar_sequence": document.get("calendar_sequence", 0) + 1,
             }
         )
@@ -74,23 +88,15 @@ def rescheduled(event: SessionRescheduled, correlation_id: str) -> Creation:
 def cancelled(event: SessionCancelled, correlation_id: str) -> Creation:
     def change(current: Document | None) -> Revision:
         document = current or {
-            "client_id": event.client_id,
-            "therapist_id": event.therapist_id,
-            "series_id": event.series_id,
-            "sequence": event.sequence,
+            **_new_session(event, correlation_id),
             "starts_at": event.starts_at,
             "ends_at": None,
             "format": None,
-            "kind": session_kind(None, event.sequence),
-            "join_url": None,
-            "correlation_id": correlation_id,
-            "reminder_timers": {},
-            "calendar_sequence": 0,
         }
         return Revision(
             {
                 **document,
-                "status": "cancelled",
+                "status": SessionStatus.cancelled,
                 "cancelled_at": event.cancelled_at,
                 "calendar_sequence": document.get("calendar_sequence", 0) + 1,
             }

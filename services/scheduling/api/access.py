@@ -1,4 +1,4 @@
-"""What routes share: the commands' context, who may see or change what, refusals as problem+json.
+"""Who may see or change a client's sessions, as every route that reaches them asks.
 
 Who may see a client's sessions is one rule for every service (`shared/care/access.py`):
 the client, admins and services, and a clinician while the client chose them or is in care
@@ -10,71 +10,19 @@ that took place before the end.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
-from fastapi import Depends, Path, Request
-from fastapi.responses import JSONResponse
-
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_care import load_care
-from services.scheduling.commands.refusals import Refused
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care, Session
 from services.scheduling.domain.consent import shown_to_therapist
+from services.scheduling.store.clients import care_of, load_care
 from shared.care.access import decide, ensure_read
 from shared.care.relationship import Access
 from shared.http.auth import Role
 from shared.http.dependencies import AuditedRead
-from shared.http.problems import Problem, problem_response
 from shared.observability.audit import Access as AuditEntry
-
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"
-
-TherapistId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
-ClientId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
-SessionId = Annotated[str, Path(pattern=ID_PATTERN, max_length=128)]
-
-_TITLES = {404: "Not Found", 409: "Conflict", 422: "Invalid request", 403: "Forbidden"}
+from shared.refusals import NotFound
 
 
-async def scheduling(request: Request) -> Scheduling:
-    """The commands' context, put on the app by `build_app`."""
-    context: Scheduling = request.app.state.scheduling
-    return context
-
-
-Context = Annotated[Scheduling, Depends(scheduling)]
-
-
-def as_problem(refused: Refused) -> Problem:
-    """A command's refusal as problem+json: its code names the problem, `field` the input."""
-    extensions: dict[str, Any] = {"code": refused.code}
-    if refused.reason is not None:
-        extensions["reason"] = refused.reason
-    if refused.field is not None:
-        extensions["errors"] = [{"field": f"body.{refused.field}", "message": refused.detail}]
-    return Problem(
-        refused.status,
-        _TITLES.get(refused.status, "Error"),
-        refused.detail,
-        type_=f"https://carepath.dev/problems/{refused.code.replace('_', '-')}",
-        **extensions,
-    )
-
-
-async def refused_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, Refused)
-    return problem_response(as_problem(exc), request)
-
-
-def forbidden(detail: str) -> Problem:
-    return Problem(403, "Forbidden", detail)
-
-
-async def care_of(ctx: Scheduling, client_id: str) -> Care:
-    return await load_care(ctx, client_id) or Care(client_id=client_id)
-
-
-async def client_record(ctx: Scheduling, audit: AuditedRead, client_id: str, *, resource: str) -> Care:
+async def client_record(ctx: SchedulingContext, audit: AuditedRead, client_id: str, *, resource: str) -> Care:
     """The client's care record if the caller may see it (the read audited with its basis), else 404."""
     care = await care_of(ctx, client_id)
     await ensure_read(
@@ -88,13 +36,13 @@ async def client_record(ctx: Scheduling, audit: AuditedRead, client_id: str, *, 
     return care
 
 
-def no_such_session() -> Problem:
+def no_such_session() -> NotFound:
     """What a missing session and a refused one both get (as `ensure_access` answers)."""
-    return Problem(404, "Not Found", "no such session")
+    return NotFound("no such session")
 
 
 async def session_in_reach(
-    ctx: Scheduling, audit: AuditedRead, session_id: str, *, acting: bool
+    ctx: SchedulingContext, audit: AuditedRead, session_id: str, *, acting: bool
 ) -> tuple[Session, str]:
     """The session and the basis of access, if the caller may read it (or act on it), else 404.
 

@@ -8,14 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from services.scheduling.api.access import Context, TherapistId, forbidden
-from services.scheduling.commands.set_availability import set_availability
-from services.scheduling.domain.availability import AvailabilityError, availability_from
+from services.scheduling.api.dependencies import Context, TherapistId
+from services.scheduling.commands.set_availability import SetAvailability, set_availability
 from services.scheduling.domain.slots import Calendar
 from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
 from shared.http.dependencies import Caller, CorrelationId
-from shared.http.problems import Problem
+from shared.refusals import FieldProblem, Invalid, NotAllowed, NotFound
 
 router = APIRouter(tags=["availability"])
 
@@ -104,18 +103,9 @@ async def put_availability(
     Every change publishes `therapist-availability-changed`; booked sessions stay.
     """
     if not who.may_act_for_therapist(therapist_id):
-        raise forbidden("only the therapist or an admin may set this availability")
-    try:
-        availability = availability_from(body.model_dump(mode="json"))
-    except AvailabilityError as error:
-        raise Problem(
-            422,
-            "Invalid availability",
-            str(error),
-            type_="https://carepath.dev/problems/validation",
-            errors=[{"field": f"body.{error.field}", "message": error.message}],
-        ) from error
-    stored = await set_availability(ctx, therapist_id, availability, correlation_id=correlation)
+        raise NotAllowed("only the therapist or an admin may set this availability")
+    command = SetAvailability(therapist_id, body.model_dump(mode="json"), correlation_id=correlation)
+    stored = await set_availability(command, ctx)
     return _out(therapist_id, stored)
 
 
@@ -123,7 +113,7 @@ async def put_availability(
 async def get_availability(therapist_id: TherapistId, who: Caller, ctx: Context) -> AvailabilityOut:
     document = await ctx.stores.therapists.get(therapist_id)
     if document is None:
-        raise Problem(404, "Not Found", f"therapist {therapist_id!r} has published no availability")
+        raise _unpublished(therapist_id)
     return _out(therapist_id, document)
 
 
@@ -142,24 +132,14 @@ async def get_slots(
     """Free slots starting in [from, to): offered, not booked, past the notice, within the horizon."""
     availability = await availability_of(ctx.stores.therapists, therapist_id)
     if availability is None:
-        raise Problem(404, "Not Found", f"therapist {therapist_id!r} has published no availability")
+        raise _unpublished(therapist_id)
     now = ctx.now()
     start = from_ or now
     end = to or start + DEFAULT_SLOT_RANGE
     if end <= start:
-        raise Problem(
-            422,
-            "Invalid request",
-            "query.to: must be after from",
-            errors=[{"field": "query.to", "message": "must be after from"}],
-        )
+        raise _bad_range("must be after from")
     if end - start > MAX_SLOT_RANGE:
-        raise Problem(
-            422,
-            "Invalid request",
-            f"query.to: at most {MAX_SLOT_RANGE.days} days after from",
-            errors=[{"field": "query.to", "message": f"at most {MAX_SLOT_RANGE.days} days after from"}],
-        )
+        raise _bad_range(f"at most {MAX_SLOT_RANGE.days} days after from")
     calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
     slots = calendar.free_slots(start, end)
     return SlotsOut(
@@ -170,11 +150,9 @@ async def get_slots(
     )
 
 
-def _bad_range(message: str) -> Problem:
-    return Problem(
-        422,
-        "Invalid request",
-        f"query.to: {message}",
-        type_="https://carepath.dev/problems/validation",
-        errors=[{"field": "query.to", "message": message}],
-    )
+def _unpublished(therapist_id: str) -> NotFound:
+    return NotFound(f"therapist {therapist_id!r} has published no availability")
+
+
+def _bad_range(message: str) -> Invalid:
+    return Invalid([FieldProblem("query.to", message)])

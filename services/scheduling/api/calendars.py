@@ -7,10 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from services.scheduling.api.access import ClientId, Context, TherapistId, client_record, forbidden
+from services.scheduling.api.access import client_record
+from services.scheduling.api.dependencies import ClientId, Context, TherapistId
 from services.scheduling.domain.ical import calendar_feed
 from services.scheduling.store.therapist_sessions import sessions_of
 from shared.http.dependencies import Audit, Caller
+from shared.refusals import NotAllowed
 
 router = APIRouter(tags=["calendars"])
 
@@ -40,7 +42,7 @@ async def therapist_calendar(therapist_id: TherapistId, who: Caller, audit: Audi
     With a client whose care with them is over: only the sessions that started before the end.
     """
     if not who.may_act_for_therapist(therapist_id):
-        raise forbidden("only the therapist or an admin may read this calendar")
+        raise NotAllowed("only the therapist or an admin may read this calendar")
     await audit.read(resource="therapist_calendar", resource_id=therapist_id)
     sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)
     feed = calendar_feed(

@@ -12,29 +12,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from services.scheduling.api.access import (
-    ID_PATTERN,
-    ClientId,
-    Context,
-    SessionId,
-    TherapistId,
-    audit_override,
-    client_record,
-    forbidden,
-    session_in_reach,
-)
-from services.scheduling.commands.book_session import book_session
-from services.scheduling.commands.cancel_session import cancel_session
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.events import Actor, Booker
-from services.scheduling.commands.record_attendance import record_attendance
-from services.scheduling.commands.reschedule_session import reschedule_session
+from services.scheduling.api.access import audit_override, client_record, session_in_reach
+from services.scheduling.api.dependencies import ClientId, Context, SessionId, TherapistId
+from services.scheduling.commands.book_session import BookSession, book_session
+from services.scheduling.commands.cancel_session import CancelSession, cancel_session
+from services.scheduling.commands.record_attendance import RecordAttendance, record_attendance
+from services.scheduling.commands.reschedule_session import RescheduleSession, reschedule_session
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.cancellation import CancelledBy
 from services.scheduling.domain.care import Attendance, Care, Session
+from services.scheduling.domain.events import Actor, Booker
 from services.scheduling.store.therapist_sessions import sessions_of
-from shared.events.common import SessionFormat, TimeZoneName
+from shared.events.common import ID_PATTERN, SessionFormat, TimeZoneName
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import Audit, AuditedRead, Caller
+from shared.refusals import NotAllowed
 
 router = APIRouter(tags=["sessions"])
 
@@ -156,9 +148,8 @@ async def post_session(body: BookIn, who: Caller, audit: Audit, ctx: Context) ->
     is taken or not offered, 422 when too soon or too far.
     """
     if who.role is Role.clinician or not who.may_act_for_client(body.client_id):
-        raise forbidden("only the client or an admin may book this client's session")
-    session = await book_session(
-        ctx,
+        raise NotAllowed("only the client or an admin may book this client's session")
+    command = BookSession(
         client_id=body.client_id,
         therapist_id=body.therapist_id,
         starts_at=body.starts_at,
@@ -167,6 +158,7 @@ async def post_session(body: BookIn, who: Caller, audit: Audit, ctx: Context) ->
         session_format=body.format.value if body.format else None,
         timezone=body.timezone,
     )
+    session = await book_session(command, ctx)
     if session.override_reason is not None:
         await audit_override(audit, session)
     return SessionOut.of(session)
@@ -186,7 +178,7 @@ async def post_reschedule(
 ) -> SessionOut:
     """Move a session to another free slot of its therapist (409 when taken, 422 when too soon or far)."""
     session, _ = await session_in_reach(ctx, audit, session_id, acting=True)
-    moved = await reschedule_session(ctx, session, body.starts_at, by=_actor(who))
+    moved = await reschedule_session(RescheduleSession(session, body.starts_at, by=_actor(who)), ctx)
     return SessionOut.of(moved)
 
 
@@ -202,7 +194,7 @@ async def post_cancel(
     by = CancelledBy(_actor(who))
     if who.is_privileged and body.on_behalf_of is not None:
         by = CancelledBy(body.on_behalf_of)
-    return SessionOut.of(await cancel_session(ctx, session, by=by, reason=body.reason))
+    return SessionOut.of(await cancel_session(CancelSession(session, by, body.reason), ctx))
 
 
 @router.post("/sessions/{session_id}/attendance", response_model=SessionOut)
@@ -243,19 +235,20 @@ async def get_therapist_sessions(
 ) -> TherapistSessionsOut:
     """The therapist's own sessions with every client (with a former client: those before the end)."""
     if not who.may_act_for_therapist(therapist_id):
-        raise forbidden("only the therapist or an admin may list these sessions")
+        raise NotAllowed("only the therapist or an admin may list these sessions")
     await audit.read(resource="therapist_sessions", resource_id=therapist_id)
     sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)
     return TherapistSessionsOut(therapist_id=therapist_id, sessions=[SessionOut.of(s) for s in sessions])
 
 
 async def _record(
-    session_id: str, attendance: Attendance, who: Principal, audit: AuditedRead, ctx: Scheduling
+    session_id: str, attendance: Attendance, who: Principal, audit: AuditedRead, ctx: SchedulingContext
 ) -> SessionOut:
     if who.role is Role.client:
-        raise forbidden("only the session's clinician or an admin may record its attendance")
+        raise NotAllowed("only the session's clinician or an admin may record its attendance")
     session, _ = await session_in_reach(ctx, audit, session_id, acting=True)
-    return SessionOut.of(await record_attendance(ctx, session, attendance, by=_booker(who)))
+    recorded = await record_attendance(RecordAttendance(session, attendance, by=_booker(who)), ctx)
+    return SessionOut.of(recorded)
 
 
 _BOOKERS: dict[Role, Booker] = {Role.client: "client", Role.clinician: "clinician", Role.admin: "admin"}

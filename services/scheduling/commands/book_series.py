@@ -1,6 +1,6 @@
 """Keep a client's series booked over a rolling horizon (the `series` timer of the care record).
 
-The series exists once the plan started it (`care_changes.start_routine`); its timer fires
+The series exists once the plan started it (`domain/care_changes.start_routine`); its timer fires
 at once, then every `series_extend_every`: each pass books the occurrences up to `series_horizon` ahead that
 are neither booked nor reported yet, at the anchor's wall-clock time or, on a collision,
 at the nearest free slot (`domain/series.py`); an occurrence with no free slot nearby is
@@ -14,20 +14,29 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.scheduling.commands.care_changes import session_from_claim
-from services.scheduling.commands.claim_slot import ClaimedSlot, SlotUnavailable, claim_slot
-from services.scheduling.commands.context import SOURCE, Scheduling
-from services.scheduling.commands.events import session_booked
-from services.scheduling.commands.ids import derived_id
-from services.scheduling.commands.record_care import Decision, load_care, write_care
+from services.scheduling.commands.claim_slot import ClaimSlot, claim_first
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import MAX_UNPLACED, Care, SeriesStatus, SessionKind, Unplaced
+from services.scheduling.domain.care_changes import session_from_claim
+from services.scheduling.domain.events import SOURCE, session_booked
+from services.scheduling.domain.ids import derived_id
 from services.scheduling.domain.rhythm import series_due
 from services.scheduling.domain.series import candidate_slots, targets, unplaced_reason
-from services.scheduling.domain.slots import Booked, Calendar
+from services.scheduling.domain.slots import Booked, Calendar, ClaimedSlot
+from services.scheduling.store.clients import Decision, load_care, write_care
 from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
-from shared.events.envelope import Envelope, OutgoingEvent
+from shared.events.envelope import Envelope
 from shared.storage.timers import Timer
+
+
+@dataclass(frozen=True, slots=True)
+class BookSeries:
+    """Top up the client's series, as its `series` timer asks (a timer the record no longer
+    names does nothing)."""
+
+    client_id: str
+    timer: Timer
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,18 +51,21 @@ class _Placed:
         )
 
 
-async def on_series_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent]:
-    """Start or top up the series whose current timer this is; a superseded timer does nothing."""
-    client_id = str(timer.payload["client_id"])
-    care = await load_care(ctx, client_id)
+async def book_series(command: BookSeries, ctx: SchedulingContext) -> None:
+    """Start or top up the series whose current timer this is; its sessions' events go out with
+    the client's record."""
+    timer = command.timer
+    care = await load_care(ctx, command.client_id)
     if care is None or care.series is None or care.series.timer_id != timer.id:
-        return []
+        return
     if care.series.status is SeriesStatus.active:
-        await extend_series(ctx, care, timer, timer_cause(timer, "series", care))
-    return []  # the sessions' events go out with the client's record
+        cause = timer.as_cause(
+            "series", service=SOURCE, subject=care.client_id, correlation_id=care.correlation_id
+        )
+        await _extend(ctx, care, timer, cause)
 
 
-async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelope) -> Care:
+async def _extend(ctx: SchedulingContext, care: Care, timer: Timer, cause: Envelope) -> Care:
     assert care.series is not None
     series = care.series
     now = ctx.now()
@@ -83,14 +95,16 @@ async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelo
     def decide(current: Care) -> Decision:
         if current.series is None or current.series.timer_id != timer.id:
             return Decision(current)  # superseded meanwhile: what was claimed is released
+        now = ctx.now()
         running = replace(current.series, status=SeriesStatus.active, anchor=series.anchor)
         sessions = []
         for one in placed:
             sessions.append(
                 session_from_claim(
-                    ctx,
                     current,
                     one.claimed,
+                    now=now,
+                    video_base_url=ctx.policy.video_base_url,
                     session_id=one.session_id,
                     series_id=running.series_id,
                     sequence=running.next_sequence,
@@ -102,9 +116,9 @@ async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelo
             )
             running = replace(running, next_sequence=running.next_sequence + 1)
         running = replace(running, unplaced=(*running.unplaced, *unplaced)[-MAX_UNPLACED:])
-        running = series_due(running, current.client_id, ctx.now() + ctx.policy.series_extend_every)
+        running = series_due(running, current.client_id, now + ctx.policy.series_extend_every)
         updated = replace(current.with_sessions(*sessions), series=running)
-        return Decision(updated, [session_booked(s, updated, cause=cause, now=ctx.now()) for s in sessions])
+        return Decision(updated, [session_booked(s, updated, cause=cause, now=now) for s in sessions])
 
     return await write_care(
         ctx,
@@ -118,35 +132,15 @@ async def extend_series(ctx: Scheduling, care: Care, timer: Timer, cause: Envelo
 
 
 async def _claim_near(
-    ctx: Scheduling, calendar: Calendar, care: Care, session_id: str, target: datetime
+    ctx: SchedulingContext, calendar: Calendar, care: Care, session_id: str, target: datetime
 ) -> ClaimedSlot | None:
     assert care.series is not None
     slots = candidate_slots(
         calendar, target, client=care.client_windows, max_shift=ctx.policy.series_max_shift
     )
-    for slot in slots[: ctx.policy.claim_attempts]:
-        try:
-            return await claim_slot(
-                ctx,
-                session_id=session_id,
-                client_id=care.client_id,
-                therapist_id=care.series.therapist_id,
-                availability=calendar.availability,
-                slot=slot,
-            )
-        except SlotUnavailable:
-            continue
-    return None
-
-
-def timer_cause(timer: Timer, name: str, care: Care) -> Envelope:
-    """A timer's firing as the cause of the writes it makes: same id however often it fires."""
-    event_id = timer.event_id(name)
-    return Envelope(
-        id=event_id,
-        source=f"/carepath/{SOURCE}",
-        type=f"carepath.{SOURCE}.timer.{name}",
-        time=timer.due_at,
-        subject=care.client_id,
-        correlation_id=care.correlation_id or event_id,
+    therapist_id, availability = care.series.therapist_id, calendar.availability
+    tries = (
+        ClaimSlot(session_id, care.client_id, therapist_id, availability, slot)
+        for slot in slots[: ctx.policy.claim_attempts]
     )
+    return await claim_first(tries, ctx)

@@ -17,88 +17,76 @@ booking grants the therapist nothing. What gets booked:
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from services.scheduling.commands.care_changes import introduction, session_from_claim
-from services.scheduling.commands.claim_slot import ClaimedSlot, SlotUnavailable, claim_slot
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.events import Booker, session_booked
-from services.scheduling.commands.ids import new_session_id
-from services.scheduling.commands.record_care import Decision, load_care, write_care
-from services.scheduling.commands.refusals import Refused, conflict
-from services.scheduling.commands.slot_refusals import refused
+from services.scheduling.commands.claim_slot import ClaimStart, claim_start, offered_availability
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care, ProposalOutcome, Session, SessionKind
+from services.scheduling.domain.care_changes import introduction, session_from_claim
 from services.scheduling.domain.consent import NOT_PROPOSED, REFUSALS, BookingConsent, booking_consent
-from services.scheduling.domain.slots import Calendar, Slot
+from services.scheduling.domain.events import Booker, session_booked
+from services.scheduling.domain.ids import new_session_id
+from services.scheduling.domain.slot_refusals import invalid
+from services.scheduling.domain.slots import Calendar, ClaimedSlot
+from services.scheduling.store.clients import Decision, care_of, write_care
 from services.scheduling.store.therapist_sessions import booked_of
-from services.scheduling.store.therapists import availability_of
 from shared.care.relationship import CareState
+from shared.refusals import Conflict, FieldProblem
 
 _MAY_OVERRIDE = ("admin", "system")
 
 
-async def book_session(
-    ctx: Scheduling,
-    *,
-    client_id: str,
-    therapist_id: str,
-    starts_at: datetime,
-    booked_by: Booker = "client",
-    override_reason: str | None = None,
-    session_format: str | None = None,
-    timezone: str | None = None,
-) -> Session:
+@dataclass(frozen=True, slots=True)
+class BookSession:
+    """Book the therapist's slot starting at `starts_at` for the client, as `booked_by` asks
+    (an admin outside the client's consent only by naming an `override_reason`)."""
+
+    client_id: str
+    therapist_id: str
+    starts_at: datetime
+    booked_by: Booker = "client"
+    override_reason: str | None = None
+    session_format: str | None = None
+    timezone: str | None = None  # the client's, for display
+
+
+async def book_session(command: BookSession, ctx: SchedulingContext) -> Session:
+    client_id, therapist_id, starts_at = command.client_id, command.therapist_id, command.starts_at
+    booked_by, override_reason = command.booked_by, command.override_reason
     if override_reason is not None and booked_by not in _MAY_OVERRIDE:
-        raise Refused(
-            422,
-            "override_not_allowed",
+        raise invalid(
+            "body.override_reason",
             "only an admin may book outside the client's consent",
-            field="override_reason",
+            code="override_not_allowed",
         )
-    availability = await availability_of(ctx.stores.therapists, therapist_id)
-    if availability is None:
-        raise conflict("slot_not_offered", "the therapist has published no availability")
-    care = await load_care(ctx, client_id) or Care(client_id=client_id)
+    availability = await offered_availability(ctx, therapist_id)
+    care = await care_of(ctx, client_id)
     now = ctx.now()
     consent = _consented(care, therapist_id, now, booked_by, override_reason)
     if not consent.chosen and not availability.accepting_new_clients:
-        raise conflict("not_accepting_new_clients", "the therapist is not accepting new clients")
+        raise Conflict("the therapist is not accepting new clients", code="not_accepting_new_clients")
     _one_introduction_at_a_time(care, therapist_id, now)
     calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
-    if (refusal := calendar.refusal(starts_at)) is not None:
-        raise refused(refusal)
     session_id = new_session_id()
-    slot = Slot(starts_at, starts_at + timedelta(minutes=availability.session_minutes))
-    try:
-        claimed = await claim_slot(
-            ctx,
-            session_id=session_id,
-            client_id=client_id,
-            therapist_id=therapist_id,
-            availability=availability,
-            slot=slot,
-        )
-    except SlotUnavailable as unavailable:
-        raise refused(unavailable.refusal) from unavailable
+    claimed = await claim_start(ClaimStart(session_id, client_id, therapist_id, calendar, starts_at), ctx)
 
     def decide(care: Care) -> Decision:
         now = ctx.now()
         consent = _consented(care, therapist_id, now, booked_by, override_reason)
-        if care.timezone is None and timezone is not None:
-            care = replace(care, timezone=timezone)
+        if care.timezone is None and command.timezone is not None:
+            care = replace(care, timezone=command.timezone)
         if care.in_care_with == therapist_id:
-            care, session = _therapy(
-                ctx, care, claimed, session_id, session_format, booked_by, override_reason
-            )
+            care, session = _therapy(ctx, care, claimed, session_id, command, now)
         else:
             _one_introduction_at_a_time(care, therapist_id, now)
             session = introduction(
-                ctx,
                 care,
                 claimed,
+                now=now,
+                video_base_url=ctx.policy.video_base_url,
                 session_id=session_id,
-                format=session_format,
+                format=command.session_format,
                 match_id=consent.match_id if consent.given else None,
                 booked_by=booked_by,
                 override_reason=override_reason,
@@ -123,30 +111,28 @@ def _consented(
         return consent
     assert consent.refusal is not None
     detail = REFUSALS[consent.refusal]
-    field = "therapist_id"
+    field = "body.therapist_id"
     if booked_by in _MAY_OVERRIDE:
         detail += "; an admin may book anyway by naming an override_reason"
-        field = "override_reason"
-    raise conflict(NOT_PROPOSED, detail, field=field, reason=consent.refusal)
+        field = "body.override_reason"
+    raise Conflict(detail, code=NOT_PROPOSED, reason=consent.refusal, errors=[FieldProblem(field, detail)])
 
 
 def _one_introduction_at_a_time(care: Care, therapist_id: str, now: datetime) -> None:
     if care.in_care_with != therapist_id and care.upcoming_introduction(therapist_id, now) is not None:
-        raise conflict(
-            "introduction_already_booked",
-            "an introduction with this therapist is booked already; move it instead",
-            field="therapist_id",
+        detail = "an introduction with this therapist is booked already; move it instead"
+        raise Conflict(
+            detail, code="introduction_already_booked", errors=[FieldProblem("body.therapist_id", detail)]
         )
 
 
 def _therapy(
-    ctx: Scheduling,
+    ctx: SchedulingContext,
     care: Care,
     claimed: ClaimedSlot,
     session_id: str,
-    session_format: str | None,
-    booked_by: Booker,
-    override_reason: str | None,
+    command: BookSession,
+    now: datetime,
 ) -> tuple[Care, Session]:
     """One more therapy session with the therapist the client is in care with, in their series."""
     therapist_id = claimed.therapist_id
@@ -155,17 +141,18 @@ def _therapy(
     series_id = series.series_id if series is not None else first.series_id if first else session_id
     sequence = max(care.next_sequence(series_id), series.next_sequence if series is not None else 0)
     session = session_from_claim(
-        ctx,
         care,
         claimed,
+        now=now,
+        video_base_url=ctx.policy.video_base_url,
         session_id=session_id,
         series_id=series_id,
         sequence=sequence,
         kind=SessionKind.therapy,
-        booked_by=booked_by,
-        format=session_format,
+        booked_by=command.booked_by,
+        format=command.session_format,
         match_id=series.match_id if series is not None else first.match_id if first else None,
-        override_reason=override_reason,
+        override_reason=command.override_reason,
     )
     care = care.with_sessions(session)
     if series is not None:

@@ -1,5 +1,8 @@
 """Claim a slot for a session: every cell it covers (buffers included) and a daily-cap ordinal.
 
+`claim_slot` claims one slot; `claim_start` the one a caller asked for, refusing it when it
+is not bookable; `claim_fitting_slot` the earliest (or nearest) free one in the client's windows.
+
 All or nothing: cells are claimed earliest first, each by one unique insert (see
 `store/claims.py`); when one is taken the cells this call got are released again and
 the slot counts as taken. Of many requests for one slot, the one whose insert of the
@@ -10,57 +13,84 @@ holds (a reschedule overlapping its old time) are kept, never released on failur
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.scheduling.commands.context import Scheduling
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.availability import Availability
 from services.scheduling.domain.claims import cell_claim_id, covering_cells, day_claim_id, is_day_claim
 from services.scheduling.domain.local_time import local_day
-from services.scheduling.domain.slots import Calendar, ClientWindows, Refusal, Slot
+from services.scheduling.domain.slot_refusals import refused
+from services.scheduling.domain.slots import Calendar, ClaimedSlot, ClientWindows, Refusal, Slot
 from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
+from shared.refusals import Conflict
 
 
 class SlotUnavailable(Exception):
+    """The slot could not be claimed (`refusal` says why); nothing new is kept."""
+
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.value)
         self.refusal = refusal
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimedSlot:
-    """A slot now held for one session: its time, padded time and the claims that hold it."""
+class ClaimSlot:
+    """Claim `slot` of the therapist for `session_id`, keeping the claims it `held` already."""
 
+    session_id: str
+    client_id: str
     therapist_id: str
     availability: Availability
     slot: Slot
-    busy_from: datetime
-    busy_to: datetime
-    claims: tuple[str, ...]
+    held: Collection[str] = ()
 
 
-async def claim_slot(
-    ctx: Scheduling,
-    *,
-    session_id: str,
-    client_id: str,
-    therapist_id: str,
-    availability: Availability,
-    slot: Slot,
-    held: Collection[str] = (),
-) -> ClaimedSlot:
-    """Claim `slot` for `session_id`, or raise `SlotUnavailable` having kept nothing new."""
+@dataclass(frozen=True, slots=True)
+class ClaimStart:
+    """Claim the slot a caller asked for, starting at `starts_at` on the therapist's `calendar`."""
+
+    session_id: str
+    client_id: str
+    therapist_id: str
+    calendar: Calendar
+    starts_at: datetime
+    held: Collection[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFittingSlot:
+    """Claim the therapist's earliest free slot (or the one nearest `near`, within `within`)
+    inside the client's windows; a `new_client` only from a therapist accepting new clients."""
+
+    session_id: str
+    client_id: str
+    therapist_id: str
+    client: ClientWindows | None
+    near: datetime | None = None
+    within: timedelta | None = None
+    new_client: bool = False
+
+
+async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
+    """Claim the slot for the session, or raise `SlotUnavailable` having kept nothing new."""
+    session_id, therapist_id, availability, held = (
+        command.session_id,
+        command.therapist_id,
+        command.availability,
+        command.held,
+    )
     now = ctx.now()
-    busy_from, busy_to = Calendar(availability, (), now=now).padded(slot)
-    day = local_day(slot.starts_at, availability.zone)
+    busy_from, busy_to = Calendar(availability, (), now=now).padded(command.slot)
+    day = local_day(command.slot.starts_at, availability.zone)
     claims: list[str] = []
     taken: list[str] = []
 
     async def take(claim_id: str) -> bool:
         got = await ctx.ledger.take(
-            claim_id, holder=session_id, client_id=client_id, therapist_id=therapist_id, now=now
+            claim_id, holder=session_id, client_id=command.client_id, therapist_id=therapist_id, now=now
         )
         if got:
             taken.append(claim_id)
@@ -86,7 +116,7 @@ async def claim_slot(
         # Shielded: a cancelled request must not leave its cells behind.
         await asyncio.shield(ctx.ledger.release(taken, holder=session_id, now=now))
         raise
-    return ClaimedSlot(therapist_id, availability, slot, busy_from, busy_to, tuple(claims))
+    return ClaimedSlot(therapist_id, availability, command.slot, busy_from, busy_to, tuple(claims))
 
 
 async def _take_first(take: Callable[[str], Awaitable[bool]], claim_ids: Sequence[str]) -> bool:
@@ -96,27 +126,41 @@ async def _take_first(take: Callable[[str], Awaitable[bool]], claim_ids: Sequenc
     return False
 
 
-async def claim_fitting_slot(
-    ctx: Scheduling,
-    *,
-    session_id: str,
-    client_id: str,
-    therapist_id: str,
-    client: ClientWindows | None,
-    near: datetime | None = None,
-    within: timedelta | None = None,
-    new_client: bool = False,
-) -> ClaimedSlot | str:
+async def claim_start(command: ClaimStart, ctx: SchedulingContext) -> ClaimedSlot:
+    """Claim the asked-for slot, or refuse naming why (`domain/slot_refusals.py`)."""
+    if (refusal := command.calendar.refusal(command.starts_at)) is not None:
+        raise refused(refusal)
+    availability = command.calendar.availability
+    slot = Slot(command.starts_at, command.starts_at + timedelta(minutes=availability.session_minutes))
+    claim = ClaimSlot(
+        command.session_id, command.client_id, command.therapist_id, availability, slot, held=command.held
+    )
+    try:
+        return await claim_slot(claim, ctx)
+    except SlotUnavailable as unavailable:
+        raise refused(unavailable.refusal) from unavailable
+
+
+async def offered_availability(ctx: SchedulingContext, therapist_id: str) -> Availability:
+    """The therapist's availability, or the refusal of a booking with one who published none."""
+    availability = await availability_of(ctx.stores.therapists, therapist_id)
+    if availability is None:
+        raise Conflict("the therapist has published no availability", code="slot_not_offered")
+    return availability
+
+
+async def claim_fitting_slot(command: ClaimFittingSlot, ctx: SchedulingContext) -> ClaimedSlot | str:
     """Claim the earliest free slot (or the one nearest `near`) fitting the client's windows.
 
     Returns the claimed slot, or a reason code when the therapist has none to give:
     `no_availability`, `not_accepting_new_clients`, `no_slot_in_client_windows`,
     `no_free_slot`, or `slots_taken` (every slot tried was claimed by someone else first).
     """
+    therapist_id, client, near, within = command.therapist_id, command.client, command.near, command.within
     availability = await availability_of(ctx.stores.therapists, therapist_id)
     if availability is None:
         return "no_availability"
-    if new_client and not availability.accepting_new_clients:
+    if command.new_client and not availability.accepting_new_clients:
         return "not_accepting_new_clients"
     now = ctx.now()
     calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
@@ -128,16 +172,19 @@ async def claim_fitting_slot(
         slots.sort(key=lambda s: (abs(s.starts_at - near), s.starts_at))
     if not slots:
         return "no_slot_in_client_windows" if client is not None else "no_free_slot"
-    for slot in slots[: ctx.policy.claim_attempts]:
+    tries = (
+        ClaimSlot(command.session_id, command.client_id, therapist_id, availability, slot)
+        for slot in slots[: ctx.policy.claim_attempts]
+    )
+    claimed = await claim_first(tries, ctx)
+    return "slots_taken" if claimed is None else claimed
+
+
+async def claim_first(commands: Iterable[ClaimSlot], ctx: SchedulingContext) -> ClaimedSlot | None:
+    """The first of these claims that nobody else makes first; None when every slot was taken."""
+    for command in commands:
         try:
-            return await claim_slot(
-                ctx,
-                session_id=session_id,
-                client_id=client_id,
-                therapist_id=therapist_id,
-                availability=availability,
-                slot=slot,
-            )
+            return await claim_slot(command, ctx)
         except SlotUnavailable:
             continue
-    return "slots_taken"
+    return None

@@ -9,41 +9,41 @@ same event. A timer the record no longer names (moved, paused, stopped) publishe
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
-from services.scheduling.commands.book_series import timer_cause
-from services.scheduling.commands.context import SOURCE, Scheduling
-from services.scheduling.commands.record_care import Decision, load_care, write_care
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care
-from services.scheduling.domain.rhythm import check_in_id, fired_check_in
-from shared.events.envelope import OutgoingEvent, new_event
-from shared.events.models import CheckInDue
+from services.scheduling.domain.events import SOURCE, check_in_due
+from services.scheduling.domain.rhythm import fired_check_in
+from services.scheduling.store.clients import Decision, load_care, write_care
+from shared.events.envelope import OutgoingEvent
 from shared.storage.timers import Timer
 
-INSTRUMENTS: list[Any] = ["phq9", "gad7"]
+
+@dataclass(frozen=True, slots=True)
+class FireCheckIn:
+    """The client's check-in falls due, as its `check-in` timer says."""
+
+    client_id: str
+    timer: Timer
 
 
-async def on_check_in_timer(ctx: Scheduling, timer: Timer) -> list[OutgoingEvent]:
-    client_id = str(timer.payload["client_id"])
+async def fire_check_in(command: FireCheckIn, ctx: SchedulingContext) -> list[OutgoingEvent]:
+    """`check-in-due` (to go out with the timer) and the next check-in; nothing when superseded."""
+    client_id, timer = command.client_id, command.timer
     care = await load_care(ctx, client_id)
     if care is None or care.check_ins is None:
         return []
     therapist_id = care.series.therapist_id if care.series else care.in_care_with
     if therapist_id is None:
         return []
-    cause = timer_cause(timer, "check-in-due", care)
-    due = CheckInDue(
-        check_in_id=check_in_id(client_id, timer.due_at),
-        client_id=client_id,
-        therapist_id=therapist_id,
-        due_at=timer.due_at,
-        instruments=INSTRUMENTS,
-        series_id=care.series.series_id if care.series else None,
+    cause = timer.as_cause(
+        "check-in-due", service=SOURCE, subject=care.client_id, correlation_id=care.correlation_id
     )
-    event = new_event(
-        due,
-        source=SOURCE,
+    event = check_in_due(
+        care,
+        therapist_id,
+        timer.due_at,
         event_id=timer.event_id("check-in-due"),
         correlation_id=cause.correlation_id,
         now=ctx.now(),

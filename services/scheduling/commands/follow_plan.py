@@ -3,7 +3,7 @@
 Plan before routine: the regular series and the check-ins start only from an active plan
 of the therapist the client is in care with (their introduction held): the series at the
 plan's cadence, anchored on the introduction's wall-clock time, the first check-in one
-plan interval after this version (`care_changes.start_routine`). A plan that arrives
+plan interval after this version (`domain/care_changes.start_routine`). A plan that arrives
 before the introduction was held is kept and acted on when it is (`record_attendance`).
 Once the routine runs, later versions steer it:
 
@@ -21,14 +21,13 @@ their partition, but a replay may bring an old one again).
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from services.scheduling.commands.care_changes import cancel_upcoming, start_routine
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_care import Decision, write_care
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care, Plan, Series, SeriesStatus
+from services.scheduling.domain.care_changes import cancel_upcoming, start_routine
 from services.scheduling.domain.rhythm import (
     paused_check_ins,
     resumed_check_ins,
@@ -37,13 +36,23 @@ from services.scheduling.domain.rhythm import (
     with_interval,
 )
 from services.scheduling.domain.series import last_occurrence_by, targets
+from services.scheduling.store.clients import Decision, write_care
 from shared.clock import stored_instant
 from shared.events.common import PlanStatus
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.events.models import TreatmentPlanUpdated
 
 
-async def follow_plan(ctx: Scheduling, event: TreatmentPlanUpdated, cause: Envelope) -> Care:
+@dataclass(frozen=True, slots=True)
+class FollowPlan:
+    """Intake wrote plan version `update` (what `cause` carries)."""
+
+    update: TreatmentPlanUpdated
+    cause: Envelope
+
+
+async def follow_plan(command: FollowPlan, ctx: SchedulingContext) -> Care:
+    event, cause = command.update, command.cause
     plan = Plan(
         event.version,
         event.status,
@@ -63,10 +72,10 @@ async def follow_plan(ctx: Scheduling, event: TreatmentPlanUpdated, cause: Envel
             # with its therapist yet: kept for when their introduction is held.
             return Decision(care)
         if not care.routine_with(therapist_id):
-            return Decision(start_routine(ctx, care))
+            return Decision(start_routine(care, ctx.now()))
         if plan.status is PlanStatus.paused:
             return Decision(_paused(care))
-        return _active(ctx, care, plan, cause)
+        return _active(care, plan, cause, ctx.now())
 
     return await write_care(ctx, event.client_id, decide, cause=cause, event=event)
 
@@ -81,15 +90,14 @@ def _paused(care: Care) -> Care:
     return replace(care, series=series, check_ins=check_ins)
 
 
-def _active(ctx: Scheduling, care: Care, plan: Plan, cause: Envelope) -> Decision:
-    now = ctx.now()
+def _active(care: Care, plan: Plan, cause: Envelope, now: datetime) -> Decision:
     events: list[OutgoingEvent] = []
     series = care.series
     if series is not None and series.status is SeriesStatus.paused:
         series = series_due(replace(series, status=SeriesStatus.active), care.client_id, now)
         care = replace(care, series=series)
     if series is not None and series.in_care and series.cadence != plan.cadence:
-        care, events = _replanned(ctx, care, series, plan, cause, now)
+        care, events = _replanned(care, series, plan, cause, now)
     check_ins = care.check_ins
     if check_ins is not None:
         check_ins = resumed_check_ins(check_ins, care.client_id, now)
@@ -100,7 +108,7 @@ def _active(ctx: Scheduling, care: Care, plan: Plan, cause: Envelope) -> Decisio
 
 
 def _replanned(
-    ctx: Scheduling, care: Care, series: Series, plan: Plan, cause: Envelope, now: datetime
+    care: Care, series: Series, plan: Plan, cause: Envelope, now: datetime
 ) -> tuple[Care, list[OutgoingEvent]]:
     """The series on the new cadence from its last occurrence so far; what falls off is cancelled."""
     if series.status is SeriesStatus.pending:  # nothing booked on the cadence yet
@@ -116,6 +124,6 @@ def _replanned(
     last = max((s.target for s in upcoming if s.target is not None), default=now)
     keep = set(targets(anchor, zone, plan.cadence, after=now, until=last))
     off_rhythm = [s for s in upcoming if s.target not in keep]
-    care, events = cancel_upcoming(ctx, care, off_rhythm, reason="cadence_changed", cause=cause)
+    care, events = cancel_upcoming(care, off_rhythm, reason="cadence_changed", cause=cause, now=now)
     replanned = replace(series, cadence=plan.cadence, anchor=anchor, unplaced=())
     return replace(care, series=series_due(replanned, care.client_id, now)), events

@@ -9,52 +9,48 @@ the event (iCalendar SEQUENCE) instead of adding another.
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from services.scheduling.commands.claim_slot import SlotUnavailable, claim_slot
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.events import Actor, session_rescheduled
-from services.scheduling.commands.record_care import Decision, write_care
-from services.scheduling.commands.refusals import conflict, not_found
-from services.scheduling.commands.slot_refusals import refused
+from services.scheduling.commands.claim_slot import ClaimStart, claim_start, offered_availability
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care, Session
-from services.scheduling.domain.slots import Calendar, Slot
+from services.scheduling.domain.events import Actor, session_rescheduled
+from services.scheduling.domain.slots import Calendar
+from services.scheduling.store.clients import Decision, write_care
 from services.scheduling.store.therapist_sessions import booked_of
-from services.scheduling.store.therapists import availability_of
+from shared.refusals import Conflict
 
 
-async def reschedule_session(ctx: Scheduling, session: Session, starts_at: datetime, *, by: Actor) -> Session:
+@dataclass(frozen=True, slots=True)
+class RescheduleSession:
+    """Move `session` (as the caller found it) to the slot starting at `starts_at`, as `by` asks."""
+
+    session: Session
+    starts_at: datetime
+    by: Actor
+
+
+async def reschedule_session(command: RescheduleSession, ctx: SchedulingContext) -> Session:
+    session, starts_at = command.session, command.starts_at
     now = ctx.now()
     if not session.is_upcoming(now):
-        raise conflict("session_not_upcoming", "only a booked session that has not started can be moved")
-    availability = await availability_of(ctx.stores.therapists, session.therapist_id)
-    if availability is None:
-        raise conflict("slot_not_offered", "the therapist has published no availability")
+        raise Conflict("only a booked session that has not started can be moved", code="session_not_upcoming")
+    availability = await offered_availability(ctx, session.therapist_id)
     booked = await booked_of(ctx.stores.therapist_sessions, session.therapist_id)
     calendar = Calendar(availability, booked, now=now, exclude=[session.session_id])
-    if (refusal := calendar.refusal(starts_at)) is not None:
-        raise refused(refusal)
-    slot = Slot(starts_at, starts_at + timedelta(minutes=availability.session_minutes))
-    try:
-        claimed = await claim_slot(
-            ctx,
-            session_id=session.session_id,
-            client_id=session.client_id,
-            therapist_id=session.therapist_id,
-            availability=availability,
-            slot=slot,
-            held=session.claims,
-        )
-    except SlotUnavailable as unavailable:
-        raise refused(unavailable.refusal) from unavailable
+    claimed = await claim_start(
+        ClaimStart(
+            session.session_id, session.client_id, session.therapist_id, calendar, starts_at, session.claims
+        ),
+        ctx,
+    )
 
     def decide(care: Care) -> Decision:
-        current = care.session(session.session_id)
-        if current is None:
-            raise not_found("session", session.session_id)
-        if current.revision != session.revision or not current.is_upcoming(ctx.now()):
-            raise conflict("session_changed", "the session changed meanwhile; read it again and retry")
+        now = ctx.now()
+        current = care.known_session(session.session_id)
+        if current.revision != session.revision or not current.is_upcoming(now):
+            raise Conflict("the session changed meanwhile; read it again and retry", code="session_changed")
         moved = replace(
             current,
             starts_at=claimed.slot.starts_at,
@@ -63,10 +59,10 @@ async def reschedule_session(ctx: Scheduling, session: Session, starts_at: datet
             busy_to=claimed.busy_to,
             claims=claimed.claims,
             revision=current.revision + 1,
-            updated_at=ctx.now(),
+            updated_at=now,
         )
         care = care.with_sessions(moved)
-        event = session_rescheduled(moved, current.starts_at, care, by=by, cause=None, now=ctx.now())
+        event = session_rescheduled(moved, current.starts_at, care, by=command.by, cause=None, now=now)
         return Decision(care, [event])
 
     care = await write_care(
@@ -75,6 +71,4 @@ async def reschedule_session(ctx: Scheduling, session: Session, starts_at: datet
         decide,
         claims={session.session_id: (*claimed.claims, *session.claims)},
     )
-    stored = care.session(session.session_id)
-    assert stored is not None
-    return stored
+    return care.known_session(session.session_id)

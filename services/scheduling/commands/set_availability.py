@@ -7,54 +7,46 @@ in the next 14 days, which is what matching scores availability with.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from services.scheduling.commands.context import SOURCE, Scheduling
-from services.scheduling.domain.availability import DAY_CODES, Availability, format_clock
+from services.scheduling.context import SchedulingContext
+from services.scheduling.domain.availability import AvailabilityError, availability_from
+from services.scheduling.domain.events import availability_changed
+from services.scheduling.domain.slot_refusals import invalid
 from services.scheduling.domain.slots import Calendar
 from services.scheduling.store.therapist_sessions import booked_of
-from shared.events.common import Weekday, WeeklyWindow
-from shared.events.envelope import new_event
-from shared.events.models import TherapistAvailabilityChanged
-from shared.storage.documents import Revision
+from services.scheduling.store.therapists import write_availability
 
 SUMMARY_DAYS = 14
 
 
-async def set_availability(
-    ctx: Scheduling, therapist_id: str, availability: Availability, *, correlation_id: str | None
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class SetAvailability:
+    """Set the therapist's availability from its plain form (`spec`, the API body's)."""
+
+    therapist_id: str
+    spec: Mapping[str, Any]
+    correlation_id: str | None = None
+
+
+async def set_availability(command: SetAvailability, ctx: SchedulingContext) -> dict[str, Any]:
+    """Store the availability (a rule that cannot hold is refused naming its field); return the
+    stored document."""
+    try:
+        availability = availability_from(command.spec)
+    except AvailabilityError as error:
+        raise invalid(f"body.{error.field}", error.message, detail=str(error)) from error
     now = ctx.now()
-    calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
-    open_slots = calendar.free_slots(now, now + timedelta(days=SUMMARY_DAYS))
-    summary = TherapistAvailabilityChanged(
-        therapist_id=therapist_id,
-        timezone=availability.timezone,
-        weekly=[
-            WeeklyWindow(
-                day=Weekday(DAY_CODES[rule.day]),
-                start=format_clock(rule.window.start),
-                end=format_clock(rule.window.end),
-            )
-            for rule in availability.weekly
-        ],
-        accepting_new_clients=availability.accepting_new_clients,
-        open_slots_next_14_days=len(open_slots),
-        changed_at=now,
+    booked = await booked_of(ctx.stores.therapist_sessions, command.therapist_id)
+    open_slots = Calendar(availability, booked, now=now).free_slots(now, now + timedelta(days=SUMMARY_DAYS))
+    event = availability_changed(
+        command.therapist_id,
+        availability,
+        open_slots=len(open_slots),
+        correlation_id=command.correlation_id,
+        now=now,
     )
-    event = new_event(summary, source=SOURCE, correlation_id=correlation_id, now=now)
-
-    def change(current: dict[str, Any] | None) -> Revision:
-        version = int((current or {}).get("version", 0)) + 1
-        document = {
-            "therapist_id": therapist_id,
-            "availability": availability.to_document(),
-            "version": version,
-            "updated_at": now,
-        }
-        return Revision(document, [event])
-
-    stored = await ctx.stores.therapists.upsert(therapist_id, change)
-    assert stored is not None
-    return stored
+    return await write_availability(ctx.stores.therapists, command.therapist_id, availability, event, now=now)

@@ -11,106 +11,102 @@ therapist's plan, once that introduction was held.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from pydantic import BaseModel
 
-from services.scheduling.commands.book_first_session import Remember
-from services.scheduling.commands.care_changes import introduction
-from services.scheduling.commands.claim_slot import ClaimedSlot, claim_fitting_slot
-from services.scheduling.commands.context import SOURCE, Scheduling
-from services.scheduling.commands.events import session_booked
-from services.scheduling.commands.ids import derived_id
-from services.scheduling.commands.record_care import Decision, load_care, write_care
+from services.scheduling.commands.claim_slot import ClaimFittingSlot, claim_fitting_slot
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care, ProposalOutcome
-from shared.events.envelope import Envelope, new_event
-from shared.events.models import BookingFailed
+from services.scheduling.domain.care_changes import introduction
+from services.scheduling.domain.events import booking_failed, session_booked
+from services.scheduling.domain.ids import derived_id
+from services.scheduling.domain.proposals import Remember
+from services.scheduling.domain.slots import ClaimedSlot
+from services.scheduling.store.clients import Decision, care_of, write_care
+from shared.events.envelope import Envelope
 
 NEAR_WINDOW = timedelta(days=7)
 
 
-async def switch_therapist(
-    ctx: Scheduling,
-    client_id: str,
-    therapist_id: str,
-    *,
-    match_id: str,
-    session_format: str | None,
-    cause: Envelope,
-    remember: Remember,
-    event: BaseModel | None = None,
-) -> Care:
-    care = await load_care(ctx, client_id) or Care(client_id=client_id)
+@dataclass(frozen=True, slots=True)
+class SwitchTherapist:
+    """The client accepted `therapist_id` (`match_id`) while in care with (or starting care with)
+    another; `remember` records the acceptance, `event` (what `cause` carries) is folded in."""
+
+    client_id: str
+    therapist_id: str
+    match_id: str
+    session_format: str | None
+    cause: Envelope
+    remember: Remember
+    event: BaseModel | None = None
+
+
+async def switch_therapist(command: SwitchTherapist, ctx: SchedulingContext) -> Care:
+    client_id, therapist_id, cause = command.client_id, command.therapist_id, command.cause
+    care = await care_of(ctx, client_id)
     now = ctx.now()
     former = care.current_therapist(now)
     moving = care.upcoming(now, former) if former else []
+    near = moving[0].starts_at if moving else None
     session_id = derived_id("ses", cause.id, "switch", therapist_id)
+    fitting = ClaimFittingSlot(
+        session_id, client_id, therapist_id, care.client_windows, near=near, new_client=True
+    )
     claimed: ClaimedSlot | str = "no_free_slot"
     if moving:  # first try near the client's next session
-        claimed = await claim_fitting_slot(
-            ctx,
-            session_id=session_id,
-            client_id=client_id,
-            therapist_id=therapist_id,
-            client=care.client_windows,
-            near=moving[0].starts_at,
-            within=NEAR_WINDOW,
-            new_client=True,
-        )
+        claimed = await claim_fitting_slot(replace(fitting, within=NEAR_WINDOW), ctx)
     if not isinstance(claimed, ClaimedSlot):
-        claimed = await claim_fitting_slot(
-            ctx,
-            session_id=session_id,
-            client_id=client_id,
-            therapist_id=therapist_id,
-            client=care.client_windows,
-            near=moving[0].starts_at if moving else None,
-            new_client=True,
-        )
+        claimed = await claim_fitting_slot(fitting, ctx)
     if not isinstance(claimed, ClaimedSlot):
-        failed = _failed(ctx, match_id, therapist_id, claimed, cause, remember)
-        return await write_care(ctx, client_id, failed, cause=cause, event=event)
+        return await write_care(
+            ctx, client_id, _failed(ctx, command, claimed), cause=cause, event=command.event
+        )
     slot = claimed
 
     def decide(care: Care) -> Decision:
-        care = remember(care, ProposalOutcome.booked, session_id)
+        now = ctx.now()
+        care = command.remember(care, ProposalOutcome.booked, session_id)
         first = introduction(
-            ctx,
             care,
             slot,
+            now=now,
+            video_base_url=ctx.policy.video_base_url,
             session_id=session_id,
-            format=session_format,
-            match_id=match_id,
+            format=command.session_format,
+            match_id=command.match_id,
             booked_by="system",
         )
         care = care.with_sessions(first)
-        return Decision(care, [session_booked(first, care, cause=cause, now=ctx.now())])
+        return Decision(care, [session_booked(first, care, cause=cause, now=now)])
 
     return await write_care(
         ctx,
         client_id,
         decide,
         cause=cause,
-        event=event,
+        event=command.event,
         refs={session_id: therapist_id},
         claims={session_id: slot.claims, **{s.session_id: s.claims for s in moving}},
     )
 
 
-def _failed(
-    ctx: Scheduling, match_id: str, therapist_id: str, reason: str, cause: Envelope, remember: Remember
-) -> Callable[[Care], Decision]:
+def _failed(ctx: SchedulingContext, command: SwitchTherapist, reason: str) -> Callable[[Care], Decision]:
     """Nothing moves; matching hears why the accepted therapist could not be booked."""
 
     def decide(care: Care) -> Decision:
-        care = remember(care, ProposalOutcome.failed, None)
-        failed = BookingFailed(
-            match_id=match_id,
-            client_id=care.client_id,
+        care = command.remember(care, ProposalOutcome.failed, None)
+        failed = booking_failed(
+            care,
+            match_id=command.match_id,
+            intake_id=None,
             reason=reason,
-            tried_therapist_ids=[therapist_id],
-            failed_at=ctx.now(),
+            tried=[command.therapist_id],
+            cause=command.cause,
+            now=ctx.now(),
         )
-        return Decision(care, [new_event(failed, source=SOURCE, cause=cause, now=ctx.now())])
+        return Decision(care, [failed])
 
     return decide

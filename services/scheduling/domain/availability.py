@@ -111,33 +111,6 @@ class Availability:
             return self._by_date[day]
         return tuple(sorted(rule.window for rule in self.weekly if rule.day == day.weekday()))
 
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "timezone": self.timezone,
-            "weekly": [
-                {"day": DAYS[r.day], "start": format_clock(r.window.start), "end": format_clock(r.window.end)}
-                for r in self.weekly
-            ],
-            "exceptions": [
-                {
-                    "date": e.day.isoformat(),
-                    "off": not e.windows,
-                    "windows": [
-                        {"start": format_clock(w.start), "end": format_clock(w.end)} for w in e.windows
-                    ],
-                }
-                for e in self.exceptions
-            ],
-            "session_minutes": self.session_minutes,
-            "buffer_before_minutes": self.buffer_before_minutes,
-            "buffer_after_minutes": self.buffer_after_minutes,
-            "min_notice_hours": self.min_notice_hours,
-            "horizon_days": self.horizon_days,
-            "daily_cap": self.daily_cap,
-            "slot_step_minutes": self.slot_step_minutes,
-            "accepting_new_clients": self.accepting_new_clients,
-        }
-
 
 def availability_from(spec: Mapping[str, Any]) -> Availability:
     """Build and check availability from its plain form (the API body or the stored document).

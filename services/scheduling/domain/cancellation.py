@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from shared.refusals import Conflict
+
 LATE_CANCEL_WINDOW = timedelta(hours=24)
 
 
@@ -37,12 +39,11 @@ class CancelledBy(StrEnum):
     system = "system"
 
 
-class NotCancellable(ValueError):
+class NotCancellable(Conflict):
     """Why a session cannot be cancelled (or marked) now; `code` is what the API returns."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)
 
 
 def cancellation_status(

@@ -6,7 +6,8 @@ so a change and the events it causes are one single-document write (DESIGN §4),
 client's events, which Kafka keeps in order on one partition, are applied one at a time.
 The care relationships (`shared/care/relationship.py`) live here too, folded in the same
 write as the effect of each event that moves them, so every access decision reads them.
-These are plain values with their document form; commands decide, the store writes.
+These are plain values and the rules that belong to them: commands decide, the store writes
+(`store/care_documents.py` maps them to the document and back).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from services.scheduling.domain.availability import DAY_CODES, Window, format_clock, parse_clock, parse_day
+from services.scheduling.domain.availability import Window, parse_clock, parse_day
 from services.scheduling.domain.cancellation import HOLDS_TIME, CancelledBy, SessionStatus
 from services.scheduling.domain.slots import Booked, ClientWindows
 from shared.care.relationship import CareRelationships
 from shared.events.common import PlanStatus, SessionCadence
+from shared.refusals import NotFound
 
 MAX_PROPOSALS = 10
 MAX_UNPLACED = 20
@@ -113,73 +115,6 @@ class Session:
             updated_at=now,
         )
 
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "client_id": self.client_id,
-            "therapist_id": self.therapist_id,
-            "series_id": self.series_id,
-            "sequence": self.sequence,
-            "kind": self.kind.value,
-            "starts_at": self.starts_at,
-            "ends_at": self.ends_at,
-            "busy_from": self.busy_from,
-            "busy_to": self.busy_to,
-            "timezone": self.timezone,
-            "therapist_timezone": self.therapist_timezone,
-            "format": self.format,
-            "join_url": self.join_url,
-            "status": self.status.value,
-            "revision": self.revision,
-            "claims": list(self.claims),
-            "match_id": self.match_id,
-            "target": self.target,
-            "booked_at": self.booked_at,
-            "updated_at": self.updated_at,
-            "cancelled_by": self.cancelled_by,
-            "cancel_reason": self.cancel_reason,
-            "booked_by": self.booked_by,
-            "override_reason": self.override_reason,
-            "attendance": None if self.attendance is None else self.attendance.value,
-            "attendance_recorded_at": self.attendance_recorded_at,
-            "attendance_recorded_by": self.attendance_recorded_by,
-            "offered_slots": list(self.offered_slots),
-        }
-
-    @classmethod
-    def from_document(cls, d: Mapping[str, Any]) -> Session:
-        return cls(
-            session_id=d["session_id"],
-            client_id=d["client_id"],
-            therapist_id=d["therapist_id"],
-            series_id=d["series_id"],
-            sequence=int(d["sequence"]),
-            kind=SessionKind(d["kind"]),
-            starts_at=d["starts_at"],
-            ends_at=d["ends_at"],
-            busy_from=d["busy_from"],
-            busy_to=d["busy_to"],
-            timezone=d["timezone"],
-            therapist_timezone=d["therapist_timezone"],
-            format=d["format"],
-            join_url=d["join_url"],
-            status=SessionStatus(d["status"]),
-            revision=int(d.get("revision", 0)),
-            claims=tuple(d.get("claims") or ()),
-            match_id=d.get("match_id"),
-            target=d.get("target"),
-            booked_at=d.get("booked_at"),
-            updated_at=d.get("updated_at"),
-            cancelled_by=d.get("cancelled_by"),
-            cancel_reason=d.get("cancel_reason"),
-            booked_by=d.get("booked_by"),
-            override_reason=d.get("override_reason"),
-            attendance=None if d.get("attendance") is None else Attendance(d["attendance"]),
-            attendance_recorded_at=d.get("attendance_recorded_at"),
-            attendance_recorded_by=d.get("attendance_recorded_by"),
-            offered_slots=tuple(d.get("offered_slots") or ()),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Unplaced:
@@ -207,37 +142,6 @@ class Series:
     def in_care(self) -> bool:
         return self.status is not SeriesStatus.stopped
 
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "series_id": self.series_id,
-            "therapist_id": self.therapist_id,
-            "therapist_timezone": self.therapist_timezone,
-            "cadence": self.cadence.value,
-            "anchor": self.anchor,
-            "status": self.status.value,
-            "match_id": self.match_id,
-            "next_sequence": self.next_sequence,
-            "timer_id": self.timer_id,
-            "timer_due": self.timer_due,
-            "unplaced": [{"target": u.target, "reason": u.reason} for u in self.unplaced],
-        }
-
-    @classmethod
-    def from_document(cls, d: Mapping[str, Any]) -> Series:
-        return cls(
-            series_id=d["series_id"],
-            therapist_id=d["therapist_id"],
-            therapist_timezone=d["therapist_timezone"],
-            cadence=SessionCadence(d["cadence"]),
-            anchor=d["anchor"],
-            status=SeriesStatus(d["status"]),
-            match_id=d.get("match_id"),
-            next_sequence=int(d.get("next_sequence", 2)),
-            timer_id=d.get("timer_id"),
-            timer_due=d.get("timer_due"),
-            unplaced=tuple(Unplaced(u["target"], u["reason"]) for u in d.get("unplaced") or ()),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -254,27 +158,6 @@ class Plan:
     def active(self) -> bool:
         return self.status is PlanStatus.active
 
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "status": self.status.value,
-            "cadence": self.cadence.value,
-            "check_in_interval_days": self.check_in_interval_days,
-            "therapist_id": self.therapist_id,
-            "updated_at": self.updated_at,
-        }
-
-    @classmethod
-    def from_document(cls, d: Mapping[str, Any]) -> Plan:
-        return cls(
-            int(d["version"]),
-            PlanStatus(d["status"]),
-            SessionCadence(d["cadence"]),
-            int(d["check_in_interval_days"]),
-            therapist_id=d.get("therapist_id"),
-            updated_at=d.get("updated_at"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class CheckIns:
@@ -290,27 +173,6 @@ class CheckIns:
     @property
     def active(self) -> bool:
         return self.status is CheckInStatus.active
-
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "interval_days": self.interval_days,
-            "base": self.base,
-            "due_at": self.due_at,
-            "timer_id": self.timer_id,
-            "fired": list(self.fired),
-        }
-
-    @classmethod
-    def from_document(cls, d: Mapping[str, Any]) -> CheckIns:
-        return cls(
-            CheckInStatus(d["status"]),
-            int(d["interval_days"]),
-            d["base"],
-            d.get("due_at"),
-            d.get("timer_id"),
-            tuple(d.get("fired") or ()),
-        )
 
 
 class ProposalOutcome(StrEnum):
@@ -331,29 +193,6 @@ class Proposal:
     session_id: str | None = None  # the introduction booked from it
     expires_at: datetime | None = None
 
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "match_id": self.match_id,
-            "outcome": self.outcome.value,
-            "candidates": [{"therapist_id": t, "format": f} for t, f in self.candidates],
-            "intake_id": self.intake_id,
-            "accepted_therapist_id": self.accepted_therapist_id,
-            "session_id": self.session_id,
-            "expires_at": self.expires_at,
-        }
-
-    @classmethod
-    def from_document(cls, d: Mapping[str, Any]) -> Proposal:
-        return cls(
-            match_id=d["match_id"],
-            outcome=ProposalOutcome(d["outcome"]),
-            candidates=tuple((c["therapist_id"], c.get("format")) for c in d.get("candidates") or ()),
-            intake_id=d.get("intake_id"),
-            accepted_therapist_id=d.get("accepted_therapist_id"),
-            session_id=d.get("session_id"),
-            expires_at=d.get("expires_at"),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Care:
@@ -373,6 +212,13 @@ class Care:
 
     def session(self, session_id: str) -> Session | None:
         return next((s for s in self.sessions if s.session_id == session_id), None)
+
+    def known_session(self, session_id: str) -> Session:
+        """The session, or the refusal a missing one gets."""
+        found = self.session(session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r}", code="session_not_found")
+        return found
 
     def proposal(self, match_id: str) -> Proposal | None:
         return next((p for p in self.proposals if p.match_id == match_id), None)
@@ -457,41 +303,15 @@ class Care:
         kept = [p for p in self.proposals if p.match_id != proposal.match_id]
         return replace(self, proposals=(*kept, proposal)[-MAX_PROPOSALS:])
 
-    # ------------------------------------------------------------------ document form
-
-    def to_document(self) -> dict[str, Any]:
-        return {
-            "client_id": self.client_id,
-            "correlation_id": self.correlation_id,
-            "timezone": self.timezone,
-            "windows": [
-                {"day": DAY_CODES[day], "start": format_clock(w.start), "end": format_clock(w.end)}
-                for day, w in self.windows
-            ],
-            "session_format": self.session_format,
-            "proposals": [p.to_document() for p in self.proposals],
-            "relationships": self.relationships.to_document(),
-            "series": None if self.series is None else self.series.to_document(),
-            "plan": None if self.plan is None else self.plan.to_document(),
-            "check_ins": None if self.check_ins is None else self.check_ins.to_document(),
-            "sessions": [s.to_document() for s in self.sessions],
-        }
-
-    @classmethod
-    def from_document(cls, d: Mapping[str, Any]) -> Care:
-        return cls(
-            client_id=d["client_id"],
-            correlation_id=d.get("correlation_id"),
-            timezone=d.get("timezone"),
-            windows=windows_from(d.get("windows") or ()),
-            session_format=d.get("session_format") or "video",
-            proposals=tuple(Proposal.from_document(p) for p in d.get("proposals") or ()),
-            relationships=CareRelationships.from_document(d.get("relationships")),
-            series=None if d.get("series") is None else Series.from_document(d["series"]),
-            plan=None if d.get("plan") is None else Plan.from_document(d["plan"]),
-            check_ins=None if d.get("check_ins") is None else CheckIns.from_document(d["check_ins"]),
-            sessions=tuple(Session.from_document(s) for s in d.get("sessions") or ()),
-        )
+    def cancelled_by_system(
+        self, sessions: Iterable[Session], *, reason: str, now: datetime
+    ) -> tuple[Care, list[Session]]:
+        """`sessions` cancelled on the system's behalf (care changed): the record and them, cancelled."""
+        done = [
+            s.cancelled(status=SessionStatus.cancelled, by=CancelledBy.system, reason=reason, now=now)
+            for s in sessions
+        ]
+        return self.with_sessions(*done), done
 
 
 def windows_from(windows: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, Window], ...]:

@@ -21,7 +21,6 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from services.scheduling.domain.cancellation import CancelledBy, SessionStatus
 from services.scheduling.domain.care import Care, SeriesStatus, Session
 from services.scheduling.domain.rhythm import series_idle, stopped_check_ins
 from shared.care.relationship import CareState
@@ -105,11 +104,7 @@ def follow_consent(care: Care, event: BaseModel, at: datetime, now: datetime) ->
 
 def ending(care: Care, therapist_id: str, *, reason: str, now: datetime) -> tuple[Care, list[Session]]:
     """Care with `therapist_id` ends: their upcoming sessions cancelled, series and check-ins stopped."""
-    done = [
-        s.cancelled(status=SessionStatus.cancelled, by=CancelledBy.system, reason=reason, now=now)
-        for s in care.upcoming(now, therapist_id)
-    ]
-    care = care.with_sessions(*done)
+    care, done = care.cancelled_by_system(care.upcoming(now, therapist_id), reason=reason, now=now)
     series = care.series
     if series is not None and series.therapist_id == therapist_id and series.in_care:
         check_ins = stopped_check_ins(care.check_ins) if care.check_ins else None

@@ -54,6 +54,18 @@ class ClientWindows:
     weekly: tuple[tuple[int, Window], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimedSlot:
+    """A slot now held for one session: its time, padded time and the claims that hold it."""
+
+    therapist_id: str
+    availability: Availability
+    slot: Slot
+    busy_from: datetime
+    busy_to: datetime
+    claims: tuple[str, ...]
+
+
 class Refusal(StrEnum):
     """Why a given start cannot be booked; each is a code the API returns."""
 

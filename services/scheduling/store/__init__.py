@@ -4,6 +4,7 @@
   its outbox carries `therapist-availability-changed`;
 - `clients`: `_id = client_id`, the client's care (`domain/care.py`): windows, proposals,
   series, plan, check-ins and every session; its outbox carries the session events;
+  written as one unit of work by `clients.py`, in the form of `care_documents.py`;
 - `therapist_sessions`: `_id = therapist_id`, the therapist's sessions as a read model
   (slots, listings, calendar feed), rewritten from the client documents after each change;
 - `session_refs`: `_id = session_id`, which client document holds a session;

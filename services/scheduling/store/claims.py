@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.scheduling.domain.care import Care
+from services.scheduling.store.care_documents import care_from_document
 from shared.ports import Documents
 from shared.storage import AlreadyExists
 from shared.storage.documents import Revision
@@ -84,7 +84,7 @@ class ClaimLedger:
     async def _orphaned(self, claim: dict[str, Any], now: datetime) -> bool:
         """Whether a held claim's session does not (or no longer) hold it."""
         document = await self._clients.get(claim["client_id"])
-        session = None if document is None else Care.from_document(document).session(claim["holder"])
+        session = None if document is None else care_from_document(document).session(claim["holder"])
         if session is not None and not session.holds_time:
             return True  # cancelled: its release was lost
         if session is not None and claim["_id"] in session.claims:

@@ -17,13 +17,14 @@ from typing import Any
 from services.scheduling.domain.care import Care, Session
 from services.scheduling.domain.consent import shown_to_therapist
 from services.scheduling.domain.slots import Booked
+from services.scheduling.store.care_documents import session_from_document, session_to_document
 from shared.ports import Documents
 from shared.storage.documents import Revision
 
 
 async def sessions_of(store: Documents, therapist_id: str) -> list[Session]:
     document = await store.get(therapist_id)
-    return [Session.from_document(s) for s in (document or {}).get("sessions") or ()]
+    return [session_from_document(s) for s in (document or {}).get("sessions") or ()]
 
 
 async def booked_of(store: Documents, therapist_id: str) -> list[Booked]:
@@ -35,7 +36,7 @@ async def sync(store: Documents, care: Care, therapist_ids: Iterable[str]) -> No
     """Make each therapist's document show exactly this client's sessions with them."""
     for therapist_id in sorted(set(therapist_ids)):
         mine = [
-            s.to_document()
+            session_to_document(s)
             for s in care.sessions
             if s.therapist_id == therapist_id and shown_to_therapist(care, s)
         ]

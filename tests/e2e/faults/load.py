@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from services.notifications.sinks import MailSink
+from deploy.local.sinks import MailSink
 from tests.e2e.journey.system import Process, System
 from tests.e2e.journey.test_journey import OFFICE_WEEK, Journey, a_place
 

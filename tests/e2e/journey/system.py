@@ -30,7 +30,7 @@ from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from services.notifications.sinks import MailSink
+from deploy.local.sinks import MailSink
 from shared.clock import ClockSettings, build_clock, utc_now
 from shared.http.auth import Role, mint_token
 from shared.ports import Clock

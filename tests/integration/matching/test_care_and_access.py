@@ -79,7 +79,7 @@ async def test_a_booking_made_at_once_by_the_system_accepts_nothing(matching: Ru
 
 
 async def state_of(matching: RunningMatching, client_id: str, therapist_id: str, state: CareState) -> bool:
-    client = await matching.app.state.matching.clients.get(client_id)
+    client = await matching.app.state.context.clients.get(client_id)
     return care_of(client).state_of(therapist_id, datetime.now(UTC)) is state
 
 
@@ -175,7 +175,7 @@ async def test_a_therapist_the_client_switched_from_or_declined_reads_nothing_mo
     first = Reader(matching, data.client_id, t_first)
 
     async def in_care() -> bool:
-        client = await matching.app.state.matching.clients.get(data.client_id)
+        client = await matching.app.state.context.clients.get(data.client_id)
         return bool(client and client.get("therapist_id") == t_first)
 
     await eventually(in_care)

@@ -26,7 +26,7 @@ async def test_outcome_records_move_the_ranking_in_the_expected_direction(matchi
         *[check_in(helped, client_id=c, improved=True) for c in past_clients],
         *[check_in(harmed, client_id=c, deteriorated=True) for c in past_clients],
     )
-    outcomes = matching.app.state.matching.outcomes
+    outcomes = matching.app.state.context.outcomes
 
     async def recorded() -> bool:
         for therapist_id in (helped, harmed):

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.matching.app import matching_on
-from services.matching.commands.put_therapist import put_therapist
-from services.matching.context import Matching
+from services.matching.app import matching_context
+from services.matching.commands.put_therapist import PutTherapist, put_therapist
+from services.matching.context import MatchingContext
 from services.matching.handlers.on_intake_completed import on_intake_completed
 from shared.events.envelope import new_event
 from shared.runtime import ServiceRuntime
@@ -32,19 +32,19 @@ from tests.unit.matching.builders import profile
 @pytest.fixture
 async def replicas(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
-) -> AsyncIterator[list[Matching]]:
+) -> AsyncIterator[list[MatchingContext]]:
     settings = matching_settings(kafka_settings, mongo_settings, mongo_db.name, top_k=1)
     async with AsyncExitStack() as stack:
         built = []
         for _ in range(2):
             runtime = ServiceRuntime(settings)
-            built.append(matching_on(runtime, settings))
+            built.append(matching_context(runtime, settings))
             await stack.enter_async_context(runtime)
         yield built
     await drop_topics(kafka_settings)
 
 
-async def handle_intake(replica: Matching, place: Place) -> Any:
+async def handle_intake(replica: MatchingContext, place: Place) -> Any:
     data = place.intake()
     outgoing = new_event(data, source="tests")
     await on_intake_completed(replica)(data, outgoing.envelope)
@@ -54,12 +54,16 @@ async def handle_intake(replica: Matching, place: Place) -> Any:
 
 
 async def test_two_replicas_proposing_at_once_never_oversubscribe_a_therapist(
-    replicas: list[Matching],
+    replicas: list[MatchingContext],
 ) -> None:
     place = Place()
     first = replicas[0]
-    await put_therapist(first, "t-two", profile(licensed_jurisdictions=[place.jurisdiction], capacity=2))
-    await put_therapist(first, "t-one", profile(licensed_jurisdictions=[place.jurisdiction], capacity=1))
+    await put_therapist(
+        PutTherapist("t-two", profile(licensed_jurisdictions=[place.jurisdiction], capacity=2)), first
+    )
+    await put_therapist(
+        PutTherapist("t-one", profile(licensed_jurisdictions=[place.jurisdiction], capacity=1)), first
+    )
     for replica in replicas:
         await replica.directory.current()  # both loaded: each believes every place is free
     proposals = await asyncio.gather(*(handle_intake(replicas[n % 2], place) for n in range(6)))
@@ -72,13 +76,15 @@ async def test_two_replicas_proposing_at_once_never_oversubscribe_a_therapist(
 
 
 async def test_a_replica_sees_a_therapist_another_replica_added_before_it_ranks(
-    replicas: list[Matching],
+    replicas: list[MatchingContext],
 ) -> None:
     place = Place()
     first, second = replicas
     await second.directory.current()  # loaded before the therapist existed
     therapist_id = new_id("t")
-    await put_therapist(first, therapist_id, profile(licensed_jurisdictions=[place.jurisdiction]))
+    await put_therapist(
+        PutTherapist(therapist_id, profile(licensed_jurisdictions=[place.jurisdiction])), first
+    )
     proposal = await handle_intake(second, place)
     assert [c["therapist_id"] for c in proposal["candidates"]] == [therapist_id]
     seen = second.directory.index.get(therapist_id)
@@ -86,12 +92,14 @@ async def test_a_replica_sees_a_therapist_another_replica_added_before_it_ranks(
 
 
 async def test_a_replica_learns_of_holds_placed_by_another_through_the_journal(
-    replicas: list[Matching],
+    replicas: list[MatchingContext],
 ) -> None:
     place = Place()
     first, second = replicas
     therapist_id = f"t-{uuid.uuid4().hex[:6]}"
-    await put_therapist(first, therapist_id, profile(licensed_jurisdictions=[place.jurisdiction], capacity=3))
+    await put_therapist(
+        PutTherapist(therapist_id, profile(licensed_jurisdictions=[place.jurisdiction], capacity=3)), first
+    )
     await second.directory.current()
     await handle_intake(first, place)
     await handle_intake(first, place)

@@ -1,6 +1,6 @@
 """The notifications service run in-process on the real broker and database, with real outside servers.
 
-`running_notifications` starts a real SMTP server (aiosmtpd, through the service's own
+`running_notifications` starts a real SMTP server (aiosmtpd, through the local sinks'
 `MailSink`) and a real HTTP SMS/push provider (`ProviderSink`, which checks the webhook
 signature) on free ports, builds the app exactly as `python -m services.notifications`
 does but with a `ManualClock`, starts its runtime in the test's event loop, and talks
@@ -25,9 +25,9 @@ from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
 
+from deploy.local.sinks import MailSink, ProviderSink
 from services.notifications.app import build_app
 from services.notifications.settings import NotificationsSettings
-from services.notifications.sinks import MailSink, ProviderSink
 from shared.http.auth import Role, mint_token
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock

@@ -28,10 +28,10 @@ from fastapi import FastAPI
 from pydantic import BaseModel, SecretStr
 
 from services.scheduling.app import build_app
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_care import load_care
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Care
 from services.scheduling.settings import SchedulingSettings
+from services.scheduling.store.clients import load_care
 from shared.events.common import Candidate, PlanStatus, SessionCadence, WeeklyWindow
 from shared.events.envelope import OutgoingEvent
 from shared.events.models import MatchAccepted, MatchProposed, TreatmentPlanUpdated
@@ -126,7 +126,7 @@ class RunningScheduling:
 
     async def care(self, client_id: str) -> Care | None:
         """The client's care record as the service stored it."""
-        context: Scheduling = self.app.state.scheduling
+        context: SchedulingContext = self.app.state.context
         return await load_care(context, client_id)
 
     async def publish(self, data: BaseModel) -> OutgoingEvent:

@@ -17,6 +17,7 @@ from shared.messaging.consumption import PermanentError
 from shared.messaging.dead_letters import DLQ_HEADERS
 from shared.messaging.replay import replay_dead_letters
 from shared.messaging.subscriptions import Subscription
+from shared.refusals import Conflict
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.inbox import Inbox
 from tests.support.kafka import check_in_due, event, eventually, publish_events, publish_raw, read_records
@@ -202,6 +203,31 @@ async def test_permanent_error_from_handler_is_dead_lettered_without_retry(
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert calls == ["ci-impossible"]
     assert headers[DLQ_HEADERS.reason] == "rejected_by_handler"
+
+
+async def test_a_command_refusal_in_a_handler_is_dead_lettered_at_once_with_its_code(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    calls: list[str] = []
+
+    async def refusing(data: CheckInDue, envelope: Envelope) -> None:
+        calls.append(data.check_in_id)
+        raise Conflict("the check-in belongs to another client", code="check_in_of_another_client")
+
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, refusing)]
+    )
+    topic = kafka_settings.topic("check-in-due")
+    await runtime.start()
+    try:
+        await publish_events(kafka_settings, event(check_in_due(check_in_id="ci-refused")))
+        dead = await read_records(kafka_settings, f"{topic}.dlq", expect=1)
+    finally:
+        await runtime.stop()
+    headers = {k: v.decode() for k, v in dead[0].headers}
+    assert calls == ["ci-refused"]
+    assert headers[DLQ_HEADERS.reason] == "rejected_by_handler"
+    assert headers[DLQ_HEADERS.error] == "Conflict: check_in_of_another_client"
 
 
 async def test_two_consumers_in_one_group_split_partitions_and_handle_each_event_once(

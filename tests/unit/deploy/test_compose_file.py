@@ -339,9 +339,14 @@ def stages() -> list[list[tuple[str, str]]]:
     return result
 
 
+def stage(name: str) -> list[tuple[str, str]]:
+    """The Dockerfile stage `FROM ... AS <name>`."""
+    (found,) = [s for s in stages() if s[0][1].endswith(f"AS {name}")]
+    return found
+
+
 def test_dockerfile_builds_in_stages_and_ships_only_the_venv() -> None:
-    builder, runtime = stages()
-    assert builder[0][1].endswith("AS builder")
+    builder, runtime = stage("builder"), stage("runtime")
     builder_text = " ".join(arguments for _, arguments in builder)
     assert "uv==0.13.8" in builder_text
     assert "uv sync --frozen --no-dev --no-install-project" in builder_text
@@ -353,7 +358,8 @@ def test_dockerfile_builds_in_stages_and_ships_only_the_venv() -> None:
 
 
 def test_dockerfile_takes_a_service_build_arg_and_runs_that_service() -> None:
-    runtime = dict(stages()[-1])
+    runtime = dict(stage("runtime"))
+    assert stages()[-1] == [("FROM", "runtime AS service")], "the default target is the service image"
     assert runtime["ARG"] == "SERVICE"
     assert "CAREPATH_SERVICE=${SERVICE}" in runtime["ENV"]
     assert 'python -m \\"services.${CAREPATH_SERVICE}\\"' in runtime["CMD"]
@@ -362,10 +368,20 @@ def test_dockerfile_takes_a_service_build_arg_and_runs_that_service() -> None:
 
 
 def test_dockerfile_runs_as_a_numeric_non_root_user() -> None:
-    users = [arguments for instruction, arguments in stages()[-1] if instruction == "USER"]
+    users = [arguments for instruction, arguments in stage("runtime") if instruction == "USER"]
     assert users, "the runtime stage sets no USER"
     uid = users[-1].split(":")[0]
     assert uid.isdigit() and int(uid) != 0
+
+
+def test_the_local_sinks_have_a_stage_of_their_own_and_stay_out_of_service_images() -> None:
+    sinks = dict(stage("sinks"))
+    assert sinks["FROM"] == "runtime AS sinks"
+    assert "deploy.local.sinks" in sinks["CMD"]
+    runtime_copies = [a for i, a in stage("runtime") if i == "COPY"]
+    assert not [a for a in runtime_copies if "deploy" in a]
+    compose_sinks = load_compose()["services"]["sinks"]
+    assert compose_sinks["build"]["target"] == "sinks"
 
 
 def test_dockerignore_keeps_local_state_out_but_the_sources_in() -> None:

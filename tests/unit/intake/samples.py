@@ -1,13 +1,18 @@
-"""Sample intake content, care relationship events and fakes-backed stores for the intake tests."""
+"""Sample intake content, care relationship events and a fakes-backed context for the intake tests."""
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.intake.store import IntakeStores
+from services.intake.commands.create_intake import CreateIntake, create_intake
+from services.intake.commands.submit_intake import SubmitIntake, submit_intake
+from services.intake.context import IntakeContext
+from services.intake.domain.intake import NewIntake
+from shared.care.crisis_resources import SERVED_COUNTRIES
 from shared.events.common import Candidate
 from shared.events.models import (
     MatchAccepted,
@@ -16,8 +21,10 @@ from shared.events.models import (
     SessionAttendanceRecorded,
     SessionBooked,
 )
+from shared.ports import Clock
 from shared.security.field_encryption import FieldCipher
-from tests.support.fakes import InMemoryDocuments
+from shared.storage import Document
+from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
 
 BACKGROUND = "Panic attacks since my father's illness; I avoid the train to work."
 GOAL_TEXT = "Take the train to work again without a panic attack."
@@ -27,12 +34,28 @@ def cipher() -> FieldCipher:
     return FieldCipher({"k1": os.urandom(32)}, "k1")
 
 
-def stores() -> IntakeStores:
-    return IntakeStores(
+EXPIRY = timedelta(days=7)
+
+
+def context(
+    *,
+    clock: Clock | None = None,
+    timers: InMemoryTimers | None = None,
+    served: Collection[str] = SERVED_COUNTRIES,
+    expiry: timedelta = EXPIRY,
+) -> IntakeContext:
+    """The service's context on in-memory fakes, with a fresh cipher (`ctx.cipher`)."""
+    sealing = cipher()
+    return IntakeContext(
         clients=InMemoryDocuments("clients"),
         intakes=InMemoryDocuments("intakes"),
         plans=InMemoryDocuments("treatment_plans"),
         check_ins=InMemoryDocuments("check_ins"),
+        timers=timers or InMemoryTimers(),
+        clock=clock or ManualClock(),
+        cipher_of=lambda: sealing,
+        served_countries=tuple(served),
+        check_in_expiry=expiry,
     )
 
 
@@ -56,6 +79,21 @@ def complete_sections(**overrides: Any) -> dict[str, Any]:
         "availability": [{"day": "tuesday", "start": "09:00", "end": "17:00"}],
     }
     return {**sections, **overrides}
+
+
+async def draft(ctx: IntakeContext, *, created_by: dict[str, str] | None = None, **sections: Any) -> Document:
+    """A draft of client-1's with `sections`, created now (`ctx.clock`)."""
+    new = NewIntake.model_validate({"client_id": "client-1", **sections})
+    command = CreateIntake(
+        new=new, fields=frozenset(new.model_fields_set), created_by=created_by or {}, now=ctx.clock()
+    )
+    return await create_intake(command, ctx)
+
+
+async def submitted(ctx: IntakeContext, **overrides: Any) -> Document:
+    """Client-1's intake, complete (with `overrides`) and submitted now."""
+    created = await draft(ctx, **complete_sections(**overrides))
+    return await submit_intake(SubmitIntake(intake_id=str(created["_id"]), now=ctx.clock()), ctx)
 
 
 HIGH_RISK = {

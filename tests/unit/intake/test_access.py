@@ -9,16 +9,17 @@ from pydantic import BaseModel
 
 from services.intake.__main__ import main
 from services.intake.api.access import client_record_for, ensure_plan_author, ensure_visible
-from services.intake.api.context import AuditedChange
-from services.intake.commands.follow_care import follow_care
+from services.intake.api.audit import AuditedChange
+from services.intake.commands.follow_care import FollowCare, follow_care
+from services.intake.context import IntakeContext
 from services.intake.domain.care import plan_author
 from services.intake.settings import IntakeSettings
-from services.intake.store import IntakeStores
-from services.intake.store.client_records import care_of
+from services.intake.store.client_records import client_record
 from shared.care.relationship import Access, CareRelationships, CareState
 from shared.events.envelope import new_event
 from shared.http.auth import Principal, Role
-from shared.http.problems import Problem
+from shared.http.problems import refusal_problem
+from shared.refusals import Conflict, Invalid, NotFound
 from tests.support.fakes import ManualClock, RecordingAudit
 from tests.unit.intake import samples
 
@@ -27,13 +28,13 @@ NOW = ManualClock()()
 INTAKE = {"_id": "intake-1", "client_id": CLIENT}
 
 
-async def related(*events: BaseModel) -> IntakeStores:
-    """Stores whose client record folded `events`, a minute apart, as the handlers do."""
-    stores = samples.stores()
+async def related(*events: BaseModel) -> IntakeContext:
+    """A context whose client record folded `events`, a minute apart, as the handlers do."""
+    ctx = samples.context()
     for minutes, data in enumerate(events):
         envelope = new_event(data, source="tests", now=NOW - timedelta(hours=1) + timedelta(minutes=minutes))
-        await follow_care(stores, CLIENT, data, envelope.envelope)
-    return stores
+        await follow_care(FollowCare(CLIENT, data, envelope.envelope), ctx)
+    return ctx
 
 
 def audit_of(who: Principal) -> tuple[AuditedChange, RecordingAudit]:
@@ -74,18 +75,16 @@ EXPIRED = (samples.proposed(CLIENT, THERAPIST, expires_at=NOW - timedelta(minute
 async def test_a_therapist_sees_what_their_care_relationship_allows_and_refusals_are_audited(
     events: tuple[BaseModel, ...], referral: bool, record: bool, basis: str
 ) -> None:
-    stores = await related(*events)
+    ctx = await related(*events)
     for needed, allowed in ((Access.referral, referral), (Access.record, record)):
         audit, trail = audit_of(clinician())
         if allowed:
-            granted = await client_record_for(
-                audit, CLIENT, stores, now=NOW, resource="check_ins", needed=needed
-            )
+            granted = await client_record_for(audit, CLIENT, ctx, resource="check_ins", needed=needed)
             assert granted.basis == basis and trail.records == []
         else:
-            with pytest.raises(Problem) as refused:
-                await client_record_for(audit, CLIENT, stores, now=NOW, resource="check_ins", needed=needed)
-            assert refused.value.status == 404  # as if the client did not exist
+            with pytest.raises(NotFound) as refused:
+                await client_record_for(audit, CLIENT, ctx, resource="check_ins", needed=needed)
+            assert refusal_problem(refused.value).status == 404  # as if the client did not exist
             (entry,) = trail.records
             assert (entry["action"], entry["basis"], entry["actor"]) == ("refused", basis, THERAPIST)
             assert entry["client_id"] == CLIENT
@@ -104,28 +103,26 @@ async def test_the_client_and_privileged_callers_see_the_record_whatever_the_rel
 ) -> None:
     audit, _ = audit_of(who)
     granted = await ensure_visible(
-        audit, dict(INTAKE), await related(), now=NOW, resource="intake", resource_id="intake-1"
+        audit, dict(INTAKE), await related(), resource="intake", resource_id="intake-1"
     )
     assert granted.basis == basis
 
 
 async def test_another_client_gets_404_on_a_record_addressed_by_id_or_by_client() -> None:
     audit, trail = audit_of(Principal("client-2", Role.client))
-    with pytest.raises(Problem) as by_id:
-        await ensure_visible(
-            audit, dict(INTAKE), samples.stores(), now=NOW, resource="intake", resource_id="i"
-        )
-    with pytest.raises(Problem) as by_client:
-        await client_record_for(audit, CLIENT, samples.stores(), now=NOW, resource="client_intakes")
-    assert by_id.value.status == by_client.value.status == 404
+    with pytest.raises(NotFound) as by_id:
+        await ensure_visible(audit, dict(INTAKE), samples.context(), resource="intake", resource_id="i")
+    with pytest.raises(NotFound) as by_client:
+        await client_record_for(audit, CLIENT, samples.context(), resource="client_intakes")
+    assert refusal_problem(by_id.value).status == refusal_problem(by_client.value).status == 404
     assert [e["basis"] for e in trail.records] == ["not_own_record", "not_own_record"]
 
 
 async def test_a_missing_record_is_not_found_even_for_an_admin() -> None:
     audit, _ = audit_of(Principal("ops", Role.admin))
-    with pytest.raises(Problem) as missing:
-        await ensure_visible(audit, None, samples.stores(), now=NOW, resource="intake", resource_id="x")
-    assert missing.value.status == 404
+    with pytest.raises(NotFound) as missing:
+        await ensure_visible(audit, None, samples.context(), resource="intake", resource_id="x")
+    assert refusal_problem(missing.value).status == 404
 
 
 # ---------------------------------------------------------------------- who writes the plan
@@ -160,40 +157,41 @@ def test_only_the_therapist_in_care_or_an_admin_for_them_writes_the_plan(
 
 
 async def test_a_chosen_therapist_writing_the_plan_is_told_the_introduction_was_not_held() -> None:
-    stores = await related(*CHOSEN)
+    ctx = await related(*CHOSEN)
     audit, trail = audit_of(clinician())
-    granted = await client_record_for(audit, CLIENT, stores, now=NOW, resource="treatment_plan")
-    with pytest.raises(Problem) as refused:
+    granted = await client_record_for(audit, CLIENT, ctx, resource="treatment_plan")
+    with pytest.raises(Conflict) as refused:
         await ensure_plan_author(audit, granted, named=None)
-    assert (refused.value.status, refused.value.extensions["code"]) == (409, "not_in_care")
+    problem = refusal_problem(refused.value)
+    assert (problem.status, problem.extensions["code"]) == (409, "not_in_care")
     (entry,) = trail.records
     assert (entry["action"], entry["resource"], entry["basis"]) == ("refused", "treatment_plan", "chosen")
 
 
 async def test_a_clinician_cannot_write_the_plan_in_another_therapists_name() -> None:
-    stores = await related(*IN_CARE)
+    ctx = await related(*IN_CARE)
     audit, _ = audit_of(clinician())
-    granted = await client_record_for(audit, CLIENT, stores, now=NOW, resource="treatment_plan")
-    with pytest.raises(Problem) as refused:
+    granted = await client_record_for(audit, CLIENT, ctx, resource="treatment_plan")
+    with pytest.raises(Invalid) as refused:
         await ensure_plan_author(audit, granted, named=OTHER)
-    assert refused.value.status == 422
+    assert refusal_problem(refused.value).status == 422
     assert await ensure_plan_author(audit, granted, named=THERAPIST) == THERAPIST
 
 
 async def test_relationship_events_redelivered_change_nothing_twice() -> None:
-    stores = samples.stores()
+    ctx = samples.context()
     outgoing = [new_event(data, source="tests", now=NOW) for data in IN_CARE]
     for event in [*outgoing, *outgoing]:
-        await follow_care(stores, CLIENT, event.data, event.envelope)
-    record = await stores.clients.get(CLIENT)
-    assert record is not None
-    assert care_of(record).in_care_with == THERAPIST
-    assert care_of(record).state_of(OTHER, NOW) is CareState.withdrawn  # the other candidate lapsed
+        await follow_care(FollowCare(CLIENT, event.data, event.envelope), ctx)
+    assert await ctx.clients.get(CLIENT) is not None
+    care = (await client_record(ctx.clients, CLIENT)).care
+    assert care.in_care_with == THERAPIST
+    assert care.state_of(OTHER, NOW) is CareState.withdrawn  # the other candidate lapsed
 
 
 async def test_a_booking_that_is_no_choice_creates_no_record() -> None:
-    stores = await related(samples.booked(CLIENT, THERAPIST, by="system"))
-    assert await stores.clients.get(CLIENT) is None
+    ctx = await related(samples.booked(CLIENT, THERAPIST, by="system"))
+    assert await ctx.clients.get(CLIENT) is None
 
 
 # ---------------------------------------------------------------------- start-up refusals

@@ -7,22 +7,29 @@ from typing import Any
 
 import pytest
 
-from services.intake.commands.answer_check_in import CheckInAnswers, answer_check_in
-from services.intake.commands.create_intake import create_intake
-from services.intake.commands.expire_check_in import expire_check_in
-from services.intake.commands.refusals import Conflict, InvalidFields
-from services.intake.commands.submit_intake import submit_intake
-from services.intake.commands.write_treatment_plan import TreatmentPlanInput, write_treatment_plan
-from services.intake.domain.check_ins import EarlierCheckIn, consecutive_missed
-from services.intake.domain.intake import NewIntake
-from services.intake.handlers.on_check_in_due import CHECK_IN_EXPIRY, on_check_in_due
-from services.intake.handlers.on_check_in_expiry import on_check_in_expiry
-from services.intake.store import IntakeStores
+from services.intake.commands.answer_check_in import AnswerCheckIn, answer_check_in
+from services.intake.commands.expire_check_in import ExpireCheckIn, expire_check_in
+from services.intake.commands.write_treatment_plan import (
+    TreatmentPlanInput,
+    WriteTreatmentPlan,
+    write_treatment_plan,
+)
+from services.intake.context import IntakeContext
+from services.intake.domain.check_ins import (
+    CheckInAnswers,
+    CheckInStatus,
+    EarlierCheckIn,
+    consecutive_missed,
+    expires,
+    takes_answer,
+)
+from services.intake.handlers.on_check_in_due import on_check_in_due
+from services.intake.handlers.on_check_in_expiry_timer import on_check_in_expiry_timer
+from services.intake.timers import CHECK_IN_EXPIRY
 from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInCompleted, CheckInDue, CheckInMissed, RiskFlagged
-from shared.messaging.consumption import PermanentError
 from shared.messaging.subscriptions import Handler
-from shared.ports import Clock
+from shared.refusals import Conflict, Invalid
 from shared.storage import Document
 from shared.storage.timers import Timer
 from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
@@ -30,12 +37,12 @@ from tests.unit.intake import samples
 
 CALM_GAD7 = [1, 1, 1, 1, 1, 0, 0]  # 5, from a baseline of 14: reliably better
 DUE_AT = datetime(2026, 3, 16, 9, tzinfo=UTC)
-EXPIRY = timedelta(days=7)
+EXPIRY = samples.EXPIRY
 
 
-def opened(stores: IntakeStores, clock: Clock, timers: InMemoryTimers | None = None) -> Handler:
-    """The check-in-due handler, with the expiry timers it schedules kept in `timers`."""
-    return on_check_in_due(stores, clock, timers or InMemoryTimers(), expiry=EXPIRY)
+def opened(ctx: IntakeContext) -> Handler:
+    """The check-in-due handler; the expiry timers it schedules are kept in `ctx.timers`."""
+    return on_check_in_due(ctx)
 
 
 def due(check_in_id: str = "ci-1", client_id: str = "client-1", **kwargs: Any) -> OutgoingEvent:
@@ -49,16 +56,11 @@ def due(check_in_id: str = "ci-1", client_id: str = "client-1", **kwargs: Any) -
     return new_event(data, source="scheduling", correlation_id="journey-from-scheduling", **kwargs)
 
 
-async def submitted_intake(stores: IntakeStores, cipher: Any, **overrides: Any) -> str:
-    new = NewIntake.model_validate({"client_id": "client-1", **samples.complete_sections(**overrides)})
-    created = await create_intake(
-        stores, cipher, new, fields=new.model_fields_set, created_by={}, now=ManualClock()()
-    )
-    await submit_intake(stores, cipher, str(created["_id"]), now=ManualClock()())
-    return str(created["_id"])
+async def submitted_intake(ctx: IntakeContext, **overrides: Any) -> str:
+    return str((await samples.submitted(ctx, **overrides))["_id"])
 
 
-async def with_plan(stores: IntakeStores, cipher: Any) -> None:
+async def with_plan(ctx: IntakeContext) -> None:
     plan = TreatmentPlanInput.model_validate(
         {
             "approach": "cbt",
@@ -71,9 +73,14 @@ async def with_plan(stores: IntakeStores, cipher: Any) -> None:
             ],
         }
     )
-    await write_treatment_plan(
-        stores, cipher, "client-1", plan, therapist_id="therapist-1", written_by={}, now=ManualClock()()
+    command = WriteTreatmentPlan(
+        client_id="client-1", plan=plan, therapist_id="therapist-1", written_by={}, now=ctx.clock()
     )
+    await write_treatment_plan(command, ctx)
+
+
+async def respond(ctx: IntakeContext, check_in_id: str, given: CheckInAnswers) -> Document:
+    return await answer_check_in(AnswerCheckIn(check_in_id=check_in_id, answers=given, now=ctx.clock()), ctx)
 
 
 def answers(phq9: list[int] | None = None, gad7: list[int] | None = None, **more: Any) -> CheckInAnswers:
@@ -82,61 +89,55 @@ def answers(phq9: list[int] | None = None, gad7: list[int] | None = None, **more
     )
 
 
-def check_in_events(stores: IntakeStores) -> list[OutgoingEvent]:
-    assert isinstance(stores.check_ins, InMemoryDocuments)
-    return stores.check_ins.events
+def check_in_events(ctx: IntakeContext) -> list[OutgoingEvent]:
+    assert isinstance(ctx.check_ins, InMemoryDocuments)
+    return ctx.check_ins.events
 
 
 async def test_check_in_due_creates_one_pending_check_in_listed_on_the_record() -> None:
-    stores, clock = samples.stores(), ManualClock()
-    handle = opened(stores, clock)
+    ctx = samples.context()
+    handle = opened(ctx)
     event = due()
     await handle(event.data, event.envelope)
-    check_in = await stores.check_ins.get("ci-1")
+    check_in = await ctx.check_ins.get("ci-1")
     assert check_in is not None and check_in["status"] == "pending"
-    record = await stores.clients.get("client-1")
+    record = await ctx.clients.get("client-1")
     assert record is not None and record["check_in_ids"] == ["ci-1"]
 
 
 async def test_a_redelivered_check_in_due_creates_nothing_more() -> None:
-    stores, clock = samples.stores(), ManualClock()
-    handle = opened(stores, clock)
+    ctx = samples.context()
+    handle = opened(ctx)
     event = due()
     await handle(event.data, event.envelope)
     await handle(event.data, event.envelope)
     again = due()  # the same check-in under a new event id (scheduling fired it again)
     await handle(again.data, again.envelope)
-    assert isinstance(stores.check_ins, InMemoryDocuments)
-    assert list(stores.check_ins.documents) == ["ci-1"]
-    record = await stores.clients.get("client-1")
+    assert isinstance(ctx.check_ins, InMemoryDocuments)
+    assert list(ctx.check_ins.documents) == ["ci-1"]
+    record = await ctx.clients.get("client-1")
     assert record is not None and record["check_in_ids"] == ["ci-1"]
 
 
 async def test_a_check_in_id_of_another_client_can_never_succeed() -> None:
-    stores, clock = samples.stores(), ManualClock()
-    handle = opened(stores, clock)
+    ctx = samples.context()
+    handle = opened(ctx)
     first, other = due(), due(client_id="client-2")
     await handle(first.data, first.envelope)
-    with pytest.raises(PermanentError):
+    with pytest.raises(Conflict):  # the pipeline dead-letters a refusal at once
         await handle(other.data, other.envelope)
 
 
 async def test_an_answered_check_in_publishes_its_change_against_the_intake_baseline() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    intake_id = await submitted_intake(stores, cipher)  # PHQ-9 8, GAD-7 14
-    await with_plan(stores, cipher)
+    ctx = samples.context()
+    intake_id = await submitted_intake(ctx)  # PHQ-9 8, GAD-7 14
+    await with_plan(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     progress = [{"goal": "reduce_panic", "score": 8}, {"goal": "calmer", "score": 5}]
-    done = await answer_check_in(
-        stores,
-        cipher,
-        "ci-1",
-        answers(gad7=CALM_GAD7, goal_progress=progress, note="Slept better"),
-        now=clock(),
-    )
+    done = await respond(ctx, "ci-1", answers(gad7=CALM_GAD7, goal_progress=progress, note="Slept better"))
 
-    (completed,) = check_in_events(stores)
+    (completed,) = check_in_events(ctx)
     assert isinstance(completed.data, CheckInCompleted)
     change = completed.data.change
     assert (change.phq9_delta, change.gad7_delta) == (0, -9)
@@ -152,24 +153,24 @@ async def test_an_answered_check_in_publishes_its_change_against_the_intake_base
 
 
 async def test_a_check_in_answered_twice_publishes_once() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
+    ctx = samples.context()
+    await submitted_intake(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
-    first = await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
-    second = await answer_check_in(stores, cipher, "ci-1", answers(phq9=[3] * 9), now=clock())
+    await opened(ctx)(event.data, event.envelope)
+    first = await respond(ctx, "ci-1", answers())
+    second = await respond(ctx, "ci-1", answers(phq9=[3] * 9))
     assert second["result"] == first["result"]
-    assert len(check_in_events(stores)) == 1
+    assert len(check_in_events(ctx)) == 1
 
 
 async def test_a_positive_re_screen_flags_risk_first_with_the_check_in_id() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
+    ctx = samples.context()
+    await submitted_intake(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     risky = CheckInAnswers.model_validate({**samples.HIGH_RISK, "gad7": [2] * 7})
-    await answer_check_in(stores, cipher, "ci-1", risky, now=clock())
-    flagged, completed = check_in_events(stores)
+    await respond(ctx, "ci-1", risky)
+    flagged, completed = check_in_events(ctx)
     assert isinstance(flagged.data, RiskFlagged)
     assert (flagged.data.check_in_id, flagged.data.risk_level) == ("ci-1", "high")
     assert isinstance(completed.data, CheckInCompleted)
@@ -178,63 +179,80 @@ async def test_a_positive_re_screen_flags_risk_first_with_the_check_in_id() -> N
 
 
 async def test_three_check_ins_without_reliable_improvement_suggest_a_review() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
-    handle = opened(stores, clock)
+    clock = ManualClock()
+    ctx = samples.context(clock=clock)
+    await submitted_intake(ctx)
+    handle = opened(ctx)
     for number in (1, 2, 3):
         event = due(f"ci-{number}")
         await handle(event.data, event.envelope)
         clock.advance(timedelta(days=14))
-        await answer_check_in(stores, cipher, f"ci-{number}", answers(), now=clock())
-    reasons = [e.data.review_reasons for e in check_in_events(stores) if isinstance(e.data, CheckInCompleted)]
+        await respond(ctx, f"ci-{number}", answers())
+    reasons = [e.data.review_reasons for e in check_in_events(ctx) if isinstance(e.data, CheckInCompleted)]
     assert reasons == [[], [], ["no_reliable_improvement"]]
 
 
 async def test_answers_must_rate_every_plan_goal_and_the_screener_when_item9_is_positive() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
-    await with_plan(stores, cipher)
+    ctx = samples.context()
+    await submitted_intake(ctx)
+    await with_plan(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     bad = answers(phq9=[0] * 8 + [1], goal_progress=[{"goal": "unknown", "score": 3}])
-    with pytest.raises(InvalidFields) as refused:
-        await answer_check_in(stores, cipher, "ci-1", bad, now=clock())
+    with pytest.raises(Invalid) as refused:
+        await respond(ctx, "ci-1", bad)
     assert [e.field for e in refused.value.errors] == [
         "body.cssrs",
         "body.goal_progress.0.goal",
         "body.goal_progress",
     ]
-    pending = await stores.check_ins.get("ci-1")
+    pending = await ctx.check_ins.get("ci-1")
     assert pending is not None and pending["status"] == "pending"
-    assert check_in_events(stores) == []
+    assert check_in_events(ctx) == []
 
 
 async def test_a_check_in_without_a_submitted_intake_has_no_baseline() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
+    ctx = samples.context()
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     with pytest.raises(Conflict):
-        await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+        await respond(ctx, "ci-1", answers())
+
+
+@pytest.mark.parametrize(
+    ("status", "answered", "expired"),
+    [("pending", True, True), ("completed", False, False), ("missed", None, False)],
+)
+def test_only_a_pending_check_in_changes_and_a_missed_one_refuses_an_answer(
+    status: CheckInStatus, answered: bool | None, expired: bool
+) -> None:
+    if answered is None:
+        with pytest.raises(Conflict) as refused:
+            takes_answer(status)
+        assert refused.value.code == "check_in_missed"
+    else:
+        assert takes_answer(status) is answered
+    assert expires(status) is expired
 
 
 # ---------------------------------------------------------------------- expiry as missed
 
 
-async def expire(stores: IntakeStores, check_in_id: str, clock: ManualClock) -> Document | None:
-    return await expire_check_in(
-        stores, check_in_id, expiry=EXPIRY, event_id=f"timer-event-{check_in_id}", now=clock()
-    )
+async def expire(ctx: IntakeContext, check_in_id: str) -> Document | None:
+    command = ExpireCheckIn(check_in_id=check_in_id, event_id=f"timer-event-{check_in_id}", now=ctx.clock())
+    return await expire_check_in(command, ctx)
 
 
-def missed_events(stores: IntakeStores) -> list[CheckInMissed]:
-    return [e.data for e in check_in_events(stores) if isinstance(e.data, CheckInMissed)]
+def missed_events(ctx: IntakeContext) -> list[CheckInMissed]:
+    return [e.data for e in check_in_events(ctx) if isinstance(e.data, CheckInMissed)]
 
 
 async def test_check_in_due_schedules_its_expiry_once_a_week_after_it_fell_due() -> None:
-    stores, clock, timers = samples.stores(), ManualClock(), InMemoryTimers()
+    clock, timers = ManualClock(), InMemoryTimers()
+    ctx = samples.context(clock=clock, timers=timers)
     event = due()
-    await opened(stores, clock, timers)(event.data, event.envelope)
-    await opened(stores, clock, timers)(event.data, event.envelope)  # redelivered
+    await opened(ctx)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)  # redelivered
     assert list(timers.pending()) == ["check-in-expiry:ci-1"]
     timer = timers.pending()["check-in-expiry:ci-1"]
     assert (timer.kind, timer.payload) == (CHECK_IN_EXPIRY, {"check_in_id": "ci-1"})
@@ -242,60 +260,63 @@ async def test_check_in_due_schedules_its_expiry_once_a_week_after_it_fell_due()
 
 
 async def test_an_unanswered_check_in_expires_as_missed_with_its_event_in_the_same_write() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    intake_id = await submitted_intake(stores, cipher)
+    clock = ManualClock()
+    ctx = samples.context(clock=clock)
+    intake_id = await submitted_intake(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     clock.advance(timedelta(days=21))
-    missed = await expire(stores, "ci-1", clock)
+    missed = await expire(ctx, "ci-1")
     assert missed is not None and (missed["status"], missed["missed_at"]) == ("missed", clock())
-    (published,) = check_in_events(stores)
+    (published,) = check_in_events(ctx)
     assert isinstance(published.data, CheckInMissed)
     assert published.envelope.id == "timer-event-ci-1"  # the timer's deterministic id
     assert published.envelope.correlation_id == intake_id
     assert published.envelope.causation_id == event.envelope.id
     assert (published.data.therapist_id, published.data.consecutive_missed) == ("therapist-1", 1)
-    again = await expire(stores, "ci-1", clock)  # fired again (another replica, a restart)
-    assert again == missed and len(check_in_events(stores)) == 1
+    again = await expire(ctx, "ci-1")  # fired again (another replica, a restart)
+    assert again == missed and len(check_in_events(ctx)) == 1
 
 
 async def test_an_answered_check_in_does_not_expire() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
+    clock = ManualClock()
+    ctx = samples.context(clock=clock)
+    await submitted_intake(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
-    await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+    await opened(ctx)(event.data, event.envelope)
+    await respond(ctx, "ci-1", answers())
     clock.advance(timedelta(days=8))
-    still = await expire(stores, "ci-1", clock)
+    still = await expire(ctx, "ci-1")
     assert still is not None and still["status"] == "completed"
-    assert missed_events(stores) == []
+    assert missed_events(ctx) == []
 
 
 async def test_a_missed_check_in_can_no_longer_be_answered() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
+    ctx = samples.context()
+    await submitted_intake(ctx)
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
-    await expire(stores, "ci-1", clock)
+    await opened(ctx)(event.data, event.envelope)
+    await expire(ctx, "ci-1")
     with pytest.raises(Conflict) as refused:
-        await answer_check_in(stores, cipher, "ci-1", answers(), now=clock())
+        await respond(ctx, "ci-1", answers())
     assert refused.value.code == "check_in_missed"
-    assert [type(e.data) for e in check_in_events(stores)] == [CheckInMissed]
+    assert [type(e.data) for e in check_in_events(ctx)] == [CheckInMissed]
 
 
 async def test_misses_in_a_row_are_counted_and_an_answer_resets_the_count() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher)
-    handle = opened(stores, clock)
+    clock = ManualClock()
+    ctx = samples.context(clock=clock)
+    await submitted_intake(ctx)
+    handle = opened(ctx)
     for number, answered in ((1, False), (2, False), (3, True), (4, False), (5, False), (6, False)):
         event = due(f"ci-{number}")
         await handle(event.data, event.envelope)
         clock.advance(timedelta(days=14))
         if answered:
-            await answer_check_in(stores, cipher, f"ci-{number}", answers(), now=clock())
+            await respond(ctx, f"ci-{number}", answers())
         else:
-            await expire(stores, f"ci-{number}", clock)
-    assert [(m.check_in_id, m.consecutive_missed) for m in missed_events(stores)] == [
+            await expire(ctx, f"ci-{number}")
+    assert [(m.check_in_id, m.consecutive_missed) for m in missed_events(ctx)] == [
         ("ci-1", 1),
         ("ci-2", 2),
         ("ci-4", 1),
@@ -316,9 +337,9 @@ def test_an_earlier_check_in_past_its_own_deadline_counts_as_missed_though_not_y
 
 
 async def test_the_expiry_timer_fires_with_an_event_id_derived_from_the_timer() -> None:
-    stores, clock = samples.stores(), ManualClock()
+    ctx = samples.context()
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     timer = Timer(
         id="check-in-expiry:ci-1",
         kind=CHECK_IN_EXPIRY,
@@ -326,19 +347,19 @@ async def test_the_expiry_timer_fires_with_an_event_id_derived_from_the_timer() 
         attempts=1,
         payload={"check_in_id": "ci-1"},
     )
-    fire = on_check_in_expiry(stores, clock, expiry=EXPIRY)
+    fire = on_check_in_expiry_timer(ctx)
     assert await fire(timer) == []  # published through the check-in's own outbox
-    (published,) = check_in_events(stores)
+    (published,) = check_in_events(ctx)
     assert published.envelope.id == timer.event_id("check-in-missed")
 
 
 async def test_a_high_risk_check_in_flags_risk_where_the_client_lives() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await submitted_intake(stores, cipher, jurisdiction="ES-MD", languages=["es", "en"])
+    ctx = samples.context()
+    await submitted_intake(ctx, jurisdiction="ES-MD", languages=["es", "en"])
     event = due()
-    await opened(stores, clock)(event.data, event.envelope)
+    await opened(ctx)(event.data, event.envelope)
     risky = CheckInAnswers.model_validate({**samples.HIGH_RISK, "gad7": [2] * 7})
-    await answer_check_in(stores, cipher, "ci-1", risky, now=clock())
-    flagged = check_in_events(stores)[0].data
+    await respond(ctx, "ci-1", risky)
+    flagged = check_in_events(ctx)[0].data
     assert isinstance(flagged, RiskFlagged)
     assert (flagged.jurisdiction, flagged.language) == ("ES-MD", "es")

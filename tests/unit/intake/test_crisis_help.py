@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from services.intake.api.views import submission_view
-from services.intake.commands.create_intake import create_intake
-from services.intake.commands.refusals import InvalidFields
-from services.intake.commands.submit_intake import submit_intake
+from services.intake.commands.submit_intake import SubmitIntake, submit_intake
 from services.intake.domain.crisis import Whereabouts, crisis_resources_for
-from services.intake.domain.intake import IntakeSections, NewIntake, jurisdiction_problem, submission_problems
+from services.intake.domain.intake import IntakeSections, jurisdiction_problem, submission_problems
 from services.intake.settings import IntakeSettings
-from services.intake.store import IntakeStores
 from shared.care.crisis_resources import SERVED_COUNTRIES, has_resources
 from shared.events.common import RiskLevel
 from shared.events.models import RiskFlagged
-from tests.support.fakes import InMemoryDocuments, ManualClock
+from shared.refusals import Invalid
+from tests.support.fakes import InMemoryDocuments
 from tests.unit.intake import samples
 
 
@@ -74,35 +70,25 @@ def test_an_intake_from_a_country_not_served_names_its_jurisdiction() -> None:
     assert jurisdiction_problem("US-CA", ["GB"]) is not None
 
 
-async def submitted(stores: IntakeStores, cipher: Any, **overrides: Any) -> str:
-    new = NewIntake.model_validate({"client_id": "client-1", **samples.complete_sections(**overrides)})
-    created = await create_intake(
-        stores, cipher, new, fields=new.model_fields_set, created_by={}, now=ManualClock()()
-    )
-    return str(created["_id"])
-
-
 async def test_a_submission_from_a_country_not_served_is_refused_and_nothing_is_published() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    intake_id = await submitted(stores, cipher, jurisdiction="BR-SP", **samples.HIGH_RISK)
-    with pytest.raises(InvalidFields) as refused:
-        await submit_intake(stores, cipher, intake_id, now=ManualClock()(), served=["US", "MX"])
+    ctx = samples.context(served=["US", "MX"])
+    draft = await samples.draft(ctx, **samples.complete_sections(jurisdiction="BR-SP", **samples.HIGH_RISK))
+    intake_id = str(draft["_id"])
+    with pytest.raises(Invalid) as refused:
+        await submit_intake(SubmitIntake(intake_id=intake_id, now=ctx.clock()), ctx)
     assert [e.field for e in refused.value.errors] == ["jurisdiction"]
-    stored = await stores.intakes.get(intake_id)
+    stored = await ctx.intakes.get(intake_id)
     assert stored is not None and stored["status"] == "draft"
-    assert isinstance(stores.intakes, InMemoryDocuments) and stores.intakes.events == []
+    assert isinstance(ctx.intakes, InMemoryDocuments) and ctx.intakes.events == []
 
 
 async def test_a_high_risk_intake_answers_with_its_countrys_help_and_flags_the_country_and_language() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    intake_id = await submitted(
-        stores, cipher, jurisdiction="MX-JAL", languages=["es-MX"], **samples.HIGH_RISK
-    )
-    intake = await submit_intake(stores, cipher, intake_id, now=ManualClock()())
+    ctx = samples.context()
+    intake = await samples.submitted(ctx, jurisdiction="MX-JAL", languages=["es-MX"], **samples.HIGH_RISK)
     view = submission_view(intake)
     assert {r.contact for r in view.crisis_resources or []} == {"800 911 2000", "911"}
     assert (view.crisis_resources or [])[0].how.startswith("Llama")
-    assert isinstance(stores.intakes, InMemoryDocuments)
-    flagged = stores.intakes.events[0].data
+    assert isinstance(ctx.intakes, InMemoryDocuments)
+    flagged = ctx.intakes.events[0].data
     assert isinstance(flagged, RiskFlagged)
     assert (flagged.jurisdiction, flagged.language) == ("MX-JAL", "es-MX")

@@ -12,23 +12,12 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from services.intake.commands.create_intake import create_intake
-from services.intake.commands.submit_intake import submit_intake
-from services.intake.domain.intake import NewIntake
-from services.intake.fhir import intake_bundle
-from tests.support.fakes import ManualClock
+from services.intake.api.fhir import intake_bundle
 from tests.unit.intake import samples
 
 
 async def submitted() -> dict[str, Any]:
-    stores, cipher = samples.stores(), samples.cipher()
-    new = NewIntake.model_validate(
-        {"client_id": "client-1", **samples.complete_sections(phq9=[0, 1, 2, 3, 0, 1, 2, 3, 0])}
-    )
-    draft = await create_intake(
-        stores, cipher, new, fields=new.model_fields_set, created_by={}, now=ManualClock()()
-    )
-    return await submit_intake(stores, cipher, str(draft["_id"]), now=ManualClock()())
+    return await samples.submitted(samples.context(), phq9=[0, 1, 2, 3, 0, 1, 2, 3, 0])
 
 
 def loinc(resource: Any) -> str:

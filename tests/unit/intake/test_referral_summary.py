@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from services.intake.api.views import referral_view
-from services.intake.commands.create_intake import create_intake
-from services.intake.commands.submit_intake import submit_intake
-from services.intake.domain.intake import NewIntake
-from tests.support.fakes import ManualClock
 from tests.unit.intake import samples
 
 
 async def test_the_referral_summary_holds_codes_bands_and_windows_only() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    new = NewIntake.model_validate(
-        {"client_id": "client-1", **samples.complete_sections(**samples.HIGH_RISK)}
-    )
-    created = await create_intake(
-        stores, cipher, new, fields=new.model_fields_set, created_by={}, now=clock()
-    )
-    intake = await submit_intake(stores, cipher, str(created["_id"]), now=clock())
+    intake = await samples.submitted(samples.context(), **samples.HIGH_RISK)
 
     summary = referral_view(intake).model_dump(mode="json")
 

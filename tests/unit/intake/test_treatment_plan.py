@@ -6,26 +6,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from services.intake.commands.acknowledge_plan import acknowledge_plan
-from services.intake.commands.create_intake import create_intake
-from services.intake.commands.follow_care import follow_care
-from services.intake.commands.refusals import Conflict
-from services.intake.commands.submit_intake import submit_intake
+from services.intake.commands.acknowledge_plan import AcknowledgePlan, acknowledge_plan
+from services.intake.commands.follow_care import FollowCare, follow_care
 from services.intake.commands.write_treatment_plan import (
     TreatmentPlanInput,
+    WriteTreatmentPlan,
     starting_goals,
     write_treatment_plan,
 )
-from services.intake.domain.intake import NewIntake
+from services.intake.context import IntakeContext
 from services.intake.domain.plan import DEFAULT_TARGET
-from services.intake.store import IntakeStores
-from services.intake.store.client_records import acknowledged_at, care_of
+from services.intake.store.client_records import record_of
 from services.intake.store.treatment_plans import opened_plan
 from shared.care.relationship import CareState
 from shared.events.envelope import new_event
 from shared.events.models import TreatmentPlanUpdated
+from shared.refusals import Conflict
 from shared.storage import Document
 from shared.storage.documents import Revision
 from tests.support.fakes import InMemoryDocuments, ManualClock
@@ -48,79 +46,91 @@ PLAN: dict[str, Any] = {
 }
 
 
-async def write(stores: IntakeStores, cipher: Any, plan: dict[str, Any]) -> tuple[Document, bool]:
-    return await write_treatment_plan(
-        stores,
-        cipher,
-        "client-1",
-        TreatmentPlanInput.model_validate(plan),
+async def write(ctx: IntakeContext, plan: dict[str, Any]) -> tuple[Document, bool]:
+    command = WriteTreatmentPlan(
+        client_id="client-1",
+        plan=TreatmentPlanInput.model_validate(plan),
         therapist_id="therapist-1",
         written_by=WRITER,
-        now=ManualClock()(),
+        now=NOW,
+    )
+    return await write_treatment_plan(command, ctx)
+
+
+async def acknowledge(ctx: IntakeContext, version: int) -> tuple[Document, datetime]:
+    return await acknowledge_plan(
+        AcknowledgePlan(client_id="client-1", version=version, now=ctx.clock()), ctx
     )
 
 
-def plan_events(stores: IntakeStores) -> list[Any]:
-    assert isinstance(stores.plans, InMemoryDocuments)
-    return stores.plans.events
+async def follow(ctx: IntakeContext, *events: BaseModel) -> None:
+    for data in events:
+        await follow_care(
+            FollowCare("client-1", data, new_event(data, source="tests", now=NOW).envelope), ctx
+        )
+
+
+def plan_events(ctx: IntakeContext) -> list[Any]:
+    assert isinstance(ctx.plans, InMemoryDocuments)
+    return ctx.plans.events
 
 
 async def test_the_first_plan_is_version_1_and_publishes_its_codes() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    version, created = await write(stores, cipher, PLAN)
+    ctx = samples.context()
+    version, created = await write(ctx, PLAN)
     assert created and version["_id"] == "client-1:v1"
-    (event,) = plan_events(stores)
+    (event,) = plan_events(ctx)
     assert isinstance(event.data, TreatmentPlanUpdated)
     assert (event.data.version, event.data.status, event.data.goals) == (1, "active", ["reduce_panic"])
     assert event.data.check_in_interval_days == 14
     assert samples.GOAL_TEXT not in event.value().decode()
-    record = await stores.clients.get("client-1")
+    record = await ctx.clients.get("client-1")
     assert record is not None and record["plan_version"] == 1
 
 
 async def test_every_change_is_a_new_version_and_old_ones_stay() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await write(stores, cipher, PLAN)
-    version, created = await write(stores, cipher, {**PLAN, "session_cadence": "biweekly"})
+    ctx = samples.context()
+    await write(ctx, PLAN)
+    version, created = await write(ctx, {**PLAN, "session_cadence": "biweekly"})
     assert created and version["version"] == 2
-    assert [e.data.version for e in plan_events(stores)] == [1, 2]
-    first = await stores.plans.get("client-1:v1")
+    assert [e.data.version for e in plan_events(ctx)] == [1, 2]
+    first = await ctx.plans.get("client-1:v1")
     assert first is not None and first["session_cadence"] == "weekly"
 
 
 async def test_the_current_plan_sent_again_is_not_a_change() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await write(stores, cipher, PLAN)
-    version, created = await write(stores, cipher, PLAN)
+    ctx = samples.context()
+    await write(ctx, PLAN)
+    version, created = await write(ctx, PLAN)
     assert not created and version["version"] == 1
-    assert len(plan_events(stores)) == 1
+    assert len(plan_events(ctx)) == 1
 
 
 async def test_completing_the_plan_is_published_so_care_can_end() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await write(stores, cipher, PLAN)
-    await write(stores, cipher, {**PLAN, "status": "completed"})
-    assert plan_events(stores)[-1].data.status == "completed"
+    ctx = samples.context()
+    await write(ctx, PLAN)
+    await write(ctx, {**PLAN, "status": "completed"})
+    assert plan_events(ctx)[-1].data.status == "completed"
 
 
 async def test_goal_descriptions_are_sealed_and_open_for_readers() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    version, _ = await write(stores, cipher, PLAN)
+    ctx = samples.context()
+    version, _ = await write(ctx, PLAN)
     assert samples.GOAL_TEXT not in repr(version)
-    assert opened_plan(version, cipher)["goals"][0]["description"] == samples.GOAL_TEXT
+    assert opened_plan(version, ctx.cipher)["goals"][0]["description"] == samples.GOAL_TEXT
 
 
 async def test_a_version_taken_by_a_concurrent_writer_is_built_upon() -> None:
     """The record still says v0 while v1 exists: the writer probes forward and writes v2."""
-    stores, cipher = samples.stores(), samples.cipher()
-    await write(stores, cipher, PLAN)
+    ctx = samples.context()
+    await write(ctx, PLAN)
 
     def forget(current: Document | None) -> Revision:
         assert current is not None
         return Revision({**current, "plan_version": 0})
 
-    await stores.clients.upsert("client-1", forget)
-    version, created = await write(stores, cipher, {**PLAN, "approach": "act"})
+    await ctx.clients.upsert("client-1", forget)
+    version, created = await write(ctx, {**PLAN, "approach": "act"})
     assert created and version["version"] == 2
 
 
@@ -151,20 +161,17 @@ def test_review_at_must_carry_an_offset() -> None:
 # ---------------------------------------------------------------------- goals set together
 
 
-async def with_intake(stores: IntakeStores, cipher: Any, **overrides: Any) -> str:
-    new = NewIntake.model_validate({"client_id": "client-1", **samples.complete_sections(**overrides)})
-    created = await create_intake(stores, cipher, new, fields=new.model_fields_set, created_by={}, now=NOW)
-    await submit_intake(stores, cipher, str(created["_id"]), now=NOW)
-    return str(created["_id"])
+async def with_intake(ctx: IntakeContext, **overrides: Any) -> str:
+    return str((await samples.submitted(ctx, **overrides))["_id"])
 
 
 async def test_a_first_plan_without_goals_takes_the_intakes_goals_at_the_default_target() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await with_intake(stores, cipher)
+    ctx = samples.context()
+    await with_intake(ctx)
     plan = {k: v for k, v in PLAN.items() if k != "goals"}
-    version, created = await write(stores, cipher, plan)
+    version, created = await write(ctx, plan)
     assert created
-    (goal,) = opened_plan(version, cipher)["goals"]
+    (goal,) = opened_plan(version, ctx.cipher)["goals"]
     assert goal == {
         "code": "reduce_panic",
         "description": samples.GOAL_TEXT,  # the client's words, sealed again for the plan
@@ -172,96 +179,99 @@ async def test_a_first_plan_without_goals_takes_the_intakes_goals_at_the_default
         "from_intake": True,
     }
     assert samples.GOAL_TEXT not in repr(version)
-    assert plan_events(stores)[0].data.goals == ["reduce_panic"]
+    assert plan_events(ctx)[0].data.goals == ["reduce_panic"]
 
 
 async def test_goals_given_even_none_are_the_plans_goals() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await with_intake(stores, cipher)
-    version, _ = await write(stores, cipher, {**PLAN, "goals": []})
+    ctx = samples.context()
+    await with_intake(ctx)
+    version, _ = await write(ctx, {**PLAN, "goals": []})
     assert version["goals"] == []
 
 
 async def test_a_later_version_without_goals_does_not_bring_the_intake_goals_back() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await with_intake(stores, cipher)
-    await write(stores, cipher, {**PLAN, "goals": []})
-    version, _ = await write(stores, cipher, {"approach": "act"})
+    ctx = samples.context()
+    await with_intake(ctx)
+    await write(ctx, {**PLAN, "goals": []})
+    version, _ = await write(ctx, {"approach": "act"})
     assert version["version"] == 2 and version["goals"] == []
 
 
 async def test_the_draft_offers_the_intakes_goals_marked_from_intake() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    intake_id = await with_intake(stores, cipher)
-    intake = await stores.intakes.get(intake_id)
-    (goal,) = starting_goals(intake, cipher)
+    ctx = samples.context()
+    intake_id = await with_intake(ctx)
+    intake = await ctx.intakes.get(intake_id)
+    (goal,) = starting_goals(intake, ctx.cipher)
     assert (goal.code, goal.description, goal.from_intake) == ("reduce_panic", samples.GOAL_TEXT, True)
     assert goal.target.target() == DEFAULT_TARGET
-    assert starting_goals(None, cipher) == []
+    assert starting_goals(None, ctx.cipher) == []
 
 
 async def test_a_completed_plan_ends_the_care_of_its_therapist_in_the_clients_record() -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    for data in (
+    ctx = samples.context()
+    await follow(
+        ctx,
         samples.proposed("client-1", "therapist-1"),
         samples.accepted("client-1", "therapist-1"),
         samples.attended("client-1", "therapist-1"),
-    ):
-        await follow_care(stores, "client-1", data, new_event(data, source="tests", now=NOW).envelope)
-    await write(stores, cipher, PLAN)
-    record = await stores.clients.get("client-1")
-    assert record is not None and care_of(record).may_write_plan("therapist-1")
-    await write(stores, cipher, {**PLAN, "status": "completed"})
-    record = await stores.clients.get("client-1")
+    )
+    await write(ctx, PLAN)
+    record = await ctx.clients.get("client-1")
+    assert record is not None and record_of(record).care.may_write_plan("therapist-1")
+    await write(ctx, {**PLAN, "status": "completed"})
+    record = await ctx.clients.get("client-1")
     assert record is not None
-    assert care_of(record).state_of("therapist-1", NOW) is CareState.ended
+    assert record_of(record).care.state_of("therapist-1", NOW) is CareState.ended
 
 
 async def test_a_completed_version_the_record_missed_is_folded_by_the_next_write() -> None:
     """A writer crashed after inserting its version: the next writer catches the record up."""
-    stores, cipher = samples.stores(), samples.cipher()
-    for data in (samples.accepted("client-1", "therapist-1"), samples.attended("client-1", "therapist-1")):
-        await follow_care(stores, "client-1", data, new_event(data, source="tests", now=NOW).envelope)
-    await write(stores, cipher, {**PLAN, "status": "completed"})
+    ctx = samples.context()
+    await follow(
+        ctx, samples.accepted("client-1", "therapist-1"), samples.attended("client-1", "therapist-1")
+    )
+    await write(ctx, {**PLAN, "status": "completed"})
 
     def crashed_before_the_record(current: Document | None) -> Revision:
         assert current is not None
         return Revision({**current, "plan_version": 0, "relationships": before})
 
-    record = await stores.clients.get("client-1")
+    record = await ctx.clients.get("client-1")
     assert record is not None
     before = [{**r, "state": "in_care"} for r in record["relationships"]]
-    await stores.clients.upsert("client-1", crashed_before_the_record)
-    await write(stores, cipher, {**PLAN, "approach": "act"})  # written by an admin, say
-    record = await stores.clients.get("client-1")
+    await ctx.clients.upsert("client-1", crashed_before_the_record)
+    await write(ctx, {**PLAN, "approach": "act"})  # written by an admin, say
+    record = await ctx.clients.get("client-1")
     assert record is not None and record["plan_version"] == 2
-    assert care_of(record).state_of("therapist-1", NOW) is CareState.ended
+    assert record_of(record).care.state_of("therapist-1", NOW) is CareState.ended
 
 
 # ---------------------------------------------------------------------- the client's acknowledgement
 
 
 async def test_the_client_acknowledges_the_current_version_once() -> None:
-    stores, cipher, clock = samples.stores(), samples.cipher(), ManualClock()
-    await write(stores, cipher, PLAN)
-    version, first = await acknowledge_plan(stores, "client-1", 1, now=clock())
+    clock = ManualClock()
+    ctx = samples.context(clock=clock)
+    await write(ctx, PLAN)
+    version, first = await acknowledge(ctx, 1)
     clock.advance(timedelta(hours=1))
-    _, again = await acknowledge_plan(stores, "client-1", 1, now=clock())
+    _, again = await acknowledge(ctx, 1)
     assert version["_id"] == "client-1:v1" and first == again == NOW
-    record = await stores.clients.get("client-1")
-    assert record is not None and acknowledged_at(record, 1) == NOW and acknowledged_at(record, 2) is None
+    record = await ctx.clients.get("client-1")
+    assert record is not None
+    assert record_of(record).acknowledged_at(1) == NOW and record_of(record).acknowledged_at(2) is None
 
 
 @pytest.mark.parametrize("version", [1, 3])
 async def test_only_the_current_version_can_be_acknowledged(version: int) -> None:
-    stores, cipher = samples.stores(), samples.cipher()
-    await write(stores, cipher, PLAN)
-    await write(stores, cipher, {**PLAN, "approach": "act"})
+    ctx = samples.context()
+    await write(ctx, PLAN)
+    await write(ctx, {**PLAN, "approach": "act"})
     with pytest.raises(Conflict) as refused:
-        await acknowledge_plan(stores, "client-1", version, now=NOW)
+        await acknowledge(ctx, version)
     assert refused.value.code == "not_current_version"
 
 
 async def test_no_plan_cannot_be_acknowledged() -> None:
     with pytest.raises(Conflict):
-        await acknowledge_plan(samples.stores(), "client-1", 1, now=NOW)
+        await acknowledge(samples.context(), 1)

@@ -1,11 +1,11 @@
-"""Test data for matching: therapist profiles, intakes, events, and `Matching` on in-memory fakes."""
+"""Test data for matching: therapist profiles, intakes, events, and `MatchingContext` on in-memory fakes."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.matching.context import Matching, Policy
+from services.matching.context import MatchingContext, Policy
 from services.matching.domain.needs import ClientNeeds
 from services.matching.domain.profile import TherapistProfile
 from services.matching.domain.therapist import Availability, Hold, Therapist
@@ -267,7 +267,7 @@ def availability_changed(
 
 
 class Fakes:
-    """`Matching` on in-memory stores, a manual clock and fake timers; events written in `.events`."""
+    """`MatchingContext` on in-memory stores, a manual clock and fake timers; events written in `.events`."""
 
     def __init__(self, **policy: Any) -> None:
         self.clock = ManualClock(NOW)
@@ -280,9 +280,9 @@ class Fakes:
         self.timers = InMemoryTimers()
         self.matching = self.replica("replica-1", **policy)
 
-    def replica(self, instance: str, **policy: Any) -> Matching:
+    def replica(self, instance: str, **policy: Any) -> MatchingContext:
         """Another replica over the same stores, with its own in-process directory."""
-        return Matching(
+        return MatchingContext(
             therapists=self.therapists,
             proposals=self.proposals,
             clients=self.clients,

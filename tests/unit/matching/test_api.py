@@ -32,7 +32,7 @@ def fakes() -> Fakes:
 async def api(fakes: Fakes) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
     app.state.runtime = stand_in_runtime()
-    app.state.matching = fakes.matching
+    app.state.context = fakes.matching
     install_problem_handlers(app)
     app.include_router(therapists.router, prefix="/v1")
     app.include_router(matches.router, prefix="/v1")

@@ -9,26 +9,26 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from services.matching.commands.accept_match import accept_match
-from services.matching.commands.decline_match import decline_match
-from services.matching.commands.errors import Conflict, InvalidChoice, NotFound
-from services.matching.commands.expire_proposal import expire_proposal
-from services.matching.commands.propose_matches import EXPIRY_TIMER, expiry_timer_id
-from services.matching.commands.put_therapist import put_therapist
-from services.matching.commands.switch_therapist import switch_therapist
+from services.matching.commands.accept_match import AcceptMatch, accept_match
+from services.matching.commands.decline_match import DeclineMatch, decline_match
+from services.matching.commands.put_therapist import PutTherapist, put_therapist
+from services.matching.commands.switch_therapist import SwitchTherapist, switch_therapist
 from services.matching.domain import filters
 from services.matching.handlers.on_booking_failed import on_booking_failed
 from services.matching.handlers.on_check_in_completed import on_check_in_completed
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_proposal_expiry_timer import on_proposal_expiry_timer
 from services.matching.handlers.on_session_attendance_recorded import on_session_attendance_recorded
 from services.matching.handlers.on_session_booked import on_session_booked
 from services.matching.handlers.on_session_cancelled import on_session_cancelled
 from services.matching.handlers.on_therapist_availability_changed import on_therapist_availability_changed
 from services.matching.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from services.matching.store.clients import care_of
-from services.matching.store.proposals import chosen_by_booking
+from services.matching.store.proposals import proposal_of
+from services.matching.timers import PROPOSAL_EXPIRY, proposal_expiry_id
 from shared.care.relationship import CareRelationships, CareState
 from shared.events.models import MatchProposed, TreatmentPlanUpdated
+from shared.refusals import Conflict, Invalid, NotFound
 from shared.storage.timers import Timer
 from tests.unit.matching.builders import (
     NOW,
@@ -47,7 +47,7 @@ from tests.unit.matching.builders import (
 
 async def directory(fakes: Fakes, *specs: tuple[str, dict[str, Any]]) -> None:
     for therapist_id, overrides in specs:
-        await put_therapist(fakes.matching, therapist_id, profile(**overrides))
+        await put_therapist(PutTherapist(therapist_id, profile(**overrides)), fakes.matching)
 
 
 async def propose(fakes: Fakes, **intake_fields: Any) -> MatchProposed:
@@ -97,8 +97,8 @@ async def test_a_proposal_holds_its_candidates_capacity_and_schedules_its_expiry
     for therapist_id in candidate_ids(proposal):
         assert holds_of(fakes, therapist_id) == [proposal.match_id]
     assert holds_of(fakes, "t-poor") == []
-    timer = fakes.timers.pending()[expiry_timer_id(proposal.match_id)]
-    assert timer.kind == EXPIRY_TIMER and timer.due_at == proposal.expires_at
+    timer = fakes.timers.pending()[proposal_expiry_id(proposal.match_id)]
+    assert timer.kind == PROPOSAL_EXPIRY and timer.due_at == proposal.expires_at
     assert fakes.clients.documents["client-1"]["current_match_id"] == proposal.match_id
 
 
@@ -165,7 +165,7 @@ async def test_declining_a_proposal_yields_a_new_one_without_the_declined_therap
     fakes = Fakes()
     await directory(fakes, *FOUR, ("t-fifth", {"specialties": [{"concern": "stress", "years": 2}]}))
     first = await propose(fakes)
-    result = await decline_match(fakes.matching, first.match_id)
+    result = await decline_match(DeclineMatch(first.match_id), fakes.matching)
     declined = fakes.published("match-declined")
     assert len(declined) == 1 and declined[0].match_id == first.match_id and declined[0].therapist_id is None
     assert result.declined["status"] == "declined"
@@ -181,7 +181,7 @@ async def test_declining_one_therapist_excludes_only_them() -> None:
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
-    await decline_match(fakes.matching, first.match_id, therapist_id="t-best")
+    await decline_match(DeclineMatch(first.match_id, therapist_id="t-best"), fakes.matching)
     again = fakes.published("match-proposed")[-1]
     assert candidate_ids(again) == ["t-good", "t-fair", "t-poor"]
     assert fakes.published("match-declined")[0].therapist_id == "t-best"
@@ -191,8 +191,8 @@ async def test_declining_the_same_way_twice_changes_nothing_more() -> None:
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
-    once = await decline_match(fakes.matching, first.match_id, therapist_id="t-best")
-    twice = await decline_match(fakes.matching, first.match_id, therapist_id="t-best")
+    once = await decline_match(DeclineMatch(first.match_id, therapist_id="t-best"), fakes.matching)
+    twice = await decline_match(DeclineMatch(first.match_id, therapist_id="t-best"), fakes.matching)
     assert once.proposal is not None and twice.proposal is not None
     assert once.proposal["_id"] == twice.proposal["_id"]
     assert len(fakes.published("match-declined")) == 1
@@ -203,11 +203,11 @@ async def test_declining_a_therapist_who_was_not_proposed_is_refused_naming_the_
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
-    with pytest.raises(InvalidChoice) as refused:
-        await decline_match(fakes.matching, first.match_id, therapist_id="t-poor")
-    assert refused.value.field == "therapist_id"
+    with pytest.raises(Invalid) as refused:
+        await decline_match(DeclineMatch(first.match_id, therapist_id="t-poor"), fakes.matching)
+    assert [problem.field for problem in refused.value.errors] == ["body.therapist_id"]
     with pytest.raises(NotFound):
-        await decline_match(fakes.matching, "no-such-match")
+        await decline_match(DeclineMatch("no-such-match"), fakes.matching)
 
 
 async def test_accepting_releases_the_others_holds_and_keeps_the_chosen_one() -> None:
@@ -215,17 +215,17 @@ async def test_accepting_releases_the_others_holds_and_keeps_the_chosen_one() ->
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     fakes.clock.advance(timedelta(hours=20))
-    accepted = await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    accepted = await accept_match(AcceptMatch(first.match_id, therapist_id="t-good"), fakes.matching)
     assert accepted["status"] == "accepted" and accepted["accepted_therapist_id"] == "t-good"
     assert [e.therapist_id for e in fakes.published("match-accepted")] == ["t-good"]
     assert holds_of(fakes, "t-best") == [] and holds_of(fakes, "t-fair") == []
     (kept,) = fakes.therapists.documents["t-good"]["holds"]
     assert kept["expires_at"] == fakes.clock.now + timedelta(hours=24)
-    assert (await accept_match(fakes.matching, first.match_id, therapist_id="t-good"))[
+    assert (await accept_match(AcceptMatch(first.match_id, therapist_id="t-good"), fakes.matching))[
         "_id"
     ] == first.match_id
     with pytest.raises(Conflict):
-        await accept_match(fakes.matching, first.match_id, therapist_id="t-best")
+        await accept_match(AcceptMatch(first.match_id, therapist_id="t-best"), fakes.matching)
     assert len(fakes.published("match-accepted")) == 1
 
 
@@ -335,15 +335,15 @@ async def test_switching_therapist_proposes_others_and_moves_the_caseload_once_b
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     await on_session_booked(fakes.matching)(*delivered(session_booked("t-best", match_id=first.match_id)))
-    new = await switch_therapist(fakes.matching, "client-1")
+    new = await switch_therapist(SwitchTherapist("client-1"), fakes.matching)
     assert new is not None and new["origin"] == "switch" and new["predecessor"] == first.match_id
     switch_proposal = fakes.published("match-proposed")[-1]
     assert "t-best" not in candidate_ids(switch_proposal)
     assert caseload_of(fakes, "t-best") == ["client-1"]  # still in care until the switch takes effect
-    again = await switch_therapist(fakes.matching, "client-1")
+    again = await switch_therapist(SwitchTherapist("client-1"), fakes.matching)
     assert again is not None and again["_id"] == new["_id"]
     assert len(fakes.published("match-proposed")) == 2
-    await accept_match(fakes.matching, new["_id"], therapist_id="t-good")
+    await accept_match(AcceptMatch(new["_id"], therapist_id="t-good"), fakes.matching)
     booked = session_booked("t-good", match_id=new["_id"])
     await on_session_booked(fakes.matching)(*delivered(booked))
     assert caseload_of(fakes, "t-best") == [] and caseload_of(fakes, "t-good") == ["client-1"]
@@ -358,8 +358,8 @@ async def test_accepting_another_candidate_of_a_booked_proposal_needs_room_with_
     fakes.therapists.documents["t-fair"]["profile"]["capacity"] = 0
     await fakes.matching.directory.current()
     with pytest.raises(Conflict):
-        await accept_match(fakes.matching, first.match_id, therapist_id="t-fair")
-    moved = await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+        await accept_match(AcceptMatch(first.match_id, therapist_id="t-fair"), fakes.matching)
+    moved = await accept_match(AcceptMatch(first.match_id, therapist_id="t-good"), fakes.matching)
     assert moved["status"] == "booked" and moved["accepted_therapist_id"] == "t-good"
     assert holds_of(fakes, "t-good") == [first.match_id]
 
@@ -367,13 +367,13 @@ async def test_accepting_another_candidate_of_a_booked_proposal_needs_room_with_
 async def test_switching_without_therapist_or_proposal_is_a_conflict() -> None:
     fakes = Fakes()
     with pytest.raises(NotFound):
-        await switch_therapist(fakes.matching, "client-unknown")
+        await switch_therapist(SwitchTherapist("client-unknown"), fakes.matching)
 
 
 def expiry_of(proposal: MatchProposed) -> Timer:
     return Timer(
-        expiry_timer_id(proposal.match_id),
-        EXPIRY_TIMER,
+        proposal_expiry_id(proposal.match_id),
+        PROPOSAL_EXPIRY,
         proposal.expires_at,
         1,
         {"match_id": proposal.match_id},
@@ -385,7 +385,7 @@ async def test_an_unanswered_proposal_expires_gives_its_holds_back_and_is_propos
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     fakes.clock.advance(timedelta(hours=24))
-    assert await expire_proposal(fakes.matching)(expiry_of(first)) == []
+    assert await on_proposal_expiry_timer(fakes.matching)(expiry_of(first)) == []
     expired = fakes.proposals.documents[first.match_id]
     again = fakes.published("match-proposed")[-1]
     assert expired["status"] == "expired" and expired["successor"] == again.match_id
@@ -393,7 +393,7 @@ async def test_an_unanswered_proposal_expires_gives_its_holds_back_and_is_propos
     assert candidate_ids(again) == candidate_ids(first)  # unanswered is not declined
     assert all(holds_of(fakes, t) == [again.match_id] for t in candidate_ids(first))
     assert again.expires_at == fakes.clock.now + timedelta(hours=24)
-    assert expiry_timer_id(again.match_id) in fakes.timers.pending()
+    assert proposal_expiry_id(again.match_id) in fakes.timers.pending()
     assert fakes.clients.documents["client-1"]["current_match_id"] == again.match_id
 
 
@@ -402,8 +402,8 @@ async def test_an_expiry_fired_twice_proposes_again_once() -> None:
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     fakes.clock.advance(timedelta(hours=24))
-    await expire_proposal(fakes.matching)(expiry_of(first))
-    await expire_proposal(fakes.matching)(expiry_of(first))
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(first))
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(first))
     assert len(fakes.published("match-proposed")) == 2
 
 
@@ -411,10 +411,10 @@ async def test_an_expired_proposal_is_proposed_again_without_the_therapists_the_
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
-    await decline_match(fakes.matching, first.match_id, therapist_id="t-best")
+    await decline_match(DeclineMatch(first.match_id, therapist_id="t-best"), fakes.matching)
     second = fakes.published("match-proposed")[-1]
     fakes.clock.advance(timedelta(hours=24))
-    await expire_proposal(fakes.matching)(expiry_of(second))
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(second))
     third = fakes.published("match-proposed")[-1]
     assert third.origin == "expired" and third.predecessor_match_id == second.match_id
     assert "t-best" not in candidate_ids(third)
@@ -424,9 +424,9 @@ async def test_an_answered_proposal_does_not_expire() -> None:
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
-    await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    await accept_match(AcceptMatch(first.match_id, therapist_id="t-good"), fakes.matching)
     fakes.clock.advance(timedelta(hours=24))
-    await expire_proposal(fakes.matching)(expiry_of(first))
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(first))
     assert fakes.proposals.documents[first.match_id]["status"] == "accepted"
     assert len(fakes.published("match-proposed")) == 1
 
@@ -436,11 +436,11 @@ async def test_expiries_stop_at_the_limit_per_intake_with_an_operator_alert() ->
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     fakes.clock.advance(timedelta(hours=24))
-    await expire_proposal(fakes.matching)(expiry_of(first))
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(first))
     second = fakes.published("match-proposed")[-1]
     fakes.clock.advance(timedelta(hours=24))
     with capture_logs() as logs:
-        await expire_proposal(fakes.matching)(expiry_of(second))
+        await on_proposal_expiry_timer(fakes.matching)(expiry_of(second))
     assert len(fakes.published("match-proposed")) == 2
     assert fakes.proposals.documents[second.match_id]["status"] == "expired"
     assert fakes.proposals.documents[second.match_id]["successor"] is None
@@ -452,9 +452,9 @@ async def test_an_empty_proposal_has_no_expiry_and_never_expires_into_another() 
     fakes = Fakes()
     empty = await propose(fakes)
     assert empty.candidates == [] and empty.waitlisted
-    assert expiry_timer_id(empty.match_id) not in fakes.timers.timers
+    assert proposal_expiry_id(empty.match_id) not in fakes.timers.timers
     fakes.clock.advance(timedelta(hours=24))
-    await expire_proposal(fakes.matching)(expiry_of(empty))  # as if a timer had been left over
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(empty))  # as if a timer had been left over
     assert len(fakes.published("match-proposed")) == 1
     assert fakes.proposals.documents[empty.match_id]["status"] == "proposed"
 
@@ -464,15 +464,15 @@ async def test_every_proposal_says_why_it_was_made_and_what_it_follows() -> None
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     assert (first.origin, first.predecessor_match_id, first.waitlisted) == ("intake", None, False)
-    declined = await decline_match(fakes.matching, first.match_id)
+    declined = await decline_match(DeclineMatch(first.match_id), fakes.matching)
     assert declined.proposal is not None
     await on_booking_failed(fakes.matching)(*delivered(booking_failed(declined.proposal["_id"])))
     failed = fakes.published("match-proposed")[-1]
     await on_session_booked(fakes.matching)(*delivered(session_booked("t-fair", match_id=failed.match_id)))
-    switched = await switch_therapist(fakes.matching, "client-1")
+    switched = await switch_therapist(SwitchTherapist("client-1"), fakes.matching)
     assert switched is not None
     fakes.clock.advance(timedelta(hours=24))
-    await expire_proposal(fakes.matching)(expiry_of(fakes.published("match-proposed")[-1]))
+    await on_proposal_expiry_timer(fakes.matching)(expiry_of(fakes.published("match-proposed")[-1]))
     newer = await propose(fakes, intake_id="intake-2", submitted_at=(NOW + timedelta(days=2)).isoformat())
     trail = [(p.origin, p.predecessor_match_id) for p in fakes.published("match-proposed")]
     ids = [p.match_id for p in fakes.published("match-proposed")]
@@ -596,7 +596,7 @@ async def test_a_clients_own_booking_of_a_proposed_therapist_accepts_the_match_o
     assert care(fakes).state_of("t-good", NOW) is CareState.chosen
     assert care(fakes).state_of("t-best", NOW) is CareState.withdrawn
     with pytest.raises(Conflict):  # accepted: another candidate needs a decline first
-        await accept_match(fakes.matching, first.match_id, therapist_id="t-best")
+        await accept_match(AcceptMatch(first.match_id, therapist_id="t-best"), fakes.matching)
 
 
 async def test_the_same_booking_under_another_event_id_accepts_nothing_more() -> None:
@@ -636,10 +636,12 @@ async def test_a_booking_that_is_no_choice_from_an_open_proposal_accepts_nothing
     ]
     for booked in cases:
         proposal = fakes.proposals.documents[first.match_id]
-        assert not chosen_by_booking(proposal, booked)
-    await accept_match(fakes.matching, first.match_id, therapist_id="t-best")
+        assert not proposal_of(proposal).chosen_by_booking(booked)
+    await accept_match(AcceptMatch(first.match_id, therapist_id="t-best"), fakes.matching)
     again = session_booked("t-good", match_id=first.match_id, booked_by="client", kind="introduction")
-    assert not chosen_by_booking(fakes.proposals.documents[first.match_id], again)  # accepted already
+    assert not proposal_of(fakes.proposals.documents[first.match_id]).chosen_by_booking(
+        again
+    )  # accepted already
     await on_session_booked(fakes.matching)(*delivered(cases[0]))
     assert [e.therapist_id for e in fakes.published("match-accepted")] == ["t-best"]
 
@@ -649,7 +651,7 @@ async def test_the_clients_care_relationships_follow_proposal_choice_care_and_it
     await directory(fakes, *FOUR)
     first = await propose(fakes)
     assert set(care(fakes).proposed_at(NOW)) == set(candidate_ids(first))
-    await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    await accept_match(AcceptMatch(first.match_id, therapist_id="t-good"), fakes.matching)
     assert care(fakes).state_of("t-good", NOW) is CareState.chosen
     await on_session_booked(fakes.matching)(*delivered(session_booked("t-good", match_id=first.match_id)))
     fakes.clock.advance(timedelta(days=2))
@@ -681,10 +683,10 @@ async def test_declining_the_chosen_therapist_ends_care_and_frees_their_place() 
     fakes = Fakes()
     await directory(fakes, *FOUR)
     first = await propose(fakes)
-    await accept_match(fakes.matching, first.match_id, therapist_id="t-good")
+    await accept_match(AcceptMatch(first.match_id, therapist_id="t-good"), fakes.matching)
     await on_session_booked(fakes.matching)(*delivered(session_booked("t-good", match_id=first.match_id)))
     fakes.clock.advance(timedelta(hours=1))
-    await decline_match(fakes.matching, first.match_id, therapist_id="t-good")
+    await decline_match(DeclineMatch(first.match_id, therapist_id="t-good"), fakes.matching)
     assert care(fakes).state_of("t-good", fakes.clock.now) is CareState.ended
     assert caseload_of(fakes, "t-good") == []
     assert fakes.clients.documents["client-1"]["therapist_id"] is None

@@ -20,7 +20,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.matching.commands.put_therapist import put_therapist
+from services.matching.commands.put_therapist import PutTherapist, put_therapist
 from services.matching.domain.directory_index import DirectoryIndex
 from services.matching.domain.filters import ProposalRound, first_violation, quick_check
 from services.matching.domain.needs import ClientNeeds
@@ -225,7 +225,9 @@ async def _propose_to_many(
 ) -> tuple[Fakes, list[str | None]]:
     fakes = Fakes(top_k=1)
     for number in range(therapists):
-        await put_therapist(fakes.matching, f"t-{number}", TherapistProfile.model_validate(profile))
+        await put_therapist(
+            PutTherapist(f"t-{number}", TherapistProfile.model_validate(profile)), fakes.matching
+        )
     handle = on_intake_completed(fakes.matching)
     tops: list[str | None] = []
     for number in range(clients):
@@ -281,8 +283,8 @@ def test_a_slightly_better_profile_does_not_take_every_proposal_while_a_peer_has
 
     async def scenario() -> list[str | None]:
         fakes = Fakes(top_k=1)
-        await put_therapist(fakes.matching, "t-better", TherapistProfile.model_validate(better))
-        await put_therapist(fakes.matching, "t-peer", TherapistProfile.model_validate(base))
+        await put_therapist(PutTherapist("t-better", TherapistProfile.model_validate(better)), fakes.matching)
+        await put_therapist(PutTherapist("t-peer", TherapistProfile.model_validate(base)), fakes.matching)
         handle = on_intake_completed(fakes.matching)
         for number in range(6):
             event, envelope = delivered(intake(intake_id=f"intake-{number}", client_id=f"client-{number}"))

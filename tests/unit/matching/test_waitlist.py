@@ -7,9 +7,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from services.matching.commands.decline_match import decline_match
-from services.matching.commands.put_therapist import put_therapist
-from services.matching.commands.rematch_waitlist import rematch_waitlist
+from services.matching.commands.decline_match import DeclineMatch, decline_match
+from services.matching.commands.put_therapist import PutTherapist, put_therapist
+from services.matching.commands.rematch_waitlist import RematchWaitlist, rematch_waitlist
 from services.matching.domain import filters
 from services.matching.domain.waitlist import Waiting, in_order, joined, opens_room, to_rematch, without
 from services.matching.handlers.on_intake_completed import on_intake_completed
@@ -117,7 +117,7 @@ def waiting_ids(fakes: Fakes) -> list[str]:
 
 async def full_house(fakes: Fakes) -> None:
     """One therapist with one place, taken by `holder`; `old` and `young` wait (old first)."""
-    await put_therapist(fakes.matching, "t-one", profile(capacity=1))
+    await put_therapist(PutTherapist("t-one", profile(capacity=1)), fakes.matching)
     await propose_for(fakes, "holder")
     for client_id, minutes in (("old", 1), ("young", 2)):
         empty = await propose_for(fakes, client_id, at_minutes=minutes)
@@ -136,7 +136,7 @@ async def test_an_empty_proposal_puts_the_client_on_the_waitlist() -> None:
 async def test_more_capacity_rematches_the_oldest_waiting_client_first_and_tells_the_others_nothing() -> None:
     fakes = Fakes(top_k=1)
     await full_house(fakes)
-    await put_therapist(fakes.matching, "t-one", profile(capacity=2))
+    await put_therapist(PutTherapist("t-one", profile(capacity=2)), fakes.matching)
     (empty, matched) = proposals_of(fakes, "old")
     assert (matched.origin, matched.predecessor_match_id, matched.waitlisted) == (
         "waitlist",
@@ -155,7 +155,7 @@ async def test_more_capacity_rematches_the_oldest_waiting_client_first_and_tells
 async def test_the_same_trigger_delivered_again_matches_nobody_twice() -> None:
     fakes = Fakes(top_k=1)
     await full_house(fakes)
-    await put_therapist(fakes.matching, "t-one", profile(capacity=3))
+    await put_therapist(PutTherapist("t-one", profile(capacity=3)), fakes.matching)
     changed, envelope = delivered(availability_changed("t-one"))
     handle = on_therapist_availability_changed(fakes.matching)
     await handle(changed, envelope)
@@ -165,7 +165,7 @@ async def test_the_same_trigger_delivered_again_matches_nobody_twice() -> None:
 
 async def test_two_triggers_racing_on_two_replicas_make_one_proposal_per_wait() -> None:
     fakes = Fakes(top_k=1)
-    await put_therapist(fakes.matching, "t-one", profile(capacity=1))
+    await put_therapist(PutTherapist("t-one", profile(capacity=1)), fakes.matching)
     await propose_for(fakes, "holder")
     await propose_for(fakes, "old", at_minutes=1)
     other = fakes.replica("replica-2", top_k=1)
@@ -177,10 +177,10 @@ async def test_two_triggers_racing_on_two_replicas_make_one_proposal_per_wait() 
     seen_client = copy.deepcopy(fakes.clients.documents["old"])
     seen_order = copy.deepcopy(fakes.waitlist.documents[WAITLIST_ID])
     _, envelope = delivered(availability_changed("t-one"))
-    await rematch_waitlist(fakes.matching, ["t-one"], cause=replace(envelope, id="trigger-1"))
+    await rematch_waitlist(RematchWaitlist(("t-one",), replace(envelope, id="trigger-1")), fakes.matching)
     fakes.clients.documents["old"] = seen_client
     fakes.waitlist.documents[WAITLIST_ID] = seen_order
-    await rematch_waitlist(other, ["t-one"], cause=replace(envelope, id="trigger-2"))
+    await rematch_waitlist(RematchWaitlist(("t-one",), replace(envelope, id="trigger-2")), other)
     assert len(proposals_of(fakes, "old")) == 2  # the second found the first's proposal
     assert fakes.clients.documents["old"]["waitlist"] is None  # and settled it again
     assert len(fakes.therapists.documents["t-one"]["holds"]) == 2  # holder's, and old's once
@@ -190,11 +190,11 @@ async def test_two_triggers_racing_on_two_replicas_make_one_proposal_per_wait() 
 async def test_new_availability_of_a_therapist_with_room_rematches_the_waitlist() -> None:
     fakes = Fakes(top_k=1)
     await full_house(fakes)
-    await put_therapist(fakes.matching, "t-two", profile(accepting_new_clients=False))
+    await put_therapist(PutTherapist("t-two", profile(accepting_new_clients=False)), fakes.matching)
     assert len(proposals_of(fakes, "old")) == 1  # closed to new clients: no trigger
     await on_therapist_availability_changed(fakes.matching)(*delivered(availability_changed("t-two")))
     assert len(proposals_of(fakes, "old")) == 1  # still closed: nobody re-matched, nothing said
-    await put_therapist(fakes.matching, "t-two", profile())
+    await put_therapist(PutTherapist("t-two", profile()), fakes.matching)
     assert [p.origin for p in proposals_of(fakes, "old")] == ["intake", "waitlist"]
 
 
@@ -237,14 +237,14 @@ async def test_a_decline_ending_care_frees_the_place_for_the_waitlist() -> None:
     await on_session_booked(fakes.matching)(
         *delivered(session_booked("t-one", client_id="holder", match_id=holder.match_id))
     )
-    await decline_match(fakes.matching, holder.match_id)
+    await decline_match(DeclineMatch(holder.match_id), fakes.matching)
     assert [p.origin for p in proposals_of(fakes, "old")] == ["intake", "waitlist"]
 
 
 async def test_a_trigger_rematches_at_most_its_bound() -> None:
     fakes = Fakes(top_k=1, waitlist_rematch_per_trigger=1)
     await full_house(fakes)
-    await put_therapist(fakes.matching, "t-one", profile(capacity=5))
+    await put_therapist(PutTherapist("t-one", profile(capacity=5)), fakes.matching)
     assert [len(proposals_of(fakes, c)) for c in ("old", "young")] == [2, 1]
     await on_therapist_availability_changed(fakes.matching)(*delivered(availability_changed("t-one")))
     assert [len(proposals_of(fakes, c)) for c in ("old", "young")] == [2, 2]
@@ -257,7 +257,7 @@ async def test_a_new_intake_or_a_decline_takes_the_client_off_the_waitlist() -> 
     await propose_for(fakes, "old", at_minutes=30, intake_id="intake-old-2", submitted_at=later)
     assert waiting_ids(fakes) == ["young", "old"]  # left, and waits again from the new proposal
     (young_empty,) = proposals_of(fakes, "young")
-    declined = await decline_match(fakes.matching, young_empty.match_id)
+    declined = await decline_match(DeclineMatch(young_empty.match_id), fakes.matching)
     assert declined.proposal is not None and declined.proposal["waitlisted"]
     assert waiting_ids(fakes) == ["old", "young"]
     assert fakes.clients.documents["young"]["waitlist"]["match_id"] == declined.proposal["_id"]
@@ -267,7 +267,7 @@ async def test_a_client_who_no_longer_waits_is_dropped_from_the_order_and_never_
     fakes = Fakes(top_k=1)
     await full_house(fakes)
     fakes.clients.documents["old"]["waitlist"] = None  # as if a crash came between the two writes
-    await put_therapist(fakes.matching, "t-one", profile(capacity=2))
+    await put_therapist(PutTherapist("t-one", profile(capacity=2)), fakes.matching)
     assert len(proposals_of(fakes, "old")) == 1
     assert [p.origin for p in proposals_of(fakes, "young")] == ["intake", "waitlist"]
     assert waiting_ids(fakes) == []
@@ -275,7 +275,7 @@ async def test_a_client_who_no_longer_waits_is_dropped_from_the_order_and_never_
 
 async def test_nobody_waiting_costs_a_trigger_one_read() -> None:
     fakes = Fakes()
-    await put_therapist(fakes.matching, "t-one", profile())
+    await put_therapist(PutTherapist("t-one", profile()), fakes.matching)
     reads: list[str] = []
     get = fakes.clients.get
 
@@ -284,7 +284,7 @@ async def test_nobody_waiting_costs_a_trigger_one_read() -> None:
         return await get(document_id)
 
     fakes.clients.get = counting  # type: ignore[method-assign]
-    made = await rematch_waitlist(fakes.matching, ["t-one"], cause=_cause())
+    made = await rematch_waitlist(RematchWaitlist(("t-one",), _cause()), fakes.matching)
     assert made == [] and reads == []
 
 

@@ -1,4 +1,4 @@
-"""The notifications commands on the in-memory fakes, with recording senders and a manual clock."""
+"""Notifications handlers and commands on the in-memory fakes, with recording senders and a manual clock."""
 
 from __future__ import annotations
 
@@ -6,21 +6,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from services.notifications import timers
 from services.notifications.channels import DeliveryFailure, Outbound, Sender
 from services.notifications.channels.in_app import InAppSender
-from services.notifications.commands.check_in_reminders import fire_check_in_reminder
-from services.notifications.commands.deliver import ESCALATION_TIMER, fire_delivery
-from services.notifications.commands.dispatch import (
-    CHECK_IN_REMINDER_TIMER,
-    DELIVERY_TIMER,
-    REMINDER_TIMER,
-    DeliveryPolicy,
-    Dispatch,
-)
-from services.notifications.commands.page_on_call import fire_escalation_check
-from services.notifications.commands.reminders import fire_reminder
+from services.notifications.context import DeliveryPolicy, NotificationsContext
+from services.notifications.domain.channels import Channel
 from services.notifications.domain.delivery import RetryPolicy
-from services.notifications.domain.preferences import Channel, Preferences
+from services.notifications.domain.preferences import Preferences
+from services.notifications.handlers.on_check_in_reminder_timer import on_check_in_reminder_timer
+from services.notifications.handlers.on_delivery_timer import on_delivery_timer
+from services.notifications.handlers.on_escalation_timer import on_escalation_timer
+from services.notifications.handlers.on_session_reminder_timer import on_session_reminder_timer
 from services.notifications.rendering import Renderer
 from services.notifications.store import NotificationStores
 from services.notifications.store.recipients import put_preferences
@@ -51,7 +47,7 @@ class RecordingSender:
 
 @dataclass
 class Harness:
-    dispatch: Dispatch
+    ctx: NotificationsContext
     stores: NotificationStores
     timers: InMemoryTimers
     clock: ManualClock
@@ -70,10 +66,10 @@ class Harness:
     async def run_due_timers(self) -> int:
         """Fire every pending timer due by the clock, as the timer worker would, until none is due."""
         handlers = {
-            DELIVERY_TIMER: fire_delivery(self.dispatch),
-            REMINDER_TIMER: fire_reminder(self.dispatch),
-            ESCALATION_TIMER: fire_escalation_check(self.dispatch),
-            CHECK_IN_REMINDER_TIMER: fire_check_in_reminder(self.dispatch),
+            timers.DELIVERY: on_delivery_timer(self.ctx),
+            timers.SESSION_REMINDER: on_session_reminder_timer(self.ctx),
+            timers.ESCALATION: on_escalation_timer(self.ctx),
+            timers.CHECK_IN_REMINDER: on_check_in_reminder_timer(self.ctx),
         }
         count = 0
         while due := sorted(
@@ -120,12 +116,12 @@ def harness(*, rota: tuple[str, ...] = ("oncall-1", "oncall-2"), max_attempts: i
         alerts=InMemoryDocuments("alerts"),
         check_ins=InMemoryDocuments("check_ins"),
     )
-    timers = InMemoryTimers()
+    pending = InMemoryTimers()
     senders = {"email": RecordingSender(), "sms": RecordingSender(), "push": RecordingSender()}
     channel_senders: dict[Channel, Sender] = {**senders, "in_app": InAppSender(stores, clock)}  # type: ignore[dict-item]
-    dispatch = Dispatch(
+    ctx = NotificationsContext(
         stores=stores,
-        timers=timers,
+        timers=pending,
         clock=clock,
         senders=channel_senders,
         renderer=Renderer(app_url="https://app.carepath.example"),
@@ -138,7 +134,7 @@ def harness(*, rota: tuple[str, ...] = ("oncall-1", "oncall-2"), max_attempts: i
             check_in_reminder_after=CHECK_IN_REMINDER_AFTER,
         ),
     )
-    return Harness(dispatch, stores, timers, clock, senders)
+    return Harness(ctx, stores, pending, clock, senders)
 
 
 def envelope_of(data: Any) -> Envelope:

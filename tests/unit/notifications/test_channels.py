@@ -9,9 +9,10 @@ import aiosmtplib
 import httpx
 import pytest
 
+from deploy.local.sinks import verify
 from services.notifications.channels import Attachment, DeliveryFailure, Outbound
 from services.notifications.channels.smtp import SmtpConfig, SmtpSender, build_email
-from services.notifications.channels.webhook import ProviderConfig, WebhookSender, signed_headers, verify
+from services.notifications.channels.webhook import ProviderConfig, WebhookSender, signed_headers
 from services.notifications.domain.messages import Audience, MessageKind, crisis_context
 from services.notifications.rendering import Renderer
 from shared.care.crisis_resources import crisis_resources

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from services.notifications.commands.check_in_reminders import fire_check_in_reminder
-from services.notifications.commands.dispatch import CHECK_IN_REMINDER_TIMER
+from services.notifications import timers
 from services.notifications.domain.check_ins import reminder_time, reminder_timer_id
 from services.notifications.domain.delivery import DeliveryStatus
 from services.notifications.handlers.on_check_in_completed import on_check_in_completed
 from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_check_in_missed import on_check_in_missed
+from services.notifications.handlers.on_check_in_reminder_timer import on_check_in_reminder_timer
 from shared.storage.timers import Timer
 from tests.unit.notifications import samples
 from tests.unit.notifications.harness import CHECK_IN_REMINDER_AFTER, Harness, envelope_of, harness
@@ -27,7 +27,7 @@ async def due(h: Harness) -> None:
     await h.register("client-1", email="client@example.org")
     await h.register("therapist-1", role="therapist", email="therapist@example.org")
     event = samples.check_in_due(due_at=DUE)
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
 
@@ -50,7 +50,7 @@ async def test_an_unanswered_check_in_is_reminded_once_72_hours_after_it_fell_du
     assert h.sent("email", "therapist-1") == []  # the therapist hears of misses, not of reminders
 
     again = samples.check_in_due(due_at=DUE)  # redelivered, and re-published under another id
-    await on_check_in_due(h.dispatch)(again, envelope_of(again))
+    await on_check_in_due(h.ctx)(again, envelope_of(again))
     await h.advance(timedelta(days=10))
     assert len(reminders(h)) == 1
 
@@ -60,15 +60,15 @@ async def test_a_reminder_timer_that_fires_twice_reminds_once() -> None:
     await due(h)
     timer = Timer(
         id=reminder_timer_id("checkin-1"),
-        kind=CHECK_IN_REMINDER_TIMER,
+        kind=timers.CHECK_IN_REMINDER,
         due_at=REMIND_AT,
         attempts=1,
         payload={"check_in_id": "checkin-1"},
     )
     h.clock.now = REMIND_AT
 
-    await fire_check_in_reminder(h.dispatch)(timer)
-    await fire_check_in_reminder(h.dispatch)(timer)  # a worker died before marking it fired
+    await on_check_in_reminder_timer(h.ctx)(timer)
+    await on_check_in_reminder_timer(h.ctx)(timer)  # a worker died before marking it fired
     await h.run_due_timers()
 
     assert len(reminders(h)) == 1
@@ -79,7 +79,7 @@ async def test_an_answered_check_in_is_never_reminded() -> None:
     await due(h)
     answered = samples.check_in_completed(deterioration=False, review=False)
 
-    await on_check_in_completed(h.dispatch)(answered, envelope_of(answered))
+    await on_check_in_completed(h.ctx)(answered, envelope_of(answered))
     await h.advance(timedelta(days=10))
 
     assert reminders(h) == []
@@ -91,7 +91,7 @@ async def test_a_missed_check_in_is_never_reminded() -> None:
     await due(h)
     missed = samples.check_in_missed(consecutive_missed=1, due_at=DUE)
 
-    await on_check_in_missed(h.dispatch)(missed, envelope_of(missed))
+    await on_check_in_missed(h.ctx)(missed, envelope_of(missed))
     await h.advance(timedelta(days=10))
 
     assert reminders(h) == []
@@ -102,10 +102,10 @@ async def test_a_check_in_answered_before_its_due_event_came_is_neither_announce
     h = harness()
     await h.register("client-1", email="client@example.org")
     answered = samples.check_in_completed(deterioration=False, review=False)
-    await on_check_in_completed(h.dispatch)(answered, envelope_of(answered))
+    await on_check_in_completed(h.ctx)(answered, envelope_of(answered))
 
     late = samples.check_in_due(due_at=DUE)
-    await on_check_in_due(h.dispatch)(late, envelope_of(late))
+    await on_check_in_due(h.ctx)(late, envelope_of(late))
     await h.advance(timedelta(days=10))
 
     assert h.sent("email", "client-1") == []
@@ -121,7 +121,7 @@ async def test_a_reminder_held_by_quiet_hours_is_withdrawn_when_the_check_in_is_
     assert held["status"] == DeliveryStatus.held
 
     answered = samples.check_in_completed(deterioration=False, review=False)
-    await on_check_in_completed(h.dispatch)(answered, envelope_of(answered))
+    await on_check_in_completed(h.ctx)(answered, envelope_of(answered))
     await h.advance(timedelta(hours=12))
 
     assert reminders(h) == []
@@ -136,13 +136,13 @@ async def test_two_missed_check_ins_in_a_row_prompt_the_therapist_once_however_o
     first = samples.check_in_missed(check_in_id="checkin-1", consecutive_missed=1)
     second = samples.check_in_missed(check_in_id="checkin-2", consecutive_missed=2)
 
-    await on_check_in_missed(h.dispatch)(first, envelope_of(first))
+    await on_check_in_missed(h.ctx)(first, envelope_of(first))
     await h.run_due_timers()
     assert h.sent("email", "therapist-1") == []
 
     envelope = envelope_of(second)
-    await on_check_in_missed(h.dispatch)(second, envelope)
-    await on_check_in_missed(h.dispatch)(second, envelope)
+    await on_check_in_missed(h.ctx)(second, envelope)
+    await on_check_in_missed(h.ctx)(second, envelope)
     await h.run_due_timers()
 
     (prompt,) = h.sent("email", "therapist-1")

@@ -37,7 +37,7 @@ async def test_session_booked_sends_one_email_each_to_client_and_therapist_with_
     await registered(h)
     event = samples.session_booked()
 
-    await on_session_booked(h.dispatch)(event, envelope_of(event))
+    await on_session_booked(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
     emails = h.sent("email")
@@ -54,9 +54,9 @@ async def test_second_delivery_of_session_booked_sends_no_second_email() -> None
     event = samples.session_booked()
     envelope = envelope_of(event)
 
-    await on_session_booked(h.dispatch)(event, envelope)
+    await on_session_booked(h.ctx)(event, envelope)
     await h.run_due_timers()
-    await on_session_booked(h.dispatch)(event, envelope)
+    await on_session_booked(h.ctx)(event, envelope)
     await h.run_due_timers()
 
     assert len(h.sent("email")) == 2
@@ -67,7 +67,7 @@ async def test_an_unregistered_recipient_still_finds_the_message_in_the_app() ->
     h = harness()
     event = samples.check_in_due()
 
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
     inbox = await h.stores.inboxes.get("client-1")
@@ -81,7 +81,7 @@ async def test_opted_out_channels_are_not_used() -> None:
     await h.prefer("client-1", channels={"sms": False}, kinds={"check_in_due": {"email": False}})
     event = samples.check_in_due()
 
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
     assert (len(h.sent("email")), len(h.sent("sms")), len(h.sent("push"))) == (0, 0, 1)
@@ -94,7 +94,7 @@ async def test_a_message_in_quiet_hours_is_held_and_sent_when_they_end() -> None
     await h.prefer("client-1", quiet_hours=QUIET_NIGHTS)
     event = samples.check_in_due()
 
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
 
     assert await h.run_due_timers() == 0
     (email,) = await h.stores.deliveries.find({"channel": "email"})
@@ -114,7 +114,7 @@ async def test_risk_flag_reaches_client_and_on_call_at_once_against_opt_outs_and
         await h.prefer(recipient, **NOBODY_DISTURBS)
     event = samples.risk_flagged()
 
-    await on_risk_flagged(h.dispatch)(event, envelope_of(event))  # no timer needs to run
+    await on_risk_flagged(h.ctx)(event, envelope_of(event))  # no timer needs to run
 
     for channel in ("email", "sms", "push"):
         assert {o.recipient_id for o in h.sent(channel)} == {"client-1", "oncall-1"}, channel
@@ -131,7 +131,7 @@ async def test_an_undeliverable_page_escalates_to_the_next_on_call_clinician() -
     h.senders["email"].fail_with(permanent("smtp_550"))
     event = samples.risk_flagged()
 
-    await on_risk_flagged(h.dispatch)(event, envelope_of(event))
+    await on_risk_flagged(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()  # the escalation check runs as a timer
 
     assert h.sent("email", "oncall-1") == []
@@ -147,7 +147,7 @@ async def test_an_on_call_clinician_without_any_outside_channel_is_skipped_at_on
     await h.register("oncall-2", role="on_call", email="oncall-2@example.org")
     event = samples.risk_flagged()
 
-    await on_risk_flagged(h.dispatch)(event, envelope_of(event))
+    await on_risk_flagged(h.ctx)(event, envelope_of(event))
 
     assert [o.recipient_id for o in h.sent("email")] == ["oncall-2"]
 
@@ -158,7 +158,7 @@ async def test_a_transient_failure_is_retried_with_growing_backoff_and_delivered
     h.senders["email"].fail_with(transient("smtp_451"), transient("smtp_451"))
     event = samples.check_in_due()
 
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
     (email,) = await h.stores.deliveries.find({"channel": "email"})
     assert (email["status"], email["next_attempt_at"]) == (
@@ -182,7 +182,7 @@ async def test_retries_are_bounded_and_the_failure_is_published_with_its_reason(
     h.senders["email"].fail_with(*(transient("smtp_451") for _ in range(3)))
     event = samples.check_in_due()
 
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
     for _ in range(3):
         await h.advance(timedelta(minutes=10))
 
@@ -201,7 +201,7 @@ async def test_a_permanent_failure_is_not_retried() -> None:
     h.senders["email"].fail_with(permanent("smtp_550"))
     event = samples.check_in_due()
 
-    await on_check_in_due(h.dispatch)(event, envelope_of(event))
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
     await h.advance(timedelta(hours=2))
 
@@ -212,21 +212,21 @@ async def test_a_permanent_failure_is_not_retried() -> None:
 async def test_reminders_are_set_at_booking_moved_by_a_reschedule_and_dropped_on_cancel() -> None:
     h = harness()
     booked = samples.session_booked()
-    await on_session_booked(h.dispatch)(booked, envelope_of(booked))
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
     assert {i: t.due_at for i, t in h.timers.pending().items() if i.startswith("reminder:")} == {
         "reminder:session-1:24h": samples.STARTS - timedelta(hours=24),
         "reminder:session-1:1h": samples.STARTS - timedelta(hours=1),
     }
 
     moved = samples.session_rescheduled(starts_at=samples.STARTS + timedelta(days=2))
-    await on_session_rescheduled(h.dispatch)(moved, envelope_of(moved))
+    await on_session_rescheduled(h.ctx)(moved, envelope_of(moved))
     assert {i: t.due_at for i, t in h.timers.pending().items() if i.startswith("reminder:")} == {
         "reminder:session-1:24h": samples.STARTS + timedelta(days=1),
         "reminder:session-1:1h": samples.STARTS + timedelta(days=2, hours=-1),
     }
 
     cancelled = samples.session_cancelled()
-    await on_session_cancelled(h.dispatch)(cancelled, envelope_of(cancelled))
+    await on_session_cancelled(h.ctx)(cancelled, envelope_of(cancelled))
     assert not [i for i in h.timers.pending() if i.startswith("reminder:")]
 
 
@@ -234,7 +234,7 @@ async def test_reminders_fire_24_hours_and_1_hour_before_the_session() -> None:
     h = harness()
     await registered(h)
     booked = samples.session_booked()
-    await on_session_booked(h.dispatch)(booked, envelope_of(booked))
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
     await h.run_due_timers()
 
     await h.advance(samples.STARTS - timedelta(hours=24, seconds=1) - h.clock())
@@ -253,12 +253,12 @@ async def test_a_reminder_that_fired_before_a_reschedule_fires_again_for_the_new
     h = harness()
     await registered(h)
     booked = samples.session_booked()
-    await on_session_booked(h.dispatch)(booked, envelope_of(booked))
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
     await h.advance(samples.STARTS - timedelta(hours=24) - h.clock())  # the 24 h reminder went out
     later = samples.STARTS + timedelta(days=7)
 
     moved = samples.session_rescheduled(starts_at=later)
-    await on_session_rescheduled(h.dispatch)(moved, envelope_of(moved))
+    await on_session_rescheduled(h.ctx)(moved, envelope_of(moved))
     sent_before = len(h.sent("email"))
     await h.advance(later - timedelta(hours=24) - h.clock())
 
@@ -272,7 +272,7 @@ async def test_check_in_with_reliable_deterioration_alerts_the_therapist_on_thei
     await registered(h)
     event = samples.check_in_completed()
 
-    await on_check_in_completed(h.dispatch)(event, envelope_of(event))
+    await on_check_in_completed(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
     (email,) = h.sent("email")
@@ -285,11 +285,11 @@ async def test_a_no_show_introduction_offers_the_client_the_next_slots_in_the_se
     await h.register("client-1", email="client@example.org", timezone=None)  # no zone of their own
     await h.register("therapist-1", role="therapist", email="therapist@example.org")
     booked = samples.session_booked()  # in America/New_York
-    await on_session_booked(h.dispatch)(booked, envelope_of(booked))
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
     await h.run_due_timers()
     no_show = samples.session_attendance_recorded(attendance="no_show")
 
-    await on_session_attendance_recorded(h.dispatch)(no_show, envelope_of(no_show))
+    await on_session_attendance_recorded(h.ctx)(no_show, envelope_of(no_show))
     await h.run_due_timers()
 
     (told,) = [o for o in h.sent("email", "client-1") if o.kind == "introduction_missed"]
@@ -306,8 +306,8 @@ async def test_a_held_introduction_tells_the_client_and_a_therapy_sessions_atten
         session_id="session-2", attendance="no_show", kind="therapy"
     )
 
-    await on_session_attendance_recorded(h.dispatch)(held, envelope_of(held))
-    await on_session_attendance_recorded(h.dispatch)(therapy, envelope_of(therapy))
+    await on_session_attendance_recorded(h.ctx)(held, envelope_of(held))
+    await on_session_attendance_recorded(h.ctx)(therapy, envelope_of(therapy))
     await h.run_due_timers()
 
     assert [o.kind for o in h.sent("email")] == ["introduction_held"]
@@ -318,7 +318,7 @@ async def test_crisis_resources_follow_the_language_the_client_chose_when_the_ev
     await h.register("client-1", phone="+525550001111", locale="es-MX", timezone="America/Mexico_City")
     event = samples.risk_flagged(jurisdiction="MX-CMX")
 
-    await on_risk_flagged(h.dispatch)(event, envelope_of(event))
+    await on_risk_flagged(h.ctx)(event, envelope_of(event))
 
     (crisis,) = h.sent("sms", "client-1")
     assert crisis.message.locale == "es"
@@ -330,7 +330,7 @@ async def test_a_spanish_crisis_message_stays_spanish_for_a_client_who_chose_eng
     await h.register("client-1", phone="+525550001111", locale="en")
     event = samples.risk_flagged(jurisdiction="MX-CMX", language="es")
 
-    await on_risk_flagged(h.dispatch)(event, envelope_of(event))
+    await on_risk_flagged(h.ctx)(event, envelope_of(event))
 
     (crisis,) = h.sent("sms", "client-1")
     assert crisis.message.short.startswith("Carepath: si piensas en hacerte daño")
@@ -347,7 +347,7 @@ async def test_a_waitlisted_client_is_told_once_and_not_again_on_every_rematch_a
     matched = samples.match_proposed(candidates=2, origin="waitlist", match_id="match-4")
 
     for event in (waitlisted, *attempts, matched):
-        await on_match_proposed(h.dispatch)(event, envelope_of(event))
+        await on_match_proposed(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
     assert sorted(o.message.subject for o in h.sent("email")) == [

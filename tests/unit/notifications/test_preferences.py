@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
+from services.notifications.domain.channels import Channel
 from services.notifications.domain.messages import MessageKind
 from services.notifications.domain.preferences import (
-    Channel,
     Preferences,
     QuietHours,
     deliverable_channels,

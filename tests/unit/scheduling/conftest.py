@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from services.scheduling.commands.context import Scheduling
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.policy import Policy
 from services.scheduling.store import SchedulingStores
 from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
@@ -33,8 +33,8 @@ def stores() -> SchedulingStores:
 
 
 @pytest.fixture
-def ctx(stores: SchedulingStores, clock: ManualClock) -> Scheduling:
-    return Scheduling(stores, Policy(), clock)
+def ctx(stores: SchedulingStores, clock: ManualClock) -> SchedulingContext:
+    return SchedulingContext(stores, Policy(), clock)
 
 
 def weekdays(start: str = "09:00", end: str = "17:00", **extra: Any) -> dict[str, Any]:

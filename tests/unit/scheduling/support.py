@@ -11,16 +11,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_attendance import record_attendance
-from services.scheduling.commands.set_availability import set_availability
-from services.scheduling.domain.availability import availability_from
+from services.scheduling import timers
+from services.scheduling.commands.record_attendance import RecordAttendance, record_attendance
+from services.scheduling.commands.set_availability import SetAvailability, set_availability
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import Attendance, Care, Session
+from services.scheduling.handlers.on_check_in_timer import on_check_in_timer
 from services.scheduling.handlers.on_match_accepted import on_match_accepted
 from services.scheduling.handlers.on_match_declined import on_match_declined
 from services.scheduling.handlers.on_match_proposed import on_match_proposed
-from services.scheduling.handlers.on_timers import check_in_timer, series_timer
+from services.scheduling.handlers.on_series_timer import on_series_timer
 from services.scheduling.handlers.on_treatment_plan_updated import on_treatment_plan_updated
+from services.scheduling.store.care_documents import care_from_document
 from shared.events.common import Candidate, PlanStatus, SessionCadence, WeeklyWindow
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import MatchAccepted, MatchDeclined, MatchProposed, TreatmentPlanUpdated
@@ -82,7 +84,7 @@ def envelope(data: Any, now: datetime) -> Envelope:
 
 
 async def propose(
-    ctx: Scheduling, client_id: str, therapist_ids: Sequence[str], **kwargs: Any
+    ctx: SchedulingContext, client_id: str, therapist_ids: Sequence[str], **kwargs: Any
 ) -> MatchProposed:
     """Matching proposes `therapist_ids` (now, expiring in two days)."""
     event = proposed(client_id, therapist_ids, now=ctx.now(), **kwargs)
@@ -90,14 +92,16 @@ async def propose(
     return event
 
 
-async def accept(ctx: Scheduling, client_id: str, therapist_id: str, *, match_id: str = "match-1") -> None:
+async def accept(
+    ctx: SchedulingContext, client_id: str, therapist_id: str, *, match_id: str = "match-1"
+) -> None:
     """The client accepts `therapist_id` (matching's `match-accepted`)."""
     event = accepted(client_id, therapist_id, match_id=match_id, now=ctx.now())
     await on_match_accepted(ctx)(event, envelope(event, ctx.now()))
 
 
 async def decline(
-    ctx: Scheduling, client_id: str, therapist_id: str | None, *, match_id: str = "match-1"
+    ctx: SchedulingContext, client_id: str, therapist_id: str | None, *, match_id: str = "match-1"
 ) -> None:
     event = MatchDeclined(
         match_id=match_id, client_id=client_id, therapist_id=therapist_id, declined_at=ctx.now()
@@ -105,13 +109,13 @@ async def decline(
     await on_match_declined(ctx)(event, envelope(event, ctx.now()))
 
 
-async def follow(ctx: Scheduling, update: TreatmentPlanUpdated) -> None:
+async def follow(ctx: SchedulingContext, update: TreatmentPlanUpdated) -> None:
     """Intake's `treatment-plan-updated` arrives."""
     await on_treatment_plan_updated(ctx)(update, envelope(update, ctx.now()))
 
 
 async def attend(
-    ctx: Scheduling,
+    ctx: SchedulingContext,
     clock: ManualClock,
     session: Session,
     attendance: Attendance = Attendance.held,
@@ -120,11 +124,11 @@ async def attend(
 ) -> Session:
     """The therapist records the session's attendance once it has started (the clock moves there)."""
     clock.now = max(clock.now, session.starts_at)
-    return await record_attendance(ctx, session, attendance, by=by)
+    return await record_attendance(RecordAttendance(session, attendance, by=by), ctx)
 
 
 async def introduced(
-    ctx: Scheduling, clock: ManualClock, client_id: str = "c-1", therapist_id: str = "t-1"
+    ctx: SchedulingContext, clock: ManualClock, client_id: str = "c-1", therapist_id: str = "t-1"
 ) -> Session:
     """A client in care: proposed, accepted, the introduction held (the clock at its start)."""
     await propose(ctx, client_id, [therapist_id])
@@ -133,11 +137,11 @@ async def introduced(
     return await attend(ctx, clock, intro)
 
 
-async def available(ctx: Scheduling, therapist_id: str, spec: dict[str, Any]) -> None:
-    await set_availability(ctx, therapist_id, availability_from(spec), correlation_id=None)
+async def available(ctx: SchedulingContext, therapist_id: str, spec: dict[str, Any]) -> None:
+    await set_availability(SetAvailability(therapist_id, spec), ctx)
 
 
-def events(ctx: Scheduling, name: str) -> list[OutgoingEvent]:
+def events(ctx: SchedulingContext, name: str) -> list[OutgoingEvent]:
     """Every event of topic `name` written so far (any collection's outbox)."""
     written: list[OutgoingEvent] = []
     for store in (ctx.stores.clients, ctx.stores.therapists):
@@ -146,20 +150,20 @@ def events(ctx: Scheduling, name: str) -> list[OutgoingEvent]:
     return [e for e in written if e.topic == name]
 
 
-async def care(ctx: Scheduling, client_id: str) -> Care:
+async def care(ctx: SchedulingContext, client_id: str) -> Care:
     document = await ctx.stores.clients.get(client_id)
     assert document is not None
-    return Care.from_document(document)
+    return care_from_document(document)
 
 
-async def fire_due(ctx: Scheduling, now: datetime) -> list[OutgoingEvent]:
+async def fire_due(ctx: SchedulingContext, now: datetime) -> list[OutgoingEvent]:
     """Fire every pending timer due by `now`, as the timer worker would; return their events."""
-    timers = ctx.stores.timers
-    assert isinstance(timers, InMemoryTimers)
+    store = ctx.stores.timers
+    assert isinstance(store, InMemoryTimers)
     fired: list[OutgoingEvent] = []
-    handlers = {"series": series_timer(ctx), "check-in": check_in_timer(ctx)}
+    handlers = {timers.SERIES: on_series_timer(ctx), timers.CHECK_IN: on_check_in_timer(ctx)}
     while due := sorted(
-        ((i, t) for i, t in timers.pending().items() if t.due_at <= now), key=lambda item: item[1].due_at
+        ((i, t) for i, t in store.pending().items() if t.due_at <= now), key=lambda item: item[1].due_at
     ):
         timer_id, fake = due[0]
         timer = Timer(timer_id, fake.kind, fake.due_at, 1, fake.payload)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from services.scheduling.domain.availability import AvailabilityError, Window, availability_from
+from services.scheduling.store.therapists import availability_to_document
 
 
 def spec(**changes: Any) -> dict[str, Any]:
@@ -83,4 +84,4 @@ def test_stored_availability_reads_back_the_same() -> None:
             exceptions=[{"date": "2026-12-24", "windows": [{"start": "09:00", "end": "12:00"}]}], daily_cap=4
         )
     )
-    assert availability_from(original.to_document()) == original
+    assert availability_from(availability_to_document(original)) == original

@@ -6,13 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.scheduling.commands.book_session import book_session
-from services.scheduling.commands.claim_slot import ClaimedSlot, claim_fitting_slot
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.ids import derived_id
-from services.scheduling.commands.refusals import Refused
+from services.scheduling.commands.book_session import BookSession, book_session
+from services.scheduling.commands.claim_slot import ClaimFittingSlot, claim_fitting_slot
+from services.scheduling.context import SchedulingContext
+from services.scheduling.domain.ids import derived_id
 from services.scheduling.domain.policy import Policy
+from services.scheduling.domain.slots import ClaimedSlot
 from services.scheduling.handlers.on_match_proposed import on_match_proposed
+from shared.refusals import Refused
 from tests.support.fakes import ManualClock
 from tests.unit.scheduling.conftest import weekdays
 from tests.unit.scheduling.support import available, care, envelope, events, propose, proposed
@@ -21,19 +22,21 @@ WEDNESDAY_10 = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 
 
 async def test_a_proposal_handled_again_after_a_crash_books_the_slot_its_first_attempt_claimed(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
-    ctx = Scheduling(ctx.stores, Policy(book_at_once=True), clock)
+    ctx = SchedulingContext(ctx.stores, Policy(book_at_once=True), clock)
     await available(ctx, "t-1", weekdays())
     event = proposed("c-1", ["t-1"], now=clock.now)
     cause = envelope(event, clock.now)
     # The first attempt claimed a slot, then its replica died before writing the session.
     crashed = await claim_fitting_slot(
+        ClaimFittingSlot(
+            session_id=derived_id("ses", cause.id, "first-session"),
+            client_id="c-1",
+            therapist_id="t-1",
+            client=None,
+        ),
         ctx,
-        session_id=derived_id("ses", cause.id, "first-session"),
-        client_id="c-1",
-        therapist_id="t-1",
-        client=None,
     )
     assert isinstance(crashed, ClaimedSlot)
 
@@ -45,20 +48,20 @@ async def test_a_proposal_handled_again_after_a_crash_books_the_slot_its_first_a
 
 
 async def test_claims_of_a_booking_that_never_completed_are_free_after_the_grace_period(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     orphaned = await claim_fitting_slot(
-        ctx, session_id="ses_lost", client_id="c-lost", therapist_id="t-1", client=None
+        ClaimFittingSlot(session_id="ses_lost", client_id="c-lost", therapist_id="t-1", client=None), ctx
     )
     assert isinstance(orphaned, ClaimedSlot)
     starts_at = orphaned.slot.starts_at
     await propose(ctx, "c-2", ["t-1"])
 
     with pytest.raises(Refused) as refused:  # a booking may still be finishing: the cells stay taken
-        await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=starts_at)
+        await book_session(BookSession(client_id="c-2", therapist_id="t-1", starts_at=starts_at), ctx)
     assert refused.value.code == "slot_taken"
 
     clock.advance(ctx.policy.claim_orphan_grace + timedelta(seconds=1))
-    booked = await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=starts_at)
+    booked = await book_session(BookSession(client_id="c-2", therapist_id="t-1", starts_at=starts_at), ctx)
     assert booked.starts_at == starts_at

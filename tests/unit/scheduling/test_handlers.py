@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.fire_check_in import on_check_in_timer
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.care import ProposalOutcome, SeriesStatus, SessionKind
 from services.scheduling.domain.policy import Policy
+from services.scheduling.handlers.on_check_in_timer import on_check_in_timer
 from services.scheduling.handlers.on_match_proposed import on_match_proposed
 from shared.care.relationship import CareState
 from shared.events.common import PlanStatus, SessionCadence
@@ -36,23 +36,25 @@ from tests.unit.scheduling.support import (
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def at_once(ctx: Scheduling) -> Scheduling:
+def at_once(ctx: SchedulingContext) -> SchedulingContext:
     """The same stores and clock under the opt-in `book_at_once` policy."""
-    return Scheduling(ctx.stores, Policy(book_at_once=True), ctx.clock)
+    return SchedulingContext(ctx.stores, Policy(book_at_once=True), ctx.clock)
 
 
-def booked(ctx: Scheduling) -> list[SessionBooked]:
+def booked(ctx: SchedulingContext) -> list[SessionBooked]:
     return [e.data for e in events(ctx, "session-booked") if isinstance(e.data, SessionBooked)]
 
 
-def cancelled(ctx: Scheduling) -> list[SessionCancelled]:
+def cancelled(ctx: SchedulingContext) -> list[SessionCancelled]:
     return [e.data for e in events(ctx, "session-cancelled") if isinstance(e.data, SessionCancelled)]
 
 
 # ---------------------------------------------------------------------- the client chooses
 
 
-async def test_a_proposal_books_nothing_until_the_client_chooses(ctx: Scheduling, clock: ManualClock) -> None:
+async def test_a_proposal_books_nothing_until_the_client_chooses(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
     await available(ctx, "t-1", weekdays())
     await propose(ctx, "c-1", ["t-1", "t-2"])
 
@@ -64,7 +66,7 @@ async def test_a_proposal_books_nothing_until_the_client_chooses(ctx: Scheduling
 
 
 async def test_an_acceptance_books_the_introduction_with_the_accepted_therapist(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await available(ctx, "t-2", weekdays())
@@ -82,7 +84,7 @@ async def test_an_acceptance_books_the_introduction_with_the_accepted_therapist(
 
 
 async def test_an_acceptance_before_its_proposal_books_the_accepted_therapist(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await available(ctx, "t-2", weekdays())
@@ -94,7 +96,9 @@ async def test_an_acceptance_before_its_proposal_books_the_accepted_therapist(
     assert intro.therapist_id == "t-2"
 
 
-async def test_a_redelivered_acceptance_books_nothing_twice(ctx: Scheduling, clock: ManualClock) -> None:
+async def test_a_redelivered_acceptance_books_nothing_twice(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
     await available(ctx, "t-1", weekdays())
     await propose(ctx, "c-1", ["t-1"])
     await accept(ctx, "c-1", "t-1")
@@ -106,7 +110,7 @@ async def test_a_redelivered_acceptance_books_nothing_twice(ctx: Scheduling, clo
 
 
 async def test_book_at_once_books_the_best_fitting_candidate_in_the_clients_windows_and_grants_nothing(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     ctx = at_once(ctx)
     await available(ctx, "t-evenings", weekdays("18:00", "21:00"))  # outside the client's windows
@@ -129,7 +133,7 @@ async def test_book_at_once_books_the_best_fitting_candidate_in_the_clients_wind
 
 
 async def test_accepting_the_therapist_booked_at_once_books_nothing_more(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     ctx = at_once(ctx)
     await available(ctx, "t-1", weekdays())
@@ -142,7 +146,7 @@ async def test_accepting_the_therapist_booked_at_once_books_nothing_more(
 
 
 async def test_accepting_another_candidate_than_the_one_booked_at_once_moves_the_introduction(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     ctx = at_once(ctx)
     await available(ctx, "t-1", weekdays())
@@ -158,7 +162,7 @@ async def test_accepting_another_candidate_than_the_one_booked_at_once_moves_the
     assert upcoming.therapist_id == "t-2" and upcoming.starts_at == first.starts_at
 
 
-async def test_a_redelivered_proposal_books_nothing_more(ctx: Scheduling, clock: ManualClock) -> None:
+async def test_a_redelivered_proposal_books_nothing_more(ctx: SchedulingContext, clock: ManualClock) -> None:
     ctx = at_once(ctx)
     await available(ctx, "t-1", weekdays())
     event = proposed("c-1", ["t-1"], now=clock.now)
@@ -172,7 +176,7 @@ async def test_a_redelivered_proposal_books_nothing_more(ctx: Scheduling, clock:
 
 
 async def test_no_fitting_slot_publishes_booking_failed_naming_every_therapist_tried(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     ctx = at_once(ctx)
     await available(ctx, "t-evenings", weekdays("18:00", "21:00"))
@@ -187,7 +191,7 @@ async def test_no_fitting_slot_publishes_booking_failed_naming_every_therapist_t
 
 
 async def test_an_accepted_therapist_for_a_client_in_london_is_met_in_the_clients_evening(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(
         ctx,
@@ -206,7 +210,7 @@ async def test_an_accepted_therapist_for_a_client_in_london_is_met_in_the_client
 
 
 async def test_a_held_introduction_starts_no_series_and_no_check_ins_until_the_plan(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     intro = await introduced(ctx, clock)
@@ -221,7 +225,7 @@ async def test_a_held_introduction_starts_no_series_and_no_check_ins_until_the_p
 
 
 async def test_the_plan_starts_the_series_at_its_cadence_on_the_introductions_wall_clock_time(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     intro = await introduced(ctx, clock)
@@ -243,7 +247,7 @@ async def test_the_plan_starts_the_series_at_its_cadence_on_the_introductions_wa
 
 
 async def test_check_ins_start_from_the_plan_and_fire_every_interval_once_per_due_date(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -260,7 +264,7 @@ async def test_check_ins_start_from_the_plan_and_fire_every_interval_once_per_du
 
 
 async def test_a_plan_that_arrives_before_the_introduction_is_held_starts_the_routine_when_it_is(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await propose(ctx, "c-1", ["t-1"])
@@ -282,7 +286,7 @@ async def test_a_plan_that_arrives_before_the_introduction_is_held_starts_the_ro
 
 
 async def test_a_plan_of_a_therapist_the_client_is_not_in_care_with_starts_nothing(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -294,7 +298,7 @@ async def test_a_plan_of_a_therapist_the_client_is_not_in_care_with_starts_nothi
 
 
 async def test_a_biweekly_plan_cancels_the_off_rhythm_sessions_and_keeps_the_rest(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     intro = await introduced(ctx, clock)
@@ -312,7 +316,7 @@ async def test_a_biweekly_plan_cancels_the_off_rhythm_sessions_and_keeps_the_res
 
 
 async def test_a_completed_plan_ends_care_cancelling_future_sessions_and_stopping_check_ins(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -330,7 +334,7 @@ async def test_a_completed_plan_ends_care_cancelling_future_sessions_and_stoppin
 
 
 async def test_a_new_check_in_interval_moves_the_pending_check_in(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -345,7 +349,7 @@ async def test_a_new_check_in_interval_moves_the_pending_check_in(
 
 
 async def test_a_paused_plan_holds_check_ins_until_it_is_active_again(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -361,7 +365,7 @@ async def test_a_paused_plan_holds_check_ins_until_it_is_active_again(
 
 
 async def test_a_check_in_timer_the_record_no_longer_names_publishes_nothing(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -375,8 +379,8 @@ async def test_a_check_in_timer_the_record_no_longer_names_publishes_nothing(
     await follow(ctx, plan("c-1", version=2, interval=21, now=clock.now))  # moves the check-in
     clock.now = before.check_ins.due_at
 
-    assert await on_check_in_timer(ctx, stale) == []
-    again = await on_check_in_timer(ctx, stale)
+    assert await on_check_in_timer(ctx)(stale) == []
+    again = await on_check_in_timer(ctx)(stale)
     assert again == [], "and firing it again changes nothing either"
 
 
@@ -384,7 +388,7 @@ async def test_a_check_in_timer_the_record_no_longer_names_publishes_nothing(
 
 
 async def test_a_switch_ends_care_with_the_former_therapist_and_books_the_introduction_with_the_new_one(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await available(ctx, "t-2", weekdays())
@@ -412,7 +416,7 @@ async def test_a_switch_ends_care_with_the_former_therapist_and_books_the_introd
 
 
 async def test_a_declined_match_cancels_the_introduction_booked_from_it(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await propose(ctx, "c-1", ["t-1"])
@@ -428,7 +432,7 @@ async def test_a_declined_match_cancels_the_introduction_booked_from_it(
 
 
 async def test_declining_a_switch_proposal_leaves_care_with_the_current_therapist(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)

@@ -18,8 +18,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.scheduling.commands.claim_slot import SlotUnavailable, claim_slot
-from services.scheduling.commands.context import Scheduling
+from services.scheduling.commands.claim_slot import ClaimSlot, SlotUnavailable, claim_slot
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.availability import Availability
 from services.scheduling.domain.claims import padded
 from services.scheduling.domain.policy import Policy
@@ -90,7 +90,7 @@ class Held:
     claims: tuple[str, ...]
 
 
-def context() -> Scheduling:
+def context() -> SchedulingContext:
     stores = SchedulingStores(
         therapists=InterleavingDocuments("therapists"),
         clients=InterleavingDocuments("clients"),
@@ -99,7 +99,7 @@ def context() -> Scheduling:
         slot_claims=InterleavingDocuments("slot_claims"),
         timers=InMemoryTimers(),
     )
-    return Scheduling(stores, Policy(), ManualClock(DAY - timedelta(days=7)))
+    return SchedulingContext(stores, Policy(), ManualClock(DAY - timedelta(days=7)))
 
 
 async def play(rounds_: list[tuple[list[Attempt], list[bool]]], daily_cap: int | None) -> None:
@@ -125,12 +125,14 @@ async def play(rounds_: list[tuple[list[Attempt], list[bool]]], daily_cap: int |
             slot = Slot(starts_at, starts_at + timedelta(minutes=attempt.minutes))
             try:
                 claimed = await claim_slot(
+                    ClaimSlot(
+                        session_id=session_id,
+                        client_id="c-1",
+                        therapist_id="t-1",
+                        availability=availability,
+                        slot=slot,
+                    ),
                     ctx,
-                    session_id=session_id,
-                    client_id="c-1",
-                    therapist_id="t-1",
-                    availability=availability,
-                    slot=slot,
                 )
             except SlotUnavailable:
                 return session_id, attempt, None

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from icalendar import Calendar as ICalendar
 
-from services.scheduling.commands.book_session import book_session
-from services.scheduling.commands.cancel_session import cancel_session
-from services.scheduling.commands.context import Scheduling
-from services.scheduling.commands.record_attendance import record_attendance
-from services.scheduling.commands.refusals import Refused
-from services.scheduling.commands.reschedule_session import reschedule_session
+from services.scheduling.commands.book_session import BookSession, book_session
+from services.scheduling.commands.cancel_session import CancelSession, cancel_session
+from services.scheduling.commands.record_attendance import RecordAttendance, record_attendance
+from services.scheduling.commands.reschedule_session import RescheduleSession, reschedule_session
+from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.cancellation import CancelledBy, SessionStatus
 from services.scheduling.domain.care import Attendance, ProposalOutcome, SessionKind
 from services.scheduling.domain.ical import calendar_feed
@@ -23,6 +22,7 @@ from services.scheduling.domain.policy import Policy
 from services.scheduling.store.therapist_sessions import sessions_of
 from shared.care.relationship import CareState
 from shared.events.models import SessionAttendanceRecorded, SessionBooked
+from shared.refusals import Conflict, Invalid, Refused
 from tests.support.fakes import ManualClock
 from tests.unit.scheduling.conftest import weekdays
 from tests.unit.scheduling.support import (
@@ -42,18 +42,23 @@ WEDNESDAY_10 = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # 10:00 in New York
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-async def proposed_to(ctx: Scheduling, client_id: str, *therapists: str, **kwargs: Any) -> None:
+async def proposed_to(ctx: SchedulingContext, client_id: str, *therapists: str, **kwargs: Any) -> None:
     """Each therapist published weekday availability and is proposed to the client."""
     for therapist in therapists:
         await available(ctx, therapist, weekdays())
     await propose(ctx, client_id, list(therapists), **kwargs)
 
 
-def booked(ctx: Scheduling) -> list[SessionBooked]:
+def booked(ctx: SchedulingContext) -> list[SessionBooked]:
     return [e.data for e in events(ctx, "session-booked") if isinstance(e.data, SessionBooked)]
 
 
-def recorded(ctx: Scheduling) -> list[SessionAttendanceRecorded]:
+def fields(refused: Refused) -> list[str]:
+    """The fields a refusal names, as the caller sent them."""
+    return [problem.field for problem in refused.errors]
+
+
+def recorded(ctx: SchedulingContext) -> list[SessionAttendanceRecorded]:
     return [
         e.data
         for e in events(ctx, "session-attendance-recorded")
@@ -64,37 +69,41 @@ def recorded(ctx: Scheduling) -> list[SessionAttendanceRecorded]:
 # ---------------------------------------------------------------------- booking within consent
 
 
-async def test_a_client_may_not_book_a_therapist_never_proposed_to_them(ctx: Scheduling) -> None:
+async def test_a_client_may_not_book_a_therapist_never_proposed_to_them(ctx: SchedulingContext) -> None:
     await available(ctx, "t-stranger", weekdays())
 
-    with pytest.raises(Refused) as refused:
-        await book_session(ctx, client_id="c-1", therapist_id="t-stranger", starts_at=WEDNESDAY_10)
+    with pytest.raises(Conflict) as refused:
+        await book_session(
+            BookSession(client_id="c-1", therapist_id="t-stranger", starts_at=WEDNESDAY_10), ctx
+        )
 
-    assert (refused.value.status, refused.value.code) == (409, "therapist_not_proposed")
-    assert (refused.value.reason, refused.value.field) == ("never_proposed", "therapist_id")
+    assert refused.value.code == "therapist_not_proposed"
+    assert (refused.value.reason, fields(refused.value)) == ("never_proposed", ["body.therapist_id"])
     assert booked(ctx) == []
 
 
 async def test_a_client_may_not_book_a_therapist_once_the_proposal_expired(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1")
     clock.advance(timedelta(days=3))  # proposals expire after two days here
 
     with pytest.raises(Refused) as refused:
         await book_session(
-            ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(days=7)
+            BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(days=7)), ctx
         )
 
     assert (refused.value.code, refused.value.reason) == ("therapist_not_proposed", "proposal_expired")
 
 
 async def test_a_client_booking_a_proposed_therapists_slot_chooses_them(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1", "t-2")
 
-    session = await book_session(ctx, client_id="c-1", therapist_id="t-2", starts_at=WEDNESDAY_10)
+    session = await book_session(
+        BookSession(client_id="c-1", therapist_id="t-2", starts_at=WEDNESDAY_10), ctx
+    )
 
     [event] = booked(ctx)
     assert (event.booked_by, event.kind, event.match_id, event.sequence) == (
@@ -115,7 +124,7 @@ async def test_a_client_booking_a_proposed_therapists_slot_chooses_them(
 
 
 async def test_a_client_booking_another_proposed_therapist_ends_care_with_the_former(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
@@ -124,7 +133,7 @@ async def test_a_client_booking_another_proposed_therapist_ends_care_with_the_fo
     await proposed_to(ctx, "c-1", "t-2", match_id="match-2")
     starts = datetime(2026, 3, 11, 19, 0, tzinfo=UTC) + timedelta(days=7)
 
-    await book_session(ctx, client_id="c-1", therapist_id="t-2", starts_at=starts)
+    await book_session(BookSession(client_id="c-1", therapist_id="t-2", starts_at=starts), ctx)
 
     record = await care(ctx, "c-1")
     assert {s.therapist_id for s in record.upcoming(clock.now)} == {"t-2"}
@@ -133,23 +142,28 @@ async def test_a_client_booking_another_proposed_therapist_ends_care_with_the_fo
 
 
 async def test_an_admin_books_outside_consent_only_by_naming_a_reason(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-stranger", weekdays())
 
     with pytest.raises(Refused) as refused:
         await book_session(
-            ctx, client_id="c-1", therapist_id="t-stranger", starts_at=WEDNESDAY_10, booked_by="admin"
+            BookSession(
+                client_id="c-1", therapist_id="t-stranger", starts_at=WEDNESDAY_10, booked_by="admin"
+            ),
+            ctx,
         )
-    assert (refused.value.code, refused.value.field) == ("therapist_not_proposed", "override_reason")
+    assert (refused.value.code, fields(refused.value)) == ("therapist_not_proposed", ["body.override_reason"])
 
     session = await book_session(
+        BookSession(
+            client_id="c-1",
+            therapist_id="t-stranger",
+            starts_at=WEDNESDAY_10,
+            booked_by="admin",
+            override_reason="crisis_continuity",
+        ),
         ctx,
-        client_id="c-1",
-        therapist_id="t-stranger",
-        starts_at=WEDNESDAY_10,
-        booked_by="admin",
-        override_reason="crisis_continuity",
     )
 
     assert (session.booked_by, session.override_reason) == ("admin", "crisis_continuity")
@@ -158,39 +172,42 @@ async def test_an_admin_books_outside_consent_only_by_naming_a_reason(
     assert (await care(ctx, "c-1")).relationships.of("t-stranger") is None, "it grants nothing"
 
 
-async def test_a_client_cannot_override_their_consent(ctx: Scheduling) -> None:
+async def test_a_client_cannot_override_their_consent(ctx: SchedulingContext) -> None:
     await available(ctx, "t-stranger", weekdays())
 
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Invalid) as refused:
         await book_session(
-            ctx, client_id="c-1", therapist_id="t-stranger", starts_at=WEDNESDAY_10, override_reason="mine"
+            BookSession(
+                client_id="c-1", therapist_id="t-stranger", starts_at=WEDNESDAY_10, override_reason="mine"
+            ),
+            ctx,
         )
 
-    assert (refused.value.status, refused.value.field) == (422, "override_reason")
+    assert fields(refused.value) == ["body.override_reason"]
 
 
 async def test_a_second_introduction_with_the_same_therapist_is_refused_while_one_is_booked(
-    ctx: Scheduling,
+    ctx: SchedulingContext,
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1")
-    await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    await book_session(BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
 
     with pytest.raises(Refused) as refused:
         await book_session(
-            ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(days=1)
+            BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(days=1)), ctx
         )
 
     assert refused.value.code == "introduction_already_booked"
 
 
 async def test_a_client_in_care_books_more_therapy_in_the_same_series(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     intro = await introduced(ctx, clock)
 
     extra = await book_session(
-        ctx, client_id="c-1", therapist_id="t-1", starts_at=intro.starts_at + timedelta(days=2)
+        BookSession(client_id="c-1", therapist_id="t-1", starts_at=intro.starts_at + timedelta(days=2)), ctx
     )
 
     assert (extra.kind, extra.sequence, extra.series_id) == (SessionKind.therapy, 2, intro.series_id)
@@ -203,48 +220,51 @@ async def test_a_client_in_care_books_more_therapy_in_the_same_series(
 # ---------------------------------------------------------------------- slots and changes
 
 
-async def test_a_taken_slot_is_refused_with_a_conflict(ctx: Scheduling) -> None:
+async def test_a_taken_slot_is_refused_with_a_conflict(ctx: SchedulingContext) -> None:
     await proposed_to(ctx, "c-1", "t-1")
     await proposed_to(ctx, "c-2", "t-1")
-    await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    await book_session(BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
 
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Conflict) as refused:
         await book_session(
-            ctx, client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(minutes=30)
+            BookSession(client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(minutes=30)),
+            ctx,
         )
 
-    assert refused.value.status == 409 and refused.value.code == "slot_taken"
+    assert refused.value.code == "slot_taken"
 
 
-async def test_a_time_beyond_the_horizon_is_bad_input(ctx: Scheduling) -> None:
+async def test_a_time_beyond_the_horizon_is_bad_input(ctx: SchedulingContext) -> None:
     await available(ctx, "t-1", weekdays(horizon_days=7))
     await propose(ctx, "c-1", ["t-1"])
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(Invalid) as refused:
         await book_session(
-            ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(days=14)
+            BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(days=14)), ctx
         )
-    assert refused.value.status == 422 and refused.value.code == "outside_horizon"
+    assert refused.value.code == "outside_horizon"
 
 
-async def test_a_cancelled_slot_can_be_booked_again(ctx: Scheduling) -> None:
+async def test_a_cancelled_slot_can_be_booked_again(ctx: SchedulingContext) -> None:
     await proposed_to(ctx, "c-1", "t-1")
     await propose(ctx, "c-2", ["t-1"])
-    first = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    first = await book_session(BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
 
-    await cancel_session(ctx, first, by=CancelledBy.client, reason=None)
-    again = await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    await cancel_session(CancelSession(first, by=CancelledBy.client, reason=None), ctx)
+    again = await book_session(BookSession(client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
 
     assert again.starts_at == WEDNESDAY_10 and again.client_id == "c-2"
 
 
 async def test_a_client_cancelling_within_24_hours_is_kept_as_a_late_cancel(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1")
-    session = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    session = await book_session(
+        BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx
+    )
     clock.now = WEDNESDAY_10 - timedelta(hours=3)
 
-    cancelled = await cancel_session(ctx, session, by=CancelledBy.client, reason="unwell")
+    cancelled = await cancel_session(CancelSession(session, by=CancelledBy.client, reason="unwell"), ctx)
 
     assert cancelled.status is SessionStatus.late_cancelled
     [event] = [e.data for e in events(ctx, "session-cancelled")]
@@ -252,32 +272,37 @@ async def test_a_client_cancelling_within_24_hours_is_kept_as_a_late_cancel(
 
 
 async def test_a_move_into_a_taken_slot_is_refused_and_keeps_the_session_where_it_was(
-    ctx: Scheduling,
+    ctx: SchedulingContext,
 ) -> None:
     for client in ("c-1", "c-2", "c-3"):
         await proposed_to(ctx, client, "t-1")
-    mine = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
-    await book_session(ctx, client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(hours=2))
+    mine = await book_session(BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
+    await book_session(
+        BookSession(client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10 + timedelta(hours=2)), ctx
+    )
 
-    with pytest.raises(Refused) as refused:
-        await reschedule_session(ctx, mine, WEDNESDAY_10 + timedelta(hours=2, minutes=30), by="client")
+    with pytest.raises(Conflict):
+        await reschedule_session(
+            RescheduleSession(mine, WEDNESDAY_10 + timedelta(hours=2, minutes=30), by="client"), ctx
+        )
 
-    assert refused.value.status == 409
     assert (await care(ctx, "c-1")).sessions[0].starts_at == WEDNESDAY_10
     # its own slot is still held: nobody else can take it
     with pytest.raises(Refused) as taken:
-        await book_session(ctx, client_id="c-3", therapist_id="t-1", starts_at=WEDNESDAY_10)
+        await book_session(BookSession(client_id="c-3", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
     assert taken.value.code == "slot_taken"
 
 
-async def test_a_move_by_half_an_hour_frees_the_old_time_it_no_longer_covers(ctx: Scheduling) -> None:
+async def test_a_move_by_half_an_hour_frees_the_old_time_it_no_longer_covers(ctx: SchedulingContext) -> None:
     await proposed_to(ctx, "c-1", "t-1")
     await propose(ctx, "c-2", ["t-1"])
-    mine = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    mine = await book_session(BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
 
-    moved = await reschedule_session(ctx, mine, WEDNESDAY_10 + timedelta(minutes=30), by="clinician")
+    moved = await reschedule_session(
+        RescheduleSession(mine, WEDNESDAY_10 + timedelta(minutes=30), by="clinician"), ctx
+    )
     before = await book_session(
-        ctx, client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10 - timedelta(minutes=30)
+        BookSession(client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10 - timedelta(minutes=30)), ctx
     )
 
     assert moved.revision == 1 and moved.starts_at == WEDNESDAY_10 + timedelta(minutes=30)
@@ -290,14 +315,14 @@ async def test_a_move_by_half_an_hour_frees_the_old_time_it_no_longer_covers(ctx
 
 
 async def test_a_held_introduction_puts_the_client_in_care_once_however_often_it_is_recorded(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1")
     await accept(ctx, "c-1", "t-1")
     [intro] = (await care(ctx, "c-1")).sessions
 
     held = await attend(ctx, clock, intro)
-    again = await record_attendance(ctx, held, Attendance.held, by="clinician")
+    again = await record_attendance(RecordAttendance(held, Attendance.held, by="clinician"), ctx)
 
     assert held.attendance is Attendance.held and held.status is SessionStatus.booked
     assert again == held and len(recorded(ctx)) == 1
@@ -312,34 +337,34 @@ async def test_a_held_introduction_puts_the_client_in_care_once_however_often_it
 
 
 async def test_attendance_that_contradicts_what_was_recorded_is_refused(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     intro = await introduced(ctx, clock)
 
-    with pytest.raises(Refused) as refused:
-        await record_attendance(ctx, intro, Attendance.no_show, by="clinician")
+    with pytest.raises(Conflict) as refused:
+        await record_attendance(RecordAttendance(intro, Attendance.no_show, by="clinician"), ctx)
 
-    assert (refused.value.status, refused.value.code) == (409, "attendance_already_recorded")
+    assert refused.value.code == "attendance_already_recorded"
 
 
 async def test_attendance_is_recorded_only_once_the_session_has_started(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1")
     await accept(ctx, "c-1", "t-1")
     [intro] = (await care(ctx, "c-1")).sessions
 
-    with pytest.raises(Refused) as refused:
-        await record_attendance(ctx, intro, Attendance.held, by="clinician")
+    with pytest.raises(Conflict) as refused:
+        await record_attendance(RecordAttendance(intro, Attendance.held, by="clinician"), ctx)
 
-    assert (refused.value.status, refused.value.code) == (409, "session_not_started")
+    assert refused.value.code == "session_not_started"
 
 
 async def test_an_introduction_booked_for_the_client_is_not_care_until_they_choose(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
-    at_once = Scheduling(ctx.stores, Policy(book_at_once=True), clock)
+    at_once = SchedulingContext(ctx.stores, Policy(book_at_once=True), clock)
     await available(at_once, "t-1", weekdays())
     await propose(at_once, "c-1", ["t-1"])
     [intro] = (await care(ctx, "c-1")).sessions
@@ -351,7 +376,7 @@ async def test_an_introduction_booked_for_the_client_is_not_care_until_they_choo
 
 
 async def test_a_missed_introduction_starts_no_care_and_offers_the_next_three_starts_in_the_clients_windows(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1", windows=[("tue", "14:00", "16:00"), ("thu", "09:00", "10:00")])
     await accept(ctx, "c-1", "t-1")
@@ -369,12 +394,16 @@ async def test_a_missed_introduction_starts_no_care_and_offers_the_next_three_st
     assert record.relationships.state_of("t-1", clock.now) is CareState.chosen
     assert record.series is None and record.check_ins is None
 
-    again = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=event.offered_slots[0])
+    again = await book_session(
+        BookSession(client_id="c-1", therapist_id="t-1", starts_at=event.offered_slots[0]), ctx
+    )
     assert (again.kind, again.sequence, again.booked_by) == (SessionKind.introduction, 1, "client")
     assert again.series_id != intro.series_id
 
 
-async def test_attendance_of_a_therapy_session_changes_no_care(ctx: Scheduling, clock: ManualClock) -> None:
+async def test_attendance_of_a_therapy_session_changes_no_care(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
     await available(ctx, "t-1", weekdays())
     await introduced(ctx, clock)
     await follow(ctx, plan("c-1", version=1, now=clock.now))
@@ -393,12 +422,18 @@ async def test_attendance_of_a_therapy_session_changes_no_care(ctx: Scheduling, 
 # ---------------------------------------------------------------------- calendars
 
 
-async def test_calendar_feeds_update_a_moved_session_in_place(ctx: Scheduling, clock: ManualClock) -> None:
+async def test_calendar_feeds_update_a_moved_session_in_place(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
     await proposed_to(ctx, "c-1", "t-1")
-    session = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
+    session = await book_session(
+        BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx
+    )
     before = ICalendar.from_ical(calendar_feed([session], name="x", feed_id="c-1", now=clock.now))
 
-    moved = await reschedule_session(ctx, session, WEDNESDAY_10 + timedelta(hours=1), by="client")
+    moved = await reschedule_session(
+        RescheduleSession(session, WEDNESDAY_10 + timedelta(hours=1), by="client"), ctx
+    )
     therapist_side = await sessions_of(ctx.stores.therapist_sessions, "t-1")
     after = ICalendar.from_ical(calendar_feed(therapist_side, name="x", feed_id="t-1", now=clock.now))
 
@@ -410,11 +445,13 @@ async def test_calendar_feeds_update_a_moved_session_in_place(ctx: Scheduling, c
 
 
 async def test_a_cancelled_session_stays_in_the_feed_as_cancelled(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await proposed_to(ctx, "c-1", "t-1")
-    session = await book_session(ctx, client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10)
-    cancelled = await cancel_session(ctx, session, by=CancelledBy.clinician, reason=None)
+    session = await book_session(
+        BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx
+    )
+    cancelled = await cancel_session(CancelSession(session, by=CancelledBy.clinician, reason=None), ctx)
 
     [event] = ICalendar.from_ical(calendar_feed([cancelled], name="x", feed_id="c-1", now=clock.now)).events
 
@@ -422,7 +459,7 @@ async def test_a_cancelled_session_stays_in_the_feed_as_cancelled(
 
 
 async def test_a_former_therapists_own_calendar_keeps_only_the_sessions_before_the_end(
-    ctx: Scheduling, clock: ManualClock
+    ctx: SchedulingContext, clock: ManualClock
 ) -> None:
     await available(ctx, "t-1", weekdays())
     intro = await introduced(ctx, clock)

@@ -1,0 +1,38 @@
+"""What the intake service's commands, handlers, timers and routes use, built once by `app.py`.
+
+The stores are the `Documents` and `Timers` ports (the in-memory fakes in unit tests), the
+clock is the domain clock, and the settings values are those commands decide with. The
+field cipher is built on first use: `__main__` asks for it at start, so a service without
+keys refuses to start, while building the app (e.g. for the API documents) needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from shared.ports import Clock, Documents, Timers
+from shared.security.field_encryption import FieldCipher
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    clients: Documents
+    """`clients`: each client's record (ids, care relationships, plan version, acknowledgements)."""
+    intakes: Documents
+    plans: Documents
+    """`treatment_plans`: one document per plan version."""
+    check_ins: Documents
+    timers: Timers
+    clock: Clock
+    cipher_of: Callable[[], FieldCipher]
+    """The field cipher for free text at rest (the runtime's, built from `FIELD_ENCRYPTION_*`)."""
+    served_countries: tuple[str, ...]
+    """`INTAKE_SERVED_COUNTRIES`: the countries intakes are accepted from."""
+    check_in_expiry: timedelta
+    """`INTAKE_CHECK_IN_EXPIRY_DAYS`: how long after it fell due a check-in stays open."""
+
+    @property
+    def cipher(self) -> FieldCipher:
+        return self.cipher_of()

@@ -1,0 +1,36 @@
+"""Who may read or act for a recipient: this service keeps no clinical record, so the care
+relationship grants nothing here; a route is the recipient's own, an admin's, or (except
+for contact details) a service's acting for them."""
+
+from __future__ import annotations
+
+from shared.http.auth import Principal, Role
+from shared.http.problems import Problem
+from shared.refusals import NotAllowed
+
+ROLES_BY_CALLER: dict[Role, set[str]] = {Role.client: {"client"}, Role.clinician: {"therapist", "on_call"}}
+
+
+def ensure_reads_contacts(who: Principal, recipient_id: str) -> None:
+    """Contact details: the recipient themself and admins, nobody else (not even services)."""
+    if who.role is not Role.admin and who.subject != recipient_id:
+        raise NotAllowed("a recipient's contact details are readable only by them and admins")
+
+
+def ensure_acts_for(who: Principal, recipient_id: str) -> None:
+    """Preferences, inbox and delivery log: the recipient, admins, and services acting for them."""
+    if not who.is_privileged and who.subject != recipient_id:
+        raise NotAllowed("this recipient is not yours to act for")
+
+
+def ensure_may_register(who: Principal, recipient_id: str, role: str) -> None:
+    """A person registers only themself, and only in a role of theirs (a client never as on-call)."""
+    if who.is_privileged:
+        return
+    if who.subject != recipient_id:
+        raise NotAllowed("only the recipient themself, admins and services register a recipient")
+    if role not in ROLES_BY_CALLER.get(who.role, set()):
+        # Known shortcut: this answer names the field as a top-level `field`, which a shared
+        # `Refused` cannot carry (its `errors` would change the body); the fix is a field on
+        # `Refused`, or one agreed move of this answer to `errors`.
+        raise Problem(403, "Forbidden", f"a {who.role.value} may not register as {role!r}", field="body.role")

@@ -1,0 +1,60 @@
+"""What commands, handlers, timers and routes use, built once in `app.py`: `NotificationsContext`.
+
+Stores, timers, the clock, one sender per channel, the renderer and the delivery policy
+(settings turned into values). Unit tests build it on the in-memory fakes with recording
+senders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.notifications.channels import Sender
+from services.notifications.domain.channels import Channel
+from services.notifications.domain.delivery import RetryPolicy
+from services.notifications.rendering import Renderer
+from services.notifications.settings import NotificationsSettings
+from services.notifications.store import NotificationStores
+from shared.ports import Clock, Timers
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    source: str  # CloudEvents source of what this service publishes
+    retry: RetryPolicy
+    critical_retry: RetryPolicy
+    on_call_rota: tuple[str, ...]
+    email_from: str
+    check_in_reminder_after: timedelta = timedelta(hours=72)  # domain time after the due time
+
+    @classmethod
+    def from_settings(cls, settings: NotificationsSettings, *, speed: float = 1.0) -> DeliveryPolicy:
+        """`speed`: domain seconds per real second (a demo clock); a provider recovers in real time."""
+        return cls(
+            source=settings.source,
+            retry=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                initial=timedelta(seconds=settings.delivery_retry_initial_seconds * speed),
+                maximum=timedelta(seconds=settings.delivery_retry_max_seconds * speed),
+            ),
+            critical_retry=RetryPolicy(
+                max_attempts=settings.delivery_max_attempts,
+                initial=timedelta(seconds=settings.critical_retry_initial_seconds * speed),
+                maximum=timedelta(seconds=settings.critical_retry_max_seconds * speed),
+            ),
+            on_call_rota=tuple(settings.on_call_rota),
+            email_from=settings.smtp_from,
+            check_in_reminder_after=timedelta(hours=settings.check_in_reminder_hours),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsContext:
+    stores: NotificationStores
+    timers: Timers
+    clock: Clock
+    senders: Mapping[Channel, Sender]
+    renderer: Renderer
+    policy: DeliveryPolicy
