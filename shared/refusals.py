@@ -39,10 +39,13 @@ class Refused(Exception):
         code: str | None = None,
         reason: str | None = None,
         errors: Sequence[FieldProblem] = (),
+        field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.field = field
+        """The one input the refusal is about (e.g. `path.notification_id`), when no more is said."""
         self.reason = reason
         """A finer code under `code`, e.g. why a booking is outside the client's consent."""
         self.errors = tuple(errors)

@@ -77,6 +77,8 @@ def refusal_problem(refused: Refused) -> Problem:
         extensions["code"] = refused.code
     if refused.reason:
         extensions["reason"] = refused.reason
+    if refused.field:
+        extensions["field"] = refused.field
     if refused.errors:
         extensions["errors"] = [{"field": e.field, "message": e.message} for e in refused.errors]
     if isinstance(refused, Invalid):

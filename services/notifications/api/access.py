@@ -5,7 +5,6 @@ for contact details) a service's acting for them."""
 from __future__ import annotations
 
 from shared.http.auth import Principal, Role
-from shared.http.problems import Problem
 from shared.refusals import NotAllowed
 
 ROLES_BY_CALLER: dict[Role, set[str]] = {Role.client: {"client"}, Role.clinician: {"therapist", "on_call"}}
@@ -30,7 +29,4 @@ def ensure_may_register(who: Principal, recipient_id: str, role: str) -> None:
     if who.subject != recipient_id:
         raise NotAllowed("only the recipient themself, admins and services register a recipient")
     if role not in ROLES_BY_CALLER.get(who.role, set()):
-        # Known shortcut: this answer names the field as a top-level `field`, which a shared
-        # `Refused` cannot carry (its `errors` would change the body); the fix is a field on
-        # `Refused`, or one agreed move of this answer to `errors`.
-        raise Problem(403, "Forbidden", f"a {who.role.value} may not register as {role!r}", field="body.role")
+        raise NotAllowed(f"a {who.role.value} may not register as {role!r}", field="body.role")

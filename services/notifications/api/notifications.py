@@ -14,7 +14,7 @@ from services.notifications.commands.read_inbox_entry import ReadInboxEntry, rea
 from services.notifications.domain.channels import Channel
 from services.notifications.store.indexes import page
 from shared.http.dependencies import Audit, Caller
-from shared.http.problems import Problem
+from shared.refusals import NotFound
 from shared.storage import Document
 
 router = APIRouter(tags=["notifications"])
@@ -111,9 +111,7 @@ async def mark_read(
     ensure_acts_for(who, recipient_id)
     entry = await ctx.stores.inbox_entries.get(notification_id)
     if entry is None or entry["recipient_id"] != recipient_id:
-        # Known shortcut: a top-level `field`, which a shared `Refused` cannot carry (see
-        # `api/access.ensure_may_register`); the fix is a field on `Refused`.
-        raise Problem(404, "Not Found", "no such notification in this inbox", field="path.notification_id")
+        raise NotFound("no such notification in this inbox", field="path.notification_id")
     unread = await read_inbox_entry(ReadInboxEntry(recipient_id, notification_id), ctx)
     return _item(entry, unread)
 
