@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from pydantic import BaseModel
@@ -179,3 +179,14 @@ def command_cause(
         subject=subject,
         correlation_id=correlation_id or command_id,
     )
+
+
+def follow_up(cause: Envelope, step: str) -> Envelope:
+    """`cause` for a second write it leads to, under an id of its own derived from both.
+
+    A store records the cause of each write and lets a cause write once, so that a
+    redelivery changes nothing twice; a handler that must write again for the same event
+    (it learned, from its first write, of something another replica stored meanwhile)
+    names that write's `step`. Redelivered, the follow-up is recognised like any cause.
+    """
+    return replace(cause, id=deterministic_event_id("follow-up", cause.id, step))

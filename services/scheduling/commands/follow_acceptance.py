@@ -27,7 +27,7 @@ from services.scheduling.domain.proposals import (
     with_them_already,
 )
 from services.scheduling.store.clients import Decision, care_of, write_care
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, follow_up
 from shared.events.models import MatchAccepted
 
 
@@ -47,6 +47,7 @@ async def follow_acceptance(command: FollowAcceptance, ctx: SchedulingContext) -
     remember = remember_acceptance(event, envelope)
     proposal = care.proposal(event.match_id)
     session_format = format_for(care, event.match_id, event.therapist_id)
+    cause = envelope
     if proposal is None or with_them_already(care, event, now):
         outcome = ProposalOutcome.accepted_early if proposal is None else proposal.outcome
         stored = await write_care(
@@ -62,13 +63,16 @@ async def follow_acceptance(command: FollowAcceptance, ctx: SchedulingContext) -
         # handled it at the same moment and saw no acceptance): book it here, once.
         care, proposal = stored, stored.proposal(event.match_id)
         assert proposal is not None
+    if proposal.outcome is ProposalOutcome.accepted_early:
+        # This acceptance wrote already (just now, or before a crash): booking is a write of its own.
+        cause = follow_up(envelope, "booking")
     if care.current_therapist(now) not in (None, event.therapist_id):
         switch = SwitchTherapist(
             client_id=event.client_id,
             therapist_id=event.therapist_id,
             match_id=event.match_id,
             session_format=session_format,
-            cause=envelope,
+            cause=cause,
             remember=remember,
             event=event,
         )
@@ -80,7 +84,7 @@ async def follow_acceptance(command: FollowAcceptance, ctx: SchedulingContext) -
             intake_id=proposal.intake_id,
             candidates=[(event.therapist_id, session_format)],
             client=care.client_windows,
-            cause=envelope,
+            cause=cause,
             remember=remember,
             event=event,
         )

@@ -25,7 +25,7 @@ from services.scheduling.domain.proposals import (
     remember_proposal,
 )
 from services.scheduling.store.clients import Decision, care_of, write_care
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, follow_up
 from shared.events.models import MatchProposed
 
 
@@ -49,7 +49,10 @@ async def follow_proposal(command: FollowProposal, ctx: SchedulingContext) -> No
     remember = remember_proposal(event, envelope)
     current = care.current_therapist(ctx.now())
     elsewhere = current is not None and current != accepted  # care is with someone else
-    if elsewhere or (accepted is None and not ctx.policy.book_at_once):
+    cause = envelope
+    if pending is not None:
+        cause = follow_up(envelope, "booking")  # the proposal's own write is stored already
+    elif elsewhere or (accepted is None and not ctx.policy.book_at_once):
         stored = await write_care(
             ctx,
             event.client_id,
@@ -61,14 +64,16 @@ async def follow_proposal(command: FollowProposal, ctx: SchedulingContext) -> No
         if elsewhere or accepted is None:
             return
         # The acceptance was stored while this proposal was decided on (another replica
-        # handled it at the same moment and found no proposal): book it here, once.
+        # handled it at the same moment and found no proposal): book it here, once, as a
+        # write of its own (the envelope's write is the one just made).
+        cause = follow_up(envelope, "booking")
     booking = BookFirstSession(
         client_id=event.client_id,
         match_id=event.match_id,
         intake_id=event.intake_id,
         candidates=ranked_candidates(event),
         client=client_windows_of(event),
-        cause=envelope,
+        cause=cause,
         remember=remember,
         event=event,
     )

@@ -3,7 +3,9 @@ starts the routine, care with a former therapist ends."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from services.scheduling.context import SchedulingContext
@@ -14,8 +16,9 @@ from services.scheduling.handlers.on_match_proposed import on_match_proposed
 from shared.care.relationship import CareState
 from shared.events.common import PlanStatus, SessionCadence
 from shared.events.models import BookingFailed, CheckInDue, SessionBooked, SessionCancelled
+from shared.storage import Document
 from shared.storage.timers import Timer
-from tests.support.fakes import ManualClock
+from tests.support.fakes import InMemoryDocuments, ManualClock
 from tests.unit.scheduling.conftest import weekdays
 from tests.unit.scheduling.support import (
     accept,
@@ -446,3 +449,53 @@ async def test_declining_a_switch_proposal_leaves_care_with_the_current_therapis
     assert cancelled(ctx) == [] and len(record.upcoming(clock.now)) == 4
     assert record.relationships.state_of("t-1", clock.now) is CareState.in_care
     assert record.relationships.state_of("t-2", clock.now) is CareState.withdrawn
+
+
+class StaleOnce:
+    """The clients store of another replica that read a client's record a moment too early:
+    its first read finds nothing; every write and later read is the store's own."""
+
+    def __init__(self, documents: InMemoryDocuments) -> None:
+        self._documents = documents
+        self._stale = True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._documents, name)
+
+    async def get(self, document_id: str) -> Document | None:
+        if self._stale:
+            self._stale = False
+            return None
+        return await self._documents.get(document_id)
+
+
+def read_too_early(ctx: SchedulingContext) -> SchedulingContext:
+    clients = cast(InMemoryDocuments, ctx.stores.clients)
+    return SchedulingContext(replace(ctx.stores, clients=StaleOnce(clients)), ctx.policy, ctx.clock)
+
+
+async def test_an_acceptance_decided_before_its_proposal_was_stored_still_books_once(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
+    """Two replicas: the proposal is stored while the acceptance is being decided on."""
+    await available(ctx, "t-1", weekdays())
+    await propose(ctx, "c-1", ["t-1", "t-2"])
+
+    await accept(read_too_early(ctx), "c-1", "t-1")
+
+    [intro] = booked(ctx)
+    assert (intro.therapist_id, intro.kind) == ("t-1", "introduction")
+    assert (await care(ctx, "c-1")).proposal("match-1").outcome is ProposalOutcome.booked  # type: ignore[union-attr]
+
+
+async def test_a_proposal_decided_before_its_acceptance_was_stored_still_books_once(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
+    """Two replicas: the acceptance is stored while the proposal is being decided on."""
+    await available(ctx, "t-1", weekdays())
+    await accept(ctx, "c-1", "t-1")
+
+    await propose(read_too_early(ctx), "c-1", ["t-2", "t-1"])
+
+    [intro] = booked(ctx)
+    assert intro.therapist_id == "t-1"
