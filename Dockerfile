@@ -6,13 +6,15 @@
 #
 # The image holds the whole project (shared/ and all of services/), so CAREPATH_SERVICE
 # can also be overridden at run time; SERVICE only sets its default and is checked here,
-# so a typo fails the build rather than the first start.
+# so a typo fails the build rather than the first start. It holds the runtime dependencies
+# only: the demo's, the local sinks' and the tests' packages are dependency groups it leaves
+# out (pyproject.toml; tests/unit/deploy/test_runtime_dependencies.py).
 
 # The tests run on 3.11 (the lowest Python the project supports); the image matches.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# ---------------------------------------------------------------------------- builder
-FROM ${PYTHON_IMAGE} AS builder
+# ---------------------------------------------------------------------------- uv
+FROM ${PYTHON_IMAGE} AS uv
 
 # The project's own lock tool, at the version that wrote uv.lock.
 RUN pip install --no-cache-dir uv==0.13.8
@@ -26,12 +28,17 @@ ENV UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
 WORKDIR /app
+COPY pyproject.toml uv.lock ./
 
+# ---------------------------------------------------------------------------- builder
+FROM uv AS builder
+
+# The runtime dependencies alone: `--no-default-groups` leaves out every dependency group
+# (dev, demo, sinks), which `make` installs by default ([tool.uv] default-groups).
 # Third-party dependencies first, from the lock alone: this layer is rebuilt only when
 # pyproject.toml or uv.lock change, not on every code edit.
-COPY pyproject.toml uv.lock ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-default-groups --no-install-project
 
 # Then the project itself, installed into the venv as a regular (non-editable) package
 # so the runtime stage needs the venv and nothing else. README.md is package metadata.
@@ -39,7 +46,7 @@ COPY README.md ./
 COPY shared ./shared
 COPY services ./services
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-default-groups --no-editable
 
 # Declared only now, so the layers above are shared by all four services' builds.
 ARG SERVICE
@@ -52,12 +59,18 @@ RUN if [ -z "${SERVICE}" ]; then \
         exit 1; \
     fi
 
-# ---------------------------------------------------------------------------- runtime
-FROM ${PYTHON_IMAGE} AS runtime
+# ---------------------------------------------------------------------------- sinks-builder
+# The local sinks import the standard library and aiosmtpd only: a venv of the `sinks`
+# group alone (`--only-group` installs neither the project nor its dependencies).
+FROM uv AS sinks-builder
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv sync --frozen --only-group sinks
 
-ARG SERVICE
-ENV CAREPATH_SERVICE=${SERVICE} \
-    PATH="/app/.venv/bin:${PATH}" \
+# ---------------------------------------------------------------------------- base
+# What every image here runs as: the interpreter, a venv at /app/.venv, a non-root user.
+FROM ${PYTHON_IMAGE} AS base
+
+ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 
@@ -66,10 +79,17 @@ RUN groupadd --system --gid 10001 carepath \
     && useradd --system --uid 10001 --gid carepath --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin carepath
 
+WORKDIR /app
+
+# ---------------------------------------------------------------------------- runtime
+FROM base AS runtime
+
+ARG SERVICE
+ENV CAREPATH_SERVICE=${SERVICE}
+
 # Owned by root and read-only to the service user: the code cannot be rewritten at run time.
 COPY --from=builder /app/.venv /app/.venv
 
-WORKDIR /app
 USER 10001:10001
 
 EXPOSE 8000
@@ -83,12 +103,14 @@ CMD ["sh", "-c", "exec python -m \"services.${CAREPATH_SERVICE}\""]
 
 # ---------------------------------------------------------------------------- sinks
 # The local stand-ins for an e-mail relay and an SMS/push provider (deploy/local/sinks.py),
-# for docker compose only (`target: sinks`): they never go into a service image.
-FROM runtime AS sinks
+# for docker compose only (`target: sinks`): they never go into a service image, and the
+# service's venv never goes into theirs.
+FROM base AS sinks
+COPY --from=sinks-builder /app/.venv /app/.venv
 COPY deploy/__init__.py ./deploy/__init__.py
 COPY deploy/local/__init__.py ./deploy/local/__init__.py
 COPY deploy/local/sinks.py ./deploy/local/sinks.py
-HEALTHCHECK NONE
+USER 10001:10001
 CMD ["python", "-m", "deploy.local.sinks", "--host", "0.0.0.0", "--out", "/tmp/sent"]
 
 # ---------------------------------------------------------------------------- service

@@ -26,7 +26,7 @@ export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
 export FIELD_ENCRYPTION_KEYS ?= dev1:fq75Ylyaec7u9/RYYeE8Rkhqj9KjW8XxFHjOn2QV7VY=
 export FIELD_ENCRYPTION_ACTIVE_KEY ?= dev1
 
-.PHONY: help install run demo test test-faults test-unit test-integration test-e2e lint up down status token docs schemas bench clean
+.PHONY: help install run demo test test-faults test-unit test-integration test-e2e lint up down status token docs schemas package bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -36,6 +36,8 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)/uv
 	$(TOOLS)/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Installs every dependency group too (dev, demo, sinks: pyproject's [tool.uv] default-groups);
+# the service image installs none of them (Dockerfile: uv sync --no-default-groups).
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
@@ -48,7 +50,7 @@ run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops
 demo: install ## Own services on a fast clock: seed therapists, walk sample clients from intake to check-in completed
 	$(PY) -m deploy.local.demo
 
-test: lint ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
+test: lint contract-tools ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
 
 test-faults: install ## Fault injection under 200+ intakes: kill -9, SIGTERM, poison, broker and database restarts
@@ -83,8 +85,26 @@ token: install ## Mint a local JWT: make token ROLE=clinician SUBJECT=therapist-
 docs: install ## Export each service's OpenAPI and AsyncAPI documents to services/<name>/docs/
 	$(PY) -m shared.http.api_docs $(notdir $(patsubst %/app.py,%,$(wildcard services/*/app.py)))
 
-schemas: install ## Export every event's JSON Schema to shared/events/schemas/
+schemas: install ## Export every event's JSON Schema to shared/events/schemas/ and the system AsyncAPI to docs/
 	$(PY) -m shared.events.export_schemas
+	$(PY) -m shared.events.export_asyncapi
+
+package: install ## Build the carepath-events wheel (event models, envelope, JSON Schemas) into dist/
+	$(UV) build --wheel --out-dir dist packages/carepath-events
+
+# The OpenAPI validators (Redocly CLI, swagger-parser) at the versions of the committed lockfile,
+# into a git-ignored folder (nothing global); tests/unit/shared/test_openapi_validators.py runs them.
+CONTRACT_TOOLS := $(TOOLS)/contracts
+CONTRACT_MANIFEST := tests/support/contracts
+.PHONY: contract-tools
+contract-tools: $(CONTRACT_TOOLS)/.installed ## Install the OpenAPI validators (pinned by tests/support/contracts/package-lock.json)
+
+$(CONTRACT_TOOLS)/.installed: $(CONTRACT_MANIFEST)/package.json $(CONTRACT_MANIFEST)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm (with Node.js 20.19+) is needed for the OpenAPI validators" >&2; exit 1; }
+	mkdir -p $(CONTRACT_TOOLS)
+	cp $(CONTRACT_MANIFEST)/package.json $(CONTRACT_MANIFEST)/package-lock.json $(CONTRACT_TOOLS)/
+	npm ci --prefix $(CONTRACT_TOOLS) --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 bench: install ## Performance suite on real infrastructure (results in bench-results/)
 	$(PY) -m tests.bench

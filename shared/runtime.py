@@ -16,6 +16,12 @@ The connections are private: services and tests change documents only through th
 Start and stop order is what makes shutdown safe: on SIGTERM the timer worker and relay
 stop first, then subscribers finish the message in hand and commit, then the heartbeat
 is retired and the connections close.
+
+Tracing (`shared/observability/tracing.py`, off unless `OTEL_*` configures an exporter) is
+wired here once: FastStream's telemetry middleware on the broker, PyMongo's
+instrumentation before the client is made, timers that remember the trace that
+scheduled them and fire inside it. The runtime's own bookkeeping (heartbeats, leases,
+sweeps, housekeeping) makes no spans: they would be thousands of traces of no journey.
 """
 
 from __future__ import annotations
@@ -24,21 +30,24 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import suppress
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from aiokafka.errors import KafkaError
 from faststream.kafka import KafkaBroker
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.background import Pacer
 from shared.clock import build_clock, domain_span, speed_of, utc_now
+from shared.events.envelope import OutgoingEvent
 from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
@@ -46,7 +55,17 @@ from shared.messaging.dead_letters import DeadLetters
 from shared.messaging.subscriptions import Subscription, subscribe
 from shared.messaging.topics import ensure_topics
 from shared.observability.audit import AuditLog
+from shared.observability.lag import ConsumerLag
 from shared.observability.logs import get_logger
+from shared.observability.tracing import (
+    broker_telemetry,
+    carried_by_timer,
+    configure_tracing,
+    continued,
+    note_correlation,
+    untraced,
+    with_trace_of_scheduler,
+)
 from shared.ports import Clock
 from shared.security.field_encryption import FieldCipher
 from shared.settings import ServiceSettings
@@ -57,7 +76,7 @@ from shared.storage.inbox import Inbox
 from shared.storage.liveness import Liveness
 from shared.storage.locks import Locks
 from shared.storage.outbox import OutboxRelay, PendingEvent, ensure_outbox_index
-from shared.storage.timers import TimerHandler, TimerStore, TimerWorker
+from shared.storage.timers import Claim, TimerHandler, TimerStore, TimerWorker
 
 log = get_logger(__name__)
 
@@ -83,6 +102,8 @@ class ServiceRuntime:
         self.clock = clock or build_clock(settings.clock)
         _warn_of_a_demo_clock(self.clock, settings)
         self.instance = instance_id(settings.service_name)
+        # Before the MongoDB client: PyMongo's instrumentation covers clients made after it.
+        self.tracer_provider = configure_tracing(settings.service_name, instance=self.instance)
         self._mongo: AsyncMongoClient[Document] = connect_mongo(settings.mongo, app_name=self.instance)
         self._db: AsyncDatabase[Document] = self._mongo[settings.database_name]
         self._liveness = Liveness(
@@ -94,7 +115,7 @@ class ServiceRuntime:
         self._locks = Locks(self._db["locks"], liveness=self._liveness)
         self._inbox = Inbox(self._db["inbox"])
         self.audit = AuditLog(self._db["audit"], service=settings.service_name)
-        self.timers = TimerStore(
+        self.timers = _TimersKeepingTraces(
             self._db["timers"],
             self._locks,
             owner=self.instance,
@@ -103,7 +124,10 @@ class ServiceRuntime:
             clock=self.clock,
         )
         self._broker: KafkaBroker = build_broker(
-            settings.kafka, client_id=settings.service_name, graceful_timeout=settings.shutdown_grace_seconds
+            settings.kafka,
+            client_id=settings.service_name,
+            middlewares=self._observing_middlewares(),
+            graceful_timeout=settings.shutdown_grace_seconds,
         )
         self._pipeline = self._consumption_pipeline()
         self._broker.add_middleware(self._pipeline)
@@ -118,8 +142,25 @@ class ServiceRuntime:
         self._peer_watch = Pacer(settings.liveness_timeout_seconds)
         self._inbox_pruned_at: datetime | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._consumer_lag: ConsumerLag | None = None  # built at start, once subscriptions are known
         self._cipher: FieldCipher | None = None
         self._started = False
+
+    def _observing_middlewares(self) -> list[Any]:
+        """Broker middlewares around the consume pipeline, outermost first.
+
+        Telemetry is outermost, so a consume's span covers validation, the inbox, retries
+        and a dead letter, and is current in the handler (whose writes keep its context
+        for the events they cause). A metrics middleware (FastStream's Prometheus one)
+        follows it.
+        """
+        middlewares: list[Any] = []
+        if (telemetry := broker_telemetry(self.tracer_provider)) is not None:
+            middlewares.append(telemetry)
+        # FastStream's own consume and publish metrics (received, processed, duration, sizes),
+        # beside Carepath's outcome counters, on the same /metrics.
+        middlewares.append(KafkaPrometheusMiddleware(registry=REGISTRY, app_name=self.settings.service_name))
+        return middlewares
 
     def _consumption_pipeline(self) -> ReliableConsumption:
         """Validation, inbox, bounded retries, dead letters: every subscription's middleware."""
@@ -153,7 +194,7 @@ class ServiceRuntime:
     def _timer_worker_of(self, handlers: dict[str, TimerHandler]) -> TimerWorker:
         """Fires due timers with the handlers registered by kind (`on_timer`), shared by reference."""
         settings = self.settings
-        return TimerWorker(
+        return _TimerWorkerContinuingTraces(
             self.timers,
             handlers,
             owner=self.instance,
@@ -266,21 +307,28 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._started = True
-        await self._liveness.beat()  # before any lease: others can tell if this replica dies
-        await self._prepare_storage()
-        topics = {spec.name for spec in [*self._subscribed, *self._produced]}
-        topics |= {spec.dead_letter_topic for spec in self._subscribed}
-        await self._until_kafka_answers(lambda: ensure_topics(self.settings.kafka, sorted(topics)))
+        with untraced():
+            await self._liveness.beat()  # before any lease: others can tell if this replica dies
+            await self._prepare_storage()
+            topics = {spec.name for spec in [*self._subscribed, *self._produced]}
+            topics |= {spec.dead_letter_topic for spec in self._subscribed}
+            probe = f"{self.settings.group_id}.startup-probe"  # within the service's group ACLs
+            await self._until_kafka_answers(
+                lambda: ensure_topics(self.settings.kafka, sorted(topics), probe_group=probe)
+            )
         self._relay.watch([self._db[name] for name in self._outbox_collections])
         self._pipeline.resume()
-        await self._broker.start()
-        self._tasks = [
-            asyncio.create_task(self._liveness.run(), name="heartbeat"),
-            asyncio.create_task(self._relay.run(), name="outbox-relay"),
-            asyncio.create_task(self._timer_worker.run(), name="timer-worker"),
-            asyncio.create_task(self._keep_house(), name="housekeeping"),
-            asyncio.create_task(self._watch_peers(), name="peer-watch"),
-        ]
+        await self._broker.start()  # consumers: their spans continue each record's trace
+        self._consumer_lag = ConsumerLag.of_service(self.settings, self._subscribed)
+        with untraced():  # tasks inherit it; a relayed event or a firing timer traces itself
+            self._tasks = [
+                asyncio.create_task(self._liveness.run(), name="heartbeat"),
+                asyncio.create_task(self._relay.run(), name="outbox-relay"),
+                asyncio.create_task(self._timer_worker.run(), name="timer-worker"),
+                asyncio.create_task(self._keep_house(), name="housekeeping"),
+                asyncio.create_task(self._watch_peers(), name="peer-watch"),
+                asyncio.create_task(self._consumer_lag.run(), name="consumer-lag"),
+            ]
         self._relay.notify()
         log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
 
@@ -289,6 +337,8 @@ class ServiceRuntime:
         self._timer_worker.stop()
         self._housekeeping.stop()
         self._peer_watch.stop()
+        if self._consumer_lag is not None:
+            self._consumer_lag.stop()
         background = [t for t in self._tasks if t.get_name() != "heartbeat"]
         await _finish(background, self.settings.shutdown_grace_seconds)
         self._pipeline.stop()  # a handler waiting out an outage gives its record back
@@ -296,7 +346,7 @@ class ServiceRuntime:
         self._liveness.stop()
         await _finish(self._tasks, self.settings.shutdown_grace_seconds)
         self._tasks = []
-        with suppress(Exception):
+        with suppress(Exception), untraced():
             await self._liveness.retire()
         await self._mongo.close()
         log.info("service runtime stopped", instance=self.instance)
@@ -411,6 +461,38 @@ class ServiceRuntime:
         await self.timers.ensure_indexes()
         for name in self._outbox_collections:
             await ensure_outbox_index(self._db[name])
+
+
+class _TimersKeepingTraces(TimerStore):
+    """Timers that remember the trace context of what scheduled them, in their payload.
+
+    A reminder or a delivery scheduled while a request or an event was handled then fires
+    inside that journey's trace (`_TimerWorkerContinuingTraces`).
+    """
+
+    async def schedule(
+        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> bool:
+        return await super().schedule(timer_id, kind, due_at, with_trace_of_scheduler(payload))
+
+    async def complete(self, claim: Claim, events: Sequence[OutgoingEvent], now: datetime) -> bool:
+        if events:
+            note_correlation(events[0].envelope.correlation_id)  # a firing that began a new trace
+        return await super().complete(claim, events, now)
+
+
+class _TimerWorkerContinuingTraces(TimerWorker):
+    """Fires each timer in a span continuing the trace that scheduled it, else in a new trace.
+
+    The span covers the handler and the write that marks the timer fired with its events,
+    so those events carry it too.
+    """
+
+    async def _fire(self, claim: Claim) -> bool:
+        timer = claim.timer
+        attributes = {"carepath.timer_id": timer.id, "carepath.timer_kind": timer.kind}
+        with continued(f"timer {timer.kind}", carried_by_timer(timer.payload), attributes=attributes):
+            return await super()._fire(claim)
 
 
 async def _finish(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:

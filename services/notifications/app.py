@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 
 from services.notifications import timers
@@ -30,6 +35,7 @@ from services.notifications.handlers.on_session_cancelled import on_session_canc
 from services.notifications.handlers.on_session_reminder_timer import on_session_reminder_timer
 from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
 from services.notifications.handlers.on_treatment_plan_updated import on_treatment_plan_updated
+from services.notifications.metrics import RiskAlertWatch
 from services.notifications.rendering import Renderer
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import COLLECTIONS, NotificationStores
@@ -56,6 +62,8 @@ from shared.http.app import create_service_app
 from shared.messaging.subscriptions import Subscription
 from shared.ports import Clock
 from shared.runtime import ServiceRuntime
+
+Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 DESCRIPTION = """Tells the right people at each step of the journey on their chosen channels
 (e-mail with calendar invitations, SMS, push, the in-app inbox), so nobody waits in silence:
@@ -107,10 +115,30 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
     runtime.on_timer(timers.CHECK_IN_REMINDER, on_check_in_reminder_timer(ctx))
     runtime.on_timer(timers.ESCALATION, on_escalation_timer(ctx))
     runtime.produces(NotificationDelivered, NotificationFailed)
-    return create_service_app(
+    app = create_service_app(
         runtime,
         [recipients.router, notifications.router],
         title="Carepath notifications",
         description=DESCRIPTION,
         context=ctx,
     )
+    watch = RiskAlertWatch(stores, runtime.clock, speed=speed_of(runtime.clock))
+    app.state.risk_alert_watch = watch  # what tests ask to count at once, beside the runtime
+    app.router.lifespan_context = _watching_risk_alerts(app.router.lifespan_context, watch)
+    return app
+
+
+def _watching_risk_alerts(lifespan: Lifespan, watch: RiskAlertWatch) -> Lifespan:
+    """The app's lifespan, plus the undelivered-risk-alert metrics kept current while it runs."""
+
+    @asynccontextmanager
+    async def lifespan_with_watch(app: FastAPI) -> AsyncIterator[None]:
+        async with lifespan(app):
+            watching = asyncio.create_task(watch.run(), name="risk-alert-watch")
+            try:
+                yield
+            finally:
+                watch.stop()
+                await watching
+
+    return lifespan_with_watch

@@ -21,6 +21,7 @@ from services.scheduling.handlers.on_series_timer import on_series_timer
 from services.scheduling.handlers.on_treatment_plan_updated import on_treatment_plan_updated
 from services.scheduling.settings import SchedulingSettings
 from services.scheduling.store import (
+    CALENDAR_FEEDS,
     CLIENTS,
     SESSION_REFS,
     SLOT_CLAIMS,
@@ -70,6 +71,7 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         therapist_sessions=runtime.documents(THERAPIST_SESSIONS),
         session_refs=runtime.documents(SESSION_REFS),
         slot_claims=runtime.documents(SLOT_CLAIMS),
+        calendar_feeds=runtime.documents(CALENDAR_FEEDS, relayed=False),
         timers=runtime.timers,
     )
     ctx = SchedulingContext(stores, policy_of(settings, runtime.clock), runtime.clock)

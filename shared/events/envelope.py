@@ -2,7 +2,9 @@
 
 The attributes travel as `ce_*` record headers and the record value is the event data
 as JSON. `correlation_id` names the journey (set at intake submission and carried by
-every event that follows); `causation_id` is the `ce_id` of the event that caused this one.
+every event that follows); `causation_id` is the `ce_id` of the event that caused this one;
+`ce_dataschema` is the `$id` of the data's JSON Schema, so a consumer in any language can
+find the schema an event claims to follow.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from shared.events.registry import EventSpec, spec_for
+from .registry import EventSpec, spec_for
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -40,6 +42,9 @@ class Envelope:
     correlation_id: str
     causation_id: str | None = None
     specversion: str = SPEC_VERSION
+    dataschema: str | None = None
+    """The data's JSON Schema `$id`: set on every event; absent on causes that are not events
+    (a command, a timer firing)."""
 
     def to_headers(self) -> dict[str, str]:
         headers = {
@@ -52,6 +57,8 @@ class Envelope:
             "content-type": CONTENT_TYPE,
             "correlation_id": self.correlation_id,
         }
+        if self.dataschema:
+            headers["ce_dataschema"] = self.dataschema
         if self.causation_id:
             headers["causation_id"] = self.causation_id
         return headers
@@ -87,6 +94,7 @@ class Envelope:
             # An event from outside the system starts its own journey.
             correlation_id=headers.get("correlation_id") or headers["ce_id"],
             causation_id=headers.get("causation_id") or None,
+            dataschema=headers.get("ce_dataschema") or None,
         )
 
 
@@ -149,6 +157,7 @@ def new_event(
         subject=spec.key_of(data),
         correlation_id=correlation_id,
         causation_id=cause.id if cause is not None else None,
+        dataschema=spec.dataschema,
     )
     return OutgoingEvent(spec=spec, envelope=envelope, data=data)
 

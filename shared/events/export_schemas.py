@@ -2,7 +2,9 @@
 
     python -m shared.events.export_schemas [--check] [OUT_DIR]
 
-Writes `<event>.v<major>.json` files; `--check` fails if the committed files are stale.
+Writes `<event>.v<major>.json` files, each with `$id` equal to the `ce_dataschema` its
+events carry; `--check` fails if the committed files are stale. (`schemas/released/` holds
+the schemas as last released, for the compatibility check: see `compatibility.py`.)
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.events.registry import EVENTS, EventSpec
+from .registry import EVENTS, EventSpec
 
 DEFAULT_DIR = Path(__file__).parent / "schemas"
 
@@ -22,7 +24,7 @@ def schema_for(spec: EventSpec) -> dict[str, Any]:
     schema = spec.model.model_json_schema(mode="serialization")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://carepath.dev/schemas/{spec.name}.v{spec.version}.json",
+        "$id": spec.dataschema,
         "x-cloudevents-type": spec.type,
         "x-kafka-topic": spec.topic,
         "x-kafka-key": spec.key_field,
@@ -33,8 +35,7 @@ def schema_for(spec: EventSpec) -> dict[str, Any]:
 
 def rendered() -> dict[str, str]:
     return {
-        f"{spec.name}.v{spec.version}.json": json.dumps(schema_for(spec), indent=2, sort_keys=True) + "\n"
-        for spec in EVENTS
+        spec.schema_file: json.dumps(schema_for(spec), indent=2, sort_keys=True) + "\n" for spec in EVENTS
     }
 
 

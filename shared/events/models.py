@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from shared.events.common import (
+from .common import (
     Approach,
     AwareDatetime,
     Candidate,
@@ -181,6 +181,14 @@ class MatchDeclined(EventData):
 
 
 class SessionBooked(EventData):
+    """A session is booked: when (UTC, and the client's zone), with whom, in which format.
+
+    `join_url` is the session's own video room, whatever its `format`: v1 requires it, so a
+    phone, chat or in-person session carries one too, which is not how it is attended. Show
+    it as a way to join only when `format` is `video`, as Carepath's calendar feeds and
+    messages do.
+    """
+
     session_id: Id
     client_id: Id
     therapist_id: Id

@@ -1,8 +1,9 @@
-"""The topic registry: which event lives on which topic, under which type and key.
+"""The topic registry: which event lives on which topic, under which type, key and schema.
 
-One place answers "what is the topic, CloudEvents type and record key of this event?"
-for producers (outbox relay), consumers (schema validation, dead letters), the topic
-creation step and the schema export.
+One place answers "what is the topic, CloudEvents type, record key and JSON Schema of this
+event, who produces it and who consumes it?" for producers (outbox relay), consumers
+(schema validation, dead letters), the topic creation step, the schema export and the
+system-wide AsyncAPI document.
 """
 
 from __future__ import annotations
@@ -11,20 +12,33 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from shared.events import models
+from . import models
 
 DEFAULT_PARTITIONS = 6
+
+SCHEMA_BASE_URL = "https://schemas.carepath.dev/events/"
+"""Where event schemas' ids live: `$id` of each JSON Schema and `ce_dataschema` of each event.
+
+An identifier, not a promise that the URL resolves: the schemas ship in `carepath-events`
+(`carepath_events/schemas/`) and in this repository (`shared/events/schemas/`).
+"""
 
 
 @dataclass(frozen=True, slots=True)
 class EventSpec:
-    """How one event type travels: topic name, major version, data model and key field."""
+    """How one event type travels: topic name, major version, data model and key field.
+
+    `producer` is the one service allowed to publish it (its `ce_source` is
+    `/carepath/<producer>`); `consumers` are the services subscribed to it, kept equal to
+    the services' own subscription lists by a test.
+    """
 
     name: str
     model: type[BaseModel]
     producer: str
     key_field: str = "client_id"
     version: int = 1
+    consumers: tuple[str, ...] = ()
 
     @property
     def type(self) -> str:
@@ -34,6 +48,21 @@ class EventSpec:
     @property
     def topic(self) -> str:
         return self.name
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents `source` of this event: the producing service."""
+        return f"/carepath/{self.producer}"
+
+    @property
+    def schema_file(self) -> str:
+        """The JSON Schema's file name, e.g. `session-booked.v1.json`."""
+        return f"{self.name}.v{self.version}.json"
+
+    @property
+    def dataschema(self) -> str:
+        """The JSON Schema's `$id`, carried by every event as `ce_dataschema`."""
+        return f"{SCHEMA_BASE_URL}{self.schema_file}"
 
     @property
     def dead_letter_topic(self) -> str:
@@ -48,29 +77,50 @@ def dead_letter_topic(topic: str) -> str:
     return f"{topic}.dlq"
 
 
+INTAKE, MATCHING, SCHEDULING, NOTIFICATIONS = "intake", "matching", "scheduling", "notifications"
+
 EVENTS: tuple[EventSpec, ...] = (
-    EventSpec("intake-completed", models.IntakeCompleted, "intake"),
-    EventSpec("risk-flagged", models.RiskFlagged, "intake"),
-    EventSpec("check-in-completed", models.CheckInCompleted, "intake"),
-    EventSpec("treatment-plan-updated", models.TreatmentPlanUpdated, "intake"),
-    EventSpec("check-in-missed", models.CheckInMissed, "intake"),
-    EventSpec("match-proposed", models.MatchProposed, "matching"),
-    EventSpec("match-accepted", models.MatchAccepted, "matching"),
-    EventSpec("match-declined", models.MatchDeclined, "matching"),
-    EventSpec("session-booked", models.SessionBooked, "scheduling"),
-    EventSpec("session-rescheduled", models.SessionRescheduled, "scheduling"),
-    EventSpec("session-cancelled", models.SessionCancelled, "scheduling"),
-    EventSpec("session-attendance-recorded", models.SessionAttendanceRecorded, "scheduling"),
-    EventSpec("booking-failed", models.BookingFailed, "scheduling"),
-    EventSpec("check-in-due", models.CheckInDue, "scheduling"),
+    EventSpec("intake-completed", models.IntakeCompleted, INTAKE, consumers=(MATCHING, NOTIFICATIONS)),
+    EventSpec("risk-flagged", models.RiskFlagged, INTAKE, consumers=(NOTIFICATIONS,)),
+    EventSpec("check-in-completed", models.CheckInCompleted, INTAKE, consumers=(MATCHING, NOTIFICATIONS)),
+    EventSpec(
+        "treatment-plan-updated",
+        models.TreatmentPlanUpdated,
+        INTAKE,
+        consumers=(MATCHING, NOTIFICATIONS, SCHEDULING),
+    ),
+    EventSpec("check-in-missed", models.CheckInMissed, INTAKE, consumers=(NOTIFICATIONS,)),
+    EventSpec(
+        "match-proposed", models.MatchProposed, MATCHING, consumers=(INTAKE, NOTIFICATIONS, SCHEDULING)
+    ),
+    EventSpec(
+        "match-accepted", models.MatchAccepted, MATCHING, consumers=(INTAKE, NOTIFICATIONS, SCHEDULING)
+    ),
+    EventSpec(
+        "match-declined", models.MatchDeclined, MATCHING, consumers=(INTAKE, NOTIFICATIONS, SCHEDULING)
+    ),
+    EventSpec(
+        "session-booked", models.SessionBooked, SCHEDULING, consumers=(INTAKE, MATCHING, NOTIFICATIONS)
+    ),
+    EventSpec("session-rescheduled", models.SessionRescheduled, SCHEDULING, consumers=(NOTIFICATIONS,)),
+    EventSpec("session-cancelled", models.SessionCancelled, SCHEDULING, consumers=(MATCHING, NOTIFICATIONS)),
+    EventSpec(
+        "session-attendance-recorded",
+        models.SessionAttendanceRecorded,
+        SCHEDULING,
+        consumers=(INTAKE, MATCHING, NOTIFICATIONS),
+    ),
+    EventSpec("booking-failed", models.BookingFailed, SCHEDULING, consumers=(MATCHING, NOTIFICATIONS)),
+    EventSpec("check-in-due", models.CheckInDue, SCHEDULING, consumers=(INTAKE, NOTIFICATIONS)),
     EventSpec(
         "therapist-availability-changed",
         models.TherapistAvailabilityChanged,
-        "scheduling",
+        SCHEDULING,
         key_field="therapist_id",
+        consumers=(MATCHING,),
     ),
-    EventSpec("notification-delivered", models.NotificationDelivered, "notifications", "recipient_id"),
-    EventSpec("notification-failed", models.NotificationFailed, "notifications", "recipient_id"),
+    EventSpec("notification-delivered", models.NotificationDelivered, NOTIFICATIONS, "recipient_id"),
+    EventSpec("notification-failed", models.NotificationFailed, NOTIFICATIONS, "recipient_id"),
 )
 
 _BY_NAME = {spec.name: spec for spec in EVENTS}

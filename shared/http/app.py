@@ -7,9 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from shared.http.api_docs import serve_openapi_document
 from shared.http.health import health_router
 from shared.http.limits import BodySizeLimit
 from shared.http.problems import install_problem_handlers
+from shared.http.request_metrics import RequestMetrics
+from shared.observability.tracing import instrument_app
 from shared.runtime import ServiceRuntime
 
 
@@ -36,6 +39,10 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.context = context
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.http_max_body_bytes)
+    # Observing requests: counted by route template (outside the size limit, so a refused
+    # body counts too), and a span per request when tracing is on (outermost).
+    app.add_middleware(RequestMetrics)
+    instrument_app(app, runtime.tracer_provider)
     install_problem_handlers(app)
     app.include_router(
         health_router(
@@ -44,4 +51,5 @@ def create_service_app(
     )
     for router in routers:
         app.include_router(router, prefix="/v1")
+    serve_openapi_document(app)  # /openapi.json is the committed, validated document
     return app

@@ -48,6 +48,7 @@ from shared.observability.metrics import (
     HANDLER_SECONDS,
     INFRASTRUCTURE_RETRIES,
 )
+from shared.observability.tracing import CORRELATION_ID, note_attributes
 from shared.refusals import Refused
 from shared.storage.inbox import Inbox
 from shared.storage.locks import LockTimeout
@@ -199,6 +200,14 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.causation_id,
             ):
+                note_attributes(  # on the telemetry middleware's consume span, when traced
+                    {
+                        "cloudevents.event_id": envelope.id,
+                        "cloudevents.event_type": envelope.type,
+                        "carepath.consumer": self.pipeline.consumer,
+                        CORRELATION_ID: envelope.correlation_id,
+                    }
+                )
                 return await self._handle(call_next, msg, record, envelope)
 
     @staticmethod

@@ -10,6 +10,7 @@ FastStream) are routed through the same processors.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
@@ -73,13 +74,19 @@ def redact_phi(value: Any, keys: frozenset[str] = PHI_KEYS) -> Any:
     return value
 
 
+SECRET_PATH = re.compile(r"(/calendar-feeds/)[^/?]+")
+"""Paths that are themselves a secret (a calendar feed's token): logged as `.../calendar-feeds/***`."""
+
+
 class _DropQueryStrings(logging.Filter):
-    """uvicorn's access lines carry the full path; query strings may hold PHI, paths hold ids."""
+    """uvicorn's access lines carry the full path; query strings may hold PHI, paths hold ids,
+    and a feed URL's path is its secret."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) == 5:
             client, method, path, version, status = record.args
-            record.args = (client, method, str(path).split("?", 1)[0], version, status)
+            shown = SECRET_PATH.sub(r"\1***", str(path).split("?", 1)[0])
+            record.args = (client, method, shown, version, status)
         return True
 
 

@@ -37,3 +37,36 @@ OUTBOX_LAG_SECONDS = Gauge(
     "carepath_outbox_oldest_pending_seconds",
     "Age of the oldest outbox entry the relay last saw pending.",
 )
+
+# ---------------------------------------------------------------- HTTP (shared/http/request_metrics.py)
+# `route` is the route's template (`/v1/intakes/{intake_id}`), never the path a client sent:
+# a path carries ids, and one series per id would both leak them and grow without bound.
+HTTP_REQUESTS = Counter(
+    "carepath_http_requests_total",
+    "HTTP requests answered, by method, route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "carepath_http_request_duration_seconds",
+    "Time from a request's arrival to the end of its response, by method, route template and status.",
+    ["method", "route", "status"],
+)
+
+# ---------------------------------------------------------------- consumer lag (shared/observability/lag.py)
+CONSUMER_LAG = Gauge(
+    "carepath_consumer_lag",
+    "Records a consumer group has yet to commit on a partition (high watermark minus committed "
+    "offset), as last polled; every replica of a service polls the same groups.",
+    ["group", "topic", "partition"],
+)
+CONSUMER_LAG_POLL_FAILURES = Counter(
+    "carepath_consumer_lag_poll_failures_total",
+    "Polls of committed offsets and high watermarks that failed (the lag gauges keep their last value).",
+)
+
+# ---------------------------------------------------------------- timers (shared/storage/timers.py)
+TIMER_LAG_SECONDS = Gauge(
+    "carepath_timer_lag_seconds",
+    "How late the oldest due, still pending timer this replica knows of is (0 when none is due), "
+    "in real seconds; a timer whose handler keeps failing counts from its original due time.",
+)

@@ -16,6 +16,10 @@ needs two changes of one document composes them into one `Change`.
 
 Every read and write here is by a lone `_id`, the only filter FerretDB serves from an
 index (DESIGN §5); `find` is for listings off the hot path.
+
+A write's cause also names the journey (its correlation id) on the current span, so a
+trace that began without one (a timer scheduled before tracing was on) is still found
+by it.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.events.envelope import Envelope, OutgoingEvent
+from shared.observability.tracing import note_correlation
 from shared.storage import AlreadyExists, Document
 from shared.storage.locks import Locks, document_lock
 from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, outbox_entries, with_outbox
@@ -109,6 +114,7 @@ class DocumentStore:
         stored = with_outbox(document, events)
         if cause is not None:
             stored[CAUSES] = [cause.id]
+            note_correlation(cause.correlation_id)
         try:
             await self._collection.insert_one(stored)
         except DuplicateKeyError as exc:
@@ -162,6 +168,8 @@ class DocumentStore:
     async def _write(
         self, document_id: str, change: Creation, cause: Envelope | None, *, create: bool
     ) -> Document | None:
+        if cause is not None:
+            note_correlation(cause.correlation_id)  # a timer's or request's span names its journey
         async with self._locks.held(
             document_lock(self._collection, document_id),
             self._owner,

@@ -8,6 +8,11 @@ its pending events in order, waits for the broker's confirmation, and only then 
 them. A crash anywhere loses nothing: an unpublished entry stays pending; an entry
 published but not yet removed is published again with the same `ce_id`, which
 consumers' inboxes discard.
+
+An entry also keeps, among its record headers, the W3C trace context of the span that
+wrote it (`traceparent`, `tracestate`; none when tracing is off): the relay publishes it
+inside a span continuing that trace, so the consumer's span joins the writer's journey
+although the relay runs in another task, or another replica (`shared/observability/tracing.py`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from shared.background import Pacer, SweepSchedule
 from shared.events.envelope import OutgoingEvent
 from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
+from shared.observability.tracing import CORRELATION_ID, continued, trace_headers
 from shared.storage import Document
 from shared.storage.locks import Locks, document_lock
 
@@ -66,12 +72,13 @@ def _next_order() -> int:
 
 
 def outbox_entries(events: Sequence[OutgoingEvent]) -> dict[str, Document]:
-    """Stored form of `events`, keyed by event id, in the order given."""
+    """Stored form of `events`, keyed by event id, in the order given, with the writer's trace context."""
+    traced = trace_headers() if events else {}
     return {
         event.envelope.id: {
             "topic": event.topic,
             "key": event.key,
-            "headers": event.envelope.to_headers(),
+            "headers": {**event.envelope.to_headers(), **traced},
             "value": event.value().decode(),
             "at": event.envelope.time,
             "order": _next_order(),
@@ -121,6 +128,16 @@ def _pending_events(document: Document) -> list[PendingEvent]:
     return sorted(entries, key=lambda e: e.order)
 
 
+def _described(event: PendingEvent) -> dict[str, str]:
+    """The relay span's attributes: ids and codes only."""
+    return {
+        "messaging.destination.name": event.topic,
+        "cloudevents.event_id": event.event_id,
+        "cloudevents.event_type": event.headers.get("ce_type", ""),
+        CORRELATION_ID: event.headers.get("correlation_id", ""),
+    }
+
+
 class OutboxRelay:
     """Publishes pending outbox entries of the given collections and marks them sent.
 
@@ -160,6 +177,9 @@ class OutboxRelay:
         self._pacer = Pacer(poll_interval_seconds)
         self._sweeps = SweepSchedule(sweep_interval_seconds)
         self._slots = asyncio.Semaphore(concurrency)
+        # (collection, _id) -> `at` of the oldest entry this relay read there and has not
+        # published yet: what `carepath_outbox_oldest_pending_seconds` shows after each pass.
+        self._unsent_since: dict[tuple[str, Any], datetime] = {}
         self._hints: set[tuple[str, str]] = set()
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
@@ -187,12 +207,22 @@ class OutboxRelay:
         A document held by a writer or another relay is hinted again for the next pass.
         """
         hints, self._hints = self._hints, set()
-        published = sum(await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints))))
-        if sweep:
-            self._sweeps.done()
-            for collection in self._collections.values():
-                published += await self._sweep(collection)
-        return published
+        try:
+            published = sum(await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints))))
+            if sweep:
+                self._sweeps.done()
+                self._unsent_since.clear()  # the sweep reads every pending document again
+                for collection in self._collections.values():
+                    published += await self._sweep(collection)
+            return published
+        finally:
+            self._show_oldest_unsent()
+
+    def _show_oldest_unsent(self) -> None:
+        """The age of the oldest entry read and not yet published; 0 once all went out."""
+        oldest = min(self._unsent_since.values(), default=None)
+        age = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
+        OUTBOX_LAG_SECONDS.set(max(0.0, age))
 
     async def _sweep(self, collection: AsyncCollection[Document]) -> int:
         """Relay every document with pending events: one pass of one cursor, relayed as found."""
@@ -251,10 +281,14 @@ class OutboxRelay:
     async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> int:
         """Publish the document's entries in order, then remove the confirmed ones in one write."""
         sent: list[str] = []
+        pending = _pending_events(document)
+        key = (collection.name, document["_id"])
+        if pending:
+            self._unsent_since[key] = min(event.at for event in pending)
         try:
-            for event in _pending_events(document):
-                OUTBOX_LAG_SECONDS.set(max(0.0, (self._clock() - event.at).total_seconds()))
-                await self._publish(event)
+            for event in pending:
+                with continued(f"outbox relay {event.topic}", event.headers, attributes=_described(event)):
+                    await self._publish(event)
                 EVENTS_PUBLISHED.labels(event.topic).inc()
                 sent.append(event.event_id)
                 log.debug("outbox event published", event_id=event.event_id, topic=event.topic)
@@ -265,4 +299,9 @@ class OutboxRelay:
                     {"_id": document["_id"]},
                     {"$unset": {f"{OUTBOX}.{i}": "" for i in sent}, "$inc": {OUTBOX_PENDING: -len(sent)}},
                 )
+            unsent = [event.at for event in pending if event.event_id not in sent]
+            if unsent:
+                self._unsent_since[key] = min(unsent)
+            else:
+                self._unsent_since.pop(key, None)
         return len(sent)

@@ -20,6 +20,11 @@ memory. A sweep (the one query by status and due time) runs at start, when the r
 sees another replica's heartbeat end (`sweep_soon`), and every `sweep_interval_seconds`,
 and remembers what is due within the lookahead: a timer that only a replica now gone
 remembered fires seconds after that replica's heartbeat ends.
+
+The same memory answers how late the timers are (`carepath_timer_lag_seconds`, set after
+every pass): the oldest due time among the remembered timers that are due. A timer whose
+handler failed is remembered for its retry, but still counts from its original due time,
+so a timer that keeps failing shows as ever later rather than as on time.
 """
 
 from __future__ import annotations
@@ -35,10 +40,10 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.background import Pacer, SweepSchedule
-from shared.clock import domain_span
+from shared.clock import domain_span, speed_of
 from shared.events.envelope import Envelope, OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
-from shared.observability.metrics import TIMER_FAILURES, TIMERS_FIRED
+from shared.observability.metrics import TIMER_FAILURES, TIMER_LAG_SECONDS, TIMERS_FIRED
 from shared.storage import Document
 from shared.storage.locks import Lease, Locks, document_lock
 from shared.storage.outbox import ensure_outbox_index, outbox_update
@@ -117,6 +122,7 @@ class TimerStore:
         self.lookahead = lookahead
         self._clock = clock
         self._upcoming: dict[str, datetime] = {}
+        self._overdue_since: dict[str, datetime] = {}  # retried timers: their original due time
 
     async def ensure_indexes(self) -> None:
         await self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers")
@@ -154,15 +160,32 @@ class TimerStore:
         self.forget(timer_id)
         return await self._set_if_pending(timer_id, owner or self._owner, {"status": TimerStatus.cancelled})
 
-    def remember(self, timer_id: str, due_at: datetime) -> None:
-        """Fire this timer from memory when due (only if due within the lookahead)."""
+    def remember(self, timer_id: str, due_at: datetime, *, overdue_since: datetime | None = None) -> None:
+        """Fire this timer from memory when due (only if due within the lookahead).
+
+        `overdue_since`: a retry's original due time, from which the timer counts as late.
+        """
         if due_at <= self._clock() + self.lookahead:
             self._upcoming[timer_id] = due_at
+            if overdue_since is not None:
+                self._overdue_since[timer_id] = overdue_since
+            else:
+                self._overdue_since.pop(timer_id, None)
         else:
-            self._upcoming.pop(timer_id, None)  # a later sweep brings it back in time
+            self.forget(timer_id)  # a later sweep brings it back in time
 
     def forget(self, timer_id: str) -> None:
         self._upcoming.pop(timer_id, None)
+        self._overdue_since.pop(timer_id, None)
+
+    def lateness(self, now: datetime) -> timedelta:
+        """How late the oldest remembered timer that is due is (zero when none is due).
+
+        A retried timer counts from its original due time, though it waits for its retry.
+        """
+        due = [self._overdue_since.get(i, at) for i, at in self._upcoming.items()]
+        oldest = min((at for at in due if at <= now), default=now)
+        return now - oldest
 
     def remembered_due(self, now: datetime, limit: int = DUE_BATCH) -> list[str]:
         """Ids of remembered timers due by `now`, earliest first: no database round trip."""
@@ -338,7 +361,7 @@ class TimerWorker:
                 )
             else:
                 # The lease is kept: the timer is retried once it runs out (a natural backoff).
-                self._store.remember(timer.id, self._clock() + self._retry_after)
+                self._store.remember(timer.id, self._clock() + self._retry_after, overdue_since=timer.due_at)
                 log.warning(
                     "timer handler failed; retried after its lease",
                     timer_id=timer.id,
@@ -364,6 +387,15 @@ class TimerWorker:
         """Finish the current pass and return from `run()`."""
         self._pacer.stop()
 
+    def report_lag(self) -> float:
+        """Set `carepath_timer_lag_seconds` from what the store remembers; return it.
+
+        In real seconds: on a demo clock domain time runs `speed` times faster.
+        """
+        lag = self._store.lateness(self._clock()).total_seconds() / speed_of(self._clock)
+        TIMER_LAG_SECONDS.set(lag)
+        return lag
+
     async def run(self) -> None:
         while not self._pacer.stopped:
             try:
@@ -371,4 +403,5 @@ class TimerWorker:
             except Exception:
                 log.exception("timer pass failed; will retry")
                 self._sweeps.soon()  # what the failed pass missed is found again
+            self.report_lag()
             await self._pacer.pause()

@@ -48,8 +48,15 @@ def _json_number(value: object) -> object:
 Integer = Annotated[int, BeforeValidator(_json_number)]
 """A whole JSON number: 2 and 2.0 are accepted; 2.5, "2" and true are refused, not coerced."""
 
-Item = Annotated[Integer, Field(ge=ITEM_MIN, le=ITEM_MAX)]
+# A bounded whole number names its bounds before the validator: pydantic then writes them as
+# JSON Schema's `minimum`/`maximum`. Bounds placed after it (on `Integer`) still validate but
+# reach the OpenAPI document as pydantic's own `ge`/`le`, which no validator or code
+# generator knows (Redocly: "Property `ge` is not expected here").
+Item = Annotated[int, Field(ge=ITEM_MIN, le=ITEM_MAX), BeforeValidator(_json_number)]
 """One questionnaire answer, 0–3."""
+
+Price = Annotated[int, Field(ge=0, le=10_000), BeforeValidator(_json_number)]
+"""The most a client would pay per session: a whole number, 0–10 000."""
 
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 FreeText = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -123,7 +130,7 @@ class Preferences(Section):
     )
     communication_style: Code | None = None
     format: PreferredFormat = PreferredFormat.video
-    max_price_per_session: Integer | None = Field(default=None, ge=0, le=10_000)
+    max_price_per_session: Price | None = None
     insurer: Code | None = None
 
 

@@ -12,6 +12,10 @@ an escalation check (`commands/page_on_call.py`) through a timer, so none is los
 
 Providers are called at least once per attempt; the e-mail Message-ID and the webhook's
 Idempotency-Key are derived from the delivery, so a repeat after a crash is recognisable.
+
+Each attempt's send is a span (`send email`, `send sms`, ...) inside the delivery timer's
+firing, which continues the trace of the event that asked for the message: the e-mail
+shows in the journey's trace. Its attributes are ids and codes only.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from shared.events.common import ID_PATTERN
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import NotificationDelivered, NotificationFailed
 from shared.observability.logs import get_logger
+from shared.observability.tracing import failed, span
 from shared.storage import Document
 from shared.storage.documents import Revision
 
@@ -102,11 +107,13 @@ async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) 
     if delivery.get("expires_at") is not None and now >= delivery["expires_at"]:
         return await _record(ctx, delivery, lambda d: expired(d, now), now)
     failure: DeliveryFailure | None = None
-    try:
-        outbound = await _compose(ctx, delivery, now)
-        await ctx.senders[delivery["channel"]].send(outbound)
-    except DeliveryFailure as error:
-        failure = error
+    with span(f"send {delivery['channel']}", _described(delivery)) as sending:
+        try:
+            outbound = await _compose(ctx, delivery, now)
+            await ctx.senders[delivery["channel"]].send(outbound)
+        except DeliveryFailure as error:
+            failure = error
+            failed(sending, error.reason)
     if failure is None:
         ATTEMPTS.labels(delivery["channel"], "delivered").inc()
         log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
@@ -128,6 +135,17 @@ async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) 
         lambda d: attempt_failed(d, now, reason, transient=is_transient, policy=policy),
         now,
     )
+
+
+def _described(delivery: Mapping[str, Any]) -> dict[str, str | int]:
+    """A send's span attributes: ids and codes, never the address or the message."""
+    return {
+        "carepath.delivery_id": delivery["_id"],
+        "carepath.recipient_id": delivery["recipient_id"],
+        "carepath.channel": delivery["channel"],
+        "carepath.notification_kind": delivery["kind"],
+        "carepath.attempt": delivery["attempts"] + 1,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ delivery is inserted under its key; whoever inserts it owns its first attempt. A
 non-critical delivery is attempted by its timer (due now, or when quiet hours end), so a
 slow provider never holds up a Kafka partition; a critical one is attempted right here,
 all channels at once, and only its retries wait for timers. A delivery that exists
-already (the event came again) only gets its timer made sure of.
+already (the event came again) only gets its timer made sure of. A risk message's
+deliveries go on the watch list of undelivered risk alerts before their first attempt
+(`store/alerts.py`), so the metrics see them until they reach someone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from services.notifications.domain.audience import Notice
 from services.notifications.domain.channels import available_channels
 from services.notifications.domain.delivery import Origin, new_delivery
 from services.notifications.domain.preferences import deliverable_channels, release_at
+from services.notifications.domain.risk_alerts import is_watched
+from services.notifications.store.alerts import UNDELIVERED, watched
 from services.notifications.store.indexes import listed
 from services.notifications.store.recipients import contacts_of, preferences_of, zone_of
 from shared.events.envelope import Envelope
@@ -57,6 +61,8 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     claimed: list[tuple[Document, bool]] = []
     for notice in command.notices:
         claimed.extend(await _claim(ctx, notice, command.origin, command.cause))
+    if watch := [d["_id"] for d, _ in claimed if is_watched(d)]:
+        await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
     now_ids = [d["_id"] for d, inserted in claimed if inserted and d["critical"]]
     for delivery, inserted in claimed:
         if not (inserted and delivery["critical"]):

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from shared.care.crisis_resources import CrisisResource, crisis_resources
+from shared.events.common import SessionFormat
 
 MessageContext = Mapping[str, Any]
 
@@ -122,7 +123,12 @@ def session_context(
     sequence: int,
     timezone: str | None,
 ) -> dict[str, Any]:
-    """What a session message may say: when, how long, how to join, and the client's id."""
+    """What a session message may say: when, how long, how to join, and the client's id.
+
+    Only a video session has a link to join by: every session carries a video room
+    (`session-booked` v1 requires `join_url`), but a phone, chat or in-person session is
+    not attended through it, so its messages and their .ics show none.
+    """
     minutes = int((ends_at - starts_at).total_seconds() // 60) if ends_at is not None else None
     return {
         "session_id": session_id,
@@ -132,7 +138,7 @@ def session_context(
         "minutes": minutes,
         "format": session_format,
         "session_kind": kind,
-        "join_url": join_url,
+        "join_url": join_url if session_format == SessionFormat.video else None,
         "sequence": sequence,
         "timezone": timezone,  # shown in the recipient's own zone; this one if they gave none
     }

@@ -8,7 +8,7 @@
 | inboxes | recipient id | the recipient's in-app entry ids, newest first, and which are unread |
 | inbox_entries | delivery id | one in-app message (title, body) |
 | sessions | session id | what reminders need: times, join link, reminder timers, status |
-| alerts | `risk:{event_id}` | one risk alert's on-call paging: rota and who was paged, in order |
+| alerts | `risk:{event_id}`, `undelivered` | a risk alert's paging (who, in order); the metrics' watch list |
 | check_ins | check-in id | open, completed or missed; its reminder's timer and, once fired, its event id |
 
 Timers (`timers`, the runtime's): `deliver:{delivery_id}:{attempt}` and

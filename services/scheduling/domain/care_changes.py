@@ -32,7 +32,12 @@ def session_from_claim(
     target: datetime | None = None,
     override_reason: str | None = None,
 ) -> Session:
-    """The session `claimed` holds the time of, with a join link of its own."""
+    """The session `claimed` holds the time of, with a video room of its own.
+
+    Every session gets a room, whatever its format: `session-booked` v1 requires `join_url`.
+    Only a video session is attended through it; what shows it (`domain/ical.join_link`,
+    notifications' messages) leaves it out for phone, chat and in-person sessions.
+    """
     return Session(
         session_id=session_id,
         client_id=care.client_id,

@@ -10,6 +10,8 @@
 - `session_refs`: `_id = session_id`, which client document holds a session;
 - `slot_claims`: `_id = therapist:cell` or `therapist:day:date:n`, the claims that make
   double booking impossible (`domain/claims.py`, `store/claims.py`);
+- `calendar_feeds`: `_id = sha256 of a feed's token`, a secret calendar feed of a client or
+  a therapist (`calendar_feeds.py`); the token itself is never stored;
 - `timers` (the runtime's): check-in and series timers.
 """
 
@@ -24,7 +26,8 @@ CLIENTS = "clients"
 THERAPIST_SESSIONS = "therapist_sessions"
 SESSION_REFS = "session_refs"
 SLOT_CLAIMS = "slot_claims"
-COLLECTIONS = (THERAPISTS, CLIENTS, THERAPIST_SESSIONS, SESSION_REFS, SLOT_CLAIMS)
+CALENDAR_FEEDS = "calendar_feeds"
+COLLECTIONS = (THERAPISTS, CLIENTS, THERAPIST_SESSIONS, SESSION_REFS, SLOT_CLAIMS, CALENDAR_FEEDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,4 +39,5 @@ class SchedulingStores:
     therapist_sessions: Documents
     session_refs: Documents
     slot_claims: Documents
+    calendar_feeds: Documents
     timers: Timers

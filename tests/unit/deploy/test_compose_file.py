@@ -11,6 +11,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ MONGO_HEALTHCHECK = REPO / "deploy/docker/mongo-replica-set.js"
 GATEWAY_CONFIG = REPO / "deploy/docker/gateway.Caddyfile"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
+PYPROJECT = REPO / "pyproject.toml"
+MAKEFILE = REPO / "Makefile"
 
 # Every event topic (DESIGN §1 and §3), from the topic registry the services use.
 EVENT_TOPICS: tuple[str, ...] = tuple(spec.topic for spec in EVENTS)
@@ -346,15 +349,48 @@ def stage(name: str) -> list[tuple[str, str]]:
 
 
 def test_dockerfile_builds_in_stages_and_ships_only_the_venv() -> None:
-    builder, runtime = stage("builder"), stage("runtime")
+    uv, builder, runtime = stage("uv"), stage("builder"), stage("runtime")
+    uv_text = " ".join(arguments for _, arguments in uv)
     builder_text = " ".join(arguments for _, arguments in builder)
-    assert "uv==0.13.8" in builder_text
-    assert "uv sync --frozen --no-dev --no-install-project" in builder_text
-    assert "uv sync --frozen --no-dev --no-editable" in builder_text
+    assert "uv==0.13.8" in uv_text
     for setting in ("UV_PYTHON_DOWNLOADS=never", "UV_COMPILE_BYTECODE=1", "UV_LINK_MODE=copy"):
-        assert setting in builder_text
+        assert setting in uv_text
+    assert builder[0] == ("FROM", "uv AS builder")
+    assert "uv sync --frozen --no-default-groups --no-install-project" in builder_text
+    assert "uv sync --frozen --no-default-groups --no-editable" in builder_text
     copies = [arguments for instruction, arguments in runtime if instruction == "COPY"]
     assert copies == ["--from=builder /app/.venv /app/.venv"]
+
+
+def uv_syncs(stage_name: str) -> list[list[str]]:
+    """The options of each `uv sync` a stage runs."""
+    return [
+        arguments.split("uv sync", 1)[1].split()
+        for instruction, arguments in stage(stage_name)
+        if instruction == "RUN" and "uv sync" in arguments
+    ]
+
+
+def test_the_service_image_installs_no_dependency_group() -> None:
+    """dev, demo and sinks are default groups for `make`; the image asks for none of them."""
+    syncs = uv_syncs("builder")
+    assert len(syncs) == 2
+    for options in syncs:
+        assert "--no-default-groups" in options
+        assert not [option for option in options if option.startswith(("--group", "--all-groups", "--only"))]
+
+
+def test_make_installs_every_dependency_group_by_default() -> None:
+    """`make run`, `make test` and `make demo` get the demo, the sinks and the test tools."""
+    pyproject = tomllib.loads(PYPROJECT.read_text())
+    groups = set(pyproject["dependency-groups"])
+    assert {"dev", "demo", "sinks"} <= groups
+    assert set(pyproject["tool"]["uv"]["default-groups"]) == groups
+    installs = [line.split() for line in MAKEFILE.read_text().splitlines() if "$(UV) sync" in line]
+    assert installs, "the Makefile no longer installs with uv sync"
+    for options in installs:
+        assert "--frozen" in options
+        assert not [option for option in options if "group" in option or option in ("--no-dev", "--only-dev")]
 
 
 def test_dockerfile_takes_a_service_build_arg_and_runs_that_service() -> None:
@@ -376,12 +412,23 @@ def test_dockerfile_runs_as_a_numeric_non_root_user() -> None:
 
 def test_the_local_sinks_have_a_stage_of_their_own_and_stay_out_of_service_images() -> None:
     sinks = dict(stage("sinks"))
-    assert sinks["FROM"] == "runtime AS sinks"
+    assert sinks["FROM"] == "base AS sinks"
     assert "deploy.local.sinks" in sinks["CMD"]
     runtime_copies = [a for i, a in stage("runtime") if i == "COPY"]
     assert not [a for a in runtime_copies if "deploy" in a]
     compose_sinks = load_compose()["services"]["sinks"]
     assert compose_sinks["build"]["target"] == "sinks"
+
+
+def test_the_sinks_image_holds_the_sinks_group_alone_and_runs_as_non_root() -> None:
+    """Its venv is the `sinks` group (aiosmtpd), not the service's venv with it on top."""
+    assert uv_syncs("sinks-builder") == [["--frozen", "--only-group", "sinks"]]
+    sinks = stage("sinks")
+    venvs = [a for i, a in sinks if i == "COPY" and "/app/.venv" in a]
+    assert venvs == ["--from=sinks-builder /app/.venv /app/.venv"]
+    (user,) = [a for i, a in sinks if i == "USER"]
+    assert user.split(":")[0].isdigit() and int(user.split(":")[0]) != 0
+    assert stage("runtime")[0] == ("FROM", "base AS runtime")
 
 
 def test_dockerignore_keeps_local_state_out_but_the_sources_in() -> None:

@@ -3,19 +3,31 @@
 When `kubectl` is on the PATH, every kustomization is also built with its embedded
 kustomize, which proves the overlays resolve the way an operator's `kubectl apply -k`
 will; no cluster is needed.
+
+The autoscalers are checked against the code: each service's ScaledObject has one Kafka
+trigger per consumer group its `app.py` subscribes (built here with a recording
+`subscribe`). The alert rules and the dashboard are checked against the metrics the code
+registers: every series they read exists, with the labels they group and select by.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
+import re
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from prometheus_client import REGISTRY
 
-from shared.events.registry import EVENTS, dead_letter_topic
+from shared.events.registry import EVENTS, EventSpec, dead_letter_topic
+from shared.messaging.subscriptions import Subscription, group_for
+from shared.runtime import ServiceRuntime
 
 REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy/k8s"
@@ -30,13 +42,27 @@ def documents(path: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
 
 
+def transformer_configurations() -> set[Path]:
+    """Files kustomizations name under `configurations:`: kustomize settings, not resources."""
+    found: set[Path] = set()
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        for name in yaml.safe_load(kustomization.read_text()).get("configurations", []):
+            found.add((kustomization.parent / name).resolve())
+    return found
+
+
+def manifest_paths(under: Path = K8S) -> list[Path]:
+    skipped = transformer_configurations()
+    return [path for path in sorted(under.rglob("*.yaml")) if path.resolve() not in skipped]
+
+
 def all_documents() -> list[dict[str, Any]]:
-    return [doc for path in sorted(K8S.rglob("*.yaml")) for doc in documents(path)]
+    return [doc for path in manifest_paths() for doc in documents(path)]
 
 
 def of_kind(kind: str, under: Path = K8S) -> list[dict[str, Any]]:
     found = []
-    for path in sorted(under.rglob("*.yaml")):
+    for path in manifest_paths(under):
         found += [doc for doc in documents(path) if doc.get("kind") == kind]
     return found
 
@@ -56,6 +82,8 @@ def base_container() -> dict[str, Any]:
 def overlay_mongodb_secret(overlay: dict[str, Any]) -> str:
     """The Secret the overlay's patch points MONGODB_URI at."""
     for entry in overlay["patches"]:
+        if "patch" not in entry:
+            continue  # a patch kept in its own file (scaledobject.yaml)
         patch = yaml.safe_load(entry["patch"])
         for container in patch["spec"]["template"]["spec"]["containers"]:
             for env in container.get("env", []):
@@ -68,7 +96,7 @@ def overlay_mongodb_secret(overlay: dict[str, Any]) -> str:
 
 
 def test_every_yaml_file_parses_and_each_document_names_its_kind() -> None:
-    paths = sorted(K8S.rglob("*.yaml"))
+    paths = manifest_paths()
     assert paths
     for path in paths:
         for doc in documents(path):
@@ -163,7 +191,7 @@ def test_base_deployment_drains_on_sigterm_as_a_non_root_pod() -> None:
     deployment = one("Deployment", K8S / "services/base")
     pod = deployment["spec"]["template"]
     assert pod["spec"]["terminationGracePeriodSeconds"] == 45
-    assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    assert "replicas" not in deployment["spec"]  # KEDA's autoscaler owns the count
     assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
     assert pod["spec"]["securityContext"]["runAsUser"] != 0
     container = base_container()
@@ -183,12 +211,66 @@ def test_base_deployment_reads_settings_from_a_config_map_and_secrets() -> None:
     assert uri["valueFrom"]["secretKeyRef"]["key"] == "connectionString.standard"
 
 
-def test_autoscaler_targets_the_deployment_and_stays_within_the_partitions() -> None:
-    hpa = one("HorizontalPodAutoscaler", K8S / "services/base")
+@cache
+def consumed(service: str) -> tuple[EventSpec, ...]:
+    """The events `services/<service>/app.py` subscribes to, in its order, read from the code."""
+    recorded: list[EventSpec] = []
+
+    def recording(_runtime: ServiceRuntime, *subscriptions: Subscription) -> None:
+        recorded.extend(subscription.spec for subscription in subscriptions)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ServiceRuntime, "subscribe", recording)
+    try:
+        importlib.import_module(f"services.{service}.app").build_app()
+    finally:
+        patch.undo()
+    return tuple(recorded)
+
+
+def kafka_triggers(scaled_object: dict[str, Any]) -> list[dict[str, Any]]:
+    return [t for t in scaled_object["spec"]["triggers"] if t["type"] == "kafka"]
+
+
+def test_no_horizontal_pod_autoscaler_is_left_beside_keda() -> None:
+    assert of_kind("HorizontalPodAutoscaler") == []  # KEDA makes its own; two would fight
+
+
+def test_scaled_object_targets_the_deployment_and_stays_within_the_partitions() -> None:
+    scaled = one("ScaledObject", K8S / "services/base")
     deployment = one("Deployment", K8S / "services/base")
-    assert hpa["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert scaled["apiVersion"] == "keda.sh/v1alpha1"
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     partitions = min(topic["spec"]["partitions"] for topic in of_kind("KafkaTopic"))
-    assert 2 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= partitions
+    assert 2 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"] <= partitions
+    scale_down = scaled["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
+    assert scale_down["stabilizationWindowSeconds"] >= 300  # no rebalance storms
+
+
+def bootstrap_servers() -> str:
+    kustomization = yaml.safe_load((K8S / "services/base/kustomization.yaml").read_text())
+    literals = kustomization["configMapGenerator"][0]["literals"]
+    return str(next(v.split("=", 1)[1] for v in literals if v.startswith("KAFKA_BOOTSTRAP_SERVERS=")))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_scales_on_the_lag_of_every_consumer_group_it_joins_and_on_cpu(service: str) -> None:
+    triggers = one("ScaledObject", K8S / f"services/{service}")["spec"]["triggers"]
+    kafka = [t for t in triggers if t["type"] == "kafka"]
+    specs = consumed(service)
+    assert specs, f"{service} consumes nothing?"
+    expected = {group_for(f"carepath-{service}", spec): spec.topic for spec in specs}
+    assert {t["metadata"]["consumerGroup"]: t["metadata"]["topic"] for t in kafka} == expected
+    assert len(kafka) == len(expected)  # one trigger per group, none twice
+    for trigger in kafka:
+        metadata = trigger["metadata"]
+        assert metadata["bootstrapServers"] == bootstrap_servers()
+        assert int(metadata["lagThreshold"]) > 0
+        assert metadata["offsetResetPolicy"] == "earliest"  # where the subscriptions start
+        assert metadata["allowIdleConsumers"] == "false"  # never more replicas than partitions
+    (cpu,) = [t for t in triggers if t["type"] == "cpu"]
+    assert cpu["metricType"] == "Utilization" and 0 < int(cpu["metadata"]["value"]) <= 100
+    assert len(triggers) == len(kafka) + 1
 
 
 def test_service_and_disruption_budget_select_the_deployment_pods() -> None:
@@ -246,9 +328,13 @@ def kustomize(directory: Path) -> list[dict[str, Any]]:
 def test_service_overlay_builds_into_named_resources_wired_together(service: str) -> None:
     resources = {doc["kind"]: doc for doc in kustomize(K8S / f"services/{service}")}
     name = f"carepath-{service}"
-    for kind in ("Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"):
+    for kind in ("Deployment", "Service", "ScaledObject", "PodDisruptionBudget"):
         assert resources[kind]["metadata"]["name"] == name, kind
-    assert resources["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"] == name
+    assert "HorizontalPodAutoscaler" not in resources
+    scaled = resources["ScaledObject"]["spec"]
+    assert scaled["scaleTargetRef"]["name"] == name
+    assert len(kafka_triggers(resources["ScaledObject"])) == len(consumed(service))
+    assert scaled["maxReplicaCount"] <= 6 and "advanced" in scaled  # the base's policy kept
     pod = resources["Deployment"]["spec"]["template"]
     assert pod["metadata"]["labels"]["app.kubernetes.io/name"] == service
     assert resources["Service"]["spec"]["selector"]["app.kubernetes.io/name"] == service
@@ -266,5 +352,166 @@ def test_everything_builds_into_the_carepath_namespace() -> None:
     namespaced = [doc for doc in built if doc["kind"] != "Namespace"]
     assert {doc["metadata"].get("namespace") for doc in namespaced} == {"carepath"}
     kinds = [doc["kind"] for doc in built]
-    assert kinds.count("Deployment") == kinds.count("HorizontalPodAutoscaler") == len(SERVICES)
+    assert kinds.count("Deployment") == kinds.count("ScaledObject") == len(SERVICES)
+    assert kinds.count("HorizontalPodAutoscaler") == 0
     assert kinds.count("KafkaTopic") == 2 * len(EVENT_TOPICS)
+    assert kinds.count("ServiceMonitor") == kinds.count("PrometheusRule") == 1
+    (dashboard_map,) = [
+        doc
+        for doc in built
+        if doc["kind"] == "ConfigMap" and doc["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    assert dashboard_map["metadata"]["name"] == "carepath-grafana-dashboard"  # stable: no hash
+    assert json.loads(dashboard_map["data"]["carepath.json"])["uid"] == "carepath-overview"
+
+
+# ------------------------------------------------------------------------ monitoring
+
+MONITORING = K8S / "monitoring"
+# Labels Prometheus adds to every series it scrapes through the ServiceMonitor.
+TARGET_LABELS = {"namespace", "job", "pod", "instance", "service", "container", "endpoint"}
+ALERTS = {
+    "CarepathDeadLettersRising": "carepath_dead_letters_total",
+    "CarepathOutboxStuck": "carepath_outbox_oldest_pending_seconds",
+    "CarepathConsumerLagGrowing": "carepath_consumer_lag",
+    "CarepathReadinessFailing": "carepath_http_requests_total",
+    "CarepathRiskAlertUndelivered": "carepath_risk_alert_oldest_undelivered_seconds",
+}
+
+
+@cache
+def registered_series() -> dict[str, frozenset[str]]:
+    """Every series name the services expose (a counter's `_total`, a histogram's `_bucket`,
+    ...) with its label names: what rules and panels may read."""
+    for service in SERVICES:
+        importlib.import_module(f"services.{service}.app")  # registers each service's own metrics
+    series: dict[str, frozenset[str]] = {}
+    for family in REGISTRY.collect():
+        if family.name.startswith("carepath_"):
+            labels = frozenset(_label_names(family.name))
+            for suffix in ("", "_total", "_count", "_sum", "_created"):
+                series[family.name + suffix] = labels
+            series[f"{family.name}_bucket"] = labels | {"le"}
+    return series
+
+
+def _label_names(family: str) -> tuple[str, ...]:
+    """A metric's declared label names (a labelled metric has no sample until first used)."""
+    for collector in set(REGISTRY._names_to_collectors.values()):
+        if getattr(collector, "_name", None) == family:
+            return tuple(getattr(collector, "_labelnames", ()))
+    return ()
+
+
+def promql_problems(expr: str) -> list[str]:
+    """What is wrong with an expression, as far as a check without Prometheus can tell:
+    unbalanced brackets, series the code does not expose, grouping or selecting on a label
+    those series lack."""
+    problems = [
+        f"unbalanced {pair}" for pair in ("()", "{}", "[]") if expr.count(pair[0]) != expr.count(pair[1])
+    ]
+    series = registered_series()
+    used = set(re.findall(r"\b(carepath_[a-z_]+)\b", expr))
+    problems += [f"unknown series {name}" for name in sorted(used - set(series))]
+    labels = set().union(*(series.get(name, frozenset()) for name in used)) | TARGET_LABELS
+    for clause in re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", expr):
+        for label in filter(None, (part.strip() for part in clause.split(","))):
+            if label not in labels:
+                problems.append(f"groups by {label}, which {sorted(used)} lack")
+    for label in re.findall(r"[{,]\s*([a-z_]+)\s*(?:=~|!~|!=|=)", expr):
+        if label not in labels:
+            problems.append(f"selects on {label}, which {sorted(used)} lack")
+    return problems
+
+
+def alert_rules() -> dict[str, dict[str, Any]]:
+    rule = one("PrometheusRule", MONITORING)
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    return {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"] if "alert" in r}
+
+
+def test_every_alert_the_issue_names_exists_and_reads_its_metric() -> None:
+    rules = alert_rules()
+    assert set(ALERTS) <= set(rules)
+    for name, metric in ALERTS.items():
+        assert metric in rules[name]["expr"], name
+
+
+@pytest.mark.parametrize("name", sorted(ALERTS))
+def test_each_alert_reads_exposed_series_and_says_what_to_do(name: str) -> None:
+    rule = alert_rules()[name]
+    assert promql_problems(rule["expr"]) == [], rule["expr"]
+    assert rule["labels"]["severity"] in {"warning", "critical"}
+    assert {"summary", "description", "runbook"} <= set(rule["annotations"])
+
+
+def test_the_check_of_expressions_catches_what_prometheus_would_refuse_or_find_empty() -> None:
+    assert promql_problems("max by (group) (carepath_consumer_lag)") == []
+    assert promql_problems("max by (group) (carepath_consumer_lag") == ["unbalanced ()"]
+    assert promql_problems("carepath_consumer_lagg > 0") == ["unknown series carepath_consumer_lagg"]
+    assert promql_problems("sum by (client_id) (carepath_consumer_lag)") != []
+    assert promql_problems('carepath_timer_lag_seconds{kind="x"}') != []
+
+
+@pytest.mark.parametrize(
+    ("name", "threshold"),
+    [
+        ("CarepathOutboxStuck", "> 60"),  # an outbox entry older than a minute
+        ("CarepathRiskAlertUndelivered", "> 300"),  # undelivered after five minutes
+        ("CarepathDeadLettersRising", "> 0"),  # any dead letter in the window
+    ],
+)
+def test_alert_thresholds_are_the_ones_operators_were_promised(name: str, threshold: str) -> None:
+    assert threshold in alert_rules()[name]["expr"]
+
+
+def test_lag_alert_needs_growth_and_a_backlog_and_readiness_reads_the_probe() -> None:
+    rules = alert_rules()
+    lag = rules["CarepathConsumerLagGrowing"]["expr"]
+    assert "deriv(carepath_consumer_lag[" in lag and "\nand\n" in lag
+    assert rules["CarepathRiskAlertUndelivered"]["labels"]["severity"] == "critical"
+    readiness = rules["CarepathReadinessFailing"]["expr"]
+    assert 'route="/readyz"' in readiness and "up{" in readiness
+
+
+def test_service_monitor_scrapes_each_service_metrics_port() -> None:
+    monitor = one("ServiceMonitor", MONITORING)
+    service = one("Service", K8S / "services/base")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    selector = monitor["spec"]["selector"]
+    assert selector["matchLabels"] == {"app.kubernetes.io/part-of": "carepath"}  # the base's label
+    (names,) = selector["matchExpressions"]
+    assert (names["key"], sorted(names["values"])) == ("app.kubernetes.io/name", sorted(SERVICES))
+    assert monitor["spec"]["jobLabel"] == "app.kubernetes.io/name"  # `job` is the service
+
+
+def dashboard() -> dict[str, Any]:
+    return dict(json.loads((MONITORING / "dashboards/carepath.json").read_text()))
+
+
+def test_dashboard_has_a_panel_for_each_metric_the_issue_names() -> None:
+    expressions = " ".join(t["expr"] for panel in dashboard()["panels"] for t in panel.get("targets", []))
+    for metric in (
+        "carepath_http_requests_total",
+        "carepath_http_request_duration_seconds_bucket",
+        "carepath_consumer_lag",
+        "carepath_outbox_oldest_pending_seconds",
+        "carepath_timer_lag_seconds",
+        "carepath_risk_alerts_undelivered",
+        "carepath_risk_alert_oldest_undelivered_seconds",
+        "carepath_dead_letters_total",
+    ):
+        assert metric in expressions, metric
+
+
+def test_every_dashboard_query_reads_exposed_series() -> None:
+    panels = [panel for panel in dashboard()["panels"] if panel["type"] != "row"]
+    assert panels
+    for panel in panels:
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert promql_problems(target["expr"]) == [], (panel["title"], target["expr"])
+    ids = [panel["id"] for panel in dashboard()["panels"]]
+    assert len(ids) == len(set(ids))

@@ -28,6 +28,7 @@ def stores() -> SchedulingStores:
         therapist_sessions=InMemoryDocuments("therapist_sessions"),
         session_refs=InMemoryDocuments("session_refs"),
         slot_claims=InMemoryDocuments("slot_claims"),
+        calendar_feeds=InMemoryDocuments("calendar_feeds"),
         timers=InMemoryTimers(),
     )
 

@@ -97,6 +97,7 @@ def context() -> SchedulingContext:
         therapist_sessions=InterleavingDocuments("therapist_sessions"),
         session_refs=InterleavingDocuments("session_refs"),
         slot_claims=InterleavingDocuments("slot_claims"),
+        calendar_feeds=InterleavingDocuments("calendar_feeds"),
         timers=InMemoryTimers(),
     )
     return SchedulingContext(stores, Policy(), ManualClock(DAY - timedelta(days=7)))

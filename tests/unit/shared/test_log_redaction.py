@@ -82,3 +82,13 @@ def test_access_log_lines_keep_the_path_but_drop_the_query_string(log_stream: io
     (entry,) = lines(log_stream)
     assert "/v1/clients/c-1/matches" in entry["event"]
     assert "jane@example.com" not in log_stream.getvalue()
+
+
+def test_access_log_lines_never_show_a_calendar_feeds_secret_token(log_stream: io.StringIO) -> None:
+    token = "q8Zk3vT0secretToken"
+    logging.getLogger("uvicorn.access").info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/v1/calendar-feeds/{token}.ics", "1.1", 200
+    )
+    (entry,) = lines(log_stream)
+    assert "/v1/calendar-feeds/***" in entry["event"]
+    assert token not in log_stream.getvalue()
