@@ -39,6 +39,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared.events.envelope import Envelope, EnvelopeError
+from shared.events.records import describe_validation_error
 from shared.events.registry import EventSpec
 from shared.messaging.dead_letters import DeadLetters
 from shared.observability.logs import bound_context, get_logger
@@ -100,15 +101,6 @@ def is_infrastructure_failure(error: BaseException) -> bool:
     return isinstance(error, PyMongoError) and (
         error.has_error_label("RetryableWriteError") or error.has_error_label("TransientTransactionError")
     )
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """Field paths and messages only: never the offending values, which may be PHI."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        path = ".".join(str(p) for p in item["loc"]) or "<root>"
-        parts.append(f"{path}: {item['msg']}")
-    return "; ".join(parts)
 
 
 class ReliableConsumption:

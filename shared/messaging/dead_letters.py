@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from faststream.kafka import KafkaBroker
 
+from shared.events import records
 from shared.events.registry import dead_letter_topic
 from shared.observability.logs import get_logger
 from shared.observability.metrics import DEAD_LETTERS
@@ -28,14 +29,14 @@ class DeadLetterHeaderNames:
 
     prefix: ClassVar[str] = "dlq_"
 
-    reason: str = "dlq_reason"
-    error: str = "dlq_error"
-    original_topic: str = "dlq_original_topic"
-    original_partition: str = "dlq_original_partition"
-    original_offset: str = "dlq_original_offset"
-    consumer: str = "dlq_consumer"
-    attempts: str = "dlq_attempts"
-    failed_at: str = "dlq_failed_at"
+    reason: str = records.DLQ_REASON
+    error: str = records.DLQ_ERROR
+    original_topic: str = records.DLQ_ORIGINAL_TOPIC
+    original_partition: str = records.DLQ_ORIGINAL_PARTITION
+    original_offset: str = records.DLQ_ORIGINAL_OFFSET
+    consumer: str = records.DLQ_CONSUMER
+    attempts: str = records.DLQ_ATTEMPTS
+    failed_at: str = records.DLQ_FAILED_AT
 
     def added_by_dead_letter(self, name: str) -> bool:
         """True for the headers to drop when a dead letter goes back to its topic."""
