@@ -22,27 +22,12 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
+from shared.events.registry import all_topics
 from tests.e2e.journey.system import SERVICE, Recorder, System, running_system
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import drop_topics
 
-EVENTS = [
-    "intake-completed",
-    "risk-flagged",
-    "match-proposed",
-    "match-accepted",
-    "match-declined",
-    "session-booked",
-    "session-rescheduled",
-    "session-cancelled",
-    "booking-failed",
-    "check-in-due",
-    "check-in-completed",
-    "check-in-missed",
-    "treatment-plan-updated",
-    "session-attendance-recorded",
-    "notification-delivered",
-]
+EVENTS = all_topics(include_dead_letters=False)  # the recorder reads every event topic
 CLOCK_SPEED = 3600  # an hour a second
 PROPOSAL_DAYS = 30
 
