@@ -30,7 +30,7 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -47,7 +47,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.background import Pacer
 from shared.clock import build_clock, domain_span, speed_of, utc_now
-from shared.events.envelope import OutgoingEvent
 from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
@@ -59,12 +58,8 @@ from shared.observability.lag import ConsumerLag
 from shared.observability.logs import get_logger
 from shared.observability.tracing import (
     broker_telemetry,
-    carried_by_timer,
     configure_tracing,
-    continued,
-    note_correlation,
     untraced,
-    with_trace_of_scheduler,
 )
 from shared.ports import Clock
 from shared.security.field_encryption import FieldCipher
@@ -76,7 +71,7 @@ from shared.storage.inbox import Inbox
 from shared.storage.liveness import Liveness
 from shared.storage.locks import Locks
 from shared.storage.outbox import OutboxRelay, PendingEvent, ensure_outbox_index
-from shared.storage.timers import Claim, TimerHandler, TimerStore, TimerWorker
+from shared.storage.timers import TimerHandler, TimerStore, TimerWorker
 
 log = get_logger(__name__)
 
@@ -115,7 +110,7 @@ class ServiceRuntime:
         self._locks = Locks(self._db["locks"], liveness=self._liveness)
         self._inbox = Inbox(self._db["inbox"])
         self.audit = AuditLog(self._db["audit"], service=settings.service_name)
-        self.timers = _TimersKeepingTraces(
+        self.timers = TimerStore(
             self._db["timers"],
             self._locks,
             owner=self.instance,
@@ -194,7 +189,7 @@ class ServiceRuntime:
     def _timer_worker_of(self, handlers: dict[str, TimerHandler]) -> TimerWorker:
         """Fires due timers with the handlers registered by kind (`on_timer`), shared by reference."""
         settings = self.settings
-        return _TimerWorkerContinuingTraces(
+        return TimerWorker(
             self.timers,
             handlers,
             owner=self.instance,
@@ -461,38 +456,6 @@ class ServiceRuntime:
         await self.timers.ensure_indexes()
         for name in self._outbox_collections:
             await ensure_outbox_index(self._db[name])
-
-
-class _TimersKeepingTraces(TimerStore):
-    """Timers that remember the trace context of what scheduled them, in their payload.
-
-    A reminder or a delivery scheduled while a request or an event was handled then fires
-    inside that journey's trace (`_TimerWorkerContinuingTraces`).
-    """
-
-    async def schedule(
-        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
-    ) -> bool:
-        return await super().schedule(timer_id, kind, due_at, with_trace_of_scheduler(payload))
-
-    async def complete(self, claim: Claim, events: Sequence[OutgoingEvent], now: datetime) -> bool:
-        if events:
-            note_correlation(events[0].envelope.correlation_id)  # a firing that began a new trace
-        return await super().complete(claim, events, now)
-
-
-class _TimerWorkerContinuingTraces(TimerWorker):
-    """Fires each timer in a span continuing the trace that scheduled it, else in a new trace.
-
-    The span covers the handler and the write that marks the timer fired with its events,
-    so those events carry it too.
-    """
-
-    async def _fire(self, claim: Claim) -> bool:
-        timer = claim.timer
-        attributes = {"carepath.timer_id": timer.id, "carepath.timer_kind": timer.kind}
-        with continued(f"timer {timer.kind}", carried_by_timer(timer.payload), attributes=attributes):
-            return await super()._fire(claim)
 
 
 async def _finish(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:

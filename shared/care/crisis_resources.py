@@ -50,6 +50,14 @@ def _emergency(number: str, *, es: str | None = None) -> _Line:
 
 LANGUAGES: Final = ("en", "es")
 
+_SAMARITANS = _Line(
+    "samaritans",
+    "116 123",
+    {"en": "Samaritans", "es": "Samaritans"},
+    {"en": "Call 116 123 (free, 24/7)", "es": "Llama al 116 123 (gratis, 24/7)"},
+)
+"""One line across Great Britain and Ireland."""
+
 RESOURCES: Final[Mapping[str, tuple[_Line, ...]]] = {
     "US": (
         _Line(
@@ -82,12 +90,7 @@ RESOURCES: Final[Mapping[str, tuple[_Line, ...]]] = {
         _emergency("911"),
     ),
     "GB": (
-        _Line(
-            "samaritans",
-            "116 123",
-            {"en": "Samaritans", "es": "Samaritans"},
-            {"en": "Call 116 123 (free, 24/7)", "es": "Llama al 116 123 (gratis, 24/7)"},
-        ),
+        _SAMARITANS,
         _Line(
             "nhs_111",
             "111",
@@ -106,12 +109,7 @@ RESOURCES: Final[Mapping[str, tuple[_Line, ...]]] = {
         _emergency("999 or 112", es="Llama al 999 o al 112 si estás en peligro inmediato"),
     ),
     "IE": (
-        _Line(
-            "samaritans",
-            "116 123",
-            {"en": "Samaritans", "es": "Samaritans"},
-            {"en": "Call 116 123 (free, 24/7)", "es": "Llama al 116 123 (gratis, 24/7)"},
-        ),
+        _SAMARITANS,
         _Line(
             "text_50808",
             "50808",

@@ -17,8 +17,8 @@ consume, or the timer) that caused it and published later by the relay, in anoth
 or another replica. So each outbox entry keeps the `traceparent` and `tracestate` of the
 span that wrote it among its record headers (`trace_headers`), the relay publishes inside
 a span that continues it, and the consumer's span continues the relay's. A timer keeps
-the context of whatever scheduled it the same way (`with_trace_of_scheduler`), so its
-firing, and the e-mail a delivery timer sends, stay in the journey's trace. Trace context
+the context of whatever scheduled it the same way (its `trace`, `shared/storage/timers.py`),
+so its firing, and the e-mail a delivery timer sends, stay in the journey's trace. Trace context
 is a header, never event data, and carries ids only.
 
 Configured by the standard variables, off by default (`configure_tracing`): spans are
@@ -80,9 +80,6 @@ log = get_logger(__name__)
 
 TRACE_HEADERS: Final = ("traceparent", "tracestate")
 """The W3C Trace Context headers an outbox entry and a timer keep, and a record carries."""
-
-TIMER_TRACE: Final = "_trace"
-"""Where a timer's payload keeps the trace context of what scheduled it."""
 
 CORRELATION_ID: Final = "carepath.correlation_id"
 """The journey (DESIGN §3) on spans of ours, so a trace is found from a log line and back."""
@@ -293,20 +290,6 @@ def trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     _PROPAGATOR.inject(carrier)
     return {name: carrier[name] for name in TRACE_HEADERS if name in carrier}
-
-
-def with_trace_of_scheduler(payload: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A timer's payload carrying the current span's context (unchanged when nothing is traced)."""
-    carried = dict(payload or {})
-    if headers := trace_headers():
-        carried[TIMER_TRACE] = headers
-    return carried
-
-
-def carried_by_timer(payload: Mapping[str, Any]) -> Mapping[str, str]:
-    """The trace context a timer's payload keeps (empty: scheduled outside any trace)."""
-    found = payload.get(TIMER_TRACE)
-    return found if isinstance(found, Mapping) else {}
 
 
 @contextmanager

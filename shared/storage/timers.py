@@ -44,6 +44,7 @@ from shared.clock import domain_span, speed_of
 from shared.events.envelope import Envelope, OutgoingEvent, deterministic_event_id
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMER_LAG_SECONDS, TIMERS_FIRED
+from shared.observability.tracing import continued, note_correlation, trace_headers
 from shared.storage import Document
 from shared.storage.locks import Lease, Locks, document_lock
 from shared.storage.outbox import ensure_outbox_index, outbox_update
@@ -69,6 +70,8 @@ class Timer:
     due_at: datetime
     attempts: int
     payload: Mapping[str, Any] = field(default_factory=dict)
+    trace: Mapping[str, str] = field(default_factory=dict)
+    """The W3C context of what scheduled it (empty when nothing was traced): its firing continues it."""
 
     def event_id(self, name: str = "") -> str:
         """The id of the event this firing produces: the same however often it fires."""
@@ -141,6 +144,7 @@ class TimerStore:
                     "status": TimerStatus.pending,
                     "attempts": 0,
                     "payload": dict(payload or {}),
+                    "trace": trace_headers(),  # the journey the firing belongs to
                 }
             )
         except DuplicateKeyError:
@@ -233,6 +237,7 @@ class TimerStore:
             due_at=document["due_at"],
             attempts=document["attempts"] + 1,
             payload=document.get("payload") or {},
+            trace=document.get("trace") or {},
         )
         return Claim(timer, held)
 
@@ -250,6 +255,8 @@ class TimerStore:
         """Mark fired and enqueue its events in one write; False if the lease was lost."""
         if not await self._locks.is_held(claim.lease):
             return False
+        if events:
+            note_correlation(events[0].envelope.correlation_id)  # a firing that began a new trace
         result = await self.collection.update_one(
             {"_id": claim.timer.id},
             outbox_update(events, {"$set": {"status": TimerStatus.fired, "fired_at": now}}),
@@ -344,6 +351,14 @@ class TimerWorker:
             return claim is not None and await self._fire(claim)
 
     async def _fire(self, claim: Claim) -> bool:
+        """Fire in a span continuing the trace that scheduled the timer (else a new trace); the
+        span covers the handler and the write that marks it fired, so its events carry it too."""
+        timer = claim.timer
+        attributes = {"carepath.timer_id": timer.id, "carepath.timer_kind": timer.kind}
+        with continued(f"timer {timer.kind}", timer.trace, attributes=attributes):
+            return await self._run(claim)
+
+    async def _run(self, claim: Claim) -> bool:
         timer = claim.timer
         handler = self._handlers.get(timer.kind)
         if handler is None:
