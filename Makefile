@@ -26,7 +26,7 @@ export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
 export FIELD_ENCRYPTION_KEYS ?= dev1:fq75Ylyaec7u9/RYYeE8Rkhqj9KjW8XxFHjOn2QV7VY=
 export FIELD_ENCRYPTION_ACTIVE_KEY ?= dev1
 
-.PHONY: help install run demo test test-faults test-unit test-integration test-e2e lint up down status token docs schemas package bench clean
+.PHONY: help install run demo test test-faults test-unit test-integration test-e2e lint up down status token docs schemas package bench clean compose-up compose-down compose-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
@@ -108,6 +108,17 @@ $(CONTRACT_TOOLS)/.installed: $(CONTRACT_MANIFEST)/package.json $(CONTRACT_MANIF
 
 bench: install ## Performance suite on real infrastructure (results in bench-results/)
 	$(PY) -m tests.bench
+
+# Docker: official images where they can be pulled, images built here where not; a Docker
+# engine installed (Debian, root) and started if none answers (deploy/compose, README "Docker").
+compose-up: ## The whole stack in containers (docker compose), healthy; installs/starts Docker if needed
+	$(PYTHON) -m deploy.compose up
+
+compose-down: ## Remove the compose stack (and stop a dockerd compose-up started)
+	$(PYTHON) -m deploy.compose down
+
+compose-test: ## The journey suite in a container against the compose stack, then with 3 matching replicas
+	$(PYTHON) -m deploy.compose test
 
 clean: down ## Stop the infrastructure and delete its data (keeps downloads and builds)
 	$(LAUNCHER) clean

@@ -29,10 +29,17 @@ LAUNCHER = ("-m", "deploy.local.launcher")  # after the Python executable, run f
 LAUNCHER_PREFIX = "carepath launcher: "
 KAFKA_IMAGE = "apache/kafka:4.1.2"
 MONGO_IMAGE = "mongo:8.0"
+# Built by `make compose-up` where Docker Hub cannot be reached (deploy/docker/local-images).
+LOCAL_KAFKA_IMAGE = "carepath-local/kafka:4.1.2"
+LOCAL_MONGO_IMAGE = "carepath-local/ferretdb:1.24.2"
 
 
 class InfrastructureError(RuntimeError):
     """Kafka and MongoDB could not be provided; the message says why, in the launcher's own words."""
+
+
+class ImagesUnavailable(InfrastructureError):
+    """A Docker engine answers, but neither the official images nor local ones are to be had."""
 
 
 @dataclass
@@ -59,7 +66,10 @@ def provide(
     if kafka and mongo:
         return Infrastructure(kafka, mongo, origin="environment")
     if docker_answers(environ):
-        return (on_docker or start_testcontainers)()
+        try:
+            return (on_docker or start_testcontainers)()
+        except ImagesUnavailable as why:
+            print(f"{LAUNCHER_PREFIX}{why}: using the local launcher instead", file=sys.stderr, flush=True)
     return start_local_launcher()
 
 
@@ -171,12 +181,18 @@ def start_local_launcher() -> Infrastructure:
 
 def start_testcontainers() -> Infrastructure:
     """Throwaway containers on free ports; the suite stops them (and Ryuk does, should it crash)."""
+    from testcontainers.core.config import testcontainers_config
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
+    kafka_image = usable_image(KAFKA_IMAGE, LOCAL_KAFKA_IMAGE)
+    mongo_image = usable_image(MONGO_IMAGE, LOCAL_MONGO_IMAGE)
+    if not image_available(testcontainers_config.ryuk_image):
+        # Ryuk only reaps containers after a crash of the suite; the suite stops its own.
+        testcontainers_config.ryuk_disabled = True
     kafka_port = free_port()
     kafka = (
-        DockerContainer(KAFKA_IMAGE)
+        DockerContainer(kafka_image)
         .with_bind_ports(9092, kafka_port)
         .with_env("KAFKA_NODE_ID", "1")
         .with_env("KAFKA_PROCESS_ROLES", "broker,controller")
@@ -192,14 +208,22 @@ def start_testcontainers() -> Infrastructure:
         .with_env("KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "1")
         .with_env("KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS", "0")
         .with_env("KAFKA_NUM_PARTITIONS", "6")
+        .with_env("KAFKA_HEAP_OPTS", "-Xmx1g -Xms1g")  # a full run creates thousands of partitions
         .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(120))
     )
     mongo_port = free_port()
-    mongo = (
-        DockerContainer(MONGO_IMAGE)
-        .with_bind_ports(27017, mongo_port)
-        .with_command("--replSet rs0 --bind_ip_all")
-        .waiting_for(LogMessageWaitStrategy("Waiting for connections").with_startup_timeout(120))
+    mongo = DockerContainer(mongo_image).with_bind_ports(27017, mongo_port)
+    if mongo_image == LOCAL_MONGO_IMAGE:  # FerretDB: no replica set to initiate
+        kafka.start()
+        mongo.waiting_for(LogMessageWaitStrategy("FerretDB listening").with_startup_timeout(60)).start()
+        return Infrastructure(
+            f"127.0.0.1:{kafka_port}",
+            f"mongodb://127.0.0.1:{mongo_port}/",
+            origin="testcontainers (local images)",
+            _stop=[kafka.stop, mongo.stop],
+        )
+    mongo = mongo.with_command("--replSet rs0 --bind_ip_all").waiting_for(
+        LogMessageWaitStrategy("Waiting for connections").with_startup_timeout(120)
     )
     kafka.start()
     mongo.start()
@@ -220,6 +244,50 @@ def start_testcontainers() -> Infrastructure:
         f"mongodb://127.0.0.1:{mongo_port}/?directConnection=true",
         origin="testcontainers",
         _stop=[kafka.stop, mongo.stop],
+    )
+
+
+def image_available(name: str) -> bool:
+    """Present, or pulled now."""
+    import docker
+    from docker.errors import APIError, ImageNotFound
+
+    client = docker.from_env(timeout=60)
+    try:
+        try:
+            client.images.get(name)
+        except ImageNotFound:
+            client.images.pull(name)
+    except APIError:
+        return False
+    finally:
+        client.close()
+    return True
+
+
+def usable_image(official: str, local: str) -> str:
+    """The official image if present or pullable, else the locally built one if present."""
+    import docker
+    from docker.errors import APIError, ImageNotFound
+
+    client = docker.from_env(timeout=60)
+    try:
+        for name in (official, local):
+            try:
+                client.images.get(name)
+                return name
+            except ImageNotFound:
+                continue
+        try:
+            client.images.pull(official)
+            return official
+        except APIError as error:
+            reason = str(error.explanation or error).splitlines()[0]
+    finally:
+        client.close()
+    raise ImagesUnavailable(
+        f"a Docker engine answers, but {official} cannot be pulled ({reason}) and {local} is not "
+        "built (`make compose-up` builds it)"
     )
 
 

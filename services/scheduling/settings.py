@@ -11,7 +11,7 @@ from shared.settings import ServiceSettings
 
 
 class SchedulingSettings(ServiceSettings):
-    """`SCHEDULING_HTTP_PORT` (8003 locally), `SCHEDULING_MONGODB_DATABASE` (`carepath_scheduling`), ...
+    """`SCHEDULING_HTTP_PORT` (8003 under `make run`), `SCHEDULING_MONGODB_DATABASE`, ...
 
     Scheduling's own knobs: where video rooms live, whether the client's choice is awaited
     (the default) or a proposal is booked at once, how far ahead a series is kept booked
@@ -22,7 +22,6 @@ class SchedulingSettings(ServiceSettings):
     service_name: ClassVar[str] = "scheduling"
     model_config = SettingsConfigDict(env_prefix="SCHEDULING_", extra="ignore")
 
-    http_port: int = Field(default=8003, ge=1, le=65535)
     # A session's join link is this base plus an unguessable room id.
     video_base_url: str = Field(default="https://video.carepath.example/room", pattern=r"^https://\S+$")
     # wait_for_accept: nothing is booked until the client chooses (`match-accepted`, or their

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 
+from deploy.local.launcher.commands.artifacts import cmd_artifacts
 from deploy.local.launcher.commands.down import cmd_clean, cmd_down
 from deploy.local.launcher.commands.env import cmd_env
 from deploy.local.launcher.commands.status import cmd_status
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     env = commands.add_parser("env", help="print KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI lines")
     env.add_argument("--export", action="store_true", help="prefix the lines with `export `")
     commands.add_parser("clean", help="stop and wipe all data (caches are kept)")
+    commands.add_parser(
+        "artifacts", help="make the Kafka jars and FerretDB binary if missing; print their paths"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(getattr(args, "servers", ())) - set(SERVER_NAMES))
     if unknown:
@@ -53,6 +57,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return cmd_status(settings)
     if args.command == "env":
         return cmd_env(settings, args.export)
+    if args.command == "artifacts":
+        return cmd_artifacts(settings)
     return cmd_clean(settings)
 
 

@@ -1,10 +1,13 @@
 """The four services as real processes (`python -m services.<name>`), wired to each other.
 
-`running_system` starts intake, matching, scheduling and notifications on one topic prefix
-(so they talk to each other), each on its own free port and its own database, plus a real
-SMTP server (aiosmtpd with notifications' own `MailSink`) that notifications sends to. The
-processes start together and are awaited on `/readyz`; their output goes to log files,
-whose tails are shown when one fails to start.
+By default the suite starts the system itself: `running_system` starts intake, matching,
+scheduling and notifications on one topic prefix (so they talk to each other), each on its
+own free port and its own database, plus a real SMTP server (aiosmtpd with notifications'
+own `MailSink`) that notifications sends to. The processes start together and are awaited
+on `/readyz`; their output goes to log files, whose tails are shown when one fails to start.
+
+With `JOURNEY_SYSTEM=external` the suite tests a system already running elsewhere (the
+docker compose stack) instead; `external.py` describes it as the same `System`.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 from aiokafka.structs import ConsumerRecord
@@ -38,7 +42,24 @@ from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port
 from tests.support.kafka import TopicRecorder, isolated
 
-SECRET = "journey-e2e-secret-long-enough-for-hs256-signatures"
+JOURNEY_SYSTEM = os.environ.get("JOURNEY_SYSTEM", "")
+"""Unset: the suite starts the services itself. `external`: they run elsewhere (external.py)."""
+if JOURNEY_SYSTEM not in ("", "external"):
+    raise RuntimeError(f"JOURNEY_SYSTEM={JOURNEY_SYSTEM!r}: leave it unset, or set it to 'external'")
+EXTERNAL = JOURNEY_SYSTEM == "external"
+
+
+def _secret() -> str:
+    """What the suite's tokens are signed with: its own secret, or the one the running services verify."""
+    if not EXTERNAL:
+        return "journey-e2e-secret-long-enough-for-hs256-signatures"
+    secret = os.environ.get("JWT_SECRET", "")
+    if not secret:
+        raise RuntimeError("JOURNEY_SYSTEM=external needs JWT_SECRET, the running services' HS256 secret")
+    return secret
+
+
+SECRET = _secret()
 SERVICES = ("intake", "matching", "scheduling", "notifications")
 START_TIMEOUT = 150.0
 
@@ -117,25 +138,35 @@ class Process:
             return False
 
 
+class Mailbox(Protocol):
+    """What notifications mailed: the suite's own SMTP sink (`MailSink`), or the stack's .eml folder."""
+
+    @property
+    def messages(self) -> list[EmailMessage]: ...
+
+
 @dataclass
 class System:
     """The running system: where each service answers, what was mailed, the shared topic prefix.
 
-    `processes` holds each service's first replica (where `url` points); `replicas` all of them.
+    `bases` is where each service answers (`url` appends `/v1...`). When the suite started
+    the system, `processes` holds each service's first replica (at `bases`), `replicas` all
+    of them and `databases` their databases; a system running elsewhere has none of these.
     """
 
     kafka: KafkaSettings
-    processes: dict[str, Process]
-    databases: dict[str, str]
-    mail: MailSink
+    bases: dict[str, str]
+    mail: Mailbox
     rota: list[str]
+    processes: dict[str, Process] = field(default_factory=dict)
+    databases: dict[str, str] = field(default_factory=dict)
     recorder: Recorder | None = None
     replicas: dict[str, list[Process]] = field(default_factory=dict)
     clock: Clock = utc_now
     """The services' domain clock (the demo clock when `DEMO_CLOCK_SPEED` is set for them)."""
 
     def url(self, service: str, path: str) -> str:
-        return f"{self.processes[service].base}/v1{path}"
+        return f"{self.bases[service]}/v1{path}"
 
     def all_processes(self) -> list[Process]:
         return [p for group in self.replicas.values() for p in group] or list(self.processes.values())
@@ -158,10 +189,25 @@ class System:
 
 
 class Recorder(TopicRecorder):
-    """Every record on the system's topics, read from the start by one consumer in the background."""
+    """Every record on the system's topics, read from the start by one consumer in the background.
+
+    Records are also kept by topic and key: a shared stack's topics hold every earlier run's
+    records too, and tests look theirs up many times a second.
+    """
+
+    def __init__(self, kafka: KafkaSettings, events: Iterable[str]) -> None:
+        super().__init__(kafka, events)
+        self._by_key: defaultdict[tuple[str, bytes | None], list[ConsumerRecord[bytes, bytes]]] = defaultdict(
+            list
+        )
+
+    def _take(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        super()._take(records)
+        for record in records:
+            self._by_key[(record.topic, record.key)].append(record)
 
     def of(self, topic: str, key: str) -> list[ConsumerRecord[bytes, bytes]]:
-        return [r for r in list(self.records) if r.topic == topic and r.key == key.encode()]
+        return list(self._by_key.get((topic, key.encode()), ()))
 
     async def wait_for(
         self, topic: str, key: str, count: int, *, timeout: float, settle: float
@@ -212,7 +258,7 @@ def _environment(
     }
 
 
-def _clock_of(env: dict[str, str]) -> Clock:
+def clock_of(env: Mapping[str, str]) -> Clock:
     """The clock the services run on, so a test reads domain time as they do."""
     if "DEMO_CLOCK_SPEED" not in env:
         return utc_now
@@ -302,12 +348,13 @@ def running_system(
             groups[name] = [_wait_until_ready(p, deadline) for p in groups[name]]
         yield System(
             kafka,
-            {name: group[0] for name, group in groups.items()},
-            databases,
-            mail,
-            rota,
+            bases={name: group[0].base for name, group in groups.items()},
+            mail=mail,
+            rota=rota,
+            processes={name: group[0] for name, group in groups.items()},
+            databases=databases,
             replicas=groups,
-            clock=_clock_of(extra_env or {}),
+            clock=clock_of(extra_env or {}),
         )
     finally:
         for process in (p for group in groups.values() for p in group):

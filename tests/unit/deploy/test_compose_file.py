@@ -107,6 +107,8 @@ def test_named_volumes_are_declared_and_bind_mounted_files_exist() -> None:
             source = volume.split(":")[0]
             if source.startswith("."):
                 assert (REPO / source).is_file(), f"{name} mounts missing {source}"
+            elif source.startswith("/"):  # the Docker socket, for the tests container alone
+                assert (name, source) == ("tests", "/var/run/docker.sock"), f"{name} mounts {source}"
             else:
                 assert source in compose["volumes"], f"{name} uses undeclared volume {source}"
 
@@ -264,7 +266,12 @@ def test_service_anchor_waits_for_topics_and_a_healthy_mongodb() -> None:
     }
     env = environment_of(anchor)
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-    assert anchor["build"] == {"context": ".", "dockerfile": "Dockerfile"}
+    assert anchor["build"] == {
+        "context": ".",
+        "dockerfile": "Dockerfile",
+        "target": "service",
+        "args": {"PYTHON_IMAGE": "${PYTHON_IMAGE:-python:3.11-slim-bookworm}"},
+    }
     assert anchor["restart"] == "unless-stopped"
     assert "/healthz" in " ".join(anchor["healthcheck"]["test"])
 
@@ -280,7 +287,8 @@ def test_service_anchor_leaves_room_for_scaling() -> None:
 def test_service_recipe_in_the_header_gives_a_scalable_service_of_the_right_image() -> None:
     entry = recipe_service("scheduling")
     anchor = load_compose()[SERVICE_ANCHOR]
-    assert entry["build"] == {**anchor["build"], "args": {"SERVICE": "scheduling"}}
+    assert entry["build"] == {**anchor["build"], "args": {**anchor["build"]["args"], "SERVICE": "scheduling"}}
+    assert entry["image"] == "carepath/scheduling:${CAREPATH_TAG:-dev}"
     assert entry["depends_on"] == anchor["depends_on"]
     assert entry["environment"] == anchor["environment"]
     assert entry.get("ports") == anchor.get("ports")
@@ -433,8 +441,9 @@ def test_the_sinks_image_holds_the_sinks_group_alone_and_runs_as_non_root() -> N
 
 def test_dockerignore_keeps_local_state_out_but_the_sources_in() -> None:
     ignored = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
-    assert {".venv", ".git", ".local", ".pytest_cache", "tests"} <= ignored
-    copied = {"pyproject.toml", "uv.lock", "README.md", "shared", "services"}
+    assert {".venv", ".git", ".local", ".pytest_cache", "bench-results"} <= ignored
+    # The service stages copy the first five; the `tests` stage also tests/ and deploy/.
+    copied = {"pyproject.toml", "uv.lock", "README.md", "shared", "services", "tests", "deploy"}
     assert not copied & ignored
 
 
@@ -442,4 +451,8 @@ def test_every_service_with_an_entry_point_runs_in_compose_from_its_own_image() 
     services = load_compose()["services"]
     for main in sorted(REPO.glob("services/*/__main__.py")):
         name = main.parent.name
-        assert services[name]["build"]["args"] == {"SERVICE": name}, name
+        assert services[name]["build"]["args"] == {
+            "PYTHON_IMAGE": "${PYTHON_IMAGE:-python:3.11-slim-bookworm}",
+            "SERVICE": name,
+        }, name
+        assert services[name]["image"] == f"carepath/{name}:${{CAREPATH_TAG:-dev}}", name

@@ -1,0 +1,5 @@
+import sys
+
+from deploy.compose.cli import main
+
+sys.exit(main())

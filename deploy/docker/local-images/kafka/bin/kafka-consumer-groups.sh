@@ -1,0 +1,2 @@
+#!/bin/sh
+exec "$(dirname "$0")/kafka-tool.sh" org.apache.kafka.tools.consumer.group.ConsumerGroupCommand "$@"
