@@ -80,13 +80,22 @@ def install_packages(packages: list[str], *, why: str) -> None:
             "install Docker Engine (https://docs.docker.com/engine/install/) and run again"
         )
     say(f"{why}: installing {' '.join(packages)} from the OS packages (apt-get)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
-    if subprocess.run(command, env=env, check=False, stdout=subprocess.DEVNULL).returncode == 0:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive", NEEDRESTART_MODE="l")
+    command = ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]
+    if _quietly(command, env).returncode == 0:
         return
-    subprocess.run(["apt-get", "update", "-q"], env=env, check=False, stdout=subprocess.DEVNULL)
-    if subprocess.run(command, env=env, check=False, stdout=subprocess.DEVNULL).returncode != 0:
-        raise ComposeError(f"apt-get could not install {' '.join(packages)}")
+    _quietly(["apt-get", "update", "-q"], env)
+    installed = _quietly(command, env)
+    if installed.returncode != 0:
+        tail = "\n".join((installed.stdout + installed.stderr).strip().splitlines()[-8:])
+        raise ComposeError(f"apt-get could not install {' '.join(packages)}:\n{tail}")
+
+
+def _quietly(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """apt's chatter (debconf, needrestart) is kept and shown only if the step fails."""
+    return subprocess.run(
+        command, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+    )
 
 
 def start_dockerd(engine: Engine) -> None:
