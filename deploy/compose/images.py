@@ -133,25 +133,14 @@ def build(
 def build_local_images(engine: Engine, cache: Path, launcher_artifacts: dict[str, Path]) -> None:
     """The Debian base, then Python, Kafka, FerretDB and Caddy on it."""
     ca = HOST_CA_BUNDLE if HOST_CA_BUNDLE.is_file() else None
-    base_inputs = digest_of(*(p for p in (ca,) if p)) + DEBIAN_MIRROR
+    base_inputs = hashlib.sha256(((digest_of(ca) if ca else "") + DEBIAN_MIRROR).encode()).hexdigest()[:16]
     if label_of(engine, BASE) != base_inputs:
         with step(f"making {BASE} with debootstrap"):
             make_base_image(engine, cache, ca, base_inputs)
     base = {"BASE_IMAGE": BASE}
-    build(
-        engine,
-        LOCAL["python"],
-        LOCAL_IMAGES / "python",
-        inputs=base_inputs + digest_of(LOCAL_IMAGES / "python"),
-        args=base,
-    )
-    build(
-        engine,
-        LOCAL["gateway"],
-        LOCAL_IMAGES / "gateway",
-        inputs=base_inputs + digest_of(LOCAL_IMAGES / "gateway"),
-        args=base,
-    )
+    for name in ("python", "gateway"):  # recipes with no inputs but their own folder
+        recipe = LOCAL_IMAGES / name
+        build(engine, LOCAL[name], recipe, inputs=base_inputs + digest_of(recipe), args=base)
     with tempfile.TemporaryDirectory(prefix="carepath-kafka-", dir=cache) as folder:
         context = Path(folder)
         libs = launcher_artifacts["kafka_libs"]
