@@ -133,7 +133,8 @@ COPY --from=builder /app/.venv /app/.venv
 
 USER 10001:10001
 
-EXPOSE 8000
+# The API, and Prometheus metrics on a port of their own (<SERVICE>_METRICS_PORT: HTTP port + 1000).
+EXPOSE 8000 9000
 
 # Alive, not ready (/readyz also needs Kafka and MongoDB); urllib because slim has no curl.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \

@@ -21,6 +21,9 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # Local development only: services and `make token` sign/verify with this secret.
 export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
+# Local development only: derived event ids are an HMAC under this key, the same for every
+# service and replica; production refuses it (set your own CAREPATH_EVENT_ID_SECRET).
+export CAREPATH_EVENT_ID_SECRET ?= carepath-local-event-id-secret-do-not-use-in-production
 # Local development only: the key intake seals free text with (make your own with
 # `python -m shared.security.field_encryption new-key`; never reuse this one).
 export FIELD_ENCRYPTION_KEYS ?= dev1:fq75Ylyaec7u9/RYYeE8Rkhqj9KjW8XxFHjOn2QV7VY=

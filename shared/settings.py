@@ -6,20 +6,34 @@ each replica of each service reads them from its own environment, so an operator
 point one service at another cluster simply by deploying it with other values.
 Everything a service owns is read under the service's own prefix, e.g. `INTAKE_HTTP_PORT`.
 `DEMO_CLOCK_*` (shared/clock.py) is shared too: every process of a demo runs one clock.
+`CAREPATH_ENV=production` makes settings refuse what is unsafe beyond a laptop
+(shared/security/production.py); validation errors never echo the values given, which may
+be secrets.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-from typing import Annotated, Any, ClassVar, Literal
+import sys
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.clock import ClockSettings
 from shared.events.registry import DEFAULT_PARTITIONS
 from shared.security.field_encryption import EncryptionSettings
+from shared.security.production import (
+    DeploymentSettings,
+    UnsafeSetting,
+    refuse,
+    unsafe_auth,
+    unsafe_clock,
+    unsafe_event_id_secret,
+    unsafe_field_keys,
+    unsafe_kafka,
+)
 
 
 def _listed(value: Any) -> Any:
@@ -39,7 +53,7 @@ TextList = Annotated[list[str], NoDecode, BeforeValidator(_listed)]
 class KafkaSettings(BaseSettings):
     """Connection to Kafka, including TLS/SASL (DESIGN §8)."""
 
-    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore", hide_input_in_errors=True)
 
     bootstrap_servers: str = "127.0.0.1:9092"
     topic_partitions: int = Field(default=DEFAULT_PARTITIONS, ge=1)
@@ -72,7 +86,7 @@ class KafkaSettings(BaseSettings):
 class MongoSettings(BaseSettings):
     """Connection to the MongoDB-wire server; TLS options can go in the URI or here."""
 
-    model_config = SettingsConfigDict(env_prefix="MONGODB_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MONGODB_", extra="ignore", hide_input_in_errors=True)
 
     uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
     tls_cafile: str | None = None
@@ -89,16 +103,35 @@ class MongoSettings(BaseSettings):
 
 
 class AuthSettings(BaseSettings):
-    """JWT verification: HS256 with a shared secret (local), or RS256/ES256 with a public key."""
+    """JWT verification: the identity provider's JWKS (production), a public key, or an HS256 secret (local).
 
-    model_config = SettingsConfigDict(env_prefix="JWT_", extra="ignore")
+    With `JWT_JWKS_URL` a token's `kid` picks its key from the provider's published set
+    (shared/security/identity_provider.py): fetched again after `JWT_JWKS_CACHE_SECONDS`, or
+    at once for an unknown kid but at most once per `JWT_JWKS_REFETCH_SECONDS`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="JWT_", extra="ignore", hide_input_in_errors=True)
 
     secret: SecretStr | None = None
     public_key: str | None = None
+    jwks_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    jwks_refetch_seconds: float = Field(default=30.0, ge=0)
+    jwks_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     algorithm: Literal["HS256", "RS256", "ES256"] = "HS256"
     issuer: str = "carepath"
     audience: str = "carepath"
     leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _one_asymmetric_source_for_jwks(self) -> Self:
+        if self.jwks_url and self.algorithm == "HS256":
+            raise ValueError(
+                "JWT_JWKS_URL needs JWT_ALGORITHM=RS256 or ES256: a provider's keys are asymmetric"
+            )
+        if self.jwks_url and self.public_key:
+            raise ValueError("JWT_JWKS_URL and JWT_PUBLIC_KEY are both set: keep one")
+        return self
 
 
 class LogSettings(BaseSettings):
@@ -115,6 +148,8 @@ class ServiceSettings(BaseSettings):
     """
 
     service_name: ClassVar[str] = "service"
+    # Inherited by every subclass: an error names the setting, never echoes the value given.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8000, ge=1, le=65535)
@@ -168,6 +203,24 @@ class ServiceSettings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
+    deployment: DeploymentSettings = Field(default_factory=DeploymentSettings)
+
+    def unsafe_settings(self) -> list[UnsafeSetting]:
+        """What `CAREPATH_ENV=production` refuses here; a service extends it with its own knobs."""
+        return [
+            *unsafe_auth(self.auth),
+            *unsafe_kafka(self.kafka),
+            *unsafe_field_keys(self.encryption),
+            *unsafe_clock(self.clock),
+            *unsafe_event_id_secret(self.deployment),
+        ]
+
+    @model_validator(mode="after")
+    def _safe_for_production(self) -> Self:
+        """In production the service stops here, naming each unsafe variable (its value never shown)."""
+        if self.deployment.env == "production":
+            refuse(self.unsafe_settings())
+        return self
 
     @property
     def database_name(self) -> str:
@@ -181,3 +234,43 @@ class ServiceSettings(BaseSettings):
     def source(self) -> str:
         """The CloudEvents `source` of every event this service produces."""
         return f"/carepath/{self.service_name}"
+
+
+Settings = TypeVar("Settings", bound=ServiceSettings)
+
+
+def load_or_exit(settings_type: type[Settings]) -> Settings:
+    """A service's settings for its `__main__`, or exit 2 with one line saying why (no traceback).
+
+    What an operator needs is which variable to fix (a refusal in production, a served
+    country without crisis resources, a malformed value), not a stack of pydantic frames.
+    """
+    try:
+        return settings_type()
+    except ValidationError as error:
+        prefix = _env_prefixes(settings_type).get(error.title, "")
+        reasons = "; ".join(_reason(prefix, item["loc"], item["msg"]) for item in error.errors())
+        print(f"{settings_type.service_name} cannot start: {reasons}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _env_prefixes(settings_type: type[ServiceSettings]) -> dict[str, str]:
+    """The env prefix of the settings class and of each settings group it holds, by class name.
+
+    A group (`KafkaSettings`, ...) reads the environment on its own, so its errors arrive
+    titled with its class and located by its field alone.
+    """
+    groups = [settings_type] + [
+        field.annotation
+        for field in settings_type.model_fields.values()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
+    ]
+    return {group.__name__: str(group.model_config.get("env_prefix", "")) for group in groups}
+
+
+def _reason(prefix: str, loc: tuple[int | str, ...], message: str) -> str:
+    """`KAFKA_SECURITY_PROTOCOL: Input should be ...`; a check of the whole group speaks for itself."""
+    message = message.removeprefix("Value error, ")
+    if not loc:
+        return message
+    return f"{prefix}{loc[0]}".upper() + f": {message}"

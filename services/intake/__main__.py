@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import sys
 
-from pydantic import ValidationError
-
 from services.intake.app import build_app
 from services.intake.settings import IntakeSettings
 from shared.http.server import serve
+from shared.settings import load_or_exit
 
 
 def main() -> int:
-    try:
-        settings = IntakeSettings()  # e.g. a served country without crisis resources
-    except ValidationError as error:
-        print(f"cannot start: {error}", file=sys.stderr)
-        return 2
+    # Refused, in one line, e.g. in production with a published secret, or for a country
+    # without crisis resources.
+    settings = load_or_exit(IntakeSettings)
     app = build_app(settings)
     try:
         app.state.runtime.cipher  # noqa: B018 - refuse to start without keys, not on the first request
     except RuntimeError as error:
-        print(f"cannot start: {error}", file=sys.stderr)
+        print(f"intake cannot start: {error}", file=sys.stderr)
         return 2
     serve(app, settings)
     return 0

@@ -3,6 +3,7 @@
 from services.matching.app import build_app
 from services.matching.settings import MatchingSettings
 from shared.http.server import serve
+from shared.settings import load_or_exit
 
-settings = MatchingSettings()
+settings = load_or_exit(MatchingSettings)
 serve(build_app(settings), settings)

@@ -91,7 +91,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         timers=runtime.timers,
         clock=runtime.clock,
         senders=senders,
-        renderer=Renderer(app_url=settings.app_base_url),
+        renderer=Renderer(app_url=settings.app_base_url, discreet=settings.discreet_wording),
         policy=DeliveryPolicy.from_settings(settings, speed=speed_of(runtime.clock)),
     )
     runtime.subscribe(

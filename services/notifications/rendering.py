@@ -1,10 +1,17 @@
 """Messages from Jinja2 templates: one per kind, audience and locale, with a block per part.
 
 `templates/<locale>/<kind>.<audience>.txt` holds the blocks `subject`, `body` (e-mail
-text and in-app body), `short` (SMS and push) and, for session messages, `calendar` (the
-.ics summary). `templates/email.html` lays the body out as HTML. Autoescaping is on for
-every template but the plain-text ones (`.txt`), whose output is never HTML; the HTML
-e-mail escapes every value it shows (a join link is the only value a caller shapes).
+text and in-app body), `short` (SMS and push), `discreet` (SMS and push in discreet
+wording) and, for session messages, `calendar` (the .ics summary). `templates/email.html`
+lays the body out as HTML. Autoescaping is on for every template but the plain-text ones
+(`.txt`), whose output is never HTML; the HTML e-mail escapes every value it shows (a join
+link is the only value a caller shapes).
+
+SMS and push land on a lock screen anyone near the phone can read. In discreet wording
+(`NOTIFICATIONS_DISCREET_WORDING`, on unless turned off) their text is the `discreet`
+block and a push's title the locale's `discreet_title`: an appointment and its time,
+"details in the app", crisis lines' numbers; never "therapy", a therapist, a plan, a risk
+or a join link. E-mail and the in-app inbox, read after signing in, keep the full wording.
 
 Instants are shown in the recipient's time zone and language (`local`, `local_date`).
 """
@@ -27,6 +34,8 @@ from services.notifications.domain.messages import Audience, MessageKind
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LOCALES = ("en", "es")
 DEFAULT_LOCALE = "en"
+LOCK_SCREEN_CHANNELS = frozenset({"sms", "push"})
+"""Channels whose text shows on a lock screen: worded discreetly unless that is turned off."""
 
 _DAYS = {
     "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
@@ -93,8 +102,9 @@ class Rendered:
 
 
 class Renderer:
-    def __init__(self, *, app_url: str, templates: Path = TEMPLATES_DIR) -> None:
+    def __init__(self, *, app_url: str, templates: Path = TEMPLATES_DIR, discreet: bool = True) -> None:
         self._app_url = app_url.rstrip("/")
+        self._discreet = discreet
         self._env = Environment(
             loader=FileSystemLoader(templates),
             autoescape=select_autoescape(
@@ -135,6 +145,10 @@ class Renderer:
             "locale": language,
         }
         subject = _one_line(_block(template, "subject", variables))
+        short = _one_line(_block(template, "short", variables))
+        if self._discreet and channel in LOCK_SCREEN_CHANNELS:
+            subject = common.discreet_title  # type: ignore[attr-defined]
+            short = _one_line(_block(template, "discreet", variables))
         body = _paragraphs(_block(template, "body", variables))
         footer: str = common.footer  # type: ignore[attr-defined]
         html = self._env.get_template("email.html").render(
@@ -146,7 +160,7 @@ class Renderer:
         return Rendered(
             subject=subject,
             body=body,
-            short=_one_line(_block(template, "short", variables)),
+            short=short,
             html=html,
             calendar_summary=calendar,
             footer=footer,

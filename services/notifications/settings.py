@@ -3,7 +3,9 @@
 `NOTIFICATIONS_HTTP_PORT` (8004 under `make run`), `NOTIFICATIONS_MONGODB_DATABASE`
 (`carepath_notifications`), and what this service alone needs: the SMTP server, the SMS
 and push provider's webhook, the on-call rota, the delivery retry policy and when an
-unanswered check-in is reminded of.
+unanswered check-in is reminded of. With `CAREPATH_ENV=production` it also refuses to start
+with e-mail in clear text, the published provider secret, a webhook over plain http or no
+one to page (`unsafe_settings`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from shared.security.production import PUBLISHED, UnsafeSetting, env_name, is_published_secret
 from shared.settings import ServiceSettings, TextList
 
 
@@ -49,3 +52,30 @@ class NotificationsSettings(ServiceSettings):
     # An unanswered check-in is reminded of once, this long after it fell due (domain time:
     # how long a person is given, so a demo clock shortens it like any appointment).
     check_in_reminder_hours: float = Field(default=72.0, gt=0, le=24 * 60)
+    # SMS and push show on lock screens: word them without therapy, therapist, plan or risk
+    # (services/notifications/rendering.py). E-mail and the in-app inbox keep the full wording.
+    discreet_wording: bool = True
+
+    def unsafe_settings(self) -> list[UnsafeSetting]:
+        """Beyond the shared checks: messages carry join links; a risk flag needs someone to page."""
+        unsafe = super().unsafe_settings()
+        if self.smtp_security == "none":
+            unsafe.append(
+                UnsafeSetting(
+                    env_name(self, "smtp_security"), "is none: e-mail would cross the network in clear text"
+                )
+            )
+        elif not self.smtp_validate_certs:
+            unsafe.append(
+                UnsafeSetting(env_name(self, "smtp_validate_certs"), "is false: TLS to an unchecked server")
+            )
+        for secret in ("provider_signing_secret", "smtp_password"):
+            if is_published_secret(getattr(self, secret)):
+                unsafe.append(UnsafeSetting(env_name(self, secret), PUBLISHED))
+        if self.provider_webhook_url and not self.provider_webhook_url.startswith("https://"):
+            unsafe.append(UnsafeSetting(env_name(self, "provider_webhook_url"), "must be https"))
+        if not self.on_call_rota:
+            unsafe.append(
+                UnsafeSetting(env_name(self, "on_call_rota"), "is empty: a risk flag would page no one")
+            )
+        return unsafe

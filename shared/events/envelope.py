@@ -9,6 +9,9 @@ find the schema an event claims to follow.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -21,9 +24,11 @@ from .registry import EventSpec, spec_for
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
-# Deterministic event ids (a redelivered cause or a re-fired timer yields the same id)
-# are UUIDv5 in this namespace, so consumers' inboxes see the duplicate for what it is.
-EVENT_ID_NAMESPACE = uuid.UUID("6f1c2a52-8f0e-4d59-9a43-5b8d3c1e7a10")
+EVENT_ID_SECRET_VARIABLE = "CAREPATH_EVENT_ID_SECRET"  # noqa: S105 - a name, not a secret
+"""The per-deployment key of derived ids: every replica of every service must share it."""
+
+DEVELOPMENT_EVENT_ID_SECRET = "carepath-local-event-id-secret-do-not-use-in-production"  # noqa: S105
+"""Used when `CAREPATH_EVENT_ID_SECRET` is unset; published, so production refuses it."""
 
 
 class EnvelopeError(ValueError):
@@ -118,15 +123,38 @@ class OutgoingEvent:
         return self.data.model_dump_json().encode()
 
 
-def deterministic_event_id(*parts: str) -> str:
-    """A UUIDv5 from stable parts, e.g. (cause id, event name) or (timer id, due time)."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, "\x1f".join(parts)))
+def event_id_secret() -> str:
+    """This deployment's key for derived ids: `CAREPATH_EVENT_ID_SECRET`, or the development one.
+
+    Read from the environment at each derivation (no state to configure, so a test, a tool and
+    every service process derive alike); `shared.security.production` refuses the development
+    value, a short one, or none, in production.
+    """
+    return os.environ.get(EVENT_ID_SECRET_VARIABLE) or DEVELOPMENT_EVENT_ID_SECRET
+
+
+def deterministic_event_id(*parts: str, secret: str | None = None) -> str:
+    """An id that stable parts, e.g. (cause id, event name) or (timer id, due time), always give.
+
+    A redelivered cause or a re-fired timer yields the same id, so consumers' inboxes see the
+    duplicate for what it is; and the same everywhere, so ids agree across replicas and restarts.
+    It is an HMAC-SHA256 of the parts under this deployment's secret (`event_id_secret`), laid
+    out as a UUIDv8 (RFC 9562, custom): a namespace committed in the source would let anyone
+    who can write to Kafka compute a genuine event's id before it exists and publish a forgery
+    under it, and the inboxes would then drop the genuine event as a duplicate.
+    """
+    key = (secret or event_id_secret()).encode()
+    digest = hmac.new(key, "\x1f".join(parts).encode(), hashlib.sha256).digest()
+    value = int.from_bytes(digest[:16], "big")
+    value = (value & ~(0xF << 76)) | (0x8 << 76)  # version 8
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
 
 
 def new_event(
     data: BaseModel,
     *,
-    source: str,
+    source: str | None = None,
     cause: Envelope | None = None,
     correlation_id: str | None = None,
     event_id: str | None = None,
@@ -138,7 +166,8 @@ def new_event(
     With a `cause`, the journey's correlation id is carried over, `causation_id` points at
     the cause, and the id is derived from the cause so that handling the same cause twice
     produces the very same event (exactly once in effect downstream). `discriminator`
-    tells apart several events of one type caused by one event.
+    tells apart several events of one type caused by one event. `source` defaults to the
+    event's producer in the registry: consumers dead-letter any other (`unexpected_source`).
     """
     spec = spec_for(type(data))
     if event_id is None:
@@ -151,7 +180,7 @@ def new_event(
         correlation_id = cause.correlation_id if cause is not None else event_id
     envelope = Envelope(
         id=event_id,
-        source=source if source.startswith("/") else f"/carepath/{source}",
+        source=_source(source, spec),
         type=spec.type,
         time=(now or datetime.now(UTC)).astimezone(UTC),
         subject=spec.key_of(data),
@@ -160,6 +189,13 @@ def new_event(
         dataschema=spec.dataschema,
     )
     return OutgoingEvent(spec=spec, envelope=envelope, data=data)
+
+
+def _source(source: str | None, spec: EventSpec) -> str:
+    """`/carepath/<service>` from a service's name; the registry's producer when none is given."""
+    if source is None:
+        return spec.source
+    return source if source.startswith("/") else f"/carepath/{source}"
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -129,14 +129,14 @@ REQUIRED_HEADERS = [
 DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
     records.DLQ_REASON: {
         "type": "string",
-        "description": "Why, as a code: `invalid_event`, `unreadable_record`, `rejected_by_handler`, "
-        "`retries_exhausted` (Carepath's services); `invalid_envelope`, `unexpected_type`, "
-        "`unexpected_source`, `invalid_data` (`carepath_events.dead_letter_headers`).",
+        "description": "Why, as a code: `invalid_event`, `unexpected_source`, `unreadable_record`, "
+        "`rejected_by_handler`, `retries_exhausted` (Carepath's services); `invalid_envelope`, "
+        "`unexpected_type`, `unexpected_source`, `invalid_data` (`carepath_events.dead_letter_headers`).",
     },
     records.DLQ_ERROR: {
         "type": "string",
         "maxLength": records.MAX_ERROR_LENGTH,
-        "description": "What failed: header names, field paths and messages, never values.",
+        "description": "What failed: the error type, its field paths or header names; never values.",
     },
     records.DLQ_CONSUMER: {"type": "string", "description": "The consumer that gave up on the record."},
     records.DLQ_ATTEMPTS: {"type": "string", "pattern": "^[0-9]+$", "description": "Handler attempts made."},

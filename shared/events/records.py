@@ -8,13 +8,18 @@ event's model. A record it refuses can never become valid by being read again, s
 `InvalidEvent` means "dead-letter it and move on", never "retry"; `dead_letter_headers`
 gives such a record the same `dlq_*` headers Carepath's own consumers write.
 
+What a dead letter says went wrong (`dlq_error`, `describe_error`) names the error's type
+and the headers or field paths at fault, never a value and never the text of an arbitrary
+exception: a record's data is health information, and a validation message can quote it.
+
 This module is part of the `carepath-events` distribution (`carepath_events.records`):
 it depends on pydantic and the standard library only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar, overload
@@ -43,12 +48,30 @@ DLQ_ORIGINAL_OFFSET = "dlq_original_offset"
 
 MAX_ERROR_LENGTH = 2000
 
+ENVELOPE_HEADERS = (
+    "ce_specversion",
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_time",
+    "ce_subject",
+    "ce_dataschema",
+    "content-type",
+    "correlation_id",
+    "causation_id",
+)
+"""The headers an envelope error may name: the only words `describe_error` takes from its text."""
+
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
 
 class InvalidEvent(ValueError):
     """A record that is not, and never will be, a valid Carepath event of its topic.
 
     `reason` is a code for metrics and the dead letter; `detail` names headers and field
-    paths only, never values, because event data is health information.
+    paths only, never values (not even a header's), because event data is health
+    information: it is what the dead letter's `dlq_error` says.
     """
 
     def __init__(self, reason: InvalidReason, detail: str) -> None:
@@ -100,17 +123,17 @@ def parse_event(event: type[M] | str, headers: Headers, value: bytes | str | Non
     try:
         envelope = Envelope.from_headers(_text_headers(headers))
     except EnvelopeError as exc:
-        raise InvalidEvent("invalid_envelope", str(exc)) from exc
+        raise InvalidEvent("invalid_envelope", describe_error(exc)) from exc
     if envelope.type != spec.type:
-        raise InvalidEvent("unexpected_type", f"ce_type {envelope.type!r} is not {spec.type!r}")
+        raise InvalidEvent("unexpected_type", f"ce_type is not {spec.type}")
     if envelope.source != spec.source:
-        raise InvalidEvent("unexpected_source", f"ce_source {envelope.source!r} is not {spec.source!r}")
+        raise InvalidEvent("unexpected_source", f"ce_source is not {spec.source}")
     if not value:
         raise InvalidEvent("invalid_data", "the record has no value")
     try:
         data = spec.model.model_validate_json(value)
     except ValidationError as exc:
-        raise InvalidEvent("invalid_data", describe_validation_error(exc)) from exc
+        raise InvalidEvent("invalid_data", describe_error(exc)) from exc
     return ReceivedEvent(spec=spec, envelope=envelope, data=data)
 
 
@@ -143,7 +166,7 @@ def dead_letter_headers(
     dead.update(
         {
             DLQ_REASON: error.reason,
-            DLQ_ERROR: error.detail[:MAX_ERROR_LENGTH],
+            DLQ_ERROR: describe_error(error)[:MAX_ERROR_LENGTH],
             DLQ_CONSUMER: consumer,
             DLQ_ATTEMPTS: "0",
             DLQ_FAILED_AT: (now or datetime.now(UTC)).astimezone(UTC).isoformat(),
@@ -154,13 +177,60 @@ def dead_letter_headers(
     return dead
 
 
+def describe_error(error: BaseException) -> str:
+    """What a dead letter says went wrong: `ValidationError: payload.client_id, payload.score`.
+
+    The error's type, and the field paths of a validation error or the headers of an
+    envelope error; an `InvalidEvent` says its (value-free) detail. Never the text of any
+    other exception: a message may quote the data it choked on.
+    """
+    if isinstance(error, InvalidEvent):
+        return error.detail
+    if isinstance(error, ValidationError):
+        return describe_validation_error(error)
+    if isinstance(error, EnvelopeError):
+        return _named(type(error).__name__, _headers_named_in(str(error)))
+    return type(error).__name__
+
+
 def describe_validation_error(error: ValidationError) -> str:
-    """Field paths and messages only: never the offending values, which may be PHI."""
-    parts = []
-    for item in error.errors(include_input=False, include_url=False):
-        path = ".".join(str(p) for p in item["loc"]) or "<root>"
-        parts.append(f"{path}: {item['msg']}")
-    return "; ".join(parts)
+    """`ValidationError: <path>, <path>`: the fields at fault, never their values or messages."""
+    return _named("ValidationError", validation_error_paths(error))
+
+
+def validation_error_paths(error: ValidationError | Iterable[Sequence[object]]) -> list[str]:
+    """The dotted path of each field a validation error names (or of each given `loc`), once.
+
+    A segment that is not a field name or a position (a mapping key from the input, which
+    may be anything the sender wrote) shows as `*`.
+    """
+    if isinstance(error, ValidationError):
+        locations: Iterable[Sequence[object]] = (
+            item["loc"]
+            for item in error.errors(include_input=False, include_url=False, include_context=False)
+        )
+    else:
+        locations = error
+    paths = (".".join(_segment(part) for part in loc) or "<root>" for loc in locations)
+    return list(dict.fromkeys(paths))
+
+
+def _segment(part: object) -> str:
+    if isinstance(part, int) and not isinstance(part, bool):
+        return str(part)
+    return part if isinstance(part, str) and _FIELD_NAME.match(part) else "*"
+
+
+def _headers_named_in(message: str) -> list[str]:
+    """The envelope headers a message names, outside its quoted values; nothing else of it."""
+    unquoted = _QUOTED.sub(" ", message)
+    return [
+        name for name in ENVELOPE_HEADERS if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", unquoted)
+    ]
+
+
+def _named(error_type: str, names: Sequence[str]) -> str:
+    return f"{error_type}: {', '.join(names)}" if names else error_type
 
 
 def _spec_of(event: type[BaseModel] | str) -> EventSpec:
@@ -174,7 +244,7 @@ def _text_headers(headers: Headers) -> dict[str, str]:
     try:
         return dict(_decoded(headers, errors="strict"))
     except UnicodeDecodeError as exc:
-        raise InvalidEvent("invalid_envelope", "a header is not UTF-8 text") from exc
+        raise InvalidEvent("invalid_envelope", "UnicodeDecodeError: a header is not UTF-8 text") from exc
 
 
 def _decoded(headers: Headers, *, errors: str) -> Iterable[tuple[str, str]]:

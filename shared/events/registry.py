@@ -29,8 +29,9 @@ class EventSpec:
     """How one event type travels: topic name, major version, data model and key field.
 
     `producer` is the one service allowed to publish it (its `ce_source` is
-    `/carepath/<producer>`); `consumers` are the services subscribed to it, kept equal to
-    the services' own subscription lists by a test.
+    `/carepath/<producer>`; consumers dead-letter any other as `unexpected_source`);
+    `consumers` are the services subscribed to it, kept equal to the services' own
+    subscription lists by a test.
     """
 
     name: str

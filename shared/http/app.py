@@ -1,4 +1,10 @@
-"""The FastAPI app of a service: lifespan runs the `ServiceRuntime`, errors are problem+json."""
+"""The FastAPI app of a service: lifespan runs the `ServiceRuntime`, errors are problem+json.
+
+Around the routes, outermost first: tracing, the client's address from a trusted proxy's
+`X-Forwarded-For` (only when `<SVC>_TRUSTED_PROXIES` names one), request metrics, rate
+limits (before anything reads a body or the database), the body size cap.
+Prometheus metrics are not served here but on their own port (`shared.http.metrics_listener`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.http.api_docs import serve_openapi_document
 from shared.http.health import health_router
 from shared.http.limits import BodySizeLimit
 from shared.http.problems import install_problem_handlers
+from shared.http.rate_limits import RateLimit, RateLimits, verified_principal
 from shared.http.request_metrics import RequestMetrics
 from shared.observability.tracing import instrument_app
 from shared.runtime import ServiceRuntime
@@ -23,9 +31,14 @@ def create_service_app(
     title: str,
     description: str = "",
     context: object | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> FastAPI:
     """The service's app: `/v1` routers, health, problem+json for every error (a command's
-    `Refused` included), and `context` for routes to reach through `service_context`."""
+    `Refused` included), and `context` for routes to reach through `service_context`.
+
+    `rate_limits` default to what the environment sets under the service's prefix.
+    """
+    limits = rate_limits or RateLimits.of_service(runtime.settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -39,10 +52,13 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.context = context
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.http_max_body_bytes)
-    # Observing requests: counted by route template (outside the size limit, so a refused
-    # body counts too), and a span per request when tracing is on (outermost).
+    app.add_middleware(RateLimit, limits=limits, principal_of=verified_principal(runtime.settings.auth))
+    # Observing requests: counted by route template (outside the limits, so a refused
+    # request counts too), and a span per request when tracing is on.
     app.add_middleware(RequestMetrics)
     instrument_app(app, runtime.tracer_provider)
+    if limits.trusted_proxies:  # outside the metrics and limits: they see the client, not the proxy
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=limits.trusted_proxies)
     install_problem_handlers(app)
     app.include_router(
         health_router(

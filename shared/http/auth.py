@@ -5,10 +5,15 @@ A token's `sub` is the caller's id: a client's own `client_id`, a clinician's
 clinician sees only their own clients needs the service's data, so services call
 `Principal.may_act_for_client` / `may_act_for_therapist` with what they know.
 
+Tokens are checked against the identity provider's published keys (`JWT_JWKS_URL`, chosen
+by the token's `kid`: shared/security/identity_provider.py), a public key, or locally an
+HS256 secret (`make token`).
+
 Routes get the caller and role checks from `shared.http.dependencies`; this module holds
 the token rules and the 401/403 answers those dependencies give.
 """
 
+import asyncio
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +24,7 @@ import jwt
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.http.problems import Problem
+from shared.security.identity_provider import IdentityProviderKeys, KeysUnavailable, keys_at
 from shared.settings import AuthSettings
 
 
@@ -54,7 +60,12 @@ class TokenError(Exception):
     """Why a token was refused; the message is safe to return to the caller."""
 
 
-def _verification_key(settings: AuthSettings) -> str:
+def _verification_key(token: str, settings: AuthSettings) -> str | jwt.PyJWK:
+    if (provider := _provider_keys(settings)) is not None:
+        key = provider.signing_key(_key_id(token))
+        if key is None:
+            raise TokenError("token is signed with a key the identity provider does not publish")
+        return key
     if settings.algorithm == "HS256":
         if settings.secret is None:
             raise TokenError("server has no JWT_SECRET configured")
@@ -64,12 +75,39 @@ def _verification_key(settings: AuthSettings) -> str:
     return settings.public_key
 
 
+def _provider_keys(settings: AuthSettings) -> IdentityProviderKeys | None:
+    """The key cache of `JWT_JWKS_URL`, or None when tokens are checked against a configured key."""
+    if not settings.jwks_url:
+        return None
+    return keys_at(
+        settings.jwks_url,
+        cache_seconds=settings.jwks_cache_seconds,
+        refetch_seconds=settings.jwks_refetch_seconds,
+        timeout_seconds=settings.jwks_timeout_seconds,
+    )
+
+
+def _key_id(token: str) -> str:
+    """The `kid` of the token's (not yet verified) header: which published key to check it with."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise TokenError(f"token is invalid: {exc}") from exc
+    if not isinstance(kid, str) or not kid:
+        raise TokenError("token names no signing key (kid)")
+    return kid
+
+
 def verify_token(token: str, settings: AuthSettings) -> Principal:
-    """Check signature, expiry, issuer and audience; return who is calling."""
+    """Check signature, expiry, issuer and audience; return who is calling.
+
+    Raises `KeysUnavailable` when the identity provider's keys were never fetched.
+    """
     try:
         claims = jwt.decode(
             token,
-            _verification_key(settings),
+            _verification_key(token, settings),
+            # Pinned: a token cannot choose HS256 and pass a public key off as its secret.
             algorithms=[settings.algorithm],
             audience=settings.audience,
             issuer=settings.issuer,
@@ -98,6 +136,11 @@ def mint_token(
     now: datetime | None = None,
 ) -> str:
     """Sign a token with the local HS256 secret (development, tests, `make token`)."""
+    if settings.jwks_url or settings.algorithm != "HS256":
+        raise TokenError(
+            "services verify tokens of the identity provider (JWT_JWKS_URL or JWT_ALGORITHM is set): "
+            "a locally signed one would be refused"
+        )
     if settings.secret is None:
         raise TokenError("JWT_SECRET is not set; cannot mint a token")
     issued = now or datetime.now(UTC)
@@ -118,7 +161,10 @@ bearer_scheme = HTTPBearer(auto_error=False)
 
 
 def authenticate(credentials: HTTPAuthorizationCredentials | None, settings: AuthSettings) -> Principal:
-    """The caller behind a bearer token, or 401 problem+json saying why not."""
+    """The caller behind a bearer token, or 401 problem+json saying why not.
+
+    503 when the identity provider's keys could never be fetched: the token may be fine.
+    """
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "Unauthorized", "a bearer token is required", headers=challenge)
@@ -126,6 +172,30 @@ def authenticate(credentials: HTTPAuthorizationCredentials | None, settings: Aut
         return verify_token(credentials.credentials, settings)
     except TokenError as exc:
         raise Problem(401, "Unauthorized", str(exc), headers=challenge) from exc
+    except KeysUnavailable as exc:
+        retry = {"Retry-After": str(max(1, round(settings.jwks_refetch_seconds)))}
+        raise Problem(503, "Service Unavailable", str(exc), headers=retry) from exc
+
+
+async def authenticate_without_blocking(
+    credentials: HTTPAuthorizationCredentials | None, settings: AuthSettings
+) -> Principal:
+    """`authenticate`, with a due JWKS fetch run on a worker thread.
+
+    The event loop also serves consumers and timers: it must not wait on the identity
+    provider (up to `JWT_JWKS_TIMEOUT_SECONDS`). Cached keys are checked inline.
+    """
+    provider = _provider_keys(settings)
+    if provider is not None and credentials is not None and _fetch_due(provider, credentials.credentials):
+        return await asyncio.to_thread(authenticate, credentials, settings)
+    return authenticate(credentials, settings)
+
+
+def _fetch_due(provider: IdentityProviderKeys, token: str) -> bool:
+    try:
+        return provider.fetch_due(_key_id(token))
+    except TokenError:
+        return False  # refused inline, without a fetch
 
 
 def ensure_role(who: Principal, roles: Collection[Role]) -> Principal:

@@ -28,15 +28,17 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from shared.http.auth import Principal, Role, authenticate, bearer_scheme, ensure_role
+from shared.http.auth import Principal, Role, authenticate_without_blocking, bearer_scheme, ensure_role
 from shared.observability.audit import Access
+from shared.observability.logs import get_logger
 from shared.ports import AuditTrail
 from shared.runtime import ServiceRuntime
 from shared.security.field_encryption import FieldCipher
 
 CORRELATION_HEADER = "X-Correlation-ID"
 REQUEST_ID_HEADER = "X-Request-ID"
-MAX_CORRELATION_ID_LENGTH = 128  # an id, not a place to store a caller's payload
+
+log = get_logger(__name__)
 
 
 # Dependencies are `async def` so FastAPI calls them inline, not on its thread pool.
@@ -72,7 +74,7 @@ async def caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
     """The authenticated caller, or 401 problem+json (missing, forged or expired token)."""
-    return authenticate(credentials, _runtime_of(request).settings.auth)
+    return await authenticate_without_blocking(credentials, _runtime_of(request).settings.auth)
 
 
 Caller = Annotated[Principal, Depends(caller)]
@@ -103,13 +105,30 @@ CorrelationId = Annotated[str, Depends(correlation_id)]
 
 
 def _correlation_id_of(request: Request) -> str:
-    given = request.headers.get(CORRELATION_HEADER) or request.headers.get(REQUEST_ID_HEADER)
-    if given:
-        return given[:MAX_CORRELATION_ID_LENGTH]
+    """The caller's id when it is a UUID (in canonical form), else a fresh one, once per request.
+
+    The id travels into events, audit records and logs, so it must be an id: anything else
+    (a name, a payload, a forged value meant to join someone else's journey by text) is
+    replaced, and the replacement is logged without what was sent.
+    """
     assigned: str | None = getattr(request.state, "correlation_id", None)
+    if assigned is not None:
+        return assigned
+    given = request.headers.get(CORRELATION_HEADER) or request.headers.get(REQUEST_ID_HEADER)
+    assigned = _as_uuid(given) if given else None
     if assigned is None:
-        assigned = request.state.correlation_id = str(uuid.uuid4())
+        assigned = str(uuid.uuid4())
+        if given:
+            log.warning("correlation id is not a UUID; replaced", correlation_id=assigned)
+    request.state.correlation_id = assigned
     return assigned
+
+
+def _as_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,9 @@
 """`make token`: mint a local bearer token signed with `JWT_SECRET`.
 
 python -m shared.http.mint_token --role clinician --subject therapist-42 --hours 8
+
+Development only: with `CAREPATH_ENV=production` it refuses, since tokens there come from
+the identity provider and a shared secret that mints admin tokens has no place on a server.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import sys
 from datetime import timedelta
 
 from shared.http.auth import Role, TokenError, mint_token
+from shared.security.production import DeploymentSettings
 from shared.settings import AuthSettings
 
 
@@ -19,6 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subject", default="local-admin", help="client_id, therapist_id or service name")
     parser.add_argument("--hours", type=float, default=12.0)
     args = parser.parse_args(argv)
+    if DeploymentSettings().env == "production":
+        print("make token: CAREPATH_ENV=production; tokens come from the identity provider", file=sys.stderr)
+        return 2
     try:
         token = mint_token(
             AuthSettings(), subject=args.subject, role=Role(args.role), ttl=timedelta(hours=args.hours)

@@ -2,8 +2,10 @@
 
 Registered once per broker as a FastStream middleware, it wraps every handler:
 
-1. read the CloudEvents envelope and validate the data against the topic's event model;
-   a record that can never be valid goes to `<topic>.dlq` at once;
+1. read the CloudEvents envelope, check that its type and source are the topic's (a
+   `ce_source` other than the registry's producer is a forgery or a misrouted event:
+   `unexpected_source`) and validate the data against the topic's event model; a record
+   that can never be valid goes to `<topic>.dlq` at once;
 2. skip an event whose id the inbox has seen (a redelivery changes nothing twice);
 3. run the handler, retrying handler failures with exponential backoff up to a bound;
    `PermanentError`, a command's `Refused` (no redelivery can make it fit), or the bound
@@ -39,7 +41,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared.events.envelope import Envelope, EnvelopeError
-from shared.events.records import describe_validation_error
+from shared.events.records import InvalidEvent
 from shared.events.registry import EventSpec
 from shared.messaging.dead_letters import DeadLetters
 from shared.observability.logs import bound_context, get_logger
@@ -64,7 +66,8 @@ ENVELOPE_CONTEXT_KEY = "carepath_envelope"
 class PermanentError(Exception):
     """Raised by a handler for input that can never succeed: dead-letter it, do not retry.
 
-    Its message travels in the dead letter's `dlq_error` header: ids and codes only.
+    The dead letter's `dlq_error` names its type only (`dead_letters.dead_letter_error`):
+    its message stays in the handler's code.
     """
 
 
@@ -184,6 +187,8 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             try:
                 envelope = Envelope.from_headers(msg.headers)
                 self._validate(spec, envelope, msg.body)
+            except InvalidEvent as exc:
+                return await self._dead_letter(record, exc.reason, exc, attempts=0)
             except (EnvelopeError, ValidationError, PermanentError) as exc:
                 return await self._dead_letter(record, "invalid_event", exc, attempts=0)
             with bound_context(
@@ -209,6 +214,11 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             return  # a topic outside the registry: the handler's own signature validates
         if envelope.type != spec.type:
             raise PermanentError(f"ce_type {envelope.type!r} is not {spec.type!r} expected on this topic")
+        if envelope.source != spec.source:
+            # Only the producer may speak for its events (DESIGN §8): a `session-booked` from
+            # anyone else could grant a therapist a client's record. Kafka's ACLs keep other
+            # principals off the topic; this holds even where they are missing or too wide.
+            raise InvalidEvent("unexpected_source", f"ce_source is not {spec.source}")
         spec.model.model_validate_json(body)
 
     async def _handle(
@@ -263,14 +273,8 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         return result
 
     async def _dead_letter(self, record: Any, reason: str, exc: BaseException, *, attempts: int) -> None:
-        if isinstance(exc, ValidationError):
-            error = describe_validation_error(exc)
-        elif isinstance(exc, Refused):
-            error = f"{type(exc).__name__}: {exc.code or exc.message}"
-        else:
-            error = f"{type(exc).__name__}: {exc}"
         try:
-            await self.pipeline.dead_letters.send(record, reason=reason, error=error, attempts=attempts)
+            await self.pipeline.dead_letters.send(record, reason=reason, error=exc, attempts=attempts)
         except Exception:
             # Not even the dead letter could be written: do not commit. Wait a little so the
             # redelivery that follows does not spin, then let the subscriber seek back.

@@ -3,6 +3,11 @@
 The dead letter keeps the original key and value byte for byte, the original headers, and adds
 `dlq_*` headers with the reason, so an operator can read, fix and replay it. Its publish
 is confirmed by the broker before the original offset may be committed.
+
+`dlq_error` is written from the exception itself (`dead_letter_error`), never from a
+caller's text: the error's type, a refusal's code, the field paths of a validation error.
+An exception's message may quote the record's data (health information), so it never
+travels; the record itself is in the dead letter for whoever may read it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from shared.events import records
 from shared.events.registry import dead_letter_topic
 from shared.observability.logs import get_logger
 from shared.observability.metrics import DEAD_LETTERS
+from shared.refusals import Refused
 
 log = get_logger(__name__)
 
@@ -46,18 +52,37 @@ class DeadLetterHeaderNames:
 DLQ_HEADERS = DeadLetterHeaderNames()
 
 
+def dead_letter_error(error: BaseException) -> str:
+    """`dlq_error` for `error`: `Conflict: check_in_of_another_client`, `ValidationError: client_id`.
+
+    A command's refusal says its code (and the fields it names); anything else says what
+    `records.describe_error` says: the type, and field paths or header names.
+    """
+    if isinstance(error, Refused):
+        fields = [problem.field for problem in error.errors] or ([error.field] if error.field else [])
+        paths = records.validation_error_paths(path.split(".") for path in fields)
+        said = [part for part in (error.code, error.reason) if part] + (
+            [f"fields {', '.join(paths)}"] if paths else []
+        )
+        return f"{type(error).__name__}: {'; '.join(said)}" if said else type(error).__name__
+    return records.describe_error(error)
+
+
 class DeadLetters:
     def __init__(self, broker: KafkaBroker, *, consumer: str) -> None:
         self._broker = broker
         self._consumer = consumer
 
-    async def send(self, record: Any, *, reason: str, error: str, attempts: int) -> None:
-        """Write `record` (an aiokafka ConsumerRecord) to its topic's dead-letter topic."""
+    async def send(self, record: Any, *, reason: str, error: BaseException, attempts: int) -> None:
+        """Write `record` (an aiokafka ConsumerRecord) to its topic's dead-letter topic.
+
+        `error` is the exception itself, so what the header says is decided here, once.
+        """
         headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}
         headers.update(
             {
                 DLQ_HEADERS.reason: reason,
-                DLQ_HEADERS.error: error[:MAX_ERROR_LENGTH],
+                DLQ_HEADERS.error: dead_letter_error(error)[:MAX_ERROR_LENGTH],
                 DLQ_HEADERS.original_topic: record.topic,
                 DLQ_HEADERS.original_partition: str(record.partition),
                 DLQ_HEADERS.original_offset: str(record.offset),

@@ -42,6 +42,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.background import Pacer, SweepSchedule
 from shared.clock import domain_span, speed_of
 from shared.events.envelope import Envelope, OutgoingEvent, deterministic_event_id
+from shared.events.records import describe_error
 from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMER_LAG_SECONDS, TIMERS_FIRED
 from shared.observability.tracing import continued, note_correlation, trace_headers
@@ -370,7 +371,7 @@ class TimerWorker:
         except Exception as exc:
             TIMER_FAILURES.labels(timer.kind).inc()
             if timer.attempts >= self._max_attempts:
-                await self._store.give_up(claim, f"{type(exc).__name__}: {exc}")
+                await self._store.give_up(claim, describe_error(exc))  # never the text: it may quote data
                 log.error(
                     "timer failed for good", timer_id=timer.id, kind=timer.kind, attempts=timer.attempts
                 )

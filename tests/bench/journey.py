@@ -76,6 +76,13 @@ TUNED = {
     "MATCHING_CONSUMERS_PER_TOPIC": "6",
     "SCHEDULING_CONSUMERS_PER_TOPIC": "6",
     "SCHEDULING_BOOKING_POLICY": "book_at_once",
+    # One service token registers every recipient and one address sends every intake: the
+    # bench measures throughput, not the public routes' rate limits (shared/http/rate_limits.py).
+    **{
+        f"{service}_{limit}": "0"
+        for service in ("INTAKE", "MATCHING", "SCHEDULING", "NOTIFICATIONS")
+        for limit in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS_PER_MINUTE")
+    },
 }
 """One consumer per partition in the two services on the journey's path (the e2e harness runs
 one per topic): matching and scheduling spend most of an event waiting on round trips, so

@@ -60,7 +60,7 @@ def check_in_due(i: int, *, clients: int = CLIENTS, event_id: str | None = None)
         due_at=datetime(2031, 1, 6, 9, 0, tzinfo=UTC) + timedelta(hours=i % 500),
         instruments=["phq9", "gad7"],
     )
-    return new_event(data, source="bench", event_id=event_id)
+    return new_event(data, event_id=event_id)  # sent as its producer, as consumers require
 
 
 def as_record(event: OutgoingEvent) -> Record:

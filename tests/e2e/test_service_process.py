@@ -45,6 +45,7 @@ def probe_process(
             "PROBE_HTTP_PORT": str(port),
             "PROBE_MONGODB_DATABASE": database,
             "PROBE_CONSUMER_GROUP": f"{kafka.topic_prefix}probe",
+            "PROBE_METRICS_PORT": str(free_port()),  # never the HTTP port + 1000 another test may hold
             **env,
         },
     )
@@ -98,18 +99,22 @@ async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[int, int]:
     }
 
 
-async def test_service_reports_health_readiness_and_metrics(
+async def test_service_reports_health_readiness_and_metrics_on_a_port_of_their_own(
     infrastructure: Infrastructure, kafka_settings: KafkaSettings, mongo_db: Any
 ) -> None:
-    with probe_process(infrastructure, kafka_settings, mongo_db.name) as (_, base):
+    metrics_port = free_port()
+    with probe_process(
+        infrastructure, kafka_settings, mongo_db.name, PROBE_METRICS_PORT=str(metrics_port)
+    ) as (_, base):
         assert httpx.get(f"{base}/healthz").json() == {"status": "ok"}
         ready = httpx.get(f"{base}/readyz").json()
         assert ready == {
             "status": "ready",
             "checks": {"kafka": "ok", "mongodb": "ok", "consuming": "ok"},
         }
-        metrics = httpx.get(f"{base}/metrics").text
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
         assert "carepath_events_consumed_total" in metrics
+        assert httpx.get(f"{base}/metrics").status_code == 404  # not on the API port
         assert httpx.get(f"{base}/docs").status_code == 200
 
 

@@ -59,7 +59,8 @@ def check_in_due(client_id: str = "client-1", *, check_in_id: str = "ci-1") -> C
 
 
 def event(data: Any, **kwargs: Any) -> OutgoingEvent:
-    return new_event(data, source="tests", **kwargs)
+    """`data` enveloped as its producer sends it (consumers dead-letter any other `ce_source`)."""
+    return new_event(data, **kwargs)
 
 
 async def publish_raw(

@@ -2,7 +2,7 @@
 
 A fault's recovery is measured where the system shows it: a restarted replica's
 `/readyz` answering 200 (Kafka and MongoDB reachable, no handler stalled), then its own
-/metrics counting an event it handled (it consumes again). The times are recorded, never
+metrics (on their own port) counting an event it handled (it consumes again). The times are recorded, never
 asserted: the machine is shared and they only describe this run.
 """
 
@@ -96,7 +96,7 @@ class ConsumedCounts:
             if not process.alive:
                 continue
             try:
-                answer = await http.get(f"{process.base}/metrics", timeout=5)
+                answer = await http.get(process.metrics_url, timeout=5)
             except httpx.TransportError:
                 continue
             totals: dict[str, float] = defaultdict(float)

@@ -4,8 +4,10 @@ Requests go through `Balancer`, an httpx transport that plays the load balancer 
 of a service's replicas: each request goes to the next live replica, and a refused
 connection, a dropped one or a 503 is tried again on another (or the same, restarted)
 replica. So a client's request survives a replica being killed, as it would behind a
-real balancer; a retried draft creation can leave an unsubmitted draft behind, which
-never reaches any other service. Clients are the journey tests' `Journey` (imported).
+real balancer. A 429 (a replica's rate limit: the audit reads hundreds of records as one
+admin) is sent again after its `Retry-After`, as a well-behaved client does. A retried
+draft creation can leave an unsubmitted draft behind, which never reaches any other
+service. Clients are the journey tests' `Journey` (imported).
 """
 
 from __future__ import annotations
@@ -68,9 +70,12 @@ class Balancer(httpx.AsyncBaseTransport):
             )
             try:
                 response = await self._inner.handle_async_request(routed)
-                if response.status_code != 503 or time.monotonic() > deadline:
+                if response.status_code not in (429, 503) or time.monotonic() > deadline:
                     return response
                 await response.aclose()
+                if response.status_code == 429:
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                    continue  # throttled, not failed over: not counted as a retry
             except httpx.TransportError:
                 if time.monotonic() > deadline:
                     raise

@@ -131,6 +131,11 @@ class Process:
             )
         self.incarnation += 1
 
+    @property
+    def metrics_url(self) -> str:
+        """Where this process serves Prometheus metrics: a port of its own, kept across restarts."""
+        return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_METRICS_PORT']}/metrics"
+
     def ready(self) -> bool:
         try:
             return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
@@ -248,6 +253,7 @@ def _environment(
         "FIELD_ENCRYPTION_ACTIVE_KEY": "k1",
         f"{prefix}_HTTP_HOST": "127.0.0.1",
         f"{prefix}_HTTP_PORT": str(port),
+        f"{prefix}_METRICS_PORT": str(free_port()),
         f"{prefix}_MONGODB_DATABASE": database,
         f"{prefix}_CONSUMERS_PER_TOPIC": "1",
         f"{prefix}_RELAY_POLL_INTERVAL_SECONDS": "0.1",

@@ -57,6 +57,7 @@ def scheduling_replicas(
                         "LOG_LEVEL": "INFO",
                         "SCHEDULING_HTTP_HOST": "127.0.0.1",
                         "SCHEDULING_HTTP_PORT": str(port),
+                        "SCHEDULING_METRICS_PORT": str(free_port()),
                         "SCHEDULING_MONGODB_DATABASE": database,
                         "SCHEDULING_CONSUMERS_PER_TOPIC": "1",
                         "SCHEDULING_TIMER_POLL_INTERVAL_SECONDS": "0.2",

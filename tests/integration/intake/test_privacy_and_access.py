@@ -90,7 +90,8 @@ async def test_every_read_and_change_of_clinical_data_is_audited_with_ids_only(
         "/v1/intakes", json={"client_id": client_id, **complete_sections()}, headers=as_client(client_id)
     )
     intake_id = created.json()["id"]
-    await intake.http.get(f"/v1/intakes/{intake_id}", headers={**ADMIN, "X-Correlation-ID": "journey-9"})
+    journey = "0e6f2b1a-7d3c-4f5e-8a9b-1c2d3e4f5a6b"  # a correlation id must be a UUID
+    await intake.http.get(f"/v1/intakes/{intake_id}", headers={**ADMIN, "X-Correlation-ID": journey})
     audit = mongo_client[intake.settings.database_name]["audit"]
     entries = [e async for e in audit.find({"resource_id": intake_id})]
     trail = sorted((e["actor"], e["role"], e["action"], e["resource"], e["client_id"]) for e in entries)
@@ -99,7 +100,7 @@ async def test_every_read_and_change_of_clinical_data_is_audited_with_ids_only(
         (client_id, "client", "create", "intake", client_id),
     ]
     (read,) = [e for e in entries if e["action"] == "read"]
-    assert read["correlation_id"] == "journey-9" and read["at"] is not None
+    assert read["correlation_id"] == journey and read["at"] is not None
     assert "Panic" not in str(entries)
 
 

@@ -122,7 +122,8 @@ async def test_a_spanish_speaker_in_mexico_gets_mexican_crisis_lines_in_spanish(
     await n.until(lambda: bool(n.texts_to(phone) and n.mails_to(f"{client}@")))
 
     (text,) = n.texts_to(phone)
-    assert text["text"].startswith("Carepath: si piensas en hacerte daño, hay ayuda ahora")
+    assert text["text"].startswith("Carepath: hay apoyo para ti ahora")  # discreet on a lock screen
+    assert "daño" not in text["text"]
     assert "Llama al 800 911 2000 (gratis, 24/7)" in text["text"]
     assert "988" not in text["text"]
     (mail,) = n.mails_to(f"{client}@")

@@ -1,4 +1,4 @@
-"""Risk alerts not yet delivered, on `GET /metrics`: counted from the real stores after a risk flag
+"""Risk alerts not yet delivered, on the metrics scrape: counted from the real stores after a risk flag
 whose messages reach nobody outside the app (the e-mail relay refuses the client, and nobody
 on the on-call rota gave an address)."""
 
@@ -11,15 +11,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.notifications.metrics import RiskAlertWatch
 from services.notifications.store.alerts import UNDELIVERED
 from tests.integration.notifications.service import RunningNotifications, new_id
+from tests.support.metrics_scrape import metrics_listener, scrape
 from tests.unit.notifications import samples
 
 
-async def undelivered_on_the_scrape(n: RunningNotifications) -> dict[tuple[str, str], float]:
-    answer = await n.http.get("/metrics")
-    assert answer.status_code == 200
+async def undelivered_on_the_scrape() -> dict[tuple[str, str], float]:
+    with metrics_listener() as url:  # the port a notifications process serves them on
+        text = await scrape(url)
     return {
         (sample.labels["message"], sample.labels.get("state", "")): sample.value
-        for family in text_string_to_metric_families(answer.text)
+        for family in text_string_to_metric_families(text)
         if family.name.startswith("carepath_risk_alert")
         for sample in family.samples
     }
@@ -44,7 +45,7 @@ async def test_a_risk_flag_that_reaches_nobody_outside_the_app_shows_on_the_scra
     n.clock.advance(timedelta(seconds=90))  # the mailbox stays busy: retries fail too
     await watch.observe()
 
-    scraped = await undelivered_on_the_scrape(n)
+    scraped = await undelivered_on_the_scrape()
     assert scraped[("crisis_resources", "failing")] == 1
     assert scraped[("on_call_page", "failing")] == 1  # nobody on the rota has a channel outside the app
     assert scraped[("crisis_resources", "")] >= 90  # the oldest's age, in seconds

@@ -1,4 +1,4 @@
-"""`GET /metrics` read after real traffic: the figures an operator's alerts and dashboard rest on.
+"""The metrics scrape read after real traffic: the figures an operator's alerts and dashboard rest on.
 
 A throwaway service runs in process on the real broker and database, with the request
 metrics middleware and the consumer lag collector wired as a service wires them
@@ -6,6 +6,7 @@ metrics middleware and the consumer lag collector wired as a service wires them
 HTTP requests (a write whose event it then consumes itself), events one of its consumers
 is stuck on, a timer whose handler keeps failing and an outbox entry too large to publish;
 each step is checked on the scrape, by route template, by group and partition, in seconds.
+The scrape is served as a service process serves it: on a port of its own, not the API's.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.outbox import with_outbox
 from shared.storage.timers import Timer
 from tests.support.kafka import check_in_due, eventually
+from tests.support.metrics_scrape import metrics_listener, scrape
 from tests.support.runtime import build_runtime
 
 DUE = spec_for(CheckInDue)
@@ -77,7 +79,7 @@ def things_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.post(THING + "/due", status_code=201)
     async def make_due(thing_id: str) -> dict[str, str]:
-        event = new_event(check_in_due(check_in_id=thing_id), source="metrics-probe")
+        event = new_event(check_in_due(check_in_id=thing_id))
         await things.insert({"_id": thing_id}, [event])
         return {"id": thing_id}
 
@@ -98,13 +100,12 @@ class Probe:
     consumers: Consumers
     kafka: KafkaSettings
     database: AsyncDatabase[Any]
+    metrics_url: str
 
     async def scrape(self) -> Samples:
-        response = await self.http.get("/metrics")
-        assert response.status_code == 200
         return {
             (sample.name, frozenset(sample.labels.items())): sample.value
-            for family in text_string_to_metric_families(response.text)
+            for family in text_string_to_metric_families(await scrape(self.metrics_url))
             for sample in family.samples
         }
 
@@ -150,7 +151,8 @@ async def probe(
         try:
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://probe") as http:
-                yield Probe(app, http, runtime, consumers, kafka_settings, mongo_db)
+                with metrics_listener() as metrics_url:
+                    yield Probe(app, http, runtime, consumers, kafka_settings, mongo_db, metrics_url)
         finally:
             consumers.release.set()
             lag.stop()
@@ -163,7 +165,7 @@ async def publish_to_partition(kafka: KafkaSettings, partition: int, *events: Ma
     await producer.start()
     try:
         for data in events:
-            outgoing = new_event(data, source="tests")
+            outgoing = new_event(data)
             await producer.send_and_wait(
                 kafka.topic(DECLINED.topic),
                 value=outgoing.value(),
@@ -183,6 +185,7 @@ async def test_metrics_after_real_traffic_count_requests_by_route_and_show_lag_t
     probe: Probe,
 ) -> None:
     http = probe.http
+    assert (await http.get("/metrics")).status_code == 404  # never on the API port
     before = await probe.scrape()
 
     # --- HTTP: counted by route template and status, never by the path sent ---------
@@ -262,7 +265,7 @@ async def test_metrics_after_real_traffic_count_requests_by_route_and_show_lag_t
     # --- outbox age: an entry the relay cannot publish (larger than a Kafka request) --
     failed_passes = value(await probe.scrape(), "carepath_outbox_publish_failures_total")
     at = datetime.now(UTC) - timedelta(minutes=10)
-    oversized = new_event(check_in_due(check_in_id="too-big"), source="metrics-probe", now=at)
+    oversized = new_event(check_in_due(check_in_id="too-big"), now=at)
     document = with_outbox({"_id": "too-big"}, [oversized])
     document["_outbox"][oversized.envelope.id]["value"] = "x" * 1_500_000
     await probe.database["things"].insert_one(document)  # as a replica that died would leave it

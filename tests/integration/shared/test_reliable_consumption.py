@@ -86,7 +86,7 @@ async def test_poison_message_goes_to_dead_letter_topic_and_the_partition_moves_
     headers = {k: v.decode() for k, v in dead[0].headers}
     assert dead[0].value == poison_value and dead[0].key == b"client-1"
     assert headers[DLQ_HEADERS.reason] == "invalid_event"
-    assert "therapist_id: Field required" in headers[DLQ_HEADERS.error]
+    assert headers[DLQ_HEADERS.error] == "ValidationError: therapist_id, due_at, instruments"
     assert headers["ce_id"] == poison_headers["ce_id"]
     assert headers["ce_type"] == "carepath.check-in-due.v1"
     assert headers["correlation_id"] == poison_headers["correlation_id"]
@@ -112,7 +112,10 @@ async def test_record_without_cloudevents_headers_is_dead_lettered_with_the_miss
     finally:
         await runtime.stop()
     headers = {k: v.decode() for k, v in dead[0].headers}
-    assert "missing CloudEvents header(s): ce_specversion, ce_id" in headers[DLQ_HEADERS.error]
+    assert (
+        headers[DLQ_HEADERS.error]
+        == "EnvelopeError: ce_specversion, ce_id, ce_source, ce_type, ce_time, ce_subject"
+    )
     assert headers["x-origin"] == "legacy"
 
 
@@ -178,7 +181,7 @@ async def test_failure_that_outlives_the_retry_bound_goes_to_dead_letter_topic(
     assert calls == ["ci-doomed"] * 3
     assert headers[DLQ_HEADERS.reason] == "retries_exhausted"
     assert headers[DLQ_HEADERS.attempts] == "3"
-    assert headers[DLQ_HEADERS.error] == "ConnectionError: still down"
+    assert headers[DLQ_HEADERS.error] == "ConnectionError"  # the type only: a message may quote data
 
 
 async def test_permanent_error_from_handler_is_dead_lettered_without_retry(

@@ -305,7 +305,7 @@ async def test_a_timer_fires_in_the_trace_that_scheduled_it_else_in_a_new_one_na
             instruments=["phq9"],
         )
         journey = str(timer.payload["journey"])
-        return [new_event(due, source="plumbing-test", event_id=timer.event_id(), correlation_id=journey)]
+        return [new_event(due, event_id=timer.event_id(), correlation_id=journey)]
 
     def firing(timer_id: str) -> ReadableSpan | None:
         fired = named(traced.spans(), "timer nudge")

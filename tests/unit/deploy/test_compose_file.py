@@ -407,7 +407,7 @@ def test_dockerfile_takes_a_service_build_arg_and_runs_that_service() -> None:
     assert runtime["ARG"] == "SERVICE"
     assert "CAREPATH_SERVICE=${SERVICE}" in runtime["ENV"]
     assert 'python -m \\"services.${CAREPATH_SERVICE}\\"' in runtime["CMD"]
-    assert runtime["EXPOSE"] == "8000"
+    assert runtime["EXPOSE"] == "8000 9000"  # the API, and metrics on a port of their own
     assert "http://127.0.0.1:8000/healthz" in runtime["HEALTHCHECK"]
 
 

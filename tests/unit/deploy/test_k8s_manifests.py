@@ -26,8 +26,10 @@ import yaml
 from prometheus_client import REGISTRY
 
 from shared.events.registry import EVENTS, EventSpec, dead_letter_topic
+from shared.http.metrics_listener import PORT_OFFSET
 from shared.messaging.subscriptions import Subscription, group_for
 from shared.runtime import ServiceRuntime
+from shared.settings import ServiceSettings
 
 REPO = Path(__file__).resolve().parents[3]
 K8S = REPO / "deploy/k8s"
@@ -184,7 +186,18 @@ def test_base_deployment_probes_readyz_for_traffic_and_healthz_for_liveness() ->
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert {"name": "http", "containerPort": 8000} in container["ports"]
+
+
+def test_pods_expose_metrics_on_the_port_a_service_serves_them_by_default_not_the_api_port() -> None:
+    container = base_container()
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    default = ServiceSettings.model_fields["http_port"].default + PORT_OFFSET
+    assert ports == {"http": 8000, "metrics": default}
+    annotations = one("Deployment", K8S / "services/base")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(default)
+    service = one("Service", K8S / "services/base")
+    assert {"name": "metrics", "port": default, "targetPort": "metrics"} in service["spec"]["ports"]
 
 
 def test_base_deployment_drains_on_sigterm_as_a_non_root_pod() -> None:
@@ -479,6 +492,7 @@ def test_service_monitor_scrapes_each_service_metrics_port() -> None:
     service = one("Service", K8S / "services/base")
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] == "metrics"  # the API port serves none
     assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
     selector = monitor["spec"]["selector"]
     assert selector["matchLabels"] == {"app.kubernetes.io/part-of": "carepath"}  # the base's label

@@ -209,7 +209,9 @@ def test_the_service_refuses_to_start_serving_a_country_without_crisis_resources
 ) -> None:
     monkeypatch.setenv("INTAKE_SERVED_COUNTRIES", "US,GB,ZZ")
     monkeypatch.setattr("services.intake.__main__.serve", lambda app, settings: pytest.fail("served"))
-    assert main() == 2
+    with pytest.raises(SystemExit) as refused:
+        main()
+    assert refused.value.code == 2
     assert "no crisis resources for ZZ" in capsys.readouterr().err
 
 

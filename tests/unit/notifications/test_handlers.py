@@ -333,7 +333,7 @@ async def test_a_spanish_crisis_message_stays_spanish_for_a_client_who_chose_eng
     await on_risk_flagged(h.ctx)(event, envelope_of(event))
 
     (crisis,) = h.sent("sms", "client-1")
-    assert crisis.message.short.startswith("Carepath: si piensas en hacerte daño")
+    assert crisis.message.short.startswith("Carepath: hay apoyo para ti ahora")  # discreet: on a lock screen
 
 
 async def test_a_waitlisted_client_is_told_once_and_not_again_on_every_rematch_attempt() -> None:

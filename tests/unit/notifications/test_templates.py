@@ -15,7 +15,9 @@ from services.notifications.rendering import LOCALES, Rendered, Renderer, suppor
 from tests.unit.notifications import samples
 from tests.unit.notifications.messages import every_notice
 
-RENDERER = Renderer(app_url="https://app.carepath.example")
+# The full wording of every channel; SMS and push in discreet wording (the default) are
+# tested in test_discreet_wording.py.
+RENDERER = Renderer(app_url="https://app.carepath.example", discreet=False)
 CHANNELS = ("email", "sms", "push", "in_app")
 
 

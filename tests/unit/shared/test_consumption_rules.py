@@ -13,13 +13,13 @@ from pymongo.errors import (
 )
 
 from shared.events.models import CheckInDue
+from shared.events.records import describe_validation_error
 from shared.messaging.consumption import (
     InfrastructureError,
     PermanentError,
     ReliableConsumption,
     RetryPolicy,
     ShuttingDown,
-    describe_validation_error,
     is_infrastructure_failure,
 )
 from shared.storage.locks import LockTimeout
@@ -36,8 +36,7 @@ def test_dead_letter_reason_names_fields_but_never_their_values() -> None:
     with pytest.raises(ValidationError) as error:
         CheckInDue.model_validate({"check_in_id": "ci-1", "client_id": "jane@example.com", "instruments": []})
     reason = describe_validation_error(error.value)
-    assert "client_id: String should match pattern" in reason
-    assert "therapist_id: Field required" in reason
+    assert reason == "ValidationError: client_id, therapist_id, due_at, instruments"
     assert "jane@example.com" not in reason
 
 

@@ -31,7 +31,7 @@ def failed_record() -> SimpleNamespace:
 async def dead_letter(record: SimpleNamespace) -> dict[str, Any]:
     broker = RecordingBroker()
     await DeadLetters(broker, consumer="scheduling").send(  # type: ignore[arg-type]
-        record, reason="retries_exhausted", error="ConnectionError: down", attempts=3
+        record, reason="retries_exhausted", error=ConnectionError("down"), attempts=3
     )
     (published,) = broker.published
     return published

@@ -6,6 +6,9 @@ annotations, as a service's routers are; the app's runtime is an in-memory stand
 
 from __future__ import annotations
 
+import io
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -20,6 +23,8 @@ from shared.settings import AuthSettings
 from tests.support.http_stand_in import AUTH, bearer, client_for, stand_in_runtime
 
 router = APIRouter()
+JOURNEY = "0e6f2b1a-7d3c-4f5e-8a9b-1c2d3e4f5a6b"
+REQUEST = "5b1d7c3e-2a4f-4e6b-9c8d-7f0a1b2c3d4e"
 clinical_staff = requires(Role.clinician, Role.admin)
 
 
@@ -142,7 +147,7 @@ def test_same_roles_give_the_same_dependency_so_it_runs_once_per_request() -> No
 def test_audited_read_records_who_what_and_the_correlation_id(
     client: TestClient, runtime: SimpleNamespace
 ) -> None:
-    headers = {**bearer("therapist-1", Role.clinician), "X-Correlation-ID": "journey-7"}
+    headers = {**bearer("therapist-1", Role.clinician), "X-Correlation-ID": JOURNEY}
     response = client.get("/v1/clients/client-1/notes/note-3", headers=headers)
     assert response.status_code == 200
     assert runtime.audit.records == [
@@ -153,7 +158,7 @@ def test_audited_read_records_who_what_and_the_correlation_id(
             "resource": "note",
             "resource_id": "note-3",
             "client_id": "client-1",
-            "correlation_id": "journey-7",
+            "correlation_id": JOURNEY,
             "basis": None,
         }
     ]
@@ -168,18 +173,38 @@ def test_audited_read_never_records_the_data_read(client: TestClient, runtime: S
 def test_audited_read_without_a_correlation_header_uses_the_request_id(
     client: TestClient, runtime: SimpleNamespace
 ) -> None:
-    headers = {**bearer("client-1", Role.client), "X-Request-ID": "request-9"}
+    headers = {**bearer("client-1", Role.client), "X-Request-ID": REQUEST}
     client.get("/v1/clients/client-1/notes/note-3", headers=headers)
     client.get("/v1/clients/client-1/notes/note-3", headers=bearer("client-1", Role.client))
     first, second = (record["correlation_id"] for record in runtime.audit.records)
-    assert first == "request-9"
+    assert first == REQUEST
     assert second and second != first  # a fresh id for a request that brought none
 
 
 def test_correlation_id_is_the_callers_header_or_one_fresh_id_per_request(client: TestClient) -> None:
-    assert client.get("/v1/journey", headers={"X-Correlation-ID": "journey-7"}).json()["first"] == "journey-7"
+    assert client.get("/v1/journey", headers={"X-Correlation-ID": JOURNEY}).json()["first"] == JOURNEY
     fresh = client.get("/v1/journey").json()
     assert fresh["first"] == fresh["again"] != client.get("/v1/journey").json()["first"]
+
+
+@pytest.mark.parametrize(
+    "sent", ["journey-7", "Jane Doe, DOB 1990-01-01", "x" * 120, f"{JOURNEY}; DROP", "'; --", "0" * 31]
+)
+def test_a_correlation_id_that_is_not_a_uuid_is_replaced_and_the_replacement_logged_without_it(
+    client: TestClient, log_stream: io.StringIO, sent: str
+) -> None:
+    answer = client.get("/v1/journey", headers={"X-Correlation-ID": sent}).json()
+
+    assert answer["first"] == answer["again"]  # one decision per request
+    assert str(uuid.UUID(answer["first"])) == answer["first"] != sent
+    (line,) = [json.loads(text) for text in log_stream.getvalue().splitlines() if "not a UUID" in text]
+    assert line["correlation_id"] == answer["first"] and line["level"] == "warning"
+    assert sent not in log_stream.getvalue()
+
+
+def test_a_uuid_in_any_spelling_is_kept_in_its_canonical_form(client: TestClient) -> None:
+    spelled = "{" + JOURNEY.upper().replace("-", "") + "}"
+    assert client.get("/v1/journey", headers={"X-Request-ID": spelled}).json()["first"] == JOURNEY
 
 
 def test_unauthenticated_read_is_refused_before_anything_is_recorded(
