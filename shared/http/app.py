@@ -16,7 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from shared.http.api_docs import serve_openapi_document
 from shared.http.health import health_router
-from shared.http.limits import BodySizeLimit
+from shared.http.limits import BodySizeLimit, ShutdownCutoff
 from shared.http.problems import install_problem_handlers
 from shared.http.rate_limits import RateLimit, RateLimits, verified_principal
 from shared.http.request_metrics import RequestMetrics
@@ -51,6 +51,8 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
     app.state.runtime = runtime
     app.state.context = context
+    # Innermost: a request cut off at the end of the shutdown grace answers 503, through the rest.
+    app.add_middleware(ShutdownCutoff)
     app.add_middleware(BodySizeLimit, max_bytes=runtime.settings.http_max_body_bytes)
     app.add_middleware(RateLimit, limits=limits, principal_of=verified_principal(runtime.settings.auth))
     # Observing requests: counted by route template (outside the limits, so a refused

@@ -8,6 +8,7 @@ never fills memory.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,15 +55,57 @@ class BodySizeLimit:
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
         problem = Problem(413, "Content Too Large", f"request body exceeds {self.max_bytes} bytes")
-        body = json.dumps(problem.body(scope.get("path", ""))).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": problem.status,
-                "headers": [
-                    (b"content-type", PROBLEM_JSON.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_problem(scope, send, problem)
+
+
+async def send_problem(scope: Scope, send: Send, problem: Problem, *headers: tuple[bytes, bytes]) -> None:
+    """A problem+json answer from ASGI middleware, where FastAPI's handlers do not reach."""
+    body = json.dumps(problem.body(scope.get("path", ""))).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class ShutdownCutoff:
+    """A request still running when the shutdown grace ends answers 503, never 500.
+
+    On SIGTERM uvicorn stops accepting, gives open requests `http_shutdown_grace_seconds`,
+    then cancels what still runs, and a cancelled request would reach the client as 500 (a
+    server fault). What happened is that this replica went away: 503 with `Retry-After`
+    tells the client to send it again, to a replica that stays. The handlers' writes are
+    idempotent (documents keyed by their ids, events by derived ids), so a request whose
+    effects were already stored is answered the same way the second time.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_send)
+        except asyncio.CancelledError:
+            if started:
+                raise  # half an answer is out: only closing the connection is honest
+            problem = Problem(
+                503, "Service Unavailable", "this replica is shutting down; send the request again"
+            )
+            await send_problem(scope, send, problem, (b"retry-after", b"1"), (b"connection", b"close"))
