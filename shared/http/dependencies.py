@@ -29,6 +29,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
 from shared.http.auth import Principal, Role, authenticate_without_blocking, bearer_scheme, ensure_role
+from shared.http.rate_limits import VERIFIED_PRINCIPAL
 from shared.observability.audit import Access
 from shared.observability.logs import get_logger
 from shared.ports import AuditTrail
@@ -73,7 +74,14 @@ async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> Principal:
-    """The authenticated caller, or 401 problem+json (missing, forged or expired token)."""
+    """The authenticated caller, or 401 problem+json (missing, forged or expired token).
+
+    The rate limiter has usually verified this very token already (it keys its limit by the
+    caller); its verdict is reused rather than the signature checked twice per request.
+    """
+    verified = getattr(request.state, VERIFIED_PRINCIPAL, None)
+    if isinstance(verified, Principal):
+        return verified
     return await authenticate_without_blocking(credentials, _runtime_of(request).settings.auth)
 
 

@@ -44,7 +44,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from shared.http.auth import authenticate_without_blocking
+from shared.http.auth import Principal, authenticate_without_blocking
 from shared.http.problems import Problem, problem_response
 from shared.settings import AuthSettings, ServiceSettings, TextList
 
@@ -54,7 +54,9 @@ EXEMPT_PATHS: Final = frozenset({"/healthz", "/readyz"})
 RATE_LIMITED: Final = "https://carepath.dev/problems/rate-limited"
 
 Clock = Callable[[], float]
-PrincipalOf = Callable[[str], Awaitable[str | None]]
+PrincipalOf = Callable[[str], Awaitable[Principal | None]]
+VERIFIED_PRINCIPAL = "verified_principal"
+"""Where the limiter leaves the caller it verified, in the request's state."""
 """A bearer token to the key of the principal it proves (`role:subject`), or None if it proves none."""
 
 
@@ -145,14 +147,13 @@ def verified_principal(auth: AuthSettings) -> PrincipalOf:
     reach), proves no principal: the request is counted by address and the route answers it.
     """
 
-    async def principal_of(token: str) -> str | None:
+    async def principal_of(token: str) -> Principal | None:
         try:
-            who = await authenticate_without_blocking(
+            return await authenticate_without_blocking(
                 HTTPAuthorizationCredentials(scheme="Bearer", credentials=token), auth
             )
         except Problem:
             return None
-        return f"{who.role.value}:{who.subject}"
 
     return principal_of
 
@@ -213,7 +214,9 @@ class RateLimit:
             return None
         if (principal := await self.principal_of(token)) is None:
             return None
-        if (wait := self.by_principal.take(principal)) is not None:
+        # The routes' `caller` takes it from here instead of checking the signature again.
+        scope.setdefault("state", {})[VERIFIED_PRINCIPAL] = principal
+        if (wait := self.by_principal.take(f"{principal.role.value}:{principal.subject}")) is not None:
             return _too_many("for this caller", wait, "principal")
         return None
 

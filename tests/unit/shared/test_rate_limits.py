@@ -16,6 +16,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import SecretStr, ValidationError
 
+from shared.http import dependencies, rate_limits
 from shared.http.app import create_service_app
 from shared.http.auth import Role
 from shared.http.dependencies import Caller
@@ -185,6 +186,24 @@ async def test_another_principal_still_passes_when_one_is_limited() -> None:
         assert (await http.get("/v1/me", headers=alice)).status_code == 429
         assert (await http.get("/v1/me", headers=bob)).status_code == 200
         assert (await http.get("/v1/me", headers=same_subject_other_role)).status_code == 200
+
+
+async def test_a_token_the_limiter_verified_is_not_checked_again_by_the_route(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checks: list[str] = []
+    real = rate_limits.authenticate_without_blocking
+
+    async def counted(credentials: Any, auth: AuthSettings) -> Any:
+        checks.append("checked")
+        return await real(credentials, auth)
+
+    monkeypatch.setattr(rate_limits, "authenticate_without_blocking", counted)
+    monkeypatch.setattr(dependencies, "authenticate_without_blocking", counted)
+    async with calling(service_app(only_per_principal(burst=5))) as http:
+        answer = await http.get("/v1/me", headers=bearer("client-1", Role.client, AUTH))
+    assert (answer.status_code, answer.json()) == (200, {"subject": "client-1"})
+    assert checks == ["checked"]
 
 
 async def test_a_fresh_token_of_the_same_principal_shares_its_limit() -> None:
