@@ -18,11 +18,12 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = ("-m", "deploy.local.launcher")  # after the Python executable, run from REPO
@@ -249,46 +250,60 @@ def start_testcontainers() -> Infrastructure:
 
 def image_available(name: str) -> bool:
     """Present, or pulled now."""
-    import docker
-    from docker.errors import APIError, ImageNotFound
+    from docker.errors import APIError
 
-    client = docker.from_env(timeout=60)
-    try:
+    with docker_client() as client:
         try:
-            client.images.get(name)
-        except ImageNotFound:
-            client.images.pull(name)
-    except APIError:
-        return False
-    finally:
-        client.close()
-    return True
+            return image_present(client, name) or pull_refused(client, name) is None
+        except APIError:  # the engine could not even say whether it has it
+            return False
 
 
 def usable_image(official: str, local: str) -> str:
     """The official image if present or pullable, else the locally built one if present."""
-    import docker
-    from docker.errors import APIError, ImageNotFound
-
-    client = docker.from_env(timeout=60)
-    try:
+    with docker_client() as client:
         for name in (official, local):
-            try:
-                client.images.get(name)
+            if image_present(client, name):
                 return name
-            except ImageNotFound:
-                continue
-        try:
-            client.images.pull(official)
+        reason = pull_refused(client, official)
+        if reason is None:
             return official
-        except APIError as error:
-            reason = str(error.explanation or error).splitlines()[0]
-    finally:
-        client.close()
     raise ImagesUnavailable(
         f"a Docker engine answers, but {official} cannot be pulled ({reason}) and {local} is not "
         "built (`make compose-up` builds it)"
     )
+
+
+@contextmanager
+def docker_client() -> Iterator[Any]:
+    import docker
+
+    client = docker.from_env(timeout=60)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def image_present(client: Any, name: str) -> bool:
+    from docker.errors import ImageNotFound
+
+    try:
+        client.images.get(name)
+    except ImageNotFound:
+        return False
+    return True
+
+
+def pull_refused(client: Any, name: str) -> str | None:
+    """None once pulled; otherwise the engine's reason, in one line."""
+    from docker.errors import APIError
+
+    try:
+        client.images.pull(name)
+    except APIError as error:
+        return str(error.explanation or error).splitlines()[0]
+    return None
 
 
 def start_compose() -> Infrastructure:
