@@ -130,6 +130,7 @@ DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
     records.DLQ_REASON: {
         "type": "string",
         "description": "Why, as a code: `invalid_event`, `unexpected_source`, `unreadable_record`, "
+        "`oversized_record` (over 256 KiB: refused unread, value not copied), "
         "`rejected_by_handler`, `retries_exhausted` (Carepath's services); `invalid_envelope`, "
         "`unexpected_type`, `unexpected_source`, `invalid_data` (`carepath_events.dead_letter_headers`).",
     },

@@ -2,7 +2,9 @@
 
 Registered once per broker as a FastStream middleware, it wraps every handler:
 
-1. read the CloudEvents envelope, check that its type and source are the topic's (a
+1. refuse a record bigger than `MAX_RECORD_BYTES` unread (`oversized_record`: no event
+   comes near it, and parsing a megabyte of someone's JSON is work for nothing); read the
+   CloudEvents envelope, check that its type and source are the topic's (a
    `ce_source` other than the registry's producer is a forgery or a misrouted event:
    `unexpected_source`) and validate the data against the topic's event model; a record
    that can never be valid goes to `<topic>.dlq` at once;
@@ -43,7 +45,7 @@ from pymongo.errors import ConnectionFailure, PyMongoError
 from shared.events.envelope import Envelope, EnvelopeError
 from shared.events.records import InvalidEvent
 from shared.events.registry import EventSpec
-from shared.messaging.dead_letters import DeadLetters
+from shared.messaging.dead_letters import MAX_RECORD_BYTES, DeadLetters, OversizedRecord, record_bytes
 from shared.observability.logs import bound_context, get_logger
 from shared.observability.metrics import (
     EVENTS_CONSUMED,
@@ -118,8 +120,10 @@ class ReliableConsumption:
         dead_letters: DeadLetters,
         retry: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        max_record_bytes: int = MAX_RECORD_BYTES,
     ) -> None:
         self.consumer = consumer
+        self.max_record_bytes = max_record_bytes
         self.specs_by_topic = dict(specs_by_topic)
         self.inbox = inbox
         self.dead_letters = dead_letters
@@ -184,6 +188,9 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         record = msg.raw_message
         spec = self.pipeline.specs_by_topic.get(record.topic)
         with bound_context(topic=record.topic, partition=record.partition, offset=record.offset):
+            if (size := record_bytes(record)) > self.pipeline.max_record_bytes:
+                oversized = OversizedRecord(size, self.pipeline.max_record_bytes)
+                return await self._dead_letter(record, "oversized_record", oversized, attempts=0)
             try:
                 envelope = Envelope.from_headers(msg.headers)
                 self._validate(spec, envelope, msg.body)
