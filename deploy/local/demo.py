@@ -62,6 +62,7 @@ from deploy.local.discovery import REPO
 from deploy.local.run_services import Layout, existing_services, infrastructure_env, start_all, stop_all
 from shared.clock import ClockSettings, build_clock, speed_of
 from shared.http.auth import Role, mint_token
+from shared.http.scopes import RECIPIENTS_CONTACT
 from shared.ports import Clock
 from shared.settings import AuthSettings
 
@@ -338,12 +339,13 @@ class Demo:
         self.http = http
         self.trails = trails
         self.admin = self.bearer("demo-admin", Role.admin)
-        self.service = self.bearer("demo-platform", Role.service)
+        self.service = self.bearer("demo-platform", Role.service, (RECIPIENTS_CONTACT,))
         self.gate = asyncio.Semaphore(6)
         self.matching_gate = asyncio.Semaphore(1)
 
-    def bearer(self, subject: str, role: Role) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(self.auth, subject=subject, role=role)}"}
+    def bearer(self, subject: str, role: Role, scopes: tuple[str, ...] = ()) -> dict[str, str]:
+        token = mint_token(self.auth, subject=subject, role=role, scopes=scopes)
+        return {"Authorization": f"Bearer {token}"}
 
     @staticmethod
     def url(service: str, path: str) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.intake import timers
-from services.intake.api import check_ins, intakes, referrals, treatment_plans
+from services.intake.api import check_ins, data_rights, intakes, referrals, treatment_plans
 from services.intake.context import IntakeContext
 from services.intake.handlers.on_check_in_due import on_check_in_due
 from services.intake.handlers.on_check_in_expiry_timer import on_check_in_expiry_timer
@@ -18,6 +18,8 @@ from services.intake.handlers.on_session_attendance_recorded import on_session_a
 from services.intake.handlers.on_session_booked import on_session_booked
 from services.intake.settings import IntakeSettings
 from services.intake.store import CHECK_INS, CLIENTS, INTAKES, TREATMENT_PLANS
+from services.intake.store.client_data import client_data
+from shared.data_rights import ERASURES
 from shared.events.models import (
     CheckInCompleted,
     CheckInDue,
@@ -34,6 +36,7 @@ from shared.events.models import (
 from shared.http.app import create_service_app
 from shared.messaging.subscriptions import Subscription
 from shared.runtime import ServiceRuntime
+from shared.security import client_keys
 
 DESCRIPTION = """The client's clinical record: intakes at the client's own pace, PHQ-9/GAD-7
 scoring and the C-SSRS risk screen, the versioned treatment plan, and check-ins measured
@@ -56,6 +59,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         cipher_of=lambda: runtime.cipher,  # on first use: building the app needs no keys
         served_countries=tuple(settings.served_countries),
         check_in_expiry=timedelta(days=settings.check_in_expiry_days),
+        client_keys=client_keys.ClientKeys(
+            runtime.documents(client_keys.COLLECTION, relayed=False), lambda: runtime.cipher
+        ),
     )
     runtime.subscribe(
         Subscription(CheckInDue, on_check_in_due(ctx)),
@@ -67,10 +73,16 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     runtime.on_timer(timers.CHECK_IN_EXPIRY, on_check_in_expiry_timer(ctx))
     runtime.produces(RiskFlagged, IntakeCompleted, TreatmentPlanUpdated, CheckInCompleted, CheckInMissed)
-    return create_service_app(
+    app = create_service_app(
         runtime,
-        [intakes.router, referrals.router, treatment_plans.router, check_ins.router],
+        [intakes.router, referrals.router, treatment_plans.router, check_ins.router, data_rights.router],
         title="Carepath intake",
         description=DESCRIPTION,
         context=ctx,
     )
+    app.state.data_rights = client_data(
+        ctx,
+        audit=runtime.documents("audit", relayed=False),
+        erasures=runtime.documents(ERASURES, relayed=False),
+    )
+    return app

@@ -19,8 +19,10 @@ class IntakeSettings(ServiceSettings):
 
     Intake's own knobs: which countries it accepts intakes from (each must have its crisis
     resources, or the service refuses to start: a client there with a positive screen
-    would otherwise be shown another country's numbers) and how long a check-in stays open
-    after it fell due before it expires as missed.
+    would otherwise be shown another country's numbers), how long a check-in stays open
+    after it fell due before it expires as missed, and break-glass: who is on call
+    (`INTAKE_ON_CALL_ROTA`, the same therapist ids as `NOTIFICATIONS_ON_CALL_ROTA`; empty:
+    no break-glass), how recent a risk flag opens it and how long a grant lasts.
     """
 
     service_name: ClassVar[str] = "intake"
@@ -30,6 +32,11 @@ class IntakeSettings(ServiceSettings):
     served_countries: TextList = Field(default_factory=lambda: list(SERVED_COUNTRIES), min_length=1)
     # Domain days after `due_at` (fractions allowed, e.g. for tests): then the check-in is missed.
     check_in_expiry_days: float = Field(default=7.0, gt=0, le=90)
+    # Therapist ids, a JSON list or comma-separated: the clinicians who may break the glass.
+    on_call_rota: TextList = Field(default_factory=list)
+    # How long a break-glass grant lasts, and how recent the client's risk flag must be.
+    break_glass_hours: float = Field(default=4.0, gt=0, le=24)
+    break_glass_risk_window_hours: float = Field(default=72.0, gt=0, le=24 * 30)
 
     @field_validator("served_countries")
     @classmethod

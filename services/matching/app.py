@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.matching import timers
-from services.matching.api import matches, therapists
+from services.matching.api import data_rights, matches, therapists
 from services.matching.context import MatchingContext, Policy
 from services.matching.handlers.on_booking_failed import on_booking_failed
 from services.matching.handlers.on_check_in_completed import on_check_in_completed
@@ -34,8 +34,10 @@ from services.matching.handlers.on_treatment_plan_updated import on_treatment_pl
 from services.matching.settings import MatchingSettings
 from services.matching.store import clients, journal, outcomes, proposals, waitlist
 from services.matching.store import therapists as therapist_store
+from services.matching.store.client_data import client_data
 from services.matching.store.read_model import Directory
 from shared.clock import domain_span
+from shared.data_rights import ERASURES
 from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
@@ -80,10 +82,15 @@ def build_app(settings: MatchingSettings | None = None) -> FastAPI:
     runtime.produces(MatchProposed, MatchAccepted, MatchDeclined)
     app = create_service_app(
         runtime,
-        [therapists.router, matches.router],
+        [therapists.router, matches.router, data_rights.router],
         title="Carepath matching",
         description=DESCRIPTION,
         context=ctx,
+    )
+    app.state.data_rights = client_data(
+        ctx,
+        audit=runtime.documents("audit", relayed=False),
+        erasures=runtime.documents(ERASURES, relayed=False),
     )
     app.router.lifespan_context = _loading_the_directory(app.router.lifespan_context, ctx)
     return app

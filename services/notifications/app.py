@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.notifications import timers
-from services.notifications.api import notifications, recipients
+from services.notifications.api import data_rights, notifications, recipients
 from services.notifications.channels import Sender
 from services.notifications.channels.in_app import InAppSender
 from services.notifications.channels.smtp import SmtpConfig, SmtpSender
@@ -39,7 +40,10 @@ from services.notifications.metrics import RiskAlertWatch
 from services.notifications.rendering import Renderer
 from services.notifications.settings import NotificationsSettings
 from services.notifications.store import COLLECTIONS, NotificationStores
+from services.notifications.store.client_data import client_data
+from services.notifications.store.recipients import SealedRecipients
 from shared.clock import speed_of
+from shared.data_rights import ERASURES
 from shared.events.models import (
     BookingFailed,
     CheckInCompleted,
@@ -62,6 +66,8 @@ from shared.http.app import create_service_app
 from shared.messaging.subscriptions import Subscription
 from shared.ports import Clock
 from shared.runtime import ServiceRuntime
+from shared.security.client_keys import COLLECTION as CLIENT_KEYS
+from shared.security.client_keys import ClientKeys
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
@@ -79,6 +85,9 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime(settings, clock=clock)
     stores = NotificationStores(**{collection: runtime.documents(collection) for collection in COLLECTIONS})
+    # Contact details sealed at rest, a client's with their own data key (crypto-shredding).
+    keys = ClientKeys(runtime.documents(CLIENT_KEYS, relayed=False), lambda: runtime.cipher)
+    stores = replace(stores, recipients=SealedRecipients(stores.recipients, keys, lambda: runtime.cipher))
     webhook = WebhookSender(ProviderConfig.from_settings(settings))
     senders: dict[Channel, Sender] = {
         "email": SmtpSender(SmtpConfig.from_settings(settings)),
@@ -117,10 +126,17 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
     runtime.produces(NotificationDelivered, NotificationFailed)
     app = create_service_app(
         runtime,
-        [recipients.router, notifications.router],
+        [recipients.router, notifications.router, data_rights.router],
         title="Carepath notifications",
         description=DESCRIPTION,
         context=ctx,
+    )
+    app.state.data_rights = client_data(
+        ctx,
+        keys=keys,
+        cipher_of=lambda: runtime.cipher,
+        audit=runtime.documents("audit", relayed=False),
+        erasures=runtime.documents(ERASURES, relayed=False),
     )
     watch = RiskAlertWatch(stores, runtime.clock, speed=speed_of(runtime.clock))
     app.state.risk_alert_watch = watch  # what tests ask to count at once, beside the runtime

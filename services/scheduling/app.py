@@ -10,7 +10,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from services.scheduling import timers
-from services.scheduling.api import availability, calendars, sessions
+from services.scheduling.api import availability, calendars, data_rights, sessions
 from services.scheduling.context import SchedulingContext
 from services.scheduling.domain.policy import Policy
 from services.scheduling.handlers.on_check_in_timer import on_check_in_timer
@@ -29,7 +29,9 @@ from services.scheduling.store import (
     THERAPISTS,
     SchedulingStores,
 )
+from services.scheduling.store.client_data import client_data
 from shared.clock import domain_span
+from shared.data_rights import ERASURES
 from shared.events.models import (
     BookingFailed,
     CheckInDue,
@@ -92,9 +94,9 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         CheckInDue,
         TherapistAvailabilityChanged,
     )
-    return create_service_app(
+    app = create_service_app(
         runtime,
-        [availability.router, sessions.router, calendars.router],
+        [availability.router, sessions.router, calendars.router, data_rights.router],
         title="Carepath scheduling",
         description=(
             "Therapist availability across time zones, race-proof booking within the client's "
@@ -104,3 +106,9 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
         ),
         context=ctx,
     )
+    app.state.data_rights = client_data(
+        ctx,
+        audit=runtime.documents("audit", relayed=False),
+        erasures=runtime.documents(ERASURES, relayed=False),
+    )
+    return app

@@ -58,6 +58,11 @@ class IntakeCompleted(EventData):
     risk_level: RiskLevel
     preferences: Preferences
     availability: list[WeeklyWindow] = Field(min_length=1, max_length=50)
+    entered_on_behalf_by: Id | None = Field(
+        default=None,
+        description="The clinician who entered answers for the client (an on-behalf entry); "
+        "null when the client entered them",
+    )
 
 
 class RiskFlagged(EventData):
@@ -102,6 +107,11 @@ class CheckInCompleted(EventData):
     plan_review_suggested: bool = False
     review_reasons: list[Code] = Field(default_factory=list, max_length=10)
     goals_reached: list[Code] = Field(default_factory=list, max_length=20)
+    entered_on_behalf_by: Id | None = Field(
+        default=None,
+        description="The clinician who entered the answers for the client (an on-behalf entry); "
+        "null when the client answered",
+    )
 
 
 class CheckInMissed(EventData):

@@ -1,9 +1,11 @@
 """Bearer JWTs with the roles of DESIGN §7: client, clinician, admin, service.
 
 A token's `sub` is the caller's id: a client's own `client_id`, a clinician's
-`therapist_id`, a service's name. `role` says which of the four it is. Checking that a
-clinician sees only their own clients needs the service's data, so services call
-`Principal.may_act_for_client` / `may_act_for_therapist` with what they know.
+`therapist_id`, a service's name. `role` says which of the four it is; a service's token
+also carries `scope` (`shared/http/scopes.py`): a service may do what its scopes name and
+nothing else, while an admin holds every scope. Checking that a clinician sees only their
+own clients needs the service's data, so services call `Principal.may_act_for_client` /
+`may_act_for_therapist` (naming the scope a service would need) with what they know.
 
 Tokens are checked against the identity provider's published keys (`JWT_JWKS_URL`, chosen
 by the token's `kid`: shared/security/identity_provider.py), a public key, or locally an
@@ -24,6 +26,7 @@ import jwt
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.http.problems import Problem
+from shared.http.scopes import parse_scopes
 from shared.security.identity_provider import IdentityProviderKeys, KeysUnavailable, keys_at
 from shared.settings import AuthSettings
 
@@ -39,21 +42,26 @@ class Role(StrEnum):
 class Principal:
     subject: str
     role: Role
+    scopes: frozenset[str] = frozenset()
+    """A service's scopes (`shared.http.scopes`), from the token's `scope` claim; empty for people."""
 
-    @property
-    def is_privileged(self) -> bool:
-        """Admins and other services act for anyone."""
-        return self.role in (Role.admin, Role.service)
+    def holds(self, scope: str) -> bool:
+        """Admins hold every scope, a service the scopes of its token, a person none."""
+        return self.role is Role.admin or (self.role is Role.service and scope in self.scopes)
 
-    def may_act_for_client(self, client_id: str, *, treating_therapist_ids: Iterable[str] = ()) -> bool:
-        if self.is_privileged:
+    def may_act_for_client(
+        self, client_id: str, scope: str, *, treating_therapist_ids: Iterable[str] = ()
+    ) -> bool:
+        """The client themself, an admin, a service holding `scope`, or a treating clinician."""
+        if self.holds(scope):
             return True
         if self.role is Role.client:
             return self.subject == client_id
         return self.role is Role.clinician and self.subject in set(treating_therapist_ids)
 
-    def may_act_for_therapist(self, therapist_id: str) -> bool:
-        return self.is_privileged or (self.role is Role.clinician and self.subject == therapist_id)
+    def may_act_for_therapist(self, therapist_id: str, scope: str) -> bool:
+        """The therapist themself, an admin, or a service holding `scope`."""
+        return self.holds(scope) or (self.role is Role.clinician and self.subject == therapist_id)
 
 
 class TokenError(Exception):
@@ -124,7 +132,8 @@ def verify_token(token: str, settings: AuthSettings) -> Principal:
         role = Role(str(claims.get("role")))
     except ValueError as exc:
         raise TokenError("token has no valid role claim") from exc
-    return Principal(subject=str(claims["sub"]), role=role)
+    scopes = parse_scopes(claims.get("scope")) if role is Role.service else frozenset()
+    return Principal(subject=str(claims["sub"]), role=role, scopes=scopes)
 
 
 def mint_token(
@@ -134,8 +143,12 @@ def mint_token(
     role: Role,
     ttl: timedelta = timedelta(hours=12),
     now: datetime | None = None,
+    scopes: Iterable[str] = (),
 ) -> str:
-    """Sign a token with the local HS256 secret (development, tests, `make token`)."""
+    """Sign a token with the local HS256 secret (development, tests, `make token`).
+
+    `scopes` go into the `scope` claim (space-separated) of a service's token.
+    """
     if settings.jwks_url or settings.algorithm != "HS256":
         raise TokenError(
             "services verify tokens of the identity provider (JWT_JWKS_URL or JWT_ALGORITHM is set): "
@@ -152,6 +165,8 @@ def mint_token(
         "iat": issued,
         "exp": issued + ttl,
     }
+    if scopes := sorted(set(scopes)):
+        claims["scope"] = " ".join(scopes)
     return jwt.encode(claims, settings.secret.get_secret_value(), algorithm="HS256")
 
 
@@ -203,4 +218,15 @@ def ensure_role(who: Principal, roles: Collection[Role]) -> Principal:
     if who.role not in roles:
         allowed = ", ".join(role.value for role in roles)
         raise Problem(403, "Forbidden", f"role {who.role.value!r} may not do this (allowed: {allowed})")
+    return who
+
+
+def ensure_scope(who: Principal, scope: str) -> Principal:
+    """`who`, unless a service whose token lacks `scope`: then 403 problem+json naming it.
+
+    People are not judged here (their access follows their record and relationships); a
+    service is a known backend, so naming the scope it lacks reveals nothing about a client.
+    """
+    if who.role is Role.service and scope not in who.scopes:
+        raise Problem(403, "Forbidden", f"this service's token lacks the scope {scope!r}", scope=scope)
     return who

@@ -1,4 +1,4 @@
-"""What every route may ask for: the caller, a role check, an audited read, the cipher.
+"""What every route may ask for: the caller, a role or scope check, an audited read, the cipher.
 
 Routers stay plain module-level `APIRouter`s: nothing here needs settings at import
 time. Each dependency reads the service's `ServiceRuntime` from `request.app.state`
@@ -28,7 +28,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from shared.http.auth import Principal, Role, authenticate_without_blocking, bearer_scheme, ensure_role
+from shared.http.auth import (
+    Principal,
+    Role,
+    authenticate_without_blocking,
+    bearer_scheme,
+    ensure_role,
+    ensure_scope,
+)
 from shared.http.rate_limits import VERIFIED_PRINCIPAL
 from shared.observability.audit import Access
 from shared.observability.logs import get_logger
@@ -96,6 +103,19 @@ def requires(*roles: Role) -> Callable[..., Coroutine[Any, Any, Principal]]:
         return ensure_role(who, roles)
 
     return allowed_caller
+
+
+@cache
+def requires_scope(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency returning the caller if an admin or a service holding `scope`, else 403.
+
+    For routes no person may call (`shared.http.scopes` names what each scope allows).
+    """
+
+    async def scoped_caller(who: Caller) -> Principal:
+        return ensure_scope(ensure_role(who, (Role.admin, Role.service)), scope)
+
+    return scoped_caller
 
 
 Admin = Annotated[Principal, Depends(requires(Role.admin))]

@@ -9,6 +9,12 @@ Keys come from the environment as `FIELD_ENCRYPTION_KEYS="k2:<base64>,k1:<base64
 (32-byte keys) with `FIELD_ENCRYPTION_ACTIVE_KEY=k2`: new values use the active key,
 older values still decrypt with theirs, which is how keys are rotated.
 
+A client's values may instead be sealed with that client's own data key
+(`client_keys.py`): `with_data_key` gives a cipher whose active key is the client's (kid
+`client`) and which still opens values sealed before under the master keys. When the
+client's key is destroyed (erasure), their values raise `KeyShredded`: callers read them
+as erased.
+
     python -m shared.security.field_encryption new-key     # prints a fresh base64 key
 """
 
@@ -27,10 +33,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
+DATA_KEY_ID = "client"
+"""The kid of values sealed with a client's own data key (never a master key's id)."""
 
 
 class DecryptionError(Exception):
     """The value was tampered with, belongs elsewhere, or its key is unknown."""
+
+
+class KeyShredded(DecryptionError):
+    """The value was sealed with a client's data key that no longer exists (erased)."""
 
 
 class EncryptionSettings(BaseSettings):
@@ -47,8 +59,33 @@ class FieldCipher:
         for key_id, key in keys.items():
             if len(key) != 32:
                 raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256), not {len(key)}")
+        if DATA_KEY_ID in keys:
+            raise ValueError(f"key id {DATA_KEY_ID!r} is reserved for clients' data keys")
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active_key
+        self._master_active = active_key
+
+    @property
+    def seals_with_data_key(self) -> bool:
+        """Whether new values are sealed with a client's data key (not a master key)."""
+        return self._active == DATA_KEY_ID
+
+    def with_data_key(self, key: bytes | None) -> FieldCipher:
+        """This cipher plus a client's data key, which seals new values (None: the client has none).
+
+        Without a key the cipher still seals with the master key and opens older values;
+        a value sealed with a data key then raises `KeyShredded`.
+        """
+        if key is not None and len(key) != 32:
+            raise ValueError(f"a data key must be 32 bytes (AES-256), not {len(key)}")
+        derived = object.__new__(FieldCipher)
+        derived._master_active = self._master_active
+        derived._ciphers = {kid: cipher for kid, cipher in self._ciphers.items() if kid != DATA_KEY_ID}
+        derived._active = self._master_active
+        if key is not None:
+            derived._ciphers[DATA_KEY_ID] = AESGCM(key)
+            derived._active = DATA_KEY_ID
+        return derived
 
     @classmethod
     def from_settings(cls, settings: EncryptionSettings) -> FieldCipher:
@@ -72,7 +109,10 @@ class FieldCipher:
         }
 
     def decrypt(self, value: Mapping[str, Any], *, context: str) -> str:
-        cipher = self._ciphers.get(str(value.get("kid")))
+        kid = str(value.get("kid"))
+        cipher = self._ciphers.get(kid)
+        if value.get("v") == FORMAT_VERSION and cipher is None and kid == DATA_KEY_ID:
+            raise KeyShredded("the client's data key no longer exists")
         if value.get("v") != FORMAT_VERSION or cipher is None:
             raise DecryptionError("unknown encryption format or key")
         try:

@@ -5,7 +5,13 @@ route addressed by client) or `ensure_visible` (a record addressed by its own id
 client's relationships are read from their record and `shared.care.access` decides. A
 refusal is audited and answered 404, exactly like a client or record that does not
 exist, so neither ids nor relationships can be probed; a grant carries its basis for the
-route's audit entry.
+route's audit entry. A service needs the route's scope (`intake:read` to read,
+`intake:write` or `plans:write` to write; 403 naming it otherwise). Reads honour the
+client's unexpired break-glass grants (`domain.break_glass`); writes never do.
+
+Entering a client's intake or check-in answers is the client's (or an admin's, or a
+service's); a clinician with the record enters them only as an explicit on-behalf entry
+(`ensure_entry`, `domain.on_behalf`): without one, 403 saying so.
 
 Writing the plan asks for more than reading the record (`ensure_plan_author`): only the
 therapist in care writes it, or an admin or a service for them. A therapist the client
@@ -20,12 +26,20 @@ from datetime import datetime
 from services.intake.context import IntakeContext
 from services.intake.domain.care import plan_author
 from services.intake.domain.client_record import ClientRecord
+from services.intake.domain.on_behalf import (
+    ON_BEHALF_OF,
+    EntryVerdict,
+    OnBehalfEntry,
+    OnBehalfOf,
+    entry_verdict,
+)
 from services.intake.store.client_records import client_record
 from shared.care.access import Decision, ensure_access
 from shared.care.relationship import Access, CareRelationships
 from shared.http.auth import Role
 from shared.http.dependencies import AuditedRead
-from shared.refusals import Conflict, FieldProblem, Invalid, NotFound
+from shared.http.scopes import INTAKE_READ
+from shared.refusals import Conflict, FieldProblem, Invalid, NotAllowed, NotFound
 from shared.storage import Document
 
 NOT_IN_CARE = "not_in_care"
@@ -61,8 +75,14 @@ async def client_record_for(
     resource: str,
     resource_id: str | None = None,
     needed: Access = Access.record,
+    scope: str = INTAKE_READ,
+    writes: bool = False,
 ) -> Granted:
-    """The client's record when `audit.who` may have `needed` of it; else audited 404."""
+    """The client's record when `audit.who` may have `needed` of it; else audited 404.
+
+    `scope` is what a service needs; `writes` says the route changes the record (no
+    break-glass grant opens it then).
+    """
     now = ctx.clock()
     record = await client_record(ctx.clients, client_id)
     decision = await ensure_access(
@@ -72,20 +92,64 @@ async def client_record_for(
         now=now,
         resource=resource,
         resource_id=resource_id or client_id,
+        scope=scope,
         needed=needed,
+        break_glass=record.break_glass_access,
+        writes=writes,
     )
     return Granted(record, decision, now)
 
 
 async def ensure_visible(
-    audit: AuditedRead, document: Document | None, ctx: IntakeContext, *, resource: str, resource_id: str
+    audit: AuditedRead,
+    document: Document | None,
+    ctx: IntakeContext,
+    *,
+    resource: str,
+    resource_id: str,
+    scope: str = INTAKE_READ,
+    writes: bool = False,
 ) -> Granted:
     """Access to `document`'s client record, or 404 when it does not exist or is not the caller's."""
     if document is None:
         raise NotFound(f"no such {resource.replace('_', ' ')}")
     return await client_record_for(
-        audit, str(document["client_id"]), ctx, resource=resource, resource_id=resource_id
+        audit,
+        str(document["client_id"]),
+        ctx,
+        resource=resource,
+        resource_id=resource_id,
+        scope=scope,
+        writes=writes,
     )
+
+
+async def ensure_entry(
+    audit: AuditedRead, granted: Granted, on_behalf: OnBehalfOf | None, *, resource: str, resource_id: str
+) -> tuple[OnBehalfEntry | None, str]:
+    """Whether the caller, granted write access, may enter the client's answers as sent.
+
+    Returns the on-behalf entry (None: the caller's own) and the basis for the audit entry.
+    A clinician without `on_behalf_of` gets 403 (audited); anyone else sending one, 422.
+    """
+    who = audit.who
+    verdict = entry_verdict(who.role, on_behalf)
+    if verdict is EntryVerdict.not_a_clinician:
+        raise Invalid([FieldProblem("body.on_behalf_of", "only a clinician enters answers for a client")])
+    if verdict is EntryVerdict.needs_on_behalf:
+        await audit.refused(
+            resource=resource, resource_id=resource_id, client_id=granted.client_id, basis="not_on_behalf"
+        )
+        raise NotAllowed(
+            "a clinician enters a client's answers only as an on-behalf entry: "
+            "send on_behalf_of {reason, method}",
+            field="body.on_behalf_of",
+            code="on_behalf_of_required",
+        )
+    if verdict is EntryVerdict.on_behalf:
+        assert on_behalf is not None
+        return OnBehalfEntry(by=who.subject, method=on_behalf.method, reason=on_behalf.reason), ON_BEHALF_OF
+    return None, granted.basis
 
 
 async def ensure_plan_author(audit: AuditedRead, granted: Granted, *, named: str | None) -> str:

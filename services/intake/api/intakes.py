@@ -1,15 +1,20 @@
 """Intakes: a draft filled in at the client's own pace, then submitted, scored and screened.
 
 Every route decides access by the client's care relationships (`api/access.py`): the
-client, an admin or a service, or a therapist the client chose or is in care with.
+client, an admin or a service with the scope (`intake:read`, `intake:write`), or a
+therapist the client chose or is in care with. Writing is the client's own: a clinician
+with the record starts, saves or submits an intake for the client only as an explicit
+on-behalf entry (`on_behalf_of`), audited and marked in the record and the event.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.access import client_record_for, ensure_visible
+from services.intake.api import break_glass
+from services.intake.api.access import client_record_for, ensure_entry, ensure_visible
 from services.intake.api.audit import AuditChange
 from services.intake.api.dependencies import ClientId, Context, IntakeId
 from services.intake.api.fhir import intake_bundle
@@ -25,23 +30,53 @@ from services.intake.commands.create_intake import CreateIntake, create_intake
 from services.intake.commands.save_intake_sections import SaveIntakeSections, save_intake_sections
 from services.intake.commands.submit_intake import SubmitIntake, submit_intake
 from services.intake.domain.intake import IntakeSections, NewIntake
+from services.intake.domain.on_behalf import ON_BEHALF_OF, OnBehalfOf
 from shared.http.dependencies import Audit
+from shared.http.scopes import INTAKE_WRITE
 from shared.refusals import Conflict
 
 router = APIRouter(tags=["intakes"])
+router.include_router(break_glass.router)  # served with intake's routes; its own module
 
 FHIR_JSON = "application/fhir+json"
 
+ON_BEHALF_DESCRIPTION = "A clinician's entry for the client: how and why (clinicians only, required for them)"
+
+
+class NewIntakeRequest(NewIntake):
+    on_behalf_of: OnBehalfOf | None = Field(default=None, description=ON_BEHALF_DESCRIPTION)
+
+
+class IntakeChanges(IntakeSections):
+    on_behalf_of: OnBehalfOf | None = Field(default=None, description=ON_BEHALF_DESCRIPTION)
+
+
+class Submission(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    on_behalf_of: OnBehalfOf | None = Field(default=None, description=ON_BEHALF_DESCRIPTION)
+
+
+def _sections(given: IntakeSections) -> frozenset[str]:
+    """The sections a request sent (`on_behalf_of` is about the entry, not a section)."""
+    return frozenset(given.model_fields_set - {ON_BEHALF_OF})
+
 
 @router.post("/intakes", status_code=201, response_model=IntakeView)
-async def start_intake(new: NewIntake, ctx: Context, audit: AuditChange) -> IntakeView:
+async def start_intake(new: NewIntakeRequest, ctx: Context, audit: AuditChange) -> IntakeView:
     """Start a draft with any sections already filled in; each given section is validated now."""
-    granted = await client_record_for(audit, new.client_id, ctx, resource="intake")
+    granted = await client_record_for(
+        audit, new.client_id, ctx, resource="intake", scope=INTAKE_WRITE, writes=True
+    )
+    on_behalf, basis = await ensure_entry(
+        audit, granted, new.on_behalf_of, resource="intake", resource_id=new.client_id
+    )
     command = CreateIntake(
         new=new,
-        fields=frozenset(new.model_fields_set),
+        fields=_sections(new),
         created_by={"subject": audit.who.subject, "role": audit.who.role.value},
         now=ctx.clock(),
+        on_behalf=on_behalf,
     )
     draft = await create_intake(command, ctx)
     await audit.wrote(
@@ -49,9 +84,9 @@ async def start_intake(new: NewIntake, ctx: Context, audit: AuditChange) -> Inta
         resource="intake",
         resource_id=str(draft["_id"]),
         client_id=new.client_id,
-        basis=granted.basis,
+        basis=basis,
     )
-    return intake_view(draft, ctx.cipher)
+    return intake_view(draft, await ctx.reader_for(new.client_id))
 
 
 @router.get("/intakes/{intake_id}", response_model=IntakeView)
@@ -62,12 +97,12 @@ async def read_intake(intake_id: IntakeId, ctx: Context, audit: Audit) -> Intake
     await audit.read(
         resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=granted.basis
     )
-    return intake_view(intake, ctx.cipher)
+    return intake_view(intake, await ctx.reader_for(str(intake["client_id"])))
 
 
 @router.patch("/intakes/{intake_id}", response_model=IntakeView)
 async def save_intake(
-    intake_id: IntakeId, changes: IntakeSections, ctx: Context, audit: AuditChange
+    intake_id: IntakeId, changes: IntakeChanges, ctx: Context, audit: AuditChange
 ) -> IntakeView:
     """Save sections at any time before submission; 409 after.
 
@@ -75,19 +110,26 @@ async def save_intake(
     not sent stay as they were.
     """
     intake = await ctx.intakes.get(intake_id)
-    granted = await ensure_visible(audit, intake, ctx, resource="intake", resource_id=intake_id)
+    granted = await ensure_visible(
+        audit, intake, ctx, resource="intake", resource_id=intake_id, scope=INTAKE_WRITE, writes=True
+    )
+    on_behalf, basis = await ensure_entry(
+        audit, granted, changes.on_behalf_of, resource="intake", resource_id=intake_id
+    )
     command = SaveIntakeSections(
-        intake_id=intake_id, changes=changes, fields=frozenset(changes.model_fields_set), now=ctx.clock()
+        intake_id=intake_id, changes=changes, fields=_sections(changes), now=ctx.clock(), on_behalf=on_behalf
     )
     saved = await save_intake_sections(command, ctx)
     await audit.wrote(
-        "update", resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=granted.basis
+        "update", resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=basis
     )
-    return intake_view(saved, ctx.cipher)
+    return intake_view(saved, await ctx.reader_for(str(saved["client_id"])))
 
 
 @router.post("/intakes/{intake_id}/submit", response_model=SubmissionView)
-async def submit(intake_id: IntakeId, ctx: Context, audit: AuditChange) -> SubmissionView:
+async def submit(
+    intake_id: IntakeId, ctx: Context, audit: AuditChange, body: Submission | None = None
+) -> SubmissionView:
     """Check completeness (every missing field at once), score, screen risk and publish.
 
     A moderate or high risk answers with crisis resources for the client's country, in
@@ -96,10 +138,16 @@ async def submit(intake_id: IntakeId, ctx: Context, audit: AuditChange) -> Submi
     publishes nothing.
     """
     intake = await ctx.intakes.get(intake_id)
-    granted = await ensure_visible(audit, intake, ctx, resource="intake", resource_id=intake_id)
-    submitted = await submit_intake(SubmitIntake(intake_id=intake_id, now=ctx.clock()), ctx)
+    granted = await ensure_visible(
+        audit, intake, ctx, resource="intake", resource_id=intake_id, scope=INTAKE_WRITE, writes=True
+    )
+    on_behalf, basis = await ensure_entry(
+        audit, granted, (body or Submission()).on_behalf_of, resource="intake", resource_id=intake_id
+    )
+    command = SubmitIntake(intake_id=intake_id, now=ctx.clock(), on_behalf=on_behalf)
+    submitted = await submit_intake(command, ctx)
     await audit.wrote(
-        "submit", resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=granted.basis
+        "submit", resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=basis
     )
     return submission_view(submitted)
 

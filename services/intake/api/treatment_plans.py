@@ -33,6 +33,7 @@ from services.intake.store.intakes import latest_submitted
 from services.intake.store.treatment_plans import latest_version, version_id
 from shared.http.auth import Principal, Role
 from shared.http.dependencies import Audit, requires
+from shared.http.scopes import PLANS_WRITE
 from shared.refusals import NotFound
 from shared.storage import Document
 
@@ -64,7 +65,9 @@ async def put_treatment_plan(
     The first plan sent without `goals` takes the client's intake goals. Each version
     publishes `treatment-plan-updated`; `status: completed` ends care.
     """
-    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan")
+    granted = await client_record_for(
+        audit, client_id, ctx, resource="treatment_plan", scope=PLANS_WRITE, writes=True
+    )
     therapist_id = await ensure_plan_author(audit, granted, named=plan.therapist_id)
     command = WriteTreatmentPlan(
         client_id=client_id,
@@ -83,7 +86,9 @@ async def put_treatment_plan(
         basis=granted.basis,
     )
     view = plan_view(
-        version, ctx.cipher, acknowledged_at=granted.record.acknowledged_at(int(version["version"]))
+        version,
+        await ctx.reader_for(client_id),
+        acknowledged_at=granted.record.acknowledged_at(int(version["version"])),
     )
     return JSONResponse(view.model_dump(mode="json"), status_code=201 if created else 200)
 
@@ -100,7 +105,9 @@ async def draft_treatment_plan(
 
     Adjust it and `PUT` it as the plan; the goals keep `from_intake: true`.
     """
-    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan_draft")
+    granted = await client_record_for(
+        audit, client_id, ctx, resource="treatment_plan_draft", scope=PLANS_WRITE, writes=True
+    )
     therapist_id = await ensure_plan_author(audit, granted, named=None)
     intake = await latest_submitted(ctx.intakes, granted.record.intake_ids)
     await audit.read(
@@ -112,7 +119,7 @@ async def draft_treatment_plan(
         therapist_id=therapist_id,
         intake_id=str(intake["_id"]) if intake else None,
         approach=preferences.get("approach"),
-        goals=starting_goals(intake, ctx.cipher),
+        goals=starting_goals(intake, await ctx.reader_for(client_id)),
     )
 
 
@@ -134,8 +141,9 @@ async def list_treatment_plan_versions(client_id: ClientId, ctx: Context, audit:
         resource="treatment_plan_versions", resource_id=client_id, client_id=client_id, basis=granted.basis
     )
     versions = [await ctx.plans.get(version_id(client_id, n)) for n in range(1, current + 1)]
+    cipher = await ctx.reader_for(client_id)
     return [
-        plan_view(v, ctx.cipher, acknowledged_at=record.acknowledged_at(int(v["version"])))
+        plan_view(v, cipher, acknowledged_at=record.acknowledged_at(int(v["version"])))
         for v in versions
         if v is not None
     ]
@@ -161,7 +169,7 @@ async def acknowledge_treatment_plan(
 
     The therapist sees `acknowledged_at` in the plan view.
     """
-    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan")
+    granted = await client_record_for(audit, client_id, ctx, resource="treatment_plan", writes=True)
     command = AcknowledgePlan(client_id=client_id, version=acknowledgement.version, now=ctx.clock())
     version, when = await acknowledge_plan(command, ctx)
     await audit.wrote(
@@ -171,7 +179,7 @@ async def acknowledge_treatment_plan(
         client_id=client_id,
         basis=granted.basis,
     )
-    return plan_view(version, ctx.cipher, acknowledged_at=when)
+    return plan_view(version, await ctx.reader_for(client_id), acknowledged_at=when)
 
 
 async def _read_version(
@@ -184,4 +192,4 @@ async def _read_version(
     await audit.read(
         resource="treatment_plan", resource_id=str(found["_id"]), client_id=client_id, basis=basis
     )
-    return plan_view(found, ctx.cipher, acknowledged_at=record.acknowledged_at(version))
+    return plan_view(found, await ctx.reader_for(client_id), acknowledged_at=record.acknowledged_at(version))

@@ -17,6 +17,7 @@ from services.intake.domain.crisis import Whereabouts, crisis_resources_for
 from services.intake.domain.intake import IntakeSections, Screener, Window
 from services.intake.store.check_ins import note_context
 from services.intake.store.intakes import opened_sections, whereabouts_of
+from services.intake.store.on_behalf import ENTERED_ON_BEHALF, intake_entries, opened_entry, reason_context
 from services.intake.store.sealing import unseal
 from services.intake.store.treatment_plans import opened_plan
 from shared.events.common import (
@@ -59,6 +60,16 @@ class SubmissionView(Screening):
     )
 
 
+class OnBehalfView(BaseModel):
+    """An entry a clinician made for the client (`on_behalf_of`): who, when, how and why."""
+
+    by: str = Field(description="The clinician's therapist id")
+    at: datetime
+    method: Literal["phone", "in_session", "paper"]
+    action: str = Field(description="create, update, submit or answer")
+    reason: str | None = Field(default=None, description="null once the client's data was erased")
+
+
 class IntakeView(IntakeSections):
     id: str
     client_id: str
@@ -67,6 +78,9 @@ class IntakeView(IntakeSections):
     updated_at: datetime
     submitted_at: datetime | None = None
     result: Screening | None = None
+    entered_on_behalf: list[OnBehalfView] = Field(
+        default_factory=list, description="Entries a clinician made for the client, oldest first"
+    )
 
 
 class IntakeSummary(BaseModel):
@@ -165,6 +179,9 @@ class CheckInView(BaseModel):
     note: str | None = None
     result: CheckInResult | None = None
     crisis_resources: list[CrisisResourceView] | None = None
+    entered_on_behalf: OnBehalfView | None = Field(
+        default=None, description="Set when a clinician answered for the client"
+    )
 
 
 def _crisis(result: dict[str, Any] | None, where: Whereabouts) -> list[dict[str, Any]] | None:
@@ -197,6 +214,10 @@ def intake_view(intake: Document, cipher: FieldCipher) -> IntakeView:
             "updated_at": intake["updated_at"],
             "submitted_at": intake.get("submitted_at"),
             "result": intake.get("result"),
+            ENTERED_ON_BEHALF: [
+                opened_entry(entry, context=reason_context("intakes", str(intake["_id"])), cipher=cipher)
+                for entry in intake_entries(intake)
+            ],
         }
     )
 
@@ -245,5 +266,10 @@ def check_in_view(
             "goals_to_rate": goals_to_rate if pending else [],
             "note": unseal(cipher, check_in.get("note"), context=note_context(str(check_in["_id"]))),
             "crisis_resources": _crisis(check_in.get("result"), where),
+            ENTERED_ON_BEHALF: opened_entry(
+                entered, context=reason_context("check_ins", str(check_in["_id"])), cipher=cipher
+            )
+            if (entered := check_in.get(ENTERED_ON_BEHALF))
+            else None,
         }
     )

@@ -10,6 +10,8 @@ Change is measured against the client's latest submitted intake, whose correlati
 names (the on-call page says the country; the client's crisis lines fit it). The plan
 review reasons look at the current plan's goals and at the client's earlier completed
 check-ins. A check-in that expired as missed is closed: answering it is refused (409).
+A clinician's on-behalf answer is marked in the check-in and named in `check-in-completed`
+(`entered_on_behalf_by`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 from services.intake.context import IntakeContext
 from services.intake.domain.check_ins import CheckInAnswers, answer_problems, takes_answer
 from services.intake.domain.client_record import ClientRecord
+from services.intake.domain.on_behalf import OnBehalfEntry
 from services.intake.domain.outcomes import Change, Measures, measure_change
 from services.intake.domain.plan import PlanGoal, goals_reached, review_reasons
 from services.intake.domain.risk import RiskScreen, screen_risk
@@ -29,6 +32,7 @@ from services.intake.domain.scoring import score_gad7, score_phq9
 from services.intake.store.check_ins import due_envelope, note_context
 from services.intake.store.client_records import client_record
 from services.intake.store.intakes import latest_submitted, whereabouts_of
+from services.intake.store.on_behalf import ENTERED_ON_BEHALF, entry_document, reason_context
 from services.intake.store.screenings import screening_document
 from services.intake.store.sealing import seal
 from services.intake.store.treatment_plans import current_plan, plan_goals
@@ -49,6 +53,8 @@ class AnswerCheckIn:
     check_in_id: str
     answers: CheckInAnswers
     now: datetime
+    on_behalf: OnBehalfEntry | None = None
+    """A clinician's answer for the client; None: the caller's own."""
 
 
 async def answer_check_in(command: AnswerCheckIn, ctx: IntakeContext) -> Document:
@@ -70,14 +76,24 @@ async def answer_check_in(command: AnswerCheckIn, ctx: IntakeContext) -> Documen
     earlier = await _earlier_completed(ctx, record, check_in_id)
     result = _assess(answers, baseline, goals, earlier)
     completed_at = stored_instant(command.now)
-    events = _events(check_in, baseline, result, at=completed_at)
-    answered = {
+    on_behalf = command.on_behalf
+    events = _events(check_in, baseline, result, at=completed_at, by=on_behalf.by if on_behalf else None)
+    cipher = await ctx.cipher_for(record.client_id)
+    answered: dict[str, Any] = {
         "completed_at": completed_at,
         "answers": answers.model_dump(mode="json", exclude={"note"}),
-        "note": seal(ctx.cipher, answers.note, context=note_context(check_in_id)),
+        "note": seal(cipher, answers.note, context=note_context(check_in_id)),
         "result": result,
         "status": "completed",
     }
+    if on_behalf is not None:
+        answered[ENTERED_ON_BEHALF] = entry_document(
+            on_behalf,
+            action="answer",
+            at=completed_at,
+            context=reason_context("check_ins", check_in_id),
+            cipher=cipher,
+        )
 
     def change(current: Document) -> Revision | None:
         # Answered meanwhile: that answer stands, nothing is published twice; expired
@@ -147,7 +163,7 @@ def _change_fields(change: Change) -> dict[str, Any]:
 
 
 def _events(
-    check_in: Document, baseline: Document, result: dict[str, Any], *, at: datetime
+    check_in: Document, baseline: Document, result: dict[str, Any], *, at: datetime, by: str | None
 ) -> list[OutgoingEvent]:
     """`risk-flagged` (when the re-screen alerts) then `check-in-completed`: codes and numbers only."""
     cause = due_envelope(check_in)
@@ -182,6 +198,7 @@ def _events(
         plan_review_suggested=result["plan_review_suggested"],
         review_reasons=result["review_reasons"],
         goals_reached=result["goals_reached"],
+        entered_on_behalf_by=by,
     )
     events.append(new_event(completed, source="intake", cause=cause, correlation_id=journey, now=at))
     return events

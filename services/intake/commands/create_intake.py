@@ -1,4 +1,7 @@
-"""Start an intake as a draft, with whatever sections the client has filled in so far."""
+"""Start an intake as a draft, with whatever sections the client has filled in so far.
+
+A clinician's on-behalf entry is marked in the draft (`store.on_behalf`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,10 @@ from datetime import datetime
 
 from services.intake.context import IntakeContext
 from services.intake.domain.intake import NewIntake
+from services.intake.domain.on_behalf import OnBehalfEntry
 from services.intake.store.client_records import record_intake
 from services.intake.store.intakes import sealed_sections
+from services.intake.store.on_behalf import ENTERED_ON_BEHALF, entry_document, reason_context
 from shared.clock import stored_instant
 from shared.storage import Document
 
@@ -25,6 +30,8 @@ class CreateIntake:
     now: datetime
     intake_id: str | None = None
     """None: a fresh id."""
+    on_behalf: OnBehalfEntry | None = None
+    """A clinician's entry for the client; None: the caller's own."""
 
 
 async def create_intake(command: CreateIntake, ctx: IntakeContext) -> Document:
@@ -37,15 +44,21 @@ async def create_intake(command: CreateIntake, ctx: IntakeContext) -> Document:
     intake_id = command.intake_id or str(uuid.uuid4())
     sections = [name for name in command.fields if name != "client_id"]
     at = stored_instant(command.now)
+    cipher = await ctx.cipher_for(new.client_id)
     document: Document = {
         "_id": intake_id,
         "client_id": new.client_id,
         "status": "draft",
-        "sections": sealed_sections(new, sections, intake_id=intake_id, cipher=ctx.cipher),
+        "sections": sealed_sections(new, sections, intake_id=intake_id, cipher=cipher),
         "created_at": at,
         "updated_at": at,
         "created_by": dict(command.created_by),
     }
+    if command.on_behalf is not None:
+        context = reason_context("intakes", intake_id)
+        document[ENTERED_ON_BEHALF] = [
+            entry_document(command.on_behalf, action="create", at=at, context=context, cipher=cipher)
+        ]
     await ctx.clients.upsert(new.client_id, record_intake(new.client_id, intake_id))
     await ctx.intakes.insert(document)
     return document

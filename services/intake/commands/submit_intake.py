@@ -8,7 +8,9 @@ both with the journey's correlation id (the intake id: the journey starts here);
 `risk-flagged` names the client's jurisdiction and first language. A second submit finds
 the intake submitted and returns the stored result, publishing nothing. An intake from a
 country Carepath does not serve is refused like an incomplete one (422 naming
-`jurisdiction`), before anything is stored or published.
+`jurisdiction`), before anything is stored or published. A clinician's on-behalf submission
+is marked in the intake, and `intake-completed` names the clinician of the latest on-behalf
+entry into it (`entered_on_behalf_by`; null when the client entered it all).
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from datetime import datetime
 
 from services.intake.context import IntakeContext
 from services.intake.domain.intake import IntakeSections, Preferences, submission_problems
+from services.intake.domain.on_behalf import OnBehalfEntry
 from services.intake.domain.risk import RiskScreen, screen_risk
 from services.intake.domain.scoring import Gad7Score, Phq9Score, score_gad7, score_phq9
-from services.intake.store.intakes import opened_sections
+from services.intake.store.intakes import client_of, opened_sections
+from services.intake.store.on_behalf import (
+    ENTERED_ON_BEHALF,
+    entered_by,
+    entry_document,
+    intake_entries,
+    reason_context,
+)
 from services.intake.store.screenings import screening_document
 from shared.clock import stored_instant
 from shared.events.common import (
@@ -48,6 +58,8 @@ log = get_logger(__name__)
 class SubmitIntake:
     intake_id: str
     now: datetime
+    on_behalf: OnBehalfEntry | None = None
+    """A clinician's submission for the client; None: the caller's own."""
 
 
 async def submit_intake(command: SubmitIntake, ctx: IntakeContext) -> Document:
@@ -57,11 +69,16 @@ async def submit_intake(command: SubmitIntake, ctx: IntakeContext) -> Document:
     """
     intake_id = command.intake_id
     submitted_at = stored_instant(command.now)
+    client_id = await client_of(ctx.intakes, intake_id)
+    if client_id is None:
+        raise NotFound("no such record")
+    cipher = await ctx.reader_for(client_id)
+    sealer = await ctx.cipher_for(client_id) if command.on_behalf is not None else cipher
 
     def change(current: Document) -> Revision | None:
         if current["status"] == "submitted":
             return None
-        sections = opened_sections(current["sections"], intake_id=intake_id, cipher=ctx.cipher)
+        sections = opened_sections(current["sections"], intake_id=intake_id, cipher=cipher)
         if problems := submission_problems(sections, served=ctx.served_countries):
             raise Invalid(problems)
         assert sections.phq9 is not None and sections.gad7 is not None  # checked just above
@@ -76,7 +93,16 @@ async def submit_intake(command: SubmitIntake, ctx: IntakeContext) -> Document:
             "correlation_id": journey,
             "result": screening_document(phq9, gad7, risk),
         }
-        events = _events(current, sections, phq9, gad7, risk, at=submitted_at, journey=journey)
+        if command.on_behalf is not None:
+            entry = entry_document(
+                command.on_behalf,
+                action="submit",
+                at=submitted_at,
+                context=reason_context("intakes", intake_id),
+                cipher=sealer,
+            )
+            submitted[ENTERED_ON_BEHALF] = [*intake_entries(current), entry]
+        events = _events(submitted, sections, phq9, gad7, risk, at=submitted_at, journey=journey)
         return Revision(submitted, events)
 
     stored = await ctx.intakes.update(intake_id, change)
@@ -123,6 +149,7 @@ def _events(
             WeeklyWindow(day=Weekday(window.day[:3]), start=window.start, end=window.end)
             for window in sections.availability
         ],
+        entered_on_behalf_by=entered_by(intake),
     )
     events: list[OutgoingEvent] = []
     if risk.alerting:

@@ -137,7 +137,8 @@ class WriteTreatmentPlan:
 
 async def write_treatment_plan(command: WriteTreatmentPlan, ctx: IntakeContext) -> tuple[Document, bool]:
     """The current version after the write, and whether this command created it."""
-    client_id, plan, cipher = command.client_id, command.plan, ctx.cipher
+    client_id, plan = command.client_id, command.plan
+    cipher = await ctx.cipher_for(client_id)
     at = stored_instant(command.now)
     goals_given = "goals" in plan.model_fields_set
     content = plan.model_copy(

@@ -3,7 +3,8 @@
 It holds ids and the client's care relationships, never clinical content: the intakes
 and check-ins of the client, the latest treatment plan version and when the client
 acknowledged each version, and the care relationship with each therapist
-(`shared.care.relationship`), which every access decision reads.
+(`shared.care.relationship`), which every access decision reads, and the break-glass
+grants of on-call clinicians (`domain.break_glass`), which reads honour until they expire.
 
 Every change is idempotent: adding an id twice keeps one, folding an event twice changes
 nothing, a plan version older than the one known is not taken back, and the first
@@ -17,10 +18,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from pydantic import BaseModel
 
+from shared.care.access import BreakGlass
 from shared.care.relationship import CareRelationships
+
+
+@dataclass(frozen=True, slots=True)
+class BreakGlassGrant:
+    """A break-glass grant as the record keeps it: the access, its reason code, the sealed reason."""
+
+    access: BreakGlass
+    reason_code: str
+    sealed_reason: Mapping[str, Any] | None = None
+    """The free-text reason as the field cipher sealed it (opaque here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +47,21 @@ class ClientRecord:
     """The latest treatment plan version known (0: no plan yet)."""
     acknowledgements: Mapping[int, datetime] = field(default_factory=lambda: MappingProxyType({}))
     """Plan version → when the client first acknowledged it."""
+    break_glass: tuple[BreakGlassGrant, ...] = ()
+    """Grants not yet found expired, oldest first; one per clinician."""
+
+    @property
+    def break_glass_access(self) -> tuple[BreakGlass, ...]:
+        return tuple(grant.access for grant in self.break_glass)
+
+    def breaking_glass(self, granted: BreakGlassGrant, now: datetime) -> ClientRecord:
+        """`granted` kept, replacing the clinician's earlier grant; expired grants dropped."""
+        kept = tuple(
+            grant
+            for grant in self.break_glass
+            if grant.access.therapist_id != granted.access.therapist_id and now < grant.access.expires_at
+        )
+        return replace(self, break_glass=(*kept, granted))
 
     def with_intake(self, intake_id: str) -> ClientRecord:
         if intake_id in self.intake_ids:

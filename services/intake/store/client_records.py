@@ -1,7 +1,8 @@
 """The client's record (`clients`, `_id = client_id`) as a document, and its changes as writes.
 
     {_id, client_id, intake_ids: [...], check_in_ids: [...], relationships: [...],
-     plan_version, plan_acknowledgements: {"<version>": <when>}}
+     plan_version, plan_acknowledgements: {"<version>": <when>},
+     break_glass: [{therapist_id, granted_at, expires_at, reason_code, reason: <sealed>}]}
 
 What may change and how is `domain.client_record.ClientRecord`'s; here each change becomes
 a `Creation` that writes only when the record changed. The content documents are the
@@ -12,13 +13,15 @@ can find.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from pydantic import BaseModel
 
-from services.intake.domain.client_record import ClientRecord
+from services.intake.domain.client_record import BreakGlassGrant, ClientRecord
+from shared.care.access import BreakGlass
 from shared.care.relationship import CareRelationships
 from shared.ports import Documents
 from shared.storage import Document
@@ -26,6 +29,31 @@ from shared.storage.documents import Creation, Revision
 
 RELATIONSHIPS = "relationships"
 ACKNOWLEDGEMENTS = "plan_acknowledgements"
+BREAK_GLASS = "break_glass"
+
+
+def break_glass_reason_context(client_id: str, therapist_id: str) -> str:
+    """Where a break-glass reason is sealed: the client's record, the clinician's grant."""
+    return f"clients/{client_id}/break_glass/{therapist_id}/reason"
+
+
+def _grant_of(document: Mapping[str, Any]) -> BreakGlassGrant:
+    access = BreakGlass(
+        therapist_id=str(document["therapist_id"]),
+        granted_at=document["granted_at"],
+        expires_at=document["expires_at"],
+    )
+    return BreakGlassGrant(access, str(document["reason_code"]), document.get("reason"))
+
+
+def _grant_document(grant: BreakGlassGrant) -> dict[str, Any]:
+    return {
+        "therapist_id": grant.access.therapist_id,
+        "granted_at": grant.access.granted_at,
+        "expires_at": grant.access.expires_at,
+        "reason_code": grant.reason_code,
+        "reason": dict(grant.sealed_reason) if grant.sealed_reason is not None else None,
+    }
 
 
 def record_of(document: Document) -> ClientRecord:
@@ -37,6 +65,7 @@ def record_of(document: Document) -> ClientRecord:
         care=CareRelationships.from_document(document.get(RELATIONSHIPS)),
         plan_version=int(document.get("plan_version", 0)),
         acknowledgements=MappingProxyType({int(v): at for v, at in acknowledged.items()}),
+        break_glass=tuple(_grant_of(grant) for grant in document.get(BREAK_GLASS) or ()),
     )
 
 
@@ -50,6 +79,7 @@ def document_of(record: ClientRecord, current: Document | None = None) -> Docume
         RELATIONSHIPS: record.care.to_document(),
         "plan_version": record.plan_version,
         ACKNOWLEDGEMENTS: {str(version): at for version, at in record.acknowledgements.items()},
+        BREAK_GLASS: [_grant_document(grant) for grant in record.break_glass],
     }
 
 
@@ -91,3 +121,7 @@ def record_plan_version(
 
 def record_acknowledgement(client_id: str, version: int, at: datetime) -> Creation:
     return _changing(client_id, lambda record: record.acknowledging(version, at))
+
+
+def record_break_glass(client_id: str, grant: BreakGlassGrant, now: datetime) -> Creation:
+    return _changing(client_id, lambda record: record.breaking_glass(grant, now))

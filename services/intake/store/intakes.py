@@ -90,6 +90,12 @@ def whereabouts_of(intake: Document | None) -> Whereabouts:
     return Whereabouts.of(sections.get("jurisdiction"), sections.get("languages"))
 
 
+async def client_of(intakes: Documents, intake_id: str) -> str | None:
+    """Whose intake it is (None: no such intake): the key its free text is sealed with."""
+    found = await intakes.get(intake_id)
+    return None if found is None else str(found["client_id"])
+
+
 async def latest_submitted(intakes: Documents, intake_ids: Iterable[str]) -> Document | None:
     """The client's most recent submitted intake: the baseline and journey of their care.
 

@@ -3,6 +3,10 @@
 A sealed value is the cipher's `{v, kid, n, c}` map; its context names the collection,
 the document and the field (`intakes/<id>/history`), so ciphertext copied into another
 record or field does not decrypt there.
+
+The cipher is the client's (`IntakeContext.cipher_for`): new values are sealed with the
+client's own data key. A value whose key was destroyed (the client's erasure) reads as
+erased: None, never an error, wherever the document was copied.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.security.field_encryption import FieldCipher
+from shared.security.field_encryption import FieldCipher, KeyShredded
 
 
 def seal(cipher: FieldCipher, text: str | None, *, context: str) -> dict[str, Any] | None:
@@ -18,7 +22,13 @@ def seal(cipher: FieldCipher, text: str | None, *, context: str) -> dict[str, An
 
 
 def unseal(cipher: FieldCipher, sealed: dict[str, Any] | None, *, context: str) -> str | None:
-    return None if sealed is None else cipher.decrypt(sealed, context=context)
+    """The text, or None when there is none or it was erased."""
+    if sealed is None:
+        return None
+    try:
+        return cipher.decrypt(sealed, context=context)
+    except KeyShredded:
+        return None
 
 
 def seal_json(cipher: FieldCipher, value: Any, *, context: str) -> dict[str, Any]:
@@ -27,4 +37,6 @@ def seal_json(cipher: FieldCipher, value: Any, *, context: str) -> dict[str, Any
 
 
 def unseal_json(cipher: FieldCipher, sealed: dict[str, Any], *, context: str) -> Any:
-    return json.loads(cipher.decrypt(sealed, context=context))
+    """The structure, or None when it was erased."""
+    opened = unseal(cipher, sealed, context=context)
+    return None if opened is None else json.loads(opened)

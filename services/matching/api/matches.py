@@ -2,12 +2,13 @@
 
 Reading a client's matches is reading their record (the reasons reveal clinical concerns),
 so it follows the care relationship (`shared.care.access`): the client, an admin or a
-service, and a therapist the client chose or is in care with. A therapist only proposed,
-one whose care ended, and anyone else get 404, exactly as for a match or client that does
-not exist (the match is looked up first, then the caller's access decided, so a refusal
-reveals nothing); every grant and refusal is audited. Only the client themselves, an
-admin or a service accept, decline or switch; a client acting on someone else's match
-gets the same 404 as for a missing one.
+service holding `matches:read`, and a therapist the client chose or is in care with. A
+therapist only proposed, one whose care ended, and anyone else get 404, exactly as for a
+match or client that does not exist (the match is looked up first, then the caller's
+access decided, so a refusal reveals nothing); every grant and refusal is audited. Only
+the client themselves, an admin or a service holding `matches:write` accept, decline or
+switch (a service without it gets 403 naming the scope); a client acting on someone
+else's match gets the same 404 as for a missing one.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from services.matching.context import MatchingContext
 from services.matching.store import clients as client_store
 from shared.care.access import ensure_read
 from shared.events.common import Candidate, Code, Id
-from shared.http.auth import Principal, Role
+from shared.http.auth import Principal, Role, ensure_scope
 from shared.http.dependencies import Audit, AuditedRead, Caller
+from shared.http.scopes import MATCHES_READ, MATCHES_WRITE
 from shared.refusals import NotAllowed, NotFound
 
 router = APIRouter(tags=["matches"])
@@ -134,6 +136,7 @@ async def _readable(
         now=ctx.clock(),
         resource=resource,
         resource_id=resource_id,
+        scope=MATCHES_READ,
     )
     return client
 
@@ -142,11 +145,12 @@ def _may_act(who: Principal) -> None:
     """Only the client, an admin or a service choose (a role check: it reveals nothing)."""
     if who.role not in ACTORS:
         raise NotAllowed("only the client themselves, an admin or a service may choose for a client")
+    ensure_scope(who, MATCHES_WRITE)
 
 
 async def _own(who: Principal, audit: AuditedRead, client_id: str, resource: str, resource_id: str) -> None:
     """A client acts for themselves only; for anyone else, the 404 of a missing match (audited)."""
-    if not who.may_act_for_client(client_id):
+    if not who.may_act_for_client(client_id, MATCHES_WRITE):
         await audit.refused(
             resource=resource, resource_id=resource_id, client_id=client_id, basis="not_own_record"
         )

@@ -1,4 +1,4 @@
-"""The therapist directory: admins write it; admins, services and the therapist read it.
+"""The therapist directory: admins write it; admins, services (`therapists:read`) and the therapist read it.
 
 Listing is served from this replica's in-process read model (filtered there, by id), and
 only the page is read from MongoDB, by `_id`: no collection scan per request.
@@ -17,8 +17,9 @@ from services.matching.commands.put_therapist import PutTherapist, put_therapist
 from services.matching.domain.profile import TherapistProfile
 from services.matching.store.therapists import capacity_of
 from shared.events.common import Concern, WeeklyWindow
-from shared.http.auth import Role
-from shared.http.dependencies import Admin, Caller, requires
+from shared.http.auth import ensure_scope
+from shared.http.dependencies import Admin, Caller, requires_scope
+from shared.http.scopes import THERAPISTS_READ
 from shared.refusals import NotAllowed, NotFound
 
 router = APIRouter(tags=["therapists"])
@@ -91,7 +92,8 @@ async def put(
     "/therapists/{therapist_id}", response_model=TherapistView, summary="A therapist's directory entry"
 )
 async def read(therapist_id: TherapistId, who: Caller, ctx: Context) -> TherapistView:
-    if not who.may_act_for_therapist(therapist_id):
+    ensure_scope(who, THERAPISTS_READ)
+    if not who.may_act_for_therapist(therapist_id, THERAPISTS_READ):
         raise NotAllowed("only admins, services and the therapist themselves may read this entry")
     document = await ctx.therapists.get(therapist_id)
     if document is None or not document.get("profile"):
@@ -102,7 +104,7 @@ async def read(therapist_id: TherapistId, who: Caller, ctx: Context) -> Therapis
 @router.get(
     "/therapists",
     response_model=TherapistPage,
-    dependencies=[Depends(requires(Role.admin, Role.service))],
+    dependencies=[Depends(requires_scope(THERAPISTS_READ))],
     summary="List the directory, filtered, by therapist id",
 )
 async def listing(

@@ -1,19 +1,24 @@
 """Recipients: the only place contact details live (never in events, logs or deliveries).
 
 Maps a recipient's document to what the rules need (`Contacts`, `Preferences`, zone and
-locale); which channels reach them is `domain/channels.py`'s to say.
+locale); which channels reach them is `domain/channels.py`'s to say. Contact details are
+sealed at rest by `SealedRecipients`, the store `app.py` hands out for `recipients`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from services.notifications.domain.channels import Contacts
 from services.notifications.domain.preferences import Preferences
+from shared.events.envelope import Envelope, OutgoingEvent
+from shared.ports import Documents
+from shared.security.client_keys import ClientKeys
+from shared.security.field_encryption import DATA_KEY_ID, FieldCipher, KeyShredded
 from shared.storage import Document
-from shared.storage.documents import Creation, Revision
+from shared.storage.documents import Change, Creation, Revision
 
 DEFAULT_ZONE = "UTC"
 
@@ -64,3 +69,159 @@ def locale_of(recipient: Mapping[str, Any] | None) -> str | None:
 
 def _text(value: object) -> str | None:
     return str(value) if value else None
+
+
+# ---------------------------------------------------------------------- contact details at rest
+
+CONTACT_FIELDS = ("email", "phone", "push_token")
+"""Sealed at rest (DESIGN §8): a client's with their own data key, anyone else's with the master key."""
+
+
+def contact_context(recipient_id: str, name: str) -> str:
+    return f"recipients/{recipient_id}/{name}"
+
+
+class _NeedsDataKey(Exception):
+    """A client's contact details are to be sealed, and the client has no data key yet."""
+
+
+class SealedRecipients:
+    """The `recipients` store with contact details sealed at rest and opened on every read.
+
+    Callers see plain addresses, as before; MongoDB holds `{v, kid, n, c}` values, each
+    bound to its recipient and field. A client's (`role: client`) are sealed with the
+    client's data key, so erasing the client shreds them; a therapist's or the rota's with
+    the service's master key. A document written before holds plain text: it still
+    reads, and the next write seals it. An address whose key was destroyed reads as
+    absent. Nothing filters on a contact field (it could not: each value is sealed with
+    its own nonce).
+    """
+
+    def __init__(self, documents: Documents, keys: ClientKeys, master: Callable[[], FieldCipher]) -> None:
+        self.name = documents.name
+        self._documents = documents
+        self._keys = keys
+        self._master = master
+
+    async def get(self, document_id: str) -> Document | None:
+        found = await self._documents.get(document_id)
+        return None if found is None else _opened(found, await self._reader(found))
+
+    async def find(
+        self,
+        query: Mapping[str, Any],
+        *,
+        sort: Sequence[tuple[str, int]] = (("_id", 1),),
+        skip: int = 0,
+        limit: int = 0,
+    ) -> list[Document]:
+        if set(query) & set(CONTACT_FIELDS):
+            raise ValueError("contact details are sealed: they cannot be queried")
+        found = await self._documents.find(query, sort=sort, skip=skip, limit=limit)
+        return [_opened(document, await self._reader(document)) for document in found]
+
+    async def insert(
+        self,
+        document: Mapping[str, Any],
+        events: Sequence[OutgoingEvent] = (),
+        *,
+        cause: Envelope | None = None,
+    ) -> bool:
+        recipient_id = str(document["_id"])
+        cipher = await self._writer(recipient_id, document)
+        return await self._documents.insert(_sealed(document, recipient_id, cipher), events, cause=cause)
+
+    async def update(
+        self, document_id: str, change: Change, *, cause: Envelope | None = None
+    ) -> Document | None:
+        async def write(cipher: FieldCipher) -> Document | None:
+            return await self._documents.update(
+                document_id, self._through(document_id, change, cipher), cause=cause
+            )
+
+        return await self._with_cipher(document_id, write)
+
+    async def upsert(
+        self, document_id: str, change: Creation, *, cause: Envelope | None = None
+    ) -> Document | None:
+        async def write(cipher: FieldCipher) -> Document | None:
+            return await self._documents.upsert(
+                document_id, self._through(document_id, change, cipher), cause=cause
+            )
+
+        return await self._with_cipher(document_id, write)
+
+    async def delete(self, document_id: str) -> bool:
+        return await self._documents.delete(document_id)
+
+    async def _with_cipher(
+        self, recipient_id: str, write: Callable[[FieldCipher], Awaitable[Document | None]]
+    ) -> Document | None:
+        cipher = await self._keys.reader_for(recipient_id)
+        try:
+            stored = await write(cipher)
+        except _NeedsDataKey:  # a client's first contact details: make their key, then write
+            cipher = await self._keys.cipher_for(recipient_id)
+            stored = await write(cipher)
+        return None if stored is None else _opened(stored, cipher)
+
+    def _through(
+        self, recipient_id: str, change: Callable[[Any], Revision | None], cipher: FieldCipher
+    ) -> Creation:
+        """`change` applied to the opened document, its result sealed again."""
+
+        def sealed_change(current: Document | None) -> Revision | None:
+            revision = change(None if current is None else _opened(current, cipher))
+            if revision is None:
+                return None
+            document = revision.document
+            if _is_client(document) and _has_contacts(document) and not cipher.seals_with_data_key:
+                raise _NeedsDataKey(recipient_id)
+            chosen = cipher if _is_client(document) else self._master()
+            return Revision(_sealed(document, recipient_id, chosen), revision.events)
+
+        return sealed_change
+
+    async def _reader(self, document: Mapping[str, Any]) -> FieldCipher:
+        if any(_kid(document.get(name)) == DATA_KEY_ID for name in CONTACT_FIELDS):
+            return await self._keys.reader_for(str(document["_id"]))
+        return self._master()
+
+    async def _writer(self, recipient_id: str, document: Mapping[str, Any]) -> FieldCipher:
+        if _is_client(document) and _has_contacts(document):
+            return await self._keys.cipher_for(recipient_id)
+        return self._master()
+
+
+def _is_client(document: Mapping[str, Any]) -> bool:
+    return document.get("role") == "client"
+
+
+def _has_contacts(document: Mapping[str, Any]) -> bool:
+    return any(document.get(name) for name in CONTACT_FIELDS)
+
+
+def _kid(value: object) -> str | None:
+    return str(value.get("kid")) if isinstance(value, Mapping) else None
+
+
+def _sealed(document: Mapping[str, Any], recipient_id: str, cipher: FieldCipher) -> Document:
+    sealed = dict(document)
+    for name in CONTACT_FIELDS:
+        value = document.get(name)
+        if isinstance(value, str) and value:
+            sealed[name] = cipher.encrypt(value, context=contact_context(recipient_id, name))
+    return sealed
+
+
+def _opened(document: Mapping[str, Any], cipher: FieldCipher) -> Document:
+    opened = dict(document)
+    recipient_id = str(document["_id"])
+    for name in CONTACT_FIELDS:
+        value = document.get(name)
+        if isinstance(value, Mapping):
+            try:
+                opened[name] = cipher.decrypt(value, context=contact_context(recipient_id, name))
+            except KeyShredded:
+                opened[name] = None  # the client was erased
+    return opened

@@ -1,7 +1,8 @@
 """Who may see or change a client's sessions, as every route that reaches them asks.
 
 Who may see a client's sessions is one rule for every service (`shared/care/access.py`):
-the client, admins and services, and a clinician while the client chose them or is in care
+the client, admins and services holding `sessions:read` (`sessions:write` to act), and a
+clinician while the client chose them or is in care
 with them. A refusal is audited and answered 404 exactly as for what does not exist, so a
 refused caller learns nothing. Sessions add one narrowing: a clinician reaches only their
 own sessions, and once the client's care with them is over only reads their own sessions
@@ -16,8 +17,9 @@ from services.scheduling.domain.consent import shown_to_therapist
 from services.scheduling.store.clients import care_of, load_care
 from shared.care.access import decide, ensure_read
 from shared.care.relationship import Access
-from shared.http.auth import Role
+from shared.http.auth import Role, ensure_scope
 from shared.http.dependencies import AuditedRead
+from shared.http.scopes import SESSIONS_READ, SESSIONS_WRITE
 from shared.observability.audit import Access as AuditEntry
 from shared.refusals import NotFound
 
@@ -32,6 +34,7 @@ async def client_record(ctx: SchedulingContext, audit: AuditedRead, client_id: s
         now=ctx.now(),
         resource=resource,
         resource_id=client_id,
+        scope=SESSIONS_READ,
     )
     return care
 
@@ -46,7 +49,8 @@ async def session_in_reach(
 ) -> tuple[Session, str]:
     """The session and the basis of access, if the caller may read it (or act on it), else 404.
 
-    Its client, admins and services may; a clinician only their own session while the
+    Its client, admins and services holding the scope may (`sessions:write` to act, else
+    `sessions:read`; a service without it gets 403 naming it); a clinician only their own session while the
     client chose them or is in care with them, or, to read it, their own session that has
     started and that they keep once care with them is over. A refusal is audited.
     """
@@ -56,7 +60,8 @@ async def session_in_reach(
     if care is None or session is None:
         raise no_such_session()
     who, now = audit.who, ctx.now()
-    decision = decide(who, care.client_id, care.relationships, now)
+    scope = SESSIONS_WRITE if acting else SESSIONS_READ
+    decision = decide(who, care.client_id, care.relationships, now, scope=scope, writes=acting)
     allowed, basis = decision.allows(Access.record), decision.basis
     if who.role is Role.clinician:
         if session.therapist_id != who.subject:
@@ -65,6 +70,7 @@ async def session_in_reach(
             allowed, basis = True, "own_past_session"
     if not allowed:
         await audit.refused(resource="session", resource_id=session_id, client_id=care.client_id, basis=basis)
+        ensure_scope(who, scope)
         raise no_such_session()
     return session, basis
 

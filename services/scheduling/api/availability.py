@@ -13,7 +13,9 @@ from services.scheduling.commands.set_availability import SetAvailability, set_a
 from services.scheduling.domain.slots import Calendar
 from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
+from shared.http.auth import ensure_scope
 from shared.http.dependencies import Caller, CorrelationId
+from shared.http.scopes import AVAILABILITY_WRITE
 from shared.refusals import FieldProblem, Invalid, NotAllowed, NotFound
 
 router = APIRouter(tags=["availability"])
@@ -102,7 +104,8 @@ async def put_availability(
 
     Every change publishes `therapist-availability-changed`; booked sessions stay.
     """
-    if not who.may_act_for_therapist(therapist_id):
+    ensure_scope(who, AVAILABILITY_WRITE)
+    if not who.may_act_for_therapist(therapist_id, AVAILABILITY_WRITE):
         raise NotAllowed("only the therapist or an admin may set this availability")
     command = SetAvailability(therapist_id, body.model_dump(mode="json"), correlation_id=correlation)
     stored = await set_availability(command, ctx)

@@ -33,8 +33,9 @@ from services.scheduling.domain.ical import calendar_feed
 from services.scheduling.store.calendar_feeds import feed_of_token, feeds_of
 from services.scheduling.store.clients import care_of
 from services.scheduling.store.therapist_sessions import sessions_of
-from shared.http.auth import Principal, Role
+from shared.http.auth import Principal, Role, ensure_scope
 from shared.http.dependencies import Audit, AuditedRead, Caller, CorrelationId, Runtime
+from shared.http.scopes import SESSIONS_READ
 from shared.observability.audit import Access
 from shared.refusals import NotAllowed, NotFound
 
@@ -99,7 +100,8 @@ async def therapist_calendar(therapist_id: TherapistId, who: Caller, audit: Audi
 
     With a client whose care with them is over: only the sessions that started before the end.
     """
-    if not who.may_act_for_therapist(therapist_id):
+    ensure_scope(who, SESSIONS_READ)
+    if not who.may_act_for_therapist(therapist_id, SESSIONS_READ):
         raise NotAllowed("only the therapist or an admin may read this calendar")
     await audit.read(resource="therapist_calendar", resource_id=therapist_id)
     return _ics(await _therapist_calendar(therapist_id, ctx))

@@ -24,8 +24,9 @@ from services.scheduling.domain.care import Attendance, Care, Session
 from services.scheduling.domain.events import Actor, Booker
 from services.scheduling.store.therapist_sessions import sessions_of
 from shared.events.common import ID_PATTERN, SessionFormat, TimeZoneName
-from shared.http.auth import Principal, Role
+from shared.http.auth import Principal, Role, ensure_scope
 from shared.http.dependencies import Audit, AuditedRead, Caller
+from shared.http.scopes import SESSIONS_READ, SESSIONS_WRITE
 from shared.refusals import NotAllowed
 
 router = APIRouter(tags=["sessions"])
@@ -147,7 +148,8 @@ async def post_session(body: BookIn, who: Caller, audit: Audit, ctx: Context) ->
     An admin may book outside consent only with an `override_reason`. 409 also when the slot
     is taken or not offered, 422 when too soon or too far.
     """
-    if who.role is Role.clinician or not who.may_act_for_client(body.client_id):
+    ensure_scope(who, SESSIONS_WRITE)
+    if who.role is Role.clinician or not who.may_act_for_client(body.client_id, SESSIONS_WRITE):
         raise NotAllowed("only the client or an admin may book this client's session")
     command = BookSession(
         client_id=body.client_id,
@@ -192,7 +194,7 @@ async def post_cancel(
     """
     session, _ = await session_in_reach(ctx, audit, session_id, acting=True)
     by = CancelledBy(_actor(who))
-    if who.is_privileged and body.on_behalf_of is not None:
+    if who.holds(SESSIONS_WRITE) and body.on_behalf_of is not None:
         by = CancelledBy(body.on_behalf_of)
     return SessionOut.of(await cancel_session(CancelSession(session, by, body.reason), ctx))
 
@@ -234,7 +236,8 @@ async def get_therapist_sessions(
     therapist_id: TherapistId, who: Caller, audit: Audit, ctx: Context
 ) -> TherapistSessionsOut:
     """The therapist's own sessions with every client (with a former client: those before the end)."""
-    if not who.may_act_for_therapist(therapist_id):
+    ensure_scope(who, SESSIONS_READ)
+    if not who.may_act_for_therapist(therapist_id, SESSIONS_READ):
         raise NotAllowed("only the therapist or an admin may list these sessions")
     await audit.read(resource="therapist_sessions", resource_id=therapist_id)
     sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)

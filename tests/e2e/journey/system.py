@@ -37,6 +37,7 @@ from pydantic import SecretStr
 from deploy.local.sinks import MailSink
 from shared.clock import ClockSettings, build_clock, utc_now
 from shared.http.auth import Role, mint_token
+from shared.http.scopes import RECIPIENTS_CONTACT, RECIPIENTS_WRITE
 from shared.ports import Clock
 from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port
@@ -64,13 +65,13 @@ SERVICES = ("intake", "matching", "scheduling", "notifications")
 START_TIMEOUT = 150.0
 
 
-def bearer(subject: str, role: Role) -> dict[str, str]:
-    token = mint_token(AuthSettings(secret=SecretStr(SECRET)), subject=subject, role=role)
+def bearer(subject: str, role: Role, scopes: tuple[str, ...] = ()) -> dict[str, str]:
+    token = mint_token(AuthSettings(secret=SecretStr(SECRET)), subject=subject, role=role, scopes=scopes)
     return {"Authorization": f"Bearer {token}"}
 
 
 ADMIN = bearer("journey-admin", Role.admin)
-SERVICE = bearer("journey-platform", Role.service)
+SERVICE = bearer("journey-platform", Role.service, (RECIPIENTS_CONTACT, RECIPIENTS_WRITE))
 
 
 @dataclass

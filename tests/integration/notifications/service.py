@@ -29,6 +29,8 @@ from deploy.local.sinks import MailSink, ProviderSink
 from services.notifications.app import build_app
 from services.notifications.settings import NotificationsSettings
 from shared.http.auth import Role, mint_token
+from shared.http.scopes import RECIPIENTS_CONTACT, RECIPIENTS_WRITE
+from shared.security.field_encryption import EncryptionSettings, new_key
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
 from tests.support.infrastructure import free_port
@@ -40,12 +42,13 @@ PROVIDER_SECRET = "provider-signing-secret-for-tests"
 ROTA = ["oncall-1", "oncall-2"]
 
 
-def bearer(subject: str, role: Role) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(AUTH, subject=subject, role=role)}"}
+def bearer(subject: str, role: Role, scopes: tuple[str, ...] = ()) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(AUTH, subject=subject, role=role, scopes=scopes)}"}
 
 
 ADMIN = bearer("admin-1", Role.admin)
-SERVICE = bearer("platform-web", Role.service)
+SERVICE = bearer("platform-web", Role.service, (RECIPIENTS_WRITE, RECIPIENTS_CONTACT))
+"""The platform's backend: registers recipients (their contact details) and sets their preferences."""
 
 
 def new_id(prefix: str) -> str:
@@ -153,6 +156,7 @@ async def running_notifications(
         mongo=mongo,
         mongodb_database=database,
         auth=AUTH,
+        encryption=EncryptionSettings(keys=SecretStr(f"k1:{new_key()}"), active_key="k1"),
         consumers_per_topic=1,
         smtp_host="127.0.0.1",
         smtp_port=smtp_port,

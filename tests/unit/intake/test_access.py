@@ -95,7 +95,7 @@ async def test_a_therapist_sees_what_their_care_relationship_allows_and_refusals
     [
         (Principal(CLIENT, Role.client), "own_record"),
         (Principal("ops", Role.admin), "admin"),
-        (Principal("scheduling", Role.service), "service"),
+        (Principal("scheduling", Role.service, frozenset({"intake:read"})), "service"),
     ],
 )
 async def test_the_client_and_privileged_callers_see_the_record_whatever_the_relationships(

@@ -41,8 +41,8 @@ def test_garbage_token_is_refused() -> None:
 def test_clients_act_only_for_themselves_and_clinicians_for_their_own_clients() -> None:
     client = Principal("client-1", Role.client)
     clinician = Principal("therapist-1", Role.clinician)
-    assert client.may_act_for_client("client-1") and not client.may_act_for_client("client-2")
-    assert clinician.may_act_for_client("client-2", treating_therapist_ids=["therapist-1"])
-    assert not clinician.may_act_for_client("client-2", treating_therapist_ids=["therapist-9"])
-    assert Principal("scheduling", Role.service).may_act_for_client("anyone")
-    assert clinician.may_act_for_therapist("therapist-1") and not clinician.may_act_for_therapist("t-2")
+    assert client.may_act_for_client("client-1", "s:w") and not client.may_act_for_client("client-2", "s:w")
+    assert clinician.may_act_for_client("client-2", "s:w", treating_therapist_ids=["therapist-1"])
+    assert not clinician.may_act_for_client("client-2", "s:w", treating_therapist_ids=["therapist-9"])
+    assert clinician.may_act_for_therapist("therapist-1", "s:w")
+    assert not clinician.may_act_for_therapist("t-2", "s:w")

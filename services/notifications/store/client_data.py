@@ -1,0 +1,49 @@
+"""What notifications holds about a client, for their export and erasure (`shared/data_rights.py`).
+
+The client's contact details are sealed with their data key, which erasure destroys;
+their recipient document, in-app inbox and its messages are then deleted. The record of
+what was sent (deliveries: kind, channel, status, times; never an address) and the
+session and check-in reminders' dates are kept, flagged, as is the audit trail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.notifications.context import NotificationsContext
+from shared.data_rights import ClientData, Holding, Retention
+from shared.ports import Documents
+from shared.security.client_keys import ClientKeys
+from shared.security.field_encryption import FieldCipher
+
+COMMUNICATIONS = Retention("record of clinical communications (risk alerts, reminders)", years=6)
+SESSIONS = Retention("session dates: billing and clinical record retention", years=10)
+ACCESS_AUDIT = Retention("audit trail of access to clinical data (HIPAA 164.316(b)(2))", years=6)
+
+
+def client_data(
+    ctx: NotificationsContext,
+    *,
+    keys: ClientKeys,
+    cipher_of: Callable[[], FieldCipher],
+    audit: Documents,
+    erasures: Documents,
+) -> ClientData:
+    stores = ctx.stores
+    return ClientData(
+        service="notifications",
+        holdings=(
+            Holding(stores.recipients, field="_id"),  # opened by the store itself
+            Holding(stores.inboxes, field="_id"),
+            Holding(stores.inbox_entries, field="recipient_id"),
+            Holding(stores.delivery_logs, field="_id"),
+            Holding(stores.deliveries, field="recipient_id", retain=COMMUNICATIONS),
+            Holding(stores.sessions, retain=SESSIONS),
+            Holding(stores.check_ins, retain=SESSIONS),
+            Holding(audit, retain=ACCESS_AUDIT),
+        ),
+        erasures=erasures,
+        clock=ctx.clock,
+        keys=keys,
+        cipher_of=cipher_of,
+    )
