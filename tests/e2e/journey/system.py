@@ -34,6 +34,8 @@ from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
+from deploy.local.kafka_access import grant_service_access_now, revoke_service_access_now
+from deploy.local.launcher import kafka_users
 from deploy.local.sinks import MailSink
 from shared.clock import ClockSettings, build_clock, utc_now
 from shared.http.auth import Role, mint_token
@@ -334,11 +336,15 @@ def running_system(
     smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     groups: dict[str, list[Process]] = {name: [] for name in SERVICES}
+    if infra.kafka_acls:  # each service runs as its own Kafka user, allowed only its own topics
+        grant_service_access_now(kafka)
     try:
         for name in SERVICES:
             for replica in range(replicas):
                 port = free_port()
                 env = _environment(infra, kafka, name, port, databases[name], key) | (extra_env or {})
+                if infra.kafka_acls:
+                    env |= kafka_users.client_environment(name)
                 if name == "notifications":
                     env |= {
                         "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
@@ -368,3 +374,5 @@ def running_system(
                 process.popen.kill()
                 process.popen.wait()
         smtp.stop()
+        if infra.kafka_acls:
+            revoke_service_access_now(kafka)

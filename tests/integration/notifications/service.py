@@ -29,6 +29,7 @@ from deploy.local.sinks import MailSink, ProviderSink
 from services.notifications.app import build_app
 from services.notifications.settings import NotificationsSettings
 from shared.http.auth import Role, mint_token
+from shared.messaging.broker import kafka_connection_options
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
 from tests.support.infrastructure import free_port
@@ -113,7 +114,7 @@ class RunningNotifications:
         """The values published on `name` with record key `key`: read until one came, then `settle` s more."""
         consumer = AIOKafkaConsumer(
             self.kafka.topic(name),
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **kafka_connection_options(self.kafka),
             group_id=f"reader-{uuid.uuid4().hex}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
