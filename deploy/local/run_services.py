@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local.discovery import REPO, InfrastructureError, provide, start_compose
-from deploy.local.kafka_access import grant_service_access_now
 from deploy.local.launcher import kafka_users
 from deploy.local.sinks import DEVELOPMENT_SECRET
+from shared.messaging.kafka_grants import grant_service_access_now
 from shared.settings import KafkaSettings
 
 PORTS = {"intake": 8001, "matching": 8002, "scheduling": 8003, "notifications": 8004}

@@ -7,7 +7,7 @@ Derived from the topic registry, so a new event or subscriber changes the ACLs w
   (`<prefix>carepath-<service>.`, `ServiceSettings.group_id`);
 - it may create those topics (a replica creates what is missing at start), nothing else.
 
-Pure rules: the local broker gets them from `deploy/local/kafka_access.py`, Kubernetes from
+Pure rules: the local broker gets them from `shared/messaging/kafka_grants.py`, Kubernetes from
 the Strimzi `KafkaUser`s in `deploy/k8s/kafka/`, which a test keeps equal to these.
 """
 

@@ -1,7 +1,7 @@
 """The Kafka users of the local broker: a super user for tools and tests, one per service.
 
 Each service authenticates as itself (SASL/SCRAM-SHA-512, DESIGN §8) and may touch only its
-own topics (ACLs: `shared/messaging/acls.py`, applied by `deploy/local/kafka_access.py`).
+own topics (ACLs: `shared/messaging/acls.py`, applied by `shared/messaging/kafka_grants.py`).
 The launcher creates these users when it formats the broker's storage.
 
 The passwords below are published development credentials for a broker that listens on

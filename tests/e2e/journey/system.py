@@ -34,11 +34,11 @@ from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
-from deploy.local.kafka_access import grant_service_access_now, revoke_service_access_now
 from deploy.local.launcher import kafka_users
 from deploy.local.sinks import MailSink
 from shared.clock import ClockSettings, build_clock, utc_now
 from shared.http.auth import Role, mint_token
+from shared.messaging.kafka_grants import grant_service_access_now, revoke_service_access_now
 from shared.ports import Clock
 from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port

@@ -21,9 +21,9 @@ from aiokafka.errors import (
 )
 from pydantic import SecretStr
 
-from deploy.local.kafka_access import grant_service_access, revoke_service_access
 from deploy.local.launcher import kafka_users
 from shared.messaging.broker import kafka_connection_options
+from shared.messaging.kafka_grants import grant_service_access, revoke_service_access
 from shared.settings import KafkaSettings
 from tests.support.infrastructure import Infrastructure
 from tests.support.kafka import drop_topics, isolated

@@ -2,8 +2,12 @@
 
 `make run`, `make demo` and the tests that run services as processes call `grant_service_access`
 as the super user before starting services under their own users (the local launcher's broker
-allows nothing without an ACL). The rules themselves are `shared/messaging/acls.py`. Granting
-is idempotent: Kafka keeps one copy of an ACL created twice.
+allows nothing without an ACL); docker compose runs it once as a one-shot container:
+
+    KAFKA_SASL_USERNAME=admin KAFKA_SASL_PASSWORD=... python -m shared.messaging.kafka_grants
+
+The rules themselves are `shared/messaging/acls.py`; Kubernetes grants them through Strimzi
+`KafkaUser`s instead. Granting is idempotent: Kafka keeps one copy of an ACL created twice.
 
 aiokafka's admin client has no ACL call, so CreateAcls (v1) is sent with its protocol classes.
 """
@@ -46,23 +50,23 @@ IN_FORCE_TIMEOUT_SECONDS = 30.0
 Creation = tuple[int, str, int, str, str, int, int]
 
 
-class _CreateAcls(CreateAclsRequest):
+class _CreateAcls(CreateAclsRequest):  # type: ignore[misc]
     """CreateAcls with many creations in one request (aiokafka's class sends one)."""
 
     def __init__(self, creations: list[Creation]) -> None:
         self._creations = creations
 
-    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:  # type: ignore[override]
+    def build(self, request_struct_class: type[CreateAclsRequest_v1]) -> CreateAclsRequest_v1:
         return request_struct_class(self._creations)
 
 
-class _DeleteAcls(DeleteAclsRequest):
+class _DeleteAcls(DeleteAclsRequest):  # type: ignore[misc]
     """DeleteAcls with many filters in one request (aiokafka's class sends one)."""
 
     def __init__(self, filters: list[tuple[int, str, int, None, None, int, int]]) -> None:
         self._filters = filters
 
-    def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:  # type: ignore[override]
+    def build(self, request_struct_class: type[DeleteAclsRequest_v1]) -> DeleteAclsRequest_v1:
         return request_struct_class(self._filters)
 
 
@@ -175,3 +179,9 @@ def _in_a_thread(call: Callable[[], Coroutine[Any, Any, None]]) -> None:
     worker.join()
     if failure:
         raise failure[0]
+
+
+if __name__ == "__main__":
+    settings = KafkaSettings()
+    asyncio.run(grant_service_access(settings))
+    print(f"kafka: topics exist and every service's ACLs are granted on {settings.bootstrap_servers}")
