@@ -345,4 +345,6 @@ def start_compose() -> Infrastructure:
         f"127.0.0.1:{os.environ.get('KAFKA_HOST_PORT', '9094')}",
         "mongodb://127.0.0.1:27017/?directConnection=true",
         origin="docker compose",
+        # The compose broker has the launcher's users, with the same development passwords.
+        kafka_login={**kafka_users.client_environment(kafka_users.ADMIN), kafka_users.ACLS_VARIABLE: "on"},
     )
