@@ -144,22 +144,22 @@ def scale_matching(stack: Stack, replicas: int) -> None:
         wait_until_ready(READY_TIMEOUT_S)
 
 
+# Run in the kafka container, which authenticates every client: log in as the super user
+# (its password is the container's HEALTHCHECK_PASSWORD), then describe the group in $1.
+DESCRIBE_GROUP = (
+    "printf '%s\\n' security.protocol=SASL_PLAINTEXT sasl.mechanism=SCRAM-SHA-512 "
+    '"sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required '
+    'username=\\"admin\\" password=\\"$HEALTHCHECK_PASSWORD\\";" > /tmp/describe.properties '
+    "&& exec /opt/kafka/bin/kafka-consumer-groups.sh --bootstrap-server localhost:9092 "
+    '--command-config /tmp/describe.properties --describe --members --group "$1"'
+)
+
+
 def wait_until_shared(stack: Stack, group: str, replicas: int, timeout: float) -> str:
     """The group's members with partitions come from `replicas` distinct hosts (containers)."""
     deadline = time.monotonic() + timeout
     while True:
-        described = stack.output(
-            "exec",
-            "-T",
-            "kafka",
-            "/opt/kafka/bin/kafka-consumer-groups.sh",
-            "--bootstrap-server",
-            "localhost:9092",
-            "--describe",
-            "--members",
-            "--group",
-            group,
-        )
+        described = stack.output("exec", "-T", "kafka", "sh", "-c", DESCRIBE_GROUP, "describe", group)
         hosts, members, partitions = members_with_partitions(described)
         if len(hosts) >= replicas:
             return f"{group}: {members} consumers in {len(hosts)} replicas share {partitions} partitions"

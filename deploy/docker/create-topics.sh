@@ -13,6 +13,7 @@
 #   KAFKA_TOPICS_BIN          path of kafka-topics.sh      (default: the apache/kafka image's)
 #   DLQ_RETENTION_MS          how long dead letters stay   (default 30 days)
 #   CREATE_PARALLELISM        topics created at once       (default 4)
+#   KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD   log in with SASL/SCRAM-SHA-512 (the super user)
 set -eu
 
 BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:-kafka:9092}"
@@ -48,11 +49,22 @@ notification-delivered
 notification-failed
 "
 
+# The broker authenticates every client: log in as the super user when one is given.
+LOGIN=""
+if [ -n "${KAFKA_SASL_USERNAME:-}" ]; then
+    LOGIN=/tmp/carepath-admin.properties
+    cat > "$LOGIN" <<PROPERTIES
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${KAFKA_SASL_USERNAME}" password="${KAFKA_SASL_PASSWORD}";
+PROPERTIES
+fi
+
 create_topic() {
     # $1 topic name, then extra arguments for kafka-topics.sh
     topic="$1"
     shift
-    "$TOPICS_BIN" --bootstrap-server "$BOOTSTRAP" --create --if-not-exists \
+    "$TOPICS_BIN" --bootstrap-server "$BOOTSTRAP" ${LOGIN:+--command-config "$LOGIN"} --create --if-not-exists \
         --topic "$topic" --partitions "$PARTITIONS" --replication-factor "$REPLICATION" "$@"
     echo "topic ready: $topic"
 }

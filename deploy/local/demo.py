@@ -63,6 +63,7 @@ from deploy.local.run_services import Layout, existing_services, infrastructure_
 from shared.clock import ClockSettings, build_clock, speed_of
 from shared.http.auth import Role, mint_token
 from shared.http.scopes import RECIPIENTS_CONTACT
+from shared.messaging.broker import kafka_options_at
 from shared.ports import Clock
 from shared.settings import AuthSettings
 
@@ -230,7 +231,7 @@ class Trails:
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
             *(self.prefix + name for name in EVENTS),
-            bootstrap_servers=self.bootstrap,
+            **kafka_options_at(self.bootstrap),
             group_id=f"carepath-demo-{uuid.uuid4().hex[:12]}",  # a fresh group, from the start
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -631,7 +632,7 @@ async def until_ready(
 
 async def drop_topics(bootstrap: str, prefix: str) -> None:
     """The demo's topics (and their dead-letter topics) go; a local broker's heap is finite."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options_at(bootstrap))
     try:
         await admin.start()
         doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]

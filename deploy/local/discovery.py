@@ -25,6 +25,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
+from deploy.local.launcher import kafka_users
+
 REPO = Path(__file__).resolve().parents[2]
 LAUNCHER = ("-m", "deploy.local.launcher")  # after the Python executable, run from REPO
 LAUNCHER_PREFIX = "carepath launcher: "
@@ -43,15 +45,35 @@ class ImagesUnavailable(InfrastructureError):
     """A Docker engine answers, but neither the official images nor local ones are to be had."""
 
 
+KAFKA_LOGIN = (
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+    kafka_users.ACLS_VARIABLE,
+)
+"""How a client logs in to the broker found (the local launcher's has SASL users and ACLs)."""
+
+
 @dataclass
 class Infrastructure:
     kafka_bootstrap_servers: str
     mongodb_uri: str
     origin: str  # "environment", "testcontainers", "docker compose" or "local launcher"
     _stop: list[Callable[[], object]] = field(default_factory=list)
+    kafka_login: dict[str, str] = field(default_factory=dict)
 
     def environment(self) -> dict[str, str]:
-        return {"KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers, "MONGODB_URI": self.mongodb_uri}
+        return {
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap_servers,
+            "MONGODB_URI": self.mongodb_uri,
+            **self.kafka_login,
+        }
+
+    @property
+    def kafka_acls(self) -> bool:
+        """Whether each service has a Kafka user of its own and may touch only its topics."""
+        return self.kafka_login.get(kafka_users.ACLS_VARIABLE) == "on"
 
     def stop(self) -> None:
         """Stop what providing started (nothing for the environment or servers already running)."""
@@ -65,7 +87,8 @@ def provide(
     """The DESIGN §6 order; `on_docker` chooses how Docker is used (default: testcontainers)."""
     kafka, mongo = environ.get("KAFKA_BOOTSTRAP_SERVERS"), environ.get("MONGODB_URI")
     if kafka and mongo:
-        return Infrastructure(kafka, mongo, origin="environment")
+        login = {name: environ[name] for name in KAFKA_LOGIN if environ.get(name)}
+        return Infrastructure(kafka, mongo, origin="environment", kafka_login=login)
     if docker_answers(environ):
         try:
             return (on_docker or start_testcontainers)()
@@ -173,7 +196,11 @@ def start_local_launcher() -> Infrastructure:
     values, started = parse_up_output(run.stdout)
     stops: list[Callable[[], object]] = [partial(run_launcher, "down", *started)] if started else []
     return Infrastructure(
-        values["KAFKA_BOOTSTRAP_SERVERS"], values["MONGODB_URI"], origin="local launcher", _stop=stops
+        values["KAFKA_BOOTSTRAP_SERVERS"],
+        values["MONGODB_URI"],
+        origin="local launcher",
+        _stop=stops,
+        kafka_login={name: values[name] for name in KAFKA_LOGIN if name in values},
     )
 
 
@@ -318,4 +345,6 @@ def start_compose() -> Infrastructure:
         f"127.0.0.1:{os.environ.get('KAFKA_HOST_PORT', '9094')}",
         "mongodb://127.0.0.1:27017/?directConnection=true",
         origin="docker compose",
+        # The compose broker has the launcher's users, with the same development passwords.
+        kafka_login={**kafka_users.client_environment(kafka_users.ADMIN), kafka_users.ACLS_VARIABLE: "on"},
     )

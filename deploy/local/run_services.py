@@ -27,7 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.local.discovery import REPO, InfrastructureError, provide, start_compose
+from deploy.local.launcher import kafka_users
 from deploy.local.sinks import DEVELOPMENT_SECRET
+from shared.messaging.kafka_grants import grant_service_access_now
+from shared.settings import KafkaSettings
 
 PORTS = {"intake": 8001, "matching": 8002, "scheduling": 8003, "notifications": 8004}
 REPLICA_PORT_STEP = 100
@@ -60,6 +63,13 @@ class Layout:
             "NOTIFICATIONS_ON_CALL_ROTA": ",".join(self.on_call_rota),
             "NOTIFICATIONS_PROVIDER_SIGNING_SECRET": DEVELOPMENT_SECRET,  # the sinks verify with it
         }
+
+
+def kafka_settings_of(env: Mapping[str, str]) -> dict[str, str]:
+    """The `KAFKA_*` values of `env` as KafkaSettings fields (the login of the super user)."""
+    return {
+        name.removeprefix("KAFKA_").lower(): value for name, value in env.items() if name.startswith("KAFKA_")
+    }
 
 
 def say(message: str) -> None:
@@ -129,6 +139,10 @@ def start_all(
     """
     base = dict(env)
     children: dict[str, subprocess.Popen[str]] = {}
+    kafka_acls = base.get(kafka_users.ACLS_VARIABLE) == "on"
+    if kafka_acls:  # the broker allows nothing without an ACL: each service its own topics
+        grant_service_access_now(KafkaSettings(**kafka_settings_of(base)))
+        announce("Kafka: each service runs as its own user, allowed only its own topics and groups")
     if "notifications" in services:
         base = {**layout.notifications_env(), **base}
         children["sinks"] = start(
@@ -155,7 +169,11 @@ def start_all(
             children[label] = start(
                 label,
                 [sys.executable, "-m", f"services.{name}"],
-                {**base, f"{name.upper()}_HTTP_PORT": str(port)},
+                {
+                    **base,
+                    **(kafka_users.client_environment(name) if kafka_acls else {}),
+                    f"{name.upper()}_HTTP_PORT": str(port),
+                },
                 log_dir,
             )
             announce(f"{label} on http://127.0.0.1:{port} (OpenAPI docs at http://127.0.0.1:{port}/docs)")

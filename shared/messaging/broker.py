@@ -47,6 +47,12 @@ def kafka_connection_options(kafka: KafkaSettings) -> dict[str, Any]:
     }
 
 
+def kafka_options_at(bootstrap_servers: str) -> dict[str, Any]:
+    """Options for a tool given only an address: the login (`KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`)
+    comes from the environment, as for every service."""
+    return kafka_connection_options(KafkaSettings(bootstrap_servers=bootstrap_servers))
+
+
 def build_broker(
     kafka: KafkaSettings,
     *,

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from shared.security.field_encryption import EncryptionSettings
     from shared.settings import AuthSettings, KafkaSettings
 
-# Secrets committed for development (Makefile, docker-compose.yml, deploy/local/sinks.py).
+# Secrets committed for development (Makefile, docker-compose.yml, deploy/local/sinks.py, the
+# local broker's Kafka users).
 # Anyone can read them, so they protect nothing: with the JWT secret anyone mints an admin
 # token, with the field key anyone decrypts a database dump. Production refuses them by value
 # in every secret setting it checks. tests/unit/shared/test_production_settings.py reads
@@ -40,6 +41,12 @@ PUBLISHED_SECRETS: frozenset[str] = frozenset(
         "carepath-local-development-secret-do-not-use-in-production",  # JWT_SECRET
         "carepath-local-provider-secret-do-not-use-in-production",  # NOTIFICATIONS_PROVIDER_SIGNING_SECRET
         "carepath-local-event-id-secret-do-not-use-in-production",  # CAREPATH_EVENT_ID_SECRET
+        # KAFKA_SASL_PASSWORD of the local broker's users (deploy/local/launcher/kafka_users.py)
+        "carepath-local-kafka-admin-do-not-use-in-production",
+        "carepath-local-kafka-intake-do-not-use-in-production",
+        "carepath-local-kafka-matching-do-not-use-in-production",
+        "carepath-local-kafka-scheduling-do-not-use-in-production",
+        "carepath-local-kafka-notifications-do-not-use-in-production",
     }
 )
 # FIELD_ENCRYPTION_KEYS material (base64, compared decoded, whatever its key id).

@@ -26,6 +26,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.uri_parser import parse_uri
 
+from shared.messaging.broker import kafka_connection_options, kafka_options_at
 from shared.settings import KafkaSettings, MongoSettings, ServiceSettings
 
 PARTITIONS = 6
@@ -62,7 +63,7 @@ class Scope:
     def producer(self) -> AIOKafkaProducer:
         """acks=all and idempotent, like every Carepath producer (DESIGN §4)."""
         return AIOKafkaProducer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **kafka_connection_options(self.kafka),
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
@@ -71,7 +72,7 @@ class Scope:
     async def create_topic(self, name: str, partitions: int = PARTITIONS) -> str:
         """Create `name` (prefix applied) and return the full topic name."""
         topic = self.kafka.topic(name)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.kafka.bootstrap_servers)
+        admin = AIOKafkaAdminClient(**kafka_connection_options(self.kafka))
         await admin.start()
         try:
             await admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
@@ -92,8 +93,8 @@ class Scope:
 
 class KafkaWatch:
     def __init__(self, bootstrap_servers: str) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-        self._consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+        self._admin = AIOKafkaAdminClient(**kafka_options_at(bootstrap_servers))
+        self._consumer = AIOKafkaConsumer(**kafka_options_at(bootstrap_servers))
 
     async def start(self) -> None:
         await self._admin.start()
@@ -170,7 +171,7 @@ async def _best_effort(step: Awaitable[Any], what: str) -> None:
 
 async def delete_topics(bootstrap_servers: str, prefix: str) -> None:
     """Delete every topic whose name starts with `prefix` (this run's topics only)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_options_at(bootstrap_servers))
     await admin.start()
     try:
         doomed = [t for t in await admin.list_topics() if t.startswith(prefix)]

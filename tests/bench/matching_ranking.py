@@ -47,6 +47,7 @@ from services.matching.domain.ranking import rank_directory
 from services.matching.domain.scoring import Scorer
 from services.matching.store.therapists import therapist_from_document
 from shared.events.models import IntakeCompleted
+from shared.messaging.broker import kafka_options_at
 
 SEED = 20_260_302
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -324,7 +325,7 @@ async def intake_to_proposal(
                 await put_therapist(command, matching)
             consumer = AIOKafkaConsumer(
                 kafka.topic("match-proposed"),
-                bootstrap_servers=bootstrap,
+                **kafka_options_at(bootstrap),
                 group_id=f"bench-reader-{tag}",
                 auto_offset_reset="earliest",
                 enable_auto_commit=False,
@@ -381,7 +382,7 @@ async def _collect(consumer: Any, into: dict[str, float], *, timeout: float) -> 
 async def _delete_topics(bootstrap: str, prefix: str) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options_at(bootstrap))
     await admin.start()
     try:
         names = [t for t in await admin.list_topics() if t.startswith(prefix)]

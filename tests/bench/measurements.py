@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
+from shared.messaging.broker import kafka_connection_options
 from shared.messaging.subscriptions import Subscription, group_for
 from shared.runtime import ServiceRuntime
 from shared.storage.documents import Revision
@@ -198,7 +199,7 @@ async def bare_chain(bench: Bench, events: int, *, window: Window | None = None)
         effects = scope.db["effects"]
         consumer = AIOKafkaConsumer(
             topic,
-            bootstrap_servers=scope.kafka.bootstrap_servers,
+            **kafka_connection_options(scope.kafka),
             group_id=f"{scope.kafka.topic_prefix}bare",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

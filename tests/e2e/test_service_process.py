@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
 from shared.http.auth import Role, mint_token
+from shared.messaging.broker import kafka_connection_options
 from shared.messaging.subscriptions import group_for
 from shared.settings import AuthSettings, KafkaSettings
 from shared.storage.documents import public
@@ -88,7 +89,7 @@ def auth_header(role: Role) -> dict[str, str]:
 
 
 async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)

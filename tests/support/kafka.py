@@ -17,6 +17,7 @@ from aiokafka.structs import ConsumerRecord
 
 from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInDue
+from shared.messaging.broker import kafka_connection_options
 from shared.settings import KafkaSettings
 
 
@@ -35,7 +36,7 @@ async def drop_topics(kafka: KafkaSettings) -> None:
     """
     if not kafka.topic_prefix:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
     try:
         await admin.start()
         doomed = [t for t in await admin.list_topics() if t.startswith(kafka.topic_prefix)]
@@ -69,9 +70,7 @@ async def publish_raw(
     records: list[tuple[bytes | None, bytes, dict[str, str]]],
 ) -> None:
     """Publish (key, value, headers) records to a full topic name, confirmed by the broker."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**kafka_connection_options(kafka), acks="all", enable_idempotence=True)
     await producer.start()
     try:
         for key, value, headers in records:
@@ -97,7 +96,7 @@ async def read_records(
     """Read a full topic name from the beginning until `expect` records (then `settle` more seconds)."""
     # A throwaway group: aiokafka's group-less coordinator can leak a CancelledError on stop.
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka.bootstrap_servers,
+        **kafka_connection_options(kafka),
         group_id=f"reader-{uuid.uuid4().hex}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -145,7 +144,7 @@ class TopicRecorder:
         self.records: list[ConsumerRecord[bytes, bytes]] = []
         self._consumer = AIOKafkaConsumer(
             *(kafka.topic(name) for name in events),
-            bootstrap_servers=kafka.bootstrap_servers,
+            **kafka_connection_options(kafka),
             group_id=f"recorder-{uuid.uuid4().hex}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

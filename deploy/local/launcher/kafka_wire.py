@@ -1,4 +1,5 @@
-"""Just enough of the Kafka protocol to prove a broker serves: ApiVersions v0 and Metadata v1-v8.
+"""Just enough of the Kafka protocol to prove a broker serves: ApiVersions v0, a SCRAM-SHA-512
+login (SaslHandshake v1, SaslAuthenticate v1) and Metadata v1-v8.
 
 Pure functions on bytes (the socket round trip is in probes.py), so they are unit-tested
 on hand-built frames. Only non-flexible versions are spoken: request header v1, no tagged
@@ -7,6 +8,9 @@ fields. Every parse failure is a NotReadyError naming what was wrong.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import struct
 
 from deploy.local.launcher.errors import NotReadyError
@@ -99,3 +103,87 @@ def parse_metadata_broker_ids(body: bytes, version: int) -> list[int]:
     except struct.error:
         raise NotReadyError("truncated Kafka Metadata response") from None
     return broker_ids
+
+
+# --- SASL/SCRAM-SHA-512 (RFC 5802), so the probe authenticates like any client -------------
+
+API_SASL_HANDSHAKE = 17
+API_SASL_AUTHENTICATE = 36
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack(">h", len(data)) + data
+
+
+def sasl_handshake_request(correlation_id: int) -> bytes:
+    """SaslHandshake v1: the client will authenticate with SCRAM-SHA-512 frames of SaslAuthenticate."""
+    return encode_request(API_SASL_HANDSHAKE, 1, correlation_id, _string(SCRAM_MECHANISM))
+
+
+def parse_sasl_handshake(body: bytes) -> None:
+    try:
+        (error_code,) = struct.unpack_from(">h", body)
+    except struct.error:
+        raise NotReadyError("truncated Kafka SaslHandshake response") from None
+    if error_code != 0:
+        raise NotReadyError(f"Kafka refused SASL mechanism {SCRAM_MECHANISM} (error code {error_code})")
+
+
+def sasl_authenticate_request(correlation_id: int, auth_bytes: bytes) -> bytes:
+    """SaslAuthenticate v1 carrying one SCRAM message."""
+    return encode_request(
+        API_SASL_AUTHENTICATE, 1, correlation_id, struct.pack(">i", len(auth_bytes)) + auth_bytes
+    )
+
+
+def parse_sasl_authenticate(body: bytes) -> bytes:
+    """The server's SCRAM message; a refused login is a NotReadyError naming Kafka's reason."""
+    try:
+        error_code, message_length = struct.unpack_from(">hh", body)
+        offset = 4 + max(message_length, 0)
+        message = body[4:offset].decode(errors="replace") if message_length > 0 else ""
+        (auth_length,) = struct.unpack_from(">i", body, offset)
+        auth_bytes = body[offset + 4 : offset + 4 + max(auth_length, 0)]
+    except struct.error:
+        raise NotReadyError("truncated Kafka SaslAuthenticate response") from None
+    if error_code != 0:
+        raise NotReadyError(f"Kafka refused the SASL login (error code {error_code}: {message})")
+    return auth_bytes
+
+
+class ScramClient:
+    """The client side of one SCRAM-SHA-512 exchange: first message, final message, server check."""
+
+    def __init__(self, username: str, password: str, nonce: str) -> None:
+        self._password = password.encode()
+        name = username.replace("=", "=3D").replace(",", "=2C")
+        self._first_bare = f"n={name},r={nonce}"
+        self._nonce = nonce
+        self._server_signature = b""
+
+    def first_message(self) -> bytes:
+        return f"n,,{self._first_bare}".encode()
+
+    def final_message(self, server_first: bytes) -> bytes:
+        text = server_first.decode()
+        fields = dict(part.split("=", 1) for part in text.split(","))
+        nonce, salt, iterations = fields.get("r", ""), fields.get("s", ""), fields.get("i", "")
+        if not nonce.startswith(self._nonce) or not salt or not iterations.isdigit():
+            raise NotReadyError("Kafka sent a malformed SCRAM challenge")
+        salted = hashlib.pbkdf2_hmac("sha512", self._password, base64.b64decode(salt), int(iterations))
+        client_key = hmac.digest(salted, b"Client Key", "sha512")
+        without_proof = f"c=biws,r={nonce}"
+        auth_message = f"{self._first_bare},{text},{without_proof}".encode()
+        signature = hmac.digest(hashlib.sha512(client_key).digest(), auth_message, "sha512")
+        proof = bytes(a ^ b for a, b in zip(client_key, signature, strict=True))
+        server_key = hmac.digest(salted, b"Server Key", "sha512")
+        self._server_signature = hmac.digest(server_key, auth_message, "sha512")
+        return f"{without_proof},p={base64.b64encode(proof).decode()}".encode()
+
+    def check_server(self, server_final: bytes) -> None:
+        """The broker proves it knows the password too (it is the broker we meant)."""
+        verifier = server_final.decode().partition("v=")[2]
+        if not hmac.compare_digest(base64.b64decode(verifier or "="), self._server_signature):
+            raise NotReadyError("Kafka's SCRAM server signature does not match")

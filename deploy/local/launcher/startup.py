@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import secrets
+import shutil
 import string
 from pathlib import Path
 
+from deploy.local.launcher import kafka_users
 from deploy.local.launcher.artifacts import run_build_step
 from deploy.local.launcher.layout import KAFKA_SOURCES, Layout
 from deploy.local.launcher.report import say
@@ -24,6 +26,8 @@ def render_server_properties(settings: Settings, layout: Layout) -> Path:
         controller_port=settings.controller_port,
         partitions=settings.partitions,
         log_dirs=layout.data / "kafka",
+        admin_user=kafka_users.ADMIN,
+        admin_password=kafka_users.password_of(kafka_users.ADMIN),
     )
     target = layout.run / "server.properties"
     target.write_text(rendered, encoding="utf-8")
@@ -54,10 +58,24 @@ def kafka_jvm_options(layout: Layout, heap: str) -> list[str]:
     ]
 
 
+SCRAM_MARKER = ".carepath-scram-users"
+"""Written after a format that created the SASL users; storage without it predates them."""
+
+
 def format_kafka_storage(java: str, libs: Path, properties: Path, layout: Layout) -> None:
-    """KRaft needs its log directory formatted with a cluster id once, before the first start."""
-    if (layout.data / "kafka" / "meta.properties").exists():
-        return
+    """KRaft needs its log directory formatted with a cluster id once, before the first start.
+
+    The format also creates the SASL/SCRAM users (kafka_users.py). Storage formatted by an
+    older launcher, without them, holds only development data: it is formatted afresh.
+    """
+    storage = layout.data / "kafka"
+    if (storage / "meta.properties").exists():
+        if (storage / SCRAM_MARKER).exists():
+            return
+        say(
+            f"the Kafka storage in {storage} has no SASL users (an older launcher made it): formatting afresh"
+        )
+        shutil.rmtree(storage)
     cluster_id = new_cluster_id()
     say(f"formatting Kafka storage in {layout.data / 'kafka'} (cluster id {cluster_id})")
     run_build_step(
@@ -74,8 +92,12 @@ def format_kafka_storage(java: str, libs: Path, properties: Path, layout: Layout
             cluster_id,
             "-c",
             str(properties),
+            *kafka_users.scram_arguments(),
         ],
         cwd=layout.run,
+    )
+    (storage / SCRAM_MARKER).write_text(
+        "SCRAM-SHA-512 users: " + " ".join(kafka_users.USERS) + "\n", encoding="utf-8"
     )
 
 

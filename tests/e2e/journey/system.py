@@ -34,10 +34,12 @@ from aiokafka.structs import ConsumerRecord
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
+from deploy.local.launcher import kafka_users
 from deploy.local.sinks import MailSink
 from shared.clock import ClockSettings, build_clock, utc_now
 from shared.http.auth import Role, mint_token
 from shared.http.scopes import RECIPIENTS_CONTACT, RECIPIENTS_WRITE
+from shared.messaging.kafka_grants import grant_service_access_now, revoke_service_access_now
 from shared.ports import Clock
 from shared.settings import AuthSettings, KafkaSettings
 from tests.support.infrastructure import REPO, Infrastructure, free_port
@@ -335,11 +337,15 @@ def running_system(
     smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     groups: dict[str, list[Process]] = {name: [] for name in SERVICES}
+    if infra.kafka_acls:  # each service runs as its own Kafka user, allowed only its own topics
+        grant_service_access_now(kafka)
     try:
         for name in SERVICES:
             for replica in range(replicas):
                 port = free_port()
                 env = _environment(infra, kafka, name, port, databases[name], key) | (extra_env or {})
+                if infra.kafka_acls:
+                    env |= kafka_users.client_environment(name)
                 if name == "notifications":
                     env |= {
                         "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
@@ -369,3 +375,5 @@ def running_system(
                 process.popen.kill()
                 process.popen.wait()
         smtp.stop()
+        if infra.kafka_acls:
+            revoke_service_access_now(kafka)

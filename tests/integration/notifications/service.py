@@ -30,6 +30,7 @@ from services.notifications.app import build_app
 from services.notifications.settings import NotificationsSettings
 from shared.http.auth import Role, mint_token
 from shared.http.scopes import RECIPIENTS_CONTACT, RECIPIENTS_WRITE
+from shared.messaging.broker import kafka_connection_options
 from shared.security.field_encryption import EncryptionSettings, new_key
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
@@ -116,7 +117,7 @@ class RunningNotifications:
         """The values published on `name` with record key `key`: read until one came, then `settle` s more."""
         consumer = AIOKafkaConsumer(
             self.kafka.topic(name),
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **kafka_connection_options(self.kafka),
             group_id=f"reader-{uuid.uuid4().hex}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -36,6 +36,7 @@ from shared.events.common import Candidate, PlanStatus, SessionCadence, WeeklyWi
 from shared.events.envelope import OutgoingEvent
 from shared.events.models import MatchAccepted, MatchProposed, TreatmentPlanUpdated
 from shared.http.auth import Role, mint_token
+from shared.messaging.broker import kafka_connection_options
 from shared.settings import AuthSettings, KafkaSettings, MongoSettings
 from tests.support.fakes import ManualClock
 from tests.support.kafka import event, eventually, publish_events, read_records
@@ -100,7 +101,7 @@ class RunningScheduling:
         The module's tests share one service, so its topics carry other tests' events too.
         """
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.kafka.bootstrap_servers,
+            **kafka_connection_options(self.kafka),
             group_id=f"reader-{uuid.uuid4().hex}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -31,6 +31,7 @@ from shared.events.common import WeeklyWindow
 from shared.events.envelope import OutgoingEvent
 from shared.events.models import TherapistAvailabilityChanged
 from shared.events.registry import EVENTS, EventSpec
+from shared.messaging.broker import kafka_connection_options
 from shared.messaging.dead_letters import DLQ_HEADERS, MAX_RECORD_BYTES
 from shared.messaging.subscriptions import group_for
 from shared.settings import KafkaSettings
@@ -173,7 +174,7 @@ async def _drop(mongo_client: AsyncMongoClient[Any], databases: list[str]) -> No
 
 
 async def send_all(kafka: KafkaSettings) -> list[Sent]:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all", max_request_size=2**21)
+    producer = AIOKafkaProducer(**kafka_connection_options(kafka), acks="all", max_request_size=2**21)
     await producer.start()
     sent: list[Sent] = []
     try:
@@ -218,7 +219,7 @@ async def test_every_consumer_dead_letters_each_hostile_record_with_its_reason_a
     kafka = four_services.kafka
     recorder = TopicRecorder(kafka, [spec.dead_letter_topic for spec in CONSUMED])
     await recorder.start()
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
     await admin.start()
     try:
         sent = await send_all(kafka)

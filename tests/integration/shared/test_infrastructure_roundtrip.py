@@ -10,6 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.messaging.broker import broker_security
 from shared.messaging.topics import ensure_topics
 from shared.observability.audit import Access, AuditLog
 from shared.settings import KafkaSettings
@@ -23,7 +24,9 @@ async def test_keyed_messages_spread_over_partitions_and_keep_per_key_order_in_a
     topic = kafka_settings.topic("roundtrip")
     received: dict[str, list[int]] = defaultdict(list)
     partitions: set[int] = set()
-    broker = KafkaBroker(kafka_settings.bootstrap_servers, enable_idempotence=True)
+    broker = KafkaBroker(
+        kafka_settings.bootstrap_servers, enable_idempotence=True, security=broker_security(kafka_settings)
+    )
 
     @broker.subscriber(topic, group_id=f"{topic}-group", auto_offset_reset="earliest")
     async def on_message(body: dict[str, Any], message: KafkaMessage) -> None:

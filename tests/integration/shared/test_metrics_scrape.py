@@ -31,6 +31,7 @@ from shared.events.models import CheckInDue, MatchDeclined
 from shared.events.registry import spec_for
 from shared.http.app import create_service_app
 from shared.http.request_metrics import RequestMetrics
+from shared.messaging.broker import kafka_connection_options
 from shared.messaging.subscriptions import Subscription, group_for
 from shared.observability.lag import ConsumerLag
 from shared.refusals import NotFound
@@ -161,7 +162,7 @@ async def probe(
 
 
 async def publish_to_partition(kafka: KafkaSettings, partition: int, *events: MatchDeclined) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**kafka_connection_options(kafka), acks="all")
     await producer.start()
     try:
         for data in events:

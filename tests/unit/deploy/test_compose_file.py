@@ -258,10 +258,10 @@ def test_kafka_topics_runs_the_mounted_script_once_kafka_is_healthy() -> None:
 # ------------------------------------------------------------------------ the services
 
 
-def test_service_anchor_waits_for_topics_and_a_healthy_mongodb() -> None:
+def test_service_anchor_waits_for_topics_with_their_acls_and_a_healthy_mongodb() -> None:
     anchor = load_compose()[SERVICE_ANCHOR]
     assert anchor["depends_on"] == {
-        "kafka-topics": {"condition": "service_completed_successfully"},
+        "kafka-access": {"condition": "service_completed_successfully"},
         "mongodb": {"condition": "service_healthy"},
     }
     env = environment_of(anchor)
@@ -290,7 +290,13 @@ def test_service_recipe_in_the_header_gives_a_scalable_service_of_the_right_imag
     assert entry["build"] == {**anchor["build"], "args": {**anchor["build"]["args"], "SERVICE": "scheduling"}}
     assert entry["image"] == "carepath/scheduling:${CAREPATH_TAG:-dev}"
     assert entry["depends_on"] == anchor["depends_on"]
-    assert entry["environment"] == anchor["environment"]
+    assert entry["environment"] == {
+        **anchor["environment"],
+        "KAFKA_SASL_USERNAME": "scheduling",
+        "KAFKA_SASL_PASSWORD": (
+            "${KAFKA_SCHEDULING_PASSWORD:-carepath-local-kafka-scheduling-do-not-use-in-production}"
+        ),
+    }
     assert entry.get("ports") == anchor.get("ports")
     assert "container_name" not in entry
 

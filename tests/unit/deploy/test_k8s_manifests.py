@@ -6,12 +6,16 @@ will; no cluster is needed.
 
 The autoscalers are checked against the code: each service's ScaledObject has one Kafka
 trigger per consumer group its `app.py` subscribes (built here with a recording
-`subscribe`). The alert rules and the dashboard are checked against the metrics the code
-registers: every series they read exists, with the labels they group and select by.
+`subscribe`). Kafka access is checked against `shared/messaging/acls.py`: every listener
+authenticates, and each service's KafkaUser has exactly the ACLs the topic registry gives it;
+its pods and its KEDA triggers log in as that user. The alert rules and the dashboard are
+checked against the metrics the code registers: every series they read exists, with the
+labels they group and select by.
 """
 
 from __future__ import annotations
 
+import copy
 import importlib
 import json
 import re
@@ -27,6 +31,15 @@ from prometheus_client import REGISTRY
 
 from shared.events.registry import EVENTS, EventSpec, dead_letter_topic
 from shared.http.metrics_listener import PORT_OFFSET
+from shared.messaging.acls import (
+    Operation,
+    Pattern,
+    Resource,
+    consumed_topics,
+    principal_of,
+    produced_topics,
+    service_acls,
+)
 from shared.messaging.subscriptions import Subscription, group_for
 from shared.runtime import ServiceRuntime
 from shared.settings import ServiceSettings
@@ -87,6 +100,8 @@ def overlay_mongodb_secret(overlay: dict[str, Any]) -> str:
         if "patch" not in entry:
             continue  # a patch kept in its own file (scaledobject.yaml)
         patch = yaml.safe_load(entry["patch"])
+        if not isinstance(patch, dict):
+            continue  # a JSON patch (a list of operations), e.g. adding a Secret to envFrom
         for container in patch["spec"]["template"]["spec"]["containers"]:
             for env in container.get("env", []):
                 if env["name"] == "MONGODB_URI":
@@ -148,10 +163,216 @@ def test_kafka_cluster_runs_kraft_on_a_three_node_pool() -> None:
     assert set(pool["spec"]["roles"]) == {"controller", "broker"}
 
 
-def test_services_bootstrap_from_the_strimzi_cluster() -> None:
+def test_services_bootstrap_from_the_strimzi_clusters_tls_listener_with_a_scram_login() -> None:
+    settings = base_settings()
+    assert settings["KAFKA_BOOTSTRAP_SERVERS"] == f"{KAFKA_CLUSTER}-kafka-bootstrap:9093"
+    (listener,) = one("Kafka", K8S / "kafka")["spec"]["kafka"]["listeners"]
+    assert settings["KAFKA_BOOTSTRAP_SERVERS"].endswith(f":{listener['port']}")
+    # What production mode requires (shared/security/production.py), and what the listener speaks.
+    assert settings["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert settings["KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    assert listener["authentication"]["type"] == "scram-sha-512"
+    # No login in the shared ConfigMap: each overlay brings its own.
+    assert not {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"} & set(settings)
+
+
+# ------------------------------------------------------------------------ Kafka access
+
+CLUSTER_CA_SECRET = f"{KAFKA_CLUSTER}-cluster-ca-cert"  # Strimzi's, public certificate only
+
+
+def kafka_login_secret(service: str) -> str:
+    return f"carepath-kafka-{service}"
+
+
+def base_settings() -> dict[str, str]:
+    """The shared ConfigMap's literals, as variables."""
     kustomization = yaml.safe_load((K8S / "services/base/kustomization.yaml").read_text())
     literals = kustomization["configMapGenerator"][0]["literals"]
-    assert f"KAFKA_BOOTSTRAP_SERVERS={KAFKA_CLUSTER}-kafka-bootstrap:9092" in literals
+    return dict(literal.split("=", 1) for literal in literals)
+
+
+def kafka_users() -> dict[str, dict[str, Any]]:
+    users = of_kind("KafkaUser", K8S / "kafka")
+    names = [user["metadata"]["name"] for user in users]
+    assert len(names) == len(set(names))
+    return {user["metadata"]["name"]: user for user in users}
+
+
+AclEntry = tuple[str, str, str, str]  # resource type, name, patternType, operation
+
+
+def acl_entries_of(user: dict[str, Any]) -> list[AclEntry]:
+    """A KafkaUser's ACLs, one entry per operation (as Kafka stores them)."""
+    entries = []
+    for acl in user["spec"]["authorization"]["acls"]:
+        resource = acl["resource"]
+        for operation in acl["operations"]:
+            entries.append((resource["type"], resource["name"], resource["patternType"], operation))
+    return entries
+
+
+def expected_acl_entries(service: str) -> set[AclEntry]:
+    return {
+        (rule.resource.value, rule.name, rule.pattern.value, operation.value)
+        for rule in service_acls(service)
+        for operation in rule.operations
+    }
+
+
+def test_no_kafka_listener_accepts_a_client_without_authentication_or_tls() -> None:
+    listeners = one("Kafka", K8S / "kafka")["spec"]["kafka"]["listeners"]
+    assert listeners
+    for listener in listeners:
+        assert listener.get("authentication", {}).get("type") == "scram-sha-512", listener["name"]
+        assert listener["tls"] is True, listener["name"]  # SCRAM hides the password, not the events
+    assert 9092 not in {listener["port"] for listener in listeners}  # the old plain listener
+
+
+def test_kafka_authorizes_every_request_by_acl_with_no_super_users_of_our_own() -> None:
+    kafka = one("Kafka", K8S / "kafka")
+    authorization = kafka["spec"]["kafka"]["authorization"]
+    assert authorization["type"] == "simple"  # StandardAuthorizer in KRaft
+    assert not authorization.get("superUsers")  # Strimzi's own operators only, added by Strimzi
+    assert "allow.everyone.if.no.acl.found" not in kafka["spec"]["kafka"]["config"]
+    assert kafka["spec"]["entityOperator"]["userOperator"] is not None  # turns KafkaUsers into users
+
+
+def test_kafka_users_are_exactly_the_services_in_the_cluster() -> None:
+    users = kafka_users()
+    assert set(users) == set(SERVICES)
+    for user in users.values():
+        assert user["apiVersion"] == "kafka.strimzi.io/v1"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == KAFKA_CLUSTER
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_logs_in_to_kafka_as_itself_with_a_password_from_its_own_secret(service: str) -> None:
+    user = kafka_users()[service]
+    # Strimzi's SCRAM principal is User:<KafkaUser name>, the one acls.py grants to.
+    assert f"User:{user['metadata']['name']}" == principal_of(service)
+    authentication = user["spec"]["authentication"]
+    assert authentication["type"] == "scram-sha-512"
+    assert authentication["password"]["valueFrom"]["secretKeyRef"] == {
+        "name": kafka_login_secret(service),
+        "key": "KAFKA_SASL_PASSWORD",  # the variable the pods read from the same Secret
+    }
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_kafka_user_has_exactly_the_acls_the_topic_registry_gives_it(service: str) -> None:
+    user = kafka_users()[service]
+    assert user["spec"]["authorization"]["type"] == "simple"
+    entries = acl_entries_of(user)
+    assert len(entries) == len(set(entries))  # none twice
+    assert set(entries) == expected_acl_entries(service)
+    for acl in user["spec"]["authorization"]["acls"]:
+        assert acl.get("type", "allow") == "allow" and acl.get("host", "*") == "*"
+
+
+def test_the_acl_comparison_sees_a_service_write_what_it_does_not_produce() -> None:
+    forged = copy.deepcopy(kafka_users()["intake"])
+    forged["spec"]["authorization"]["acls"].append(
+        {
+            "resource": {"type": "topic", "name": "session-booked", "patternType": "literal"},
+            "operations": ["Write"],
+        }
+    )
+    extra = set(acl_entries_of(forged)) - expected_acl_entries("intake")
+    assert extra == {("topic", "session-booked", "literal", "Write")}
+
+
+def test_the_readme_table_of_kafka_access_is_the_topic_registrys() -> None:
+    section = (K8S / "README.md").read_text().split("## Kafka access", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in SERVICES:
+            rows[cells[0]] = [set(re.findall(r"`([^`]+)`", cell)) for cell in cells[1:]]
+    assert set(rows) == set(SERVICES)
+    for service, (writes, reads, groups) in rows.items():
+        granted_groups = {rule.name for rule in service_acls(service) if rule.resource is Resource.group}
+        assert writes == set(produced_topics(service)), service
+        assert reads == set(consumed_topics(service)), service
+        assert groups == granted_groups, service
+
+
+def overlay_env_from_secrets(service: str) -> list[dict[str, Any]]:
+    """The `secretRef`s the overlay's JSON patches append to the container's envFrom."""
+    overlay = yaml.safe_load((K8S / f"services/{service}/kustomization.yaml").read_text())
+    refs = []
+    for entry in overlay["patches"]:
+        operations = yaml.safe_load(entry["patch"]) if "patch" in entry else None
+        if not isinstance(operations, list):
+            continue  # a strategic-merge patch, or one in its own file
+        refs += [
+            operation["value"]["secretRef"]
+            for operation in operations
+            if operation["op"] == "add" and operation["path"].endswith("/envFrom/-")
+        ]
+    return refs
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_overlay_gives_its_pods_their_own_kafka_login_and_no_other(service: str) -> None:
+    logins = [ref for ref in overlay_env_from_secrets(service) if ref["name"].startswith("carepath-kafka-")]
+    # Required: without it a pod would start without a login (and production mode refuse it).
+    assert logins == [{"name": kafka_login_secret(service)}]
+
+
+def test_pods_trust_the_strimzi_cluster_ca_for_the_brokers_certificates() -> None:
+    ca_file = Path(base_settings()["KAFKA_SSL_CAFILE"])
+    pod = one("Deployment", K8S / "services/base")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    (mount,) = [m for m in base_container()["volumeMounts"] if m["mountPath"] == str(ca_file.parent)]
+    assert mount["readOnly"] is True
+    secret = volumes[mount["name"]]["secret"]
+    assert secret["secretName"] == CLUSTER_CA_SECRET
+    assert {"key": "ca.crt", "path": ca_file.name} in secret["items"]
+
+
+def trigger_authentication(service: str) -> dict[str, Any]:
+    return one("TriggerAuthentication", K8S / f"services/{service}")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_keda_kafka_trigger_logs_in_as_its_service_over_tls(service: str) -> None:
+    authentication = trigger_authentication(service)
+    assert authentication["apiVersion"] == "keda.sh/v1alpha1"
+    refs = {ref["parameter"]: (ref["name"], ref["key"]) for ref in authentication["spec"]["secretTargetRef"]}
+    assert refs == {
+        "username": (kafka_login_secret(service), "KAFKA_SASL_USERNAME"),
+        "password": (kafka_login_secret(service), "KAFKA_SASL_PASSWORD"),
+        "ca": (CLUSTER_CA_SECRET, "ca.crt"),
+    }
+    triggers = kafka_triggers(one("ScaledObject", K8S / f"services/{service}"))
+    assert triggers
+    for trigger in triggers:
+        assert trigger["metadata"]["sasl"] == "scram_sha512"
+        assert trigger["metadata"]["tls"] == "enable"
+        assert trigger["authenticationRef"]["name"] == authentication["metadata"]["name"]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_kafka_user_may_read_what_its_keda_triggers_measure(service: str) -> None:
+    """KEDA reads a group's committed offsets and its topic's end offsets as the service."""
+    rules = service_acls(service)
+    for trigger in kafka_triggers(one("ScaledObject", K8S / f"services/{service}")):
+        topic, group = trigger["metadata"]["topic"], trigger["metadata"]["consumerGroup"]
+        assert any(
+            rule.resource is Resource.topic
+            and rule.pattern is Pattern.literal
+            and rule.name == topic
+            and Operation.describe in rule.operations
+            for rule in rules
+        ), topic
+        assert any(
+            rule.resource is Resource.group
+            and rule.pattern is Pattern.prefix
+            and group.startswith(rule.name)
+            and Operation.read in rule.operations  # Read on a group implies Describe
+            for rule in rules
+        ), group
 
 
 # ------------------------------------------------------------------------ MongoDB
@@ -301,7 +522,7 @@ def test_service_and_disruption_budget_select_the_deployment_pods() -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_service_overlay_names_its_image_settings_and_database_user(service: str) -> None:
     overlay = yaml.safe_load((K8S / f"services/{service}/kustomization.yaml").read_text())
-    assert overlay["resources"] == ["../base"]
+    assert overlay["resources"] == ["../base", "triggerauthentication.yaml"]
     assert overlay["nameSuffix"] == f"-{service}"
     assert overlay["labels"][0]["pairs"] == {"app.kubernetes.io/name": service}
     assert overlay["images"][0]["name"] == "carepath-service"
@@ -341,7 +562,7 @@ def kustomize(directory: Path) -> list[dict[str, Any]]:
 def test_service_overlay_builds_into_named_resources_wired_together(service: str) -> None:
     resources = {doc["kind"]: doc for doc in kustomize(K8S / f"services/{service}")}
     name = f"carepath-{service}"
-    for kind in ("Deployment", "Service", "ScaledObject", "PodDisruptionBudget"):
+    for kind in ("Deployment", "Service", "ScaledObject", "TriggerAuthentication", "PodDisruptionBudget"):
         assert resources[kind]["metadata"]["name"] == name, kind
     assert "HorizontalPodAutoscaler" not in resources
     scaled = resources["ScaledObject"]["spec"]
@@ -358,6 +579,18 @@ def test_service_overlay_builds_into_named_resources_wired_together(service: str
     assert container["envFrom"][0]["configMapRef"]["name"] == config_map["metadata"]["name"]
     uri = next(env for env in container["env"] if env["name"] == "MONGODB_URI")
     assert uri["valueFrom"]["secretKeyRef"]["name"] == f"carepath-mongodb-{service}"
+    # Its own Kafka login, the CA it trusts, and KEDA logging in as the same user.
+    secrets = [source["secretRef"]["name"] for source in container["envFrom"] if "secretRef" in source]
+    assert [s for s in secrets if s.startswith("carepath-kafka-")] == [kafka_login_secret(service)]
+    assert config_map["data"]["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert {"ca.crt"} == {
+        item["key"]
+        for volume in pod["spec"]["volumes"]
+        if volume.get("secret", {}).get("secretName") == CLUSTER_CA_SECRET
+        for item in volume["secret"]["items"]
+    }
+    refs = {trigger["authenticationRef"]["name"] for trigger in kafka_triggers(resources["ScaledObject"])}
+    assert refs == {resources["TriggerAuthentication"]["metadata"]["name"]}
 
 
 def test_everything_builds_into_the_carepath_namespace() -> None:
@@ -368,6 +601,7 @@ def test_everything_builds_into_the_carepath_namespace() -> None:
     assert kinds.count("Deployment") == kinds.count("ScaledObject") == len(SERVICES)
     assert kinds.count("HorizontalPodAutoscaler") == 0
     assert kinds.count("KafkaTopic") == 2 * len(EVENT_TOPICS)
+    assert kinds.count("KafkaUser") == kinds.count("TriggerAuthentication") == len(SERVICES)
     assert kinds.count("ServiceMonitor") == kinds.count("PrometheusRule") == 1
     (dashboard_map,) = [
         doc

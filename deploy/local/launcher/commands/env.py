@@ -1,7 +1,8 @@
-"""`env`: the addresses clients need, as KEY=VALUE lines (also written to run/infra.env by `up`)."""
+"""`env`: addresses and the Kafka login clients need, as KEY=VALUE lines (also run/infra.env)."""
 
 from __future__ import annotations
 
+from deploy.local.launcher import kafka_users
 from deploy.local.launcher.errors import EXIT_OK
 from deploy.local.launcher.settings import Settings
 
@@ -9,10 +10,14 @@ from deploy.local.launcher.settings import Settings
 def env_lines(settings: Settings, export: bool = False) -> str:
     """Valid for `source`, `set -a`, dotenv loaders and docker --env-file alike."""
     prefix = "export " if export else ""
-    return (
-        f"{prefix}KAFKA_BOOTSTRAP_SERVERS={settings.kafka_bootstrap}\n"
-        f"{prefix}MONGODB_URI={settings.mongodb_uri}\n"
-    )
+    values = {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap,
+        "MONGODB_URI": settings.mongodb_uri,
+        # Tools and tests log in as the super user; services get their own users (kafka_users.py).
+        **kafka_users.client_environment(kafka_users.ADMIN),
+        kafka_users.ACLS_VARIABLE: "on",
+    }
+    return "".join(f"{prefix}{name}={value}\n" for name, value in values.items())
 
 
 def write_env_file(settings: Settings) -> None:
