@@ -82,8 +82,8 @@ down: ## Stop exactly what `make up` started
 status: ## Show what the local launcher runs
 	$(LAUNCHER) status
 
-token: install ## Mint a local JWT: make token ROLE=clinician SUBJECT=therapist-1
-	@$(PY) -m shared.http.mint_token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),local-admin)
+token: install ## Mint a local JWT: make token ROLE=clinician SUBJECT=therapist-1 (ROLE=service SCOPE="intake:read ...")
+	@$(PY) -m shared.http.mint_token --role $(or $(ROLE),admin) --subject $(or $(SUBJECT),local-admin) $(if $(SCOPE),--scope "$(SCOPE)")
 
 docs: install ## Export each service's OpenAPI and AsyncAPI documents to services/<name>/docs/
 	$(PY) -m shared.http.api_docs $(notdir $(patsubst %/app.py,%,$(wildcard services/*/app.py)))

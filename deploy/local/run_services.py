@@ -55,12 +55,14 @@ class Layout:
         return self.sink_dir / "mail"
 
     def notifications_env(self) -> dict[str, str]:
-        """Where notifications sends locally: the sinks, and a two-person on-call rota."""
+        """Where notifications sends locally: the sinks, and a two-person on-call rota (intake's too)."""
         return {
             "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
             "NOTIFICATIONS_SMTP_PORT": str(self.smtp_port),
             "NOTIFICATIONS_PROVIDER_WEBHOOK_URL": f"http://127.0.0.1:{self.provider_port}/messages",
             "NOTIFICATIONS_ON_CALL_ROTA": ",".join(self.on_call_rota),
+            # The same clinicians may break the glass on a paged client's record in intake.
+            "INTAKE_ON_CALL_ROTA": ",".join(self.on_call_rota),
             "NOTIFICATIONS_PROVIDER_SIGNING_SECRET": DEVELOPMENT_SECRET,  # the sinks verify with it
         }
 

@@ -346,6 +346,8 @@ def running_system(
                 env = _environment(infra, kafka, name, port, databases[name], key) | (extra_env or {})
                 if infra.kafka_acls:
                     env |= kafka_users.client_environment(name)
+                if name == "intake":
+                    env["INTAKE_ON_CALL_ROTA"] = ",".join(rota)
                 if name == "notifications":
                     env |= {
                         "NOTIFICATIONS_SMTP_HOST": "127.0.0.1",
