@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -206,11 +207,16 @@ def fake_kafka_topics(tmp_path: Path) -> tuple[Path, Path]:
     return fake, calls
 
 
+def without_kafka_login(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment without the test run's own Kafka login (the script would use it)."""
+    return {name: value for name, value in environ.items() if not name.startswith("KAFKA_SASL_")}
+
+
 def run_create_topics(fake: Path, **env: str) -> subprocess.CompletedProcess[str]:
     assert shutil.which("sh"), "needs a POSIX sh"
     return subprocess.run(
         ["sh", str(CREATE_TOPICS)],
-        env={**os.environ, "KAFKA_TOPICS_BIN": str(fake), **env},
+        env={**without_kafka_login(os.environ), "KAFKA_TOPICS_BIN": str(fake), **env},
         capture_output=True,
         text=True,
         timeout=60,
