@@ -18,6 +18,10 @@ from enum import StrEnum
 
 from shared.events.registry import EVENTS, dead_letter_topic
 
+REPLAY_USER = "dlq-replay"
+"""The operator's principal for `python -m shared.messaging.replay` (docs/RUNBOOK.md)."""
+REPLAY_GROUP = "carepath-dlq-replay"  # shared/messaging/replay.py's consumer group
+
 
 class Resource(StrEnum):
     topic = "topic"
@@ -49,6 +53,8 @@ class AclRule:
 
 PRODUCE = (Operation.write, Operation.describe, Operation.create)
 CONSUME = (Operation.read, Operation.describe, Operation.create)
+READ = (Operation.read, Operation.describe)
+WRITE = (Operation.write, Operation.describe)
 
 
 def principal_of(service: str) -> str:
@@ -79,4 +85,29 @@ def service_acls(service: str, *, topic_prefix: str = "") -> list[AclRule]:
     if consumed_topics(service):
         group = f"{topic_prefix}carepath-{service}."
         rules.append(AclRule(principal, Resource.group, group, Pattern.prefix, (Operation.read,)))
+    return rules
+
+
+def replay_acls(*, topic_prefix: str = "") -> list[AclRule]:
+    """What the dead-letter replay may do: read every `.dlq`, write the topic each came from.
+
+    An operator's tool, run by hand after a fix: it republishes a dead letter unchanged, so
+    its `ce_source` is still the producer's and consumers accept it as before.
+    """
+    principal = principal_of(REPLAY_USER)
+    rules = [
+        AclRule(
+            principal, Resource.topic, f"{topic_prefix}{dead_letter_topic(spec.name)}", Pattern.literal, READ
+        )
+        for spec in EVENTS
+    ]
+    rules += [
+        AclRule(principal, Resource.topic, f"{topic_prefix}{spec.name}", Pattern.literal, WRITE)
+        for spec in EVENTS
+    ]
+    rules.append(
+        AclRule(
+            principal, Resource.group, f"{topic_prefix}{REPLAY_GROUP}", Pattern.literal, (Operation.read,)
+        )
+    )
     return rules

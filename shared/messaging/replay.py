@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.events.registry import dead_letter_topic
+from shared.messaging.acls import REPLAY_GROUP
 from shared.messaging.broker import kafka_connection_options
 from shared.messaging.dead_letters import DLQ_HEADERS
 from shared.settings import KafkaSettings
-
-REPLAY_GROUP = "carepath-dlq-replay"
 
 
 @dataclass(frozen=True, slots=True)

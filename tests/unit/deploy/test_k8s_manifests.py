@@ -32,12 +32,14 @@ from prometheus_client import REGISTRY
 from shared.events.registry import EVENTS, EventSpec, dead_letter_topic
 from shared.http.metrics_listener import PORT_OFFSET
 from shared.messaging.acls import (
+    REPLAY_USER,
     Operation,
     Pattern,
     Resource,
     consumed_topics,
     principal_of,
     produced_topics,
+    replay_acls,
     service_acls,
 )
 from shared.messaging.subscriptions import Subscription, group_for
@@ -238,9 +240,9 @@ def test_kafka_authorizes_every_request_by_acl_with_no_super_users_of_our_own() 
     assert kafka["spec"]["entityOperator"]["userOperator"] is not None  # turns KafkaUsers into users
 
 
-def test_kafka_users_are_exactly_the_services_in_the_cluster() -> None:
+def test_kafka_users_are_exactly_the_services_and_the_dead_letter_replay_in_the_cluster() -> None:
     users = kafka_users()
-    assert set(users) == set(SERVICES)
+    assert set(users) == {*SERVICES, REPLAY_USER}
     for user in users.values():
         assert user["apiVersion"] == "kafka.strimzi.io/v1"
         assert user["metadata"]["labels"]["strimzi.io/cluster"] == KAFKA_CLUSTER
@@ -601,7 +603,8 @@ def test_everything_builds_into_the_carepath_namespace() -> None:
     assert kinds.count("Deployment") == kinds.count("ScaledObject") == len(SERVICES)
     assert kinds.count("HorizontalPodAutoscaler") == 0
     assert kinds.count("KafkaTopic") == 2 * len(EVENT_TOPICS)
-    assert kinds.count("KafkaUser") == kinds.count("TriggerAuthentication") == len(SERVICES)
+    assert kinds.count("TriggerAuthentication") == len(SERVICES)
+    assert kinds.count("KafkaUser") == len(SERVICES) + 1  # and the dead-letter replay
     assert kinds.count("ServiceMonitor") == kinds.count("PrometheusRule") == 1
     (dashboard_map,) = [
         doc
@@ -763,3 +766,20 @@ def test_every_dashboard_query_reads_exposed_series() -> None:
             assert promql_problems(target["expr"]) == [], (panel["title"], target["expr"])
     ids = [panel["id"] for panel in dashboard()["panels"]]
     assert len(ids) == len(set(ids))
+
+
+def test_the_dead_letter_replay_user_reads_dead_letters_and_writes_back_only_what_it_replays() -> None:
+    user = kafka_users()[REPLAY_USER]
+    assert user["spec"]["authentication"]["password"]["valueFrom"]["secretKeyRef"] == {
+        "name": kafka_login_secret(REPLAY_USER),
+        "key": "KAFKA_SASL_PASSWORD",
+    }
+    expected = {
+        (rule.resource.value, rule.name, rule.pattern.value, operation.value)
+        for rule in replay_acls()
+        for operation in rule.operations
+    }
+    entries = acl_entries_of(user)
+    assert len(entries) == len(set(entries))
+    assert set(entries) == expected
+    assert not any(op in ("Create", "Delete", "Alter") for *_, op in entries)
