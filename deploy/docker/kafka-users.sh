@@ -19,7 +19,13 @@ node.id=1
 controller.quorum.voters=1@kafka:9093
 controller.listener.names=CONTROLLER
 listeners=SASL_PLAINTEXT://:9092,CONTROLLER://:9093
+advertised.listeners=SASL_PLAINTEXT://kafka:9092
+inter.broker.listener.name=SASL_PLAINTEXT
 listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
 log.dirs=${KAFKA_LOG_DIRS}
 PROPERTIES
 
@@ -29,4 +35,4 @@ PROPERTIES
     --add-scram "SCRAM-SHA-512=[name=matching,password=${KAFKA_MATCHING_PASSWORD}]" \
     --add-scram "SCRAM-SHA-512=[name=scheduling,password=${KAFKA_SCHEDULING_PASSWORD}]" \
     --add-scram "SCRAM-SHA-512=[name=notifications,password=${KAFKA_NOTIFICATIONS_PASSWORD}]"
-echo "kafka storage formatted with its users (admin, intake, matching, scheduling, notifications)"
+echo "kafka storage ready, with its users (admin, intake, matching, scheduling, notifications)"

@@ -22,7 +22,7 @@ MATCHES_READ = "matches:read"
 MATCHES_WRITE = "matches:write"
 """Accept, decline and switch for a client (matching)."""
 THERAPISTS_READ = "therapists:read"
-"""Read and list the therapist directory (matching)."""
+"""Read and list the therapist directory (matching), therapists' availability and free slots (scheduling)."""
 SESSIONS_READ = "sessions:read"
 """Read clients' sessions and therapists' session lists and calendars (scheduling)."""
 SESSIONS_WRITE = "sessions:write"
@@ -40,7 +40,7 @@ CATALOGUE: dict[str, str] = {
     PLANS_WRITE: "write treatment plan versions for the therapist in care",
     MATCHES_READ: "read clients' proposals",
     MATCHES_WRITE: "accept, decline and switch for a client",
-    THERAPISTS_READ: "read and list the therapist directory",
+    THERAPISTS_READ: "read and list the therapist directory, therapists' availability and free slots",
     SESSIONS_READ: "read clients' sessions and therapists' session lists and calendars",
     SESSIONS_WRITE: "book, move and cancel sessions and record attendance",
     AVAILABILITY_WRITE: "set a therapist's weekly availability",

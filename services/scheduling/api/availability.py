@@ -1,4 +1,8 @@
-"""Availability and free slots: `/v1/therapists/{id}/availability`, `/v1/therapists/{id}/slots`."""
+"""Availability and free slots: `/v1/therapists/{id}/availability`, `/v1/therapists/{id}/slots`.
+
+Reading them is open to every person signed in (a client books from the slots); a service
+needs `therapists:read`, as for matching's directory, which shows the same availability.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
 from shared.http.auth import ensure_scope
 from shared.http.dependencies import Caller, CorrelationId
-from shared.http.scopes import AVAILABILITY_WRITE
+from shared.http.scopes import AVAILABILITY_WRITE, THERAPISTS_READ
 from shared.refusals import FieldProblem, Invalid, NotAllowed, NotFound
 
 router = APIRouter(tags=["availability"])
@@ -114,6 +118,7 @@ async def put_availability(
 
 @router.get("/therapists/{therapist_id}/availability", response_model=AvailabilityOut)
 async def get_availability(therapist_id: TherapistId, who: Caller, ctx: Context) -> AvailabilityOut:
+    ensure_scope(who, THERAPISTS_READ)
     document = await ctx.stores.therapists.get(therapist_id)
     if document is None:
         raise _unpublished(therapist_id)
@@ -133,6 +138,7 @@ async def get_slots(
     ] = None,
 ) -> SlotsOut:
     """Free slots starting in [from, to): offered, not booked, past the notice, within the horizon."""
+    ensure_scope(who, THERAPISTS_READ)
     availability = await availability_of(ctx.stores.therapists, therapist_id)
     if availability is None:
         raise _unpublished(therapist_id)
