@@ -328,6 +328,7 @@ def running_system(
 ) -> Iterator[System]:
     """The four services (`replicas` processes each) on `infra`, until the block ends (then killed)."""
     run = uuid.uuid4().hex[:10]
+    logs.mkdir(parents=True, exist_ok=True)
     kafka = isolated(infra.kafka_bootstrap_servers)
     databases = {service: f"test_{database_prefix}_{service}_{run}" for service in SERVICES}
     rota = [f"oncall-{run}-1", f"oncall-{run}-2"]
