@@ -65,7 +65,7 @@ CALLERS: Final = tuple(Caller)
 
 @dataclass(frozen=True)
 class Row:
-    """One route and what each caller gets; the three token-less callers get 401 unless it is public."""
+    """One route and what each caller gets; no token, a forged or an expired one: 401."""
 
     method: str
     template: str
@@ -77,12 +77,18 @@ class Row:
     admin: Expected
     scope: str | None
     """What a service needs here; None when no scope opens the route."""
-    of: str = "client"
-    """Whose record the owner's token is for: a key of the seeded `people`."""
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.method, self.template)
+
+    @property
+    def owned_by(self) -> str:
+        """Whose route it is (a key of `people`): the therapist or recipient it names, else the client."""
+        for kind in ("therapist", "recipient"):
+            if "{" + kind + "_id}" in self.template:
+                return kind
+        return "client"
 
     def expected(self, caller: Caller) -> Expected:
         if caller in (Caller.anonymous, Caller.forged, Caller.expired):
@@ -138,7 +144,9 @@ class Tokens:
         self._stranger = stranger
 
     def _bearer(self, subject: str, role: Role, scopes: Iterable[str] = ()) -> dict[str, str]:
-        return {"Authorization": f"Bearer {mint_token(self._auth, subject=subject, role=role, scopes=scopes)}"}
+        return {
+            "Authorization": f"Bearer {mint_token(self._auth, subject=subject, role=role, scopes=scopes)}"
+        }
 
     def headers(self, caller: Caller, row: Row | Public) -> dict[str, str]:
         match caller:
@@ -152,7 +160,7 @@ class Tokens:
                 token = mint_token(self._auth, subject="admin-1", role=Role.admin, now=long_ago)
                 return {"Authorization": f"Bearer {token}"}
             case Caller.owner:
-                person = self._people[row.of] if isinstance(row, Row) else next(iter(self._people.values()))
+                person = self._people[row.owned_by if isinstance(row, Row) else "client"]
                 return self._bearer(person.subject, person.role)
             case Caller.other_client:
                 return self._bearer(self._other_client, Role.client)
@@ -238,7 +246,6 @@ async def walk(
             json = body(plain) if body is not None else None
             answer = await http.request(row.method, path, json=json, headers=tokens.headers(caller, row))
             tally.checks += 1
-            print("DBG", caller.value, row.method, path, answer.status_code, answer.text[:200] if answer.status_code == 409 else "")
             if (why := _judged(caller, row, expected, answer)) is not None:
                 tally.unexpected.append(
                     f"{row.method} {row.template} as {caller.value}: {answer.status_code}, {why}: "

@@ -39,30 +39,32 @@ from tests.unit.intake.samples import complete_sections
 
 PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
 
-I, C, T = "/v1/intakes/{intake_id}", "/v1/clients/{client_id}", "/v1/clients/{client_id}/treatment-plan"
+IN, C, T = "/v1/intakes/{intake_id}", "/v1/clients/{client_id}", "/v1/clients/{client_id}/treatment-plan"
+
+A = "/v1/admin/clients/{client_id}"
 
 # fmt: off
 MATRIX = [
-    #   method   route template                       owner  other  clin.  svc-   svc+   admin  scope
-    Row("POST",  "/v1/intakes",                        OK,    404,   404,   403,   OK,    OK,    INTAKE_WRITE),
-    Row("GET",   I,                                    OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("PATCH", I,                                    OK,    404,   404,   403,   OK,    OK,    INTAKE_WRITE),
-    Row("POST",  f"{I}/submit",                        OK,    404,   404,   403,   OK,    OK,    INTAKE_WRITE),
-    Row("GET",   f"{I}/fhir",                          OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("GET",   f"{C}/intakes",                       OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("GET",   f"{C}/referral",                      OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("PUT",   T,                                    403,   403,   404,   403,   OK,    OK,    PLANS_WRITE),
-    Row("GET",   T,                                    OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("GET",   f"{T}/draft",                         403,   403,   404,   403,   OK,    OK,    PLANS_WRITE),
-    Row("GET",   f"{T}/versions",                      OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("GET",   f"{T}/versions/{{version}}",          OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("POST",  f"{T}/acknowledgement",               OK,    404,   403,   403,   403,   403,   None),
-    Row("GET",   f"{C}/check-ins",                     OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("GET",   "/v1/check-ins/{check_in_id}",        OK,    404,   404,   403,   OK,    OK,    INTAKE_READ),
-    Row("POST",  "/v1/check-ins/{check_in_id}/responses", OK, 404,   404,   403,   OK,    OK,    INTAKE_WRITE),
-    Row("POST",  f"{C}/break-glass",                   403,   403,   404,   403,   403,   403,   None),
-    Row("GET",   "/v1/admin/clients/{client_id}/export", 403, 403,   403,   403,   403,   OK,    None),
-    Row("POST",  "/v1/admin/clients/{client_id}/erasure", 403, 403,  403,   403,   403,   OK,    None),  # last
+    #   method   route template                           owner other clin. svc- svc+ admin scope
+    Row("POST",  "/v1/intakes",                           OK,  404, 404, 403, OK,  OK,  INTAKE_WRITE),
+    Row("GET",   IN,                                      OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("PATCH", IN,                                      OK,  404, 404, 403, OK,  OK,  INTAKE_WRITE),
+    Row("POST",  f"{IN}/submit",                          OK,  404, 404, 403, OK,  OK,  INTAKE_WRITE),
+    Row("GET",   f"{IN}/fhir",                            OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("GET",   f"{C}/intakes",                          OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("GET",   f"{C}/referral",                         OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("PUT",   T,                                       403, 403, 404, 403, OK,  OK,  PLANS_WRITE),
+    Row("GET",   T,                                       OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("GET",   f"{T}/draft",                            403, 403, 404, 403, OK,  OK,  PLANS_WRITE),
+    Row("GET",   f"{T}/versions",                         OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("GET",   f"{T}/versions/{{version}}",             OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("POST",  f"{T}/acknowledgement",                  OK,  404, 403, 403, 403, 403, None),
+    Row("GET",   f"{C}/check-ins",                        OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("GET",   "/v1/check-ins/{check_in_id}",           OK,  404, 404, 403, OK,  OK,  INTAKE_READ),
+    Row("POST",  "/v1/check-ins/{check_in_id}/responses", OK,  404, 404, 403, OK,  OK,  INTAKE_WRITE),
+    Row("POST",  f"{C}/break-glass",                      403, 403, 404, 403, 403, 403, None),
+    Row("GET",   f"{A}/export",                           403, 403, 403, 403, 403, OK,  None),
+    Row("POST",  f"{A}/erasure",                          403, 403, 403, 403, 403, OK,  None),  # last
 ]
 # fmt: on
 # Break-glass is the on-call clinician's alone (this clinician is on no rota: the 404 of its refusal);
@@ -77,7 +79,7 @@ PLAN: dict[str, Any] = {
 
 BODIES = {
     ("POST", "/v1/intakes"): lambda ids: {"client_id": ids["client_id"]},
-    ("PATCH", I): lambda ids: {"concerns": ["anxiety"]},
+    ("PATCH", IN): lambda ids: {"concerns": ["anxiety"]},
     ("PUT", T): lambda ids: PLAN,  # the current plan again: nothing changes for the rows after it
     ("POST", f"{T}/acknowledgement"): lambda ids: {"version": 1},
     ("POST", "/v1/check-ins/{check_in_id}/responses"): lambda ids: {
@@ -86,7 +88,7 @@ BODIES = {
         "goal_progress": [{"goal": "calmer", "score": 6}],
     },
     ("POST", f"{C}/break-glass"): lambda ids: {"reason": "paged for high risk; no answer on the phone"},
-    ("POST", "/v1/admin/clients/{client_id}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
+    ("POST", f"{A}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
 }
 
 TALLY = MatrixTally("intake")
@@ -148,7 +150,7 @@ async def test_every_route_answers_each_caller_as_its_matrix_row_says(
         intake.http,
         [*PUBLIC, *MATRIX],
         ids=ids,
-        ids_for={("PATCH", I): {"intake_id": seeded.draft_id}},
+        ids_for={("PATCH", IN): {"intake_id": seeded.draft_id}},
         bodies=BODIES,
         tokens=tokens,
         tally=TALLY,

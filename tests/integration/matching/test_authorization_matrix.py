@@ -42,20 +42,21 @@ PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
 
 TH, M = "/v1/therapists/{therapist_id}", "/v1/matches/{match_id}"
 
+A = "/v1/admin/clients/{client_id}"
+
 # fmt: off
 MATRIX = [
-    #   method  route template                     owner  other  clin.  svc-   svc+   admin  scope
-    Row("PUT",  TH,                                 403,   403,   403,   403,   403,   OK,    None, of="therapist"),
-    Row("GET",  TH,                                 OK,    403,   403,   403,   OK,    OK,    THERAPISTS_READ,
-        of="therapist"),
-    Row("GET",  "/v1/therapists",                   NA,    403,   403,   403,   OK,    OK,    THERAPISTS_READ),
-    Row("GET",  "/v1/clients/{client_id}/matches",  OK,    404,   404,   403,   OK,    OK,    MATCHES_READ),
-    Row("GET",  M,                                  OK,    404,   404,   403,   OK,    OK,    MATCHES_READ),
-    Row("POST", f"{M}/accept",                      OK,    404,   403,   403,   OK,    OK,    MATCHES_WRITE),
-    Row("POST", f"{M}/decline",                     OK,    404,   403,   403,   OK,    OK,    MATCHES_WRITE),
-    Row("POST", "/v1/clients/{client_id}/switch",   OK,    404,   403,   403,   OK,    OK,    MATCHES_WRITE),
-    Row("GET",  "/v1/admin/clients/{client_id}/export", 403, 403, 403,   403,   403,   OK,    None),
-    Row("POST", "/v1/admin/clients/{client_id}/erasure", 403, 403, 403,  403,   403,   OK,    None),  # last
+    #   method  route template                     owner other clin. svc- svc+ admin scope
+    Row("PUT",  TH,                                403, 403, 403, 403, 403, OK, None),
+    Row("GET",  TH,                                OK,  403, 403, 403, OK,  OK, THERAPISTS_READ),
+    Row("GET",  "/v1/therapists",                  NA,  403, 403, 403, OK,  OK, THERAPISTS_READ),
+    Row("GET",  "/v1/clients/{client_id}/matches", OK,  404, 404, 403, OK,  OK, MATCHES_READ),
+    Row("GET",  M,                                 OK,  404, 404, 403, OK,  OK, MATCHES_READ),
+    Row("POST", f"{M}/accept",                     OK,  404, 403, 403, OK,  OK, MATCHES_WRITE),
+    Row("POST", f"{M}/decline",                    OK,  404, 403, 403, OK,  OK, MATCHES_WRITE),
+    Row("POST", "/v1/clients/{client_id}/switch",  OK,  404, 403, 403, OK,  OK, MATCHES_WRITE),
+    Row("GET",  f"{A}/export",                     403, 403, 403, 403, 403, OK, None),
+    Row("POST", f"{A}/erasure",                    403, 403, 403, 403, 403, OK, None),  # last
 ]
 # fmt: on
 
@@ -99,7 +100,7 @@ async def test_every_route_answers_each_caller_as_its_matrix_row_says(
     ids = {"client_id": seeded.client_id, "therapist_id": seeded.therapist_id, "match_id": seeded.match_id}
     bodies = {
         ("PUT", TH): lambda ids: seeded.profile,  # the profile as it is: the rows after it see the same
-        ("POST", "/v1/admin/clients/{client_id}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
+        ("POST", f"{A}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
     }
     await walk(matching.http, [*PUBLIC, *MATRIX], ids=ids, bodies=bodies, tokens=tokens, tally=TALLY)
     assert TALLY.unexpected == [], "\n".join(TALLY.unexpected)

@@ -32,19 +32,22 @@ from tests.unit.notifications import samples
 PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
 
 R = "/v1/recipients/{recipient_id}"
+N = f"{R}/notifications"
+
+A = "/v1/admin/clients/{client_id}"
 
 # fmt: off
 MATRIX = [
-    #   method  route template                            owner  other  clin.  svc-   svc+   admin  scope
-    Row("PUT",  R,                                         OK,    403,   403,   403,   OK,    OK,    RECIPIENTS_CONTACT),
-    Row("GET",  R,                                         OK,    403,   403,   403,   403,   OK,    None),
-    Row("PUT",  f"{R}/preferences",                        OK,    403,   403,   403,   OK,    OK,    RECIPIENTS_WRITE),
-    Row("GET",  f"{R}/preferences",                        OK,    403,   403,   403,   OK,    OK,    RECIPIENTS_WRITE),
-    Row("GET",  f"{R}/notifications",                      OK,    403,   403,   403,   OK,    OK,    RECIPIENTS_WRITE),
-    Row("POST", f"{R}/notifications/{{notification_id}}/read", OK, 403,  403,   403,   OK,    OK,    RECIPIENTS_WRITE),
-    Row("GET",  f"{R}/deliveries",                         OK,    403,   403,   403,   OK,    OK,    RECIPIENTS_WRITE),
-    Row("GET",  "/v1/admin/clients/{client_id}/export",    403,   403,   403,   403,   403,   OK,    None),
-    Row("POST", "/v1/admin/clients/{client_id}/erasure",   403,   403,   403,   403,   403,   OK,    None),  # last
+    #   method  route template                   owner other clin. svc- svc+ admin scope
+    Row("PUT",  R,                               OK,  403, 403, 403, OK,  OK, RECIPIENTS_CONTACT),
+    Row("GET",  R,                               OK,  403, 403, 403, 403, OK, None),
+    Row("PUT",  f"{R}/preferences",              OK,  403, 403, 403, OK,  OK, RECIPIENTS_WRITE),
+    Row("GET",  f"{R}/preferences",              OK,  403, 403, 403, OK,  OK, RECIPIENTS_WRITE),
+    Row("GET",  N,                               OK,  403, 403, 403, OK,  OK, RECIPIENTS_WRITE),
+    Row("POST", f"{N}/{{notification_id}}/read", OK,  403, 403, 403, OK,  OK, RECIPIENTS_WRITE),
+    Row("GET",  f"{R}/deliveries",               OK,  403, 403, 403, OK,  OK, RECIPIENTS_WRITE),
+    Row("GET",  f"{A}/export",                   403, 403, 403, 403, 403, OK, None),
+    Row("POST", f"{A}/erasure",                  403, 403, 403, 403, 403, OK, None),  # last
 ]
 # fmt: on
 
@@ -91,9 +94,10 @@ async def test_the_matrix_names_every_route_of_the_openapi_document(
 async def test_every_route_answers_each_caller_as_its_matrix_row_says(
     notifications: RunningNotifications, seeded: Seeded
 ) -> None:
+    recipient = Person(seeded.client_id, Role.client)
     tokens = Tokens(
         AUTH,
-        {"client": Person(seeded.client_id, Role.client)},
+        {"recipient": recipient, "client": recipient},
         other_client=new_id("client"),
         stranger=new_id("therapist"),
     )
@@ -105,7 +109,7 @@ async def test_every_route_answers_each_caller_as_its_matrix_row_says(
     bodies = {
         ("PUT", R): lambda ids: seeded.details,  # the same details: where messages go stays
         ("PUT", f"{R}/preferences"): lambda ids: {"quiet_hours": {"start": "22:00", "end": "07:00"}},
-        ("POST", "/v1/admin/clients/{client_id}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
+        ("POST", f"{A}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
     }
     await walk(notifications.http, [*PUBLIC, *MATRIX], ids=ids, bodies=bodies, tokens=tokens, tally=TALLY)
     assert TALLY.unexpected == [], "\n".join(TALLY.unexpected)

@@ -10,9 +10,9 @@ a client's record are gated by who calls (403, whatever exists): booking is the 
 (or an admin's, or a service's), attendance the session's clinician's, a therapist's
 availability, sessions and calendar the therapist's own (their owner here), calendar feeds
 the owner's or an admin's (no scope opens them), data rights admins'. A therapist's
-availability and free slots are open to every signed-in caller: that is how a client
-books. A service without scopes gets 403 naming the scope. A new route the matrix does
-not name fails the test.
+availability and free slots are open to every person signed in (a client books from
+them) and to a service holding `therapists:read`. A service without scopes gets 403
+naming the scope. A new route the matrix does not name fails the test.
 
 The records exist: a therapist with availability, a client proposed to them with a session
 booked, and a calendar feed of the client's, so an allowed caller reaches the route's work.
@@ -20,14 +20,14 @@ booked, and a calendar feed of the client's, so an allowed caller reaches the ro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
 
 from shared.http.auth import Role
-from shared.http.scopes import AVAILABILITY_WRITE, SESSIONS_READ, SESSIONS_WRITE
+from shared.http.scopes import AVAILABILITY_WRITE, SESSIONS_READ, SESSIONS_WRITE, THERAPISTS_READ
 from tests.integration.scheduling.service import (
     ADMIN,
     AUTH,
@@ -42,35 +42,39 @@ from tests.support.authorization_matrix import OK, MatrixTally, Person, Public, 
 TH, S, C = "/v1/therapists/{therapist_id}", "/v1/sessions/{session_id}", "/v1/clients/{client_id}"
 CLIENT_FEED, THERAPIST_FEED = f"{C}/calendar-feeds/{{feed_id}}", f"{TH}/calendar-feeds/{{feed_id}}"
 
-PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz"), Public("GET", "/v1/calendar-feeds/{token}.ics")]
+PUBLIC = [
+    Public("GET", "/healthz"),
+    Public("GET", "/readyz"),
+    Public("GET", "/v1/calendar-feeds/{token}.ics"),
+]
+
+A = "/v1/admin/clients/{client_id}"
 
 # fmt: off
 MATRIX = [
-    #   method    route template              owner  other  clin.  svc-   svc+   admin  scope
-    Row("PUT",    f"{TH}/availability",        OK,    403,   403,   403,   OK,    OK,    AVAILABILITY_WRITE,
-        of="therapist"),
-    Row("GET",    f"{TH}/availability",        OK,    OK,    OK,    OK,    OK,    OK,    None, of="therapist"),
-    Row("GET",    f"{TH}/slots",               OK,    OK,    OK,    OK,    OK,    OK,    None, of="therapist"),
-    Row("GET",    S,                           OK,    404,   404,   403,   OK,    OK,    SESSIONS_READ),
-    Row("POST",   f"{S}/reschedule",           OK,    404,   404,   403,   OK,    OK,    SESSIONS_WRITE),
-    Row("POST",   f"{S}/attendance",           403,   403,   404,   403,   OK,    OK,    SESSIONS_WRITE),
-    Row("POST",   f"{S}/no-show",              403,   403,   404,   403,   OK,    OK,    SESSIONS_WRITE),
-    Row("POST",   f"{S}/cancel",               OK,    404,   404,   403,   OK,    OK,    SESSIONS_WRITE),
-    Row("POST",   "/v1/sessions",              OK,    403,   403,   403,   OK,    OK,    SESSIONS_WRITE),  # after the cancel: books anew
-    Row("GET",    f"{C}/sessions",             OK,    404,   404,   403,   OK,    OK,    SESSIONS_READ),
-    Row("GET",    f"{TH}/sessions",            OK,    403,   403,   403,   OK,    OK,    SESSIONS_READ,
-        of="therapist"),
-    Row("GET",    f"{C}/calendar.ics",         OK,    404,   404,   403,   OK,    OK,    SESSIONS_READ),
-    Row("GET",    f"{TH}/calendar.ics",        OK,    403,   403,   403,   OK,    OK,    SESSIONS_READ,
-        of="therapist"),
-    Row("POST",   f"{C}/calendar-feeds",       OK,    403,   403,   403,   403,   OK,    None),
-    Row("GET",    f"{C}/calendar-feeds",       OK,    403,   403,   403,   403,   OK,    None),
-    Row("DELETE", CLIENT_FEED,                 OK,    403,   403,   403,   403,   OK,    None),
-    Row("POST",   f"{TH}/calendar-feeds",      OK,    403,   403,   403,   403,   OK,    None, of="therapist"),
-    Row("GET",    f"{TH}/calendar-feeds",      OK,    403,   403,   403,   403,   OK,    None, of="therapist"),
-    Row("DELETE", THERAPIST_FEED,              OK,    403,   403,   403,   403,   OK,    None, of="therapist"),
-    Row("GET",    "/v1/admin/clients/{client_id}/export", 403, 403, 403, 403,   403,   OK,    None),
-    Row("POST",   "/v1/admin/clients/{client_id}/erasure", 403, 403, 403, 403,  403,   OK,    None),  # last
+    #   method    route template          owner other clin. svc- svc+ admin scope
+    Row("PUT",    f"{TH}/availability",   OK,  403, 403, 403, OK,  OK, AVAILABILITY_WRITE),
+    Row("GET",    f"{TH}/availability",   OK,  OK,  OK,  403, OK,  OK, THERAPISTS_READ),
+    Row("GET",    f"{TH}/slots",          OK,  OK,  OK,  403, OK,  OK, THERAPISTS_READ),
+    Row("GET",    S,                      OK,  404, 404, 403, OK,  OK, SESSIONS_READ),
+    Row("POST",   f"{S}/reschedule",      OK,  404, 404, 403, OK,  OK, SESSIONS_WRITE),
+    Row("POST",   f"{S}/attendance",      403, 403, 404, 403, OK,  OK, SESSIONS_WRITE),
+    Row("POST",   f"{S}/no-show",         403, 403, 404, 403, OK,  OK, SESSIONS_WRITE),
+    Row("POST",   f"{S}/cancel",          OK,  404, 404, 403, OK,  OK, SESSIONS_WRITE),
+    # after the cancel: the client books anew
+    Row("POST",   "/v1/sessions",         OK,  403, 403, 403, OK,  OK, SESSIONS_WRITE),
+    Row("GET",    f"{C}/sessions",        OK,  404, 404, 403, OK,  OK, SESSIONS_READ),
+    Row("GET",    f"{TH}/sessions",       OK,  403, 403, 403, OK,  OK, SESSIONS_READ),
+    Row("GET",    f"{C}/calendar.ics",    OK,  404, 404, 403, OK,  OK, SESSIONS_READ),
+    Row("GET",    f"{TH}/calendar.ics",   OK,  403, 403, 403, OK,  OK, SESSIONS_READ),
+    Row("POST",   f"{C}/calendar-feeds",  OK,  403, 403, 403, 403, OK, None),
+    Row("GET",    f"{C}/calendar-feeds",  OK,  403, 403, 403, 403, OK, None),
+    Row("DELETE", CLIENT_FEED,            OK,  403, 403, 403, 403, OK, None),
+    Row("POST",   f"{TH}/calendar-feeds", OK,  403, 403, 403, 403, OK, None),
+    Row("GET",    f"{TH}/calendar-feeds", OK,  403, 403, 403, 403, OK, None),
+    Row("DELETE", THERAPIST_FEED,         OK,  403, 403, 403, 403, OK, None),
+    Row("GET",    f"{A}/export",          403, 403, 403, 403, 403, OK, None),
+    Row("POST",   f"{A}/erasure",         403, 403, 403, 403, 403, OK, None),  # last
 ]
 # fmt: on
 
@@ -122,7 +126,7 @@ async def test_every_route_answers_each_caller_as_its_matrix_row_says(
     }
     tokens = Tokens(AUTH, people, other_client=new_id("c"), stranger=new_id("t"))
 
-    def a_fresh_feed(owner: str) -> object:
+    def a_fresh_feed(owner: str) -> Callable[[], Awaitable[str]]:
         async def made() -> str:
             """A feed of the owner's to revoke: each revocation spends one."""
             answer = await scheduling.http.post(f"{owner}/calendar-feeds", headers=ADMIN)
@@ -150,16 +154,18 @@ async def test_every_route_answers_each_caller_as_its_matrix_row_says(
             "therapist_id": ids["therapist_id"],
             "starts_at": later,
         },
-        ("POST", f"{S}/reschedule"): lambda ids: {"starts_at": a_weekday_at(scheduling.clock, 3, 12).isoformat()},
+        ("POST", f"{S}/reschedule"): lambda ids: {
+            "starts_at": a_weekday_at(scheduling.clock, 3, 12).isoformat()
+        },
         ("POST", f"{S}/attendance"): lambda ids: {"attendance": "held"},
         ("POST", f"{S}/cancel"): lambda ids: {},
-        ("POST", "/v1/admin/clients/{client_id}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
+        ("POST", f"{A}/erasure"): lambda ids: {"reason": "GDPR Art. 17, ticket DPO-1"},
     }
     await walk(
         scheduling.http,
         [*PUBLIC, *MATRIX],
         ids=ids,
-        ids_for=ids_for,  # type: ignore[arg-type]
+        ids_for=ids_for,
         bodies=bodies,
         tokens=tokens,
         tally=TALLY,
