@@ -51,6 +51,7 @@ from shared.events.registry import EventSpec, spec_for
 from shared.messaging.broker import build_broker
 from shared.messaging.consumption import ReliableConsumption, RetryPolicy
 from shared.messaging.dead_letters import DeadLetters
+from shared.messaging.offsets import OffsetCommitter
 from shared.messaging.subscriptions import Subscription, subscribe
 from shared.messaging.topics import ensure_topics
 from shared.observability.audit import AuditLog
@@ -170,6 +171,7 @@ class ServiceRuntime:
                 initial_backoff_seconds=settings.retry_initial_backoff_seconds,
                 max_backoff_seconds=settings.retry_max_backoff_seconds,
             ),
+            offsets=OffsetCommitter(settings.offset_commit_interval_seconds),
         )
 
     def _outbox_relay(self) -> OutboxRelay:
@@ -249,6 +251,7 @@ class ServiceRuntime:
                 kafka=self.settings.kafka,
                 group_id=self.settings.group_id,
                 consumers_per_topic=self.settings.consumers_per_topic,
+                offsets=self._pipeline.offsets,
             )
         )
         self._subscribed.extend(s.spec for s in subscriptions)
@@ -313,6 +316,7 @@ class ServiceRuntime:
             )
         self._relay.watch([self._db[name] for name in self._outbox_collections])
         self._pipeline.resume()
+        self._pipeline.offsets.start()
         await self._broker.start()  # consumers: their spans continue each record's trace
         self._consumer_lag = ConsumerLag.of_service(self.settings, self._subscribed)
         with untraced():  # tasks inherit it; a relayed event or a firing timer traces itself
@@ -337,6 +341,7 @@ class ServiceRuntime:
         background = [t for t in self._tasks if t.get_name() != "heartbeat"]
         await _finish(background, self.settings.shutdown_grace_seconds)
         self._pipeline.stop()  # a handler waiting out an outage gives its record back
+        await self._pipeline.offsets.stopping()  # commit what is done; from now on, each at once
         await self._broker.stop()  # subscribers finish the record in hand and commit
         self._liveness.stop()
         await _finish(self._tasks, self.settings.shutdown_grace_seconds)

@@ -163,6 +163,9 @@ class ServiceSettings(BaseSettings):
     # Partition-level concurrency: this many consumers per topic in one process, each
     # handling its own partitions in order (so commits never pass a failed record).
     consumers_per_topic: int = Field(default=2, ge=1, le=32)
+    # Handled offsets are committed this often (and on revocation and shutdown), not per record:
+    # a redelivery of what was handled since is skipped by the inbox (shared/messaging/offsets.py).
+    offset_commit_interval_seconds: float = Field(default=0.25, gt=0, le=60)
     # Per-document leases (DESIGN §4): a writer holds one for milliseconds; the lease
     # outlasts a slow live holder, while a dead holder is detected through its heartbeat.
     document_lease_seconds: float = Field(default=30.0, gt=0)

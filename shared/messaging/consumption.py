@@ -20,11 +20,12 @@ capped backoff for as long as it lasts, without counting toward the handler's bo
 meanwhile `stalled` is true (readiness answers 503) and nothing is committed. On
 shutdown such a wait gives up and the record is redelivered later.
 
-Subscribers use `AckPolicy.NACK_ON_ERROR`: the offset is committed only when this
-pipeline returns, which is after the handler's effects (or the dead letter) are stored.
-If even the dead letter cannot be written, the error escapes, the subscriber seeks back
-and the same record comes again: nothing is skipped. Each subscriber handles its
-partitions' records one at a time, in order, so committing never passes a failed record.
+Offsets: a record is reported done (`offsets.OffsetCommitter`) only when this pipeline
+returns, which is after the handler's effects (or the dead letter) are stored; the highest
+done offset per partition is committed on an interval, on revocation and on shutdown. If
+even the dead letter cannot be written, the error escapes, the consumer seeks back to the
+record and it comes again: nothing is skipped. Each consumer handles its partitions'
+records one at a time, in order, so committing never passes a failed record.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from shared.events.envelope import Envelope, EnvelopeError
 from shared.events.records import InvalidEvent
 from shared.events.registry import EventSpec
 from shared.messaging.dead_letters import MAX_RECORD_BYTES, DeadLetters, OversizedRecord, record_bytes
+from shared.messaging.offsets import OffsetCommitter
 from shared.observability.logs import bound_context, get_logger
 from shared.observability.metrics import (
     EVENTS_CONSUMED,
@@ -121,8 +123,10 @@ class ReliableConsumption:
         retry: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        offsets: OffsetCommitter | None = None,
     ) -> None:
         self.consumer = consumer
+        self.offsets = offsets or OffsetCommitter()
         self.max_record_bytes = max_record_bytes
         self.specs_by_topic = dict(specs_by_topic)
         self.inbox = inbox
@@ -185,6 +189,18 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
         self.reached_handler_scope = True
+        try:
+            result = await self._through_pipeline(call_next, msg)
+        except BaseException:
+            await msg.nack()  # seek back: this record comes again, nothing after it is passed
+            raise
+        record = msg.raw_message
+        await self.pipeline.offsets.done(msg.consumer, record.topic, record.partition, record.offset)  # type: ignore[attr-defined]
+        return result
+
+    async def _through_pipeline(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
         record = msg.raw_message
         spec = self.pipeline.specs_by_topic.get(record.topic)
         with bound_context(topic=record.topic, partition=record.partition, offset=record.offset):
@@ -304,4 +320,5 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             await self._dead_letter(record, "unreadable_record", exc_val, attempts=0)
         except Exception:
             return False
+        await self.pipeline.offsets.done_unparsed(record)
         return True

@@ -2,7 +2,8 @@
 
 Handlers are plain coroutines `async def on_x(event: X, envelope: Envelope) -> None`, so
 they are tested without Kafka; this module turns each into a FastStream subscriber with
-the typed payload (for AsyncAPI) and the ack policy that commits only after the pipeline.
+the typed payload (for AsyncAPI), manual acknowledgement (the pipeline reports each record
+done, and its offsets are committed on an interval) and a listener that commits on revocation.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pydantic import BaseModel
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSpec, spec_for
 from shared.messaging.consumption import ENVELOPE_CONTEXT_KEY
+from shared.messaging.offsets import OffsetCommitter
 from shared.settings import KafkaSettings
 
 Handler = Callable[[Any, Envelope], Awaitable[None]]
@@ -48,6 +50,7 @@ def subscribe(
     consumers_per_topic: int = 1,
     heartbeat_interval_ms: int = 250,
     max_poll_interval_ms: int = 300_000,
+    offsets: OffsetCommitter | None = None,
 ) -> dict[str, EventSpec]:
     """Register every subscription; return the (prefixed) topic -> spec map for the pipeline.
 
@@ -71,7 +74,10 @@ def subscribe(
         broker.subscriber(
             topic,
             group_id=group_for(group_id, subscription.spec),
-            ack_policy=AckPolicy.NACK_ON_ERROR,
+            # The pipeline reports each record done and `offsets` commits on an interval
+            # (shared/messaging/offsets.py); a failed record is sought back to there.
+            ack_policy=AckPolicy.MANUAL,
+            listener=(offsets or OffsetCommitter()).listener(),
             auto_offset_reset="earliest",
             max_poll_interval_ms=max_poll_interval_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,

@@ -5,6 +5,7 @@ environment (`KAFKA_*`, `MONGODB_URI`, `PLUMBING_TEST_MONGODB_DATABASE`). It con
 `check-in-due`, counts each check-in once per cause in the `effects` collection, and
 exits abruptly (`os._exit`, as a `kill -9` or an OOM kill would) right after that write:
 the consume pipeline never gets to record the event in the inbox or commit its offset.
+With `CRASHING_HANDLER_MODE=handle` it handles normally and waits to be killed.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def counting_handler(effects: Documents, *, crash_after_write: bool = False) -> 
 async def main() -> None:
     runtime = ServiceRuntime(PlumbingTestSettings())
     effects = runtime.documents("effects")
-    runtime.subscribe(Subscription(CheckInDue, counting_handler(effects, crash_after_write=True)))
+    # CRASHING_HANDLER_MODE=handle: the handler returns normally; the test kills this replica
+    # after the inbox has the event and before its offset is committed.
+    crash = os.environ.get("CRASHING_HANDLER_MODE", "crash") == "crash"
+    runtime.subscribe(Subscription(CheckInDue, counting_handler(effects, crash_after_write=crash)))
     async with runtime:
         await asyncio.Event().wait()  # until the handler's crash
 

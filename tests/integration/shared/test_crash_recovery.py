@@ -10,11 +10,14 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue
-from shared.messaging.subscriptions import Subscription
+from shared.events.registry import spec_for
+from shared.messaging.broker import kafka_connection_options
+from shared.messaging.subscriptions import Subscription, group_for
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import Revision
@@ -59,6 +62,64 @@ async def test_effect_stored_by_a_handler_killed_before_its_inbox_record_is_appl
         await eventually(lambda: inbox.has_handled(settings.group_id, due.envelope.id), timeout=60)
 
     assert (await mongo_db["effects"].find_one({"_id": "ci-crash"}))["n"] == 1
+
+
+async def test_a_replica_killed_after_handling_but_before_committing_causes_no_double_effect(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    """Offsets are committed on an interval: a kill -9 inside that window redelivers, and the
+    inbox recognises what was already handled."""
+    settings = plumbing_settings(kafka_settings, mongo_settings, mongo_db.name)
+    due = event(check_in_due(check_in_id="ci-uncommitted"))
+    await publish_events(kafka_settings, due)
+    inbox = Inbox(mongo_db["inbox"])
+    group = group_for(settings.group_id, spec_for(CheckInDue))
+
+    replica = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "tests.support.crashing_handler",
+        cwd=REPO,
+        env={
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+            "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
+            "MONGODB_URI": mongo_settings.uri.get_secret_value(),
+            "PLUMBING_TEST_MONGODB_DATABASE": mongo_db.name,
+            "PLUMBING_TEST_OFFSET_COMMIT_INTERVAL_SECONDS": "60",  # the window stays open
+            "CRASHING_HANDLER_MODE": "handle",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        await eventually(lambda: inbox.has_handled(settings.group_id, due.envelope.id), timeout=60)
+    finally:
+        replica.kill()  # SIGKILL: no shutdown, no flush of pending offsets
+        await asyncio.wait_for(replica.wait(), timeout=30)
+    assert (await mongo_db["effects"].find_one({"_id": "ci-uncommitted"}))["n"] == 1
+    assert await committed_offsets(kafka_settings, group) == {}  # killed inside the window
+
+    survivor = ServiceRuntime(settings)  # the same group: the record comes again
+    survivor.subscribe(Subscription(CheckInDue, counting_handler(survivor.documents("effects"))))
+    async with survivor:
+
+        async def committed_past_it() -> bool:
+            return sum(offset for offset in (await committed_offsets(kafka_settings, group)).values()) == 1
+
+        await eventually(committed_past_it, timeout=60)
+
+    assert (await mongo_db["effects"].find_one({"_id": "ci-uncommitted"}))["n"] == 1
+
+
+async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[Any, int]:
+    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def test_a_document_leased_by_a_killed_replica_is_written_by_another_within_five_seconds(

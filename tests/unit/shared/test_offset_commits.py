@@ -1,0 +1,75 @@
+"""Handled offsets are committed per partition on an interval, on revocation and, while stopping, at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from shared.messaging.offsets import OffsetCommitter
+
+P0, P1 = TopicPartition("session-booked", 0), TopicPartition("session-booked", 1)
+
+
+class Consumer:
+    """An aiokafka consumer as the committer sees it: its assignment and its commits."""
+
+    def __init__(self, *assigned: TopicPartition, refuse: bool = False) -> None:
+        self.assigned = set(assigned)
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.refuse = refuse
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.refuse:
+            raise CommitFailedError("rebalanced")
+        self.commits.append(dict(offsets))
+
+
+async def done(committer: OffsetCommitter, consumer: Any, tp: TopicPartition, offset: int) -> None:
+    await committer.done(consumer, tp.topic, tp.partition, offset)
+
+
+async def test_many_records_make_one_commit_of_each_partitions_next_offset() -> None:
+    committer, consumer = OffsetCommitter(), Consumer(P0, P1)
+    for offset in (10, 11, 12):
+        await done(committer, consumer, P0, offset)
+    await done(committer, consumer, P1, 4)
+    assert consumer.commits == []  # nothing per record
+
+    await committer.flush()
+    await committer.flush()  # nothing new: no second commit
+
+    assert consumer.commits == [{P0: 13, P1: 5}]
+
+
+async def test_a_revoked_partition_is_committed_before_it_goes_and_the_others_wait() -> None:
+    committer, consumer = OffsetCommitter(), Consumer(P0, P1)
+    await done(committer, consumer, P0, 7)
+    await done(committer, consumer, P1, 9)
+
+    await committer.listener().on_partitions_revoked([P0])
+
+    assert consumer.commits == [{P0: 8}]
+    await committer.flush()
+    assert consumer.commits == [{P0: 8}, {P1: 10}]
+
+
+async def test_a_partition_no_longer_owned_or_a_refused_commit_only_means_redelivery() -> None:
+    committer = OffsetCommitter()
+    moved, refusing = Consumer(P1), Consumer(P0, refuse=True)
+    await done(committer, moved, P0, 3)  # P0 went to another member meanwhile
+    await done(committer, refusing, P0, 5)
+    await committer.flush()  # no error escapes
+    assert moved.commits == [] and refusing.commits == []
+
+
+async def test_while_stopping_each_record_is_committed_at_once() -> None:
+    committer, consumer = OffsetCommitter(), Consumer(P0)
+    await done(committer, consumer, P0, 1)
+    await committer.stopping()  # what was pending goes first
+    await done(committer, consumer, P0, 2)
+    assert consumer.commits == [{P0: 2}, {P0: 3}]
