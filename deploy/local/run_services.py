@@ -89,6 +89,8 @@ def infrastructure_env(announce: Callable[[str], None] = say) -> dict[str, str]:
         f"Kafka at {infrastructure.kafka_bootstrap_servers}, MongoDB at {infrastructure.mongodb_uri} "
         f"({infrastructure.origin})"
     )
+    # This process's own Kafka clients (the demo's trail reader, topic clean-up) log in too.
+    os.environ.update(infrastructure.environment())
     return infrastructure.environment()
 
 
