@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from shared.ports import Documents
@@ -35,6 +37,13 @@ from shared.storage import AlreadyExists, Document
 COLLECTION = "client_keys"
 DEFAULT_TTL_SECONDS = 30.0
 DEFAULT_MAX_CACHED = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class DataKey:
+    key: bytes
+    key_id: str
+    """Random, per key: values name it (`client:<key_id>`), so a later key never opens them."""
 
 
 def wrap_context(client_id: str) -> str:
@@ -58,18 +67,23 @@ class ClientKeys:
         self._ttl = ttl_seconds
         self._max_cached = max_cached
         self._monotonic = monotonic
-        self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[float, DataKey]] = OrderedDict()
 
     async def cipher_for(self, client_id: str) -> FieldCipher:
         """A cipher sealing with the client's key (made now if they have none) that opens older values too."""
         key = await self._key(client_id)
         if key is None:
             key = await self._create(client_id)
-        return self._master().with_data_key(key)
+        return self._master().with_data_key(key.key, key.key_id)
 
     async def reader_for(self, client_id: str) -> FieldCipher:
         """A cipher opening the client's values, making no key (values of an erased key: `KeyShredded`)."""
-        return self._master().with_data_key(await self._key(client_id))
+        key = await self._key(client_id)
+        return (
+            self._master().with_data_key(None)
+            if key is None
+            else self._master().with_data_key(key.key, key.key_id)
+        )
 
     async def has_key(self, client_id: str) -> bool:
         return await self._key(client_id) is not None
@@ -79,7 +93,7 @@ class ClientKeys:
         self._cache.pop(client_id, None)
         return await self._documents.delete(client_id)
 
-    async def _key(self, client_id: str) -> bytes | None:
+    async def _key(self, client_id: str) -> DataKey | None:
         cached = self._cache.get(client_id)
         if cached is not None and cached[0] > self._monotonic():
             self._cache.move_to_end(client_id)
@@ -88,11 +102,14 @@ class ClientKeys:
         found = await self._documents.get(client_id)
         return None if found is None else self._remember(client_id, self._unwrap(client_id, found))
 
-    async def _create(self, client_id: str) -> bytes:
-        key = os.urandom(32)
+    async def _create(self, client_id: str) -> DataKey:
+        key = DataKey(os.urandom(32), secrets.token_hex(8))
         document = {
             "_id": client_id,
-            "key": self._master().encrypt(base64.b64encode(key).decode(), context=wrap_context(client_id)),
+            "key": self._master().encrypt(
+                base64.b64encode(key.key).decode(), context=wrap_context(client_id)
+            ),
+            "key_id": key.key_id,
             "created_at": datetime.now(UTC),
         }
         try:
@@ -104,10 +121,11 @@ class ClientKeys:
             return self._remember(client_id, self._unwrap(client_id, found))
         return self._remember(client_id, key)
 
-    def _unwrap(self, client_id: str, document: Document) -> bytes:
-        return base64.b64decode(self._master().decrypt(document["key"], context=wrap_context(client_id)))
+    def _unwrap(self, client_id: str, document: Document) -> DataKey:
+        key = base64.b64decode(self._master().decrypt(document["key"], context=wrap_context(client_id)))
+        return DataKey(key, str(document.get("key_id", "")))
 
-    def _remember(self, client_id: str, key: bytes) -> bytes:
+    def _remember(self, client_id: str, key: DataKey) -> DataKey:
         self._cache[client_id] = (self._monotonic() + self._ttl, key)
         self._cache.move_to_end(client_id)
         while len(self._cache) > self._max_cached:

@@ -34,7 +34,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
 DATA_KEY_ID = "client"
-"""The kid of values sealed with a client's own data key (never a master key's id)."""
+"""The kid prefix of values sealed with a client's own data key: `client:<key id>`.
+
+Each data key has an id of its own, so a key made after an erasure (the client came back)
+never seems to open the values of the destroyed one: those still read as shredded."""
+
+
+def is_data_key_id(kid: object) -> bool:
+    """Whether `kid` names a client's data key (never a master key)."""
+    return isinstance(kid, str) and (kid == DATA_KEY_ID or kid.startswith(f"{DATA_KEY_ID}:"))
 
 
 class DecryptionError(Exception):
@@ -59,8 +67,10 @@ class FieldCipher:
         for key_id, key in keys.items():
             if len(key) != 32:
                 raise ValueError(f"key {key_id!r} must be 32 bytes (AES-256), not {len(key)}")
-        if DATA_KEY_ID in keys:
-            raise ValueError(f"key id {DATA_KEY_ID!r} is reserved for clients' data keys")
+        if any(is_data_key_id(key_id) for key_id in keys):
+            raise ValueError(
+                f"key ids {DATA_KEY_ID!r} and {DATA_KEY_ID}:* are reserved for clients' data keys"
+            )
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active_key
         self._master_active = active_key
@@ -68,10 +78,10 @@ class FieldCipher:
     @property
     def seals_with_data_key(self) -> bool:
         """Whether new values are sealed with a client's data key (not a master key)."""
-        return self._active == DATA_KEY_ID
+        return is_data_key_id(self._active)
 
-    def with_data_key(self, key: bytes | None) -> FieldCipher:
-        """This cipher plus a client's data key, which seals new values (None: the client has none).
+    def with_data_key(self, key: bytes | None, key_id: str = "") -> FieldCipher:
+        """This cipher plus a client's data key `key_id`, which seals new values (None: they have none).
 
         Without a key the cipher still seals with the master key and opens older values;
         a value sealed with a data key then raises `KeyShredded`.
@@ -80,11 +90,12 @@ class FieldCipher:
             raise ValueError(f"a data key must be 32 bytes (AES-256), not {len(key)}")
         derived = object.__new__(FieldCipher)
         derived._master_active = self._master_active
-        derived._ciphers = {kid: cipher for kid, cipher in self._ciphers.items() if kid != DATA_KEY_ID}
+        derived._ciphers = {kid: cipher for kid, cipher in self._ciphers.items() if not is_data_key_id(kid)}
         derived._active = self._master_active
         if key is not None:
-            derived._ciphers[DATA_KEY_ID] = AESGCM(key)
-            derived._active = DATA_KEY_ID
+            kid = f"{DATA_KEY_ID}:{key_id}" if key_id else DATA_KEY_ID
+            derived._ciphers[kid] = AESGCM(key)
+            derived._active = kid
         return derived
 
     @classmethod
@@ -111,7 +122,7 @@ class FieldCipher:
     def decrypt(self, value: Mapping[str, Any], *, context: str) -> str:
         kid = str(value.get("kid"))
         cipher = self._ciphers.get(kid)
-        if value.get("v") == FORMAT_VERSION and cipher is None and kid == DATA_KEY_ID:
+        if value.get("v") == FORMAT_VERSION and cipher is None and is_data_key_id(kid):
             raise KeyShredded("the client's data key no longer exists")
         if value.get("v") != FORMAT_VERSION or cipher is None:
             raise DecryptionError("unknown encryption format or key")

@@ -16,7 +16,7 @@ from services.notifications.domain.preferences import Preferences
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.ports import Documents
 from shared.security.client_keys import ClientKeys
-from shared.security.field_encryption import DATA_KEY_ID, FieldCipher, KeyShredded
+from shared.security.field_encryption import FieldCipher, KeyShredded, is_data_key_id
 from shared.storage import Document
 from shared.storage.documents import Change, Creation, Revision
 
@@ -183,7 +183,7 @@ class SealedRecipients:
         return sealed_change
 
     async def _reader(self, document: Mapping[str, Any]) -> FieldCipher:
-        if any(_kid(document.get(name)) == DATA_KEY_ID for name in CONTACT_FIELDS):
+        if any(is_data_key_id(_kid(document.get(name))) for name in CONTACT_FIELDS):
             return await self._keys.reader_for(str(document["_id"]))
         return self._master()
 

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient
 from deploy.data_rights import erase_client, export_client
 from shared.http.auth import Role, mint_token
 from shared.security.client_keys import ClientKeys
-from shared.security.field_encryption import DATA_KEY_ID
+from shared.security.field_encryption import is_data_key_id
 from tests.integration.intake.service import ADMIN, AUTH, RunningIntake, as_client, bearer, new_id
 from tests.unit.intake.samples import complete_sections
 
@@ -45,7 +45,8 @@ async def test_two_replicas_making_a_clients_first_key_at_once_end_with_one_key(
     ciphers = await asyncio.gather(*(replicas[n % 2].cipher_for(client_id) for n in range(8)))
 
     sealed = [cipher.encrypt("same key", context="test/field") for cipher in ciphers]
-    assert {value["kid"] for value in sealed} == {DATA_KEY_ID}
+    kids = {value["kid"] for value in sealed}
+    assert len(kids) == 1 and is_data_key_id(kids.pop())  # one key, the client's
     assert {ciphers[0].decrypt(value, context="test/field") for value in sealed} == {"same key"}
     keys = mongo_client[intake.settings.database_name]["client_keys"]
     assert await keys.count_documents({"_id": client_id}) == 1
@@ -60,7 +61,7 @@ async def test_erasure_shreds_one_clients_free_text_while_anothers_still_reads(
         await _submitted_intake(intake, kept),
     )
     raw = await mongo_client[intake.settings.database_name]["intakes"].find_one({"_id": erased_intake})
-    assert raw is not None and raw["sections"]["history"]["sealed"]["kid"] == DATA_KEY_ID
+    assert raw is not None and is_data_key_id(raw["sections"]["history"]["sealed"]["kid"])
 
     erasure = await intake.http.post(
         f"/v1/admin/clients/{erased}/erasure", json={"reason": "GDPR Art. 17, ticket DPO-1"}, headers=ADMIN
@@ -80,6 +81,13 @@ async def test_erasure_shreds_one_clients_free_text_while_anothers_still_reads(
     assert exported.json()["records"]["intakes"][0]["retained"]["basis"]
     other = (await intake.http.get(f"/v1/intakes/{kept_intake}", headers=as_client(kept))).json()
     assert (other["history"]["background"], other["goals"][0]["description"]) == (BACKGROUND, GOAL)
+
+    # The client comes back: their new key never opens what was erased, which still reads as erased.
+    returned = await intake.http.post("/v1/intakes", json={"client_id": erased}, headers=as_client(erased))
+    assert returned.status_code == 201, returned.text
+    again = await intake.http.get(f"/v1/intakes/{erased_intake}", headers=as_client(erased))
+    assert again.status_code == 200, again.text
+    assert again.json()["history"] is None and again.json()["goals"][0]["description"] is None
 
 
 async def test_export_gives_an_admin_everything_decrypted_and_nobody_else_anything(

@@ -278,7 +278,8 @@ async def test_metrics_after_real_traffic_count_requests_by_route_and_show_lag_t
         failed = value(samples, "carepath_outbox_publish_failures_total") > failed_passes
         return failed and value(samples, "carepath_outbox_oldest_pending_seconds") >= 600
 
-    await eventually(relay_failed_and_gauge_shows_its_age)
+    # The relay retries a failed pass with backoff (13 s apart once on a loaded machine): 90 s.
+    await eventually(relay_failed_and_gauge_shows_its_age, timeout=90)
     assert value(await probe.scrape(), "carepath_outbox_oldest_pending_seconds") <= (
         (datetime.now(UTC) - at).total_seconds()
     )
