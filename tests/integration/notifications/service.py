@@ -37,6 +37,7 @@ from tests.support.fakes import ManualClock
 from tests.support.infrastructure import free_port
 from tests.support.kafka import event, eventually, publish_events
 from tests.support.runtime import FAST_DEFAULTS, JUMPING_CLOCK_DEFAULTS
+from tests.unit.notifications import samples
 
 AUTH = AuthSettings(secret=SecretStr("notifications-integration-test-secret-of-enough-length"))
 PROVIDER_SECRET = "provider-signing-secret-for-tests"
@@ -178,3 +179,32 @@ async def running_notifications(
     finally:
         provider.stop()
         smtp.stop()
+
+
+@dataclass(frozen=True)
+class ClientWithInbox:
+    client_id: str
+    notification_id: str
+    details: dict[str, Any]
+    """What the client was registered with."""
+
+
+async def client_with_inbox_entry(service: RunningNotifications) -> ClientWithInbox:
+    """A registered client with one inbox entry: the crisis resources a risk flag sent them.
+
+    Records for API-wide tests (fuzz, authorization matrix) to aim their path ids at.
+    """
+    client_id = new_id("client")
+    details = {"role": "client", "timezone": "America/New_York", "email": f"{client_id}@example.org"}
+    registered = await service.http.put(f"/v1/recipients/{client_id}", json=details, headers=ADMIN)
+    assert registered.status_code == 200, registered.text
+    await service.publish(samples.risk_flagged(client_id))
+    inbox: list[dict[str, Any]] = []
+
+    async def has_an_entry() -> bool:
+        answer = await service.http.get(f"/v1/recipients/{client_id}/notifications", headers=ADMIN)
+        inbox[:] = answer.json()["items"]
+        return bool(inbox)
+
+    await service.until_async(has_an_entry)
+    return ClientWithInbox(client_id, inbox[0]["id"], details)

@@ -26,10 +26,9 @@ from tests.integration.notifications.service import (
     SERVICE,
     RunningNotifications,
     bearer,
-    new_id,
+    client_with_inbox_entry,
 )
 from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_case, requests_of
-from tests.unit.notifications import samples
 
 TALLY = FuzzTally("notifications")
 
@@ -52,20 +51,8 @@ class Seeded:
 
 @pytest.fixture(scope="module")
 async def seeded(notifications: RunningNotifications) -> AsyncIterator[Seeded]:
-    client_id = new_id("client")
-    details = {"role": "client", "timezone": "America/New_York", "email": f"{client_id}@example.org"}
-    registered = await notifications.http.put(f"/v1/recipients/{client_id}", json=details, headers=ADMIN)
-    assert registered.status_code == 200, registered.text
-    await notifications.publish(samples.risk_flagged(client_id))
-    inbox: list[dict[str, Any]] = []
-
-    async def has_an_entry() -> bool:
-        answer = await notifications.http.get(f"/v1/recipients/{client_id}/notifications", headers=ADMIN)
-        inbox[:] = answer.json()["items"]
-        return bool(inbox)
-
-    await notifications.until_async(has_an_entry)
-    yield Seeded(client_id, inbox[0]["id"], requests_of(notifications.app))
+    seeded_client = await client_with_inbox_entry(notifications)
+    yield Seeded(seeded_client.client_id, seeded_client.notification_id, requests_of(notifications.app))
     TALLY.write()
 
 

@@ -25,9 +25,13 @@ import pytest
 
 from shared.http.auth import Role
 from shared.http.scopes import RECIPIENTS_CONTACT, RECIPIENTS_WRITE
-from tests.integration.notifications.service import ADMIN, AUTH, RunningNotifications, new_id
+from tests.integration.notifications.service import (
+    AUTH,
+    RunningNotifications,
+    client_with_inbox_entry,
+    new_id,
+)
 from tests.support.authorization_matrix import OK, MatrixTally, Person, Public, Row, Tokens, uncovered, walk
-from tests.unit.notifications import samples
 
 PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
 
@@ -64,20 +68,8 @@ class Seeded:
 @pytest.fixture(scope="module")
 async def seeded(notifications: RunningNotifications) -> AsyncIterator[Seeded]:
     """A registered client with one inbox entry: the crisis resources a risk flag sent them."""
-    client_id = new_id("client")
-    details = {"role": "client", "timezone": "America/New_York", "email": f"{client_id}@example.org"}
-    registered = await notifications.http.put(f"/v1/recipients/{client_id}", json=details, headers=ADMIN)
-    assert registered.status_code == 200, registered.text
-    await notifications.publish(samples.risk_flagged(client_id))
-    inbox: list[dict[str, Any]] = []
-
-    async def has_an_entry() -> bool:
-        answer = await notifications.http.get(f"/v1/recipients/{client_id}/notifications", headers=ADMIN)
-        inbox[:] = answer.json()["items"]
-        return bool(inbox)
-
-    await notifications.until_async(has_an_entry)
-    yield Seeded(client_id, inbox[0]["id"], details)
+    seeded_client = await client_with_inbox_entry(notifications)
+    yield Seeded(seeded_client.client_id, seeded_client.notification_id, seeded_client.details)
     TALLY.write()
 
 

@@ -20,6 +20,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from aiokafka import AIOKafkaConsumer
@@ -281,3 +282,32 @@ async def start_care(service: RunningScheduling) -> tuple[str, datetime]:
 
 def due_on(record: ConsumerRecord[bytes, bytes]) -> datetime:
     return datetime.fromisoformat(value_of(record)["due_at"]).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class BookedClient:
+    """A therapist with availability, a client proposed to them with a session booked, the client's feed."""
+
+    client_id: str
+    therapist_id: str
+    session_id: str
+    feed_id: str
+    token: str  # the feed's secret token
+
+
+async def booked_client(service: RunningScheduling) -> BookedClient:
+    """Records for API-wide tests (fuzz, authorization matrix) to aim their path ids at."""
+    therapist_id, client_id = new_id("t"), new_id("c")
+    await service.set_availability(therapist_id, weekdays("UTC"))
+    await service.propose(client_id, [therapist_id])
+    starts = a_weekday_at(service.clock, 3, 10)
+    booked = await service.http.post(
+        "/v1/sessions",
+        json={"client_id": client_id, "therapist_id": therapist_id, "starts_at": starts.isoformat()},
+        headers=bearer(client_id, Role.client),
+    )
+    assert booked.status_code == 201, booked.text
+    feed = await service.http.post(f"/v1/clients/{client_id}/calendar-feeds", headers=ADMIN)
+    assert feed.status_code == 201, feed.text
+    token = urlsplit(feed.json()["url"]).path.removeprefix("/v1/calendar-feeds/").removesuffix(".ics")
+    return BookedClient(client_id, therapist_id, booked.json()["session_id"], feed.json()["feed_id"], token)

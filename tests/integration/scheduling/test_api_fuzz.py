@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from hypothesis import given
@@ -24,10 +23,8 @@ from shared.http.auth import Role
 from tests.integration.scheduling.service import (
     ADMIN,
     RunningScheduling,
-    a_weekday_at,
     bearer,
-    new_id,
-    weekdays,
+    booked_client,
 )
 from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_case, requests_of
 
@@ -57,25 +54,13 @@ class Seeded:
 
 @pytest.fixture(scope="module")
 async def seeded(scheduling: RunningScheduling) -> AsyncIterator[Seeded]:
-    therapist_id, client_id = new_id("t"), new_id("c")
-    await scheduling.set_availability(therapist_id, weekdays("UTC"))
-    await scheduling.propose(client_id, [therapist_id])
-    starts = a_weekday_at(scheduling.clock, 3, 10)
-    booked = await scheduling.http.post(
-        "/v1/sessions",
-        json={"client_id": client_id, "therapist_id": therapist_id, "starts_at": starts.isoformat()},
-        headers=bearer(client_id, Role.client),
-    )
-    assert booked.status_code == 201, booked.text
-    feed = await scheduling.http.post(f"/v1/clients/{client_id}/calendar-feeds", headers=ADMIN)
-    assert feed.status_code == 201, feed.text
-    token = urlsplit(feed.json()["url"]).path.removeprefix("/v1/calendar-feeds/").removesuffix(".ics")
+    booked = await booked_client(scheduling)
     yield Seeded(
-        client_id,
-        therapist_id,
-        booked.json()["session_id"],
-        feed.json()["feed_id"],
-        token,
+        booked.client_id,
+        booked.therapist_id,
+        booked.session_id,
+        booked.feed_id,
+        booked.token,
         requests_of(scheduling.app),
     )
     TALLY.write()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -33,7 +32,7 @@ from tests.integration.scheduling.service import (
     AUTH,
     RunningScheduling,
     a_weekday_at,
-    bearer,
+    booked_client,
     new_id,
     weekdays,
 )
@@ -92,20 +91,8 @@ class Seeded:
 @pytest.fixture(scope="module")
 async def seeded(scheduling: RunningScheduling) -> AsyncIterator[Seeded]:
     """A therapist with availability, a client proposed to them with a session booked, the client's feed."""
-    therapist_id, client_id = new_id("t"), new_id("c")
-    await scheduling.set_availability(therapist_id, weekdays("UTC"))
-    await scheduling.propose(client_id, [therapist_id])
-    starts = a_weekday_at(scheduling.clock, 3, 10)
-    booked = await scheduling.http.post(
-        "/v1/sessions",
-        json={"client_id": client_id, "therapist_id": therapist_id, "starts_at": starts.isoformat()},
-        headers=bearer(client_id, Role.client),
-    )
-    assert booked.status_code == 201, booked.text
-    feed = await scheduling.http.post(f"/v1/clients/{client_id}/calendar-feeds", headers=ADMIN)
-    assert feed.status_code == 201, feed.text
-    token = urlsplit(feed.json()["url"]).path.removeprefix("/v1/calendar-feeds/").removesuffix(".ics")
-    yield Seeded(client_id, therapist_id, booked.json()["session_id"], token)
+    booked = await booked_client(scheduling)
+    yield Seeded(booked.client_id, booked.therapist_id, booked.session_id, booked.token)
     TALLY.write()
 
 
