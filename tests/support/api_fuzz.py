@@ -54,6 +54,11 @@ def draw_case(data: st.DataObject, requests: SearchStrategy[Any], existing: Mapp
     return case
 
 
+def draw_caller(data: st.DataObject, callers: Mapping[str, Mapping[str, str]]) -> Mapping[str, str]:
+    """The headers of one of `callers` (role name -> auth headers), the role drawn and labelled."""
+    return callers[data.draw(st.sampled_from(sorted(callers)), label="role")]
+
+
 class FuzzTally:
     """The cases one service's fuzz ran, by answer class, written for the run's summary."""
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
@@ -31,7 +30,7 @@ from tests.integration.intake.service import (
     new_id,
     pending_check_in,
 )
-from tests.support.api_fuzz import EXAMPLES, FuzzTally
+from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_caller, draw_case, requests_of
 from tests.support.kafka import publish_events
 from tests.unit.intake.samples import complete_sections
 
@@ -69,29 +68,22 @@ async def seeded(intake: RunningIntake) -> AsyncIterator[Seeded]:
     await in_care(intake, client_id, therapist_id)
     await publish_events(intake.kafka, due(client_id, therapist_id, check_in_id, submitted.json()["id"]))
     await pending_check_in(intake, client_id, check_in_id)
-    schema = schemathesis.openapi.from_dict(intake.app.openapi()).include(path_regex="^/v1/")
-    yield Seeded(client_id, therapist_id, draft.json()["id"], check_in_id, schema.as_strategy())
+    yield Seeded(client_id, therapist_id, draft.json()["id"], check_in_id, requests_of(intake.app))
     TALLY.write()
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    phases=[Phase.generate, Phase.target],  # no shrinking: a failure prints its request as drawn
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
-)
+@FUZZ_SETTINGS
 @given(data=st.data())
 async def test_fuzzed_requests_from_the_openapi_document_never_get_a_5xx(
     intake: RunningIntake, seeded: Seeded, data: st.DataObject
 ) -> None:
-    case = data.draw(seeded.requests, label="request")
-    for name, existing in seeded.path_ids().items():
-        if name in (case.path_parameters or {}) and data.draw(st.booleans(), label=f"existing {name}"):
-            case.path_parameters[name] = existing
-    role = data.draw(st.sampled_from(["admin", "client", "clinician"]), label="role")
-    auth = {
-        "admin": ADMIN,
-        "client": as_client(seeded.client_id),
-        "clinician": bearer(seeded.therapist_id, Role.clinician),
-    }[role]
+    case = draw_case(data, seeded.requests, seeded.path_ids())
+    auth = draw_caller(
+        data,
+        {
+            "admin": ADMIN,
+            "client": as_client(seeded.client_id),
+            "clinician": bearer(seeded.therapist_id, Role.clinician),
+        },
+    )
     await TALLY.send(intake.http, case, auth)

@@ -20,7 +20,7 @@ from hypothesis.strategies import SearchStrategy
 
 from shared.http.auth import Role
 from tests.integration.matching.service import ADMIN, Place, RunningMatching, bearer, new_id
-from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_case, requests_of
+from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_caller, draw_case, requests_of
 
 TALLY = FuzzTally("matching")
 
@@ -53,11 +53,13 @@ async def test_fuzzed_requests_from_the_openapi_document_never_get_a_5xx(
     matching: RunningMatching, seeded: Seeded, data: st.DataObject
 ) -> None:
     case = draw_case(data, seeded.requests, seeded.path_ids())
-    role = data.draw(st.sampled_from(["admin", "client", "clinician", "service"]), label="role")
-    auth = {
-        "admin": ADMIN,
-        "client": bearer(seeded.client_id, Role.client),
-        "clinician": bearer(seeded.therapist_id, Role.clinician),
-        "service": bearer("platform-web", Role.service),
-    }[role]
+    auth = draw_caller(
+        data,
+        {
+            "admin": ADMIN,
+            "client": bearer(seeded.client_id, Role.client),
+            "clinician": bearer(seeded.therapist_id, Role.clinician),
+            "service": bearer("platform-web", Role.service),
+        },
+    )
     await TALLY.send(matching.http, case, auth)

@@ -28,7 +28,7 @@ from tests.integration.notifications.service import (
     bearer,
     client_with_inbox_entry,
 )
-from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_case, requests_of
+from tests.support.api_fuzz import FUZZ_SETTINGS, FuzzTally, draw_caller, draw_case, requests_of
 
 TALLY = FuzzTally("notifications")
 
@@ -62,11 +62,13 @@ async def test_fuzzed_requests_from_the_openapi_document_never_get_a_5xx(
     notifications: RunningNotifications, seeded: Seeded, data: st.DataObject
 ) -> None:
     case = draw_case(data, seeded.requests, seeded.path_ids())
-    role = data.draw(st.sampled_from(["admin", "client", "clinician", "service"]), label="role")
-    auth = {
-        "admin": ADMIN,
-        "client": bearer(seeded.client_id, Role.client),
-        "clinician": bearer(ROTA[0], Role.clinician),
-        "service": SERVICE,
-    }[role]
+    auth = draw_caller(
+        data,
+        {
+            "admin": ADMIN,
+            "client": bearer(seeded.client_id, Role.client),
+            "clinician": bearer(ROTA[0], Role.clinician),
+            "service": SERVICE,
+        },
+    )
     await TALLY.send(notifications.http, case, auth)
