@@ -12,18 +12,16 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
 from shared.http.auth import Role, mint_token
-from shared.messaging.broker import kafka_connection_options
 from shared.messaging.subscriptions import group_for
 from shared.settings import AuthSettings, KafkaSettings
 from shared.storage.documents import public
 from tests.support.infrastructure import REPO, Infrastructure, free_port
-from tests.support.kafka import check_in_due, event, publish_events
+from tests.support.kafka import check_in_due, committed_offsets, event, publish_events
 
 SECRET = "e2e-secret-long-enough-for-hs256-signatures"
 
@@ -86,18 +84,6 @@ def wait_for(check: Any, timeout: float = 30.0) -> Any:
 def auth_header(role: Role) -> dict[str, str]:
     token = mint_token(AuthSettings(secret=SecretStr(SECRET)), subject="e2e", role=role)
     return {"Authorization": f"Bearer {token}"}
-
-
-async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[int, int]:
-    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {
-        tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == kafka.topic("check-in-due")
-    }
 
 
 async def test_service_reports_health_readiness_and_metrics_on_a_port_of_their_own(

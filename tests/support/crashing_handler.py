@@ -19,10 +19,25 @@ from shared.events.models import CheckInDue
 from shared.messaging.subscriptions import Subscription
 from shared.ports import Documents
 from shared.runtime import ServiceRuntime
+from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import Revision
 from tests.support.runtime import PlumbingTestSettings
 
 CRASH_EXIT_CODE = 17
+
+
+def replica_environment(
+    kafka: KafkaSettings, mongo: MongoSettings, database: str, **extra: str
+) -> dict[str, str]:
+    """The environment this module runs in as a replica on the test's topics and database."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "MONGODB_URI": mongo.uri.get_secret_value(),
+        "PLUMBING_TEST_MONGODB_DATABASE": database,
+        **extra,
+    }
 
 
 def count(document: dict[str, Any] | None) -> Revision:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInDue
@@ -172,3 +172,14 @@ class TopicRecorder:
     def _take(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         """Keep what was read; a subclass that needs less (or more) per record overrides this."""
         self.records.extend(records)
+
+
+async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[TopicPartition, int]:
+    """The offsets `group` has committed, per partition (partitions it never committed left out)."""
+    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}

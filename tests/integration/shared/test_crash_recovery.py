@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue
 from shared.events.registry import spec_for
-from shared.messaging.broker import kafka_connection_options
 from shared.messaging.subscriptions import Subscription, group_for
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import Revision
 from shared.storage.inbox import Inbox
 from shared.storage.locks import document_lock
-from tests.support.crashing_handler import CRASH_EXIT_CODE, count, counting_handler
+from tests.support.crashing_handler import CRASH_EXIT_CODE, count, counting_handler, replica_environment
 from tests.support.infrastructure import REPO
-from tests.support.kafka import check_in_due, event, eventually, publish_events, read_records
+from tests.support.kafka import (
+    check_in_due,
+    committed_offsets,
+    event,
+    eventually,
+    publish_events,
+    read_records,
+)
 from tests.support.runtime import plumbing_settings
 from tests.support.tcp_proxy import TcpProxy
 
@@ -40,13 +44,7 @@ async def test_effect_stored_by_a_handler_killed_before_its_inbox_record_is_appl
     crashed = subprocess.run(
         [sys.executable, "-m", "tests.support.crashing_handler"],
         cwd=REPO,
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-            "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
-            "MONGODB_URI": mongo_settings.uri.get_secret_value(),
-            "PLUMBING_TEST_MONGODB_DATABASE": mongo_db.name,
-        },
+        env=replica_environment(kafka_settings, mongo_settings, mongo_db.name),
         capture_output=True,
         timeout=90,
         check=False,
@@ -80,15 +78,13 @@ async def test_a_replica_killed_after_handling_but_before_committing_causes_no_d
         "-m",
         "tests.support.crashing_handler",
         cwd=REPO,
-        env={
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-            "KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
-            "MONGODB_URI": mongo_settings.uri.get_secret_value(),
-            "PLUMBING_TEST_MONGODB_DATABASE": mongo_db.name,
-            "PLUMBING_TEST_OFFSET_COMMIT_INTERVAL_SECONDS": "60",  # the window stays open
-            "CRASHING_HANDLER_MODE": "handle",
-        },
+        env=replica_environment(
+            kafka_settings,
+            mongo_settings,
+            mongo_db.name,
+            PLUMBING_TEST_OFFSET_COMMIT_INTERVAL_SECONDS="60",  # the window stays open
+            CRASHING_HANDLER_MODE="handle",
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -110,16 +106,6 @@ async def test_a_replica_killed_after_handling_but_before_committing_causes_no_d
         await eventually(committed_past_it, timeout=60)
 
     assert (await mongo_db["effects"].find_one({"_id": "ci-uncommitted"}))["n"] == 1
-
-
-async def committed_offsets(kafka: KafkaSettings, group: str) -> dict[Any, int]:
-    admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def test_a_document_leased_by_a_killed_replica_is_written_by_another_within_five_seconds(
