@@ -17,11 +17,10 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Iterable
-from contextlib import suppress
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError, for_code
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import for_code
 from aiokafka.protocol.admin import (
     CreateAclsRequest,
     CreateAclsRequest_v1,
@@ -33,6 +32,7 @@ from aiokafka.protocol.admin import (
 from shared.events.registry import all_topics
 from shared.messaging.acls import AclRule, Operation, Pattern, Resource, service_acls
 from shared.messaging.broker import kafka_connection_options
+from shared.messaging.topics import create_missing
 from shared.settings import KafkaSettings
 
 SERVICES = ("intake", "matching", "scheduling", "notifications")
@@ -92,16 +92,7 @@ async def grant_service_access(kafka: KafkaSettings, services: Iterable[str] = S
     admin = AIOKafkaAdminClient(**kafka_connection_options(kafka), client_id="carepath-kafka-access")
     await admin.start()
     try:
-        wanted = {kafka.topic(name) for name in all_topics()}
-        missing = sorted(wanted - set(await admin.list_topics()))
-        if missing:
-            with suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
-                    [
-                        NewTopic(name, kafka.topic_partitions, kafka.topic_replication_factor)
-                        for name in missing
-                    ]
-                )
+        await create_missing(admin, kafka, {kafka.topic(name) for name in all_topics()})
         rules = [
             rule for service in services for rule in service_acls(service, topic_prefix=kafka.topic_prefix)
         ]

@@ -129,13 +129,14 @@ async def ensure_topics(
     admin = AIOKafkaAdminClient(**kafka_connection_options(kafka))
     await admin.start()
     try:
-        await _create_missing(admin, kafka, wanted)
+        await create_missing(admin, kafka, wanted)
         await wait_for_group_coordinator(admin, coordinator, group=probe_group)
     finally:
         await admin.close()
 
 
-async def _create_missing(admin: AIOKafkaAdminClient, kafka: KafkaSettings, wanted: set[str]) -> None:
+async def create_missing(admin: AIOKafkaAdminClient, kafka: KafkaSettings, wanted: set[str]) -> None:
+    """Create the topics of `wanted` (full names) that do not exist yet, in the configured shape."""
     missing = sorted(wanted - set(await admin.list_topics()))
     if not missing:
         return
