@@ -15,12 +15,13 @@ aiokafka's admin client has no ACL call, so CreateAcls (v1) is sent with its pro
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import for_code
+from aiokafka.errors import KafkaError, for_code
 from aiokafka.protocol.admin import (
     CreateAclsRequest,
     CreateAclsRequest_v1,
@@ -172,7 +173,20 @@ def _in_a_thread(call: Callable[[], Coroutine[Any, Any, None]]) -> None:
         raise failure[0]
 
 
-if __name__ == "__main__":
+def main() -> int:
+    """Grant as the super user in the environment; a refusal is one line naming Kafka's reason."""
     settings = KafkaSettings()
-    asyncio.run(grant_service_access(settings))
+    try:
+        asyncio.run(grant_service_access(settings))
+    except (KafkaError, TimeoutError) as error:
+        print(
+            f"kafka: could not grant the services' ACLs on {settings.bootstrap_servers}: {error!r}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"kafka: topics exist and every service's ACLs are granted on {settings.bootstrap_servers}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
