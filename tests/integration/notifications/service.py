@@ -99,6 +99,21 @@ class RunningNotifications:
         items: list[dict[str, Any]] = answer.json()["items"]
         return items
 
+    async def recorded_delivery(self, recipient_id: str, channel: str, status: str) -> dict[str, Any]:
+        """The recipient's delivery on `channel` once it is recorded as `status`.
+
+        A provider accepts a message a moment before its outcome is written, so a test that saw the
+        message arrive waits for the record too instead of reading it at once.
+        """
+        found: list[dict[str, Any]] = []
+
+        async def recorded() -> bool:
+            found[:] = [d for d in await self.deliveries(recipient_id) if d["channel"] == channel]
+            return len(found) == 1 and found[0]["status"] == status
+
+        await eventually(recorded, timeout=20.0, interval=0.1)
+        return found[0]
+
     async def until(self, check: Callable[[], bool], *, advance: timedelta | None = None) -> None:
         """Wait until `check()` holds, moving the clock by `advance` at each look when given."""
 
