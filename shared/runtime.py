@@ -108,7 +108,11 @@ class ServiceRuntime:
             interval=timedelta(seconds=settings.liveness_interval_seconds),
             timeout=timedelta(seconds=settings.liveness_timeout_seconds),
         )
-        self._locks = Locks(self._db["locks"], liveness=self._liveness)
+        self._locks = Locks(
+            self._db["locks"],
+            liveness=self._liveness,
+            linger_seconds=settings.document_lease_linger_seconds,
+        )
         self._inbox = Inbox(self._db["inbox"])
         self.audit = AuditLog(self._db["audit"], service=settings.service_name)
         self.timers = TimerStore(
@@ -129,7 +133,7 @@ class ServiceRuntime:
         self._broker.add_middleware(self._pipeline)
         self._subscribed: list[EventSpec] = []
         self._produced: list[EventSpec] = []
-        self._outbox_collections: list[str] = ["timers"]
+        self._outbox_collections: list[str] = ["timers", self.timers.done.name]  # fired timers carry events
         self._stores: dict[str, DocumentStore] = {}
         self._timer_handlers: dict[str, TimerHandler] = {}
         self._relay = self._outbox_relay()
@@ -171,7 +175,7 @@ class ServiceRuntime:
                 initial_backoff_seconds=settings.retry_initial_backoff_seconds,
                 max_backoff_seconds=settings.retry_max_backoff_seconds,
             ),
-            offsets=OffsetCommitter(settings.offset_commit_interval_seconds),
+            offsets=OffsetCommitter(settings.offset_commit_interval_seconds, before_commit=self._inbox.save),
         )
 
     def _outbox_relay(self) -> OutboxRelay:
@@ -237,6 +241,7 @@ class ServiceRuntime:
             wait_seconds=wait_seconds or self.settings.document_lease_wait_seconds,
             on_events=self._relay.notify,
             relayed=relayed,
+            publish_held=self._relay.publish_held if self.settings.relay_inline else None,
         )
         self._stores[collection] = store
         return store
@@ -343,6 +348,8 @@ class ServiceRuntime:
         self._pipeline.stop()  # a handler waiting out an outage gives its record back
         await self._pipeline.offsets.stopping()  # commit what is done; from now on, each at once
         await self._broker.stop()  # subscribers finish the record in hand and commit
+        with suppress(Exception), untraced():
+            await self._locks.release_lingering()
         self._liveness.stop()
         await _finish(self._tasks, self.settings.shutdown_grace_seconds)
         self._tasks = []

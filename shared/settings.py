@@ -170,6 +170,9 @@ class ServiceSettings(BaseSettings):
     # outlasts a slow live holder, while a dead holder is detected through its heartbeat.
     document_lease_seconds: float = Field(default=30.0, gt=0)
     document_lease_wait_seconds: float = Field(default=10.0, gt=0)
+    # An idle lease stays this long for the next writer of the document in this process
+    # (handed on with the document, for at most a second), then goes back (locks.py).
+    document_lease_linger_seconds: float = Field(default=0.1, ge=0, le=5)
     liveness_interval_seconds: float = Field(default=1.0, gt=0)
     liveness_timeout_seconds: float = Field(default=3.0, gt=0)
     # Outbox relay and durable timers.
@@ -179,6 +182,9 @@ class ServiceSettings(BaseSettings):
     # a dead replica left: at start, when a replica's heartbeat runs out, and this often.
     relay_sweep_interval_seconds: float = Field(default=60.0, gt=0)
     relay_concurrency: int = Field(default=16, ge=1, le=256)
+    # A write publishes its own events while it holds the document's lease (the relay then
+    # only catches up after failures and dead replicas); off leaves every event to the relay.
+    relay_inline: bool = True
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
     # A replica fires the timers it scheduled from memory; a sweep (a scan on FerretDB)
     # finds the others: at start, when a replica's heartbeat runs out, and this often.

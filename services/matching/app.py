@@ -5,7 +5,7 @@
 
 Collections (database `carepath_matching`), each read on its hot path by a lone `_id`:
 `therapists` (therapist_id), `proposals` (match_id), `clients` (client_id), `outcomes`
-(`<therapist_id>:<concern>`), `directory` (the one `journal` document), `waitlist` (the one
+(`<therapist_id>:<concern>`), `directory` (the journal's entries, `j:<version>`), `waitlist` (the one
 `waitlist` document), plus the runtime's own (`timers`, `inbox`, `locks`, `audit`, `replicas`).
 """
 

@@ -28,6 +28,7 @@ class DeliveryPolicy:
     on_call_rota: tuple[str, ...]
     email_from: str
     check_in_reminder_after: timedelta = timedelta(hours=72)  # domain time after the due time
+    attempt_timeout_seconds: float = 10.0  # real time: a provider answers at its own pace
 
     @classmethod
     def from_settings(cls, settings: NotificationsSettings, *, speed: float = 1.0) -> DeliveryPolicy:
@@ -47,6 +48,7 @@ class DeliveryPolicy:
             on_call_rota=tuple(settings.on_call_rota),
             email_from=settings.smtp_from,
             check_in_reminder_after=timedelta(hours=settings.check_in_reminder_hours),
+            attempt_timeout_seconds=settings.delivery_attempt_timeout_seconds,
         )
 
 

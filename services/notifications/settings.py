@@ -42,6 +42,10 @@ class NotificationsSettings(ServiceSettings):
     on_call_rota: TextList = Field(default_factory=list)
     # Links in messages point into the client and clinician apps.
     app_base_url: str = Field(default="https://app.carepath.local", pattern=r"^https?://")
+    # A delivery due now is attempted at once by whoever claims it (the event's handler), so one
+    # attempt (compose and send, e-mail or webhook) is cut off after this long (real seconds):
+    # recorded as the transient failure `attempt_timeout`, retried by timer with backoff.
+    delivery_attempt_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Transient provider failures: retried with exponential backoff, up to a bound.
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)
     delivery_retry_initial_seconds: float = Field(default=30.0, gt=0)

@@ -7,9 +7,10 @@ changes; the names here may.
 from __future__ import annotations
 
 DELIVERY = "delivery"
-"""A delivery's next attempt, `deliver:{delivery_id}:{attempt}`: due at once, when quiet hours
-end, or after a transient failure's backoff. Scheduled by `commands/notify.py` and
-`commands/deliver.py`; fired by `handlers/on_delivery_timer.py`."""
+"""A delivery's next attempt, `deliver:{delivery_id}:{attempt}`: when quiet hours end, after a
+transient failure's backoff, or at once for a first attempt left undecided by a crash (the
+event came again). A first attempt due now has none: `notify` makes it. Scheduled by
+`commands/notify.py` and `commands/deliver.py`; fired by `handlers/on_delivery_timer.py`."""
 
 SESSION_REMINDER = "reminder"
 """A session reminder 24 h or 1 h before it starts, `reminder:{session_id}:{24h|1h}`. Set,

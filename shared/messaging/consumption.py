@@ -12,7 +12,8 @@ Registered once per broker as a FastStream middleware, it wraps every handler:
 3. run the handler, retrying handler failures with exponential backoff up to a bound;
    `PermanentError`, a command's `Refused` (no redelivery can make it fit), or the bound
    sends the record to the dead-letter topic;
-4. record the event id in the inbox.
+4. note the event id in the inbox, which stores the noted ids in one write just before
+   offsets are committed past them.
 
 An outage is not poison: an infrastructure failure (the database unreachable or timing
 out, a not-primary answer, a document lease that stays held) in any step is retried with
@@ -287,10 +288,8 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
                     error_type=type(exc).__name__,
                 )
                 await pipeline.sleep(delay)
-        await pipeline.through_outage(
-            lambda: pipeline.inbox.mark_handled(pipeline.consumer, envelope.id, topic=record.topic),
-            what="inbox record",
-        )
+        # Stored with the next offset commit, before it (`Inbox.save`, `OffsetCommitter`).
+        pipeline.inbox.note_handled(pipeline.consumer, envelope.id, topic=record.topic)
         HANDLER_SECONDS.labels(record.topic).observe(time.monotonic() - started)
         EVENTS_CONSUMED.labels(record.topic, "handled").inc()
         return result

@@ -16,7 +16,7 @@ recognises its event id and nothing happens twice (DESIGN §4).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
 from typing import Any
 
@@ -33,8 +33,15 @@ DEFAULT_INTERVAL_SECONDS = 0.25
 class OffsetCommitter:
     """The next offset to commit per partition, and the consumer that owns it."""
 
-    def __init__(self, interval_seconds: float = DEFAULT_INTERVAL_SECONDS) -> None:
+    def __init__(
+        self,
+        interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
+        *,
+        before_commit: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.interval_seconds = interval_seconds
+        # Stores what must be durable before offsets pass it (the inbox's handled ids).
+        self._before_commit = before_commit
         self._pending: dict[TopicPartition, tuple[AIOKafkaConsumer, int]] = {}
         self._owners: dict[TopicPartition, AIOKafkaConsumer] = {}
         self._immediate = False
@@ -43,13 +50,15 @@ class OffsetCommitter:
     async def done(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
         """The record at `offset` is finished with: its partition may be committed past it."""
         if not callable(getattr(consumer, "assignment", None)):
+            if self._before_commit is not None:
+                await self._before_commit()
             await consumer.commit()  # FastStream's test broker's stand-in: nothing to keep
             return
         tp = TopicPartition(topic, partition)
         self._pending[tp] = (consumer, offset + 1)
         self._owners[tp] = consumer
         if self._immediate:
-            await self.flush([tp])
+            await self.flush_quietly([tp])
 
     async def done_unparsed(self, record: Any) -> None:
         """A record that failed before FastStream made a message of it, now dead-lettered.
@@ -75,16 +84,26 @@ class OffsetCommitter:
             with suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        await self.flush_quietly()
 
     async def flush(self, partitions: Iterable[TopicPartition] | None = None) -> None:
         """Commit the pending offsets (of `partitions`, or all), one request per consumer."""
         chosen = (
             list(self._pending) if partitions is None else [tp for tp in partitions if tp in self._pending]
         )
+        taken = {tp: self._pending.pop(tp) for tp in chosen}
+        if self._before_commit is not None and taken:
+            try:
+                # Taken first: whatever is stored now covers every record up to these offsets.
+                await self._before_commit()
+            except BaseException:
+                for tp, (consumer, offset) in taken.items():  # not committed: try again later
+                    newer = self._pending.get(tp)
+                    if newer is None or newer[1] < offset:
+                        self._pending[tp] = (consumer, offset)
+                raise
         by_consumer: dict[AIOKafkaConsumer, dict[TopicPartition, int]] = {}
-        for tp in chosen:
-            consumer, offset = self._pending.pop(tp)
+        for tp, (consumer, offset) in taken.items():
             by_consumer.setdefault(consumer, {})[tp] = offset
         for consumer, offsets in by_consumer.items():
             await _commit(consumer, offsets)
@@ -97,7 +116,14 @@ class OffsetCommitter:
         while True:
             await asyncio.sleep(self.interval_seconds)
             if self._pending:
-                await self.flush()
+                await self.flush_quietly()
+
+    async def flush_quietly(self, partitions: Iterable[TopicPartition] | None = None) -> None:
+        """`flush`, where a failure to store the inbox only holds the offsets back (redelivery)."""
+        try:
+            await self.flush(partitions)
+        except Exception as exc:
+            log.warning("offsets held back: the inbox could not be stored", error_type=type(exc).__name__)
 
 
 async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
@@ -121,7 +147,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._committer = committer
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        await self._committer.flush(revoked)
+        await self._committer.flush_quietly(revoked)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         return None

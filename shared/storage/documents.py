@@ -14,6 +14,10 @@ crash between a handler's write and its inbox record cannot apply the effect twi
 the event comes again. One cause makes at most one write per document: a handler that
 needs two changes of one document composes them into one `Change`.
 
+Inline relay and handed documents (`outbox.py`, `locks.py`): a write that leaves events
+publishes them before it lets go of the lease, and hands the document as stored to the
+next writer of it in this process, which then changes it without reading it again.
+
 Every read and write here is by a lone `_id`, the only filter FerretDB serves from an
 index (DESIGN §5); `find` is for listings off the hot path.
 
@@ -24,20 +28,32 @@ by it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.tracing import note_correlation
 from shared.storage import AlreadyExists, Document
-from shared.storage.locks import Locks, document_lock
-from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, outbox_entries, with_outbox
+from shared.storage.locks import Held, Locks, document_lock
+from shared.storage.outbox import (
+    OUTBOX,
+    OUTBOX_PENDING,
+    hand_on_document,
+    handed_document,
+    outbox_entries,
+    with_outbox,
+)
 
+PublishHeld = Callable[[AsyncCollection[Document], Document], Awaitable[Document | None]]
+"""Publishes a held document's pending events; returns it as stored after (None: unknown)."""
+
+DUPLICATE_KEY = 11000
 CAUSES = "_causes"
 MAX_CAUSES = 64
 """How many causes a document remembers: far more than the redeliveries in flight at once."""
@@ -73,8 +89,10 @@ class DocumentStore:
         wait_seconds: float = 10.0,
         on_events: Callable[[str, str], None] = lambda collection, document_id: None,
         relayed: bool = True,
+        publish_held: PublishHeld | None = None,
     ) -> None:
         self.name = collection.name
+        self._publish_held = publish_held  # inline relay; None leaves every event to the relay
         self._collection = collection
         self._locks = locks
         self._owner = owner
@@ -115,15 +133,43 @@ class DocumentStore:
         if cause is not None:
             stored[CAUSES] = [cause.id]
             note_correlation(cause.correlation_id)
+        if events and self._publish_held is not None:
+            async with self._held(document["_id"]) as held:
+                created = await self._insert_stored(stored, cause)
+                if created:
+                    await self._publish(held, stored)
+            return created
+        created = await self._insert_stored(stored, cause)
+        if created and events:
+            self._on_events(self.name, document["_id"])
+        return created
+
+    async def _insert_stored(self, stored: Document, cause: Envelope | None) -> bool:
         try:
             await self._collection.insert_one(stored)
         except DuplicateKeyError as exc:
-            if cause is not None and await self._caused_by(document["_id"], cause):
+            if cause is not None and await self._caused_by(stored["_id"], cause):
                 return False
-            raise AlreadyExists(f"{self.name}/{document['_id']}") from exc
-        if events:
-            self._on_events(self.name, document["_id"])
+            raise AlreadyExists(f"{self.name}/{stored['_id']}") from exc
         return True
+
+    async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
+        """Create several event-free documents in one round trip; return the `_id`s that existed.
+
+        Each document is still its own unique insert (a claim): one that exists already is
+        refused alone, and the others are written (`ordered=False`). Documents with events go
+        through `insert`, one by one, since each needs its relay hint and cause.
+        """
+        if not documents:
+            return set()
+        try:
+            await self._collection.insert_many([dict(d) for d in documents], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != DUPLICATE_KEY for error in errors) or not errors:
+                raise
+            return {documents[error["index"]]["_id"] for error in errors}
+        return set()
 
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None
@@ -151,12 +197,7 @@ class DocumentStore:
         Refuses (`ValueError`) while the document still holds unpublished events: they
         would be lost. Claims and other bookkeeping documents carry none.
         """
-        async with self._locks.held(
-            document_lock(self._collection, document_id),
-            self._owner,
-            self._lease,
-            wait_seconds=self._wait_seconds,
-        ):
+        async with self._held(document_id):
             current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1})
             if current is None:
                 return False
@@ -170,19 +211,19 @@ class DocumentStore:
     ) -> Document | None:
         if cause is not None:
             note_correlation(cause.correlation_id)  # a timer's or request's span names its journey
-        async with self._locks.held(
-            document_lock(self._collection, document_id),
-            self._owner,
-            self._lease,
-            wait_seconds=self._wait_seconds,
-        ):
-            current = await self._collection.find_one({"_id": document_id})
+        async with self._held(document_id) as held:
+            current = handed_document(held, self._collection)
+            if current is None:
+                current = await self._collection.find_one({"_id": document_id})
             if current is None and not create:
                 return None
             if current is not None and cause is not None and cause.id in current.get(CAUSES, ()):
+                hand_on_document(held, current)
                 return public(current)  # this cause's effect is stored already
             revision = change(None if current is None else public(current))
             if revision is None:
+                if current is not None:
+                    hand_on_document(held, current)
                 return None if current is None else public(current)
             self._refuse_unrelayed(revision.events)
             stored = _stored(document_id, current, revision, cause)
@@ -190,9 +231,27 @@ class DocumentStore:
                 await self._collection.insert_one(stored)
             else:
                 await self._collection.replace_one({"_id": document_id}, stored)
-        if revision.events:
-            self._on_events(self.name, document_id)
+            await self._publish(held, stored)
         return public(stored)
+
+    def _held(self, document_id: str) -> AbstractAsyncContextManager[Held]:
+        return self._locks.held(
+            document_lock(self._collection, document_id),
+            self._owner,
+            self._lease,
+            wait_seconds=self._wait_seconds,
+        )
+
+    async def _publish(self, held: Held, stored: Document) -> None:
+        """Send the stored document's pending events now, or leave them to the relay; hand on
+        the document as it then is."""
+        after: Document | None = stored
+        if stored.get(OUTBOX_PENDING) and self._publish_held is not None:
+            after = await self._publish_held(self._collection, stored)
+        if after is not None:
+            hand_on_document(held, after)
+        if after is None or after.get(OUTBOX_PENDING):
+            self._on_events(self.name, stored["_id"])
 
     def _refuse_unrelayed(self, events: Sequence[OutgoingEvent]) -> None:
         if events and not self._relayed:

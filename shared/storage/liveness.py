@@ -45,15 +45,30 @@ class Liveness:
         self._timeout = timeout
         self._clock = clock
         self._pacer = Pacer(interval.total_seconds())
+        self._alive_until: datetime | None = None  # as last written; None before the first beat
+        self._retired = False
+        self._written = False  # a beat was sent (it may have landed although it failed here)
 
     async def beat(self) -> None:
         """Say "alive for another `timeout`"; the one write only this replica makes to its record."""
         now = self._clock()
+        self._written = True
         await self._collection.update_one(
             {"_id": self.instance},
             {"$set": {"alive_until": now + self._timeout, "beat_at": now}},
             upsert=True,
         )
+        if not self._retired:
+            self._alive_until = now + self._timeout
+
+    def vouches(self, owner: str, until: datetime) -> bool:
+        """Whether no peer can find `owner` dead before `until`: it is this replica, and its
+        record is unwritten (peers then say nothing) or says alive past `until`."""
+        if owner != self.instance or self._retired:
+            return False
+        if self._alive_until is None:
+            return not self._written
+        return self._alive_until > until
 
     async def is_dead(self, owner: str) -> bool:
         """True only for an owner whose record exists and was not renewed in time."""
@@ -75,6 +90,7 @@ class Liveness:
     async def retire(self) -> None:
         """On a clean stop: end the record now, so peers take over what only this replica
         remembered (timers) at once; housekeeping deletes it like a dead replica's."""
+        self._retired = True
         await self._collection.update_one(
             {"_id": self.instance}, {"$set": {"alive_until": self._clock() - timedelta(microseconds=1)}}
         )

@@ -24,6 +24,22 @@ Writers in one process take turns per resource before they touch the shared leas
 (`held`): the next in line starts the moment the previous one is done, instead of polling
 the database with backoff while a sibling coroutine holds the lease. Only writers in
 different replicas ever wait on the lease itself.
+
+Leases that stay a moment: a lease taken through `held` is not given back the instant its
+holder is done. The process keeps it for `linger_seconds` (the services' runtime sets it;
+0, the default for tools, gives it back at once) and hands it, with whatever the
+holder left for the next one (`Held.hand_on`: a `DocumentStore` leaves the document it just
+wrote, so the next writer need not read it again), to the next writer of the same resource
+in this process. So a burst of writes to one document costs one lease insert and one
+release, not one each. A process hands a lease on for at most `hand_on_seconds`; then it
+gives it back, stands aside one idle window and competes again, so writers in other
+replicas get their turn. A holder that fails gives the lease back at once. Whatever a
+holder did not hand on is forgotten: the next one reads afresh.
+
+Releasing deletes by the lone `_id` (served by FerretDB's index; the token filter is a scan
+there) whenever nobody can have taken the lease over yet: its expiry is seconds away and
+this replica's heartbeat (`Liveness.vouches`) says it is alive until later still. Otherwise
+the delete also matches the token, so it never removes a lease taken over meanwhile.
 """
 
 from __future__ import annotations
@@ -40,7 +56,10 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from shared.observability.logs import get_logger
 from shared.storage.liveness import Liveness
+
+log = get_logger(__name__)
 
 
 def document_lock(collection: AsyncCollection[dict[str, Any]], document_id: Any) -> str:
@@ -55,12 +74,13 @@ class LockTimeout(Exception):
     """
 
 
-@dataclass(slots=True)
-class _Turn:
-    """Writers of one resource in this process, queued first come, first served."""
+def remaining_after(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
+
+RELEASE_MARGIN = timedelta(seconds=2)
+"""How far from its expiry (and from this replica's heartbeat running out) a lease must be for
+a release by the lone `_id`: far more than one round trip, and than replicas' clocks disagree."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +89,35 @@ class Lease:
     owner: str
     token: str
     expires_at: datetime
+    taken_at: float = 0.0  # time.monotonic() when it was inserted
+
+
+@dataclass(slots=True)
+class Held:
+    """A lease held through `Locks.held`, and what the previous holder in this process left.
+
+    `handed` is None when the lease is new (or the previous holder left nothing): read afresh.
+    """
+
+    lease: Lease
+    handed: Any = None
+    _next: Any = None
+
+    def hand_on(self, payload: Any) -> None:
+        """Leave `payload` (the state this holder wrote) for the next holder in this process."""
+        self._next = payload
+
+
+@dataclass(slots=True)
+class _Turn:
+    """Writers of one resource in this process, queued first come, first served, and the
+    lease they pass along (with what its last holder left) while it lingers."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+    lease: Lease | None = None
+    payload: Any = None
+    lingering: asyncio.TimerHandle | None = None
 
 
 class Locks:
@@ -78,11 +127,16 @@ class Locks:
         *,
         liveness: Liveness | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        linger_seconds: float = 0.0,
+        hand_on_seconds: float = 1.0,
     ) -> None:
         self._collection = collection
         self._liveness = liveness
         self._clock = clock
+        self._linger_seconds = linger_seconds
+        self._hand_on_seconds = hand_on_seconds
         self._turns: dict[str, _Turn] = {}
+        self._releasing: set[asyncio.Task[None]] = set()
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -108,7 +162,7 @@ class Locks:
             if time.monotonic() >= deadline:
                 raise LockTimeout(f"{resource} is locked by another writer")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            delay = min(delay * 2, 0.1)
         return lease
 
     async def is_held(self, lease: Lease) -> bool:
@@ -117,26 +171,90 @@ class Locks:
         return current is not None and current["token"] == lease.token
 
     async def release(self, lease: Lease) -> None:
-        await self._collection.delete_one({"_id": lease.resource, "token": lease.token})
+        """Give the lease back: by `_id` alone while nobody can have taken it over (see above)."""
+        if self._surely_still_held(lease):
+            await self._collection.delete_one({"_id": lease.resource})
+        else:
+            await self._collection.delete_one({"_id": lease.resource, "token": lease.token})
+
+    def _surely_still_held(self, lease: Lease) -> bool:
+        safe_until = self._clock() + RELEASE_MARGIN
+        if lease.expires_at <= safe_until:
+            return False
+        return self._liveness is None or self._liveness.vouches(lease.owner, safe_until)
 
     @asynccontextmanager
     async def held(
         self, resource: str, owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
-    ) -> AsyncIterator[Lease]:
-        """Hold the lease for the block: first this process's turn, then the shared lease,
-        both within `wait_seconds`."""
+    ) -> AsyncIterator[Held]:
+        """Hold the lease for the block: first this process's turn, then the shared lease
+        (or the one the previous holder in this process left lingering), both within
+        `wait_seconds`."""
         deadline = time.monotonic() + wait_seconds
-        async with self._turn(resource, wait_seconds):
-            remaining = max(0.0, deadline - time.monotonic())
-            lease = await self.acquire(resource, owner, ttl, wait_seconds=remaining)
+        async with self._turn(resource, wait_seconds) as turn:
+            held = await self._take_turns_lease(turn, resource, owner, ttl, deadline)
             try:
-                yield lease
-            finally:
-                await self.release(lease)
+                yield held
+            except BaseException:
+                turn.lease, turn.payload = None, None
+                await self._release_quietly(held.lease)  # a failed holder gives it back at once
+                raise
+            if turn.users > 1 or self._linger_seconds > 0:
+                turn.lease, turn.payload = held.lease, held._next  # for the next writer here
+            else:
+                await self.release(held.lease)  # nobody waits and nothing lingers: back now
+
+    async def try_held(self, resource: str, owner: str, ttl: timedelta) -> Held | None:
+        """The lease now, without waiting: None if a writer of this process or another
+        holder has it. The caller gives it back with `hand_back` (the relay's way in)."""
+        turn = self._turns.get(resource)
+        if turn is not None and (turn.users or turn.lock.locked()):
+            return None  # a writer of this process has it or is next
+        if turn is not None and turn.lease is not None:
+            self._cancel_linger(turn)
+            lease, payload = turn.lease, turn.payload
+            del self._turns[resource]  # the relay takes over this lingering lease
+            return Held(lease, payload)
+        taken = await self.try_acquire(resource, owner, ttl)
+        return None if taken is None else Held(taken)
+
+    async def hand_back(self, held: Held) -> None:
+        await self.release(held.lease)
+
+    async def release_lingering(self) -> None:
+        """Give back every lease kept lingering, and wait for releases in flight (on stop)."""
+        for resource, turn in list(self._turns.items()):
+            if turn.users == 0 and turn.lease is not None:
+                self._cancel_linger(turn)
+                del self._turns[resource]
+                await self.release(turn.lease)
+        if self._releasing:
+            await asyncio.gather(*self._releasing, return_exceptions=True)
+
+    async def _take_turns_lease(
+        self, turn: _Turn, resource: str, owner: str, ttl: timedelta, deadline: float
+    ) -> Held:
+        lease, payload = turn.lease, turn.payload
+        turn.lease, turn.payload = None, None
+        if lease is not None:
+            if lease.owner == owner and self._still_fresh(lease, ttl):
+                return Held(lease, payload)
+            # Handed on long enough: give it back and stand aside one idle window, longer
+            # than other replicas' polls (`acquire`), so a writer there gets its turn.
+            await self.release(lease)
+            await asyncio.sleep(min(self._linger_seconds, remaining_after(deadline)))
+        remaining = max(0.0, deadline - time.monotonic())
+        return Held(await self.acquire(resource, owner, ttl, wait_seconds=remaining))
+
+    def _still_fresh(self, lease: Lease, ttl: timedelta) -> bool:
+        """Whether a lingering lease may be handed on once more."""
+        held_for = time.monotonic() - lease.taken_at
+        return held_for < self._hand_on_seconds and self._surely_still_held(lease)
 
     @asynccontextmanager
-    async def _turn(self, resource: str, wait_seconds: float) -> AsyncIterator[None]:
+    async def _turn(self, resource: str, wait_seconds: float) -> AsyncIterator[_Turn]:
         turn = self._turns.setdefault(resource, _Turn())
+        self._cancel_linger(turn)
         turn.users += 1
         try:
             try:
@@ -145,13 +263,44 @@ class Locks:
             except TimeoutError:
                 raise LockTimeout(f"{resource} is busy with other writers in this process") from None
             try:
-                yield
+                yield turn
             finally:
                 turn.lock.release()
         finally:
             turn.users -= 1
             if not turn.users:
-                del self._turns[resource]
+                if turn.lease is None:
+                    del self._turns[resource]
+                else:
+                    self._linger(resource, turn)
+
+    def _linger(self, resource: str, turn: _Turn) -> None:
+        """Keep the idle lease `linger_seconds` for the next writer, then give it back."""
+        if self._linger_seconds <= 0:
+            self._give_back(resource, turn)
+            return
+        loop = asyncio.get_running_loop()
+        turn.lingering = loop.call_later(self._linger_seconds, self._give_back, resource, turn)
+
+    def _give_back(self, resource: str, turn: _Turn) -> None:
+        if self._turns.get(resource) is not turn or turn.users or turn.lease is None:
+            return
+        del self._turns[resource]
+        task = asyncio.get_running_loop().create_task(self._release_quietly(turn.lease))
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
+
+    async def _release_quietly(self, lease: Lease) -> None:
+        try:
+            await self.release(lease)
+        except Exception:  # the lease expires, or liveness frees it; nothing waits on this
+            log.warning("a lingering lease could not be given back; it will expire", exc_info=True)
+
+    @staticmethod
+    def _cancel_linger(turn: _Turn) -> None:
+        if turn.lingering is not None:
+            turn.lingering.cancel()
+            turn.lingering = None
 
     async def prune(self) -> int:
         """Delete leases that expired or whose holder is dead; return how many (housekeeping).
@@ -169,7 +318,7 @@ class Locks:
         return self._liveness is not None and await self._liveness.is_dead(lease["owner"])
 
     async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
-        lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl)
+        lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic())
         try:
             await self._collection.insert_one(
                 {"_id": resource, "owner": owner, "token": lease.token, "expires_at": lease.expires_at}

@@ -9,6 +9,12 @@ them. A crash anywhere loses nothing: an unpublished entry stays pending; an ent
 published but not yet removed is published again with the same `ce_id`, which
 consumers' inboxes discard.
 
+Inline relay: a `DocumentStore` write that leaves events publishes them itself while it
+still holds the document's lease (`publish_held`) and removes them in one more write, so
+an event goes out without the relay's lease, read and release. The relay stays for what an
+inline publish could not send (the broker slow or down: inline publishing then pauses a
+few seconds and leaves the work to the relay) and for what a dead replica left.
+
 An entry also keeps, among its record headers, the W3C trace context of the span that
 wrote it (`traceparent`, `tracestate`; none when tracing is off): the relay publishes it
 inside a span continuing that trace, so the consumer's span joins the writer's journey
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.background import Pacer, SweepSchedule
@@ -32,7 +39,7 @@ from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
 from shared.observability.tracing import CORRELATION_ID, continued, trace_headers
 from shared.storage import Document
-from shared.storage.locks import Locks, document_lock
+from shared.storage.locks import Held, Locks, document_lock
 
 OUTBOX = "_outbox"
 OUTBOX_PENDING = "_outbox_pending"
@@ -112,6 +119,29 @@ async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
     await collection.create_index([(OUTBOX_PENDING, 1)], name="outbox_pending")
 
 
+def hand_on_document(held: Held, document: Mapping[str, Any]) -> None:
+    """Leave `document`, as stored, for the next holder of its lease in this process.
+
+    Kept as BSON and decoded afresh by the next holder, so it gets exactly what a read would
+    return (millisecond datetimes, lists for tuples) and no caller's later mutation reaches it.
+    """
+    held.hand_on(bson.encode(document))
+
+
+def handed_document(held: Held, collection: AsyncCollection[Document]) -> Document | None:
+    """The document the previous holder left, or None when it left none (read it then)."""
+    if not isinstance(held.handed, bytes):
+        return None
+    decoded: Document = bson.decode(held.handed, codec_options=collection.codec_options)
+    return decoded
+
+
+def _without_sent(document: Document, sent: Sequence[str]) -> Document:
+    """The document after the relay's `$unset` of `sent` entries."""
+    remaining = {k: v for k, v in (document.get(OUTBOX) or {}).items() if k not in sent}
+    return {**document, OUTBOX: remaining, OUTBOX_PENDING: int(document.get(OUTBOX_PENDING, 0)) - len(sent)}
+
+
 def _pending_events(document: Document) -> list[PendingEvent]:
     entries = [
         PendingEvent(
@@ -166,9 +196,14 @@ class OutboxRelay:
         poll_interval_seconds: float = 0.5,
         sweep_interval_seconds: float = 60.0,
         concurrency: int = 16,
+        inline_timeout_seconds: float = 5.0,
+        inline_pause_seconds: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._collections = {c.name: c for c in collections}
+        self._inline_timeout = inline_timeout_seconds
+        self._inline_pause = inline_pause_seconds
+        self._inline_paused_until = 0.0
         self._publish = publish
         self._locks = locks
         self._owner = owner
@@ -191,6 +226,31 @@ class OutboxRelay:
         if collection is not None and document_id is not None:
             self._hints.add((collection, document_id))
         self._pacer.nudge()
+
+    async def publish_held(
+        self, collection: AsyncCollection[Document], document: Document
+    ) -> Document | None:
+        """Publish the pending events of `document`, whose lease the caller holds (inline relay).
+
+        Returns the document as stored afterwards (still with its entries when inline
+        publishing is paused), or None when a failure leaves that unknown. Entries not sent
+        are the relay's: the caller hints it (`notify`).
+        """
+        if not document.get(OUTBOX_PENDING) or time.monotonic() < self._inline_paused_until:
+            return document
+        try:
+            async with asyncio.timeout(self._inline_timeout):
+                sent = await self._publish_document(collection, document)
+        except Exception as exc:
+            OUTBOX_PUBLISH_FAILURES.inc()
+            self._inline_paused_until = time.monotonic() + self._inline_pause
+            log.warning(
+                "inline publish failed; the relay takes over",
+                error_type=type(exc).__name__,
+                pause_seconds=self._inline_pause,
+            )
+            return None
+        return _without_sent(document, sent)
 
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died and may have left events unpublished)."""
@@ -267,19 +327,18 @@ class OutboxRelay:
 
     async def _relay_document(self, collection: AsyncCollection[Document], document_id: Any) -> int | None:
         """Publish one document's pending events under its lease; None if someone holds it."""
-        lease = await self._locks.try_acquire(
-            document_lock(collection, document_id), self._owner, self._lease
-        )
-        if lease is None:
+        held = await self._locks.try_held(document_lock(collection, document_id), self._owner, self._lease)
+        if held is None:
             return None  # a writer or another relay holds it
         try:
-            document = await collection.find_one({"_id": document_id})
-            return 0 if document is None else await self._publish_document(collection, document)
+            document = handed_document(held, collection) or await collection.find_one({"_id": document_id})
+            return 0 if document is None else len(await self._publish_document(collection, document))
         finally:
-            await self._locks.release(lease)
+            await self._locks.hand_back(held)
 
-    async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> int:
-        """Publish the document's entries in order, then remove the confirmed ones in one write."""
+    async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> list[str]:
+        """Publish the document's entries in order, then remove the confirmed ones in one write;
+        return the ids sent."""
         sent: list[str] = []
         pending = _pending_events(document)
         key = (collection.name, document["_id"])
@@ -304,4 +363,4 @@ class OutboxRelay:
                 self._unsent_since[key] = min(unsent)
             else:
                 self._unsent_since.pop(key, None)
-        return len(sent)
+        return sent

@@ -1,24 +1,43 @@
 """Durable timers: stored in MongoDB, claimed with a lease, fired once in effect (DESIGN §4).
 
-A timer is a document `{_id, kind, due_at, status, attempts, payload}` in the service's
-`timers` collection. A worker on any replica claims a due timer by taking the timer
-document's lease (an insert with a unique `_id`, see `locks.py`; the same lease the
-relay and `reschedule`/`cancel` take), runs the handler for its kind, and then, in ONE
-single-document write, marks the timer fired and puts the handler's events into the
-timer's own outbox. A worker that dies simply lets its lease run out; the next one fires
-the timer with the same event ids, derived from the timer id and due time.
+A pending timer is a document `{_id, kind, due_at, status, attempts, payload}` in the
+service's `timers` collection, and only pending timers live there: a timer that fired, was
+cancelled or failed for good moves to the companion `timers_done` collection (inserted
+there first, then deleted from `timers` by `_id`). So what the due-sweep reads grows with
+pending work, not with history (DESIGN §5: on FerretDB every query but a lone `_id`
+equality reads the whole collection). `timers_done` keeps a finished timer for
+`done_retention` (housekeeping prunes it later, off the hot path): while it is there its
+id cannot be scheduled again, which keeps `schedule` idempotent by timer id.
+
+A worker on any replica claims a due timer by taking the timer document's lease (an insert
+with a unique `_id`, see `locks.py`; the same lease `reschedule`/`cancel` take) and reading
+it while counting the attempt, runs the handler for its kind, and then moves it: its
+`timers_done` copy carries the handler's events in its own outbox, so the move is what
+commits the firing. That insert is unique by timer id, so a timer commits once however
+many workers fire it (a worker that stalled past its lease does not try). A worker that
+dies simply lets its lease run out; the next one fires the timer with the same event ids,
+derived from the timer id and due time. A worker that dies between the two writes of the
+move leaves a pending copy of a done timer: that copy counts an earlier attempt, and a
+claim of a timer with an earlier attempt looks in `timers_done` first and finishes the
+move instead of firing again.
+
+Round trips of one firing (the handler's own writes excluded): the lease, the read that
+counts the attempt, the insert into `timers_done`, the delete from `timers`, the lease's
+release: 5 for a lone firing (it was 6: a read and a counting write, a lease check, and a
+marking write). Moves that finish while another is being written go together, one
+`insert_many` and one `bulk_write` of deletes by `_id` per group, so a burst costs about 3
+per firing. `schedule` looks in `timers_done` by `_id` before its insert: 2 (it was 1).
 
 A worker fires up to `concurrency` due timers at once: each is a different document
 under its own lease, and a handler that waits on a provider (an SMTP server, a webhook)
 must not hold back every other reminder and delivery due at the same moment.
 
-Finding due timers must not scan the collection every second (DESIGN §5: FerretDB serves
-only a lone `_id` equality from an index, and fired timers stay as the record that makes
-`schedule` idempotent). So a store remembers, in memory, the pending timers due within
-its `lookahead` that this replica scheduled or moved, and the worker fires from that
-memory. A sweep (the one query by status and due time) runs at start, when the runtime
-sees another replica's heartbeat end (`sweep_soon`), and every `sweep_interval_seconds`,
-and remembers what is due within the lookahead: a timer that only a replica now gone
+Finding due timers must not scan the collection every second. So a store remembers, in
+memory, the pending timers due within its `lookahead` that this replica scheduled or
+moved, and the worker fires from that memory. A sweep (the one query by status and due
+time; served by the `due_timers` index on MongoDB) runs at start, when the runtime sees
+another replica's heartbeat end (`sweep_soon`), and every `sweep_interval_seconds`, and
+remembers what is due within the lookahead: a timer that only a replica now gone
 remembered fires seconds after that replica's heartbeat ends.
 
 The same memory answers how late the timers are (`carepath_timer_lag_seconds`, set after
@@ -36,8 +55,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from pymongo import DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.background import Pacer, SweepSchedule
 from shared.clock import domain_span, speed_of
@@ -47,12 +67,16 @@ from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMER_LAG_SECONDS, TIMERS_FIRED
 from shared.observability.tracing import continued, note_correlation, trace_headers
 from shared.storage import Document
+from shared.storage.documents import DUPLICATE_KEY
 from shared.storage.locks import Lease, Locks, document_lock
-from shared.storage.outbox import ensure_outbox_index, outbox_update
+from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, ensure_outbox_index, with_outbox
 
 log = get_logger(__name__)
 
 DUE_BATCH = 100
+MOVE_BATCH = 500
+DONE_SUFFIX = "_done"
+WRITE_LEASE = timedelta(seconds=30)  # `reschedule` and `cancel`: a few writes by `_id`
 
 
 class TimerStatus(StrEnum):
@@ -109,6 +133,7 @@ class TimerStore:
 
     Remembers the pending timers due within `lookahead` of `clock()` that it scheduled,
     moved or swept (see the module docstring); memory stays bounded by that window.
+    Finished timers go to `done` (by default the collection's `<name>_done` companion).
     """
 
     def __init__(
@@ -116,26 +141,45 @@ class TimerStore:
         collection: AsyncCollection[Document],
         locks: Locks,
         *,
+        done: AsyncCollection[Document] | None = None,
         owner: str = "timers",
         lookahead: timedelta = timedelta(minutes=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.collection = collection
+        self._done = done
         self._locks = locks
         self._owner = owner
         self.lookahead = lookahead
         self._clock = clock
         self._upcoming: dict[str, datetime] = {}
         self._overdue_since: dict[str, datetime] = {}  # retried timers: their original due time
+        self._moves: list[_Move] = []  # waiting for the group being written (`_move_to_done`)
+        self._moving = False
+
+    @property
+    def done(self) -> AsyncCollection[Document]:
+        """Where fired, cancelled and failed timers go: read only by `_id` on the hot path."""
+        if self._done is None:
+            self._done = self.collection.database[f"{self.collection.name}{DONE_SUFFIX}"]
+        return self._done
 
     async def ensure_indexes(self) -> None:
+        """The indexes MongoDB serves the due-sweep and the prune from (FerretDB scans the
+        pending timers only); then move out what an earlier version left finished in place."""
         await self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers")
-        await ensure_outbox_index(self.collection)
+        await self.done.create_index([("done_at", 1)], name="done_timers")
+        await ensure_outbox_index(self.done)
+        if moved := await self._move_out_finished():
+            log.info("finished timers moved out of the pending ones", count=moved)
 
     async def schedule(
         self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
     ) -> bool:
-        """Create a timer; False if one with this id exists already (scheduling is idempotent)."""
+        """Create a timer; False if one with this id exists already, pending or done
+        (scheduling is idempotent)."""
+        if await self.done.find_one({"_id": timer_id}, {"_id": 1}) is not None:
+            return False
         try:
             await self.collection.insert_one(
                 {
@@ -155,15 +199,20 @@ class TimerStore:
 
     async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool:
         """Move a pending timer; False if it already fired, was cancelled or does not exist."""
-        moved = await self._set_if_pending(timer_id, owner or self._owner, {"due_at": due_at, "attempts": 0})
-        if moved:
-            self.remember(timer_id, due_at)
-        return moved
+        async with self._locks.held(self._lock(timer_id), owner or self._owner, WRITE_LEASE):
+            if await self._pending(timer_id) is None:
+                return False
+            await self.collection.update_one({"_id": timer_id}, {"$set": {"due_at": due_at, "attempts": 0}})
+        self.remember(timer_id, due_at)
+        return True
 
     async def cancel(self, timer_id: str, *, owner: str | None = None) -> bool:
         """Cancel a pending timer; False if it already fired, was cancelled or does not exist."""
         self.forget(timer_id)
-        return await self._set_if_pending(timer_id, owner or self._owner, {"status": TimerStatus.cancelled})
+        async with self._locks.held(self._lock(timer_id), owner or self._owner, WRITE_LEASE):
+            if (current := await self._pending(timer_id)) is None:
+                return False
+            return await self._move_to_done(current, TimerStatus.cancelled)
 
     def remember(self, timer_id: str, due_at: datetime, *, overdue_since: datetime | None = None) -> None:
         """Fire this timer from memory when due (only if due within the lookahead).
@@ -198,7 +247,8 @@ class TimerStore:
         return [i for _, i in due[:limit]]
 
     async def sweep(self, now: datetime) -> int:
-        """Remember every pending timer due within the lookahead (the one query that scans)."""
+        """Remember every pending timer due within the lookahead (the one query that scans,
+        and only the pending timers)."""
         cursor = self.collection.find(
             {"status": TimerStatus.pending, "due_at": {"$lte": now + self.lookahead}}, {"due_at": 1}
         )
@@ -218,20 +268,25 @@ class TimerStore:
         return [document["_id"] async for document in cursor]
 
     async def claim(self, timer_id: str, owner: str, now: datetime, lease: timedelta) -> Claim | None:
-        """Lease one due timer; None if it is held by another worker, not due, or done."""
-        held = await self._locks.try_acquire(document_lock(self.collection, timer_id), owner, lease)
+        """Lease one due timer and count the attempt; None if it is held by another worker,
+        not due, or done."""
+        held = await self._locks.try_acquire(self._lock(timer_id), owner, lease)
         if held is None:
             return None
-        document = await self.collection.find_one({"_id": timer_id})
+        # One round trip reads the timer and counts this attempt (we hold its lease).
+        document = await self.collection.find_one_and_update({"_id": timer_id}, {"$inc": {"attempts": 1}})
+        if document is not None and document["attempts"] > 0 and await self._finish_move_if_done(timer_id):
+            document = None  # an earlier worker moved it to done and died before the delete
         if document is None or document["status"] != TimerStatus.pending:
             self.forget(timer_id)  # fired, cancelled or gone meanwhile
             await self._locks.release(held)
             return None
         if document["due_at"] > now:
-            self.remember(timer_id, document["due_at"])  # moved later by another writer
+            # Moved later by another writer: not an attempt (a rare path; undo the count).
+            await self.collection.update_one({"_id": timer_id}, {"$inc": {"attempts": -1}})
+            self.remember(timer_id, document["due_at"])
             await self._locks.release(held)
             return None
-        await self.collection.update_one({"_id": timer_id}, {"$inc": {"attempts": 1}})
         timer = Timer(
             id=timer_id,
             kind=document["kind"],
@@ -253,34 +308,170 @@ class TimerStore:
     # was pending when its lease was taken, and every writer of a timer holds that lease.
 
     async def complete(self, claim: Claim, events: Sequence[OutgoingEvent], now: datetime) -> bool:
-        """Mark fired and enqueue its events in one write; False if the lease was lost."""
-        if not await self._locks.is_held(claim.lease):
-            return False
+        """Move the fired timer, its events in its outbox, to done; False if its lease ran out
+        or another worker's firing was stored first."""
+        self.forget(claim.timer.id)
+        if _ran_out(claim.lease):
+            await self._locks.release(claim.lease)  # if nobody took it over yet
+            return False  # a worker that stalled past its lease: the next claim fires it
         if events:
             note_correlation(events[0].envelope.correlation_id)  # a firing that began a new trace
-        result = await self.collection.update_one(
-            {"_id": claim.timer.id},
-            outbox_update(events, {"$set": {"status": TimerStatus.fired, "fired_at": now}}),
+        moved = await self._move_to_done(
+            _stored(claim.timer), TimerStatus.fired, {"fired_at": now}, events=events
         )
-        self.forget(claim.timer.id)
         await self._locks.release(claim.lease)
-        return result.modified_count == 1
+        return moved
 
     async def give_up(self, claim: Claim, reason: str) -> None:
         self.forget(claim.timer.id)
-        if await self._locks.is_held(claim.lease):
-            await self.collection.update_one(
-                {"_id": claim.timer.id}, {"$set": {"status": TimerStatus.failed, "failure": reason[:500]}}
-            )
+        if not _ran_out(claim.lease):
+            await self._move_to_done(_stored(claim.timer), TimerStatus.failed, {"failure": reason[:500]})
         await self._locks.release(claim.lease)
 
-    async def _set_if_pending(self, timer_id: str, owner: str, fields: Mapping[str, Any]) -> bool:
-        async with self._locks.held(document_lock(self.collection, timer_id), owner, timedelta(seconds=30)):
-            current = await self.collection.find_one({"_id": timer_id}, {"status": 1})
-            if current is None or current["status"] != TimerStatus.pending:
-                return False
-            await self.collection.update_one({"_id": timer_id}, {"$set": dict(fields)})
+    async def prune(self, before: datetime) -> int:
+        """Delete done timers moved before `before` whose events are all published; return how
+        many (housekeeping: one range delete, off the hot path). Their ids may be scheduled anew."""
+        result = await self.done.delete_many({"done_at": {"$lt": before}, OUTBOX_PENDING: 0})
+        return result.deleted_count
+
+    def _lock(self, timer_id: str) -> str:
+        return document_lock(self.collection, timer_id)
+
+    async def _pending(self, timer_id: str) -> Document | None:
+        """The pending timer (under its lease), or None if it is not pending any more."""
+        document = await self.collection.find_one({"_id": timer_id})
+        if document is not None and document["attempts"] > 0 and await self._finish_move_if_done(timer_id):
+            return None
+        if document is None or document["status"] != TimerStatus.pending:
+            return None
+        return document
+
+    async def _finish_move_if_done(self, timer_id: str) -> bool:
+        """Whether the timer is done already: then drop its pending copy (a move cut short).
+
+        Only a timer that counted an attempt can be in this state, so only such a one is looked up.
+        """
+        if await self.done.find_one({"_id": timer_id}, {"_id": 1}) is None:
+            return False
+        await self.collection.delete_one({"_id": timer_id})
         return True
+
+    async def _move_to_done(
+        self,
+        document: Mapping[str, Any],
+        status: TimerStatus,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        events: Sequence[OutgoingEvent] = (),
+    ) -> bool:
+        """Insert the finished timer into done, then delete it from the pending ones; False if
+        it was done already (its pending copy goes all the same).
+
+        Insert first: a crash between the two leaves a done timer with a pending copy, which
+        the next claim or write of it sees (`_finish_move_if_done`); never a timer in neither.
+        Done timers keep real time (`done_at`) for housekeeping, as a demo clock may race ahead.
+
+        Moves are committed in groups: the first waits for no one, and the moves that arrive
+        while one group is written go together in the next (one `insert_many` and one
+        `bulk_write` of deletes by `_id`), so a burst of firings shares those round trips.
+        """
+        finished = {**document, **(fields or {}), "status": status, "done_at": datetime.now(UTC)}
+        move = _Move(with_outbox(finished, events), asyncio.get_running_loop().create_future())
+        self._moves.append(move)
+        if not self._moving:
+            self._moving = True
+            try:
+                while self._moves:
+                    group, self._moves = self._moves, []
+                    await self._move_group(group)
+            finally:
+                self._moving = False
+                _fail(self._moves)  # cancelled while writing: none is left waiting
+                self._moves = []
+        return await move.moved
+
+    async def _move_group(self, group: list[_Move]) -> None:
+        """Write one group; each mover learns its own outcome, a failure included."""
+        try:
+            existed = await self._insert_done([m.document for m in group])
+            await self.collection.bulk_write([DeleteOne({"_id": m.document["_id"]}) for m in group])
+        except Exception as exc:
+            _fail(group, exc)
+            return
+        except BaseException:
+            _fail(group)
+            raise
+        for move in group:
+            if not move.moved.done():
+                move.moved.set_result(move.document["_id"] not in existed)
+
+    async def _insert_done(self, documents: Sequence[Document]) -> set[str]:
+        """Insert finished timers (one round trip); return the ids that were done already."""
+        try:
+            await self.done.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
+                raise
+            return {documents[error["index"]]["_id"] for error in errors}
+        return set()
+
+    async def _move_out_finished(self) -> int:
+        """Move timers an earlier version left fired, cancelled or failed among the pending ones
+        (a scan, once at start; nothing to do once they are gone)."""
+        moved = 0
+        while finished := await self.collection.find({"status": {"$ne": TimerStatus.pending}}).to_list(
+            MOVE_BATCH
+        ):
+            now = datetime.now(UTC)
+            # A peer starting at the same time may move some first: theirs are kept.
+            await self._insert_done([{OUTBOX: {}, OUTBOX_PENDING: 0, "done_at": now, **d} for d in finished])
+            await self.collection.bulk_write([DeleteOne({"_id": d["_id"]}) for d in finished], ordered=False)
+            moved += len(finished)
+        return moved
+
+
+class MoveFailed(Exception):
+    """A finished timer's move to done did not complete (the cause says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Move:
+    """A finished timer on its way to done, and whether it got there first."""
+
+    document: Document
+    moved: asyncio.Future[bool]
+
+
+def _fail(moves: Sequence[_Move], cause: Exception | None = None) -> None:
+    """Wake whoever waits on `moves` with an error: each timer stays pending (or, if its done
+    copy got in, is finished by its next claim), like after a crash."""
+    for move in moves:
+        if not move.moved.done():
+            error = MoveFailed(
+                "moving the finished timer failed" if cause else "the timer move was cancelled"
+            )
+            error.__cause__ = cause
+            move.moved.set_exception(error)
+            move.moved.exception()  # retrieved: one nobody awaits any more logs no warning
+
+
+def _stored(timer: Timer) -> Document:
+    """The claimed timer as its pending document held it (attempts counted)."""
+    return {
+        "_id": timer.id,
+        "kind": timer.kind,
+        "due_at": timer.due_at,
+        "attempts": timer.attempts,
+        "payload": dict(timer.payload),
+        "trace": dict(timer.trace),
+    }
+
+
+def _ran_out(lease: Lease) -> bool:
+    """Whether the lease has expired by now, so another worker may hold the timer (no round
+    trip: leases are real time, taken over only once expired or their holder is dead)."""
+    return datetime.now(UTC) >= lease.expires_at
 
 
 class TimerWorker:
@@ -297,9 +488,13 @@ class TimerWorker:
         sweep_interval_seconds: float = 60.0,
         max_attempts: int = 10,
         concurrency: int = 16,
+        done_retention: timedelta = timedelta(days=30),
+        prune_interval_seconds: float = 3600.0,
         on_fired: Callable[[str, str], None] = lambda collection, timer_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`done_retention`: how long a finished timer keeps its id from being scheduled again
+        (at least as long as a redelivered event may try, i.e. the inbox retention)."""
         self._store = store
         self._handlers = handlers  # read at each firing: a runtime registers kinds before start
         self._owner = owner
@@ -309,6 +504,8 @@ class TimerWorker:
         self._sweeps = SweepSchedule(sweep_interval_seconds)
         self._max_attempts = max_attempts
         self._slots = asyncio.Semaphore(concurrency)
+        self._done_retention = done_retention
+        self._prunes = SweepSchedule(prune_interval_seconds)
         self._on_fired = on_fired
         self._clock = clock
 
@@ -391,7 +588,7 @@ class TimerWorker:
         TIMERS_FIRED.labels(timer.kind).inc()
         log.info("timer fired", timer_id=timer.id, kind=timer.kind, events=len(events))
         if events:
-            self._on_fired(self._store.collection.name, timer.id)
+            self._on_fired(self._store.done.name, timer.id)  # its events are in its done copy
         return True
 
     def sweep_soon(self) -> None:
@@ -412,6 +609,14 @@ class TimerWorker:
         TIMER_LAG_SECONDS.set(lag)
         return lag
 
+    async def prune_done(self) -> int:
+        """Drop finished timers older than the retention (real time); return how many."""
+        self._prunes.done()
+        pruned = await self._store.prune(datetime.now(UTC) - self._done_retention)
+        if pruned:
+            log.info("finished timers pruned", count=pruned)
+        return pruned
+
     async def run(self) -> None:
         while not self._pacer.stopped:
             try:
@@ -420,4 +625,9 @@ class TimerWorker:
                 log.exception("timer pass failed; will retry")
                 self._sweeps.soon()  # what the failed pass missed is found again
             self.report_lag()
+            if self._prunes.due and not self._pacer.stopped:
+                try:
+                    await self.prune_done()
+                except Exception:
+                    log.warning("pruning finished timers failed; will retry", exc_info=True)
             await self._pacer.pause()

@@ -28,6 +28,7 @@ from pymongo.uri_parser import parse_uri
 
 from shared.messaging.broker import kafka_connection_options, kafka_options_at
 from shared.settings import KafkaSettings, MongoSettings, ServiceSettings
+from tests.support.infrastructure import Infrastructure
 
 PARTITIONS = 6
 
@@ -119,9 +120,16 @@ class KafkaWatch:
 class Bench:
     """Where the infrastructure is, and the id that names everything this run creates."""
 
-    kafka_bootstrap_servers: str
-    mongodb_uri: str
+    infrastructure: Infrastructure
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    @property
+    def kafka_bootstrap_servers(self) -> str:
+        return self.infrastructure.kafka_bootstrap_servers
+
+    @property
+    def mongodb_uri(self) -> str:
+        return self.infrastructure.mongodb_uri
 
     @asynccontextmanager
     async def scope(self, what: str) -> AsyncIterator[Scope]:

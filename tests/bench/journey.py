@@ -52,7 +52,7 @@ from tests.bench.harness import CpuMeter, Process, find_processes
 from tests.e2e.journey import system as journey_system
 from tests.e2e.journey.system import ADMIN, SERVICE, System, bearer, running_system
 from tests.e2e.journey.test_journey import CLIENT_WINDOWS, profile
-from tests.support.infrastructure import Infrastructure
+from tests.support.infrastructure import Infrastructure, provide_for_run
 from tests.support.kafka import TopicRecorder, drop_topics
 from tests.unit.intake.samples import complete_sections
 
@@ -487,8 +487,7 @@ def load_average() -> str:
 
 async def run(
     *,
-    kafka_bootstrap_servers: str,
-    mongodb_uri: str,
+    infra: Infrastructure,
     rates: Sequence[float] = (10.0, 50.0),
     seconds: float = 60.0,
     drain_seconds: float = 120.0,
@@ -499,7 +498,6 @@ async def run(
 ) -> dict[str, Any]:
     """Start the system, seed it, prepare every intake, then time each rate in turn."""
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
-    infra = Infrastructure(kafka_bootstrap_servers, mongodb_uri, origin="bench")
     rng = random.Random(SEED)
     place = f"US-{uuid.uuid4().hex[:3].upper()}"  # a place of this run's own, in a served country
     counts = [round(rate * seconds) for rate in rates]
@@ -514,7 +512,7 @@ async def run(
     }
     tracing = logs / "trace" if trace else None
     environment = {**TUNED, **(settings or {}), **(traced(tracing) if tracing else {})}
-    mongo: AsyncMongoClient[Any] = AsyncMongoClient(mongodb_uri)
+    mongo: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb_uri)
     system: System | None = None
     try:
         with service_settings(environment), running_system(infra, logs) as system:
@@ -539,7 +537,7 @@ async def run(
                     deadline = time.monotonic() + 60
                     while arrivals.booked_or_failed(warm) < len(warm) and time.monotonic() < deadline:
                         await asyncio.sleep(0.1)
-                    cpu = CpuMeter(processes_of(system, kafka_bootstrap_servers, mongodb_uri))
+                    cpu = CpuMeter(processes_of(system, infra.kafka_bootstrap_servers, infra.mongodb_uri))
                     by_rate: dict[str, Any] = {}
                     for rate, count in zip(rates, counts, strict=True):
                         batch, clients = clients[:count], clients[count:]
@@ -658,17 +656,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
-    results = asyncio.run(
-        run(
-            kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            mongodb_uri=os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017"),
-            rates=[float(r) for r in args.rates.split(",")],
-            seconds=args.seconds,
-            settings=overrides,
-            trace=args.trace,
-            drain_seconds=args.drain_seconds,
+    infra = provide_for_run()  # the servers found or started, with the broker's logins
+    try:
+        results = asyncio.run(
+            run(
+                infra=infra,
+                rates=[float(r) for r in args.rates.split(",")],
+                seconds=args.seconds,
+                settings=overrides,
+                trace=args.trace,
+                drain_seconds=args.drain_seconds,
+            )
         )
-    )
+    finally:
+        infra.stop()
     print(summary(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")

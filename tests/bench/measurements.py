@@ -568,7 +568,7 @@ async def timers_fired(
                 await runtime.timers.schedule(f"t{i:07d}", "check-in", due, {"n": i})
 
         await asyncio.gather(*(schedule(i) for i in range(timers)))
-        timer_documents = scope.db["timers"]
+        timer_documents = scope.db["timers_done"]  # where fired timers go
 
         async def fired_count() -> int:
             return await timer_documents.count_documents({"status": "fired"}, comment=OWN_QUERY)

@@ -269,8 +269,7 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
             f"journey: intake submitted to session-booked at {options.journey_rates} intakes/s, "
             f"{options.journey_seconds:g} s each",
             lambda: journey.run(
-                kafka_bootstrap_servers=bench.kafka_bootstrap_servers,
-                mongodb_uri=bench.mongodb_uri,
+                infra=bench.infrastructure,
                 rates=options.journey_rates,
                 seconds=options.journey_seconds,
                 drain_seconds=options.journey_drain_seconds,
@@ -712,15 +711,15 @@ def write(report: dict[str, Any], options: Options) -> str:
 
 
 async def main(argv: Sequence[str]) -> int:
-    from tests.support.infrastructure import provide
+    from tests.support.infrastructure import provide_for_run
 
     options = parse(argv)
     configure_logging("bench", level="WARNING")
     for noisy, level in (("faststream", logging.WARNING), ("aiokafka", logging.ERROR)):
         logging.getLogger(noisy).setLevel(level)  # topic creation and rebalances are expected here
-    infra = provide()
+    infra = provide_for_run()  # exported: every client here and every child logs in to the broker
     try:
-        bench = Bench(infra.kafka_bootstrap_servers, infra.mongodb_uri)
+        bench = Bench(infra)
         report = await measure(options, bench, infrastructure=infra.origin)
     finally:
         infra.stop()

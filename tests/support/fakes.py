@@ -63,6 +63,13 @@ class InMemoryDocuments:
         self._store(document_id, dict(document), events, cause)
         return True
 
+    async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
+        existed = {d["_id"] for d in documents if d["_id"] in self.documents}
+        for document in documents:
+            if document["_id"] not in existed:
+                self._store(document["_id"], dict(document), (), None)
+        return existed
+
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None
     ) -> Document | None:

@@ -2,18 +2,23 @@
 
 Ranking never reads the directory from MongoDB per intake. Instead:
 
-1. Load: at start-up, in the background (`warm_up`), or else at the first use, every
-   therapist and outcome record is read (one scan each) into a `DirectoryIndex`, after
-   noting the journal's version.
+1. Load: at start-up, in the background (`warm_up`), or else at the first use (also a
+   first journal append), every therapist and outcome record is read (one scan each) into
+   a `DirectoryIndex`, after finding the journal's last version (a few `_id` lookups).
 2. Own writes: whatever this replica writes (holds, caseload, profiles, availability,
    outcomes) is applied to the index from the document the write returned, and its id is
-   appended to the shared journal (`journal.py`); therapists are written through here
-   (`upsert_therapist`, `change_therapists`), so no write of one can miss either step.
-3. Others' writes: before ranking, one read of the journal by `_id`; the documents other
-   replicas changed since are re-read by `_id` and applied. A replica that fell further
-   behind than the journal keeps reloads everything.
+   appended to the shared journal (`journal.py`: one small insert); therapists are written
+   through here (`upsert_therapist`, `change_therapists`), so no write of one can miss
+   either step. An append right after this replica's version moves the version on: its
+   own entry is never read back.
+3. Others' writes: before ranking, the entries after this replica's version are read by
+   `_id` up to the first missing one (one lookup when nothing changed); the documents
+   other replicas changed are re-read by `_id` and applied. Rankings that ask while such
+   a read runs share the next one. A replica further behind than the journal keeps (or
+   below its pruned floor) reloads everything.
 4. Safety net: a change whose journal entry was lost (a crash between a write and its
-   append) is picked up by a full reload in the background every `reload_seconds`.
+   append) is picked up by a full reload in the background every `reload_seconds`, after
+   which the replica prunes the journal (housekeeping).
 
 Correctness does not rest on freshness: a proposal places its holds under each therapist's
 document lease after checking every hard constraint again on the document as it is then
@@ -25,7 +30,7 @@ older copy never replaces a newer one, whatever order refreshes finish in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -53,6 +58,58 @@ class _Batch:
     done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+class _Shared:
+    """One run of `work` for everyone who asks before it starts; who asks during a run joins the next.
+
+    Concurrent rankings in one replica thus share one read of the journal, and none of
+    them relies on a read that began before it asked.
+    """
+
+    def __init__(self, work: Callable[[], Awaitable[None]]) -> None:
+        self._work = work
+        self._running = asyncio.Lock()
+        self._next: asyncio.Future[None] | None = None
+
+    async def __call__(self) -> None:
+        while True:
+            run = self._next
+            if run is None:
+                run = self._next = asyncio.get_running_loop().create_future()
+            async with self._running:
+                if self._next is run:  # not run yet: this caller runs it, for all who joined
+                    self._next = None
+                    await _settling(run, self._work())
+            if await _outcome_of(run):
+                return
+
+
+async def _settling(run: asyncio.Future[None], work: Awaitable[None]) -> None:
+    """Do `work`, telling everyone who waits on `run` how it went (the runner raises too)."""
+    try:
+        await work
+    except asyncio.CancelledError:
+        run.cancel()  # only the runner was cancelled: the others try again
+        raise
+    except Exception as exc:
+        run.set_exception(exc)
+        run.exception()  # raised here; the others read it from the future
+        raise
+    run.set_result(None)
+
+
+async def _outcome_of(run: asyncio.Future[None]) -> bool:
+    """Wait for a run that someone may be doing for this caller too: True once it is done
+    (raising its error), False when its runner was cancelled, not this caller: try again."""
+    try:
+        await asyncio.shield(run)  # this caller's cancellation is not the others'
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if run.cancelled() and not (task is not None and task.cancelling()):
+            return False
+        raise
+    return True
+
+
 class Directory:
     def __init__(
         self,
@@ -68,20 +125,26 @@ class Directory:
     ) -> None:
         self._therapists = therapists
         self._outcomes = outcomes
-        self._journal = journal_store
+        self._journal = journal.Journal(journal_store)
         self._instance = instance
         self._clock = clock
         self._strength = outcome_prior_strength
         self._journal_length = journal_length
         self._reload_every = timedelta(seconds=reload_seconds)
+        # Entries written longer ago than this may be pruned (beyond the last
+        # `journal_length`); a replica that saw the journal's end within half of it knows
+        # its next entry was not (journal.py), else it reads the floor.
+        self._retain = 2 * self._reload_every
         self.index = DirectoryIndex(OutcomeBook(outcome_prior_strength))
         self._version: int | None = None  # None until loaded
+        self._end_seen_at: datetime | None = None  # when `_version + 1` was last seen missing
         self._loaded_at: datetime | None = None
         self._lock = asyncio.Lock()
         self._reload: asyncio.Task[None] | None = None
         self._written_during_reload: list[tuple[str, Mapping[str, Any]]] | None = None
         self._appending = asyncio.Lock()
         self._open_batch: _Batch | None = None
+        self._catch_up = _Shared(self._read_journal)
 
     @property
     def version(self) -> int | None:
@@ -90,9 +153,7 @@ class Directory:
     async def current(self) -> DirectoryIndex:
         """The index, caught up with every change the journal names."""
         if self._version is None:
-            async with self._lock:
-                if self._version is None:
-                    await self._load_into_place()
+            await self._load_once()
         else:
             await self._catch_up()
         self._maybe_reload_in_background()
@@ -113,32 +174,23 @@ class Directory:
         """Tell the other replicas which documents changed (after they changed).
 
         Appends in this replica are grouped: whoever records while an append is being
-        written joins the next one, which carries every id gathered meanwhile. The journal
-        is one document, so this turns one append per change into one per moment of writing,
-        and each caller still returns only once its ids are stored (or raises if they were not).
+        written joins the next one, which carries every id gathered meanwhile. This turns
+        one append per change into one per moment of writing, and each caller still returns
+        only once its ids are stored (or raises if they were not).
         """
         wanted = set(refs)
         if not wanted:
             return
-        batch = self._open_batch or _Batch()
-        self._open_batch = batch
-        batch.refs |= wanted
-        async with self._appending:
-            if self._open_batch is batch:  # nobody wrote it yet: this caller does, for all in it
-                self._open_batch = None
-                try:
-                    await self._journal.upsert(
-                        journal.JOURNAL_ID,
-                        journal.append(
-                            batch.refs, by=self._instance, keep=self._journal_length, now=self._clock()
-                        ),
-                    )
-                except BaseException as exc:
-                    batch.done.set_exception(exc)
-                    batch.done.exception()  # raised here; the others read it from the future
-                    raise
-                batch.done.set_result(None)
-        await batch.done
+        while True:
+            batch = self._open_batch or _Batch()
+            self._open_batch = batch
+            batch.refs |= wanted
+            async with self._appending:
+                if self._open_batch is batch:  # nobody wrote it yet: this caller does, for all in it
+                    self._open_batch = None
+                    await _settling(batch.done, self._append(batch.refs))
+            if await _outcome_of(batch.done):
+                return
 
     # ------------------------------------------------------------------ writes through it
 
@@ -185,19 +237,40 @@ class Directory:
             therapist_id, concern, counts, revision = counts_from_document(document)
             index.outcomes.put(therapist_id, concern, counts, revision=revision)
 
-    async def _load(self) -> tuple[DirectoryIndex, int]:
-        held = await self._journal.get(journal.JOURNAL_ID)
-        version = int(held["version"]) if held else 0
+    async def _append(self, refs: set[str]) -> None:
+        """Insert one entry at the next version; if another replica took it, read what that
+        replica wrote (needed before the next ranking anyway) and try the version after."""
+        if self._version is None:
+            await self._load_once()
+        elif not self._end_seen_recently():
+            await self._catch_up()  # the next version may have been pruned: the floor tells
+        while True:
+            assert self._version is not None
+            version, now = self._version + 1, self._clock()
+            if await self._journal.append(version, refs, by=self._instance, at=now):
+                if self._version == version - 1:  # nothing unread before it
+                    self._version, self._end_seen_at = version, now
+                return
+            await self._catch_up()
+
+    async def _load(self) -> tuple[DirectoryIndex, int, datetime]:
+        looked_at = self._clock()
+        version = await self._journal.tip(self._version or 0)
         index = DirectoryIndex(OutcomeBook(self._strength))
         for document in await self._therapists.find({}):
             self._apply(index, journal.THERAPISTS, document)
         for document in await self._outcomes.find({}):
             self._apply(index, journal.OUTCOMES, document)
         index.prepare(week_key(self._clock()))
-        return index, version
+        return index, version, looked_at
+
+    async def _load_once(self) -> None:
+        async with self._lock:
+            if self._version is None:
+                await self._load_into_place()
 
     async def _load_into_place(self) -> None:
-        self.index, self._version = await self._load()
+        self.index, self._version, self._end_seen_at = await self._load()
         self._loaded_at = self._clock()
         DIRECTORY_SIZE.set(len(self.index))
         log.info("directory loaded", therapists=len(self.index), version=self._version)
@@ -209,17 +282,26 @@ class Directory:
         except Exception:
             log.exception("directory load at start failed; the first ranking loads it")
 
-    async def _catch_up(self) -> None:
-        held = await self._journal.get(journal.JOURNAL_ID)
-        if held is None or int(held["version"]) == self._version:
-            return
+    def _end_seen_recently(self) -> bool:
+        return self._end_seen_at is not None and self._clock() - self._end_seen_at < self._retain / 2
+
+    async def _read_journal(self) -> None:
+        """Read the entries after this replica's version, up to the first missing one, and
+        re-read by `_id` the documents other replicas changed."""
         async with self._lock:
             assert self._version is not None
-            if int(held["version"]) <= self._version:
-                return
-            entries = [e for e in held.get("entries", ()) if int(e["v"]) > self._version]
-            if not entries or int(entries[0]["v"]) != self._version + 1:
-                log.info("directory fell behind its journal; reloading", version=self._version)
+            start, looked_at = self._version, self._clock()
+            entries: list[Document] = []
+            while len(entries) <= self._journal_length:
+                found = await self._journal.read(start + len(entries) + 1)
+                if found is None:
+                    break
+                entries.append(found)
+            missing = start + len(entries) + 1
+            if len(entries) > self._journal_length or (
+                not self._end_seen_recently() and await self._journal.floor() > missing
+            ):
+                log.info("directory fell behind its journal; reloading", version=start)
                 await self._load_into_place()
                 return
             refs = {r for e in entries if e.get("by") != self._instance for r in e["refs"]}
@@ -231,7 +313,8 @@ class Directory:
                     self.apply(collection, document)
                 elif collection == journal.THERAPISTS:
                     self.index.remove(document_id)
-            self._version = int(entries[-1]["v"])
+            self._version = max(self._version, missing - 1)  # an own append may have moved it on
+            self._end_seen_at = looked_at
 
     def _maybe_reload_in_background(self) -> None:
         if self._loaded_at is None or self._reload is not None:
@@ -241,23 +324,46 @@ class Directory:
         self._reload = asyncio.create_task(self._reload_in_background(), name="directory-reload")
 
     async def _reload_in_background(self) -> None:
-        """Build a fresh index aside, then swap it in with what this replica wrote meanwhile."""
+        try:
+            if (version := await self._reload_aside()) is not None:
+                await self._prune(version)
+        finally:
+            self._reload = None
+
+    async def _reload_aside(self) -> int | None:
+        """Build a fresh index aside, then swap it in with what this replica wrote meanwhile;
+        return the journal version it is current with (None: the reload failed)."""
         self._written_during_reload = []
         try:
-            index, version = await self._load()
+            index, version, looked_at = await self._load()
             async with self._lock:
                 for collection, document in self._written_during_reload:
                     self._apply(index, collection, document)
-                self.index, self._version = index, version  # the journal since `version` follows
+                # the journal since `version` follows
+                self.index, self._version, self._end_seen_at = index, version, looked_at
                 self._loaded_at = self._clock()
-            DIRECTORY_SIZE.set(len(index))
-            log.info("directory reloaded", therapists=len(index), version=version)
         except Exception:
             log.exception("directory reload failed; the journal keeps this replica current meanwhile")
             self._loaded_at = self._clock()
+            return None
         finally:
             self._written_during_reload = None
-            self._reload = None
+        DIRECTORY_SIZE.set(len(index))
+        log.info("directory reloaded", therapists=len(index), version=version)
+        return version
+
+    async def _prune(self, tip: int) -> None:
+        """Housekeeping: delete the entries every replica is past (see journal.py)."""
+        now = self._clock()
+        try:
+            pruned = await self._journal.prune(
+                tip=tip, keep=self._journal_length, written_before=now - self._retain, now=now
+            )
+        except Exception:
+            log.exception("journal pruning failed; the next reload tries again")
+            return
+        if pruned:
+            log.info("directory journal pruned", count=pruned, version=tip)
 
 
 def _noting(change: Change, therapist_id: str, changed: list[str]) -> Change:

@@ -41,6 +41,8 @@ async def answer_risk_flag(command: AnswerRiskFlag, ctx: NotificationsContext) -
 
 
 async def _send_crisis_resources(command: AnswerRiskFlag, ctx: NotificationsContext) -> None:
-    client = await ctx.stores.recipients.get(command.flag.client_id)
+    client_id = command.flag.client_id
+    client = await ctx.stores.recipients.get(client_id) or {}
     notices = audience.risk_flagged(command.flag, recipient_language=locale_of(client))
-    await notify(Notify.answering(notices, command.flag, command.cause), ctx)
+    read = {client_id: client}  # the notices are planned from it: not read twice
+    await notify(Notify.answering(notices, command.flag, command.cause, recipients=read), ctx)

@@ -1,25 +1,30 @@
 """Attempt one delivery and record what happened, in one write with the event that tells it.
 
-Asked for by the delivery timer (`deliver:{delivery_id}:{attempt}`, due at once or when
-quiet hours end) and, for critical messages, straight by `notify` once it claimed them.
-The attempt number guards against doing one attempt twice: a timer that fires again
-after a crash finds the attempt recorded and only makes sure the next one is scheduled.
-Success publishes `notification-delivered`; a transient failure schedules the next
-attempt with backoff; a permanent failure, or the last attempt, publishes
-`notification-failed` with its reason. A failed page of an on-call clinician asks for
-an escalation check (`commands/page_on_call.py`) through a timer, so none is lost.
-`withdraw_delivery` gives up one not made yet whose message stopped being true.
+Asked for by `notify`, right after it claimed a delivery due now (`attempt_claimed`, with
+the delivery as inserted and the recipient document it was planned from: neither is read
+again), and by the delivery timer (`attempt_delivery`, `deliver:{delivery_id}:{attempt}`,
+when quiet hours end, for a retry, or for a first attempt a crash left undecided), which
+reads both. Composing and sending is bounded by the attempt timeout (`policy`); running
+out of it is the transient failure `attempt_timeout`. The attempt number guards against
+doing one attempt twice: a timer that fires again after a crash finds the attempt recorded
+and only makes sure the next one is scheduled. Success publishes `notification-delivered`;
+a transient failure schedules the next attempt with backoff; a permanent failure, or the
+last attempt, publishes `notification-failed` with its reason. A failed page of an on-call
+clinician asks for an escalation check (`commands/page_on_call.py`) through a timer, so
+none is lost. `withdraw_delivery` gives up one not made yet whose message stopped being true.
 
 Providers are called at least once per attempt; the e-mail Message-ID and the webhook's
-Idempotency-Key are derived from the delivery, so a repeat after a crash is recognisable.
+Idempotency-Key are derived from the delivery, so a repeat after a crash (or after a
+timeout that cut off a send the provider did take) is recognisable.
 
-Each attempt's send is a span (`send email`, `send sms`, ...) inside the delivery timer's
-firing, which continues the trace of the event that asked for the message: the e-mail
-shows in the journey's trace. Its attributes are ids and codes only.
+Each attempt's send is a span (`send email`, `send sms`, ...) inside the span of the event
+that asked for the message (or of the delivery timer's firing, which continues that
+trace): the e-mail shows in the journey's trace. Its attributes are ids and codes only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -30,7 +35,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from services.notifications import timers
-from services.notifications.channels import Attachment, DeliveryFailure, Outbound, permanent
+from services.notifications.channels import Attachment, DeliveryFailure, Outbound, permanent, transient
 from services.notifications.context import NotificationsContext
 from services.notifications.domain.calendar import session_calendar
 from services.notifications.domain.channels import EXTERNAL_CHANNELS, address_for
@@ -60,6 +65,8 @@ ATTEMPTS = Counter(
     ["channel", "outcome"],
 )
 _ID = re.compile(ID_PATTERN)
+ATTEMPT_TIMEOUT = "attempt_timeout"
+"""The reason code of an attempt cut off by `NotificationsSettings.delivery_attempt_timeout_seconds`."""
 
 
 def notification_id(delivery_id: str) -> str:
@@ -94,7 +101,7 @@ class AttemptDelivery:
 
 
 async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) -> Document | None:
-    """Attempt the delivery and record the outcome; return its new state."""
+    """Attempt the delivery and record the outcome; return its new state (the timer's way)."""
     delivery_id = command.delivery_id
     delivery = await ctx.stores.deliveries.get(delivery_id)
     if delivery is None:
@@ -104,16 +111,44 @@ async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) 
         await _follow_up(ctx, delivery)  # done before: only make sure what follows happens
         return delivery
     now = ctx.clock()
-    if delivery.get("expires_at") is not None and now >= delivery["expires_at"]:
+    if _expired(delivery, now):
         return await _record(ctx, delivery, lambda d: expired(d, now), now)
+    recipient = await ctx.stores.recipients.get(delivery["recipient_id"])  # the address they have now
+    return await _attempt(ctx, delivery, recipient, now)
+
+
+async def attempt_claimed(
+    ctx: NotificationsContext, delivery: Document, recipient: Mapping[str, Any] | None
+) -> Document | None:
+    """The first attempt of a delivery `notify` just claimed, as claimed, for the recipient
+    document it was planned from a moment ago: neither is read again."""
+    now = ctx.clock()
+    if _expired(delivery, now):
+        return await _record(ctx, delivery, lambda d: expired(d, now), now)
+    return await _attempt(ctx, delivery, recipient, now)
+
+
+def _expired(delivery: Mapping[str, Any], now: datetime) -> bool:
+    return delivery.get("expires_at") is not None and now >= delivery["expires_at"]
+
+
+async def _attempt(
+    ctx: NotificationsContext, delivery: Document, recipient: Mapping[str, Any] | None, now: datetime
+) -> Document | None:
+    """Send once, bounded by the attempt timeout, and record the outcome."""
+    delivery_id = delivery["_id"]
     failure: DeliveryFailure | None = None
     with span(f"send {delivery['channel']}", _described(delivery)) as sending:
         try:
-            outbound = await _compose(ctx, delivery, now)
-            await ctx.senders[delivery["channel"]].send(outbound)
+            async with asyncio.timeout(ctx.policy.attempt_timeout_seconds):
+                outbound = _compose(ctx, delivery, recipient, now)
+                await ctx.senders[delivery["channel"]].send(outbound)
         except DeliveryFailure as error:
             failure = error
-            failed(sending, error.reason)
+        except TimeoutError:  # a provider too slow: maybe sent, so the retry keeps its message id
+            failure = transient(ATTEMPT_TIMEOUT)
+        if failure is not None:
+            failed(sending, failure.reason)
     if failure is None:
         ATTEMPTS.labels(delivery["channel"], "delivered").inc()
         log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
@@ -125,7 +160,7 @@ async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) 
         channel=delivery["channel"],
         reason=failure.reason,
         transient=failure.transient,
-        attempt=command.attempt + 1,
+        attempt=delivery["attempts"] + 1,
     )
     policy = ctx.policy.critical_retry if delivery["critical"] else ctx.policy.retry
     reason, is_transient = failure.reason, failure.transient
@@ -234,9 +269,10 @@ def _events_of(delivery: Document, source: str, now: datetime) -> list[OutgoingE
     return [new_event(data, source=source, cause=cause, discriminator=discriminator, now=now)]
 
 
-async def _compose(ctx: NotificationsContext, delivery: Document, now: datetime) -> Outbound:
-    """The message in the recipient's language and zone, for the address they have now."""
-    recipient = await ctx.stores.recipients.get(delivery["recipient_id"])
+def _compose(
+    ctx: NotificationsContext, delivery: Document, recipient: Mapping[str, Any] | None, now: datetime
+) -> Outbound:
+    """The message in the recipient's language and zone, for the address `recipient` holds."""
     channel = delivery["channel"]
     address = address_for(contacts_of(recipient, delivery["recipient_id"]), channel)
     if not address:

@@ -1,29 +1,47 @@
 """Turn notices into deliveries: one per (event, recipient, channel), claimed by a unique insert.
 
 For each notice the recipient's channels, opt-outs and quiet hours decide on which
-channels and from when the message goes (a critical one: every channel, at once). Each
-delivery is inserted under its key; whoever inserts it owns its first attempt. A
-non-critical delivery is attempted by its timer (due now, or when quiet hours end), so a
-slow provider never holds up a Kafka partition; a critical one is attempted right here,
-all channels at once, and only its retries wait for timers. A delivery that exists
-already (the event came again) only gets its timer made sure of. A risk message's
-deliveries go on the watch list of undelivered risk alerts before their first attempt
-(`store/alerts.py`), so the metrics see them until they reach someone.
+channels and from when the message goes (a critical one: every channel, at once). All the
+command's deliveries are inserted under their keys in one round trip; whoever inserts one
+owns its first attempt. One due now is attempted right here, critical or not, all of them
+concurrently, each bounded by the attempt timeout, composed from the recipient document
+read for the notice (each recipient is read once per command); only retries and
+deliveries held by quiet hours wait for timers. A delivery that exists already (the event
+came again) only gets its timer made sure of.
+
+No timer guards a first attempt: the caller is. `notify` returns only once every at-once
+attempt has its outcome recorded (a transient failure's retry then has its timer), and it
+runs inside an at-least-once unit: a consumed event, whose offset and inbox record come
+after the handler returns, or a firing timer, moved to done after its handler returns. A
+crash between the claim and the record brings that event or timer back; the claim then
+finds the delivery undecided and gives it its timer (`deliver:{id}:0`, due at once), which
+attempts it with the same Message-ID and Idempotency-Key. An attempt that raised (not a
+delivery failure: the database, say) re-raises here, so the event comes again the same way.
+
+A risk message's deliveries go on the watch list of undelivered risk alerts before their
+first attempt (`store/alerts.py`), so the metrics see them until they reach someone.
+
+Round trips of a notice whose deliveries all go at once, each recipient new to the command:
+the recipient read, the claims' one insert, the delivery log's upsert, then per delivery
+its record (lease, read, write, the inline publish's write, release); the in-app inbox
+adds its entry and index. Before (issue 18) every delivery but a critical one also cost a
+timer's schedule and firing and a second read of its recipient and of itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pydantic import BaseModel
 
-from services.notifications.commands.deliver import AttemptDelivery, attempt_delivery, schedule_attempt
+from services.notifications.commands.deliver import attempt_claimed, schedule_attempt
 from services.notifications.context import NotificationsContext
 from services.notifications.domain.audience import Notice
 from services.notifications.domain.channels import available_channels
-from services.notifications.domain.delivery import Origin, new_delivery
+from services.notifications.domain.delivery import Origin, is_due_now, new_delivery
 from services.notifications.domain.preferences import deliverable_channels, release_at
 from services.notifications.domain.risk_alerts import is_watched
 from services.notifications.store.alerts import UNDELIVERED, watched
@@ -32,7 +50,8 @@ from services.notifications.store.recipients import contacts_of, preferences_of,
 from shared.events.envelope import Envelope
 from shared.events.registry import spec_for
 from shared.observability.logs import get_logger
-from shared.storage import AlreadyExists, Document
+from shared.observability.tracing import note_correlation
+from shared.storage import Document
 
 log = get_logger(__name__)
 
@@ -44,42 +63,81 @@ class Notify:
     notices: tuple[Notice, ...]
     origin: Origin
     cause: Envelope | None = None
+    recipients: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Recipient documents the caller read a moment ago, by id (`{}`: never registered): not read again."""
 
     @classmethod
-    def answering(cls, notices: Sequence[Notice], event: BaseModel, envelope: Envelope) -> Notify:
+    def answering(
+        cls,
+        notices: Sequence[Notice],
+        event: BaseModel,
+        envelope: Envelope,
+        *,
+        recipients: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Notify:
         """Notify for a consumed event: its id keys the deliveries, its envelope is their cause."""
         origin = Origin(
             event_id=envelope.id,
             event_type=spec_for(type(event)).name,
             correlation_id=envelope.correlation_id,
         )
-        return cls(tuple(notices), origin, cause=envelope)
+        return cls(tuple(notices), origin, cause=envelope, recipients=dict(recipients or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """One notice's deliveries, before the claim, and the recipient document they were planned from."""
+
+    notice: Notice
+    recipient: Mapping[str, Any]
+    deliveries: tuple[Document, ...]
 
 
 async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
-    """Claim every notice's deliveries; attempt the critical ones now, schedule the rest."""
-    claimed: list[tuple[Document, bool]] = []
+    """Claim every notice's deliveries; attempt those due now, give the others their timer."""
+    if command.cause is not None:
+        note_correlation(command.cause.correlation_id)
+    read = dict(command.recipients)
+    planned: list[_Planned] = []
     for notice in command.notices:
-        claimed.extend(await _claim(ctx, notice, command.origin, command.cause))
-    if watch := [d["_id"] for d, _ in claimed if is_watched(d)]:
+        plan = await _plan(ctx, notice, command.origin, read)
+        taken = {d["_id"] for p in planned for d in p.deliveries}  # one key, one delivery: the first
+        planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
+    claimed = await _claim(ctx, [d for plan in planned for d in plan.deliveries])
+    for plan in planned:
+        if plan.deliveries:
+            ids = [d["_id"] for d in plan.deliveries]
+            await ctx.stores.delivery_logs.upsert(plan.notice.recipient_id, listed("deliveries", ids))
+    if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
         await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
-    now_ids = [d["_id"] for d, inserted in claimed if inserted and d["critical"]]
-    for delivery, inserted in claimed:
-        if not (inserted and delivery["critical"]):
-            await schedule_attempt(ctx, delivery)
+    now = ctx.clock()
+    at_once: list[tuple[Document, Mapping[str, Any]]] = []
+    for plan in planned:
+        for delivery, inserted in (claimed[d["_id"]] for d in plan.deliveries):
+            if inserted and is_due_now(delivery, now):
+                at_once.append((delivery, plan.recipient))
+            else:
+                await schedule_attempt(ctx, delivery)  # held, or claimed before: its timer
     outcomes = await asyncio.gather(
-        *(attempt_delivery(AttemptDelivery(i, 0), ctx) for i in now_ids), return_exceptions=True
+        *(attempt_claimed(ctx, delivery, recipient) for delivery, recipient in at_once),
+        return_exceptions=True,
     )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
-            raise outcome  # the event comes again; claimed deliveries then go by timer
-    return [delivery for delivery, _ in claimed]
+            raise outcome  # the event comes again; the claimed deliveries then go by timer
+    return [delivery for delivery, _ in claimed.values()]
 
 
-async def _claim(
-    ctx: NotificationsContext, notice: Notice, origin: Origin, cause: Envelope | None
-) -> list[tuple[Document, bool]]:
-    recipient = await ctx.stores.recipients.get(notice.recipient_id)
+async def _plan(
+    ctx: NotificationsContext, notice: Notice, origin: Origin, read: dict[str, Mapping[str, Any]]
+) -> _Planned:
+    """The notice's deliveries by the recipient's channels, opt-outs and quiet hours.
+
+    `read` keeps the recipient documents read for this command (`{}` for one never
+    registered): a recipient named by two notices is read once.
+    """
+    if (recipient := read.get(notice.recipient_id)) is None:
+        recipient = read[notice.recipient_id] = await ctx.stores.recipients.get(notice.recipient_id) or {}
     preferences = preferences_of(recipient)
     channels = deliverable_channels(
         available_channels(contacts_of(recipient, notice.recipient_id)),
@@ -100,24 +158,28 @@ async def _claim(
             kind=notice.kind.value,
             event_id=origin.event_id,
         )
-        return []
-    claimed: list[tuple[Document, bool]] = []
-    for channel in channels:
-        delivery = new_delivery(notice, channel, origin, now=now, not_before=not_before)
-        try:
-            inserted = await ctx.stores.deliveries.insert(delivery, cause=cause)
-        except AlreadyExists:
-            inserted = False
-        stored = delivery if inserted else await ctx.stores.deliveries.get(delivery["_id"])
-        claimed.append((stored or delivery, inserted))
-    if claimed:
-        ids = [delivery["_id"] for delivery, _ in claimed]
-        await ctx.stores.delivery_logs.upsert(notice.recipient_id, listed("deliveries", ids))
-    if not_before > now:
+        return _Planned(notice, recipient, ())
+    if channels and not_before > now:
         log.info(
             "held for quiet hours",
             recipient_id=notice.recipient_id,
             kind=notice.kind.value,
             until=not_before.isoformat(),
         )
+    deliveries = tuple(new_delivery(notice, c, origin, now=now, not_before=not_before) for c in channels)
+    return _Planned(notice, recipient, deliveries)
+
+
+async def _claim(
+    ctx: NotificationsContext, deliveries: Sequence[Document]
+) -> dict[str, tuple[Document, bool]]:
+    """Insert the deliveries in one round trip: each id to the delivery as stored and whether
+    this call inserted it (one that existed is read: the event came again)."""
+    existed = await ctx.stores.deliveries.insert_many(deliveries)
+    claimed: dict[str, tuple[Document, bool]] = {}
+    for delivery in deliveries:
+        if delivery["_id"] in existed:
+            claimed[delivery["_id"]] = (await ctx.stores.deliveries.get(delivery["_id"]) or delivery, False)
+        else:
+            claimed[delivery["_id"]] = (delivery, True)
     return claimed

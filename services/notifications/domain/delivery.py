@@ -2,7 +2,8 @@
 
 A delivery is keyed `"{event_id}:{recipient_id}:{channel}"`, so however often an event
 arrives it yields one delivery per recipient and channel: the unique insert of that key
-claims the send. It is attempted when due (at once, or when quiet hours end); a transient
+claims the send. It is attempted when due (at once by whoever claimed it, or by its timer
+when quiet hours end); a transient
 failure is retried with exponential backoff up to a bound, a permanent one (or the bound)
 fails it with a reason code. These are pure functions of the stored document.
 """
@@ -88,6 +89,12 @@ def new_delivery(
 
 def is_final(delivery: Mapping[str, Any]) -> bool:
     return delivery["status"] in FINAL
+
+
+def is_due_now(delivery: Mapping[str, Any], now: datetime) -> bool:
+    """Whether its first attempt is due (not held by quiet hours): `notify` makes that one at once."""
+    due: datetime | None = delivery["next_attempt_at"]
+    return delivery["status"] == DeliveryStatus.pending and due is not None and due <= now
 
 
 def delivered(delivery: Document, now: datetime) -> Document:

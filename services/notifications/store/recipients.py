@@ -131,6 +131,13 @@ class SealedRecipients:
         cipher = await self._writer(recipient_id, document)
         return await self._documents.insert(_sealed(document, recipient_id, cipher), events, cause=cause)
 
+    async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
+        sealed = []
+        for document in documents:
+            recipient_id = str(document["_id"])
+            sealed.append(_sealed(document, recipient_id, await self._writer(recipient_id, document)))
+        return await self._documents.insert_many(sealed)
+
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None
     ) -> Document | None:

@@ -3,11 +3,12 @@
 `claim_slot` claims one slot; `claim_start` the one a caller asked for, refusing it when it
 is not bookable; `claim_fitting_slot` the earliest (or nearest) free one in the client's windows.
 
-All or nothing: cells are claimed earliest first, each by one unique insert (see
-`store/claims.py`); when one is taken the cells this call got are released again and
-the slot counts as taken. Of many requests for one slot, the one whose insert of the
-first cell lands first wins; the others stop at that cell. Claims the session already
-holds (a reschedule overlapping its old time) are kept, never released on failure.
+All or nothing: the cells are claimed together, each by its own unique insert, in two
+round trips (`ClaimLedger.take_all`, see `store/claims.py`); when one is taken the cells
+this call got are released again and the slot counts as taken. Of many requests for one
+slot, the one whose insert of the first cell lands first wins; the others stop at that
+cell. Then a daily-cap ordinal, the lowest free one. Claims the session already holds (a
+reschedule overlapping its old time) are kept, never released on failure.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
     now = ctx.now()
     busy_from, busy_to = Calendar(availability, (), now=now).padded(command.slot)
     day = local_day(command.slot.starts_at, availability.zone)
-    claims: list[str] = []
+    cells = [cell_claim_id(therapist_id, cell) for cell in covering_cells(busy_from, busy_to)]
+    claims = list(cells)
     taken: list[str] = []
 
     async def take(claim_id: str) -> bool:
@@ -98,12 +100,12 @@ async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
         return got
 
     try:
-        for cell in covering_cells(busy_from, busy_to):
-            claim_id = cell_claim_id(therapist_id, cell)
-            if claim_id in held:
-                claims.append(claim_id)
-            elif not await take(claim_id):
-                raise SlotUnavailable(Refusal.taken)
+        wanted = [claim_id for claim_id in cells if claim_id not in held]
+        if not await ctx.ledger.take_all(
+            wanted, holder=session_id, client_id=command.client_id, therapist_id=therapist_id, now=now
+        ):
+            raise SlotUnavailable(Refusal.taken)  # the ledger released what it took
+        taken.extend(wanted)
         if availability.daily_cap is not None:
             kept = next((c for c in held if is_day_claim(c, therapist_id, day)), None)
             if kept is not None:

@@ -15,9 +15,10 @@ Every change of a client goes through `write_care`, in this order:
      otherwise than what it published;
 3. settle, from what was stored (so a redelivery after a crash settles the same way):
    release the claims this change took, or its sessions held before, that the stored
-   sessions do not hold, rewrite the therapists' session documents (each shows what its
-   therapist may keep, `domain/consent.py`), schedule the care record's timers
-   (`timers.py`; idempotent by id) and cancel the ones it replaced.
+   sessions do not hold (a cancelled session's are free already, see `_release_unheld`),
+   rewrite the therapists' session documents (each shows what its therapist may keep,
+   `domain/consent.py`), schedule the care record's timers (`timers.py`; idempotent by
+   id) and cancel the ones it replaced.
 """
 
 from __future__ import annotations
@@ -199,9 +200,16 @@ async def _arm_timers(ctx: SchedulingContext, care: Care, before: Care | None, f
 
 
 async def _release_unheld(ctx: SchedulingContext, care: Care, claims: Mapping[str, Sequence[str]]) -> None:
-    """Release each listed claim its session does not hold in `care` (cancelled ones hold none)."""
+    """Release each listed claim its session does not hold in `care`.
+
+    A cancelled session's claims are left as they are: cancelling is final, and the ledger
+    takes a claim whose session is cancelled over as an orphan at once (`store/claims.py`),
+    for one read of the care record, where a release costs a lease-held write per cell.
+    """
     for session_id, ids in claims.items():
         session = care.session(session_id)
-        kept = set(session.claims) if session is not None and session.holds_time else set()
+        if session is not None and not session.holds_time:
+            continue
+        kept = set(session.claims) if session is not None else set()
         if stale := [claim_id for claim_id in ids if claim_id not in kept]:
             await ctx.ledger.release(stale, holder=session_id, now=ctx.now())

@@ -167,5 +167,5 @@ async def test_a_check_in_timer_fires_after_the_replica_holding_its_lease_is_kil
     [due] = await read_records(deployment.kafka, topic, expect=1, timeout=45, settle=1.0)
 
     assert due.key == b"c-check-in"
-    fired = await db["timers"].find_one({"_id": timer["_id"]})
+    fired = await db["timers_done"].find_one({"_id": timer["_id"]})
     assert fired is not None and fired["status"] == "fired"

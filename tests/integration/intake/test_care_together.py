@@ -239,7 +239,7 @@ async def test_an_unanswered_check_in_expires_as_missed_with_check_in_missed_and
         therapist_id,
         1,
     )
-    timer = await mongo_client[intake.settings.database_name]["timers"].find_one(
+    timer = await mongo_client[intake.settings.database_name]["timers_done"].find_one(
         {"_id": f"check-in-expiry:{check_in_id}"}
     )
     assert timer is not None and timer["status"] == "fired"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import string
 import time
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 from aiokafka.structs import ConsumerRecord
@@ -151,7 +153,10 @@ async def running_matching(
     kafka: KafkaSettings, mongo: MongoSettings, database: str, **overrides: Any
 ) -> AsyncIterator[RunningMatching]:
     settings = matching_settings(kafka, mongo, database, **overrides)
-    app = build_app(settings)
+    # Every test of the process acts as the one ADMIN: the per-principal limit (unit-tested
+    # in tests/unit/shared/test_rate_limits.py) would refuse the faster runs with 429.
+    with patch.dict(os.environ, {"MATCHING_RATE_LIMIT_PER_MINUTE": "0"}):
+        app = build_app(settings)
     async with app.router.lifespan_context(app):  # the runtime, and the directory loaded at start
         recorder = Recorder(kafka)
         await recorder.start()

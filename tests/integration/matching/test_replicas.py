@@ -21,6 +21,7 @@ from services.matching.app import matching_context
 from services.matching.commands.put_therapist import PutTherapist, put_therapist
 from services.matching.context import MatchingContext
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.store import journal
 from shared.events.envelope import new_event
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
@@ -105,3 +106,18 @@ async def test_a_replica_learns_of_holds_placed_by_another_through_the_journal(
     await handle_intake(first, place)
     seen = (await second.directory.current()).get(therapist_id)
     assert seen is not None and seen.live_holds(second.clock()) == 2
+
+
+async def test_two_replicas_appending_at_once_write_every_change_in_consecutive_entries(
+    replicas: list[MatchingContext], mongo_db: AsyncDatabase[Any]
+) -> None:
+    for replica in replicas:
+        await replica.directory.current()  # both at the same version: both aim at the same next one
+    changes = {n: journal.ref(journal.THERAPISTS, f"t-{n}") for n in range(12)}
+
+    await asyncio.gather(*(replicas[n % 2].directory.record([ref]) for n, ref in changes.items()))
+
+    entries = [e async for e in mongo_db[journal.COLLECTION].find({"v": {"$exists": True}})]
+    assert sorted(e["v"] for e in entries) == list(range(1, len(entries) + 1)), "no gap, no duplicate"
+    assert {r for e in entries for r in e["refs"]} == set(changes.values()), "no change lost"
+    assert len({e["by"] for e in entries}) == 2

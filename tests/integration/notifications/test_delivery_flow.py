@@ -2,18 +2,27 @@
 
 A session booked e-mails client and therapist once each with a valid .ics; a message due
 in quiet hours waits for their end; reminders fire 24 h and 1 h before and follow a
-reschedule; a provider failing twice then succeeding delivers once.
+reschedule; a provider failing twice then succeeding delivers once; a delivery claimed by a
+replica that died before attempting it is sent once the event comes again.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from email.message import EmailMessage
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
+from pymongo import AsyncMongoClient
 
+from services.notifications.domain.audience import Notice
+from services.notifications.domain.delivery import Origin, new_delivery
+from services.notifications.domain.messages import Audience, MessageKind
 from services.notifications.rendering import format_instant
+from services.notifications.store import DELIVERIES
+from shared.events.models import IntakeCompleted
+from shared.events.registry import spec_for
 from tests.integration.notifications.service import RunningNotifications, new_id
 from tests.support.kafka import event, publish_events
 from tests.unit.notifications import samples
@@ -142,3 +151,24 @@ async def test_a_provider_failing_twice_then_succeeding_delivers_once(
     delivered = [v for v in await n.published("notification-delivered", client) if v["channel"] == "sms"]
     assert len(delivered) == 1
     assert len(n.texts_to(phone)) == 1
+
+
+async def test_a_claim_left_by_a_replica_that_died_before_attempting_is_sent_when_the_event_comes_again(
+    notifications: RunningNotifications, mongo_client: AsyncMongoClient[Any]
+) -> None:
+    n = notifications
+    client = new_id("client")
+    await n.register(client, email=f"{client}@example.org")
+    completed = event(samples.intake_completed(client))
+    envelope = completed.envelope
+    origin = Origin(envelope.id, spec_for(IntakeCompleted).name, envelope.correlation_id)
+    notice = Notice(client, Audience.client, MessageKind.intake_received)
+    claimed = new_delivery(notice, "email", origin, now=n.clock(), not_before=n.clock())
+    # The claim, as the replica that died right after it left it: no outcome, no timer.
+    await mongo_client[n.settings.mongodb_database][DELIVERIES].insert_one(claimed)
+
+    await publish_events(n.kafka, completed)  # never committed by that replica: it comes again
+
+    email = await n.recorded_delivery(client, "email", "delivered")
+    assert email["attempts"] == 1
+    assert len(n.mails_to(f"{client}@")) == 1

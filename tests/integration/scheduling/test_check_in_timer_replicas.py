@@ -31,5 +31,5 @@ async def test_a_check_in_timer_fires_once_when_two_replicas_compete(
 
     assert len(records) == 1
     assert value_of(records[0])["client_id"] == client and due_on(records[0]) == written + timedelta(days=14)
-    timers = await mongo_db["timers"].find({"kind": "check-in", "status": "fired"}).to_list()
+    timers = await mongo_db["timers_done"].find({"kind": "check-in", "status": "fired"}).to_list()
     assert len(timers) == 1

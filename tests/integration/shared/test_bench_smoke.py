@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import KafkaSettings, MongoSettings
 from tests.bench.harness import Bench
 from tests.bench.suite import measure, parse, write
+from tests.support.infrastructure import Infrastructure
 
 
 @pytest.mark.timeout(600)
 async def test_every_measurement_completes_and_counts_every_event(
-    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, tmp_path: Path
+    infrastructure: Infrastructure, tmp_path: Path
 ) -> None:
     options = parse(
         [
@@ -35,7 +35,7 @@ async def test_every_measurement_completes_and_counts_every_event(
             f"--output={tmp_path}",
         ]
     )
-    bench = Bench(kafka_settings.bootstrap_servers, mongo_settings.uri.get_secret_value())
+    bench = Bench(infrastructure)
 
     report = await measure(options, bench, infrastructure="test")
     summary = write(report, options)

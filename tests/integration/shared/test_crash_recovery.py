@@ -65,8 +65,9 @@ async def test_effect_stored_by_a_handler_killed_before_its_inbox_record_is_appl
 async def test_a_replica_killed_after_handling_but_before_committing_causes_no_double_effect(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:
-    """Offsets are committed on an interval: a kill -9 inside that window redelivers, and the
-    inbox recognises what was already handled."""
+    """Offsets (and the inbox's record of handled ids, stored just before them) are committed
+    on an interval: a kill -9 inside that window redelivers, and the effect's own record of
+    its cause keeps it from happening twice."""
     settings = plumbing_settings(kafka_settings, mongo_settings, mongo_db.name)
     due = event(check_in_due(check_in_id="ci-uncommitted"))
     await publish_events(kafka_settings, due)
@@ -88,13 +89,18 @@ async def test_a_replica_killed_after_handling_but_before_committing_causes_no_d
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    async def handled() -> bool:
+        return await mongo_db["effects"].find_one({"_id": "ci-uncommitted"}) is not None
+
     try:
-        await eventually(lambda: inbox.has_handled(settings.group_id, due.envelope.id), timeout=60)
+        await eventually(handled, timeout=60)
     finally:
         replica.kill()  # SIGKILL: no shutdown, no flush of pending offsets
         await asyncio.wait_for(replica.wait(), timeout=30)
     assert (await mongo_db["effects"].find_one({"_id": "ci-uncommitted"}))["n"] == 1
     assert await committed_offsets(kafka_settings, group) == {}  # killed inside the window
+    assert not await inbox.has_handled(settings.group_id, due.envelope.id)  # stored with the commit
 
     survivor = ServiceRuntime(settings)  # the same group: the record comes again
     survivor.subscribe(Subscription(CheckInDue, counting_handler(survivor.documents("effects"))))

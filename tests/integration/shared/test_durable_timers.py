@@ -61,8 +61,9 @@ async def test_two_workers_racing_for_due_timers_fire_each_once(mongo_db: AsyncD
 
     assert sum(fired) == 20
     assert sorted(calls) == sorted(ids), "no timer's handler ran twice"
-    timers = await mongo_db["timers"].find({}).to_list()
+    timers = await mongo_db["timers_done"].find({}).to_list()
     assert {t["status"] for t in timers} == {"fired"} and all(len(t[OUTBOX]) == 1 for t in timers)
+    assert await mongo_db["timers"].count_documents({}) == 0, "fired timers left the swept collection"
 
 
 async def test_one_worker_fires_due_timers_side_by_side_so_a_slow_provider_holds_back_no_other(
@@ -86,7 +87,7 @@ async def test_one_worker_fires_due_timers_side_by_side_so_a_slow_provider_holds
 
     assert await worker.fire_due() == len(ids)
     assert sorted(fired_ids) == sorted(ids)
-    assert {t["status"] for t in await mongo_db["timers"].find({}).to_list()} == {"fired"}
+    assert {t["status"] for t in await mongo_db["timers_done"].find({}).to_list()} == {"fired"}
 
 
 async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(
@@ -105,7 +106,7 @@ async def test_timer_of_a_worker_that_died_is_fired_after_its_lease_expires(
     await asyncio.sleep(1.6)
     assert await survivor.fire_due() == 1
 
-    timer = await mongo_db["timers"].find_one({"_id": "ci-orphan"})
+    timer = await mongo_db["timers_done"].find_one({"_id": "ci-orphan"})
     assert timer is not None and timer["status"] == "fired" and timer["attempts"] == 2
     assert list(timer[OUTBOX]) == [claimed.timer.event_id("check-in-due")]
 
@@ -265,9 +266,10 @@ async def test_a_stopping_worker_finishes_the_timers_in_hand_and_leaves_the_back
 
     fired = await asyncio.wait_for(firing, timeout=5)
     assert 1 <= fired < len(ids) and fired == len(started)
-    statuses = {t["_id"]: t["status"] for t in await mongo_db["timers"].find({}).to_list()}
-    assert sum(s == "fired" for s in statuses.values()) == fired
-    assert sum(s == "pending" for s in statuses.values()) == len(ids) - fired, "the rest wait for a peer"
+    assert await mongo_db["timers_done"].count_documents({"status": "fired"}) == fired
+    pending = await mongo_db["timers"].find({}).to_list()
+    assert {t["status"] for t in pending} == {"pending"}
+    assert len(pending) == len(ids) - fired, "the rest wait for a peer"
     assert await mongo_db["locks"].count_documents({}) == 0, "no lease is left behind"
 
 

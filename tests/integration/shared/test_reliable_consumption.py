@@ -334,6 +334,27 @@ async def test_inbox_forgets_only_events_handled_before_the_retention(mongo_db: 
     assert await inbox.has_handled("matching", "recent-event")
 
 
+async def test_a_noted_event_is_recognised_before_it_is_stored_and_stored_in_one_write_with_others(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    inbox = Inbox(mongo_db["inbox"])
+    await inbox.mark_handled("matching", "e-2", topic="intake-completed")  # stored by an earlier delivery
+    for event_id in ("e-1", "e-2", "e-3"):
+        inbox.note_handled("matching", event_id, topic="intake-completed")
+
+    assert await inbox.has_handled("matching", "e-3")  # in memory: a duplicate arriving now is skipped
+    assert await mongo_db["inbox"].count_documents({}) == 1
+    await inbox.save()  # e-2 is there already: that is no failure
+
+    assert sorted([d["_id"] async for d in mongo_db["inbox"].find({})]) == [
+        "matching/e-1",
+        "matching/e-2",
+        "matching/e-3",
+    ]
+    fresh = Inbox(mongo_db["inbox"])  # another replica, after a restart
+    assert all([await fresh.has_handled("matching", e) for e in ("e-1", "e-2", "e-3")])
+
+
 async def test_one_service_consumes_several_topics_in_its_one_consumer_group(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:

@@ -5,8 +5,9 @@ built exactly as `python -m services.<name>` builds it (`tests/integration/<svc>
 on one topic prefix, with an in-memory span exporter as the tracing provider and a real SMTP
 server. One client's intake is submitted over HTTP; the submit request, each service's
 consume of what followed and the e-mail that tells the client their session is booked must
-share one trace id, although every event crossed an outbox, a relay and Kafka, and the
-e-mail went out from a durable timer. Nothing in an exported span may be PHI.
+share one trace id, although every event crossed an outbox, a relay and Kafka (the e-mail
+goes out at once, while notifications handles session-booked). Nothing in an exported span
+may be PHI.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ async def test_the_submit_the_consumes_of_what_followed_and_the_email_share_one_
     journey = await submit_a_journey(traced)
 
     async def booked_mail_fired() -> bool:
-        """The e-mail's send ended, and so did the delivery timer's firing around it."""
+        """The e-mail's send ended, and so did the handling of session-booked around it."""
         spans = traced.spans()
         ended = {s.context.span_id for s in spans if s.context is not None}
         sends = sends_of(spans, "session_booked", journey.client_id)
@@ -252,8 +253,8 @@ async def test_the_submit_the_consumes_of_what_followed_and_the_email_share_one_
         assert in_trace, f"{step}: no span in the submit's trace ({len(found)} elsewhere)"
     (send,) = [s for s in steps["the session-booked e-mail sent"] if trace_of(s) == journey_trace]
     assert send.parent is not None
-    (firing,) = [s for s in spans if s.context is not None and s.context.span_id == send.parent.span_id]
-    assert firing.name == "timer delivery", "the e-mail went out from the delivery timer's firing"
+    (handling,) = [s for s in spans if s.context is not None and s.context.span_id == send.parent.span_id]
+    assert handling in steps["session-booked consumed by notifications"], "sent at once, by the handler"
 
     # The journey's spans name it (the intake id is the correlation id) and are whole: one root.
     trace_spans = sorted((s for s in spans if trace_of(s) == journey_trace), key=lambda s: s.start_time or 0)

@@ -1,7 +1,8 @@
 """Property: whatever claims race, no two held sessions of a therapist overlap, buffers included.
 
 Claims run concurrently on fakes that yield to other tasks around every read and write
-(writes of one document are serialized, as the real store's lease does), so the
+(writes of one document are serialized, as the real store's lease does; a batch insert
+yields between its documents, as an unordered `insert_many` does on the server), so the
 interleavings hypothesis explores include every order of the unique inserts that decide.
 """
 
@@ -36,9 +37,10 @@ DAY = datetime(2026, 3, 2, tzinfo=UTC)
 class InterleavingDocuments(InMemoryDocuments):
     """Yields around every operation; one writer per document at a time, like the real lease."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, pace: Mapping[str, int] | None = None) -> None:
         super().__init__(name)
         self._writers: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._pace = pace or {}  # turns of the event loop a holder's batch insert takes per document
 
     async def get(self, document_id: str) -> Document | None:
         await asyncio.sleep(0)
@@ -53,6 +55,15 @@ class InterleavingDocuments(InMemoryDocuments):
     ) -> bool:
         await asyncio.sleep(0)
         return await super().insert(document, events, cause=cause)
+
+    async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
+        """Unordered, as the server runs it: each document its own insert, others' in between."""
+        existed: set[str] = set()
+        for document in documents:
+            for _ in range(self._pace.get(document.get("holder", ""), 1)):
+                await asyncio.sleep(0)
+            existed |= await super().insert_many([document])
+        return existed
 
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
@@ -90,13 +101,13 @@ class Held:
     claims: tuple[str, ...]
 
 
-def context() -> SchedulingContext:
+def context(pace: Mapping[str, int] | None = None) -> SchedulingContext:
     stores = SchedulingStores(
         therapists=InterleavingDocuments("therapists"),
         clients=InterleavingDocuments("clients"),
         therapist_sessions=InterleavingDocuments("therapist_sessions"),
         session_refs=InterleavingDocuments("session_refs"),
-        slot_claims=InterleavingDocuments("slot_claims"),
+        slot_claims=InterleavingDocuments("slot_claims", pace),
         calendar_feeds=InterleavingDocuments("calendar_feeds"),
         timers=InMemoryTimers(),
     )
@@ -167,3 +178,29 @@ def test_no_two_sessions_of_a_therapist_ever_overlap_whatever_claims_race(
     rounds: list[tuple[list[Attempt], list[bool]]], daily_cap: int | None
 ) -> None:
     asyncio.run(play(rounds, daily_cap))
+
+
+async def test_of_two_overlapping_bookings_racing_exactly_one_wins_whatever_the_interleaving() -> None:
+    availability = Availability("UTC", (), session_minutes=60)
+
+    async def book(ctx: SchedulingContext, session_id: str, cell: int, turns: int) -> bool:
+        for _ in range(turns):  # starts this many turns of the event loop after the other
+            await asyncio.sleep(0)
+        starts_at = DAY + timedelta(hours=9, minutes=5 * cell)
+        slot = Slot(starts_at, starts_at + timedelta(hours=1))
+        try:
+            await claim_slot(ClaimSlot(session_id, "c-1", "t-1", availability, slot), ctx)
+        except SlotUnavailable:
+            return False
+        return True
+
+    # The later booking's inserts run slower too, so the earlier one's can overtake them and
+    # the cells they share split between the two (the later then waits for the earlier's release).
+    for shift, turns, pace in itertools.product((0, 1, 4, 11), range(14), (1, 3)):
+        ctx = context({"s-2": pace})
+        earlier, later = await asyncio.gather(book(ctx, "s-1", 0, 0), book(ctx, "s-2", shift, turns))
+        assert earlier != later, f"shift {shift}, turns {turns}: {'both' if earlier else 'neither'} won"
+        winner = "s-1" if earlier else "s-2"
+        claims = ctx.stores.slot_claims
+        assert isinstance(claims, InMemoryDocuments)
+        assert {d["holder"] for d in claims.documents.values() if d["status"] == "held"} == {winner}

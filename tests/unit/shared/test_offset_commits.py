@@ -73,3 +73,38 @@ async def test_while_stopping_each_record_is_committed_at_once() -> None:
     await committer.stopping()  # what was pending goes first
     await done(committer, consumer, P0, 2)
     assert consumer.commits == [{P0: 2}, {P0: 3}]
+
+
+async def test_the_inbox_is_stored_before_any_offset_passes_what_it_records() -> None:
+    order: list[str] = []
+    consumer = Consumer(P0)
+
+    async def store_inbox() -> None:
+        order.append(f"inbox stored, commits so far {len(consumer.commits)}")
+
+    committer = OffsetCommitter(before_commit=store_inbox)
+    await done(committer, consumer, P0, 3)
+    await committer.flush()
+
+    assert order == ["inbox stored, commits so far 0"]
+    assert consumer.commits == [{P0: 4}]
+
+
+async def test_offsets_wait_while_the_inbox_cannot_be_stored_and_go_once_it_can() -> None:
+    consumer = Consumer(P0)
+    database_up = False
+
+    async def store_inbox() -> None:
+        if not database_up:
+            raise ConnectionError("database down")
+
+    committer = OffsetCommitter(before_commit=store_inbox)
+    await done(committer, consumer, P0, 3)
+    await committer.flush_quietly()  # the interval's flush: the failure only holds offsets back
+    assert consumer.commits == []
+
+    await done(committer, consumer, P0, 4)
+    database_up = True
+    await committer.flush()
+
+    assert consumer.commits == [{P0: 5}]

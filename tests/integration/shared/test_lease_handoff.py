@@ -1,0 +1,189 @@
+"""Leases that stay a moment, handed on with the document; releases by `_id`; inline relay.
+
+Round trips are counted with PyMongo's command monitoring on the real server, since the
+point of these changes is how many a write costs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events.common import RiskLevel
+from shared.events.envelope import new_event
+from shared.events.models import RiskFlagged
+from shared.events.registry import spec_for
+from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.documents import DocumentStore, Revision
+from shared.storage.locks import Locks
+from shared.storage.outbox import OUTBOX_PENDING
+from tests.support.kafka import eventually, read_records
+from tests.support.runtime import build_runtime
+
+
+class Commands(monitoring.CommandListener):
+    """Counts commands as (name, collection)."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[tuple[str, str]] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.seen[(event.command_name, str(event.command.get(event.command_name, "")))] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
+
+
+@pytest.fixture
+async def counted(
+    mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> AsyncIterator[tuple[AsyncDatabase[Any], Commands]]:
+    """The test's database through a client whose round trips are counted."""
+    commands = Commands()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        mongo_settings.uri.get_secret_value(), tz_aware=True, event_listeners=[commands]
+    )
+    yield client[mongo_db.name], commands
+    await client.close()
+
+
+def increment(document: dict[str, Any]) -> Revision:
+    return Revision({**document, "n": document.get("n", 0) + 1})
+
+
+async def test_a_burst_of_writes_to_one_document_takes_its_lease_once_and_reads_it_once(
+    counted: tuple[AsyncDatabase[Any], Commands],
+) -> None:
+    db, commands = counted
+    locks = Locks(db["locks"], linger_seconds=5.0)
+    store = DocumentStore(db["counters"], locks, owner="replica")
+    await store.insert({"_id": "c-1", "n": 0})
+    commands.seen.clear()
+
+    for _ in range(10):  # one after another, each within the idle window of the one before
+        await store.update("c-1", increment)
+
+    assert commands.seen[("insert", "locks")] == 1
+    assert commands.seen[("find", "counters")] == 1, "later writers got the document handed on"
+    assert commands.seen[("update", "counters")] == 10
+    await locks.release_lingering()
+    assert commands.seen[("delete", "locks")] == 1
+    assert await db["locks"].count_documents({}) == 0
+    assert (await store.get("c-1")) == {"_id": "c-1", "n": 10}
+
+
+async def test_an_idle_lease_goes_back_by_itself_after_its_window(mongo_db: AsyncDatabase[Any]) -> None:
+    store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"], linger_seconds=0.05), owner="r")
+    await store.insert({"_id": "c-1", "n": 0})
+    await store.update("c-1", increment)
+
+    async def given_back() -> bool:
+        return await mongo_db["locks"].count_documents({}) == 0
+
+    await eventually(given_back, timeout=5.0)
+
+
+async def test_a_replica_handing_a_lease_on_still_lets_another_replica_write(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    busy = DocumentStore(
+        mongo_db["counters"], Locks(mongo_db["locks"], linger_seconds=1.0, hand_on_seconds=0.1), owner="busy"
+    )
+    other = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner="other")
+    await busy.insert({"_id": "c-1", "n": 0, "other": False})
+    other_done = asyncio.Event()
+
+    async def keep_writing() -> int:
+        writes = 0
+        while not other_done.is_set() and writes < 5_000:
+            await busy.update("c-1", increment)
+            writes += 1
+        return writes
+
+    async def write_once() -> None:
+        await other.update("c-1", lambda d: Revision({**d, "other": True}))
+        other_done.set()
+
+    writes, _ = await asyncio.gather(keep_writing(), write_once())
+
+    assert writes < 5_000, "the other replica got its turn while the busy one kept writing"
+    document = await busy.get("c-1")
+    assert document is not None and document["other"] is True and document["n"] == writes
+
+
+async def test_a_release_never_removes_a_lease_taken_over_after_it_expired(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    stalled = Locks(mongo_db["locks"], clock=lambda: now[0])
+    successor = Locks(mongo_db["locks"], clock=lambda: now[0])
+    old = await stalled.acquire("clients/c-1", "stalled", timedelta(seconds=10))
+    now[0] += timedelta(seconds=11)  # the holder stalled past its lease
+    new = await successor.acquire("clients/c-1", "successor", timedelta(seconds=10))
+
+    await stalled.release(old)
+
+    assert await successor.is_held(new)
+
+
+async def test_a_caller_changing_a_returned_document_does_not_change_what_the_next_writer_sees(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"], linger_seconds=5.0), owner="r")
+    await store.insert({"_id": "c-1", "n": 0, "tags": []})
+    returned = await store.update("c-1", increment)
+    assert returned is not None
+    returned["tags"].append("changed by the caller, never written")
+
+    after = await store.update("c-1", increment)
+
+    assert after == {"_id": "c-1", "n": 2, "tags": []}
+
+
+def _flag(i: int) -> Any:
+    def change(document: dict[str, Any]) -> Revision:
+        event = new_event(
+            RiskFlagged(
+                check_in_id=f"ci-{i}",
+                client_id="client-1",
+                risk_level=RiskLevel.low,
+                reasons=["phq9_item9_positive"],
+                flagged_at=datetime.now(UTC),
+            ),
+            source="intake",
+        )
+        return Revision({**document, "flags": document["flags"] + 1}, [event])
+
+    return change
+
+
+async def test_a_write_publishes_its_own_events_before_it_returns(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    runtime = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        produces=[spec_for(RiskFlagged)],
+        outbox_collections=["clients"],
+    )
+    store = runtime.documents("clients")
+    await runtime.start()
+    try:
+        await store.insert({"_id": "client-1", "flags": 0})
+        for i in range(3):
+            await store.update("client-1", _flag(i))
+            document = await mongo_db["clients"].find_one({"_id": "client-1"})
+            assert document is not None and document[OUTBOX_PENDING] == 0, "sent and removed in the write"
+        records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=3)
+    finally:
+        await runtime.stop()
+    assert len({dict(r.headers)["ce_id"] for r in records}) == 3
