@@ -33,6 +33,7 @@ from tests.support.infrastructure import (
     selects_infrastructure,
 )
 from tests.support.kafka import drop_topics, isolated
+from tests.support.round_trips import RoundTrips
 
 TESTS = Path(__file__).parent
 PROVISIONED = pytest.StashKey[Infrastructure]()
@@ -122,6 +123,19 @@ async def mongo_db(mongo_client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncDa
     name = f"test_{uuid.uuid4().hex[:12]}"
     yield mongo_client[name]
     await mongo_client.drop_database(name)
+
+
+@pytest.fixture
+async def counted(
+    infrastructure: Infrastructure, mongo_db: AsyncDatabase[Any]
+) -> AsyncIterator[tuple[AsyncDatabase[Any], RoundTrips]]:
+    """The test's database through a client of its own whose round trips are counted."""
+    round_trips = RoundTrips()
+    client: AsyncMongoClient[Any] = AsyncMongoClient(
+        infrastructure.mongodb_uri, tz_aware=True, event_listeners=[round_trips]
+    )
+    yield client[mongo_db.name], round_trips
+    await client.close()
 
 
 @pytest.fixture

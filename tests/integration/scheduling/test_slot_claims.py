@@ -4,52 +4,19 @@ and of bookings racing for one slot, or for overlapping ones, exactly one wins."
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStartedEvent, CommandSucceededEvent
 
 from services.scheduling.domain.claims import cell_claim_id
 from services.scheduling.store.claims import HELD, ClaimLedger
 from shared.storage.documents import DocumentStore
 from shared.storage.locks import Locks
-from tests.support.infrastructure import Infrastructure
+from tests.support.round_trips import RoundTrips
 
 NOON = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
-
-
-class RoundTrips(CommandListener):
-    """The commands sent to the database, by name: each one a round trip."""
-
-    def __init__(self) -> None:
-        self.sent: Counter[str] = Counter()
-
-    def started(self, event: CommandStartedEvent) -> None:
-        self.sent[event.command_name] += 1
-
-    def succeeded(self, event: CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: CommandFailedEvent) -> None:
-        pass
-
-
-@pytest.fixture
-async def counted(
-    infrastructure: Infrastructure, mongo_db: AsyncDatabase[Any]
-) -> AsyncIterator[tuple[AsyncDatabase[Any], RoundTrips]]:
-    """The test's database, through a client that counts its round trips."""
-    listener = RoundTrips()
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        infrastructure.mongodb_uri, tz_aware=True, event_listeners=[listener]
-    )
-    yield client[mongo_db.name], listener
-    await client.close()
 
 
 def replicas(db: AsyncDatabase[Any]) -> list[ClaimLedger]:
@@ -84,12 +51,12 @@ async def test_a_booking_claims_its_cells_in_two_round_trips_and_a_loser_writes_
     slot = cells("t-1", 0, 14)  # a 50-minute session with 10-minute buffers
 
     assert await take(first, slot, "s-1")
-    assert trips.sent == {"insert": 2}
+    assert trips.by_command() == {"insert": 2}
 
-    trips.sent.clear()
+    trips.clear()
     assert not await take(second, slot, "s-2")
     # Its first cell's insert, the claim found there, its holder's care record: no write.
-    assert trips.sent == {"insert": 1, "find": 2}
+    assert trips.by_command() == {"insert": 1, "find": 2}
 
 
 async def test_of_twenty_bookings_of_one_slot_over_two_replicas_exactly_one_wins(

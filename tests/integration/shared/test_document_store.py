@@ -18,6 +18,7 @@ from shared.events.common import RiskLevel
 from shared.events.envelope import new_event
 from shared.events.models import RiskFlagged
 from shared.events.registry import spec_for
+from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import DocumentStore, Revision
 from shared.storage.locks import Lease, Locks
@@ -28,6 +29,32 @@ from tests.support.runtime import build_runtime
 
 def increment(document: dict[str, Any]) -> Revision:
     return Revision({**document, "n": document.get("n", 0) + 1})
+
+
+def clients_runtime(kafka: KafkaSettings, mongo: MongoSettings, database: str) -> ServiceRuntime:
+    """A runtime whose `clients` documents carry `risk-flagged` events (see `flag`)."""
+    return build_runtime(
+        kafka, mongo, database, produces=[spec_for(RiskFlagged)], outbox_collections=["clients"]
+    )
+
+
+def flag(i: int) -> Any:
+    """A change of client-1 that counts a flag and raises `risk-flagged` for check-in `ci-<i>`."""
+
+    def change(document: dict[str, Any]) -> Revision:
+        event = new_event(
+            RiskFlagged(
+                check_in_id=f"ci-{i}",
+                client_id="client-1",
+                risk_level=RiskLevel.low,
+                reasons=["phq9_item9_positive"],
+                flagged_at=datetime.now(UTC),
+            ),
+            source="intake",
+        )
+        return Revision({**document, "flags": document["flags"] + 1}, [event])
+
+    return change
 
 
 async def test_concurrent_changes_from_two_replicas_to_one_document_are_all_kept(
@@ -79,32 +106,10 @@ async def test_a_change_to_a_missing_document_returns_none_and_creates_nothing(
 async def test_writers_and_the_relay_never_erase_each_others_changes(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:
-    runtime = build_runtime(
-        kafka_settings,
-        mongo_settings,
-        mongo_db.name,
-        produces=[spec_for(RiskFlagged)],
-        outbox_collections=["clients"],
-    )
+    runtime = clients_runtime(kafka_settings, mongo_settings, mongo_db.name)
     store = runtime.documents("clients")
     await runtime.start()
     await store.insert({"_id": "client-1", "flags": 0})
-
-    def flag(i: int) -> Any:
-        def change(document: dict[str, Any]) -> Revision:
-            event = new_event(
-                RiskFlagged(
-                    check_in_id=f"ci-{i}",
-                    client_id="client-1",
-                    risk_level=RiskLevel.low,
-                    reasons=["phq9_item9_positive"],
-                    flagged_at=datetime.now(UTC),
-                ),
-                source="intake",
-            )
-            return Revision({**document, "flags": document["flags"] + 1}, [event])
-
-        return change
 
     try:
         for batch in range(5):  # the relay publishes between and during the batches

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInDue
-from shared.settings import MongoSettings
 from shared.storage.locks import Locks
 from shared.storage.outbox import OUTBOX, OUTBOX_PENDING
 from shared.storage.timers import MoveFailed, Timer, TimerStore, TimerWorker
+from tests.support.round_trips import RoundTrips
 
 KIND = "check-in"
 
@@ -52,33 +50,6 @@ class DiesBeforeItsDelete:
 
 def past() -> datetime:
     return datetime.now(UTC) - timedelta(seconds=1)
-
-
-class RoundTrips(monitoring.CommandListener):
-    """Counts commands as (name, collection)."""
-
-    def __init__(self) -> None:
-        self.seen: Counter[tuple[str, str]] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.seen[(event.command_name, str(event.command.get(event.command_name, "")))] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
-
-
-@pytest.fixture
-async def counted(
-    mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
-) -> AsyncIterator[tuple[AsyncDatabase[Any], RoundTrips]]:
-    """The test's database through a client whose round trips are counted."""
-    round_trips = RoundTrips()
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        mongo_settings.uri.get_secret_value(), tz_aware=True, event_listeners=[round_trips]
-    )
-    yield client[mongo_db.name], round_trips
-    await client.close()
 
 
 async def test_scheduling_costs_two_round_trips_and_a_firing_five(

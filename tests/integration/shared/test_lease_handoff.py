@@ -7,60 +7,22 @@ point of these changes is how many a write costs.
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.events.common import RiskLevel
-from shared.events.envelope import new_event
-from shared.events.models import RiskFlagged
-from shared.events.registry import spec_for
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import DocumentStore, Revision
 from shared.storage.locks import Locks
 from shared.storage.outbox import OUTBOX_PENDING
+from tests.integration.shared.test_document_store import clients_runtime, flag, increment
 from tests.support.kafka import eventually, read_records
-from tests.support.runtime import build_runtime
-
-
-class Commands(monitoring.CommandListener):
-    """Counts commands as (name, collection)."""
-
-    def __init__(self) -> None:
-        self.seen: Counter[tuple[str, str]] = Counter()
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.seen[(event.command_name, str(event.command.get(event.command_name, "")))] += 1
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None: ...
-
-
-@pytest.fixture
-async def counted(
-    mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
-) -> AsyncIterator[tuple[AsyncDatabase[Any], Commands]]:
-    """The test's database through a client whose round trips are counted."""
-    commands = Commands()
-    client: AsyncMongoClient[Any] = AsyncMongoClient(
-        mongo_settings.uri.get_secret_value(), tz_aware=True, event_listeners=[commands]
-    )
-    yield client[mongo_db.name], commands
-    await client.close()
-
-
-def increment(document: dict[str, Any]) -> Revision:
-    return Revision({**document, "n": document.get("n", 0) + 1})
+from tests.support.round_trips import RoundTrips
 
 
 async def test_a_burst_of_writes_to_one_document_takes_its_lease_once_and_reads_it_once(
-    counted: tuple[AsyncDatabase[Any], Commands],
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
     db, commands = counted
     locks = Locks(db["locks"], linger_seconds=5.0)
@@ -148,39 +110,16 @@ async def test_a_caller_changing_a_returned_document_does_not_change_what_the_ne
     assert after == {"_id": "c-1", "n": 2, "tags": []}
 
 
-def _flag(i: int) -> Any:
-    def change(document: dict[str, Any]) -> Revision:
-        event = new_event(
-            RiskFlagged(
-                check_in_id=f"ci-{i}",
-                client_id="client-1",
-                risk_level=RiskLevel.low,
-                reasons=["phq9_item9_positive"],
-                flagged_at=datetime.now(UTC),
-            ),
-            source="intake",
-        )
-        return Revision({**document, "flags": document["flags"] + 1}, [event])
-
-    return change
-
-
 async def test_a_write_publishes_its_own_events_before_it_returns(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:
-    runtime = build_runtime(
-        kafka_settings,
-        mongo_settings,
-        mongo_db.name,
-        produces=[spec_for(RiskFlagged)],
-        outbox_collections=["clients"],
-    )
+    runtime = clients_runtime(kafka_settings, mongo_settings, mongo_db.name)
     store = runtime.documents("clients")
     await runtime.start()
     try:
         await store.insert({"_id": "client-1", "flags": 0})
         for i in range(3):
-            await store.update("client-1", _flag(i))
+            await store.update("client-1", flag(i))
             document = await mongo_db["clients"].find_one({"_id": "client-1"})
             assert document is not None and document[OUTBOX_PENDING] == 0, "sent and removed in the write"
         records = await read_records(kafka_settings, kafka_settings.topic("risk-flagged"), expect=3)
