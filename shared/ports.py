@@ -8,6 +8,7 @@ the real `DocumentStore`, `TimerStore` and `AuditLog` on real servers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -45,6 +46,8 @@ class Documents(Protocol):
     ) -> bool: ...
 
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]: ...
+
+    def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AbstractAsyncContextManager[set[str]]: ...
 
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None

@@ -28,18 +28,20 @@ by it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import bson
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.tracing import note_correlation
 from shared.storage import AlreadyExists, Document
+from shared.storage.bulk import insert_new
 from shared.storage.locks import Held, Locks, document_lock
 from shared.storage.outbox import (
     OUTBOX,
@@ -53,7 +55,6 @@ from shared.storage.outbox import (
 PublishHeld = Callable[[AsyncCollection[Document], Document], Awaitable[Document | None]]
 """Publishes a held document's pending events; returns it as stored after (None: unknown)."""
 
-DUPLICATE_KEY = 11000
 CAUSES = "_causes"
 MAX_CAUSES = 64
 """How many causes a document remembers: far more than the redeliveries in flight at once."""
@@ -160,16 +161,27 @@ class DocumentStore:
         refused alone, and the others are written (`ordered=False`). Documents with events go
         through `insert`, one by one, since each needs its relay hint and cause.
         """
-        if not documents:
-            return set()
+        return {documents[n]["_id"] for n in await insert_new(self._collection, documents)}
+
+    @asynccontextmanager
+    async def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AsyncIterator[set[str]]:
+        """`insert_many`, holding the new documents for the block: yields the `_id`s that existed.
+
+        The leases of all the documents are taken first, in one round trip, and kept until the
+        block ends (then given back in one more); each new document is handed to the first
+        write of it in the block, so that write costs neither a lease nor a read. For claims
+        that are written again at once: a notice's deliveries, claimed, sent and recorded.
+        """
+        resources = [document_lock(self._collection, d["_id"]) for d in documents]
+        held = await self._locks.hold_new(resources, self._owner, self._lease)
         try:
-            await self._collection.insert_many([dict(d) for d in documents], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != DUPLICATE_KEY for error in errors) or not errors:
-                raise
-            return {documents[error["index"]]["_id"] for error in errors}
-        return set()
+            existed = await self.insert_many(documents)
+            for document, resource in zip(documents, resources, strict=True):
+                if document["_id"] not in existed:
+                    self._locks.hand_on_new(resource, bson.encode(dict(document)))
+            yield existed
+        finally:
+            await self._locks.let_go(held)
 
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None

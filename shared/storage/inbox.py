@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
-DUPLICATE_KEY = 11000
+from shared.storage.bulk import insert_new
 
 
 class Inbox:
@@ -64,13 +64,7 @@ class Inbox:
             return
         batch, self._unsaved = self._unsaved, {}
         try:
-            await self._collection.insert_many(list(batch.values()), ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if errors and all(error.get("code") == DUPLICATE_KEY for error in errors):
-                return
-            self._unsaved = {**batch, **self._unsaved}
-            raise
+            await insert_new(self._collection, list(batch.values()))  # a duplicate: stored before
         except BaseException:
             self._unsaved = {**batch, **self._unsaved}
             raise

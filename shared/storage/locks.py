@@ -47,16 +47,18 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pymongo import DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.observability.logs import get_logger
+from shared.storage.bulk import insert_new
 from shared.storage.liveness import Liveness
 
 log = get_logger(__name__)
@@ -118,6 +120,7 @@ class _Turn:
     lease: Lease | None = None
     payload: Any = None
     lingering: asyncio.TimerHandle | None = None
+    pinned: bool = False  # a new document's lease, kept until `let_go` (`hold_new`)
 
 
 class Locks:
@@ -199,7 +202,7 @@ class Locks:
                 turn.lease, turn.payload = None, None
                 await self._release_quietly(held.lease)  # a failed holder gives it back at once
                 raise
-            if turn.users > 1 or self._linger_seconds > 0:
+            if turn.users > 1 or self._linger_seconds > 0 or turn.pinned:
                 turn.lease, turn.payload = held.lease, held._next  # for the next writer here
             else:
                 await self.release(held.lease)  # nobody waits and nothing lingers: back now
@@ -221,6 +224,53 @@ class Locks:
     async def hand_back(self, held: Held) -> None:
         await self.release(held.lease)
 
+    async def hold_new(self, resources: Sequence[str], owner: str, ttl: timedelta) -> list[str]:
+        """Take the leases of documents about to be created, all in one round trip, and keep
+        them in this process until `let_go`: writes of those documents in between
+        (`held`) use them without a round trip of their own. Returns the resources whose
+        lease was taken (one held elsewhere is left to the writers' usual way).
+        """
+        if not resources:
+            return []
+        leases = [Lease(r, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic()) for r in resources]
+        refused = await insert_new(self._collection, [_stored(lease) for lease in leases])
+        taken = []
+        for n, lease in enumerate(leases):
+            if n in refused:
+                continue
+            turn = self._turns.setdefault(lease.resource, _Turn())
+            turn.lease, turn.payload, turn.pinned = lease, None, True
+            taken.append(lease.resource)
+        return taken
+
+    def hand_on_new(self, resource: str, payload: Any) -> None:
+        """Leave `payload` (the document as just inserted) with a lease taken by `hold_new`."""
+        turn = self._turns.get(resource)
+        if turn is not None and turn.pinned and turn.lease is not None and not turn.users:
+            turn.payload = payload
+
+    async def let_go(self, resources: Sequence[str]) -> None:
+        """Give back the leases `hold_new` took: those idle now in one round trip, the others
+        by their last writer as usual."""
+        idle: list[Lease] = []
+        for resource in resources:
+            turn = self._turns.get(resource)
+            if turn is None or not turn.pinned:
+                continue
+            turn.pinned = False
+            if turn.users:
+                continue  # a writer has it now: it lingers and goes back as usual after that writer
+            if turn.lease is not None:
+                idle.append(turn.lease)
+            self._cancel_linger(turn)
+            del self._turns[resource]
+        by_id = [lease for lease in idle if self._surely_still_held(lease)]
+        if by_id:
+            await self._collection.bulk_write([DeleteOne({"_id": lease.resource}) for lease in by_id])
+        for lease in idle:
+            if lease not in by_id:
+                await self.release(lease)
+
     async def release_lingering(self) -> None:
         """Give back every lease kept lingering, and wait for releases in flight (on stop)."""
         for resource, turn in list(self._turns.items()):
@@ -237,6 +287,8 @@ class Locks:
         lease, payload = turn.lease, turn.payload
         turn.lease, turn.payload = None, None
         if lease is not None:
+            if lease.owner == owner and turn.pinned and self._surely_still_held(lease):
+                return Held(lease, payload)  # a document this process just created
             if lease.owner == owner and self._still_fresh(lease, ttl):
                 return Held(lease, payload)
             # Handed on long enough: give it back and stand aside one idle window, longer
@@ -276,6 +328,8 @@ class Locks:
 
     def _linger(self, resource: str, turn: _Turn) -> None:
         """Keep the idle lease `linger_seconds` for the next writer, then give it back."""
+        if turn.pinned:
+            return  # `let_go` gives it back
         if self._linger_seconds <= 0:
             self._give_back(resource, turn)
             return
@@ -320,9 +374,11 @@ class Locks:
     async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic())
         try:
-            await self._collection.insert_one(
-                {"_id": resource, "owner": owner, "token": lease.token, "expires_at": lease.expires_at}
-            )
+            await self._collection.insert_one(_stored(lease))
         except DuplicateKeyError:
             return None
         return lease
+
+
+def _stored(lease: Lease) -> dict[str, Any]:
+    return {"_id": lease.resource, "owner": lease.owner, "token": lease.token, "expires_at": lease.expires_at}

@@ -57,7 +57,7 @@ from typing import Any
 
 from pymongo import DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from shared.background import Pacer, SweepSchedule
 from shared.clock import domain_span, speed_of
@@ -67,7 +67,7 @@ from shared.observability.logs import get_logger
 from shared.observability.metrics import TIMER_FAILURES, TIMER_LAG_SECONDS, TIMERS_FIRED
 from shared.observability.tracing import continued, note_correlation, trace_headers
 from shared.storage import Document
-from shared.storage.documents import DUPLICATE_KEY
+from shared.storage.bulk import insert_new
 from shared.storage.locks import Lease, Locks, document_lock
 from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, ensure_outbox_index, with_outbox
 
@@ -407,14 +407,7 @@ class TimerStore:
 
     async def _insert_done(self, documents: Sequence[Document]) -> set[str]:
         """Insert finished timers (one round trip); return the ids that were done already."""
-        try:
-            await self.done.insert_many(documents, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if not errors or any(error.get("code") != DUPLICATE_KEY for error in errors):
-                raise
-            return {documents[error["index"]]["_id"] for error in errors}
-        return set()
+        return {documents[n]["_id"] for n in await insert_new(self.done, documents)}
 
     async def _move_out_finished(self) -> int:
         """Move timers an earlier version left fired, cancelled or failed among the pending ones

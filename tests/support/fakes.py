@@ -9,7 +9,8 @@ the fake and on the real `DocumentStore`, so the two cannot drift apart.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,6 +63,10 @@ class InMemoryDocuments:
             raise AlreadyExists(f"{self.name}/{document_id}")
         self._store(document_id, dict(document), events, cause)
         return True
+
+    @asynccontextmanager
+    async def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AsyncIterator[set[str]]:
+        yield await self.insert_many(documents)
 
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
         existed = {d["_id"] for d in documents if d["_id"] in self.documents}

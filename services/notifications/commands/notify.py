@@ -22,9 +22,10 @@ A risk message's deliveries go on the watch list of undelivered risk alerts befo
 first attempt (`store/alerts.py`), so the metrics see them until they reach someone.
 
 Round trips of a notice whose deliveries all go at once, each recipient new to the command:
-the recipient read, the claims' one insert, the delivery log's upsert, then per delivery
-its record (lease, read, write, the inline publish's write, release); the in-app inbox
-adds its entry and index. Before (issue 18) every delivery but a critical one also cost a
+the recipient read, the claims' leases and the claims (one insert of all of them each), the
+delivery log's upsert, then per delivery its record (the write and the inline publish's
+write: the claim handed it its lease and document), and one bulk release of the leases; the
+in-app inbox adds its entry and index. Before (issue 18) every delivery but a critical one also cost a
 timer's schedule and firing and a second read of its recipient and of itself.
 """
 
@@ -103,25 +104,28 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
         plan = await _plan(ctx, notice, command.origin, read)
         taken = {d["_id"] for p in planned for d in p.deliveries}  # one key, one delivery: the first
         planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
-    claimed = await _claim(ctx, [d for plan in planned for d in plan.deliveries])
-    for plan in planned:
-        if plan.deliveries:
-            ids = [d["_id"] for d in plan.deliveries]
-            await ctx.stores.delivery_logs.upsert(plan.notice.recipient_id, listed("deliveries", ids))
-    if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
-        await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
-    now = ctx.clock()
-    at_once: list[tuple[Document, Mapping[str, Any]]] = []
-    for plan in planned:
-        for delivery, inserted in (claimed[d["_id"]] for d in plan.deliveries):
-            if inserted and is_due_now(delivery, now):
-                at_once.append((delivery, plan.recipient))
-            else:
-                await schedule_attempt(ctx, delivery)  # held, or claimed before: its timer
-    outcomes = await asyncio.gather(
-        *(attempt_claimed(ctx, delivery, recipient) for delivery, recipient in at_once),
-        return_exceptions=True,
-    )
+    deliveries = [d for plan in planned for d in plan.deliveries]
+    # Claimed holding their leases: each first record then costs no lease and no read.
+    async with ctx.stores.deliveries.claiming(deliveries) as existed:
+        claimed = await _claimed(ctx, deliveries, existed)
+        for plan in planned:
+            if plan.deliveries:
+                ids = [d["_id"] for d in plan.deliveries]
+                await ctx.stores.delivery_logs.upsert(plan.notice.recipient_id, listed("deliveries", ids))
+        if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
+            await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
+        now = ctx.clock()
+        at_once: list[tuple[Document, Mapping[str, Any]]] = []
+        for plan in planned:
+            for delivery, inserted in (claimed[d["_id"]] for d in plan.deliveries):
+                if inserted and is_due_now(delivery, now):
+                    at_once.append((delivery, plan.recipient))
+                else:
+                    await schedule_attempt(ctx, delivery)  # held, or claimed before: its timer
+        outcomes = await asyncio.gather(
+            *(attempt_claimed(ctx, delivery, recipient) for delivery, recipient in at_once),
+            return_exceptions=True,
+        )
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome  # the event comes again; the claimed deliveries then go by timer
@@ -170,12 +174,11 @@ async def _plan(
     return _Planned(notice, recipient, deliveries)
 
 
-async def _claim(
-    ctx: NotificationsContext, deliveries: Sequence[Document]
+async def _claimed(
+    ctx: NotificationsContext, deliveries: Sequence[Document], existed: set[str]
 ) -> dict[str, tuple[Document, bool]]:
-    """Insert the deliveries in one round trip: each id to the delivery as stored and whether
-    this call inserted it (one that existed is read: the event came again)."""
-    existed = await ctx.stores.deliveries.insert_many(deliveries)
+    """Each claimed id to the delivery as stored and whether this call inserted it (one that
+    existed is read: the event came again)."""
     claimed: dict[str, tuple[Document, bool]] = {}
     for delivery in deliveries:
         if delivery["_id"] in existed:

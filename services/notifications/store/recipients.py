@@ -7,7 +7,8 @@ sealed at rest by `SealedRecipients`, the store `app.py` hands out for `recipien
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -132,11 +133,19 @@ class SealedRecipients:
         return await self._documents.insert(_sealed(document, recipient_id, cipher), events, cause=cause)
 
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
+        return await self._documents.insert_many(await self._all_sealed(documents))
+
+    @asynccontextmanager
+    async def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AsyncIterator[set[str]]:
+        async with self._documents.claiming(await self._all_sealed(documents)) as existed:
+            yield existed
+
+    async def _all_sealed(self, documents: Sequence[Mapping[str, Any]]) -> list[Document]:
         sealed = []
         for document in documents:
             recipient_id = str(document["_id"])
             sealed.append(_sealed(document, recipient_id, await self._writer(recipient_id, document)))
-        return await self._documents.insert_many(sealed)
+        return sealed
 
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None

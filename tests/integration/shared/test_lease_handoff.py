@@ -10,11 +10,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import DocumentStore, Revision
-from shared.storage.locks import Locks
+from shared.storage.locks import Locks, LockTimeout
 from shared.storage.outbox import OUTBOX_PENDING
 from tests.integration.shared.test_document_store import clients_runtime, flag, increment
 from tests.support.kafka import eventually, read_records
@@ -126,3 +127,45 @@ async def test_a_write_publishes_its_own_events_before_it_returns(
     finally:
         await runtime.stop()
     assert len({dict(r.headers)["ce_id"] for r in records}) == 3
+
+
+async def test_documents_claimed_together_are_written_without_a_lease_or_read_of_their_own(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    locks = Locks(db["locks"])
+    store = DocumentStore(db["counters"], locks, owner="replica")
+    await store.insert({"_id": "c-old", "n": 0})  # exists: its claim is refused, as a redelivery's
+    round_trips.clear()
+
+    async with store.claiming(
+        [{"_id": f"c-{i}", "n": 0} for i in range(3)] + [{"_id": "c-old", "n": 5}]
+    ) as existed:
+        assert existed == {"c-old"}
+        for i in range(3):
+            await store.update(f"c-{i}", increment)
+
+    assert round_trips.seen == {
+        ("insert", "locks"): 1,  # every claim's lease, at once
+        ("insert", "counters"): 1,  # every claim, at once
+        ("update", "counters"): 3,  # each claim's write: no lease, no read of its own
+        ("delete", "locks"): 1,  # all four leases go back at once
+    }
+    assert await db["locks"].count_documents({}) == 0
+    assert [await store.get(f"c-{i}") for i in range(3)] == [{"_id": f"c-{i}", "n": 1} for i in range(3)]
+    assert await store.get("c-old") == {"_id": "c-old", "n": 0}
+
+
+async def test_a_claim_held_in_one_process_waits_for_no_one_there_and_blocks_other_replicas(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    here = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner="here")
+    elsewhere = DocumentStore(
+        mongo_db["counters"], Locks(mongo_db["locks"]), owner="elsewhere", wait_seconds=0.3
+    )
+    async with here.claiming([{"_id": "c-1", "n": 0}]):
+        await here.update("c-1", increment)
+        with pytest.raises(LockTimeout):  # another replica waits until the claim's block ends
+            await elsewhere.update("c-1", increment)
+    await elsewhere.update("c-1", increment)
+    assert await here.get("c-1") == {"_id": "c-1", "n": 2}
