@@ -38,7 +38,7 @@ holder did not hand on is forgotten: the next one reads afresh.
 
 Releasing deletes by the lone `_id` (served by FerretDB's index; the token filter is a scan
 there) whenever nobody can have taken the lease over yet: its expiry is seconds away and
-this replica's heartbeat (`Liveness.vouches`) says it is alive until later still. Otherwise
+this replica's heartbeat (`Liveness.vouches`) says it is alive for a while yet. Otherwise
 the delete also matches the token, so it never removes a lease taken over meanwhile.
 """
 
@@ -81,8 +81,14 @@ def remaining_after(deadline: float) -> float:
 
 
 RELEASE_MARGIN = timedelta(seconds=2)
-"""How far from its expiry (and from this replica's heartbeat running out) a lease must be for
-a release by the lone `_id`: far more than one round trip, and than replicas' clocks disagree."""
+"""How far from its expiry a lease must be for a release by the lone `_id`: far more than one
+round trip, and than replicas' clocks disagree."""
+
+HEARTBEAT_MARGIN = timedelta(seconds=0.5)
+"""How long this replica's heartbeat must still hold for that release: peers find a replica
+dead only once its last heartbeat's `alive_until` has passed (about 3 s after it, renewed
+every second), and the delete takes milliseconds; a margin near the renewal interval itself
+would fall back to the token's scan whenever a loaded machine delays one renewal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,10 +187,10 @@ class Locks:
             await self._collection.delete_one({"_id": lease.resource, "token": lease.token})
 
     def _surely_still_held(self, lease: Lease) -> bool:
-        safe_until = self._clock() + RELEASE_MARGIN
-        if lease.expires_at <= safe_until:
+        now = self._clock()
+        if lease.expires_at <= now + RELEASE_MARGIN:
             return False
-        return self._liveness is None or self._liveness.vouches(lease.owner, safe_until)
+        return self._liveness is None or self._liveness.vouches(lease.owner, now + HEARTBEAT_MARGIN)
 
     @asynccontextmanager
     async def held(

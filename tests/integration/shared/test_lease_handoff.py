@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.documents import DocumentStore, Revision
+from shared.storage.liveness import Liveness
 from shared.storage.locks import Locks, LockTimeout
 from shared.storage.outbox import OUTBOX_PENDING
 from tests.integration.shared.test_document_store import clients_runtime, flag, increment
@@ -169,3 +170,22 @@ async def test_a_claim_held_in_one_process_waits_for_no_one_there_and_blocks_oth
             await elsewhere.update("c-1", increment)
     await elsewhere.update("c-1", increment)
     assert await here.get("c-1") == {"_id": "c-1", "n": 2}
+
+
+async def test_a_replica_whose_heartbeat_ran_out_never_removes_the_lease_taken_over_from_it(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    heartbeat = Liveness(mongo_db["replicas"], instance="stalled", clock=lambda: now[0])
+    stalled = Locks(mongo_db["locks"], liveness=heartbeat, clock=lambda: now[0])
+    successor = Locks(
+        mongo_db["locks"], liveness=Liveness(mongo_db["replicas"], instance="successor"), clock=lambda: now[0]
+    )
+    await heartbeat.beat()
+    old = await stalled.acquire("clients/c-1", "stalled", timedelta(seconds=30))
+    now[0] += timedelta(seconds=4)  # no beat since: peers find it dead, its lease not yet expired
+    new = await successor.acquire("clients/c-1", "successor", timedelta(seconds=30))
+
+    await stalled.release(old)
+
+    assert await successor.is_held(new)
