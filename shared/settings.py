@@ -180,7 +180,7 @@ class ServiceSettings(BaseSettings):
     relay_lease_seconds: float = Field(default=30.0, gt=0)
     # A write names its document to its own relay; a sweep (a scan on FerretDB) finds what
     # a dead replica left: at start, when a replica's heartbeat runs out, and this often.
-    relay_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+    relay_sweep_interval_seconds: float = Field(default=3600.0, gt=0)
     relay_concurrency: int = Field(default=16, ge=1, le=256)
     # A write publishes its own events while it holds the document's lease (the relay then
     # only catches up after failures and dead replicas); off leaves every event to the relay.

@@ -178,9 +178,11 @@ class OutboxRelay:
     Finding work must not scan collections on the hot path (DESIGN §5: FerretDB serves
     only a lone `_id` equality from an index). So a write tells its own replica's relay
     which document it left events in (`notify(collection, id)`), and the relay reads
-    that document by `_id`. A sweep of every pending document (a scan on FerretDB) catches
-    what a replica wrote before it died: at start, when the runtime sees a replica's
-    heartbeat run out (`sweep_soon`), and every `sweep_interval_seconds` as a safety net. Several
+    that document by `_id`. A sweep of every pending document (a scan on FerretDB, whose
+    cost grows with the collection's history) catches what a replica wrote before it died:
+    at start, when the runtime sees a replica's heartbeat run out (`sweep_soon`), and every
+    `sweep_interval_seconds` as a safety net (hourly by default: writes hint their relay,
+    publish inline, and a failed pass keeps its hints, so nothing waits on it). Several
     documents are relayed at once (`concurrency`): each one's events stay in order, and
     the broker's producer batches what is in flight.
     """
@@ -275,6 +277,14 @@ class OutboxRelay:
                 for collection in self._collections.values():
                     published += await self._sweep(collection)
             return published
+        except BaseException:
+            # Nothing is lost to a failed pass: its documents are looked at again next time,
+            # and a sweep cut short runs again (not a sweep for every failure: on FerretDB
+            # one reads whole collections, which grow with history).
+            self._hints |= hints
+            if sweep:
+                self._sweeps.soon()
+            raise
         finally:
             self._show_oldest_unsent()
 
@@ -307,7 +317,6 @@ class OutboxRelay:
             except Exception:
                 OUTBOX_PUBLISH_FAILURES.inc()
                 log.exception("outbox relay pass failed; will retry")
-                self._sweeps.soon()  # what the failed pass held back is found again
                 backoff = min(backoff * 2, 30.0)
             if self._hints and backoff == self._pacer.interval_seconds:
                 await self._pacer.pause(min(backoff, 0.05))  # a held document: look again soon

@@ -22,7 +22,12 @@ of each stage, the rate achieved, intakes lost (submitted, never booked: must be
 CPU cores used meanwhile by each service, Kafka, the database server, the bench and the
 rest of the machine. Goal on the 2-core reference machine: p99 <= 1 s at 50 intakes/s.
 
+With `--history N` the rates are then timed again once the databases hold N completed
+journeys (`history.py`), and per-intake CPU and MongoDB round trips are compared with the
+empty system's (goal: within 1.2 x).
+
     python -m tests.bench.journey [--rates 10,50] [--seconds 60] [--set MATCHING_CONSUMERS_PER_TOPIC=2]
+        [--trace] [--history 50000]
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from aiokafka.structs import ConsumerRecord
 from pymongo import AsyncMongoClient
 
 from shared.http.auth import Role
+from tests.bench import history as past
 from tests.bench.harness import CpuMeter, Process, find_processes
 from tests.e2e.journey import system as journey_system
 from tests.e2e.journey.system import ADMIN, SERVICE, System, bearer, running_system
@@ -435,6 +441,7 @@ def round_trips_between(
         out[name] = {
             "per_intake": round(sum(r[1] for r in rows), 1),
             "top": [{"call": c, "per_intake": round(n, 2), "mean_ms": round(ms, 2)} for c, n, ms in rows[:8]],
+            "ms_per_intake": {c: round(n * ms, 2) for c, n, ms in rows},  # every call, for comparisons
         }
     return out
 
@@ -493,10 +500,15 @@ async def run(
     drain_seconds: float = 120.0,
     settings: Mapping[str, str] | None = None,
     trace: bool = False,
+    history: int = 0,
     logs: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Start the system, seed it, prepare every intake, then time each rate in turn."""
+    """Start the system, seed it, prepare every intake, then time each rate in turn.
+
+    With `history` > 0, the databases are then filled with that many completed journeys
+    (`history.py`) and every rate is timed again on fresh intakes, round trips counted.
+    """
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     rng = random.Random(SEED)
     place = f"US-{uuid.uuid4().hex[:3].upper()}"  # a place of this run's own, in a served country
@@ -510,7 +522,7 @@ async def run(
         "capacity_each": CAPACITY,
         "logs": str(logs),
     }
-    tracing = logs / "trace" if trace else None
+    tracing = logs / "trace" if trace or history else None
     environment = {**TUNED, **(settings or {}), **(traced(tracing) if tracing else {})}
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb_uri)
     system: System | None = None
@@ -528,7 +540,7 @@ async def run(
                     started = time.perf_counter()
                     for on_call in system.rota:
                         await register(http, system, on_call, "on_call")
-                    await seed(http, system, place, rng)
+                    therapists = await seed(http, system, place, rng)
                     clients = await prepare(http, system, place, WARM_UP + sum(counts), say)
                     results["prepare_seconds"] = round(time.perf_counter() - started, 1)
                     say(f"journey: {THERAPISTS} therapists and {len(clients)} intake drafts ready")
@@ -538,23 +550,35 @@ async def run(
                     while arrivals.booked_or_failed(warm) < len(warm) and time.monotonic() < deadline:
                         await asyncio.sleep(0.1)
                     cpu = CpuMeter(processes_of(system, infra.kafka_bootstrap_servers, infra.mongodb_uri))
-                    by_rate: dict[str, Any] = {}
-                    for rate, count in zip(rates, counts, strict=True):
-                        batch, clients = clients[:count], clients[count:]
-                        say(f"journey: {count} intakes at {rate:g}/s ...")
-                        by_rate[f"{rate:g}"] = result = await window(
-                            http,
-                            system,
-                            arrivals,
-                            batch,
-                            rate,
-                            seconds,
-                            cpu,
-                            drain_seconds=drain_seconds,
-                            trace=tracing,
+
+                    async def each_rate(clients: list[Client], label: str = "") -> dict[str, Any]:
+                        by_rate: dict[str, Any] = {}
+                        for rate, count in zip(rates, counts, strict=True):
+                            batch, clients = clients[:count], clients[count:]
+                            say(f"journey{label}: {count} intakes at {rate:g}/s ...")
+                            by_rate[f"{rate:g}"] = result = await window(
+                                http,
+                                system,
+                                arrivals,
+                                batch,
+                                rate,
+                                seconds,
+                                cpu,
+                                drain_seconds=drain_seconds,
+                                trace=tracing,
+                            )
+                            say(f"journey{label}: {rate:g}/s: {line(result)}")
+                        return by_rate
+
+                    results["by_rate"] = await each_rate(clients)
+                    if history:
+                        results["history"] = stored = await with_history(
+                            mongo, system, history, journeys=WARM_UP + sum(counts), fixed=therapists, say=say
                         )
-                        say(f"journey: {rate:g}/s: {line(result)}")
-                    results["by_rate"] = by_rate
+                        later = await prepare(http, system, place, sum(counts), say)
+                        stored["by_rate"] = await each_rate(later, " with history")
+                        stored["comparison"] = past.compare(results["by_rate"], stored["by_rate"])
+                        stored["goal"] = past.goal(stored["comparison"])
             finally:
                 await arrivals.stop()
     finally:
@@ -566,6 +590,28 @@ async def run(
         await mongo.close()
     results["goal"] = goal(results)
     return results
+
+
+async def with_history(
+    mongo: AsyncMongoClient[Any],
+    system: System,
+    target: int,
+    *,
+    journeys: int,
+    fixed: Sequence[str],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Fill every service's database with `target` completed journeys, copied from the `journeys` run."""
+    say(f"journey: filling the databases with {target:,} completed journeys ...")
+    filled = await past.fill(
+        mongo, system.databases, journeys=journeys, target=target, fixed_ids=[*fixed, *system.rota], say=say
+    )
+    say(
+        f"journey: {filled['documents_written']:,} documents written in {filled.get('fill_seconds', 0):g} s "
+        f"({filled.get('documents_per_second')}/s); {filled['journeys_stored']:,} journeys stored"
+    )
+    await asyncio.sleep(past.SETTLE_SECONDS)
+    return {"filled": filled}
 
 
 def processes_of(system: System, kafka_bootstrap_servers: str, mongodb_uri: str) -> list[Process]:
@@ -639,6 +685,17 @@ def summary(results: dict[str, Any]) -> str:
     if results.get("goal"):
         g = results["goal"]
         out.append(f"  goal {g['goal']}: {g['measured']} s, {g['result'].upper()}")
+    if stored := results.get("history"):
+        out += past.summary(stored)
+        for rate, r in stored.get("by_rate", {}).items():
+            out.append(f"    with history, {rate}/s ({r['intakes']} intakes): {line(r)}")
+            for name, trips in r.get("mongo_round_trips", {}).items():
+                top = ", ".join(
+                    f"{t['call']} x{t['per_intake']} {t['mean_ms']:.1f} ms" for t in trips["top"][:5]
+                )
+                out.append(f"      {name}: {trips['per_intake']} MongoDB round trips per intake; {top}")
+        if g := stored.get("goal"):
+            out.append(f"  goal {g['goal']}: x{g['measured']}, {g['result'].upper()}")
     return "\n".join(out)
 
 
@@ -653,6 +710,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--drain-seconds", type=float, default=float(os.environ.get("BENCH_JOURNEY_DRAIN_SECONDS", "120"))
     )
     parser.add_argument("--trace", action="store_true", help="count each service's MongoDB round trips")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=int(os.environ.get("BENCH_JOURNEY_HISTORY", "0")),
+        help="then store this many completed journeys and time the rates again (implies --trace)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -665,6 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 seconds=args.seconds,
                 settings=overrides,
                 trace=args.trace,
+                history=args.history,
                 drain_seconds=args.drain_seconds,
             )
         )

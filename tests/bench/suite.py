@@ -12,18 +12,21 @@ One run measures, each on a fresh topic prefix and database (dropped afterwards)
 5. write-to-handled latency at a steady 5 events/s, and durable timers fired per second.
 6. matching: ranking latency by directory size, intake-completed to match-proposed.
 7. journey: the four services as processes; submitted intake to `session-booked` at a
-   steady 10 and 50 intakes/s for a minute each, with its stages (tests/bench/journey.py).
+   steady 10 and 50 intakes/s for a minute each, with its stages (tests/bench/journey.py);
+   with `--journey-history N`, timed again once N completed journeys are stored
+   (tests/bench/history.py).
 
 Goals (pass/miss is printed beside each): pipeline >= 0.7 x bare chain; per-update cost
 within 1.5 x from the smallest to the largest collection; relay and pipeline throughput
 not falling from the smallest to the largest run (>= 0.9 x, for noise); journey p99 <= 1 s
-at 50 intakes/s with none lost. When a goal is
+at 50 intakes/s with none lost; with history, CPU and MongoDB round trips per intake
+within 1.2 x of the empty system's. When a goal is
 missed the pipeline and relay are run again traced (MongoDB and Kafka round trips per
 event) and under cProfile, and a pipeline sweep over `consumers_per_topic` is added.
 
     python -m tests.bench [--quick] [--events 2000,20000] [--documents 1000,10000,50000]
         [--updates 300] [--timers 500] [--latency-events 100] [--profile auto|always|never]
-        [--journey-rates 10,50] [--journey-seconds 60] [--journey-trace]
+        [--journey-rates 10,50] [--journey-seconds 60] [--journey-trace] [--journey-history 50000]
         [--only bare,pipeline,relay,updates,latency,timers,matching,journey]
 
 Every option has a `BENCH_*` environment twin (e.g. `BENCH_EVENTS=500,5000`). Results:
@@ -101,6 +104,7 @@ class Options:
     journey_seconds: float
     journey_drain_seconds: float
     journey_trace: bool
+    journey_history: int
     journey_settings: dict[str, str]
     profile: str
     profile_events: int
@@ -141,6 +145,14 @@ def parse(argv: Sequence[str]) -> Options:
         action="store_true",
         default=bool(env("BENCH_JOURNEY_TRACE")),
         help="count each service's MongoDB round trips during the journey",
+    )
+    parser.add_argument(
+        "--journey-history",
+        type=int,
+        default=int(env("BENCH_JOURNEY_HISTORY", "0")),
+        metavar="N",
+        help="then store N completed journeys and time the rates again, compared per intake "
+        "(0 = off; implies --journey-trace)",
     )
     parser.add_argument(
         "--profile",
@@ -184,6 +196,7 @@ def parse(argv: Sequence[str]) -> Options:
         journey_seconds=float(pick("journey_seconds")),
         journey_drain_seconds=args.journey_drain_seconds,
         journey_trace=args.journey_trace,
+        journey_history=args.journey_history,
         journey_settings=dict(item.split("=", 1) for item in args.journey_set),
         profile=args.profile,
         profile_events=args.profile_events or min(events[0], PROFILE_EVENTS),
@@ -267,13 +280,15 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
     if "journey" in only:
         results["journey"] = await step(
             f"journey: intake submitted to session-booked at {options.journey_rates} intakes/s, "
-            f"{options.journey_seconds:g} s each",
+            f"{options.journey_seconds:g} s each"
+            + (f", then with {options.journey_history:,} journeys stored" if options.journey_history else ""),
             lambda: journey.run(
                 infra=bench.infrastructure,
                 rates=options.journey_rates,
                 seconds=options.journey_seconds,
                 drain_seconds=options.journey_drain_seconds,
                 trace=options.journey_trace,
+                history=options.journey_history,
                 settings=options.journey_settings,
                 logs=options.output / "journey-logs",
                 progress=progress,
@@ -395,6 +410,8 @@ def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
         )
     if (run := results.get("journey")) and measured(run) and run.get("goal"):
         goals.append(run["goal"])
+    if (run := results.get("journey")) and measured(run) and run.get("history", {}).get("goal"):
+        goals.append(run["history"]["goal"])
     return goals
 
 

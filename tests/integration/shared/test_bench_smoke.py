@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.database import AsyncDatabase
 
+from tests.bench import history
 from tests.bench.harness import Bench
 from tests.bench.suite import measure, parse, write
 from tests.support.infrastructure import Infrastructure
@@ -70,3 +73,55 @@ async def test_every_measurement_completes_and_counts_every_event(
     assert json.loads((tmp_path / "bench.json").read_text())["results"]["timers"]["handled"] == 6
     assert (tmp_path / "summary.txt").read_text() == summary
     assert "pipeline >= 0.7 x bare chain" in summary
+
+
+async def test_history_copies_every_journey_document_but_leases_pending_timers_and_the_directory(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    await mongo_db["intakes"].insert_many(
+        [
+            {"_id": "i1", "state": "submitted", "_outbox": {"e1": {"topic": "t"}}, "_outbox_pending": 1},
+            {"_id": "i2", "state": "submitted", "_outbox": {}, "_outbox_pending": 0},
+        ]
+    )
+    await mongo_db["audit"].insert_one({"action": "read"})  # an ObjectId id
+    await mongo_db["therapists"].insert_many([{"_id": "therapist-1"}, {"_id": "therapist-1:cell"}])
+    for skipped in ("locks", "replicas", "timers"):
+        await mongo_db[skipped].insert_one({"_id": "x"})
+
+    filled = await history.fill(
+        mongo_db.client, {"intake": mongo_db.name}, journeys=2, target=6, fixed_ids=["therapist-1"]
+    )
+
+    assert filled["copies"] == 2 and filled["journeys_stored"] == 6
+    assert filled["by_collection"] == {"intake.audit": 2, "intake.intakes": 4, "intake.therapists": 2}
+    copy = await mongo_db["intakes"].find_one({"_id": "i1:h2"})
+    assert copy == {"_id": "i1:h2", "state": "submitted", "_outbox": {}, "_outbox_pending": 0}
+    assert await mongo_db["audit"].count_documents({}) == 3
+    assert await mongo_db["therapists"].count_documents({"_id": "therapist-1:h1"}) == 0
+    for skipped in ("locks", "replicas", "timers"):
+        assert await mongo_db[skipped].count_documents({}) == 1
+
+
+def test_history_goal_is_missed_past_1_2_x_of_the_empty_system_or_when_an_intake_is_lost() -> None:
+    def run(cpu_ms: float, trips: float, lost: int = 0) -> dict[str, Any]:
+        return {
+            "cpu_with_drain": {"cpu_ms_per_event": {"intake": cpu_ms, "other": 50.0}},
+            "mongo_round_trips": {"intake": {"per_intake": trips}},
+            "lost": lost,
+        }
+
+    def verdict(with_history: dict[str, Any]) -> dict[str, Any]:
+        found = history.goal(history.compare({"3": run(10.0, 20.0)}, {"3": with_history}))
+        assert found is not None
+        return found
+
+    assert verdict(run(11.9, 23.0))["result"] == "pass"  # the rest of the machine ("other") is not counted
+    assert verdict(run(12.5, 20.0)) | {"goal": ""} == {
+        "area": "history",
+        "goal": "",
+        "measured": 1.25,
+        "result": "miss",
+    }
+    assert verdict(run(10.0, 25.0))["result"] == "miss"
+    assert verdict(run(10.0, 20.0, lost=1))["result"] == "miss"

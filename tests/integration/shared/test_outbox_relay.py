@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.common import RiskLevel
@@ -17,7 +18,15 @@ from shared.events.registry import spec_for
 from shared.messaging.subscriptions import Subscription
 from shared.settings import KafkaSettings, MongoSettings
 from shared.storage.locks import Locks
-from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, _pending_events, outbox_update, with_outbox
+from shared.storage.outbox import (
+    OUTBOX,
+    OUTBOX_PENDING,
+    OutboxRelay,
+    PendingEvent,
+    _pending_events,
+    outbox_update,
+    with_outbox,
+)
 from tests.support.infrastructure import REPO, Infrastructure
 from tests.support.kafka import eventually, publish_raw, read_records
 from tests.support.runtime import build_runtime
@@ -171,3 +180,28 @@ async def test_a_document_leased_by_a_dead_relay_is_published_after_the_lease_ex
 
 async def _truthy(items: list[str]) -> bool:
     return bool(items)
+
+
+async def test_a_failed_relay_pass_keeps_its_documents_for_the_next_without_a_sweep(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    flagged = new_event(risk_flagged("intake-retried"), source="intake")
+    await mongo_db["intakes"].insert_one(with_outbox({"_id": "intake-retried"}, [flagged]))
+    published: list[str] = []
+    broker_down = True
+
+    async def publish(event: PendingEvent) -> None:
+        if broker_down:
+            raise ConnectionError("broker unreachable")
+        published.append(event.event_id)
+
+    relay = OutboxRelay([mongo_db["intakes"]], publish, Locks(mongo_db["locks"]), owner="relay")
+    relay.notify("intakes", "intake-retried")
+    with pytest.raises(ConnectionError):
+        await relay.relay_once()
+
+    broker_down = False
+    assert await relay.relay_once() == 1  # no sweep asked for: the hint was kept
+    assert published == [flagged.envelope.id]
+    document = await mongo_db["intakes"].find_one({"_id": "intake-retried"})
+    assert document is not None and document[OUTBOX_PENDING] == 0
