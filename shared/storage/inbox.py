@@ -17,12 +17,10 @@ idempotence, exactly as after a crash between effect and record before.
 
 from __future__ import annotations
 
-from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from shared.storage.bulk import insert_new
 
@@ -41,17 +39,6 @@ class Inbox:
             return True
         found = await self._collection.find_one({"_id": self._key(consumer, event_id)}, {"_id": 1})
         return found is not None
-
-    async def mark_handled(self, consumer: str, event_id: str, *, topic: str) -> None:
-        # A duplicate means another delivery of the same event got here first: same effect.
-        with suppress(DuplicateKeyError):
-            await self._collection.insert_one(
-                {
-                    "_id": self._key(consumer, event_id),
-                    "topic": topic,
-                    "handled_at": datetime.now(UTC),
-                }
-            )
 
     def note_handled(self, consumer: str, event_id: str, *, topic: str) -> None:
         """Remember a handled event until `save` stores it (before offsets pass it)."""

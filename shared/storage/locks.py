@@ -215,7 +215,7 @@ class Locks:
 
     async def try_held(self, resource: str, owner: str, ttl: timedelta) -> Held | None:
         """The lease now, without waiting: None if a writer of this process or another
-        holder has it. The caller gives it back with `hand_back` (the relay's way in)."""
+        holder has it. The caller gives `Held.lease` back with `release` (the relay's way in)."""
         turn = self._turns.get(resource)
         if turn is not None and (turn.users or turn.lock.locked()):
             return None  # a writer of this process has it or is next
@@ -226,9 +226,6 @@ class Locks:
             return Held(lease, payload)
         taken = await self.try_acquire(resource, owner, ttl)
         return None if taken is None else Held(taken)
-
-    async def hand_back(self, held: Held) -> None:
-        await self.release(held.lease)
 
     async def hold_new(self, resources: Sequence[str], owner: str, ttl: timedelta) -> list[str]:
         """Take the leases of documents about to be created, all in one round trip, and keep
@@ -301,8 +298,7 @@ class Locks:
             # than other replicas' polls (`acquire`), so a writer there gets its turn.
             await self.release(lease)
             await asyncio.sleep(min(self._linger_seconds, remaining_after(deadline)))
-        remaining = max(0.0, deadline - time.monotonic())
-        return Held(await self.acquire(resource, owner, ttl, wait_seconds=remaining))
+        return Held(await self.acquire(resource, owner, ttl, wait_seconds=remaining_after(deadline)))
 
     def _still_fresh(self, lease: Lease, ttl: timedelta) -> bool:
         """Whether a lingering lease may be handed on once more."""

@@ -94,22 +94,6 @@ def outbox_entries(events: Sequence[OutgoingEvent]) -> dict[str, Document]:
     }
 
 
-def outbox_update(events: Sequence[OutgoingEvent], update: Mapping[str, Any] | None = None) -> Document:
-    """Merge pending `events` into an update document (`$set` entries, `$inc` the count).
-
-    For writers that already hold the document's lease (timers); services use
-    `DocumentStore.update`, which takes it for them.
-    """
-    merged: Document = {op: dict(fields) for op, fields in (update or {}).items()}
-    sets = merged.setdefault("$set", {})
-    for event_id, entry in outbox_entries(events).items():
-        sets[f"{OUTBOX}.{event_id}"] = entry
-    if events:
-        incs = merged.setdefault("$inc", {})
-        incs[OUTBOX_PENDING] = incs.get(OUTBOX_PENDING, 0) + len(events)
-    return merged
-
-
 def with_outbox(document: Mapping[str, Any], events: Sequence[OutgoingEvent]) -> Document:
     """A new document carrying pending `events`, for `insert_one`."""
     return {**document, OUTBOX: outbox_entries(events), OUTBOX_PENDING: len(events)}
@@ -343,7 +327,7 @@ class OutboxRelay:
             document = handed_document(held, collection) or await collection.find_one({"_id": document_id})
             return 0 if document is None else len(await self._publish_document(collection, document))
         finally:
-            await self._locks.hand_back(held)
+            await self._locks.release(held.lease)
 
     async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> list[str]:
         """Publish the document's entries in order, then remove the confirmed ones in one write;

@@ -17,6 +17,7 @@ from shared.events.models import RiskFlagged
 from shared.events.registry import spec_for
 from shared.messaging.subscriptions import Subscription
 from shared.settings import KafkaSettings, MongoSettings
+from shared.storage.documents import DocumentStore, Revision
 from shared.storage.locks import Locks
 from shared.storage.outbox import (
     OUTBOX,
@@ -24,7 +25,6 @@ from shared.storage.outbox import (
     OutboxRelay,
     PendingEvent,
     _pending_events,
-    outbox_update,
     with_outbox,
 )
 from tests.support.infrastructure import REPO, Infrastructure
@@ -137,8 +137,9 @@ async def test_events_of_one_document_are_published_in_the_order_they_were_writt
 ) -> None:
     first = [new_event(risk_flagged(f"intake-{i}"), source="intake") for i in range(3)]
     later = [new_event(risk_flagged(f"intake-{i}"), source="intake") for i in range(3, 6)]
-    await mongo_db["intakes"].insert_one(with_outbox({"_id": "client-1-doc"}, first))
-    await mongo_db["intakes"].update_one({"_id": "client-1-doc"}, outbox_update(later, {"$set": {"v": 2}}))
+    writer = DocumentStore(mongo_db["intakes"], Locks(mongo_db["locks"]), owner="writer")  # no relay yet
+    await writer.insert({"_id": "client-1-doc"}, first)
+    await writer.update("client-1-doc", lambda document: Revision({**document, "v": 2}, later))
     runtime = build_runtime(
         kafka_settings, mongo_settings, mongo_db.name, produces=[RISK], outbox_collections=["intakes"]
     )

@@ -323,11 +323,13 @@ async def test_dead_letters_replayed_after_a_fix_are_handled_once_and_never_repl
 
 async def test_inbox_forgets_only_events_handled_before_the_retention(mongo_db: AsyncDatabase[Any]) -> None:
     inbox = Inbox(mongo_db["inbox"])
-    await inbox.mark_handled("matching", "old-event", topic="intake-completed")
+    inbox.note_handled("matching", "old-event", topic="intake-completed")
+    await inbox.save()
     await mongo_db["inbox"].update_one(
         {"_id": "matching/old-event"}, {"$set": {"handled_at": datetime.now(UTC) - timedelta(days=40)}}
     )
-    await inbox.mark_handled("matching", "recent-event", topic="intake-completed")
+    inbox.note_handled("matching", "recent-event", topic="intake-completed")
+    await inbox.save()
 
     assert await inbox.prune(datetime.now(UTC) - timedelta(days=30)) == 1
     assert not await inbox.has_handled("matching", "old-event")
@@ -337,8 +339,10 @@ async def test_inbox_forgets_only_events_handled_before_the_retention(mongo_db: 
 async def test_a_noted_event_is_recognised_before_it_is_stored_and_stored_in_one_write_with_others(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
+    earlier = Inbox(mongo_db["inbox"])  # another delivery of e-2, stored first
+    earlier.note_handled("matching", "e-2", topic="intake-completed")
+    await earlier.save()
     inbox = Inbox(mongo_db["inbox"])
-    await inbox.mark_handled("matching", "e-2", topic="intake-completed")  # stored by an earlier delivery
     for event_id in ("e-1", "e-2", "e-3"):
         inbox.note_handled("matching", event_id, topic="intake-completed")
 
