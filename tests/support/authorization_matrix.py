@@ -134,6 +134,15 @@ def uncovered(app: FastAPI, rows: Iterable[Row | Public]) -> dict[str, list[str]
     }
 
 
+def assert_the_matrix_names_every_route(app: FastAPI, rows: Iterable[Row | Public]) -> None:
+    """A service's matrix held to its OpenAPI document: no route left out, none invented or twice."""
+    assert uncovered(app, rows) == {
+        "not in the matrix": [],
+        "not in the document": [],
+        "named twice": [],
+    }
+
+
 class Tokens:
     """The callers' bearer headers, signed with the service's test secret (or not, for the refused)."""
 

@@ -33,7 +33,16 @@ from tests.integration.intake.service import (
     new_id,
     pending_check_in,
 )
-from tests.support.authorization_matrix import OK, MatrixTally, Person, Public, Row, Tokens, uncovered, walk
+from tests.support.authorization_matrix import (
+    OK,
+    MatrixTally,
+    Person,
+    Public,
+    Row,
+    Tokens,
+    assert_the_matrix_names_every_route,
+    walk,
+)
 from tests.support.kafka import publish_events
 from tests.unit.intake.samples import complete_sections
 
@@ -124,11 +133,7 @@ async def seeded(intake: RunningIntake) -> AsyncIterator[Seeded]:
 
 
 async def test_the_matrix_names_every_route_of_the_openapi_document(intake: RunningIntake) -> None:
-    assert uncovered(intake.app, [*MATRIX, *PUBLIC]) == {
-        "not in the matrix": [],
-        "not in the document": [],
-        "named twice": [],
-    }
+    assert_the_matrix_names_every_route(intake.app, [*MATRIX, *PUBLIC])
 
 
 async def test_every_route_answers_each_caller_as_its_matrix_row_says(

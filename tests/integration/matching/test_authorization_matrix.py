@@ -34,7 +34,7 @@ from tests.support.authorization_matrix import (
     Public,
     Row,
     Tokens,
-    uncovered,
+    assert_the_matrix_names_every_route,
     walk,
 )
 
@@ -82,11 +82,7 @@ async def seeded(matching: RunningMatching) -> AsyncIterator[Seeded]:
 
 
 async def test_the_matrix_names_every_route_of_the_openapi_document(matching: RunningMatching) -> None:
-    assert uncovered(matching.app, [*MATRIX, *PUBLIC]) == {
-        "not in the matrix": [],
-        "not in the document": [],
-        "named twice": [],
-    }
+    assert_the_matrix_names_every_route(matching.app, [*MATRIX, *PUBLIC])
 
 
 async def test_every_route_answers_each_caller_as_its_matrix_row_says(

@@ -31,7 +31,16 @@ from tests.integration.notifications.service import (
     client_with_inbox_entry,
     new_id,
 )
-from tests.support.authorization_matrix import OK, MatrixTally, Person, Public, Row, Tokens, uncovered, walk
+from tests.support.authorization_matrix import (
+    OK,
+    MatrixTally,
+    Person,
+    Public,
+    Row,
+    Tokens,
+    assert_the_matrix_names_every_route,
+    walk,
+)
 
 PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
 
@@ -76,11 +85,7 @@ async def seeded(notifications: RunningNotifications) -> AsyncIterator[Seeded]:
 async def test_the_matrix_names_every_route_of_the_openapi_document(
     notifications: RunningNotifications,
 ) -> None:
-    assert uncovered(notifications.app, [*MATRIX, *PUBLIC]) == {
-        "not in the matrix": [],
-        "not in the document": [],
-        "named twice": [],
-    }
+    assert_the_matrix_names_every_route(notifications.app, [*MATRIX, *PUBLIC])
 
 
 async def test_every_route_answers_each_caller_as_its_matrix_row_says(
