@@ -53,6 +53,10 @@ class Documents(Protocol):
         self, document_id: str, change: Change, *, cause: Envelope | None = None
     ) -> Document | None: ...
 
+    async def update_many(
+        self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]: ...
+
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None: ...

@@ -28,6 +28,7 @@ by it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 import bson
+from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -52,8 +54,8 @@ from shared.storage.outbox import (
     with_outbox,
 )
 
-PublishHeld = Callable[[AsyncCollection[Document], Document], Awaitable[Document | None]]
-"""Publishes a held document's pending events; returns it as stored after (None: unknown)."""
+PublishHeld = Callable[[AsyncCollection[Document], Sequence[Document]], Awaitable[list[Document | None]]]
+"""Publishes held documents' pending events; returns each as stored after (None: unknown)."""
 
 CAUSES = "_causes"
 MAX_CAUSES = 64
@@ -197,6 +199,74 @@ class DocumentStore:
 
         return await self._write(document_id, existing_only, cause, create=False)
 
+    async def update_many(
+        self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        """`update` of several documents at once; return each one's new state by id (None: absent).
+
+        The leases this process does not hold yet are taken in one round trip, the documents
+        not handed on are read concurrently, the changed ones replaced in one bulk write, their
+        events published inline and removed in one more, and the leases linger or go back as
+        `update`'s do. Each document is still its own atomic write. When another replica holds
+        one of the leases, each document is updated on its own instead (concurrently), so no
+        two replicas ever wait on each other's leases.
+        """
+        ids = [document_id for document_id, _ in changes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("update_many changes each document once: compose a document's changes")
+        if cause is not None:
+            note_correlation(cause.correlation_id)
+        resources = [document_lock(self._collection, document_id) for document_id in ids]
+        async with self._locks.held_together(
+            resources, self._owner, self._lease, wait_seconds=self._wait_seconds
+        ) as together:
+            if together is not None:
+                helds = {document_id: together[r] for document_id, r in zip(ids, resources, strict=True)}
+                return await self._write_held(helds, dict(changes), cause)
+        updated = await asyncio.gather(*(self.update(i, change, cause=cause) for i, change in changes))
+        return dict(zip(ids, updated, strict=True))
+
+    async def _write_held(
+        self, helds: Mapping[str, Held], changes: Mapping[str, Change], cause: Envelope | None
+    ) -> dict[str, Document | None]:
+        currents = await asyncio.gather(
+            *(self._current(held, document_id) for document_id, held in helds.items())
+        )
+        result: dict[str, Document | None] = {}
+        written: list[Document] = []
+        for (document_id, held), current in zip(helds.items(), currents, strict=True):
+            if current is None:
+                result[document_id] = None
+                continue
+            revision = None
+            if cause is None or cause.id not in current.get(CAUSES, ()):
+                revision = changes[document_id](public(current))
+            if revision is None:
+                hand_on_document(held, current)
+                result[document_id] = public(current)
+                continue
+            self._refuse_unrelayed(revision.events)
+            stored = _stored(document_id, current, revision, cause)
+            written.append(stored)
+            result[document_id] = public(stored)
+        if written:
+            try:
+                await self._collection.bulk_write(
+                    [ReplaceOne({"_id": d["_id"]}, d) for d in written], ordered=False
+                )
+            except BaseException:
+                for document in written:  # some may be stored: their events are the relay's
+                    if document.get(OUTBOX_PENDING):
+                        self._on_events(self.name, document["_id"])
+                raise
+            await self._publish_all(helds, written)
+        return result
+
+    async def _current(self, held: Held, document_id: str) -> Document | None:
+        """The document as the previous holder here left it, else as stored."""
+        handed = handed_document(held, self._collection)
+        return handed if handed is not None else await self._collection.find_one({"_id": document_id})
+
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None:
@@ -257,13 +327,19 @@ class DocumentStore:
     async def _publish(self, held: Held, stored: Document) -> None:
         """Send the stored document's pending events now, or leave them to the relay; hand on
         the document as it then is."""
-        after: Document | None = stored
-        if stored.get(OUTBOX_PENDING) and self._publish_held is not None:
+        await self._publish_all({stored["_id"]: held}, [stored])
+
+    async def _publish_all(self, helds: Mapping[str, Held], stored: Sequence[Document]) -> None:
+        """`_publish` for documents written together: their events sent concurrently, the
+        sent entries removed in one write."""
+        after: list[Document | None] = list(stored)
+        if self._publish_held is not None and any(d.get(OUTBOX_PENDING) for d in stored):
             after = await self._publish_held(self._collection, stored)
-        if after is not None:
-            hand_on_document(held, after)
-        if after is None or after.get(OUTBOX_PENDING):
-            self._on_events(self.name, stored["_id"])
+        for document, now in zip(stored, after, strict=True):
+            if now is not None:
+                hand_on_document(helds[document["_id"]], now)
+            if now is None or now.get(OUTBOX_PENDING):
+                self._on_events(self.name, document["_id"])
 
     def _refuse_unrelayed(self, events: Sequence[OutgoingEvent]) -> None:
         if events and not self._relayed:

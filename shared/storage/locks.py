@@ -48,7 +48,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -213,6 +213,81 @@ class Locks:
             else:
                 await self.release(held.lease)  # nobody waits and nothing lingers: back now
 
+    @asynccontextmanager
+    async def held_together(
+        self, resources: Sequence[str], owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
+    ) -> AsyncIterator[dict[str, Held] | None]:
+        """Hold several leases for the block: those this process does not hold yet taken in
+        one round trip, then lingering or given back as `held`'s are.
+
+        Yields None, holding nothing, when another holder has one of them: the caller then
+        takes them one at a time (`held`), never holding some while waiting for the others,
+        so two replicas cannot each wait on a lease of the other's. Writers of this process
+        are waited for in turn, in the resources' sorted order (two blocks here never wait on
+        each other either).
+        """
+        deadline = time.monotonic() + wait_seconds
+        ordered = sorted(set(resources))
+        async with AsyncExitStack() as stack:
+            turns = {
+                r: await stack.enter_async_context(self._turn(r, remaining_after(deadline))) for r in ordered
+            }
+            helds = await self._take_together(turns, owner, ttl, deadline)
+            if helds is None:
+                await stack.aclose()  # this process's other writers go first, as the caller will
+                yield None
+                return
+            try:
+                yield helds
+            except BaseException:
+                for turn in turns.values():
+                    turn.lease, turn.payload = None, None
+                await self._release_all_quietly([held.lease for held in helds.values()])
+                raise
+            back: list[Lease] = []
+            for resource, held in helds.items():
+                turn = turns[resource]
+                if turn.users > 1 or self._linger_seconds > 0 or turn.pinned:
+                    turn.lease, turn.payload = held.lease, held._next
+                else:
+                    back.append(held.lease)
+            await self._release_all(back)
+
+    async def _take_together(
+        self, turns: dict[str, _Turn], owner: str, ttl: timedelta, deadline: float
+    ) -> dict[str, Held] | None:
+        helds: dict[str, Held] = {}
+        new: list[Lease] = []
+        for resource, turn in turns.items():
+            if turn.lease is None:
+                new.append(Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic()))
+            else:
+                helds[resource] = await self._take_turns_lease(turn, resource, owner, ttl, deadline)
+        refused = await insert_new(self._collection, [_stored(lease) for lease in new]) if new else set()
+        if not refused:
+            return {**helds, **{lease.resource: Held(lease) for lease in new}}
+        for resource, held in helds.items():  # lingering ones linger on, for the writers one by one
+            turns[resource].lease, turns[resource].payload = held.lease, held.handed
+        await self._release_all([lease for n, lease in enumerate(new) if n not in refused])
+        return None
+
+    async def _release_all(self, leases: Sequence[Lease]) -> None:
+        """`release` of several leases: those surely still held in one round trip."""
+        by_id = [lease for lease in leases if self._surely_still_held(lease)]
+        if len(by_id) == 1:
+            await self._collection.delete_one({"_id": by_id[0].resource})
+        elif by_id:
+            await self._collection.bulk_write([DeleteOne({"_id": lease.resource}) for lease in by_id])
+        for lease in leases:
+            if lease not in by_id:
+                await self.release(lease)
+
+    async def _release_all_quietly(self, leases: Sequence[Lease]) -> None:
+        try:
+            await self._release_all(leases)
+        except Exception:  # they expire, or liveness frees them; nothing waits on this
+            log.warning("leases could not be given back; they will expire", exc_info=True)
+
     async def try_held(self, resource: str, owner: str, ttl: timedelta) -> Held | None:
         """The lease now, without waiting: None if a writer of this process or another
         holder has it. The caller gives `Held.lease` back with `release` (the relay's way in)."""
@@ -267,12 +342,7 @@ class Locks:
                 idle.append(turn.lease)
             self._cancel_linger(turn)
             del self._turns[resource]
-        by_id = [lease for lease in idle if self._surely_still_held(lease)]
-        if by_id:
-            await self._collection.bulk_write([DeleteOne({"_id": lease.resource}) for lease in by_id])
-        for lease in idle:
-            if lease not in by_id:
-                await self.release(lease)
+        await self._release_all(idle)
 
     async def release_lingering(self) -> None:
         """Give back every lease kept lingering, and wait for releases in flight (on stop)."""

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bson
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from shared.background import Pacer, SweepSchedule
@@ -214,19 +215,27 @@ class OutboxRelay:
         self._pacer.nudge()
 
     async def publish_held(
-        self, collection: AsyncCollection[Document], document: Document
-    ) -> Document | None:
-        """Publish the pending events of `document`, whose lease the caller holds (inline relay).
+        self, collection: AsyncCollection[Document], documents: Sequence[Document]
+    ) -> list[Document | None]:
+        """Publish the pending events of `documents`, whose leases the caller holds (inline relay).
 
-        Returns the document as stored afterwards (still with its entries when inline
-        publishing is paused), or None when a failure leaves that unknown. Entries not sent
-        are the relay's: the caller hints it (`notify`).
+        Each document's events go out in order, the documents concurrently; then the sent
+        entries of all of them are removed in one write. Returns each document as stored
+        afterwards (still with its entries when inline publishing is paused), or None where a
+        failure leaves that unknown. Entries not sent are the relay's: the caller hints it
+        (`notify`).
         """
-        if not document.get(OUTBOX_PENDING) or time.monotonic() < self._inline_paused_until:
-            return document
+        pending = [d for d in documents if d.get(OUTBOX_PENDING)]
+        if not pending or time.monotonic() < self._inline_paused_until:
+            return list(documents)
+        sent: dict[Any, list[str]] = {}
         try:
             async with asyncio.timeout(self._inline_timeout):
-                sent = await self._publish_document(collection, document)
+                outcomes = await asyncio.gather(*(self._send(collection, d) for d in pending))
+                sent = {d["_id"]: ids for d, (ids, _) in zip(pending, outcomes, strict=True) if ids}
+                await self._mark_sent(collection, sent)
+                if failure := next((error for _, error in outcomes if error is not None), None):
+                    raise failure
         except Exception as exc:
             OUTBOX_PUBLISH_FAILURES.inc()
             self._inline_paused_until = time.monotonic() + self._inline_pause
@@ -235,8 +244,8 @@ class OutboxRelay:
                 error_type=type(exc).__name__,
                 pause_seconds=self._inline_pause,
             )
-            return None
-        return _without_sent(document, sent)
+            return [None if d.get(OUTBOX_PENDING) else d for d in documents]
+        return [_without_sent(d, sent.get(d["_id"], ())) for d in documents]
 
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died and may have left events unpublished)."""
@@ -330,11 +339,23 @@ class OutboxRelay:
             await self._locks.release(held.lease)
 
     async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> list[str]:
-        """Publish the document's entries in order, then remove the confirmed ones in one write;
-        return the ids sent."""
+        """Publish the document's entries in order, then remove the confirmed ones in one write
+        (also after a failed publish); return the ids sent."""
+        sent, failure = await self._send(collection, document)
+        await self._mark_sent(collection, {document["_id"]: sent} if sent else {})
+        if failure is not None:
+            raise failure
+        return sent
+
+    async def _send(
+        self, collection: AsyncCollection[Document], document: Document
+    ) -> tuple[list[str], Exception | None]:
+        """Publish the document's entries in order until one fails: the ids the broker
+        confirmed, and the failure that stopped the rest (None when all went)."""
         sent: list[str] = []
         pending = _pending_events(document)
         key = (collection.name, document["_id"])
+        failure: Exception | None = None
         if pending:
             self._unsent_since[key] = min(event.at for event in pending)
         try:
@@ -344,16 +365,27 @@ class OutboxRelay:
                 EVENTS_PUBLISHED.labels(event.topic).inc()
                 sent.append(event.event_id)
                 log.debug("outbox event published", event_id=event.event_id, topic=event.topic)
+        except Exception as exc:
+            failure = exc
         finally:
-            # Also after a failed publish: what the broker confirmed is marked sent.
-            if sent:
-                await collection.update_one(
-                    {"_id": document["_id"]},
-                    {"$unset": {f"{OUTBOX}.{i}": "" for i in sent}, "$inc": {OUTBOX_PENDING: -len(sent)}},
-                )
             unsent = [event.at for event in pending if event.event_id not in sent]
             if unsent:
                 self._unsent_since[key] = min(unsent)
             else:
                 self._unsent_since.pop(key, None)
-        return sent
+        return sent, failure
+
+    @staticmethod
+    async def _mark_sent(collection: AsyncCollection[Document], sent: Mapping[Any, Sequence[str]]) -> None:
+        """Remove confirmed entries: one write for any number of documents."""
+        removals = [
+            (
+                {"_id": document_id},
+                {"$unset": {f"{OUTBOX}.{i}": "" for i in ids}, "$inc": {OUTBOX_PENDING: -len(ids)}},
+            )
+            for document_id, ids in sent.items()
+        ]
+        if len(removals) == 1:
+            await collection.update_one(*removals[0])
+        elif removals:
+            await collection.bulk_write([UpdateOne(q, u) for q, u in removals], ordered=False)

@@ -442,6 +442,7 @@ def round_trips_between(
             "per_intake": round(sum(r[1] for r in rows), 1),
             "top": [{"call": c, "per_intake": round(n, 2), "mean_ms": round(ms, 2)} for c, n, ms in rows[:8]],
             "ms_per_intake": {c: round(n * ms, 2) for c, n, ms in rows},  # every call, for comparisons
+            "calls_per_intake": {c: round(n, 2) for c, n, _ in rows},
         }
     return out
 

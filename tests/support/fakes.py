@@ -84,6 +84,16 @@ class InMemoryDocuments:
             document_id, lambda current: None if current is None else change(current), cause=cause
         )
 
+    async def update_many(
+        self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        if len({document_id for document_id, _ in changes}) != len(changes):
+            raise ValueError("update_many changes each document once")
+        return {
+            document_id: await self.update(document_id, change, cause=cause)
+            for document_id, change in changes
+        }
+
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None:

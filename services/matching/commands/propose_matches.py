@@ -7,7 +7,7 @@ runs them again):
    and the client's side of it exist, and return it. No second proposal, ever.
 2. Rank on this replica's in-process directory, caught up with the shared journal.
 3. Hold capacity on the best candidates, under each therapist document's lease (the
-   holds of one batch at once: different documents), after every hard constraint is
+   holds of one batch written together, `update_many`), after every hard constraint is
    checked again on the document as it is now. A therapist another replica filled
    meanwhile is refused (and the read model learns why); ranking repeats on the fresher
    model until `top_k` are held or nobody eligible is left. A hold left by a crash before
@@ -177,11 +177,11 @@ async def _hold_best(
         while fresh and len(held) < k:
             batch, fresh = fresh[: k - len(held)], fresh[k - len(held) :]
             tried.update(c.therapist_id for c in batch)
-            documents = await asyncio.gather(
-                *(ctx.directory.change_therapist(c.therapist_id, hold, changed) for c in batch)
+            documents = await ctx.directory.change_therapists_together(
+                [(c.therapist_id, hold) for c in batch], changed
             )
-            for candidate, document in zip(batch, documents, strict=True):
-                if holds_for(document, command.match_id):
+            for candidate in batch:
+                if holds_for(documents.get(candidate.therapist_id), command.match_id):
                     held.append(candidate)
                 else:
                     refused = True

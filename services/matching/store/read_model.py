@@ -30,7 +30,7 @@ older copy never replaces a newer one, whatever order refreshes finish in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -206,23 +206,23 @@ class Directory:
 
         Returns the documents as they are now, by therapist id (absent: no such therapist).
         """
-        written: dict[str, Document] = {}
         changed: list[str] = []
-        for therapist_id, change in changes:
-            document = await self.change_therapist(therapist_id, change, changed)
-            if document is not None:
-                written[therapist_id] = document
+        written = await self.change_therapists_together(list(changes), changed)
         await self.record(journal.ref(journal.THERAPISTS, t) for t in changed)
         return written
 
-    async def change_therapist(
-        self, therapist_id: str, change: Change, changed: list[str]
-    ) -> Document | None:
-        """Apply one change under the therapist's lease and to this index; the caller records
-        `changed` (the ids actually changed) in the journal, once for a batch."""
-        document = await self._therapists.update(therapist_id, _noting(change, therapist_id, changed))
-        self.apply(journal.THERAPISTS, document)  # fresh either way
-        return document
+    async def change_therapists_together(
+        self, changes: Sequence[tuple[str, Change]], changed: list[str]
+    ) -> dict[str, Document]:
+        """Apply each change under its therapist's lease, all written at once (`update_many`), and
+        to this index; the caller records `changed` (the ids actually changed) in the journal,
+        once for a batch. Returns the documents as they are now (absent: no such therapist)."""
+        documents = await self._therapists.update_many(
+            [(therapist_id, _noting(change, therapist_id, changed)) for therapist_id, change in changes]
+        )
+        for document in documents.values():
+            self.apply(journal.THERAPISTS, document)  # fresh either way
+        return {therapist_id: d for therapist_id, d in documents.items() if d is not None}
 
     # ------------------------------------------------------------------ internals
 

@@ -157,6 +157,13 @@ class SealedRecipients:
 
         return await self._with_cipher(document_id, write)
 
+    async def update_many(
+        self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        """One by one: each recipient's fields are sealed with that recipient's own key."""
+        updated = [await self.update(document_id, change, cause=cause) for document_id, change in changes]
+        return dict(zip([document_id for document_id, _ in changes], updated, strict=True))
+
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None:
