@@ -34,7 +34,9 @@ in this process. So a burst of writes to one document costs one lease insert and
 release, not one each. A process hands a lease on for at most `hand_on_seconds`; then it
 gives it back, stands aside one idle window and competes again, so writers in other
 replicas get their turn. A holder that fails gives the lease back at once. Whatever a
-holder did not hand on is forgotten: the next one reads afresh.
+holder did not hand on is forgotten: the next one reads afresh. Idle leases go back on
+ticks (`RELEASE_TICK_SECONDS`), all those of one tick in one round trip, and several
+leases wanted at once are taken in one (`held_together`).
 
 Releasing deletes by the lone `_id` (served by FerretDB's index; the token filter is a scan
 there) whenever nobody can have taken the lease over yet: its expiry is seconds away and
@@ -45,6 +47,7 @@ the delete also matches the token, so it never removes a lease taken over meanwh
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -79,6 +82,9 @@ class LockTimeout(Exception):
 def remaining_after(deadline: float) -> float:
     return max(0.0, deadline - time.monotonic())
 
+
+RELEASE_TICK_SECONDS = 0.05
+"""Idle leases go back on ticks this far apart, those of one tick in one round trip."""
 
 RELEASE_MARGIN = timedelta(seconds=2)
 """How far from its expiry a lease must be for a release by the lone `_id`: far more than one
@@ -138,14 +144,17 @@ class Locks:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         linger_seconds: float = 0.0,
         hand_on_seconds: float = 1.0,
+        release_tick_seconds: float = RELEASE_TICK_SECONDS,
     ) -> None:
         self._collection = collection
         self._liveness = liveness
         self._clock = clock
         self._linger_seconds = linger_seconds
         self._hand_on_seconds = hand_on_seconds
+        self._tick = release_tick_seconds
         self._turns: dict[str, _Turn] = {}
         self._releasing: set[asyncio.Task[None]] = set()
+        self._to_release: list[Lease] = []
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -346,11 +355,15 @@ class Locks:
 
     async def release_lingering(self) -> None:
         """Give back every lease kept lingering, and wait for releases in flight (on stop)."""
+        idle: list[Lease] = []
         for resource, turn in list(self._turns.items()):
             if turn.users == 0 and turn.lease is not None:
                 self._cancel_linger(turn)
                 del self._turns[resource]
-                await self.release(turn.lease)
+                idle.append(turn.lease)
+        await self._release_all(idle)
+        if self._to_release:
+            self._flush()
         if self._releasing:
             await asyncio.gather(*self._releasing, return_exceptions=True)
 
@@ -406,13 +419,22 @@ class Locks:
             self._give_back(resource, turn)
             return
         loop = asyncio.get_running_loop()
-        turn.lingering = loop.call_later(self._linger_seconds, self._give_back, resource, turn)
+        # On the next tick after the window: leases idle by then go back together (`_flush`).
+        when = math.ceil((loop.time() + self._linger_seconds) / self._tick) * self._tick
+        turn.lingering = loop.call_at(when, self._give_back, resource, turn)
 
     def _give_back(self, resource: str, turn: _Turn) -> None:
         if self._turns.get(resource) is not turn or turn.users or turn.lease is None:
             return
         del self._turns[resource]
-        task = asyncio.get_running_loop().create_task(self._release_quietly(turn.lease))
+        if not self._to_release:
+            asyncio.get_running_loop().call_soon(self._flush)  # after every give-back of this tick
+        self._to_release.append(turn.lease)
+
+    def _flush(self) -> None:
+        """Give back the leases of one tick in one round trip."""
+        leases, self._to_release = self._to_release, []
+        task = asyncio.get_running_loop().create_task(self._release_all_quietly(leases))
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
 

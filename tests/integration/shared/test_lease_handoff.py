@@ -55,6 +55,27 @@ async def test_an_idle_lease_goes_back_by_itself_after_its_window(mongo_db: Asyn
     await eventually(given_back, timeout=5.0)
 
 
+async def test_leases_going_idle_in_the_same_tick_go_back_in_one_round_trip(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    tick = 1.0
+    store = DocumentStore(
+        db["counters"], Locks(db["locks"], linger_seconds=0.05, release_tick_seconds=tick), owner="replica"
+    )
+    await db["counters"].insert_many([{"_id": f"c-{i}", "n": 0} for i in range(3)])
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(tick - loop.time() % tick + 0.01)  # just past a tick: all three end before the next
+    await asyncio.gather(*(store.update(f"c-{i}", increment) for i in range(3)))
+    round_trips.clear()
+
+    async def given_back() -> bool:
+        return await db["locks"].count_documents({}) == 0
+
+    await eventually(given_back, timeout=5.0)
+    assert round_trips.seen[("delete", "locks")] == 1
+
+
 async def test_a_replica_handing_a_lease_on_still_lets_another_replica_write(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
