@@ -154,7 +154,7 @@ class Locks:
         self._tick = release_tick_seconds
         self._turns: dict[str, _Turn] = {}
         self._releasing: set[asyncio.Task[None]] = set()
-        self._to_release: list[Lease] = []
+        self._to_release: dict[str, Lease] = {}  # given back at this tick, not sent yet
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -268,7 +268,7 @@ class Locks:
         helds: dict[str, Held] = {}
         new: list[Lease] = []
         for resource, turn in turns.items():
-            if turn.lease is None:
+            if turn.lease is None and resource not in self._to_release:
                 new.append(Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic()))
             else:
                 helds[resource] = await self._take_turns_lease(turn, resource, owner, ttl, deadline)
@@ -308,6 +308,8 @@ class Locks:
             lease, payload = turn.lease, turn.payload
             del self._turns[resource]  # the relay takes over this lingering lease
             return Held(lease, payload)
+        if (queued := self._to_release.pop(resource, None)) is not None:
+            return Held(queued)
         taken = await self.try_acquire(resource, owner, ttl)
         return None if taken is None else Held(taken)
 
@@ -372,6 +374,8 @@ class Locks:
     ) -> Held:
         lease, payload = turn.lease, turn.payload
         turn.lease, turn.payload = None, None
+        if lease is None:
+            lease = self._to_release.pop(resource, None)  # given back a moment ago, not sent yet
         if lease is not None:
             if lease.owner == owner and turn.pinned and self._surely_still_held(lease):
                 return Held(lease, payload)  # a document this process just created
@@ -429,11 +433,11 @@ class Locks:
         del self._turns[resource]
         if not self._to_release:
             asyncio.get_running_loop().call_soon(self._flush)  # after every give-back of this tick
-        self._to_release.append(turn.lease)
+        self._to_release[resource] = turn.lease
 
     def _flush(self) -> None:
         """Give back the leases of one tick in one round trip."""
-        leases, self._to_release = self._to_release, []
+        leases, self._to_release = list(self._to_release.values()), {}
         task = asyncio.get_running_loop().create_task(self._release_all_quietly(leases))
         self._releasing.add(task)
         task.add_done_callback(self._releasing.discard)
