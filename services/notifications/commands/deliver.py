@@ -1,15 +1,20 @@
 """Attempt one delivery and record what happened, in one write with the event that tells it.
 
-Asked for by `notify`, right after it claimed a delivery due now (`attempt_claimed`, with
-the delivery as inserted and the recipient document it was planned from: neither is read
-again), and by the delivery timer (`attempt_delivery`, `deliver:{delivery_id}:{attempt}`,
-when quiet hours end, for a retry, or for a first attempt a crash left undecided), which
-reads both. Composing and sending is bounded by the attempt timeout (`policy`); running
-out of it is the transient failure `attempt_timeout`. The attempt number guards against
-doing one attempt twice: a timer that fires again after a crash finds the attempt recorded
-and only makes sure the next one is scheduled. Success publishes `notification-delivered`;
-a transient failure schedules the next attempt with backoff; a permanent failure, or the
-last attempt, publishes `notification-failed` with its reason. A failed page of an on-call
+An attempt is two steps: `send` makes it and returns its outcome (the delivery's next
+state as a function of its current one), and recording stores that outcome with its event
+and then sees to what follows. The delivery timer (`attempt_delivery`,
+`deliver:{delivery_id}:{attempt}`, when quiet hours end, for a retry, or for a first
+attempt a crash left undecided) reads the delivery and the recipient and records its one
+outcome on its own (`update`). `notify` sends the deliveries it just claimed due now,
+concurrently, with the delivery as inserted and the recipient document it was planned
+from (neither is read again), and records all their outcomes together (`record_all`: one
+`update_many`, so one bulk write and one removal of the sent events for the lot).
+Composing and sending is bounded by the attempt timeout (`policy`); running out of it is
+the transient failure `attempt_timeout`. The attempt number guards against doing one
+attempt twice: a timer that fires again after a crash finds the attempt recorded and only
+makes sure the next one is scheduled. Success publishes `notification-delivered`; a
+transient failure schedules the next attempt with backoff; a permanent failure, or the last
+attempt, publishes `notification-failed` with its reason. A failed page of an on-call
 clinician asks for an escalation check (`commands/page_on_call.py`) through a timer, so
 none is lost. `withdraw_delivery` gives up one not made yet whose message stopped being true.
 
@@ -27,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -55,7 +60,7 @@ from shared.events.models import NotificationDelivered, NotificationFailed
 from shared.observability.logs import get_logger
 from shared.observability.tracing import failed, span
 from shared.storage import Document
-from shared.storage.documents import Revision
+from shared.storage.documents import Change, Revision
 
 log = get_logger(__name__)
 
@@ -67,6 +72,9 @@ ATTEMPTS = Counter(
 _ID = re.compile(ID_PATTERN)
 ATTEMPT_TIMEOUT = "attempt_timeout"
 """The reason code of an attempt cut off by `NotificationsSettings.delivery_attempt_timeout_seconds`."""
+
+Outcome = Callable[[Document], Document]
+"""What an attempt made of a delivery: its next state, from its current one (recorded under its lease)."""
 
 
 def notification_id(delivery_id: str) -> str:
@@ -111,31 +119,22 @@ async def attempt_delivery(command: AttemptDelivery, ctx: NotificationsContext) 
         await _follow_up(ctx, delivery)  # done before: only make sure what follows happens
         return delivery
     now = ctx.clock()
-    if _expired(delivery, now):
-        return await _record(ctx, delivery, lambda d: expired(d, now), now)
-    recipient = await ctx.stores.recipients.get(delivery["recipient_id"])  # the address they have now
-    return await _attempt(ctx, delivery, recipient, now)
+    # The address they have now; an expired delivery is not sent, so it needs none.
+    recipient = None if _expired(delivery, now) else await ctx.stores.recipients.get(delivery["recipient_id"])
+    return await _record(ctx, delivery, await send(ctx, delivery, recipient, now), now)
 
 
-async def attempt_claimed(
-    ctx: NotificationsContext, delivery: Document, recipient: Mapping[str, Any] | None
-) -> Document | None:
-    """The first attempt of a delivery `notify` just claimed, as claimed, for the recipient
-    document it was planned from a moment ago: neither is read again."""
-    now = ctx.clock()
-    if _expired(delivery, now):
-        return await _record(ctx, delivery, lambda d: expired(d, now), now)
-    return await _attempt(ctx, delivery, recipient, now)
-
-
-def _expired(delivery: Mapping[str, Any], now: datetime) -> bool:
-    return delivery.get("expires_at") is not None and now >= delivery["expires_at"]
-
-
-async def _attempt(
+async def send(
     ctx: NotificationsContext, delivery: Document, recipient: Mapping[str, Any] | None, now: datetime
-) -> Document | None:
-    """Send once, bounded by the attempt timeout, and record the outcome."""
+) -> Outcome:
+    """Attempt the delivery once, for the address `recipient` holds; return the outcome to record.
+
+    One past its expiry is not sent: it ends `expired`. A delivery failure (or running out of
+    the attempt timeout) is an outcome; anything else raised (the database, say) leaves the
+    attempt without one and goes to the caller.
+    """
+    if _expired(delivery, now):
+        return lambda d: expired(d, now)
     delivery_id = delivery["_id"]
     failure: DeliveryFailure | None = None
     with span(f"send {delivery['channel']}", _described(delivery)) as sending:
@@ -152,7 +151,7 @@ async def _attempt(
     if failure is None:
         ATTEMPTS.labels(delivery["channel"], "delivered").inc()
         log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
-        return await _record(ctx, delivery, lambda d: delivered(d, now), now)
+        return lambda d: delivered(d, now)
     ATTEMPTS.labels(delivery["channel"], "transient" if failure.transient else "permanent").inc()
     log.warning(
         "delivery attempt failed",
@@ -164,12 +163,11 @@ async def _attempt(
     )
     policy = ctx.policy.critical_retry if delivery["critical"] else ctx.policy.retry
     reason, is_transient = failure.reason, failure.transient
-    return await _record(
-        ctx,
-        delivery,
-        lambda d: attempt_failed(d, now, reason, transient=is_transient, policy=policy),
-        now,
-    )
+    return lambda d: attempt_failed(d, now, reason, transient=is_transient, policy=policy)
+
+
+def _expired(delivery: Mapping[str, Any], now: datetime) -> bool:
+    return delivery.get("expires_at") is not None and now >= delivery["expires_at"]
 
 
 def _described(delivery: Mapping[str, Any]) -> dict[str, str | int]:
@@ -206,9 +204,38 @@ async def withdraw_delivery(command: WithdrawDelivery, ctx: NotificationsContext
 
 
 async def _record(
-    ctx: NotificationsContext, delivery: Document, outcome: Callable[[Document], Document], now: datetime
+    ctx: NotificationsContext, delivery: Document, outcome: Outcome, now: datetime
 ) -> Document | None:
     """Store the attempt's outcome and its event in one write, unless it was recorded already."""
+    recorded = await ctx.stores.deliveries.update(delivery["_id"], _change(ctx, delivery, outcome, now))
+    if recorded is not None:
+        await _follow_up(ctx, recorded)
+    return recorded
+
+
+async def record_all(
+    ctx: NotificationsContext, outcomes: Sequence[tuple[Document, Outcome]], now: datetime
+) -> dict[str, Document | None]:
+    """`_record` of several deliveries' outcomes together: each still its own write with its
+    event, all of them in one `update_many`; then what follows each, concurrently. Returns
+    each delivery's new state by id."""
+    if not outcomes:
+        return {}
+    recorded = await ctx.stores.deliveries.update_many(
+        [(delivery["_id"], _change(ctx, delivery, outcome, now)) for delivery, outcome in outcomes]
+    )
+    following = await asyncio.gather(
+        *(_follow_up(ctx, r) for r in recorded.values() if r is not None), return_exceptions=True
+    )
+    for failure in following:
+        if isinstance(failure, BaseException):
+            raise failure  # after all of them ran: the caller's event or timer comes again
+    return recorded
+
+
+def _change(ctx: NotificationsContext, delivery: Document, outcome: Outcome, now: datetime) -> Change:
+    """The outcome as a change of the delivery with its event: none if the attempt was recorded
+    already (the delivery ended, or counts another attempt)."""
     source = ctx.policy.source
 
     def change(current: Document) -> Revision | None:
@@ -217,10 +244,7 @@ async def _record(
         updated = outcome(current)
         return Revision(updated, _events_of(updated, source, now))
 
-    recorded = await ctx.stores.deliveries.update(delivery["_id"], change)
-    if recorded is not None:
-        await _follow_up(ctx, recorded)
-    return recorded
+    return change
 
 
 async def _follow_up(ctx: NotificationsContext, delivery: Document) -> None:

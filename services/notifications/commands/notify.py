@@ -3,30 +3,36 @@
 For each notice the recipient's channels, opt-outs and quiet hours decide on which
 channels and from when the message goes (a critical one: every channel, at once). All the
 command's deliveries are inserted under their keys in one round trip; whoever inserts one
-owns its first attempt. One due now is attempted right here, critical or not, all of them
+owns its first attempt. One due now is sent right here, critical or not, all of them
 concurrently, each bounded by the attempt timeout, composed from the recipient document
-read for the notice (each recipient is read once per command); only retries and
-deliveries held by quiet hours wait for timers. A delivery that exists already (the event
-came again) only gets its timer made sure of.
+read for the notice (each recipient is read once per command); then all their outcomes are
+recorded together (`record_all`), each with its event, and each one's follow-up (a retry's
+timer, an escalation check) made sure of. Only retries and deliveries held by quiet hours
+wait for timers. A delivery that exists already (the event came again) only gets its timer
+made sure of.
 
 No timer guards a first attempt: the caller is. `notify` returns only once every at-once
 attempt has its outcome recorded (a transient failure's retry then has its timer), and it
 runs inside an at-least-once unit: a consumed event, whose offset and inbox record come
 after the handler returns, or a firing timer, moved to done after its handler returns. A
-crash between the claim and the record brings that event or timer back; the claim then
-finds the delivery undecided and gives it its timer (`deliver:{id}:0`, due at once), which
-attempts it with the same Message-ID and Idempotency-Key. An attempt that raised (not a
-delivery failure: the database, say) re-raises here, so the event comes again the same way.
+crash between the claim and the record (a send may have gone) brings that event or timer
+back; the claim then finds the delivery undecided and gives it its timer (`deliver:{id}:0`,
+due at once), which attempts it with the same Message-ID and Idempotency-Key. An attempt
+that raised (not a delivery failure: the database, say) has no outcome: the others' are
+recorded, then it re-raises here, so the event comes again the same way.
 
 A risk message's deliveries go on the watch list of undelivered risk alerts before their
 first attempt (`store/alerts.py`), so the metrics see them until they reach someone.
 
-Round trips of a notice whose deliveries all go at once, each recipient new to the command:
-the recipient read, the claims' leases and the claims (one insert of all of them each), the
-delivery log's upsert, then per delivery its record (the write and the inline publish's
-write: the claim handed it its lease and document), and one bulk release of the leases; the
-in-app inbox adds its entry and index. Before (issue 18) every delivery but a critical one also cost a
-timer's schedule and firing and a second read of its recipient and of itself.
+Round trips of a command whose deliveries all go at once: per recipient new to it, its read;
+per notice, its delivery log's upsert; for all the deliveries together, whichever notices
+they are of, the claims' leases and the claims (one insert of all of them each), their
+records (one bulk write of all of them, then one write removing the events the inline
+publish sent: the claim handed each record its lease and document) and one bulk release of
+the leases; the in-app inbox adds its entry and index. Before (issue 18) each delivery's
+record cost two round trips of its own (its write and its removal of its sent event), and
+earlier every delivery but a critical one also cost a timer's schedule and firing and a
+second read of its recipient and of itself.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from services.notifications.commands.deliver import attempt_claimed, schedule_attempt
+from services.notifications.commands.deliver import Outcome, record_all, schedule_attempt, send
 from services.notifications.context import NotificationsContext
 from services.notifications.domain.audience import Notice
 from services.notifications.domain.channels import available_channels
@@ -122,13 +128,19 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
                     at_once.append((delivery, plan.recipient))
                 else:
                     await schedule_attempt(ctx, delivery)  # held, or claimed before: its timer
-        outcomes = await asyncio.gather(
-            *(attempt_claimed(ctx, delivery, recipient) for delivery, recipient in at_once),
+        sent = await asyncio.gather(
+            *(send(ctx, delivery, recipient, now) for delivery, recipient in at_once),
             return_exceptions=True,
         )
-    for outcome in outcomes:
+        outcomes: list[tuple[Document, Outcome]] = [
+            (delivery, outcome)
+            for (delivery, _), outcome in zip(at_once, sent, strict=True)
+            if not isinstance(outcome, BaseException)
+        ]
+        await record_all(ctx, outcomes, now)  # still claiming: no lease taken, no delivery read
+    for outcome in sent:
         if isinstance(outcome, BaseException):
-            raise outcome  # the event comes again; the claimed deliveries then go by timer
+            raise outcome  # the event comes again; the deliveries left undecided then go by timer
     return [delivery for delivery, _ in claimed.values()]
 
 

@@ -2,12 +2,19 @@
 
 Counted with PyMongo's global command monitoring (the runtime's own client included), from
 the event's publication until every delivery of the notice is recorded. What a test pins
-here does not depend on timing: the recipient is read once, the claims are one insert, and
-deliveries attempted at once need no timer. `SHOW_ROUND_TRIPS=1 pytest -s` prints them all.
+here does not depend on timing: the recipient is read once, the claims are one insert,
+deliveries attempted at once need no timer, and their outcomes are recorded together: one
+bulk write of all of them and one removal of the events the inline publish sent (lease
+releases and the timer worker's sweeps depend on timing and are not pinned).
+`SHOW_ROUND_TRIPS=1 pytest -s` prints them all.
 
 Measured for an intake-received notice to a client with e-mail and phone (three deliveries:
 e-mail, SMS, in-app): 56 round trips before (each delivery by a timer; the recipient read
-four times), 28 after; both besides the consume pipeline's own inbox read and write.
+four times), 28 after; then 22 with the claims held through the records, and 18 with the
+records written together (`update deliveries` 6 -> 2); all besides the consume pipeline's
+own inbox read and write and the timer worker's sweeps. A session-booked event (client with
+e-mail and phone, therapist with e-mail: five deliveries of two notices) went from 41 to 33
+(`update deliveries` 10 -> 2).
 """
 
 from __future__ import annotations
@@ -52,11 +59,18 @@ class Counted:
     """Read through a client created before the listener: its reads are not counted."""
 
     async def all_recorded(self, recipient_id: str, count: int) -> None:
+        await self.recorded(recipient_id, ["delivered"] * count)
+
+    async def recorded(self, recipient_id: str, statuses: list[str]) -> list[dict[str, Any]]:
+        """The recipient's deliveries, by channel, once their statuses are `statuses` (in any order)."""
+        found: list[dict[str, Any]] = []
+
         async def recorded() -> bool:
-            found = await self.database["deliveries"].find({"recipient_id": recipient_id}).to_list()
-            return len(found) == count and all(d["status"] == "delivered" for d in found)
+            found[:] = await self.database["deliveries"].find({"recipient_id": recipient_id}).to_list()
+            return sorted(d["status"] for d in found) == sorted(statuses)
 
         await eventually(recorded, timeout=20.0, interval=0.05)
+        return sorted(found, key=lambda d: d["channel"])
 
 
 def counts(commands: MongoCommands) -> Counter[str]:
@@ -81,3 +95,53 @@ async def test_a_notice_due_now_reads_its_recipient_once_claims_in_one_insert_an
     assert seen["find recipients"] == 1
     assert seen["insert deliveries"] == 1
     assert seen["insert timers"] == seen["find timers_done"] == 0
+    # The three outcomes in one bulk write, their three events' outbox entries removed in one
+    # more (one of each per delivery, six, before they were recorded together).
+    assert seen["update deliveries"] == 2
+
+
+async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_write(counted: Counted) -> None:
+    n = counted.service
+    client, therapist = new_id("client"), new_id("therapist")
+    await n.register(client, email=f"{client}@example.org", phone="+15550003333")
+    await n.register(therapist, role="therapist", email=f"{therapist}@example.org")
+
+    with counted.commands.recording():
+        await n.publish(samples.session_booked(client, therapist, session_id=new_id("session")))
+        await counted.all_recorded(client, 3)
+        await counted.all_recorded(therapist, 2)
+        await asyncio.sleep(0.5)
+    seen = counts(counted.commands)
+    if os.environ.get("SHOW_ROUND_TRIPS"):
+        print(sorted(seen.items()), sum(seen.values()))
+
+    assert seen["find recipients"] == 2
+    assert seen["insert deliveries"] == 1
+    # Five outcomes of two notices: one bulk write, one removal of their events (ten before).
+    assert seen["update deliveries"] == 2
+
+
+async def test_a_failing_channel_next_to_succeeding_ones_is_recorded_with_them_and_gets_its_retry_timer(
+    counted: Counted,
+) -> None:
+    n = counted.service
+    client, phone = new_id("client"), "+15550004444"
+    await n.register(client, email=f"{client}@example.org", phone=phone)
+    n.provider.fail_next(1, status=503)  # the SMS; the e-mail goes by SMTP, the in-app entry in-house
+
+    with counted.commands.recording():
+        await n.publish(samples.intake_completed(client))
+        email, in_app, sms = await counted.recorded(client, ["delivered", "delivered", "retrying"])
+        await asyncio.sleep(0.5)
+    seen = counts(counted.commands)
+    if os.environ.get("SHOW_ROUND_TRIPS"):
+        print(sorted(seen.items()), sum(seen.values()))
+
+    assert [d["channel"] for d in (email, in_app, sms)] == ["email", "in_app", "sms"]
+    assert (email["status"], in_app["status"]) == ("delivered", "delivered")
+    assert (sms["status"], sms["last_error"], sms["attempts"]) == ("retrying", "provider_503", 1)
+    timer = await counted.database["timers"].find_one({"_id": f"deliver:{sms['_id']}:1"})
+    assert timer is not None and timer["due_at"] == sms["next_attempt_at"]
+    # All three outcomes in one bulk write; the two delivered ones' events removed in one more.
+    assert seen["update deliveries"] == 2
+    assert seen["insert timers"] == 1  # the retry's, and no other

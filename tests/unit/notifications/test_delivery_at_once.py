@@ -2,25 +2,29 @@
 
 Timers are left for quiet hours and retries; a crash between the claim and the record is
 covered by the event coming again (its claim finds the delivery undecided and gives it its
-timer); each recipient is read once per notice.
+timer); each recipient is read once per notice; the outcomes of a command's at-once
+attempts are recorded together, in one `update_many`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from services.notifications.channels import Outbound
+from services.notifications.channels import Outbound, transient
 from services.notifications.commands.deliver import ATTEMPT_TIMEOUT
 from services.notifications.domain.delivery import DeliveryStatus
 from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_intake_completed import on_intake_completed
 from services.notifications.handlers.on_risk_flagged import on_risk_flagged
 from services.notifications.handlers.on_session_booked import on_session_booked
+from shared.events.envelope import Envelope
 from shared.storage import Document
+from shared.storage.documents import Change
 from tests.unit.notifications import samples
 from tests.unit.notifications.harness import Harness, RecordingSender, envelope_of, harness
 
@@ -211,3 +215,80 @@ async def test_a_risk_flag_reads_the_client_once_for_its_language_and_its_crisis
 
     assert {o.recipient_id for o in h.sent("sms")} >= {"client-1"}
     assert reads.ids.count("client-1") == 1
+
+
+class CountedRecords:
+    """The deliveries store's writes: the ids of each `update_many`, and of each `update` made alone."""
+
+    def __init__(self, h: Harness) -> None:
+        self.together: list[list[str]] = []
+        self.alone: list[str] = []
+        store = h.stores.deliveries
+        update, update_many = store.update, store.update_many
+        inside = False
+
+        async def counted_update(
+            document_id: str, change: Change, *, cause: Envelope | None = None
+        ) -> Document | None:
+            if not inside:
+                self.alone.append(document_id)
+            return await update(document_id, change, cause=cause)
+
+        async def counted_update_many(
+            changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
+        ) -> dict[str, Document | None]:
+            nonlocal inside
+            self.together.append([document_id for document_id, _ in changes])
+            inside = True  # the fake applies them with `update`, one by one
+            try:
+                return await update_many(changes, cause=cause)
+            finally:
+                inside = False
+
+        store.update = counted_update  # type: ignore[method-assign]
+        store.update_many = counted_update_many  # type: ignore[method-assign]
+
+
+async def test_a_failing_channel_is_recorded_with_the_delivered_ones_in_one_write_with_its_retry_timer() -> (
+    None
+):
+    h = harness()
+    h.senders["sms"].fail_with(transient("provider_503"))
+    await h.register("client-1", email="client@example.org", phone=PHONE)
+    records = CountedRecords(h)
+    event = samples.intake_completed()
+
+    await on_intake_completed(h.ctx)(event, envelope_of(event))
+
+    deliveries = {d["channel"]: d for d in await h.stores.deliveries.find({})}
+    assert records.alone == []
+    assert [sorted(ids) for ids in records.together] == [sorted(d["_id"] for d in deliveries.values())]
+    assert (deliveries["email"]["status"], deliveries["in_app"]["status"]) == (
+        DeliveryStatus.delivered,
+        DeliveryStatus.delivered,
+    )
+    sms = deliveries["sms"]
+    assert (sms["status"], sms["last_error"], sms["attempts"]) == (DeliveryStatus.retrying, "provider_503", 1)
+    assert delivery_timers(h) == [f"deliver:{sms['_id']}:1"]
+    assert sorted(e.data.channel for e in h.events("notification-delivered")) == ["email", "in_app"]  # type: ignore[attr-defined]
+
+
+async def test_an_attempt_that_raised_leaves_the_others_recorded_and_raises_after_them() -> None:
+    h = harness()
+    h = with_sender(h, "email", DyingSender())
+    await h.register("client-1", email="client@example.org", phone=PHONE)
+    records = CountedRecords(h)
+    event = samples.intake_completed()
+
+    with pytest.raises(ConnectionResetError):
+        await on_intake_completed(h.ctx)(event, envelope_of(event))
+
+    deliveries = {d["channel"]: d for d in await h.stores.deliveries.find({})}
+    assert (deliveries["email"]["status"], deliveries["email"]["attempts"]) == (DeliveryStatus.pending, 0)
+    assert (deliveries["sms"]["status"], deliveries["in_app"]["status"]) == (
+        DeliveryStatus.delivered,
+        DeliveryStatus.delivered,
+    )
+    assert [sorted(ids) for ids in records.together] == [
+        sorted([deliveries["sms"]["_id"], deliveries["in_app"]["_id"]])
+    ]
