@@ -144,7 +144,9 @@ async def submit(
     on_behalf, basis = await ensure_entry(
         audit, granted, (body or Submission()).on_behalf_of, resource="intake", resource_id=intake_id
     )
-    command = SubmitIntake(intake_id=intake_id, now=ctx.clock(), on_behalf=on_behalf)
+    command = SubmitIntake(
+        intake_id=intake_id, now=ctx.clock(), on_behalf=on_behalf, client_id=granted.client_id
+    )
     submitted = await submit_intake(command, ctx)
     await audit.wrote(
         "submit", resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=basis
