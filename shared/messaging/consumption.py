@@ -253,8 +253,12 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         envelope: Envelope,
     ) -> Any:
         pipeline = self.pipeline
+        owned_since = pipeline.offsets.owned_since(record.topic, record.partition)
         handled = await pipeline.through_outage(
-            lambda: pipeline.inbox.has_handled(pipeline.consumer, envelope.id), what="inbox check"
+            lambda: pipeline.inbox.has_handled(
+                pipeline.consumer, envelope.id, written_at=envelope.time, owned_since=owned_since
+            ),
+            what="inbox check",
         )
         if handled:
             EVENTS_CONSUMED.labels(record.topic, "duplicate").inc()
@@ -289,7 +293,9 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
                 )
                 await pipeline.sleep(delay)
         # Stored with the next offset commit, before it (`Inbox.save`, `OffsetCommitter`).
-        pipeline.inbox.note_handled(pipeline.consumer, envelope.id, topic=record.topic)
+        pipeline.inbox.note_handled(
+            pipeline.consumer, envelope.id, topic=record.topic, written_at=envelope.time
+        )
         HANDLER_SECONDS.labels(record.topic).observe(time.monotonic() - started)
         EVENTS_CONSUMED.labels(record.topic, "handled").inc()
         return result

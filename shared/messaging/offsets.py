@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import suppress
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -44,6 +45,7 @@ class OffsetCommitter:
         self._before_commit = before_commit
         self._pending: dict[TopicPartition, tuple[AIOKafkaConsumer, int]] = {}
         self._owners: dict[TopicPartition, AIOKafkaConsumer] = {}
+        self._owned_since: dict[TopicPartition, datetime] = {}
         self._immediate = False
         self._task: asyncio.Task[None] | None = None
 
@@ -108,6 +110,10 @@ class OffsetCommitter:
         for consumer, offsets in by_consumer.items():
             await _commit(consumer, offsets)
 
+    def owned_since(self, topic: str, partition: int) -> datetime | None:
+        """When this process's consumer was given the partition (None: not known to be its)."""
+        return self._owned_since.get(TopicPartition(topic, partition))
+
     def listener(self) -> ConsumerRebalanceListener:
         """For a subscriber: commit a partition's pending offset before it goes to another member."""
         return _CommitOnRevoke(self)
@@ -147,7 +153,11 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self._committer = committer
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        for tp in revoked:
+            self._committer._owned_since.pop(tp, None)
         await self._committer.flush_quietly(revoked)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
-        return None
+        now = datetime.now(UTC)
+        for tp in assigned:
+            self._committer._owned_since[tp] = now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -108,3 +109,17 @@ async def test_offsets_wait_while_the_inbox_cannot_be_stored_and_go_once_it_can(
     await committer.flush()
 
     assert consumer.commits == [{P0: 5}]
+
+
+async def test_the_committer_knows_since_when_it_owns_a_partition_and_forgets_it_on_revocation() -> None:
+    committer = OffsetCommitter()
+    listener = committer.listener()
+    before = datetime.now(UTC)
+
+    await listener.on_partitions_assigned([TopicPartition("intake-completed", 0)])
+    owned = committer.owned_since("intake-completed", 0)
+    await listener.on_partitions_revoked([TopicPartition("intake-completed", 0)])
+
+    assert owned is not None and owned >= before
+    assert committer.owned_since("intake-completed", 1) is None
+    assert committer.owned_since("intake-completed", 0) is None, "another member may handle it now"
