@@ -61,6 +61,10 @@ class Documents(Protocol):
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None: ...
 
+    async def upsert_many(
+        self, changes: Sequence[tuple[str, Creation]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]: ...
+
     async def delete(self, document_id: str) -> bool: ...
 
 

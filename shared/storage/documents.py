@@ -36,7 +36,7 @@ from datetime import timedelta
 from typing import Any
 
 import bson
-from pymongo import ReplaceOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -194,10 +194,7 @@ class DocumentStore:
         writer holds the document for longer than `wait_seconds` (a transient error).
         """
 
-        def existing_only(current: Document | None) -> Revision | None:
-            return None if current is None else change(current)
-
-        return await self._write(document_id, existing_only, cause, create=False)
+        return await self._write(document_id, _existing_only(change), cause, create=False)
 
     async def update_many(
         self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
@@ -211,9 +208,23 @@ class DocumentStore:
         one of the leases, each document is updated on its own instead (concurrently), so no
         two replicas ever wait on each other's leases.
         """
+        return await self._write_many(
+            [(i, _existing_only(change)) for i, change in changes], cause, create=False
+        )
+
+    async def upsert_many(
+        self, changes: Sequence[tuple[str, Creation]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        """`upsert` of several documents at once, as `update_many` (new ones inserted in one more
+        round trip)."""
+        return await self._write_many(changes, cause, create=True)
+
+    async def _write_many(
+        self, changes: Sequence[tuple[str, Creation]], cause: Envelope | None, *, create: bool
+    ) -> dict[str, Document | None]:
         ids = [document_id for document_id, _ in changes]
         if len(set(ids)) != len(ids):
-            raise ValueError("update_many changes each document once: compose a document's changes")
+            raise ValueError("a document is changed once per call: compose its changes")
         if cause is not None:
             note_correlation(cause.correlation_id)
         resources = [document_lock(self._collection, document_id) for document_id in ids]
@@ -222,38 +233,46 @@ class DocumentStore:
         ) as together:
             if together is not None:
                 helds = {document_id: together[r] for document_id, r in zip(ids, resources, strict=True)}
-                return await self._write_held(helds, dict(changes), cause)
-        updated = await asyncio.gather(*(self.update(i, change, cause=cause) for i, change in changes))
-        return dict(zip(ids, updated, strict=True))
+                return await self._write_held(helds, dict(changes), cause, create=create)
+        written = await asyncio.gather(
+            *(self._write(i, change, cause, create=create) for i, change in changes)
+        )
+        return dict(zip(ids, written, strict=True))
 
     async def _write_held(
-        self, helds: Mapping[str, Held], changes: Mapping[str, Change], cause: Envelope | None
+        self,
+        helds: Mapping[str, Held],
+        changes: Mapping[str, Creation],
+        cause: Envelope | None,
+        *,
+        create: bool,
     ) -> dict[str, Document | None]:
         currents = await asyncio.gather(
             *(self._current(held, document_id) for document_id, held in helds.items())
         )
         result: dict[str, Document | None] = {}
+        writes: list[InsertOne[Document] | ReplaceOne[Document]] = []
         written: list[Document] = []
         for (document_id, held), current in zip(helds.items(), currents, strict=True):
-            if current is None:
+            if current is None and not create:
                 result[document_id] = None
                 continue
             revision = None
-            if cause is None or cause.id not in current.get(CAUSES, ()):
-                revision = changes[document_id](public(current))
+            if current is None or cause is None or cause.id not in current.get(CAUSES, ()):
+                revision = changes[document_id](None if current is None else public(current))
             if revision is None:
-                hand_on_document(held, current)
-                result[document_id] = public(current)
+                if current is not None:
+                    hand_on_document(held, current)
+                result[document_id] = None if current is None else public(current)
                 continue
             self._refuse_unrelayed(revision.events)
             stored = _stored(document_id, current, revision, cause)
+            writes.append(InsertOne(stored) if current is None else ReplaceOne({"_id": document_id}, stored))
             written.append(stored)
             result[document_id] = public(stored)
-        if written:
+        if writes:
             try:
-                await self._collection.bulk_write(
-                    [ReplaceOne({"_id": d["_id"]}, d) for d in written], ordered=False
-                )
+                await self._collection.bulk_write(writes, ordered=False)
             except BaseException:
                 for document in written:  # some may be stored: their events are the relay's
                     if document.get(OUTBOX_PENDING):
@@ -348,6 +367,13 @@ class DocumentStore:
     async def _caused_by(self, document_id: str, cause: Envelope) -> bool:
         found = await self._collection.find_one({"_id": document_id}, {CAUSES: 1})
         return found is not None and cause.id in found.get(CAUSES, ())
+
+
+def _existing_only(change: Change) -> Creation:
+    def existing_only(current: Document | None) -> Revision | None:
+        return None if current is None else change(current)
+
+    return existing_only
 
 
 def _stored(

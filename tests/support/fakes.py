@@ -94,6 +94,16 @@ class InMemoryDocuments:
             for document_id, change in changes
         }
 
+    async def upsert_many(
+        self, changes: Sequence[tuple[str, Creation]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        if len({document_id for document_id, _ in changes}) != len(changes):
+            raise ValueError("upsert_many changes each document once")
+        return {
+            document_id: await self.upsert(document_id, change, cause=cause)
+            for document_id, change in changes
+        }
+
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
     ) -> Document | None:

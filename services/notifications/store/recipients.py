@@ -174,6 +174,13 @@ class SealedRecipients:
 
         return await self._with_cipher(document_id, write)
 
+    async def upsert_many(
+        self, changes: Sequence[tuple[str, Creation]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        """One by one: each recipient's fields are sealed with that recipient's own key."""
+        written = [await self.upsert(document_id, change, cause=cause) for document_id, change in changes]
+        return dict(zip([document_id for document_id, _ in changes], written, strict=True))
+
     async def delete(self, document_id: str) -> bool:
         return await self._documents.delete(document_id)
 

@@ -13,7 +13,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.envelope import Envelope
-from shared.storage.documents import DocumentStore
+from shared.storage.documents import DocumentStore, Revision
 from shared.storage.locks import Locks
 from shared.storage.outbox import OUTBOX_PENDING, OutboxRelay, PendingEvent
 from tests.integration.shared.test_document_store import flag, increment
@@ -122,3 +122,26 @@ async def test_a_cause_already_recorded_changes_none_of_the_documents_again(
     again = await store.update_many([(i, increment) for i in IDS], cause=cause)  # redelivered
 
     assert again == {i: {"_id": i, "n": 1} for i in IDS}
+
+
+async def test_documents_upserted_together_are_created_in_one_insert_and_changed_in_one_replace(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    store = DocumentStore(db["counters"], Locks(db["locks"]), owner="replica")
+    await db["counters"].insert_one({"_id": "c-1", "n": 4})
+    round_trips.clear()
+
+    def count(current: dict[str, Any] | None) -> Revision:
+        return Revision({"n": (current or {}).get("n", 0) + 1})
+
+    written = await store.upsert_many([(i, count) for i in IDS])
+
+    assert written == {
+        "c-1": {"_id": "c-1", "n": 5},
+        "c-2": {"_id": "c-2", "n": 1},
+        "c-3": {"_id": "c-3", "n": 1},
+    }
+    assert round_trips.seen[("insert", "counters")] == 1, "both new ones at once"
+    assert round_trips.seen[("update", "counters")] == 1
+    assert round_trips.seen[("insert", "locks")] == 1
