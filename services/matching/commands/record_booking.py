@@ -6,7 +6,8 @@
   is a switch taking effect: they leave the former's caseload, and the place freed there
   re-matches the waitlist.
 - The proposal (the event's `match_id`, else the client's current one) is booked and its
-  other holds released.
+  other holds released, in the same write of the therapists as the caseload's
+  (`update_many`: one lease insert and one replace for all of them).
 - The client's own booking of an introduction with a candidate of an open proposal that
   nobody was accepted from yet is their choice (`Proposal.chosen_by_booking`): the
   acceptance is recorded exactly as `POST /matches/{id}/accept` records it, in the same
@@ -25,17 +26,18 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from services.matching.commands.release_holds import ReleaseHolds, release_holds
+from services.matching.commands.release_holds import ReleaseHolds
 from services.matching.commands.rematch_waitlist import RematchWaitlist, rematch_waitlist
 from services.matching.context import MatchingContext
 from services.matching.domain.client import Client
 from services.matching.store import clients as client_store
 from services.matching.store.proposals import acceptance_of, moving, proposal_of
-from services.matching.store.therapists import end_care, start_care
+from services.matching.store.therapists import end_care, release_hold, start_care
 from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import MatchAccepted, SessionBooked
 from shared.observability.logs import get_logger
 from shared.storage import Document
+from shared.storage.documents import Change
 
 log = get_logger(__name__)
 
@@ -57,19 +59,19 @@ async def record_booking(command: RecordBooking, ctx: MatchingContext) -> None:
     switched_from = former if first and former and former != booking.therapist_id else None
     if switched_from is not None:
         await ctx.directory.change_therapists([(switched_from, end_care(booking.client_id, now))])
-    if first:
-        written = await ctx.directory.change_therapists(
-            [(booking.therapist_id, start_care(booking.client_id, match_id, now))]
-        )
-        if booking.therapist_id not in written:
-            log.warning(
-                "session booked with a therapist not in the directory", therapist_id=booking.therapist_id
-            )
 
+    therapists: list[tuple[str, Change]] = []
+    if first:
+        therapists.append((booking.therapist_id, start_care(booking.client_id, match_id, now)))
     document = await ctx.proposals.get(match_id) if match_id else None
     if document is not None:
         document = await _book(document, command, now, ctx)
-        await release_holds(ReleaseHolds.of(proposal_of(document), keep=booking.therapist_id), ctx)
+        released = ReleaseHolds.of(proposal_of(document), keep=booking.therapist_id)
+        therapists += [(t, release_hold(released.match_id, now)) for t in released.therapist_ids]
+    # The caseload and the other candidates' holds given back, written together.
+    written = await ctx.directory.change_therapists(therapists)
+    if first and booking.therapist_id not in written:
+        log.warning("session booked with a therapist not in the directory", therapist_id=booking.therapist_id)
 
     care: list[tuple[BaseModel, datetime]] = [(booking, envelope.time)]
     if document is not None and proposal_of(document).accepted_with(booking.therapist_id):
