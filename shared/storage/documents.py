@@ -204,9 +204,9 @@ class DocumentStore:
         The leases this process does not hold yet are taken in one round trip, the documents
         not handed on are read concurrently, the changed ones replaced in one bulk write, their
         events published inline and removed in one more, and the leases linger or go back as
-        `update`'s do. Each document is still its own atomic write. When another replica holds
-        one of the leases, each document is updated on its own instead (concurrently), so no
-        two replicas ever wait on each other's leases.
+        `update`'s do. Each document is still its own atomic write. A document whose lease
+        another replica holds is updated on its own after the others (concurrently with any
+        more such), holding nothing else meanwhile, so no two replicas wait on each other.
         """
         return await self._write_many(
             [(i, _existing_only(change)) for i, change in changes], cause, create=False
@@ -228,16 +228,16 @@ class DocumentStore:
         if cause is not None:
             note_correlation(cause.correlation_id)
         resources = [document_lock(self._collection, document_id) for document_id in ids]
+        by_id = dict(changes)
         async with self._locks.held_together(
             resources, self._owner, self._lease, wait_seconds=self._wait_seconds
         ) as together:
-            if together is not None:
-                helds = {document_id: together[r] for document_id, r in zip(ids, resources, strict=True)}
-                return await self._write_held(helds, dict(changes), cause, create=create)
-        written = await asyncio.gather(
-            *(self._write(i, change, cause, create=create) for i, change in changes)
-        )
-        return dict(zip(ids, written, strict=True))
+            helds = {i: together[r] for i, r in zip(ids, resources, strict=True) if r in together}
+            result = await self._write_held(helds, by_id, cause, create=create)
+        # Those another replica held: each on its own now, holding nothing else meanwhile.
+        others = [i for i in ids if i not in result]
+        written = await asyncio.gather(*(self._write(i, by_id[i], cause, create=create) for i in others))
+        return {**result, **dict(zip(others, written, strict=True))}
 
     async def _write_held(
         self,

@@ -155,6 +155,7 @@ class Locks:
         self._turns: dict[str, _Turn] = {}
         self._releasing: set[asyncio.Task[None]] = set()
         self._to_release: dict[str, Lease] = {}  # given back at this tick, not sent yet
+        self._in_flight: dict[str, asyncio.Task[None]] = {}  # sent, not yet answered
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -225,15 +226,15 @@ class Locks:
     @asynccontextmanager
     async def held_together(
         self, resources: Sequence[str], owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
-    ) -> AsyncIterator[dict[str, Held] | None]:
-        """Hold several leases for the block: those this process does not hold yet taken in
-        one round trip, then lingering or given back as `held`'s are.
+    ) -> AsyncIterator[dict[str, Held]]:
+        """Hold what leases of `resources` can be had now for the block: those this process does
+        not hold yet taken in one round trip, then lingering or given back as `held`'s are.
 
-        Yields None, holding nothing, when another holder has one of them: the caller then
-        takes them one at a time (`held`), never holding some while waiting for the others,
-        so two replicas cannot each wait on a lease of the other's. Writers of this process
-        are waited for in turn, in the resources' sorted order (two blocks here never wait on
-        each other either).
+        Yields the leases held, by resource. One another holder has is left out, not waited
+        for: the caller writes it after the block, on its own (`held`), so nobody ever holds
+        some leases while waiting for others (two replicas cannot wait on each other). Writers
+        of this process are waited for in turn, in the resources' sorted order (two blocks
+        here never wait on each other either).
         """
         deadline = time.monotonic() + wait_seconds
         ordered = sorted(set(resources))
@@ -242,15 +243,11 @@ class Locks:
                 r: await stack.enter_async_context(self._turn(r, remaining_after(deadline))) for r in ordered
             }
             helds = await self._take_together(turns, owner, ttl, deadline)
-            if helds is None:
-                await stack.aclose()  # this process's other writers go first, as the caller will
-                yield None
-                return
             try:
                 yield helds
             except BaseException:
-                for turn in turns.values():
-                    turn.lease, turn.payload = None, None
+                for resource in helds:
+                    turns[resource].lease, turns[resource].payload = None, None
                 await self._release_all_quietly([held.lease for held in helds.values()])
                 raise
             back: list[Lease] = []
@@ -264,7 +261,8 @@ class Locks:
 
     async def _take_together(
         self, turns: dict[str, _Turn], owner: str, ttl: timedelta, deadline: float
-    ) -> dict[str, Held] | None:
+    ) -> dict[str, Held]:
+        await self._releases_done(list(turns), deadline)
         helds: dict[str, Held] = {}
         new: list[Lease] = []
         for resource, turn in turns.items():
@@ -273,12 +271,14 @@ class Locks:
             else:
                 helds[resource] = await self._take_turns_lease(turn, resource, owner, ttl, deadline)
         refused = await insert_new(self._collection, [_stored(lease) for lease in new]) if new else set()
-        if not refused:
-            return {**helds, **{lease.resource: Held(lease) for lease in new}}
-        for resource, held in helds.items():  # lingering ones linger on, for the writers one by one
-            turns[resource].lease, turns[resource].payload = held.lease, held.handed
-        await self._release_all([lease for n, lease in enumerate(new) if n not in refused])
-        return None
+        return {**helds, **{lease.resource: Held(lease) for n, lease in enumerate(new) if n not in refused}}
+
+    async def _releases_done(self, resources: Sequence[str], deadline: float) -> None:
+        """Wait for this process's releases of `resources` in flight (not for another holder):
+        inserting meanwhile would only be refused, and poll."""
+        pending = {task for r in resources if (task := self._in_flight.get(r)) is not None}
+        if pending:
+            await asyncio.wait(pending, timeout=remaining_after(deadline))
 
     async def _release_all(self, leases: Sequence[Lease]) -> None:
         """`release` of several leases: those surely still held in one round trip."""
@@ -385,6 +385,7 @@ class Locks:
             # than other replicas' polls (`acquire`), so a writer there gets its turn.
             await self.release(lease)
             await asyncio.sleep(min(self._linger_seconds, remaining_after(deadline)))
+        await self._releases_done([resource], deadline)
         return Held(await self.acquire(resource, owner, ttl, wait_seconds=remaining_after(deadline)))
 
     def _still_fresh(self, lease: Lease, ttl: timedelta) -> bool:
@@ -438,9 +439,20 @@ class Locks:
     def _flush(self) -> None:
         """Give back the leases of one tick in one round trip."""
         leases, self._to_release = list(self._to_release.values()), {}
+        if not leases:
+            return
         task = asyncio.get_running_loop().create_task(self._release_all_quietly(leases))
         self._releasing.add(task)
-        task.add_done_callback(self._releasing.discard)
+        for lease in leases:
+            self._in_flight[lease.resource] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._releasing.discard(finished)
+            for lease in leases:
+                if self._in_flight.get(lease.resource) is finished:
+                    del self._in_flight[lease.resource]
+
+        task.add_done_callback(done)
 
     async def _release_quietly(self, lease: Lease) -> None:
         try:

@@ -66,7 +66,7 @@ async def test_documents_written_together_publish_their_events_and_remove_them_i
         assert document is not None and document["flags"] == 1 and document[OUTBOX_PENDING] == 0
 
 
-async def test_a_document_another_replica_holds_makes_each_document_wait_and_write_on_its_own(
+async def test_a_document_another_replica_holds_is_written_on_its_own_once_free_the_others_at_once(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
     elsewhere = Locks(mongo_db["locks"])
