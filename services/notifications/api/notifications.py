@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from datetime import datetime
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from services.notifications.api.access import ensure_acts_for
 from services.notifications.api.dependencies import Context, NotificationId, RecipientId
 from services.notifications.commands.read_inbox_entry import ReadInboxEntry, read_inbox_entry
 from services.notifications.domain.channels import Channel
+from services.notifications.store.inbox import inbox_page
 from services.notifications.store.indexes import page
 from shared.http.dependencies import Audit, Caller
 from shared.refusals import NotFound
@@ -66,7 +68,7 @@ class DeliveryPage(BaseModel):
     limit: int
 
 
-def _item(entry: Document, unread: set[str]) -> InboxItem:
+def _item(entry: Document, unread: AbstractSet[str]) -> InboxItem:
     return InboxItem(
         id=entry["_id"],
         kind=entry["kind"],
@@ -89,15 +91,12 @@ async def list_inbox(
 ) -> InboxPage:
     """The in-app inbox, newest first."""
     ensure_acts_for(who, recipient_id)
-    index = await ctx.stores.inboxes.get(recipient_id)
-    ids, total = page(index, "entries", offset=offset, limit=limit)
-    unread = set((index or {}).get("unread", []))
+    inbox = await inbox_page(ctx.stores, recipient_id, offset=offset, limit=limit)
     await audit.read(resource="inbox", resource_id=recipient_id)
-    entries = [entry for i in ids if (entry := await ctx.stores.inbox_entries.get(i)) is not None]
     return InboxPage(
-        items=[_item(entry, unread) for entry in entries],
-        total=total,
-        unread=len(unread),
+        items=[_item(entry, inbox.unread) for entry in inbox.entries],
+        total=inbox.total,
+        unread=len(inbox.unread),
         offset=offset,
         limit=limit,
     )

@@ -1,7 +1,8 @@
-"""The in-app inbox: an entry per message, listed in the recipient's inbox index.
+"""The in-app inbox: an entry per message, keyed by its delivery id.
 
-The entry is keyed by its delivery id, so a repeated send stores one entry; the index
-(`inboxes`, keyed by recipient) lists it first and unread.
+A repeated send stores one entry. The entry is all a send writes: the recipient's delivery
+log listed it, unread, when `notify` claimed the delivery (`store/indexes.py`), and the inbox
+shows it once it exists (`store/inbox.py`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from contextlib import suppress
 
 from services.notifications.channels import Outbound
 from services.notifications.store import NotificationStores
-from services.notifications.store.indexes import listed
 from shared.ports import Clock
 from shared.storage import AlreadyExists
 
@@ -34,6 +34,3 @@ class InAppSender:
         }
         with suppress(AlreadyExists):  # stored by an earlier try whose outcome was not recorded
             await self._stores.inbox_entries.insert(entry)
-        await self._stores.inboxes.upsert(
-            outbound.recipient_id, listed("entries", [outbound.delivery_id], unread=True)
-        )

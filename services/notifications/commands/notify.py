@@ -24,15 +24,22 @@ recorded, then it re-raises here, so the event comes again the same way.
 A risk message's deliveries go on the watch list of undelivered risk alerts before their
 first attempt (`store/alerts.py`), so the metrics see them until they reach someone.
 
-Round trips of a command whose deliveries all go at once: per recipient new to it, its read;
-per notice, its delivery log's upsert; for all the deliveries together, whichever notices
-they are of, the claims' leases and the claims (one insert of all of them each), their
-records (one bulk write of all of them, then one write removing the events the inline
-publish sent: the claim handed each record its lease and document) and one bulk release of
-the leases; the in-app inbox adds its entry and index. Before (issue 18) each delivery's
-record cost two round trips of its own (its write and its removal of its sent event), and
-earlier every delivery but a critical one also cost a timer's schedule and firing and a
-second read of its recipient and of itself.
+Each recipient's delivery log (`store/indexes.py`) lists their deliveries of the command, and
+is their in-app inbox too: its in-app ones are listed there unread (held, when quiet hours
+hold them) in the same write, so an in-app send only inserts its entry. The logs of all the
+command's recipients are written together (`upsert_many`), still claiming.
+
+Round trips of a command whose deliveries all go at once: per recipient new to it, its read
+and its log's read; for all the deliveries together, whichever notices and recipients they
+are of, the claims' leases and the claims (one insert of all of them each), the logs' leases
+(one insert), the new logs' insert and the changed ones' replace (one each), the in-app
+entries (one insert each), their records (one bulk write of all of them, then one write
+removing the events the inline publish sent: the claim handed each record its lease and
+document) and the bulk releases of the leases. Before (issue 18) each notice's log cost its
+own lease, read, write and release, each in-app send as many again for its inbox index
+(`inboxes`), and each delivery's record two round trips of its own (its write and its
+removal of its sent event); earlier every delivery but a critical one also cost a timer's
+schedule and firing and a second read of its recipient and of itself.
 """
 
 from __future__ import annotations
@@ -52,13 +59,14 @@ from services.notifications.domain.delivery import Origin, is_due_now, new_deliv
 from services.notifications.domain.preferences import deliverable_channels, release_at
 from services.notifications.domain.risk_alerts import is_watched
 from services.notifications.store.alerts import UNDELIVERED, watched
-from services.notifications.store.indexes import listed
+from services.notifications.store.indexes import logged
 from services.notifications.store.recipients import contacts_of, preferences_of, zone_of
 from shared.events.envelope import Envelope
 from shared.events.registry import spec_for
 from shared.observability.logs import get_logger
 from shared.observability.tracing import note_correlation
 from shared.storage import Document
+from shared.storage.documents import Creation
 
 log = get_logger(__name__)
 
@@ -114,10 +122,8 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     # Claimed holding their leases: each first record then costs no lease and no read.
     async with ctx.stores.deliveries.claiming(deliveries) as existed:
         claimed = await _claimed(ctx, deliveries, existed)
-        for plan in planned:
-            if plan.deliveries:
-                ids = [d["_id"] for d in plan.deliveries]
-                await ctx.stores.delivery_logs.upsert(plan.notice.recipient_id, listed("deliveries", ids))
+        if logs := _logs(planned, claimed):
+            await ctx.stores.delivery_logs.upsert_many(logs)
         if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
             await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
         now = ctx.clock()
@@ -184,6 +190,20 @@ async def _plan(
         )
     deliveries = tuple(new_delivery(notice, c, origin, now=now, not_before=not_before) for c in channels)
     return _Planned(notice, recipient, deliveries)
+
+
+def _logs(
+    planned: Sequence[_Planned], claimed: Mapping[str, tuple[Document, bool]]
+) -> list[tuple[str, Creation]]:
+    """One change of each recipient's delivery log listing all their deliveries of the command
+    (two notices of one recipient: one change), as claimed: held ones are listed held."""
+    by_recipient: dict[str, list[Document]] = {}
+    for plan in planned:
+        if plan.deliveries:
+            by_recipient.setdefault(plan.notice.recipient_id, []).extend(
+                claimed[d["_id"]][0] for d in plan.deliveries
+            )
+    return [(recipient_id, logged(deliveries)) for recipient_id, deliveries in by_recipient.items()]
 
 
 async def _claimed(

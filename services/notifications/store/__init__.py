@@ -4,9 +4,9 @@
 |---|---|---|
 | recipients | recipient id | contact channels, time zone, locale, role, preferences |
 | deliveries | `{event_id}:{recipient_id}:{channel}` | one message's state; its outbox publishes the outcome |
-| delivery_logs | recipient id | the recipient's delivery ids, newest first (no scan to list them) |
-| inboxes | recipient id | the recipient's in-app entry ids, newest first, and which are unread |
-| inbox_entries | delivery id | one in-app message (title, body) |
+| delivery_logs | recipient id | delivery ids, newest first (no scan to list them); the in-app inbox |
+| inboxes | recipient id | legacy (before issue 18): in-app entry ids, unread ones; still read (`inbox.py`) |
+| inbox_entries | delivery id | one in-app message (title, body), written when it goes |
 | sessions | session id | what reminders need: times, join link, reminder timers, status |
 | alerts | `risk:{event_id}`, `undelivered` | a risk alert's paging (who, in order); the metrics' watch list |
 | check_ins | check-in id | open, completed or missed; its reminder's timer and, once fired, its event id |
@@ -14,6 +14,9 @@
 Timers (`timers`, the runtime's): `deliver:{delivery_id}:{attempt}` and
 `reminder:{session_id}:{24h|1h}`, `check-in-reminder:{check_in_id}`, `escalate:…`; their
 kinds are declared in `services/notifications/timers.py`.
+
+A recipient's `delivery_logs` document is also their in-app inbox: which deliveries are in-app,
+unread, held by quiet hours (`indexes.py`; listed by `inbox.py`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """What notifications holds about a client, for their export and erasure (`shared/data_rights.py`).
 
 The client's contact details are sealed with their data key, which erasure destroys;
-their recipient document, in-app inbox and its messages are then deleted. The record of
+their recipient document, delivery log (their in-app inbox too), legacy inbox index and
+in-app messages are then deleted. The record of
 what was sent (deliveries: kind, channel, status, times; never an address) and the
 session and check-in reminders' dates are kept, flagged, as is the audit trail.
 """
@@ -34,7 +35,7 @@ def client_data(
         service="notifications",
         holdings=(
             Holding(stores.recipients, field="_id"),  # opened by the store itself
-            Holding(stores.inboxes, field="_id"),
+            Holding(stores.inboxes, field="_id"),  # legacy (before issue 18): see store/inbox.py
             Holding(stores.inbox_entries, field="recipient_id"),
             Holding(stores.delivery_logs, field="_id"),
             Holding(stores.deliveries, field="recipient_id", retain=COMMUNICATIONS),

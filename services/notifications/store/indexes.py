@@ -1,47 +1,67 @@
-"""Per-recipient index documents, so a recipient's inbox and delivery log are read by `_id`.
+"""Per-recipient index documents, so a recipient's delivery log and inbox are read by `_id`.
 
 FerretDB serves only a lone `_id` equality from an index (DESIGN §5); listing one
-recipient's deliveries with a filter would read everyone's. So each recipient has an
-index document listing their ids, newest first. Known shortcut: the list keeps the
-latest `MAX_INDEXED` ids (older deliveries stay in `deliveries`, unlisted); the real fix
-is one index document per recipient and month.
+recipient's deliveries with a filter would read everyone's. So each recipient has one
+index document (`delivery_logs`, keyed by recipient) listing their delivery ids, newest
+first, written once per command when `notify` claims them (`logged`). The in-app inbox is
+the same document (issue 18: one index write per recipient, none at send time): `in_app`
+lists their in-app deliveries, `unread` those not read yet, `held` those held by quiet
+hours, whose entry is only written when they go (`store/inbox.py` shows one only once it
+exists). Known shortcut: each list keeps the latest `MAX_INDEXED` ids (older deliveries stay
+in `deliveries`, unlisted); the real fix is one index document per recipient and month.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from services.notifications.domain.delivery import DeliveryStatus
 from shared.storage import Document
 from shared.storage.documents import Creation, Revision
 
 MAX_INDEXED = 1000
 
+DELIVERIES = "deliveries"
+IN_APP = "in_app"
+UNREAD = "unread"
+HELD = "held"
 
-def listed(field: str, ids: Sequence[str], *, unread: bool = False) -> Creation:
-    """Put `ids` first in the index's `field` (no change for ids listed already)."""
+
+def logged(deliveries: Sequence[Mapping[str, Any]]) -> Creation:
+    """Put the deliveries first in their recipient's log (no change for ids listed already);
+    the in-app ones also first in the inbox, unread, and held if quiet hours hold them."""
+    ids = [d["_id"] for d in deliveries]
+    in_app = {d["_id"] for d in deliveries if d["channel"] == "in_app"}
+    held = {d["_id"] for d in deliveries if d["_id"] in in_app and d["status"] == DeliveryStatus.held}
 
     def change(current: Document | None) -> Revision | None:
         document = current or {}
-        known = list(document.get(field, []))
-        new = [i for i in ids if i not in known]
+        known = list(document.get(DELIVERIES, []))
+        new = [i for i in dict.fromkeys(ids) if i not in known]
         if not new:
             return None
-        updated = {**document, field: (new[::-1] + known)[:MAX_INDEXED]}
-        if unread:
-            kept = set(updated[field])
-            updated["unread"] = [i for i in [*new, *document.get("unread", [])] if i in kept]
+        updated = {**document, DELIVERIES: (new[::-1] + known)[:MAX_INDEXED]}
+        listed_in_app = list(document.get(IN_APP, []))
+        if new_in_app := [i for i in new if i in in_app and i not in listed_in_app]:
+            newest = new_in_app[::-1]
+            kept = (newest + listed_in_app)[:MAX_INDEXED]
+            updated[IN_APP] = kept
+            updated[UNREAD] = _within([*newest, *document.get(UNREAD, [])], kept)
+            updated[HELD] = _within([*(i for i in newest if i in held), *document.get(HELD, [])], kept)
         return Revision(updated)
 
     return change
 
 
 def read(entry_id: str) -> Creation:
-    """Mark one inbox entry read (idempotent)."""
+    """Mark one inbox entry read (idempotent); its entry exists, so it is no longer held."""
 
     def change(current: Document | None) -> Revision | None:
-        if current is None or entry_id not in current.get("unread", []):
+        if current is None or not any(entry_id in current.get(f, []) for f in (UNREAD, HELD)):
             return None
-        return Revision({**current, "unread": [i for i in current["unread"] if i != entry_id]})
+        kept = {f: [i for i in current[f] if i != entry_id] for f in (UNREAD, HELD) if f in current}
+        return Revision({**current, **kept})
 
     return change
 
@@ -49,3 +69,8 @@ def read(entry_id: str) -> Creation:
 def page(index: Document | None, field: str, *, offset: int, limit: int) -> tuple[list[str], int]:
     ids: list[str] = list((index or {}).get(field, []))
     return ids[offset : offset + limit], len(ids)
+
+
+def _within(ids: Sequence[str], kept: Sequence[str]) -> list[str]:
+    listed = set(kept)
+    return [i for i in ids if i in listed]

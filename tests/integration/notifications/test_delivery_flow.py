@@ -1,7 +1,8 @@
 """Deliveries on the real broker and database, a real SMTP server and a real SMS provider.
 
 A session booked e-mails client and therapist once each with a valid .ics; a message due
-in quiet hours waits for their end; reminders fire 24 h and 1 h before and follow a
+in quiet hours waits for their end (an in-app one is not in the inbox until then, then
+unread until read); reminders fire 24 h and 1 h before and follow a
 reschedule; a provider failing twice then succeeding delivers once; a delivery claimed by a
 replica that died before attempting it is sent once the event comes again.
 """
@@ -23,7 +24,7 @@ from services.notifications.rendering import format_instant
 from services.notifications.store import DELIVERIES
 from shared.events.models import IntakeCompleted
 from shared.events.registry import spec_for
-from tests.integration.notifications.service import RunningNotifications, new_id
+from tests.integration.notifications.service import ADMIN, RunningNotifications, new_id
 from tests.support.kafka import event, publish_events
 from tests.unit.notifications import samples
 
@@ -96,6 +97,40 @@ async def test_a_message_due_in_quiet_hours_is_held_and_sent_when_they_end(
     n.clock.now = ends.replace(second=0, microsecond=0)
     await n.until(lambda: bool(n.mails_to(f"{client}@")))
     await n.recorded_delivery(client, "email", "delivered")  # fails the test if never recorded so
+
+
+async def inbox(n: RunningNotifications, recipient_id: str) -> dict[str, Any]:
+    answer = await n.http.get(f"/v1/recipients/{recipient_id}/notifications", headers=ADMIN)
+    assert answer.status_code == 200, answer.text
+    page: dict[str, Any] = answer.json()
+    return page
+
+
+async def test_an_in_app_message_held_by_quiet_hours_is_not_in_the_inbox_until_it_goes_then_unread_until_read(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client = new_id("client")
+    now = n.clock()
+    ends = now + timedelta(hours=2)
+    await n.register(client, timezone="UTC")  # the in-app inbox only
+    await n.prefer(client, quiet_hours={"start": f"{now - timedelta(hours=1):%H:%M}", "end": f"{ends:%H:%M}"})
+
+    await n.publish(samples.check_in_due(client))
+    await n.recorded_delivery(client, "in_app", "held")  # listed in the log, no entry yet
+
+    assert await inbox(n, client) == {"items": [], "total": 0, "unread": 0, "offset": 0, "limit": 20}
+    n.clock.now = ends.replace(second=0, microsecond=0)
+    delivered = await n.recorded_delivery(client, "in_app", "delivered")
+
+    listed = await inbox(n, client)
+    assert (listed["total"], listed["unread"]) == (1, 1)
+    (item,) = listed["items"]
+    assert (item["id"], item["kind"], item["read"]) == (delivered["id"], "check_in_due", False)
+    read = await n.http.post(f"/v1/recipients/{client}/notifications/{item['id']}/read", headers=ADMIN)
+    assert read.status_code == 200 and read.json()["read"] is True
+    listed = await inbox(n, client)
+    assert (listed["total"], listed["unread"], listed["items"][0]["read"]) == (1, 0, True)
 
 
 async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule(

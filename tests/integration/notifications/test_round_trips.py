@@ -15,6 +15,13 @@ records written together (`update deliveries` 6 -> 2); all besides the consume p
 own inbox read and write and the timer worker's sweeps. A session-booked event (client with
 e-mail and phone, therapist with e-mail: five deliveries of two notices) went from 41 to 33
 (`update deliveries` 10 -> 2).
+
+Then the in-app inbox became the delivery log (one index document per recipient, written
+when the deliveries are claimed; an in-app send inserts only its entry) and the logs of one
+command were written together (`upsert_many`): the intake-received notice went from 18 to 14
+(no `inboxes` lease, read, insert and release), the session-booked event from 33-35 to 26
+(no `inboxes` lease, read and insert for either recipient; both logs' leases in one insert,
+both new logs in one insert, their reads concurrent).
 """
 
 from __future__ import annotations
@@ -98,6 +105,13 @@ async def test_a_notice_due_now_reads_its_recipient_once_claims_in_one_insert_an
     # The three outcomes in one bulk write, their three events' outbox entries removed in one
     # more (one of each per delivery, six, before they were recorded together).
     assert seen["update deliveries"] == 2
+    # One index document, the delivery log, is the inbox too: its lease next to the claims'
+    # (three leases before: the in-app send wrote an `inboxes` index of its own), its read and
+    # its insert (new here); the in-app send writes only its entry.
+    assert seen["insert locks"] == 2
+    assert seen["find delivery_logs"] == seen["insert delivery_logs"] == 1
+    assert seen["insert inbox_entries"] == 1
+    assert seen["find inboxes"] == seen["insert inboxes"] == seen["update inboxes"] == 0
 
 
 async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_write(counted: Counted) -> None:
@@ -119,6 +133,14 @@ async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_wr
     assert seen["insert deliveries"] == 1
     # Five outcomes of two notices: one bulk write, one removal of their events (ten before).
     assert seen["update deliveries"] == 2
+    # The two recipients' logs written together: their leases in one insert (with the claims'
+    # and the session's: three, six before with one per log and per inbox index), read
+    # concurrently, both new ones in one insert (two before); each in-app send only its entry.
+    assert seen["insert locks"] == 3
+    assert seen["find delivery_logs"] == 2
+    assert seen["insert delivery_logs"] == 1
+    assert seen["insert inbox_entries"] == 2
+    assert seen["find inboxes"] == seen["insert inboxes"] == seen["update inboxes"] == 0
 
 
 async def test_a_failing_channel_next_to_succeeding_ones_is_recorded_with_them_and_gets_its_retry_timer(

@@ -1,0 +1,79 @@
+"""A recipient's in-app inbox, as their delivery log lists it (`indexes.py`), a page at a time.
+
+Everything is read by `_id`: the log and the legacy `inboxes` document together, then
+the entries of the held deliveries (to learn which went since: only those have an entry)
+and of the page, concurrently. An in-app delivery is listed when it is claimed, its entry
+written when it goes, so one without an entry (held by quiet hours, or a moment before its
+send) is neither shown nor counted.
+
+Legacy: before issue 18 the inbox had its own index (`inboxes`: `entries`, `unread`),
+written at each send. Nothing writes one any more but mark-read; a recipient's existing
+one is still read, its entries listed after the log's (they are older), so no message
+already in someone's inbox disappears. Erasure deletes it with the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.notifications.store import NotificationStores
+from services.notifications.store.indexes import HELD, IN_APP, UNREAD
+from shared.storage import Document
+
+LEGACY_ENTRIES = "entries"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbox:
+    entries: list[Document]
+    """The page's entries, newest first."""
+    total: int
+    unread: frozenset[str]
+    """Every unread entry shown, not only on this page."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxIndex:
+    """The inbox as the index documents list it: some ids may have no entry yet (`held`)."""
+
+    ids: list[str]
+    unread: frozenset[str]
+    held: frozenset[str]
+
+    @classmethod
+    def of(cls, log: Document | None, legacy: Document | None) -> InboxIndex:
+        listed = list((log or {}).get(IN_APP, []))
+        known = set(listed)
+        older = [i for i in (legacy or {}).get(LEGACY_ENTRIES, []) if i not in known]
+        return cls(
+            ids=listed + older,
+            unread=frozenset((log or {}).get(UNREAD, [])) | frozenset((legacy or {}).get(UNREAD, [])),
+            held=frozenset((log or {}).get(HELD, [])),
+        )
+
+
+async def inbox_page(stores: NotificationStores, recipient_id: str, *, offset: int, limit: int) -> Inbox:
+    """The entries shown at `offset` (newest first), how many are shown, and which are unread."""
+    log, legacy = await asyncio.gather(
+        stores.delivery_logs.get(recipient_id), stores.inboxes.get(recipient_id)
+    )
+    index = InboxIndex.of(log, legacy)
+    went = await _entries(stores, index.held)
+    shown = [i for i in index.ids if i not in index.held or i in went]
+    wanted = shown[offset : offset + limit]
+    entries = {**went, **await _entries(stores, (i for i in wanted if i not in went))}
+    missing = {i for i in wanted if i not in entries}  # listed a moment before its send
+    return Inbox(
+        entries=[entries[i] for i in wanted if i in entries],
+        total=len(shown) - len(missing),
+        unread=frozenset(i for i in shown if i in index.unread and i not in missing),
+    )
+
+
+async def _entries(stores: NotificationStores, ids: Iterable[str]) -> dict[str, Document]:
+    """The entries of `ids` that exist, by id (read concurrently)."""
+    wanted = list(ids)
+    found = await asyncio.gather(*(stores.inbox_entries.get(i) for i in wanted))
+    return {i: entry for i, entry in zip(wanted, found, strict=True) if entry is not None}

@@ -1,0 +1,152 @@
+"""The in-app inbox served from the delivery log: listed unread at the claim, shown once its entry exists."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from services.notifications.commands.read_inbox_entry import ReadInboxEntry, read_inbox_entry
+from services.notifications.domain.delivery import DeliveryStatus
+from services.notifications.handlers.on_check_in_due import on_check_in_due
+from services.notifications.handlers.on_session_booked import on_session_booked
+from services.notifications.store.inbox import inbox_page
+from services.notifications.store.indexes import logged, read
+from shared.storage import Document
+from shared.storage.documents import Creation, Revision
+from tests.support.fakes import InMemoryDocuments
+from tests.unit.notifications import samples
+from tests.unit.notifications.harness import Harness, envelope_of, harness
+
+QUIET_NIGHTS = {"start": "22:00", "end": "07:00"}
+
+
+def delivery(delivery_id: str, channel: str, status: str = DeliveryStatus.pending) -> Document:
+    return {"_id": delivery_id, "channel": channel, "status": status}
+
+
+async def shown(h: Harness, recipient_id: str = "client-1") -> tuple[list[str], int, set[str]]:
+    inbox = await inbox_page(h.stores, recipient_id, offset=0, limit=20)
+    return [e["_id"] for e in inbox.entries], inbox.total, set(inbox.unread)
+
+
+async def test_an_in_app_message_is_in_the_inbox_unread_after_the_event_and_marking_it_read_sticks() -> None:
+    h = harness()
+    event = samples.check_in_due()
+
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+
+    (entry_id,), total, unread = await shown(h)
+    assert (total, unread) == (1, {entry_id})
+    assert await read_inbox_entry(ReadInboxEntry("client-1", entry_id), h.ctx) == set()
+    assert await read_inbox_entry(ReadInboxEntry("client-1", entry_id), h.ctx) == set()  # again is fine
+    assert await shown(h) == ([entry_id], 1, set())
+
+
+async def test_an_in_app_send_writes_only_its_entry_the_log_listed_it_at_the_claim() -> None:
+    h = harness()
+    event = samples.check_in_due()
+
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+
+    log = await h.stores.delivery_logs.get("client-1")
+    assert log is not None
+    assert log["in_app"] == log["unread"] == log["deliveries"] and log["held"] == []
+    assert await h.stores.inboxes.get("client-1") is None
+
+
+async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entry_exists() -> None:
+    h = harness()
+    h.clock.now = samples.NOW.replace(hour=4)  # 23:00 in New York
+    await h.register("client-1", email="client@example.org")
+    await h.prefer("client-1", quiet_hours=QUIET_NIGHTS)
+    event = samples.check_in_due()
+
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+
+    (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
+    assert in_app["status"] == DeliveryStatus.held
+    log = await h.stores.delivery_logs.get("client-1")
+    assert log is not None and log["held"] == [in_app["_id"]] and log["unread"] == [in_app["_id"]]
+    assert await shown(h) == ([], 0, set())
+
+    await h.advance(timedelta(hours=8))  # quiet hours end: the timer sends it
+
+    assert await shown(h) == ([in_app["_id"]], 1, {in_app["_id"]})
+    await read_inbox_entry(ReadInboxEntry("client-1", in_app["_id"]), h.ctx)
+    log = await h.stores.delivery_logs.get("client-1")
+    assert log is not None and log["held"] == log["unread"] == []  # its entry exists: no longer looked up
+    assert await shown(h) == ([in_app["_id"]], 1, set())
+
+
+class CountedDocuments(InMemoryDocuments):
+    """Counts the single and the grouped upserts."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.upserts = 0
+        self.grouped: list[int] = []
+
+    async def upsert(self, document_id: str, change: Creation, *, cause: Any = None) -> Document | None:
+        self.upserts += 1
+        return await super().upsert(document_id, change, cause=cause)
+
+    async def upsert_many(
+        self, changes: Sequence[tuple[str, Creation]], *, cause: Any = None
+    ) -> dict[str, Document | None]:
+        self.grouped.append(len(changes))
+        self.upserts -= len(changes)  # its own upserts, counted below, are not single ones
+        return await super().upsert_many(changes, cause=cause)
+
+
+async def test_the_delivery_logs_of_one_command_are_written_together() -> None:
+    h = harness()
+    logs = CountedDocuments("delivery_logs")
+    object.__setattr__(h.stores, "delivery_logs", logs)
+    await h.register("client-1", email="client@example.org")
+    await h.register("therapist-1", role="therapist", email="therapist@example.org")
+    event = samples.session_booked()
+
+    await on_session_booked(h.ctx)(event, envelope_of(event))
+
+    assert (logs.grouped, logs.upserts) == ([2], 0)
+    for recipient_id in ("client-1", "therapist-1"):
+        log = await logs.get(recipient_id)
+        assert log is not None and len(log["deliveries"]) == 2 and len(log["in_app"]) == 1
+
+
+def test_two_notices_of_one_recipient_are_one_change_listing_them_newest_first() -> None:
+    first = [delivery("e:c:email", "email"), delivery("e:c:in_app", "in_app")]
+    second = [delivery("f:c:in_app", "in_app", DeliveryStatus.held)]
+    log: Document = {"deliveries": ["old:c:sms"], "in_app": [], "unread": [], "held": []}
+
+    revision = logged([*first, *second])(log)
+
+    assert revision is not None
+    assert revision.document["deliveries"] == ["f:c:in_app", "e:c:in_app", "e:c:email", "old:c:sms"]
+    assert revision.document["in_app"] == revision.document["unread"] == ["f:c:in_app", "e:c:in_app"]
+    assert revision.document["held"] == ["f:c:in_app"]
+    assert logged(first)(dict(revision.document)) is None  # listed already: no write
+
+
+def test_marking_read_an_entry_neither_unread_nor_held_changes_nothing() -> None:
+    assert read("x")({"in_app": ["x"], "unread": [], "held": []}) is None
+    assert read("x")(None) is None
+
+
+async def test_an_inbox_index_from_before_issue_18_is_still_shown_after_the_new_entries_and_read() -> None:
+    h = harness()
+    await h.stores.inboxes.upsert(
+        "client-1", lambda _: Revision({"entries": ["old-2", "old-1"], "unread": ["old-2"]})
+    )
+    for old in ("old-1", "old-2"):
+        await h.stores.inbox_entries.insert(
+            {"_id": old, "recipient_id": "client-1", "kind": "check_in_due", "title": "t", "body": "b"}
+        )
+    event = samples.check_in_due()
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+    new = (await shown(h))[0][0]
+
+    assert await shown(h) == ([new, "old-2", "old-1"], 3, {new, "old-2"})
+    assert await read_inbox_entry(ReadInboxEntry("client-1", "old-2"), h.ctx) == {new}
+    assert await shown(h) == ([new, "old-2", "old-1"], 3, {new})
