@@ -256,6 +256,8 @@ class ServiceRuntime:
                 kafka=self.settings.kafka,
                 group_id=self.settings.group_id,
                 consumers_per_topic=self.settings.consumers_per_topic,
+                heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+                fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
                 offsets=self._pipeline.offsets,
             )
         )

@@ -48,7 +48,8 @@ def subscribe(
     kafka: KafkaSettings,
     group_id: str,
     consumers_per_topic: int = 1,
-    heartbeat_interval_ms: int = 250,
+    heartbeat_interval_ms: int = 1000,
+    fetch_max_wait_ms: int = 2000,
     max_poll_interval_ms: int = 300_000,
     offsets: OffsetCommitter | None = None,
 ) -> dict[str, EventSpec]:
@@ -64,8 +65,9 @@ def subscribe(
     joined or left (one per topic, consumer and replica: 26 per notifications replica)
     made all of them stop for an eager rebalance, and a replica stopping its consumers one
     by one rebalanced the others a dozen times (a 28 s SIGTERM drain, against under 2 s
-    now). A short heartbeat (250 ms rather than aiokafka's 3 s) lets members learn of a
-    rebalance quickly.
+    now). A heartbeat of 1 s (aiokafka's is 3 s) lets members learn of a rebalance quickly, and
+    an idle member's fetch waits 2 s at the broker (records end it at once; a lost assignment
+    cancels it): polling is most of what a service costs when idle.
     """
     specs: dict[str, EventSpec] = {}
     for subscription in subscriptions:
@@ -81,6 +83,7 @@ def subscribe(
             auto_offset_reset="earliest",
             max_poll_interval_ms=max_poll_interval_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             max_workers=consumers_per_topic,
             title=f"{group_id}:{subscription.spec.name}",
             description=(subscription.handler.__doc__ or "").strip() or None,
