@@ -44,7 +44,7 @@ class Inbox:
         self._collection = collection
         self._unsaved: dict[str, dict[str, Any]] = {}
         self._remembered = remembered
-        # Saved keys, in the order handled -> (the event's time, when it was handled).
+        # Handled keys, in the order handled -> (the event's time, when it was handled).
         self._recent: OrderedDict[str, tuple[datetime, datetime]] = OrderedDict()
         self._forgotten_up_to = datetime.min.replace(tzinfo=UTC)  # the newest event time forgotten
 
@@ -84,7 +84,10 @@ class Inbox:
         """Remember a handled event until `save` stores it (before offsets pass it), and after."""
         key = self._key(consumer, event_id)
         now = datetime.now(UTC)
-        self._unsaved[key] = {"_id": key, "topic": topic, "handled_at": now, "written_at": written_at or now}
+        self._unsaved[key] = {"_id": key, "topic": topic, "handled_at": now}
+        self._recent[key] = (written_at or now, now)  # remembered at once, also while being saved
+        while len(self._recent) > self._remembered:
+            self._forget_oldest()
 
     async def save(self) -> None:
         """Store every noted id in one round trip; ids stored already (a duplicate) are fine."""
@@ -92,16 +95,10 @@ class Inbox:
             return
         batch, self._unsaved = self._unsaved, {}
         try:
-            await insert_new(  # a duplicate: stored before
-                self._collection, [{k: v for k, v in d.items() if k != "written_at"} for d in batch.values()]
-            )
+            await insert_new(self._collection, list(batch.values()))  # a duplicate: stored before
         except BaseException:
             self._unsaved = {**batch, **self._unsaved}
             raise
-        for key, document in batch.items():
-            self._recent[key] = (document["written_at"], document["handled_at"])
-        while len(self._recent) > self._remembered:
-            self._forget_oldest()
 
     def _forget_oldest(self) -> None:
         _, (written_at, _) = self._recent.popitem(last=False)

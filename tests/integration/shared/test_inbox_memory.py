@@ -3,6 +3,7 @@ have handled (written before this consumer owned the partition, or before what i
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,3 +65,15 @@ async def test_once_ids_are_forgotten_events_written_before_the_newest_forgotten
     later = times[0] + CLOCK_SKEW + timedelta(seconds=1)
     assert not await inbox.has_handled("matching", "e-9", written_at=later, owned_since=OWNED_SINCE)
     assert round_trips.seen[("find", "inbox")] == 1, "written after everything forgotten: memory"
+
+
+async def test_an_event_is_recognised_while_its_id_is_being_stored(mongo_db: AsyncDatabase[Any]) -> None:
+    inbox = Inbox(mongo_db["inbox"])
+    inbox.note_handled("matching", "e-1", topic="intake-completed", written_at=FRESH)
+
+    saving = asyncio.create_task(inbox.save())
+    await asyncio.sleep(0)  # the save has taken the noted ids and waits for the server
+    meanwhile = await inbox.has_handled("matching", "e-1", written_at=FRESH, owned_since=OWNED_SINCE)
+    await saving
+
+    assert meanwhile, "a copy arriving during the save is a duplicate"
