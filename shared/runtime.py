@@ -310,6 +310,19 @@ class ServiceRuntime:
 
     # ------------------------------------------------------------------ lifecycle
 
+    async def _start_broker(self) -> None:
+        """`KafkaBroker.start`, with every subscriber started at once.
+
+        A consumer's start waits for its group's join; FastStream starts subscribers one after
+        another, so a service with 14 topics (one group each) spent 14 joins in a row (about a
+        second each while the other replica learns of the rebalance) before it consumed.
+        """
+        await self._broker.connect()
+        await asyncio.gather(*(subscriber.start() for subscriber in self._broker.subscribers))
+        for publisher in self._broker.publishers:
+            await publisher.start()
+        self._broker.running = True
+
     async def start(self) -> None:
         self._started = True
         with untraced():
@@ -324,7 +337,7 @@ class ServiceRuntime:
         self._relay.watch([self._db[name] for name in self._outbox_collections])
         self._pipeline.resume()
         self._pipeline.offsets.start()
-        await self._broker.start()  # consumers: their spans continue each record's trace
+        await self._start_broker()  # consumers: their spans continue each record's trace
         self._consumer_lag = ConsumerLag.of_service(self.settings, self._subscribed)
         with untraced():  # tasks inherit it; a relayed event or a firing timer traces itself
             self._tasks = [
