@@ -257,6 +257,7 @@ class ServiceRuntime:
                 group_id=self.settings.group_id,
                 consumers_per_topic=self.settings.consumers_per_topic,
                 heartbeat_interval_ms=self.settings.consumer_heartbeat_interval_ms,
+                session_timeout_ms=self.settings.consumer_session_timeout_ms,
                 fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
                 offsets=self._pipeline.offsets,
             )

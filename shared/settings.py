@@ -168,6 +168,9 @@ class ServiceSettings(BaseSettings):
     # once). With one group per topic, a process runs dozens of members: at 250 ms and 500 ms
     # (aiokafka's fetch default) the four idle services cost 0.39-0.44 core, at 1 s and 2 s 0.28.
     consumer_heartbeat_interval_ms: int = Field(default=1000, ge=50, le=10_000)
+    # A member that stops heartbeating (kill -9) leaves its groups this long after: a restarted
+    # replica's join waits for that. 6 s is the broker's least (`group.min.session.timeout.ms`).
+    consumer_session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000)
     consumer_fetch_max_wait_ms: int = Field(default=2000, ge=10, le=30_000)
     # Handled offsets are committed this often (and on revocation and shutdown), not per record:
     # a redelivery of what was handled since is skipped by the inbox (shared/messaging/offsets.py).
