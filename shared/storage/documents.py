@@ -105,6 +105,11 @@ class DocumentStore:
         self._relayed = relayed  # False: no relay watches this collection, so no events
 
     async def get(self, document_id: str) -> Document | None:
+        """The document as stored; from the lease this process still keeps on it, if any
+        (its last writer here left it as written, and nobody else can have changed it since)."""
+        kept = self._locks.lingering(document_lock(self._collection, document_id))
+        if isinstance(kept, bytes):
+            return public(bson.decode(kept, codec_options=self._collection.codec_options))
         found = await self._collection.find_one({"_id": document_id})
         return None if found is None else public(found)
 

@@ -297,6 +297,14 @@ class Locks:
         except Exception:  # they expire, or liveness frees them; nothing waits on this
             log.warning("leases could not be given back; they will expire", exc_info=True)
 
+    def lingering(self, resource: str) -> Any:
+        """What the last holder left with a lease this process still keeps and nobody is using
+        (None: no such lease). While the lease is here, nobody else can have changed that."""
+        turn = self._turns.get(resource)
+        if turn is None or turn.lease is None or turn.users or turn.lock.locked():
+            return None
+        return turn.payload
+
     async def try_held(self, resource: str, owner: str, ttl: timedelta) -> Held | None:
         """The lease now, without waiting: None if a writer of this process or another
         holder has it. The caller gives `Held.lease` back with `release` (the relay's way in)."""

@@ -44,6 +44,25 @@ async def test_a_burst_of_writes_to_one_document_takes_its_lease_once_and_reads_
     assert (await store.get("c-1")) == {"_id": "c-1", "n": 10}
 
 
+async def test_a_read_of_a_document_whose_lease_lingers_here_costs_no_round_trip(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, commands = counted
+    locks = Locks(db["locks"], linger_seconds=5.0)
+    store = DocumentStore(db["counters"], locks, owner="replica")
+    await store.insert({"_id": "c-1", "n": 0})
+    await store.update("c-1", increment)
+    commands.seen.clear()
+
+    read = await store.get("c-1")
+
+    assert read == {"_id": "c-1", "n": 1}
+    assert commands.seen == {}, "the lease this process keeps holds the document as written"
+    await locks.release_lingering()
+    assert await store.get("c-1") == {"_id": "c-1", "n": 1}
+    assert commands.seen[("find", "counters")] == 1, "no lease kept: read from the server"
+
+
 async def test_an_idle_lease_goes_back_by_itself_after_its_window(mongo_db: AsyncDatabase[Any]) -> None:
     store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"], linger_seconds=0.05), owner="r")
     await store.insert({"_id": "c-1", "n": 0})
