@@ -18,7 +18,7 @@ import io
 import pstats
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,6 +106,10 @@ class MongoCommands(monitoring.CommandListener):
             yield self
         finally:
             self.active = False
+
+    def counts(self) -> Counter[str]:
+        """Round trips recorded, by "command collection" (e.g. "update deliveries")."""
+        return Counter({f"{call} {target}": len(times) for (call, target), times in self.durations.items()})
 
     def summary(self, events: int | None = None) -> list[dict[str, Any]]:
         return _summarise(self.durations, events)

@@ -10,7 +10,6 @@ of the therapists, and a booking's caseload entry and the other candidates' rele
 from __future__ import annotations
 
 import os
-from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +50,6 @@ async def counted(
         yield Counted(service, commands, mongo_client[place.database])
 
 
-def counts(commands: MongoCommands) -> Counter[str]:
-    return Counter({f"{call} {target}": len(times) for (call, target), times in commands.durations.items()})
-
-
 async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one_write_each(
     counted: Counted,
 ) -> None:
@@ -65,7 +60,7 @@ async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one
 
     with counted.commands.recording():
         data, proposal = await matching.propose(place)
-    proposed = counts(counted.commands)
+    proposed = counted.commands.counts()
     assert sorted(candidate_ids(proposal)) == sorted(therapists)
     chosen, *others = candidate_ids(proposal)
 
@@ -82,7 +77,7 @@ async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one
             session_booked(chosen, client_id=data.client_id, match_id=proposal["match_id"])
         )
         await eventually(settled, timeout=20.0, interval=0.05)
-    booked = counts(counted.commands)
+    booked = counted.commands.counts()
     if os.environ.get("SHOW_ROUND_TRIPS"):
         print(sorted(proposed.items()), sorted(booked.items()))
 
