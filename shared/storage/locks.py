@@ -231,8 +231,10 @@ class Locks:
         not hold yet taken in one round trip, then lingering or given back as `held`'s are.
 
         Yields the leases held, by resource. One another holder has is left out, not waited
-        for: the caller writes it after the block, on its own (`held`), so nobody ever holds
-        some leases while waiting for others (two replicas cannot wait on each other). Writers
+        for, and so is one this process has handed on for long enough (given back, for other
+        replicas' turn): the caller writes those after the block, on its own (`held`), so
+        nobody ever holds some leases while waiting for others (two replicas cannot wait on
+        each other). Writers
         of this process are waited for in turn, in the resources' sorted order (two blocks
         here never wait on each other either).
         """
@@ -265,11 +267,21 @@ class Locks:
         await self._releases_done(list(turns), deadline)
         helds: dict[str, Held] = {}
         new: list[Lease] = []
+        handed_on_enough: list[Lease] = []
         for resource, turn in turns.items():
-            if turn.lease is None and resource not in self._to_release:
+            lease, payload = turn.lease, turn.payload
+            turn.lease, turn.payload = None, None
+            if lease is None:
+                lease = self._to_release.pop(resource, None)  # given back a moment ago, not sent yet
+            if lease is None:
                 new.append(Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic()))
+            elif self._reusable(turn, lease, owner, ttl):
+                helds[resource] = Held(lease, payload)
             else:
-                helds[resource] = await self._take_turns_lease(turn, resource, owner, ttl, deadline)
+                # Given back, and left out: written on its own after the block, standing aside
+                # then, never while these leases are held.
+                handed_on_enough.append(lease)
+        await self._release_all(handed_on_enough)
         refused = await insert_new(self._collection, [_stored(lease) for lease in new]) if new else set()
         return {**helds, **{lease.resource: Held(lease) for n, lease in enumerate(new) if n not in refused}}
 
@@ -385,9 +397,7 @@ class Locks:
         if lease is None:
             lease = self._to_release.pop(resource, None)  # given back a moment ago, not sent yet
         if lease is not None:
-            if lease.owner == owner and turn.pinned and self._surely_still_held(lease):
-                return Held(lease, payload)  # a document this process just created
-            if lease.owner == owner and self._still_fresh(lease, ttl):
+            if self._reusable(turn, lease, owner, ttl):
                 return Held(lease, payload)
             # Handed on long enough: give it back and stand aside one idle window, longer
             # than other replicas' polls (`acquire`), so a writer there gets its turn.
@@ -395,6 +405,15 @@ class Locks:
             await asyncio.sleep(min(self._linger_seconds, remaining_after(deadline)))
         await self._releases_done([resource], deadline)
         return Held(await self.acquire(resource, owner, ttl, wait_seconds=remaining_after(deadline)))
+
+    def _reusable(self, turn: _Turn, lease: Lease, owner: str, ttl: timedelta) -> bool:
+        """Whether a lease this process keeps may go to the next writer here: one of a document
+        it just created (`hold_new`), or one not yet handed on for `hand_on_seconds`."""
+        if lease.owner != owner:
+            return False
+        if turn.pinned:
+            return self._surely_still_held(lease)
+        return self._still_fresh(lease, ttl)
 
     def _still_fresh(self, lease: Lease, ttl: timedelta) -> bool:
         """Whether a lingering lease may be handed on once more."""

@@ -145,3 +145,23 @@ async def test_documents_upserted_together_are_created_in_one_insert_and_changed
     assert round_trips.seen[("insert", "counters")] == 1, "both new ones at once"
     assert round_trips.seen[("update", "counters")] == 1
     assert round_trips.seen[("insert", "locks")] == 1
+
+
+async def test_a_lease_handed_on_long_enough_is_given_back_and_its_document_written_on_its_own(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    locks = Locks(mongo_db["locks"], linger_seconds=5.0, hand_on_seconds=0.05)
+    store = DocumentStore(mongo_db["counters"], locks, owner="replica")
+    await mongo_db["counters"].insert_many([{"_id": i, "n": 0} for i in IDS])
+    await store.update("c-1", increment)  # its lease lingers here
+    await asyncio.sleep(0.1)  # and has been handed on for long enough
+
+    updated = await store.update_many([(i, increment) for i in IDS])
+
+    assert updated == {
+        "c-1": {"_id": "c-1", "n": 2},
+        "c-2": {"_id": "c-2", "n": 1},
+        "c-3": {"_id": "c-3", "n": 1},
+    }
+    await locks.release_lingering()
+    assert await mongo_db["locks"].count_documents({}) == 0
