@@ -13,12 +13,21 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
+// gcPercent is the garbage collector's target unless GOGC says otherwise (Go's default is 100).
+// Measured on the journey bench: FerretDB's CPU per intake 111 -> 87 ms at 3 intakes/s and
+// 115 -> 88 ms at 10/s (p99 11.6 -> 7.8 s there), for about 90 MB of memory in all.
+const gcPercent = 400
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI of the data directory (must end with /)")
 	logLevel := flag.String("log-level", "warn", "FerretDB log level: debug, info (logs every connection), warn or error")
