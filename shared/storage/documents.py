@@ -318,9 +318,7 @@ class DocumentStore:
         if cause is not None:
             note_correlation(cause.correlation_id)  # a timer's or request's span names its journey
         async with self._held(document_id) as held:
-            current = handed_document(held, self._collection)
-            if current is None:
-                current = await self._collection.find_one({"_id": document_id})
+            current = await self._current(held, document_id)
             if current is None and not create:
                 return None
             if current is not None and cause is not None and cause.id in current.get(CAUSES, ()):

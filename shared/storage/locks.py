@@ -216,7 +216,7 @@ class Locks:
                 yield held
             except BaseException:
                 turn.lease, turn.payload = None, None
-                await self._release_quietly(held.lease)  # a failed holder gives it back at once
+                await self._release_all_quietly([held.lease])  # a failed holder gives it back at once
                 raise
             if turn.users > 1 or self._linger_seconds > 0 or turn.pinned:
                 turn.lease, turn.payload = held.lease, held._next  # for the next writer here
@@ -480,12 +480,6 @@ class Locks:
                     del self._in_flight[lease.resource]
 
         task.add_done_callback(done)
-
-    async def _release_quietly(self, lease: Lease) -> None:
-        try:
-            await self.release(lease)
-        except Exception:  # the lease expires, or liveness frees it; nothing waits on this
-            log.warning("a lingering lease could not be given back; it will expire", exc_info=True)
 
     @staticmethod
     def _cancel_linger(turn: _Turn) -> None:
