@@ -78,27 +78,18 @@ class InMemoryDocuments:
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None
     ) -> Document | None:
-        if document_id not in self.documents:
-            return None
-        return await self.upsert(
-            document_id, lambda current: None if current is None else change(current), cause=cause
-        )
+        return await self.upsert(document_id, _existing_only(change), cause=cause)
 
     async def update_many(
         self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
     ) -> dict[str, Document | None]:
-        if len({document_id for document_id, _ in changes}) != len(changes):
-            raise ValueError("update_many changes each document once")
-        return {
-            document_id: await self.update(document_id, change, cause=cause)
-            for document_id, change in changes
-        }
+        return await self.upsert_many([(i, _existing_only(change)) for i, change in changes], cause=cause)
 
     async def upsert_many(
         self, changes: Sequence[tuple[str, Creation]], *, cause: Envelope | None = None
     ) -> dict[str, Document | None]:
         if len({document_id for document_id, _ in changes}) != len(changes):
-            raise ValueError("upsert_many changes each document once")
+            raise ValueError("a document is changed once per call: compose its changes")
         return {
             document_id: await self.upsert(document_id, change, cause=cause)
             for document_id, change in changes
@@ -127,6 +118,11 @@ class InMemoryDocuments:
         self.events.extend(events)
         if cause is not None:
             self._causes[document_id] = [*self._causes.get(document_id, []), cause.id][-MAX_CAUSES:]
+
+
+def _existing_only(change: Change) -> Creation:
+    """`change` as a `Creation` that leaves an absent document absent."""
+    return lambda current: None if current is None else change(current)
 
 
 def _matches(document: Document, query: Mapping[str, Any]) -> bool:
