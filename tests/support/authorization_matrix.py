@@ -112,6 +112,10 @@ class Public:
         return OK
 
 
+PROBES: Final = (Public("GET", "/healthz"), Public("GET", "/readyz"))
+"""Every service's health and readiness probes: open to anyone."""
+
+
 @dataclass(frozen=True)
 class Person:
     subject: str

@@ -35,9 +35,9 @@ from tests.integration.intake.service import (
 )
 from tests.support.authorization_matrix import (
     OK,
+    PROBES,
     MatrixTally,
     Person,
-    Public,
     Row,
     Tokens,
     assert_the_matrix_names_every_route,
@@ -46,7 +46,7 @@ from tests.support.authorization_matrix import (
 from tests.support.kafka import publish_events
 from tests.unit.intake.samples import complete_sections
 
-PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
+PUBLIC = [*PROBES]
 
 IN, C, T = "/v1/intakes/{intake_id}", "/v1/clients/{client_id}", "/v1/clients/{client_id}/treatment-plan"
 

@@ -29,16 +29,16 @@ from tests.integration.matching.service import AUTH, Place, RunningMatching, new
 from tests.support.authorization_matrix import (
     NA,
     OK,
+    PROBES,
     MatrixTally,
     Person,
-    Public,
     Row,
     Tokens,
     assert_the_matrix_names_every_route,
     walk,
 )
 
-PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
+PUBLIC = [*PROBES]
 
 TH, M = "/v1/therapists/{therapist_id}", "/v1/matches/{match_id}"
 

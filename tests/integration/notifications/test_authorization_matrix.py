@@ -33,16 +33,16 @@ from tests.integration.notifications.service import (
 )
 from tests.support.authorization_matrix import (
     OK,
+    PROBES,
     MatrixTally,
     Person,
-    Public,
     Row,
     Tokens,
     assert_the_matrix_names_every_route,
     walk,
 )
 
-PUBLIC = [Public("GET", "/healthz"), Public("GET", "/readyz")]
+PUBLIC = [*PROBES]
 
 R = "/v1/recipients/{recipient_id}"
 N = f"{R}/notifications"

@@ -38,6 +38,7 @@ from tests.integration.scheduling.service import (
 )
 from tests.support.authorization_matrix import (
     OK,
+    PROBES,
     MatrixTally,
     Person,
     Public,
@@ -50,11 +51,7 @@ from tests.support.authorization_matrix import (
 TH, S, C = "/v1/therapists/{therapist_id}", "/v1/sessions/{session_id}", "/v1/clients/{client_id}"
 CLIENT_FEED, THERAPIST_FEED = f"{C}/calendar-feeds/{{feed_id}}", f"{TH}/calendar-feeds/{{feed_id}}"
 
-PUBLIC = [
-    Public("GET", "/healthz"),
-    Public("GET", "/readyz"),
-    Public("GET", "/v1/calendar-feeds/{token}.ics"),
-]
+PUBLIC = [*PROBES, Public("GET", "/v1/calendar-feeds/{token}.ics")]
 
 A = "/v1/admin/clients/{client_id}"
 
