@@ -9,7 +9,7 @@ replica that died before attempting it is sent once the event comes again.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,15 +77,22 @@ async def test_session_booked_emails_client_and_therapist_once_each_with_a_valid
     assert len(n.mails_to(f"{therapist}@")) == 1
 
 
+async def in_quiet_hours(n: RunningNotifications, recipient_id: str) -> datetime:
+    """Give the recipient quiet hours from an hour ago until two hours from now; return their end."""
+    now = n.clock()
+    ends = now + timedelta(hours=2)
+    quiet = {"start": f"{now - timedelta(hours=1):%H:%M}", "end": f"{ends:%H:%M}"}
+    await n.prefer(recipient_id, quiet_hours=quiet)
+    return ends
+
+
 async def test_a_message_due_in_quiet_hours_is_held_and_sent_when_they_end(
     notifications: RunningNotifications,
 ) -> None:
     n = notifications
     client = new_id("client")
-    now = n.clock()
-    ends = now + timedelta(hours=2)
     await n.register(client, email=f"{client}@example.org", timezone="UTC")
-    await n.prefer(client, quiet_hours={"start": f"{now - timedelta(hours=1):%H:%M}", "end": f"{ends:%H:%M}"})
+    ends = await in_quiet_hours(n, client)
 
     await n.publish(samples.check_in_due(client))
 
@@ -111,10 +118,8 @@ async def test_an_in_app_message_held_by_quiet_hours_is_not_in_the_inbox_until_i
 ) -> None:
     n = notifications
     client = new_id("client")
-    now = n.clock()
-    ends = now + timedelta(hours=2)
     await n.register(client, timezone="UTC")  # the in-app inbox only
-    await n.prefer(client, quiet_hours={"start": f"{now - timedelta(hours=1):%H:%M}", "end": f"{ends:%H:%M}"})
+    ends = await in_quiet_hours(n, client)
 
     await n.publish(samples.check_in_due(client))
     await n.recorded_delivery(client, "in_app", "held")  # listed in the log, no entry yet
