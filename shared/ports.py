@@ -16,6 +16,7 @@ from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.audit import Access
 from shared.storage import Document
 from shared.storage.documents import Change, Creation
+from shared.storage.timers import Planned
 
 Clock = Callable[[], datetime]
 """Now, timezone-aware (UTC); injected so timers and rules can be tested at any instant."""
@@ -72,8 +73,16 @@ class Timers(Protocol):
     """Durable timers: scheduling is idempotent by timer id; only pending timers move."""
 
     async def schedule(
-        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+        self,
+        timer_id: str,
+        kind: str,
+        due_at: datetime,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        first_time: bool = False,
     ) -> bool: ...
+
+    async def schedule_many(self, planned: Sequence[Planned], *, first_time: bool = False) -> set[str]: ...
 
     async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool: ...
 

@@ -26,7 +26,9 @@ counts the attempt, the insert into `timers_done`, the delete from `timers`, the
 release: 5 for a lone firing (it was 6: a read and a counting write, a lease check, and a
 marking write). Moves that finish while another is being written go together, one
 `insert_many` and one `bulk_write` of deletes by `_id` per group, so a burst costs about 3
-per firing. `schedule` looks in `timers_done` by `_id` before its insert: 2 (it was 1).
+per firing. `schedule` looks in `timers_done` by `_id` before its insert: 2 (it was 1), or 1
+when its caller has just created the timer's subject (`first_time`); `schedule_many` inserts
+several timers in one round trip.
 
 A worker fires up to `concurrency` due timers at once: each is a different document
 under its own lease, and a handler that waits on a provider (an SMTP server, a webhook)
@@ -57,7 +59,6 @@ from typing import Any
 
 from pymongo import DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from shared.background import Pacer, SweepSchedule
 from shared.clock import domain_span, speed_of
@@ -124,6 +125,16 @@ class Claim:
     lease: Lease
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A timer to schedule (`TimerStore.schedule_many`)."""
+
+    timer_id: str
+    kind: str
+    due_at: datetime
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
 TimerHandler = Callable[[Timer], Awaitable[Sequence[OutgoingEvent]]]
 """Does the timer's work (idempotently) and returns the events its firing publishes."""
 
@@ -174,28 +185,53 @@ class TimerStore:
             log.info("finished timers moved out of the pending ones", count=moved)
 
     async def schedule(
-        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+        self,
+        timer_id: str,
+        kind: str,
+        due_at: datetime,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        first_time: bool = False,
     ) -> bool:
         """Create a timer; False if one with this id exists already, pending or done
-        (scheduling is idempotent)."""
-        if await self.done.find_one({"_id": timer_id}, {"_id": 1}) is not None:
-            return False
-        try:
-            await self.collection.insert_one(
+        (scheduling is idempotent). `first_time`: see `schedule_many`."""
+        planned = Planned(timer_id, kind, due_at, dict(payload or {}))
+        return bool(await self.schedule_many([planned], first_time=first_time))
+
+    async def schedule_many(self, planned: Sequence[Planned], *, first_time: bool = False) -> set[str]:
+        """Create several timers in one insert; return the ids created (not those that exist,
+        pending or done).
+
+        `first_time`: the caller has just created what these timers belong to (their ids derive
+        from it), so none of them can have fired yet: the look in `timers_done` is skipped, one
+        round trip per timer fewer. A redelivered cause finds its subject existing and looks.
+        """
+        if not first_time:
+            done = await asyncio.gather(
+                *(self.done.find_one({"_id": p.timer_id}, {"_id": 1}) for p in planned)
+            )
+            planned = [p for p, finished in zip(planned, done, strict=True) if finished is None]
+        trace = trace_headers()  # the journey the firings belong to
+        refused = await insert_new(
+            self.collection,
+            [
                 {
-                    "_id": timer_id,
-                    "kind": kind,
-                    "due_at": due_at,
+                    "_id": p.timer_id,
+                    "kind": p.kind,
+                    "due_at": p.due_at,
                     "status": TimerStatus.pending,
                     "attempts": 0,
-                    "payload": dict(payload or {}),
-                    "trace": trace_headers(),  # the journey the firing belongs to
+                    "payload": dict(p.payload),
+                    "trace": trace,
                 }
-            )
-        except DuplicateKeyError:
-            return False
-        self.remember(timer_id, due_at)
-        return True
+                for p in planned
+            ],
+        )
+        created = {p.timer_id for n, p in enumerate(planned) if n not in refused}
+        for p in planned:
+            if p.timer_id in created:
+                self.remember(p.timer_id, p.due_at)
+        return created
 
     async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool:
         """Move a pending timer; False if it already fired, was cancelled or does not exist."""

@@ -19,7 +19,7 @@ from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.audit import Access
 from shared.storage import AlreadyExists, Document
 from shared.storage.documents import MAX_CAUSES, Change, Creation
-from shared.storage.timers import TimerStatus
+from shared.storage.timers import Planned, TimerStatus
 
 
 class InMemoryDocuments:
@@ -166,12 +166,23 @@ class InMemoryTimers:
         self.timers: dict[str, FakeTimer] = {}
 
     async def schedule(
-        self, timer_id: str, kind: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+        self,
+        timer_id: str,
+        kind: str,
+        due_at: datetime,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        first_time: bool = False,
     ) -> bool:
-        if timer_id in self.timers:
-            return False
-        self.timers[timer_id] = FakeTimer(kind, due_at, dict(payload or {}))
-        return True
+        return bool(await self.schedule_many([Planned(timer_id, kind, due_at, dict(payload or {}))]))
+
+    async def schedule_many(self, planned: Sequence[Planned], *, first_time: bool = False) -> set[str]:
+        created = set()
+        for p in planned:
+            if p.timer_id not in self.timers:
+                self.timers[p.timer_id] = FakeTimer(p.kind, p.due_at, dict(p.payload))
+                created.add(p.timer_id)
+        return created
 
     async def reschedule(self, timer_id: str, due_at: datetime, *, owner: str | None = None) -> bool:
         timer = self.timers.get(timer_id)

@@ -133,9 +133,9 @@ async def _propose(
         return None
     proposed = _proposed(command, needs, held, reasons, expires_at)
     await _written(alongside)
-    stored = await _insert(command, proposed, now, ctx)
+    stored, created = await _insert(command, proposed, now, ctx)
     await ctx.directory.record(journal.ref(journal.THERAPISTS, t) for t in changed)
-    await _settle(stored, ctx)
+    await _settle(stored, ctx, first_time=created)
     _report(command, proposed)
     return stored
 
@@ -235,9 +235,9 @@ def _format_asked(needs: ClientNeeds) -> SessionFormat:
 
 async def _insert(
     command: ProposeMatches, proposed: MatchProposed, now: datetime, ctx: MatchingContext
-) -> Document:
-    """The proposal and its match-proposed in one write; one made meanwhile by a concurrent
-    retry of the same cause is the one returned."""
+) -> tuple[Document, bool]:
+    """The proposal and its match-proposed in one write, and whether this call made it; one
+    made meanwhile by a concurrent retry of the same cause is the one returned."""
     document = new_proposal(
         proposed, sequence=command.sequence, correlation_id=command.journey, created_at=now
     )
@@ -250,14 +250,17 @@ async def _insert(
         now=now,
     )
     try:
-        await ctx.proposals.insert(document, [event], cause=command.cause)
+        created = await ctx.proposals.insert(document, [event], cause=command.cause)
     except AlreadyExists:
-        return await ctx.proposals.get(command.match_id) or document
-    return document
+        return await ctx.proposals.get(command.match_id) or document, False
+    return document, created
 
 
-async def _settle(document: Mapping[str, Any], ctx: MatchingContext) -> None:
-    """What must exist beside a proposal: its expiry timer, and the client's side of it."""
+async def _settle(document: Mapping[str, Any], ctx: MatchingContext, *, first_time: bool = False) -> None:
+    """What must exist beside a proposal: its expiry timer, and the client's side of it.
+
+    `first_time`: the proposal was just made, so its expiry timer cannot have fired yet.
+    """
     proposal = proposal_of(document)
     if proposal.is_holding and proposal.candidates:
         await ctx.timers.schedule(
@@ -265,6 +268,7 @@ async def _settle(document: Mapping[str, Any], ctx: MatchingContext) -> None:
             timers.PROPOSAL_EXPIRY,
             document["expires_at"],
             {"match_id": proposal.match_id},
+            first_time=first_time,
         )
     proposed, made_at = proposed_event(document), document["created_at"]
     client = await client_store.update(

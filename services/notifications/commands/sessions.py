@@ -43,7 +43,8 @@ from shared.events.models import (
 )
 from shared.observability.logs import get_logger
 from shared.storage import Document
-from shared.storage.documents import Creation
+from shared.storage.documents import Creation, Revision
+from shared.storage.timers import Planned
 
 log = get_logger(__name__)
 
@@ -64,9 +65,18 @@ async def announce_booking(command: AnnounceBooking, ctx: NotificationsContext) 
         for lead, due in reminder_times(event.starts_at, ctx.clock()).items()
     }
     timer_ids = {lead: timer_id for lead, (timer_id, _) in planned.items()}
-    await _keep(ctx, event.session_id, sessions.booked(event, cause.correlation_id, timer_ids), cause)
-    for lead, (timer_id, due) in planned.items():
-        await _schedule_reminder(ctx, timer_id, event.session_id, lead, due)
+    created: list[bool] = []
+
+    def booked(current: Document | None) -> Revision | None:
+        created.append(current is None)
+        return sessions.booked(event, cause.correlation_id, timer_ids)(current)
+
+    await _keep(ctx, event.session_id, booked, cause)
+    # All reminders in one insert; a session new here cannot have had one fire yet.
+    await ctx.timers.schedule_many(
+        [_reminder(timer_id, event.session_id, lead, due) for lead, (timer_id, due) in planned.items()],
+        first_time=created == [True],
+    )
     await notify(Notify.answering(audience.session_booked(event), event, cause), ctx)
 
 
@@ -175,12 +185,14 @@ async def _keep(ctx: NotificationsContext, session_id: str, change: Creation, ca
     return session
 
 
+def _reminder(timer_id: str, session_id: str, lead: str, due: datetime) -> Planned:
+    return Planned(timer_id, timers.SESSION_REMINDER, due, {"session_id": session_id, "lead": lead})
+
+
 async def _schedule_reminder(
     ctx: NotificationsContext, timer_id: str, session_id: str, lead: str, due: datetime
 ) -> None:
-    await ctx.timers.schedule(
-        timer_id, timers.SESSION_REMINDER, due, {"session_id": session_id, "lead": lead}
-    )
+    await ctx.timers.schedule_many([_reminder(timer_id, session_id, lead, due)])
 
 
 async def _move_reminders(ctx: NotificationsContext, session_id: str, session: Mapping[str, Any]) -> None:

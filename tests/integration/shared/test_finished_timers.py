@@ -14,7 +14,7 @@ from shared.events.envelope import OutgoingEvent, new_event
 from shared.events.models import CheckInDue
 from shared.storage.locks import Locks
 from shared.storage.outbox import OUTBOX, OUTBOX_PENDING
-from shared.storage.timers import MoveFailed, Timer, TimerStore, TimerWorker
+from shared.storage.timers import MoveFailed, Planned, Timer, TimerStore, TimerWorker
 from tests.support.round_trips import RoundTrips
 
 KIND = "check-in"
@@ -72,6 +72,40 @@ async def test_scheduling_costs_two_round_trips_and_a_firing_five(
         ("delete", "timers"): 1,
         ("delete", "locks"): 1,  # the lease given back
     }
+
+
+async def test_timers_of_a_subject_just_created_are_scheduled_together_in_one_round_trip(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    store = TimerStore(db["timers"], Locks(db["locks"]))
+    await store.ensure_indexes()
+    round_trips.seen.clear()
+    due = datetime.now(UTC) + timedelta(hours=1)
+
+    created = await store.schedule_many(
+        [Planned("reminder:s-1:24h", KIND, due), Planned("reminder:s-1:1h", KIND, due)], first_time=True
+    )
+
+    assert created == {"reminder:s-1:24h", "reminder:s-1:1h"}
+    assert round_trips.seen == {("insert", "timers"): 1}
+    again = await store.schedule_many(
+        [Planned("reminder:s-1:24h", KIND, due), Planned("reminder:s-1:new", KIND, due)]
+    )
+    assert again == {"reminder:s-1:new"}  # scheduling stays idempotent by id
+
+
+async def test_scheduling_many_without_first_time_never_brings_back_a_fired_timer(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = TimerStore(mongo_db["timers"], Locks(mongo_db["locks"]))
+    await store.schedule("ci-gone", KIND, past())
+    assert await TimerWorker(store, {KIND: counting_handler([])}, owner="replica").fire_due(sweep=False) == 1
+
+    created = await store.schedule_many([Planned("ci-gone", KIND, past()), Planned("ci-next", KIND, past())])
+
+    assert created == {"ci-next"}
+    assert await mongo_db["timers"].find_one({"_id": "ci-gone"}) is None
 
 
 async def test_a_burst_of_firings_shares_the_moves_round_trips(
