@@ -1,4 +1,4 @@
-"""The FerretDB patch: applied exactly, or not at all, without `patch` or git."""
+"""The FerretDB patches: applied exactly, or not at all, without `patch` or git."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deploy.local.launcher.ferretdb_build import PATCH
+from deploy.local.launcher.ferretdb_build import PATCHES
+from deploy.local.launcher.layout import FERRETDB_SOURCES
 from deploy.local.launcher.patches import PatchError, apply_unified_diff, parse_unified_diff
 
 SHIPPED = """\
@@ -22,6 +23,25 @@ const (
 )
 """
 TARGET = Path("internal/backends/sqlite/metadata/metadata.go")
+PATCH = FERRETDB_SOURCES / "id-index.patch"
+LEAK_TRACKING = FERRETDB_SOURCES / "no-leak-tracking.patch"
+RESOURCE = Path("internal/util/resource/resource.go")
+RESOURCE_SHIPPED = """\
+// profilesM protects access to profiles.
+var profilesM sync.Mutex
+
+func Track(obj any, token *Token) {
+	checkArgs(obj, token)
+
+	name := profileName(obj)
+}
+
+func Untrack(obj any, token *Token) {
+	checkArgs(obj, token)
+
+	p := pprof.Lookup(profileName(obj))
+}
+"""
 
 
 def shipped_tree(root: Path, text: str = SHIPPED) -> Path:
@@ -68,3 +88,21 @@ def test_empty_context_lines_without_their_space_still_match(tmp_path: Path) -> 
     diff = "--- a/f.txt\n+++ b/f.txt\n@@ -1,3 +1,3 @@\n a\n\n-b\n+c\n"
     apply_unified_diff(diff, tmp_path)
     assert (tmp_path / "f.txt").read_text() == "a\n\nc\n"
+
+
+def test_the_build_applies_every_committed_patch_in_order() -> None:
+    assert PATCHES == ("id-index.patch", "no-leak-tracking.patch")
+    assert all((FERRETDB_SOURCES / name).is_file() for name in PATCHES)
+
+
+def test_the_leak_tracking_patch_makes_track_and_untrack_return_before_any_bookkeeping(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / RESOURCE).parent.mkdir(parents=True)
+    (tmp_path / RESOURCE).write_text(RESOURCE_SHIPPED)
+    apply_unified_diff(LEAK_TRACKING.read_text(), tmp_path)
+    patched = (tmp_path / RESOURCE).read_text()
+    assert "const leakTracking = false" in patched
+    track, untrack = patched.split("func Track")[1].split("func Untrack")
+    for body, bookkeeping in ((track, "name := profileName(obj)"), (untrack, "p := pprof.Lookup")):
+        assert body.index("if !leakTracking {") < body.index(bookkeeping)
