@@ -93,7 +93,7 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         "email": SmtpSender(SmtpConfig.from_settings(settings)),
         "sms": webhook,
         "push": webhook,
-        "in_app": InAppSender(stores, runtime.clock),
+        "in_app": InAppSender(),
     }
     ctx = NotificationsContext(
         stores=stores,

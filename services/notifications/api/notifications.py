@@ -13,7 +13,7 @@ from services.notifications.api.access import ensure_acts_for
 from services.notifications.api.dependencies import Context, NotificationId, RecipientId
 from services.notifications.commands.read_inbox_entry import ReadInboxEntry, read_inbox_entry
 from services.notifications.domain.channels import Channel
-from services.notifications.store.inbox import inbox_page
+from services.notifications.store.inbox import inbox_entry, inbox_page
 from services.notifications.store.indexes import page
 from shared.http.dependencies import Audit, Caller
 from shared.refusals import NotFound
@@ -108,7 +108,7 @@ async def mark_read(
 ) -> InboxItem:
     """Mark one inbox entry read (again is fine)."""
     ensure_acts_for(who, recipient_id)
-    entry = await ctx.stores.inbox_entries.get(notification_id)
+    entry = await inbox_entry(ctx.stores, notification_id)
     if entry is None or entry["recipient_id"] != recipient_id:
         raise NotFound("no such notification in this inbox", field="path.notification_id")
     unread = await read_inbox_entry(ReadInboxEntry(recipient_id, notification_id), ctx)

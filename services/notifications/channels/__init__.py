@@ -13,6 +13,7 @@ from typing import Protocol
 
 from services.notifications.domain.channels import Channel
 from services.notifications.rendering import Rendered
+from shared.storage import Document
 
 
 class DeliveryFailure(Exception):
@@ -56,6 +57,7 @@ class Outbound:
 
 
 class Sender(Protocol):
-    """One channel's adapter."""
+    """One channel's adapter. What it returns, if anything, the delivery keeps with its
+    outcome (the in-app inbox's entry: `in_app.py`)."""
 
-    async def send(self, outbound: Outbound) -> None: ...
+    async def send(self, outbound: Outbound) -> Document | None: ...

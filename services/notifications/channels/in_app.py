@@ -1,36 +1,29 @@
-"""The in-app inbox: an entry per message, keyed by its delivery id.
+"""The in-app inbox: a send is the entry's content, kept by the delivery's own record.
 
-A repeated send stores one entry. The entry is all a send writes: the recipient's delivery
-log listed it, unread, when `notify` claimed the delivery (`store/indexes.py`), and the inbox
-shows it once it exists (`store/inbox.py`).
+A send does no I/O: it returns what the inbox shows of the message (title, body, locale),
+and recording the delivered outcome stores that in the delivery document (`INBOX_ENTRY`),
+in the one bulk write of the command's outcomes (`commands/deliver.py`). The recipient's
+delivery log listed the delivery, unread, when `notify` claimed it (`store/indexes.py`), and
+the inbox shows it once its delivery holds the entry (`store/inbox.py`). A send repeated
+after a crash (sent, outcome not recorded) leaves nothing behind: only the recorded one
+counts, so the inbox shows one entry.
 """
 
 from __future__ import annotations
 
-from contextlib import suppress
-
 from services.notifications.channels import Outbound
-from services.notifications.store import NotificationStores
-from shared.ports import Clock
-from shared.storage import AlreadyExists
+from shared.storage import Document
 
 
 class InAppSender:
-    def __init__(self, stores: NotificationStores, clock: Clock) -> None:
-        self._stores = stores
-        self._clock = clock
+    async def send(self, outbound: Outbound) -> Document:
+        return in_app_entry(outbound)
 
-    async def send(self, outbound: Outbound) -> None:
-        entry = {
-            "_id": outbound.delivery_id,
-            "recipient_id": outbound.recipient_id,
-            "notification_id": outbound.notification_id,
-            "kind": outbound.kind,
-            "critical": outbound.critical,
-            "title": outbound.message.subject,
-            "body": outbound.message.body,
-            "locale": outbound.message.locale,
-            "created_at": self._clock(),
-        }
-        with suppress(AlreadyExists):  # stored by an earlier try whose outcome was not recorded
-            await self._stores.inbox_entries.insert(entry)
+
+def in_app_entry(outbound: Outbound) -> Document:
+    """What the inbox shows of the message beside its delivery's kind, criticality and time."""
+    return {
+        "title": outbound.message.subject,
+        "body": outbound.message.body,
+        "locale": outbound.message.locale,
+    }

@@ -18,6 +18,9 @@ attempt, publishes `notification-failed` with its reason. A failed page of an on
 clinician asks for an escalation check (`commands/page_on_call.py`) through a timer, so
 none is lost. `withdraw_delivery` gives up one not made yet whose message stopped being true.
 
+An in-app send writes nothing: it returns its inbox entry, which the delivered outcome
+carries into that same record (`channels/in_app.py`).
+
 Providers are called at least once per attempt; the e-mail Message-ID and the webhook's
 Idempotency-Key are derived from the delivery, so a repeat after a crash (or after a
 timeout that cut off a send the provider did take) is recognisable.
@@ -129,19 +132,22 @@ async def send(
 ) -> Outcome:
     """Attempt the delivery once, for the address `recipient` holds; return the outcome to record.
 
-    One past its expiry is not sent: it ends `expired`. A delivery failure (or running out of
-    the attempt timeout) is an outcome; anything else raised (the database, say) leaves the
-    attempt without one and goes to the caller.
+    What the send returns (the in-app inbox's entry) is part of the delivered outcome: the
+    record that stores the outcome stores it, no write of its own. One past its expiry is
+    not sent: it ends `expired`. A delivery failure (or running out of the attempt timeout)
+    is an outcome; anything else raised (the database, say) leaves the attempt without one
+    and goes to the caller.
     """
     if _expired(delivery, now):
         return lambda d: expired(d, now)
     delivery_id = delivery["_id"]
     failure: DeliveryFailure | None = None
+    kept: Document | None = None
     with span(f"send {delivery['channel']}", _described(delivery)) as sending:
         try:
             async with asyncio.timeout(ctx.policy.attempt_timeout_seconds):
                 outbound = _compose(ctx, delivery, recipient, now)
-                await ctx.senders[delivery["channel"]].send(outbound)
+                kept = await ctx.senders[delivery["channel"]].send(outbound)
         except DeliveryFailure as error:
             failure = error
         except TimeoutError:  # a provider too slow: maybe sent, so the retry keeps its message id
@@ -151,7 +157,7 @@ async def send(
     if failure is None:
         ATTEMPTS.labels(delivery["channel"], "delivered").inc()
         log.info("delivered", delivery_id=delivery_id, channel=delivery["channel"], kind=delivery["kind"])
-        return lambda d: delivered(d, now)
+        return lambda d: delivered(d, now, kept)  # an in-app entry goes in with the record
     ATTEMPTS.labels(delivery["channel"], "transient" if failure.transient else "permanent").inc()
     log.warning(
         "delivery attempt failed",

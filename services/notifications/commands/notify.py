@@ -26,20 +26,21 @@ first attempt (`store/alerts.py`), so the metrics see them until they reach some
 
 Each recipient's delivery log (`store/indexes.py`) lists their deliveries of the command, and
 is their in-app inbox too: its in-app ones are listed there unread (held, when quiet hours
-hold them) in the same write, so an in-app send only inserts its entry. The logs of all the
-command's recipients are written together (`upsert_many`), still claiming.
+hold them) in the same write, and an in-app send writes nothing: its entry goes into its
+delivery with the recorded outcome (`channels/in_app.py`). The logs of all the command's
+recipients are written together (`upsert_many`), still claiming.
 
 Round trips of a command whose deliveries all go at once: per recipient new to it, its read
 and its log's read; for all the deliveries together, whichever notices and recipients they
 are of, the claims' leases and the claims (one insert of all of them each), the logs' leases
-(one insert), the new logs' insert and the changed ones' replace (one each), the in-app
-entries (one insert each), their records (one bulk write of all of them, then one write
-removing the events the inline publish sent: the claim handed each record its lease and
-document) and the bulk releases of the leases. Before (issue 18) each notice's log cost its
-own lease, read, write and release, each in-app send as many again for its inbox index
-(`inboxes`), and each delivery's record two round trips of its own (its write and its
-removal of its sent event); earlier every delivery but a critical one also cost a timer's
-schedule and firing and a second read of its recipient and of itself.
+(one insert), the new logs' insert and the changed ones' replace (one each), their records
+(one bulk write of all of them, in-app entries included, then one write removing the events
+the inline publish sent: the claim handed each record its lease and document) and the bulk
+releases of the leases. Before (issue 18) each notice's log cost its own lease, read, write
+and release, each in-app send as many again for its inbox index (`inboxes`) and then an
+insert of its entry (`inbox_entries`), and each delivery's record two round trips of its own
+(its write and its removal of its sent event); earlier every delivery but a critical one
+also cost a timer's schedule and firing and a second read of its recipient and of itself.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ claims the send. It is attempted when due (at once by whoever claimed it, or by 
 when quiet hours end); a transient
 failure is retried with exponential backoff up to a bound, a permanent one (or the bound)
 fails it with a reason code. These are pure functions of the stored document.
+
+A delivered in-app delivery keeps its inbox entry (`INBOX_ENTRY`: title, body, locale; the
+channel's send made it), written by the record of its outcome: the inbox reads it by the
+delivery's `_id` (`store/inbox.py`), and erasure scrubs it (`store/client_data.py`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ class DeliveryStatus(StrEnum):
     failed = "failed"  # permanently, or out of attempts: `reason` says why
     expired = "expired"  # stopped mattering before it went (a reminder after its session or answer)
 
+
+INBOX_ENTRY = "inbox_entry"
+"""The field of a delivered in-app delivery holding what its inbox entry shows."""
 
 FINAL: frozenset[str] = frozenset({DeliveryStatus.delivered, DeliveryStatus.failed, DeliveryStatus.expired})
 
@@ -97,14 +104,19 @@ def is_due_now(delivery: Mapping[str, Any], now: datetime) -> bool:
     return delivery["status"] == DeliveryStatus.pending and due is not None and due <= now
 
 
-def delivered(delivery: Document, now: datetime) -> Document:
-    return {
+def delivered(delivery: Document, now: datetime, kept: Mapping[str, Any] | None = None) -> Document:
+    """Delivered at `now`; `kept` is what the channel's send left for the delivery to keep
+    (the in-app inbox's entry)."""
+    done = {
         **delivery,
         "status": DeliveryStatus.delivered,
         "attempts": delivery["attempts"] + 1,
         "delivered_at": now,
         "next_attempt_at": None,
     }
+    if kept is not None:
+        done[INBOX_ENTRY] = dict(kept)
+    return done
 
 
 def attempt_failed(

@@ -6,7 +6,7 @@
 | deliveries | `{event_id}:{recipient_id}:{channel}` | one message's state; its outbox publishes the outcome |
 | delivery_logs | recipient id | delivery ids, newest first (no scan to list them); the in-app inbox |
 | inboxes | recipient id | legacy (before issue 18): in-app entry ids, unread ones; still read (`inbox.py`) |
-| inbox_entries | delivery id | one in-app message (title, body), written when it goes |
+| inbox_entries | delivery id | legacy: an in-app message, from before its delivery kept it (`inbox.py`) |
 | sessions | session id | what reminders need: times, join link, reminder timers, status |
 | alerts | `risk:{event_id}`, `undelivered` | a risk alert's paging (who, in order); the metrics' watch list |
 | check_ins | check-in id | open, completed or missed; its reminder's timer and, once fired, its event id |
@@ -17,6 +17,7 @@ kinds are declared in `services/notifications/timers.py`.
 
 A recipient's `delivery_logs` document is also their in-app inbox: which deliveries are in-app,
 unread, held by quiet hours (`indexes.py`; listed by `inbox.py`).
+A delivered in-app delivery keeps the inbox's entry (title, body) itself (`inbox.py`).
 """
 
 from __future__ import annotations

@@ -1,15 +1,21 @@
 """A recipient's in-app inbox, as their delivery log lists it (`indexes.py`), a page at a time.
 
 Everything is read by `_id`: the log and the legacy `inboxes` document together, then
-the entries of the held deliveries (to learn which went since: only those have an entry)
-and of the page, concurrently. An in-app delivery is listed when it is claimed, its entry
-written when it goes, so one without an entry (held by quiet hours, or a moment before its
-send) is neither shown nor counted.
+the deliveries of the held ones (to learn which went since: only those have an entry) and
+of the page, concurrently. An entry is what its in-app delivery keeps once delivered
+(`INBOX_ENTRY`, stored by the record of its outcome: `commands/deliver.py`), shown with the
+delivery's kind, criticality and time. An in-app delivery is listed when it is claimed, so
+one without an entry (held by quiet hours, or a moment before its send) is neither shown
+nor counted.
 
-Legacy: before issue 18 the inbox had its own index (`inboxes`: `entries`, `unread`),
-written at each send. Nothing writes one any more but mark-read; a recipient's existing
-one is still read, its entries listed after the log's (they are older), so no message
-already in someone's inbox disappears. Erasure deletes it with the rest.
+Legacy, both still shown and marked read, both deleted by erasure with the rest:
+- until the entry went into its delivery, a send inserted it in `inbox_entries` (keyed by
+  the delivery id). A delivery delivered without an entry (or none at all) is looked up
+  there: one more read, only for those. Nothing writes one any more.
+- before issue 18 the inbox had its own index (`inboxes`: `entries`, `unread`), written at
+  each send. Nothing writes one any more but mark-read; a recipient's existing one is still
+  read, its entries listed after the log's (they are older), so no message already in
+  someone's inbox disappears.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from services.notifications.domain.delivery import INBOX_ENTRY, DeliveryStatus
 from services.notifications.store import NotificationStores
 from services.notifications.store.indexes import HELD, IN_APP, UNREAD
 from shared.storage import Document
@@ -72,8 +79,30 @@ async def inbox_page(stores: NotificationStores, recipient_id: str, *, offset: i
     )
 
 
+async def inbox_entry(stores: NotificationStores, entry_id: str) -> Document | None:
+    """The entry shown for `entry_id`: its delivery's, else a legacy one; None while it has none."""
+    delivery = await stores.deliveries.get(entry_id)
+    if delivery is not None and INBOX_ENTRY in delivery:
+        return entry_of(delivery)
+    if delivery is None or delivery["status"] == DeliveryStatus.delivered:
+        return await stores.inbox_entries.get(entry_id)  # sent before its delivery kept it
+    return None
+
+
+def entry_of(delivery: Document) -> Document:
+    """A delivered in-app delivery as its inbox entry, shaped as the legacy `inbox_entries` ones."""
+    return {
+        **delivery[INBOX_ENTRY],
+        "_id": delivery["_id"],
+        "recipient_id": delivery["recipient_id"],
+        "kind": delivery["kind"],
+        "critical": delivery["critical"],
+        "created_at": delivery["delivered_at"],
+    }
+
+
 async def _entries(stores: NotificationStores, ids: Iterable[str]) -> dict[str, Document]:
     """The entries of `ids` that exist, by id (read concurrently)."""
     wanted = list(ids)
-    found = await asyncio.gather(*(stores.inbox_entries.get(i) for i in wanted))
+    found = await asyncio.gather(*(inbox_entry(stores, i) for i in wanted))
     return {i: entry for i, entry in zip(wanted, found, strict=True) if entry is not None}

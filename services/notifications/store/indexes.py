@@ -6,9 +6,10 @@ index document (`delivery_logs`, keyed by recipient) listing their delivery ids,
 first, written once per command when `notify` claims them (`logged`). The in-app inbox is
 the same document (issue 18: one index write per recipient, none at send time): `in_app`
 lists their in-app deliveries, `unread` those not read yet, `held` those held by quiet
-hours, whose entry is only written when they go (`store/inbox.py` shows one only once it
-exists). Known shortcut: each list keeps the latest `MAX_INDEXED` ids (older deliveries stay
-in `deliveries`, unlisted); the real fix is one index document per recipient and month.
+hours, which have no entry until they go (a delivered one keeps its entry: `store/inbox.py`
+shows one only once it exists). Known shortcut: each list keeps the latest `MAX_INDEXED`
+ids (older deliveries stay in `deliveries`, unlisted); the real fix is one index document
+per recipient and month.
 """
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def harness(*, rota: tuple[str, ...] = ("oncall-1", "oncall-2"), max_attempts: i
     )
     pending = InMemoryTimers()
     senders = {"email": RecordingSender(), "sms": RecordingSender(), "push": RecordingSender()}
-    channel_senders: dict[Channel, Sender] = {**senders, "in_app": InAppSender(stores, clock)}  # type: ignore[dict-item]
+    channel_senders: dict[Channel, Sender] = {**senders, "in_app": InAppSender()}  # type: ignore[dict-item]
     ctx = NotificationsContext(
         stores=stores,
         timers=pending,

@@ -1,4 +1,5 @@
-"""The in-app inbox served from the delivery log: listed unread at the claim, shown once its entry exists."""
+"""The in-app inbox served from the delivery log: listed unread at the claim, shown once its
+delivery, delivered, keeps its entry (or a legacy entry exists)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from services.notifications.commands.read_inbox_entry import ReadInboxEntry, read_inbox_entry
-from services.notifications.domain.delivery import DeliveryStatus
+from services.notifications.domain.delivery import INBOX_ENTRY, DeliveryStatus
 from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_session_booked import on_session_booked
-from services.notifications.store.inbox import inbox_page
+from services.notifications.store.inbox import inbox_entry, inbox_page
 from services.notifications.store.indexes import logged, read
 from shared.storage import Document
-from shared.storage.documents import Creation, Revision
+from shared.storage.documents import Change, Creation, Revision
 from tests.support.fakes import InMemoryDocuments
 from tests.unit.notifications import samples
 from tests.unit.notifications.harness import Harness, envelope_of, harness
@@ -43,7 +46,7 @@ async def test_an_in_app_message_is_in_the_inbox_unread_after_the_event_and_mark
     assert await shown(h) == ([entry_id], 1, set())
 
 
-async def test_an_in_app_send_writes_only_its_entry_the_log_listed_it_at_the_claim() -> None:
+async def test_an_in_app_send_writes_nothing_its_entry_goes_in_with_its_delivered_record() -> None:
     h = harness()
     event = samples.check_in_due()
 
@@ -53,6 +56,51 @@ async def test_an_in_app_send_writes_only_its_entry_the_log_listed_it_at_the_cla
     assert log is not None
     assert log["in_app"] == log["unread"] == log["deliveries"] and log["held"] == []
     assert await h.stores.inboxes.get("client-1") is None
+    assert await h.stores.inbox_entries.find({}) == []
+    (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
+    assert in_app["status"] == DeliveryStatus.delivered
+    assert set(in_app[INBOX_ENTRY]) == {"title", "body", "locale"} and in_app[INBOX_ENTRY]["title"]
+    (entry,) = (await inbox_page(h.stores, "client-1", offset=0, limit=20)).entries
+    assert entry == {
+        **in_app[INBOX_ENTRY],
+        "_id": in_app["_id"],
+        "recipient_id": "client-1",
+        "kind": "check_in_due",
+        "critical": False,
+        "created_at": in_app["delivered_at"],
+    }
+
+
+class LosingRecords(InMemoryDocuments):
+    """Dies at the first record of a command's outcomes: the sends went, nothing was recorded."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.dies = True
+
+    async def update_many(self, changes: Sequence[tuple[str, Change]], *, cause: Any = None) -> Any:
+        if self.dies:
+            self.dies = False
+            raise ConnectionResetError("the process died here")
+        return await super().update_many(changes, cause=cause)
+
+
+async def test_an_in_app_message_sent_again_after_its_record_was_lost_is_shown_once() -> None:
+    h = harness()
+    object.__setattr__(h.stores, "deliveries", LosingRecords("deliveries"))
+    event = samples.check_in_due()
+    envelope = envelope_of(event)
+
+    with pytest.raises(ConnectionResetError):
+        await on_check_in_due(h.ctx)(event, envelope)
+    (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
+    assert await shown(h) == ([], 0, set())  # sent, not recorded: nothing to show yet
+
+    await on_check_in_due(h.ctx)(event, envelope)  # the event comes again: its timer sends it
+    await h.run_due_timers()
+
+    assert await shown(h) == ([in_app["_id"]], 1, {in_app["_id"]})
+    assert await h.stores.inbox_entries.find({}) == []
 
 
 async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entry_exists() -> None:
@@ -132,6 +180,48 @@ def test_two_notices_of_one_recipient_are_one_change_listing_them_newest_first()
 def test_marking_read_an_entry_neither_unread_nor_held_changes_nothing() -> None:
     assert read("x")({"in_app": ["x"], "unread": [], "held": []}) is None
     assert read("x")(None) is None
+
+
+async def test_an_entry_sent_before_deliveries_kept_theirs_is_still_shown_and_marked_read() -> None:
+    h = harness()
+    event = samples.check_in_due()
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+    (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
+    # As stored before: the delivery delivered without its entry, the entry in `inbox_entries`.
+    legacy = {k: v for k, v in in_app.items() if k != INBOX_ENTRY}
+    await h.stores.deliveries.update(in_app["_id"], lambda _: Revision(legacy))
+    await h.stores.inbox_entries.insert(
+        {
+            "_id": in_app["_id"],
+            "recipient_id": "client-1",
+            "kind": "check_in_due",
+            "critical": False,
+            "title": "sent before",
+            "body": "b",
+            "locale": "en",
+            "created_at": samples.NOW,
+        }
+    )
+
+    inbox = await inbox_page(h.stores, "client-1", offset=0, limit=20)
+    assert [(e["_id"], e["title"]) for e in inbox.entries] == [(in_app["_id"], "sent before")]
+    assert await inbox_entry(h.stores, in_app["_id"]) == inbox.entries[0]
+    assert await read_inbox_entry(ReadInboxEntry("client-1", in_app["_id"]), h.ctx) == set()
+    assert await shown(h) == ([in_app["_id"]], 1, set())
+
+
+async def test_a_delivery_not_delivered_has_no_entry_even_with_an_old_one_of_its_id() -> None:
+    h = harness()
+    h.clock.now = samples.NOW.replace(hour=4)  # 23:00 in New York
+    await h.prefer("client-1", quiet_hours=QUIET_NIGHTS)
+    event = samples.check_in_due()
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+    (held,) = await h.stores.deliveries.find({"channel": "in_app"})
+    await h.stores.inbox_entries.insert({"_id": held["_id"], "recipient_id": "client-1", "title": "t"})
+
+    assert held["status"] == DeliveryStatus.held
+    assert await inbox_entry(h.stores, held["_id"]) is None
+    assert await shown(h) == ([], 0, set())
 
 
 async def test_an_inbox_index_from_before_issue_18_is_still_shown_after_the_new_entries_and_read() -> None:
