@@ -89,8 +89,9 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
     keys = ClientKeys(runtime.documents(CLIENT_KEYS, relayed=False), lambda: runtime.cipher)
     stores = replace(stores, recipients=SealedRecipients(stores.recipients, keys, lambda: runtime.cipher))
     webhook = WebhookSender(ProviderConfig.from_settings(settings))
+    email = SmtpSender(SmtpConfig.from_settings(settings))
     senders: dict[Channel, Sender] = {
-        "email": SmtpSender(SmtpConfig.from_settings(settings)),
+        "email": email,
         "sms": webhook,
         "push": webhook,
         "in_app": InAppSender(),
@@ -140,21 +141,25 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
     )
     watch = RiskAlertWatch(stores, runtime.clock, speed=speed_of(runtime.clock))
     app.state.risk_alert_watch = watch  # what tests ask to count at once, beside the runtime
-    app.router.lifespan_context = _watching_risk_alerts(app.router.lifespan_context, watch)
+    app.router.lifespan_context = _watching_risk_alerts(app.router.lifespan_context, watch, email)
     return app
 
 
-def _watching_risk_alerts(lifespan: Lifespan, watch: RiskAlertWatch) -> Lifespan:
-    """The app's lifespan, plus the undelivered-risk-alert metrics kept current while it runs."""
+def _watching_risk_alerts(lifespan: Lifespan, watch: RiskAlertWatch, email: SmtpSender) -> Lifespan:
+    """The app's lifespan, plus the undelivered-risk-alert metrics kept current while it runs,
+    and the SMTP connections closed once the runtime (every send) has stopped."""
 
     @asynccontextmanager
     async def lifespan_with_watch(app: FastAPI) -> AsyncIterator[None]:
-        async with lifespan(app):
-            watching = asyncio.create_task(watch.run(), name="risk-alert-watch")
-            try:
-                yield
-            finally:
-                watch.stop()
-                await watching
+        try:
+            async with lifespan(app):
+                watching = asyncio.create_task(watch.run(), name="risk-alert-watch")
+                try:
+                    yield
+                finally:
+                    watch.stop()
+                    await watching
+        finally:
+            await email.close()
 
     return lifespan_with_watch

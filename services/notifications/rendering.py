@@ -14,6 +14,10 @@ block and a push's title the locale's `discreet_title`: an appointment and its t
 or a join link. E-mail and the in-app inbox, read after signing in, keep the full wording.
 
 Instants are shown in the recipient's time zone and language (`local`, `local_date`).
+
+Templates ship with the image: they are compiled once and kept (no check of their files'
+times at each render), and `urlize` passes over a line with no link or address in it, which
+it would leave as it is, without looking at it word by word (most of an e-mail's rendering).
 """
 
 from __future__ import annotations
@@ -26,8 +30,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, pass_context, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    pass_context,
+    pass_eval_context,
+    select_autoescape,
+)
+from jinja2.filters import do_urlize
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
+from markupsafe import escape
 
 from services.notifications.domain.messages import Audience, MessageKind
 
@@ -88,6 +103,20 @@ def _local_date(context: Context, value: str) -> str:
     return format_date(moment, context["locale"])
 
 
+_LINK_HINT = re.compile(r"https?://|www\.|mailto:|@|\.(?:com|net|int|edu|gov|org|info|mil)", re.IGNORECASE)
+"""What every link or address `urlize` recognises has in it (a scheme, `www.`, `@`, or one
+of the top-level domains it links bare): a line with none of these it leaves as it is."""
+
+
+@pass_eval_context
+def _urlize(eval_ctx: EvalContext, value: str, *args: Any, **kwargs: Any) -> str:
+    """Jinja's `urlize`, answered at once for a line it would not change (its text, escaped)."""
+    if _LINK_HINT.search(str(value)) or eval_ctx.environment.policies["urlize.extra_schemes"]:
+        return do_urlize(eval_ctx, value, *args, **kwargs)
+    escaped = escape(value)
+    return escaped if eval_ctx.autoescape else str(escaped)
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
     """One message in the recipient's language, in every form a channel may need."""
@@ -116,7 +145,9 @@ class Renderer:
             undefined=StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=False,  # the templates ship with the image: compiled once, kept
         )
+        self._env.filters["urlize"] = _urlize
         self._env.filters["local"] = _local
         self._env.filters["local_date"] = _local_date
 

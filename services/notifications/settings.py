@@ -1,11 +1,11 @@
 """The notifications service's settings: everything of `ServiceSettings`, read under `NOTIFICATIONS_`.
 
 `NOTIFICATIONS_HTTP_PORT` (8004 under `make run`), `NOTIFICATIONS_MONGODB_DATABASE`
-(`carepath_notifications`), and what this service alone needs: the SMTP server, the SMS
-and push provider's webhook, the on-call rota, the delivery retry policy and when an
-unanswered check-in is reminded of. With `CAREPATH_ENV=production` it also refuses to start
-with e-mail in clear text, the published provider secret, a webhook over plain http or no
-one to page (`unsafe_settings`).
+(`carepath_notifications`), and what this service alone needs: the SMTP server (and how
+many connections to keep open to it), the SMS and push provider's webhook, the on-call
+rota, the delivery retry policy and when an unanswered check-in is reminded of. With
+`CAREPATH_ENV=production` it also refuses to start with e-mail in clear text, the
+published provider secret, a webhook over plain http or no one to page (`unsafe_settings`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,14 @@ class NotificationsSettings(ServiceSettings):
     smtp_validate_certs: bool = True
     smtp_from: str = Field(default="no-reply@carepath.local", pattern=r"^[^@\s]+@[^@\s]+$")
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # E-mails go over kept connections (services/notifications/channels/smtp.py): at most this
+    # many open at once, each carrying one message at a time; a send waits for a free one.
+    smtp_connections: int = Field(default=4, ge=1, le=64)
+    # A kept connection idle this long is closed and replaced at its next use: relays drop
+    # idle clients (often after 30 to 300 s), and a fresh connection is cheaper than a lost one.
+    smtp_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # The name this host gives in EHLO. Unset: its fully qualified name, looked up once.
+    smtp_local_hostname: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.\-]+$|^\[[0-9A-Fa-f:.]+\]$")
     # SMS and push through a provider's HTTP webhook, signed with HMAC-SHA256. Unset: SMS
     # and push deliveries fail with `provider_not_configured` (recorded, never silent).
     provider_webhook_url: str | None = Field(default=None, pattern=r"^https?://")

@@ -1,17 +1,20 @@
-"""Channel adapters: the e-mail's parts, SMTP replies classified, the webhook signed and classified."""
+"""Channel adapters: the e-mail's parts, the webhook signed and classified.
+
+SMTP replies are classified against a real SMTP server:
+tests/integration/notifications/test_email_connections.py.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import aiosmtplib
 import httpx
 import pytest
 
 from deploy.local.sinks import verify
 from services.notifications.channels import Attachment, DeliveryFailure, Outbound
-from services.notifications.channels.smtp import SmtpConfig, SmtpSender, build_email
+from services.notifications.channels.smtp import build_email
 from services.notifications.channels.webhook import ProviderConfig, WebhookSender, signed_headers
 from services.notifications.domain.messages import Audience, MessageKind, crisis_context
 from services.notifications.rendering import Renderer
@@ -53,32 +56,6 @@ def test_an_email_has_a_text_and_an_html_part_the_calendar_and_a_stable_message_
     assert attachment.get_param("method") == "PUBLISH"
     assert email["Message-ID"] == build_email(outbound(), "no-reply@carepath.test")["Message-ID"]
     assert email["Importance"] == "high"
-
-
-@pytest.mark.parametrize(
-    ("error", "transient"),
-    [
-        (aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(550, "no", "a@b.c")]), False),
-        (aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(451, "busy", "a@b.c")]), True),
-        (aiosmtplib.SMTPDataError(552, "too big"), False),
-        (aiosmtplib.SMTPConnectError("refused"), True),
-        (ConnectionRefusedError(), True),
-    ],
-)
-async def test_smtp_replies_are_told_apart_transient_or_permanent(
-    monkeypatch: pytest.MonkeyPatch, error: Exception, transient: bool
-) -> None:
-    async def failing_send(*args: Any, **kwargs: Any) -> None:
-        raise error
-
-    monkeypatch.setattr(aiosmtplib, "send", failing_send)  # the module the sender calls
-    sender = SmtpSender(SmtpConfig("127.0.0.1", 1, "none", None, None, True, "no-reply@carepath.test", 1.0))
-
-    with pytest.raises(DeliveryFailure) as failure:
-        await sender.send(outbound())
-
-    assert failure.value.transient is transient
-    assert "@" not in failure.value.reason
 
 
 def test_a_signed_request_verifies_and_a_tampered_or_stale_one_does_not() -> None:
