@@ -170,17 +170,25 @@ class DocumentStore:
         """
         return {documents[n]["_id"] for n in await insert_new(self._collection, documents)}
 
+    def lease_of(self, document_id: str) -> str:
+        """The lease a write of this document takes (for `claiming`'s `also`)."""
+        return document_lock(self._collection, document_id)
+
     @asynccontextmanager
-    async def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AsyncIterator[set[str]]:
+    async def claiming(
+        self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
+    ) -> AsyncIterator[set[str]]:
         """`insert_many`, holding the new documents for the block: yields the `_id`s that existed.
 
         The leases of all the documents are taken first, in one round trip, and kept until the
         block ends (then given back in one more); each new document is handed to the first
         write of it in the block, so that write costs neither a lease nor a read. For claims
         that are written again at once: a notice's deliveries, claimed, sent and recorded.
+        `also`: leases of other documents the block writes (`lease_of`, any store sharing these
+        locks), taken and given back with the claims' instead of on their own.
         """
         resources = [document_lock(self._collection, d["_id"]) for d in documents]
-        held = await self._locks.hold_new(resources, self._owner, self._lease)
+        held = await self._locks.hold_new([*resources, *also], self._owner, self._lease)
         try:
             existed = await self.insert_many(documents)
             for document, resource in zip(documents, resources, strict=True):

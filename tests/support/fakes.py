@@ -65,8 +65,13 @@ class InMemoryDocuments:
         return True
 
     @asynccontextmanager
-    async def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AsyncIterator[set[str]]:
+    async def claiming(
+        self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
+    ) -> AsyncIterator[set[str]]:
         yield await self.insert_many(documents)
+
+    def lease_of(self, document_id: str) -> str:
+        return f"{self.name}/{document_id}"
 
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
         existed = {d["_id"] for d in documents if d["_id"] in self.documents}

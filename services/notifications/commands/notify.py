@@ -32,8 +32,8 @@ recipients are written together (`upsert_many`), still claiming.
 
 Round trips of a command whose deliveries all go at once: per recipient new to it, its read
 and its log's read; for all the deliveries together, whichever notices and recipients they
-are of, the claims' leases and the claims (one insert of all of them each), the logs' leases
-(one insert), the new logs' insert and the changed ones' replace (one each), their records
+are of, the claims' leases with the logs' (one insert) and the claims (one insert), the new
+logs' insert and the changed ones' replace (one each), their records
 (one bulk write of all of them, in-app entries included, then one write removing the events
 the inline publish sent: the claim handed each record its lease and document) and the bulk
 releases of the leases. Before (issue 18) each notice's log cost its own lease, read, write
@@ -120,8 +120,11 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
         taken = {d["_id"] for p in planned for d in p.deliveries}  # one key, one delivery: the first
         planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
     deliveries = [d for plan in planned for d in plan.deliveries]
-    # Claimed holding their leases: each first record then costs no lease and no read.
-    async with ctx.stores.deliveries.claiming(deliveries) as existed:
+    logged_for = sorted({plan.notice.recipient_id for plan in planned if plan.deliveries})
+    # Claimed holding their leases, and the logs' with them: each first record then costs no
+    # lease and no read, and the logs' write no lease of its own.
+    also = [ctx.stores.delivery_logs.lease_of(recipient_id) for recipient_id in logged_for]
+    async with ctx.stores.deliveries.claiming(deliveries, also=also) as existed:
         claimed = await _claimed(ctx, deliveries, existed)
         if logs := _logs(planned, claimed):
             await ctx.stores.delivery_logs.upsert_many(logs)

@@ -136,9 +136,14 @@ class SealedRecipients:
         return await self._documents.insert_many(await self._all_sealed(documents))
 
     @asynccontextmanager
-    async def claiming(self, documents: Sequence[Mapping[str, Any]]) -> AsyncIterator[set[str]]:
-        async with self._documents.claiming(await self._all_sealed(documents)) as existed:
+    async def claiming(
+        self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
+    ) -> AsyncIterator[set[str]]:
+        async with self._documents.claiming(await self._all_sealed(documents), also=also) as existed:
             yield existed
+
+    def lease_of(self, document_id: str) -> str:
+        return self._documents.lease_of(document_id)
 
     async def _all_sealed(self, documents: Sequence[Mapping[str, Any]]) -> list[Document]:
         sealed = []

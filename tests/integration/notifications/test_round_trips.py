@@ -115,10 +115,11 @@ async def test_a_notice_due_now_reads_its_recipient_once_claims_in_one_insert_an
     # The three outcomes in one bulk write, their three events' outbox entries removed in one
     # more (one of each per delivery, six, before they were recorded together).
     assert seen["update deliveries"] == 2
-    # One index document, the delivery log, is the inbox too: its lease next to the claims'
-    # (three leases before: the in-app send wrote an `inboxes` index of its own), its read and
-    # its insert (new here); the in-app send writes nothing: its entry is in its record.
-    assert seen["insert locks"] == 2
+    # One index document, the delivery log, is the inbox too: its lease taken in the claims'
+    # insert (two before, three when the in-app send wrote an `inboxes` index of its own), its
+    # read and its insert (new here); the in-app send writes nothing: its entry is in its record.
+    assert seen["insert locks"] == 1
+    assert seen["delete locks"] == 1  # all those leases given back together
     assert seen["find delivery_logs"] == seen["insert delivery_logs"] == 1
     assert seen["insert inbox_entries"] == 0  # one before the delivery kept its entry
     assert seen["find inboxes"] == seen["insert inboxes"] == seen["update inboxes"] == 0
@@ -175,10 +176,12 @@ async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_wr
     assert seen["insert deliveries"] == 1
     # Five outcomes of two notices: one bulk write, one removal of their events (ten before).
     assert seen["update deliveries"] == 2
-    # The two recipients' logs written together: their leases in one insert (with the claims'
-    # and the session's: three, six before with one per log and per inbox index), read
-    # concurrently, both new ones in one insert (two before); each in-app send only its entry.
-    assert seen["insert locks"] == 3
+    # The two recipients' logs written together: their leases in the claims' insert (and the
+    # session's own: two; three with the logs' apart, six with one per log and per inbox index),
+    # read concurrently, both new ones in one insert (two before); in-app sends write nothing.
+    assert seen["insert locks"] == 2
+    # Two reminders in one insert, with no look in timers_done: the session is new here.
+    assert seen["insert timers"] == 1 and not seen.get("find timers_done")
     assert seen["find delivery_logs"] == 2
     assert seen["insert delivery_logs"] == 1
     assert seen["insert inbox_entries"] == 0  # two before the deliveries kept their entries

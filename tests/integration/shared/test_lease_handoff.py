@@ -197,6 +197,37 @@ async def test_documents_claimed_together_are_written_without_a_lease_or_read_of
     assert await store.get("c-old") == {"_id": "c-old", "n": 0}
 
 
+async def test_other_documents_held_with_the_claims_are_written_under_those_leases_and_given_back_with_them(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    locks = Locks(db["locks"])
+    claims = DocumentStore(db["counters"], locks, owner="replica")
+    logs = DocumentStore(db["logs"], locks, owner="replica")
+    await logs.insert({"_id": "log-old", "n": 0})
+    elsewhere = DocumentStore(db["logs"], Locks(db["locks"]), owner="elsewhere", wait_seconds=0.3)
+    round_trips.clear()
+
+    async with claims.claiming(
+        [{"_id": "c-1", "n": 0}], also=[logs.lease_of("log-old"), logs.lease_of("log-new")]
+    ):
+        await logs.upsert_many([("log-old", _counted), ("log-new", _counted)])
+        seen = dict(round_trips.seen)
+        with pytest.raises(LockTimeout):  # held for the whole block, as the claims are
+            await elsewhere.update("log-old", increment)
+        round_trips.clear()
+
+    assert seen[("insert", "locks")] == 1, "the claim's lease and both logs' in one insert"
+    assert round_trips.seen[("delete", "locks")] == 1, "given back together at the block's end"
+    assert await logs.get("log-old") == {"_id": "log-old", "n": 1}
+    assert await logs.get("log-new") == {"_id": "log-new", "n": 1}
+    assert await db["locks"].count_documents({}) == 0
+
+
+def _counted(current: dict[str, Any] | None) -> Revision:
+    return Revision({"n": (current or {}).get("n", 0) + 1})
+
+
 async def test_a_claim_held_in_one_process_waits_for_no_one_there_and_blocks_other_replicas(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
