@@ -27,7 +27,7 @@ class Documents(Protocol):
 
     name: str
 
-    async def get(self, document_id: str) -> Document | None: ...
+    async def get(self, document_id: str, *, writing: bool = False) -> Document | None: ...
 
     async def find(
         self,

@@ -46,6 +46,7 @@ from shared.storage import AlreadyExists, Document
 from shared.storage.bulk import insert_new
 from shared.storage.locks import Held, Locks, document_lock
 from shared.storage.outbox import (
+    ABSENT,
     OUTBOX,
     OUTBOX_PENDING,
     hand_on_document,
@@ -104,12 +105,27 @@ class DocumentStore:
         self._on_events = on_events  # tells the relay which document has new events
         self._relayed = relayed  # False: no relay watches this collection, so no events
 
-    async def get(self, document_id: str) -> Document | None:
+    async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
         """The document as stored; from the lease this process still keeps on it, if any
-        (its last writer here left it as written, and nobody else can have changed it since)."""
+        (its last writer here left it as written, and nobody else can have changed it since).
+
+        `writing`: the caller writes the document next, a moment from now: the read takes the
+        write's lease and leaves it lingering with what it found (the document, or that there
+        is none), so that write costs neither a lease nor a read of its own.
+        """
         kept = self._locks.lingering(document_lock(self._collection, document_id))
+        if kept == ABSENT:
+            return None
         if isinstance(kept, bytes):
             return public(bson.decode(kept, codec_options=self._collection.codec_options))
+        if writing and self._locks.lingers:
+            async with self._held(document_id) as held:
+                current = await self._current(held, document_id)
+                if current is None:
+                    held.hand_on(ABSENT)
+                else:
+                    hand_on_document(held, current)
+            return None if current is None else public(current)
         found = await self._collection.find_one({"_id": document_id})
         return None if found is None else public(found)
 
@@ -296,6 +312,8 @@ class DocumentStore:
 
     async def _current(self, held: Held, document_id: str) -> Document | None:
         """The document as the previous holder here left it, else as stored."""
+        if held.handed == ABSENT:
+            return None
         handed = handed_document(held, self._collection)
         return handed if handed is not None else await self._collection.find_one({"_id": document_id})
 

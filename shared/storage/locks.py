@@ -309,6 +309,11 @@ class Locks:
         except Exception:  # they expire, or liveness frees them; nothing waits on this
             log.warning("leases could not be given back; they will expire", exc_info=True)
 
+    @property
+    def lingers(self) -> bool:
+        """Whether idle leases stay a moment for the next writer here (`linger_seconds` > 0)."""
+        return self._linger_seconds > 0
+
     def lingering(self, resource: str) -> Any:
         """What the last holder left with a lease this process still keeps and nobody is using
         (None: no such lease). While the lease is here, nobody else can have changed that."""

@@ -104,6 +104,10 @@ async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
     await collection.create_index([(OUTBOX_PENDING, 1)], name="outbox_pending")
 
 
+ABSENT = b""
+"""Handed on for a document its last holder here found absent (`DocumentStore.get(writing=True)`)."""
+
+
 def hand_on_document(held: Held, document: Mapping[str, Any]) -> None:
     """Leave `document`, as stored, for the next holder of its lease in this process.
 
@@ -115,7 +119,7 @@ def hand_on_document(held: Held, document: Mapping[str, Any]) -> None:
 
 def handed_document(held: Held, collection: AsyncCollection[Document]) -> Document | None:
     """The document the previous holder left, or None when it left none (read it then)."""
-    if not isinstance(held.handed, bytes):
+    if not isinstance(held.handed, bytes) or held.handed == ABSENT:
         return None
     decoded: Document = bson.decode(held.handed, codec_options=collection.codec_options)
     return decoded

@@ -31,7 +31,7 @@ class InMemoryDocuments:
         self.events: list[OutgoingEvent] = []
         self._causes: dict[str, list[str]] = {}
 
-    async def get(self, document_id: str) -> Document | None:
+    async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
         found = self.documents.get(document_id)
         return copy.deepcopy(found) if found is not None else None
 

@@ -137,7 +137,7 @@ async def submit(
     refused with 422 naming `jurisdiction`. Submitting again returns the same answer and
     publishes nothing.
     """
-    intake = await ctx.intakes.get(intake_id)
+    intake = await ctx.intakes.get(intake_id, writing=True)  # the submit's write then reads nothing
     granted = await ensure_visible(
         audit, intake, ctx, resource="intake", resource_id=intake_id, scope=INTAKE_WRITE, writes=True
     )

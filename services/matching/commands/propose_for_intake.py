@@ -34,7 +34,9 @@ class ProposeForIntake:
 async def propose_for_intake(command: ProposeForIntake, ctx: MatchingContext) -> None:
     intake, cause = command.intake, command.cause
     match_id = match_id_for(INTAKE, intake.intake_id)
-    client = client_store.client_of(await ctx.clients.get(intake.client_id), intake.client_id)
+    # Read holding the write's lease: the intake's record below then costs no lease or read.
+    found = await ctx.clients.get(intake.client_id, writing=True)
+    client = client_store.client_of(found, intake.client_id)
     if client.knows_newer_intake_than(intake):
         log.info("older intake ignored: a newer one was handled", intake_id=intake.intake_id)
         return

@@ -104,8 +104,8 @@ class SealedRecipients:
         self._keys = keys
         self._master = master
 
-    async def get(self, document_id: str) -> Document | None:
-        found = await self._documents.get(document_id)
+    async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
+        found = await self._documents.get(document_id, writing=writing)
         return None if found is None else _opened(found, await self._reader(found))
 
     async def find(

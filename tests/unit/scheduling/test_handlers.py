@@ -462,7 +462,7 @@ class StaleOnce:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._documents, name)
 
-    async def get(self, document_id: str) -> Document | None:
+    async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
         if self._stale:
             self._stale = False
             return None
