@@ -63,6 +63,30 @@ async def test_a_read_of_a_document_whose_lease_lingers_here_costs_no_round_trip
     assert commands.seen[("find", "counters")] == 1, "no lease kept: read from the server"
 
 
+async def test_a_read_for_writing_leaves_the_write_neither_a_lease_nor_a_read_to_make(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, commands = counted
+    locks = Locks(db["locks"], linger_seconds=5.0)
+    store = DocumentStore(db["counters"], locks, owner="replica")
+    await store.insert({"_id": "c-1", "n": 0})
+    commands.seen.clear()
+
+    assert await store.get("c-1", writing=True) == {"_id": "c-1", "n": 0}
+    assert await store.get("c-new", writing=True) is None
+    await store.update("c-1", increment)
+    await store.upsert("c-new", lambda current: Revision({"n": 1}) if current is None else None)
+
+    assert commands.seen == {
+        ("insert", "locks"): 2,  # taken by the reads
+        ("find", "counters"): 2,  # the reads: the writes got what they found, absent included
+        ("update", "counters"): 1,
+        ("insert", "counters"): 1,
+    }
+    await locks.release_lingering()
+    assert await store.get("c-new") == {"_id": "c-new", "n": 1}
+
+
 async def test_an_idle_lease_goes_back_by_itself_after_its_window(mongo_db: AsyncDatabase[Any]) -> None:
     store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"], linger_seconds=0.05), owner="r")
     await store.insert({"_id": "c-1", "n": 0})
