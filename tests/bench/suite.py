@@ -15,6 +15,7 @@ One run measures, each on a fresh topic prefix and database (dropped afterwards)
    steady 10 and 50 intakes/s for a minute each, with its stages (tests/bench/journey.py);
    with `--journey-history N`, timed again once N completed journeys are stored
    (tests/bench/history.py).
+8. slots: CPU per call of scheduling's slot maths, in process (tests/bench/scheduling_slots.py).
 
 Goals (pass/miss is printed beside each): pipeline >= 0.7 x bare chain; per-update cost
 within 1.5 x from the smallest to the largest collection; relay and pipeline throughput
@@ -27,7 +28,7 @@ event) and under cProfile, and a pipeline sweep over `consumers_per_topic` is ad
     python -m tests.bench [--quick] [--events 2000,20000] [--documents 1000,10000,50000]
         [--updates 300] [--timers 500] [--latency-events 100] [--profile auto|always|never]
         [--journey-rates 10,50] [--journey-seconds 60] [--journey-trace] [--journey-history 50000]
-        [--only bare,pipeline,relay,updates,latency,timers,matching,journey]
+        [--only bare,pipeline,relay,updates,latency,timers,matching,journey,slots]
 
 Every option has a `BENCH_*` environment twin (e.g. `BENCH_EVENTS=500,5000`). Results:
 `bench-results/bench.json` (every figure), `bench-results/summary.txt` (the table printed),
@@ -51,12 +52,12 @@ from pathlib import Path
 from typing import Any
 
 from shared.observability.logs import configure_logging
-from tests.bench import journey, matching_ranking, measurements
+from tests.bench import journey, matching_ranking, measurements, scheduling_slots
 from tests.bench.harness import Bench, CpuMeter, find_processes
 from tests.bench.measurements import Window
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers", "matching", "journey")
+SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers", "matching", "journey", "slots")
 
 PIPELINE_VS_BARE = 0.7
 UPDATE_FLATNESS = 1.5
@@ -276,6 +277,9 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
                 kafka_bootstrap_servers=bench.kafka_bootstrap_servers, mongodb_uri=bench.mongodb_uri
             ),
         )
+
+    if "slots" in only:
+        results["slots"] = await step("slots: free_slots and the claim path, per call", scheduling_slots.run)
 
     if "journey" in only:
         results["journey"] = await step(
@@ -590,6 +594,10 @@ def summarise(report: dict[str, Any], options: Options) -> str:
                     for r in timers["mongo_round_trips"][:5]
                 )
             )
+    if (slots := results.get("slots")) and not measured(slots):
+        failures.append(f"slots: {slots['error']}")
+    elif slots:
+        out += ["", scheduling_slots.summary(slots)]
     if (run := results.get("journey")) and not measured(run):
         failures.append(f"journey: {run['error']}")
     elif run:

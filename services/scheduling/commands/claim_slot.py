@@ -166,12 +166,9 @@ async def claim_fitting_slot(command: ClaimFittingSlot, ctx: SchedulingContext) 
         return "not_accepting_new_clients"
     now = ctx.now()
     calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
-    if near is not None and within is not None:
-        slots = calendar.free_slots(near - within, near + within + timedelta(microseconds=1), client)
-    else:
-        slots = calendar.free_slots(now, calendar.latest + timedelta(microseconds=1), client)
-    if near is not None:
-        slots.sort(key=lambda s: (abs(s.starts_at - near), s.starts_at))
+    slots = fitting_slots(
+        calendar, client, now=now, near=near, within=within, attempts=max(1, ctx.policy.claim_attempts)
+    )
     if not slots:
         return "no_slot_in_client_windows" if client is not None else "no_free_slot"
     tries = (
@@ -180,6 +177,35 @@ async def claim_fitting_slot(command: ClaimFittingSlot, ctx: SchedulingContext) 
     )
     claimed = await claim_first(tries, ctx)
     return "slots_taken" if claimed is None else claimed
+
+
+def fitting_slots(
+    calendar: Calendar,
+    client: ClientWindows | None,
+    *,
+    now: datetime,
+    near: datetime | None,
+    within: timedelta | None,
+    attempts: int,
+) -> list[Slot]:
+    """The free slots `claim_fitting_slot` tries, best first, at most `attempts` of them.
+
+    Best is earliest over the whole horizon; with `near`, closest to it (earlier on a tie),
+    within `within` of it when given. Earliest first needs only the first `attempts` free
+    slots, so the search stops there instead of checking every slot of the horizon.
+    """
+    if near is not None and within is not None:
+        slots = calendar.free_slots(near - within, near + within + timedelta(microseconds=1), client)
+    else:
+        slots = calendar.free_slots(
+            now,
+            calendar.latest + timedelta(microseconds=1),
+            client,
+            limit=attempts if near is None else None,
+        )
+    if near is not None:
+        slots.sort(key=lambda s: (abs(s.starts_at - near), s.starts_at))
+    return slots[:attempts]
 
 
 async def claim_first(commands: Iterable[ClaimSlot], ctx: SchedulingContext) -> ClaimedSlot | None:

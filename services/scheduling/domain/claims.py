@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from services.scheduling.domain.local_time import EPOCH as _EPOCH  # where `micros` counts from
+from services.scheduling.domain.local_time import MICROS_PER_MINUTE
+
 CELL_MINUTES = 5
 CELL = timedelta(minutes=CELL_MINUTES)
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+CELL_MICROS = CELL_MINUTES * MICROS_PER_MINUTE
 
 
 def floor_cell(instant: datetime) -> datetime:
@@ -26,6 +29,16 @@ def floor_cell(instant: datetime) -> datetime:
 def ceil_cell(instant: datetime) -> datetime:
     floored = floor_cell(instant)
     return floored if floored == instant else floored + CELL
+
+
+def floor_cell_micros(instant: int) -> int:
+    """`floor_cell` on microseconds since the grid's epoch (`local_time.micros`): no datetimes."""
+    return instant // CELL_MICROS * CELL_MICROS
+
+
+def ceil_cell_micros(instant: int) -> int:
+    """`ceil_cell` on microseconds since the grid's epoch."""
+    return -(-instant // CELL_MICROS) * CELL_MICROS
 
 
 def padded(

@@ -13,10 +13,14 @@ clock shows a time in [09:00, 17:00). Two days a year that needs care:
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # where instants counted in microseconds start (`micros`)
+MICROSECOND = timedelta(microseconds=1)
+MICROS_PER_MINUTE = 60_000_000
 
 Edge = Literal["start", "end"]
 
@@ -43,6 +47,30 @@ def window_to_utc(day: date, start: int, end: int, zone: ZoneInfo) -> tuple[date
     begins = wall_to_utc(day, start, zone, edge="start")
     ends = wall_to_utc(day, end, zone, edge="end")
     return (begins, ends) if begins < ends else None
+
+
+@lru_cache(maxsize=32_768)
+def window_micros(ordinal: int, start: int, end: int, zone: ZoneInfo) -> tuple[int, int] | None:
+    """`window_to_utc` of the date with proleptic ordinal `ordinal`, in microseconds since `EPOCH`.
+
+    Slot maths asks for the same few windows of the same dates on every booking (a
+    therapist's rules over the horizon, a client's windows), and each conversion costs four
+    zone lookups: the answer depends only on the arguments, so it is remembered (bounded, a
+    few MB at most), keyed by plain integers that hash fast. Integers let the per-slot loops
+    in `slots.py` add and compare without building a datetime or timedelta for each slot.
+    """
+    span = window_to_utc(date.fromordinal(ordinal), start, end, zone)
+    return None if span is None else (micros(span[0]), micros(span[1]))
+
+
+def micros(instant: datetime) -> int:
+    """An aware instant as whole microseconds since `EPOCH` (exact: no float on the way)."""
+    return (instant - EPOCH) // MICROSECOND
+
+
+def from_micros(count: int) -> datetime:
+    """The UTC instant `count` microseconds after `EPOCH` (the inverse of `micros`)."""
+    return EPOCH + timedelta(0, 0, count)
 
 
 def local_day(instant: datetime, zone: ZoneInfo) -> date:
