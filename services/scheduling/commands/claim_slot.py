@@ -165,7 +165,11 @@ async def claim_fitting_slot(command: ClaimFittingSlot, ctx: SchedulingContext) 
     if command.new_client and not availability.accepting_new_clients:
         return "not_accepting_new_clients"
     now = ctx.now()
-    calendar = Calendar(availability, await booked_of(ctx.stores.therapist_sessions, therapist_id), now=now)
+    # Read for writing: a slot claimed here is booked at once, and that booking's write of the
+    # calendar then needs no read of its own (nor a lease, when the caller holds it already:
+    # `store/clients.care_to_write`).
+    booked = await booked_of(ctx.stores.therapist_sessions, therapist_id, writing=True)
+    calendar = Calendar(availability, booked, now=now)
     slots = fitting_slots(
         calendar, client, now=now, near=near, within=within, attempts=max(1, ctx.policy.claim_attempts)
     )

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from services.scheduling.commands.book_first_session import BookFirstSession, book_first_session
 from services.scheduling.commands.switch_therapist import SwitchTherapist, switch_therapist
 from services.scheduling.context import SchedulingContext
-from services.scheduling.domain.care import ProposalOutcome
+from services.scheduling.domain.care import Care, ProposalOutcome
 from services.scheduling.domain.proposals import (
     arrived_meanwhile,
     format_for,
     remember_acceptance,
     with_them_already,
 )
-from services.scheduling.store.clients import Decision, care_of, write_care
+from services.scheduling.store.clients import Decision, care_to_write, write_care
 from shared.events.envelope import Envelope, follow_up
 from shared.events.models import MatchAccepted
 
@@ -41,8 +41,15 @@ class FollowAcceptance:
 
 async def follow_acceptance(command: FollowAcceptance, ctx: SchedulingContext) -> None:
     """Book the introduction with the accepted therapist, or switch the client's care to them."""
+    event = command.acceptance
+    # Every acceptance is written (remembered, or booked with the accepted therapist, whose
+    # calendar that booking rewrites).
+    async with care_to_write(ctx, event.client_id, calendars=[event.therapist_id]) as care:
+        await _follow(command, care, ctx)
+
+
+async def _follow(command: FollowAcceptance, care: Care, ctx: SchedulingContext) -> None:
     event, envelope = command.acceptance, command.cause
-    care = await care_of(ctx, event.client_id)
     now = ctx.now()
     remember = remember_acceptance(event, envelope)
     proposal = care.proposal(event.match_id)

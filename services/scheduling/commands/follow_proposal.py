@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 from services.scheduling.commands.book_first_session import BookFirstSession, book_first_session
 from services.scheduling.context import SchedulingContext
-from services.scheduling.domain.care import ProposalOutcome
+from services.scheduling.domain.care import Care, ProposalOutcome
 from services.scheduling.domain.proposals import (
     accepted_meanwhile,
     client_windows_of,
     ranked_candidates,
     remember_proposal,
 )
-from services.scheduling.store.clients import Decision, care_of, write_care
+from services.scheduling.store.clients import Decision, care_to_write, write_care
 from shared.events.envelope import Envelope, follow_up
 from shared.events.models import MatchProposed
 
@@ -39,8 +39,16 @@ class FollowProposal:
 
 async def follow_proposal(command: FollowProposal, ctx: SchedulingContext) -> None:
     """Keep the proposal; book at once with the best-ranked fitting candidate if the policy says so."""
+    event = command.proposal
+    # The proposal is written (kept, booked or failed) unless handled already; booking at
+    # once, the best-ranked candidate's calendar is the one its booking most likely rewrites.
+    candidates = ranked_candidates(event)[:1] if ctx.policy.book_at_once else ()
+    async with care_to_write(ctx, event.client_id, calendars=[t for t, _ in candidates]) as care:
+        await _follow(command, care, ctx)
+
+
+async def _follow(command: FollowProposal, care: Care, ctx: SchedulingContext) -> None:
     event, envelope = command.proposal, command.cause
-    care = await care_of(ctx, event.client_id)
     known = care.proposal(event.match_id)
     pending = accepted_meanwhile(care, event.match_id)  # a crash came between write and booking
     if known is not None and known.outcome is not ProposalOutcome.accepted_early and pending is None:

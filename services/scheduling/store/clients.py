@@ -19,13 +19,17 @@ Every change of a client goes through `write_care`, in this order:
    rewrite the therapists' session documents (each shows what its therapist may keep,
    `domain/consent.py`), schedule the care record's timers (`timers.py`; idempotent by
    id) and cancel the ones it replaced.
+
+A command that reads the record to decide and then always writes it (a consumed proposal
+or acceptance) reads it through `care_to_write`: one read, with its write's lease, and the
+leases of the calendars it will rewrite taken with it.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,15 +67,35 @@ Decide = Callable[[Care], Decision | None]
 """A pure decision on the current care record; None changes nothing."""
 
 
-async def load_care(ctx: SchedulingContext, client_id: str) -> Care | None:
-    """The client's care record, if scheduling has one."""
-    document = await ctx.stores.clients.get(client_id)
+async def load_care(ctx: SchedulingContext, client_id: str, *, writing: bool = False) -> Care | None:
+    """The client's care record, if scheduling has one (`writing`: see `Documents.get`)."""
+    document = await ctx.stores.clients.get(client_id, writing=writing)
     return None if document is None else care_from_document(document)
 
 
-async def care_of(ctx: SchedulingContext, client_id: str) -> Care:
+async def care_of(ctx: SchedulingContext, client_id: str, *, writing: bool = False) -> Care:
     """The client's care record, or an empty one when scheduling knows nothing of them yet."""
-    return await load_care(ctx, client_id) or Care(client_id=client_id)
+    return await load_care(ctx, client_id, writing=writing) or Care(client_id=client_id)
+
+
+@asynccontextmanager
+async def care_to_write(
+    ctx: SchedulingContext, client_id: str, *, calendars: Iterable[str] = ()
+) -> AsyncIterator[Care]:
+    """The client's care record, read for the `write_care` the block then makes.
+
+    For a command that always writes the record after reading it (a consumed proposal or
+    acceptance). The record's lease, and those of the therapists' session documents in
+    `calendars` (the ones its settling is expected to rewrite, read for writing by the slot
+    claim), are taken in one round trip, kept for the block and given back in one at its
+    end; the read leaves the record with its lease, so the write costs neither a lease nor a
+    read, and each calendar's write no lease. A lease another writer holds is left out and
+    taken the usual way when needed; the block's writes are each still their own atomic write.
+    """
+    clients, sessions = ctx.stores.clients, ctx.stores.therapist_sessions
+    leases = [clients.lease_of(client_id), *(sessions.lease_of(t) for t in dict.fromkeys(calendars))]
+    async with clients.claiming((), also=leases):
+        yield await care_of(ctx, client_id, writing=True)
 
 
 async def write_care(

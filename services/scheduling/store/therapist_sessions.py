@@ -22,14 +22,15 @@ from shared.ports import Documents
 from shared.storage.documents import Revision
 
 
-async def sessions_of(store: Documents, therapist_id: str) -> list[Session]:
-    document = await store.get(therapist_id)
+async def sessions_of(store: Documents, therapist_id: str, *, writing: bool = False) -> list[Session]:
+    """The therapist's sessions (`writing`: read for a `sync` a moment from now, see `Documents.get`)."""
+    document = await store.get(therapist_id, writing=writing)
     return [session_from_document(s) for s in (document or {}).get("sessions") or ()]
 
 
-async def booked_of(store: Documents, therapist_id: str) -> list[Booked]:
+async def booked_of(store: Documents, therapist_id: str, *, writing: bool = False) -> list[Booked]:
     """The therapist's sessions that hold their time (what slots must avoid)."""
-    return [s.as_booked() for s in await sessions_of(store, therapist_id) if s.holds_time]
+    return [s.as_booked() for s in await sessions_of(store, therapist_id, writing=writing) if s.holds_time]
 
 
 async def sync(store: Documents, care: Care, therapist_ids: Iterable[str]) -> None:
