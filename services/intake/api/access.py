@@ -13,6 +13,11 @@ Entering a client's intake or check-in answers is the client's (or an admin's, o
 service's); a clinician with the record enters them only as an explicit on-behalf entry
 (`ensure_entry`, `domain.on_behalf`): without one, 403 saying so.
 
+A route that needs only the decision, not the record, asks `allowed_for` or `ensure_allowed`:
+they read the record only for a caller whose access it decides (a clinician: relationships,
+break-glass grants); the client, an admin or a service are decided by who they are, so
+their requests (the client's own submit on the journey) cost no read of it.
+
 Writing the plan asks for more than reading the record (`ensure_plan_author`): only the
 therapist in care writes it, or an admin or a service for them. A therapist the client
 chose but has not met yet is told so (409 `not_in_care`); that refusal is audited too.
@@ -46,25 +51,33 @@ NOT_IN_CARE = "not_in_care"
 
 
 @dataclass(frozen=True, slots=True)
-class Granted:
-    """The client's record as read for the decision, and why access was given."""
+class Allowed:
+    """Whose record access was given to, and why."""
 
-    record: ClientRecord
+    client_id: str
     decision: Decision
     at: datetime
     """The moment decided at (the domain clock), for decisions that follow from this one."""
 
     @property
-    def client_id(self) -> str:
-        return self.record.client_id
+    def basis(self) -> str:
+        return self.decision.basis
+
+
+@dataclass(frozen=True, slots=True)
+class Granted(Allowed):
+    """Access given, with the client's record as read for the decision."""
+
+    record: ClientRecord
 
     @property
     def care(self) -> CareRelationships:
         return self.record.care
 
-    @property
-    def basis(self) -> str:
-        return self.decision.basis
+
+DECIDED_BY_ROLE = frozenset({Role.client, Role.admin, Role.service})
+"""Callers `shared.care.access.decide` decides by who they are, without the client's
+relationships or break-glass grants: their access needs no read of the record."""
 
 
 async def client_record_for(
@@ -97,7 +110,49 @@ async def client_record_for(
         break_glass=record.break_glass_access,
         writes=writes,
     )
-    return Granted(record, decision, now)
+    return Granted(client_id=client_id, decision=decision, at=now, record=record)
+
+
+async def allowed_for(
+    audit: AuditedRead,
+    client_id: str,
+    ctx: IntakeContext,
+    *,
+    resource: str,
+    resource_id: str | None = None,
+    needed: Access = Access.record,
+    scope: str = INTAKE_READ,
+    writes: bool = False,
+) -> Allowed:
+    """`client_record_for`'s decision alone: the record is read only when it decides (a clinician).
+
+    For the client, an admin or a service the decision is the same whatever the record holds
+    (`DECIDED_BY_ROLE`), so it is made on an empty one: one read fewer per such request.
+    """
+    if audit.who.role not in DECIDED_BY_ROLE:
+        return await client_record_for(
+            audit,
+            client_id,
+            ctx,
+            resource=resource,
+            resource_id=resource_id,
+            needed=needed,
+            scope=scope,
+            writes=writes,
+        )
+    now = ctx.clock()
+    decision = await ensure_access(
+        audit,
+        CareRelationships(),
+        client_id=client_id,
+        now=now,
+        resource=resource,
+        resource_id=resource_id or client_id,
+        scope=scope,
+        needed=needed,
+        writes=writes,
+    )
+    return Allowed(client_id, decision, now)
 
 
 async def ensure_visible(
@@ -124,8 +179,33 @@ async def ensure_visible(
     )
 
 
+async def ensure_allowed(
+    audit: AuditedRead,
+    document: Document | None,
+    ctx: IntakeContext,
+    *,
+    resource: str,
+    resource_id: str,
+    scope: str = INTAKE_READ,
+    writes: bool = False,
+) -> Allowed:
+    """`ensure_visible`'s decision alone (`allowed_for`): 404 when `document` does not exist
+    or is not the caller's."""
+    if document is None:
+        raise NotFound(f"no such {resource.replace('_', ' ')}")
+    return await allowed_for(
+        audit,
+        str(document["client_id"]),
+        ctx,
+        resource=resource,
+        resource_id=resource_id,
+        scope=scope,
+        writes=writes,
+    )
+
+
 async def ensure_entry(
-    audit: AuditedRead, granted: Granted, on_behalf: OnBehalfOf | None, *, resource: str, resource_id: str
+    audit: AuditedRead, granted: Allowed, on_behalf: OnBehalfOf | None, *, resource: str, resource_id: str
 ) -> tuple[OnBehalfEntry | None, str]:
     """Whether the caller, granted write access, may enter the client's answers as sent.
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api import break_glass
-from services.intake.api.access import client_record_for, ensure_entry, ensure_visible
+from services.intake.api.access import allowed_for, client_record_for, ensure_allowed, ensure_entry
 from services.intake.api.audit import AuditChange
 from services.intake.api.dependencies import ClientId, Context, IntakeId
 from services.intake.api.fhir import intake_bundle
@@ -65,9 +65,7 @@ def _sections(given: IntakeSections) -> frozenset[str]:
 @router.post("/intakes", status_code=201, response_model=IntakeView)
 async def start_intake(new: NewIntakeRequest, ctx: Context, audit: AuditChange) -> IntakeView:
     """Start a draft with any sections already filled in; each given section is validated now."""
-    granted = await client_record_for(
-        audit, new.client_id, ctx, resource="intake", scope=INTAKE_WRITE, writes=True
-    )
+    granted = await allowed_for(audit, new.client_id, ctx, resource="intake", scope=INTAKE_WRITE, writes=True)
     on_behalf, basis = await ensure_entry(
         audit, granted, new.on_behalf_of, resource="intake", resource_id=new.client_id
     )
@@ -92,8 +90,8 @@ async def start_intake(new: NewIntakeRequest, ctx: Context, audit: AuditChange) 
 @router.get("/intakes/{intake_id}", response_model=IntakeView)
 async def read_intake(intake_id: IntakeId, ctx: Context, audit: Audit) -> IntakeView:
     intake = await ctx.intakes.get(intake_id)
-    granted = await ensure_visible(audit, intake, ctx, resource="intake", resource_id=intake_id)
-    assert intake is not None  # ensure_visible answered 404 otherwise
+    granted = await ensure_allowed(audit, intake, ctx, resource="intake", resource_id=intake_id)
+    assert intake is not None  # ensure_allowed answered 404 otherwise
     await audit.read(
         resource="intake", resource_id=intake_id, client_id=granted.client_id, basis=granted.basis
     )
@@ -110,7 +108,7 @@ async def save_intake(
     not sent stay as they were.
     """
     intake = await ctx.intakes.get(intake_id)
-    granted = await ensure_visible(
+    granted = await ensure_allowed(
         audit, intake, ctx, resource="intake", resource_id=intake_id, scope=INTAKE_WRITE, writes=True
     )
     on_behalf, basis = await ensure_entry(
@@ -138,7 +136,8 @@ async def submit(
     publishes nothing.
     """
     intake = await ctx.intakes.get(intake_id, writing=True)  # the submit's write then reads nothing
-    granted = await ensure_visible(
+    # The client's own submit reads nothing more: their record is read for a clinician only.
+    granted = await ensure_allowed(
         audit, intake, ctx, resource="intake", resource_id=intake_id, scope=INTAKE_WRITE, writes=True
     )
     on_behalf, basis = await ensure_entry(
@@ -162,8 +161,8 @@ async def submit(
 async def read_intake_as_fhir(intake_id: IntakeId, ctx: Context, audit: Audit) -> JSONResponse:
     """The submitted intake's PHQ-9 and GAD-7 as a FHIR R4 Bundle (QuestionnaireResponses, Observations)."""
     intake = await ctx.intakes.get(intake_id)
-    granted = await ensure_visible(audit, intake, ctx, resource="intake", resource_id=intake_id)
-    assert intake is not None  # ensure_visible answered 404 otherwise
+    granted = await ensure_allowed(audit, intake, ctx, resource="intake", resource_id=intake_id)
+    assert intake is not None  # ensure_allowed answered 404 otherwise
     if intake["status"] != "submitted":
         raise Conflict("the intake is a draft; it has no scores to export yet")
     await audit.read(

@@ -5,7 +5,8 @@ introduction and the therapist's record of it being held each change what a ther
 may see of the client's record. Every one is folded into the client's record by the
 shared state machine, in one write whose cause is the event, so a redelivery changes
 nothing and the events' order across topics does not matter (the fold keeps the time of
-each relationship's last change; an older event changes nothing).
+each relationship's last change; an older event changes nothing). An event that can move
+no relationship (`domain.care.may_move_care`) is not folded at all: no lease, no read.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from services.intake.context import IntakeContext
+from services.intake.domain.care import may_move_care
 from services.intake.store.client_records import record_care_event
 from shared.events.envelope import Envelope
 
@@ -31,5 +33,7 @@ class FollowCare:
 
 async def follow_care(command: FollowCare, ctx: IntakeContext) -> None:
     """Fold the event, at its `ce_time`, into the client's relationships."""
+    if not may_move_care(command.event):
+        return  # the fold would leave the record as it is: nothing to read or write
     client_id, cause = command.client_id, command.cause
     await ctx.clients.upsert(client_id, record_care_event(client_id, command.event, cause.time), cause=cause)

@@ -6,11 +6,18 @@ record to prepare the introduction, but the plan is set together with the client
 the introduction was held (in care). An admin or a service writes only for the therapist
 in care (named, or the one in care when none is named), so nobody can end or redirect
 the care of a therapist the client left, or one they have not met yet.
+
+A booking or an attendance moves a relationship only when it is the client's own choice or
+the introduction held (`may_move_care`): any other leaves every record as it is, so the
+client's record is neither read nor written for it (on the journey, `book_at_once`'s booking).
 """
 
 from __future__ import annotations
 
+from pydantic import BaseModel
+
 from shared.care.relationship import CareRelationships
+from shared.events.models import SessionAttendanceRecorded, SessionBooked
 from shared.http.auth import Principal, Role
 
 
@@ -28,3 +35,16 @@ def plan_author(who: Principal, named: str | None, care: CareRelationships) -> s
     else:
         return None
     return therapist_id if therapist_id is not None and care.may_write_plan(therapist_id) else None
+
+
+def may_move_care(event: BaseModel) -> bool:
+    """Whether `event` can move any relationship of any record (`CareRelationships.apply`).
+
+    A session booked by anyone but the client, or of the therapy series, and an attendance
+    other than a held introduction, move none whatever the record holds.
+    """
+    if isinstance(event, SessionBooked):
+        return event.booked_by == "client" and event.kind == "introduction"
+    if isinstance(event, SessionAttendanceRecorded):
+        return event.kind == "introduction" and event.attendance == "held"
+    return True

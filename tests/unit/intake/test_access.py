@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
 from services.intake.__main__ import main
-from services.intake.api.access import client_record_for, ensure_plan_author, ensure_visible
+from services.intake.api.access import (
+    Allowed,
+    allowed_for,
+    client_record_for,
+    ensure_allowed,
+    ensure_plan_author,
+    ensure_visible,
+)
 from services.intake.api.audit import AuditedChange
 from services.intake.commands.follow_care import FollowCare, follow_care
 from services.intake.context import IntakeContext
-from services.intake.domain.care import plan_author
+from services.intake.domain.break_glass import grant
+from services.intake.domain.care import may_move_care, plan_author
+from services.intake.domain.client_record import BreakGlassGrant
 from services.intake.settings import IntakeSettings
-from services.intake.store.client_records import client_record
+from services.intake.store.client_records import client_record, record_break_glass
 from shared.care.relationship import Access, CareRelationships, CareState
 from shared.events.envelope import new_event
 from shared.http.auth import Principal, Role
-from shared.http.problems import refusal_problem
-from shared.refusals import Conflict, Invalid, NotFound
-from tests.support.fakes import ManualClock, RecordingAudit
+from shared.http.problems import Problem, refusal_problem
+from shared.refusals import Conflict, Invalid, NotAllowed, NotFound
+from tests.support.fakes import InMemoryDocuments, ManualClock, RecordingAudit
 from tests.unit.intake import samples
 
 CLIENT, THERAPIST, OTHER = "client-1", "therapist-1", "therapist-2"
@@ -123,6 +134,183 @@ async def test_a_missing_record_is_not_found_even_for_an_admin() -> None:
     with pytest.raises(NotFound) as missing:
         await ensure_visible(audit, None, samples.context(), resource="intake", resource_id="x")
     assert refusal_problem(missing.value).status == 404
+
+
+# ---------------------------------------------------------------------- the decision alone
+
+
+class CountedReads(InMemoryDocuments):
+    """The clients' records, counting the reads of them."""
+
+    def __init__(self, name: str = "clients") -> None:
+        super().__init__(name)
+        self.reads = 0
+
+    async def get(self, document_id: str, *, writing: bool = False) -> dict[str, Any] | None:
+        self.reads += 1
+        return await super().get(document_id, writing=writing)
+
+
+async def counted(
+    *events: BaseModel, break_glass_for: str | None = None
+) -> tuple[IntakeContext, CountedReads]:
+    """`related(*events)`, its records read through `CountedReads` (and a break-glass grant given)."""
+    ctx = await related(*events)
+    clients = CountedReads()
+    clients.documents = ctx.clients.documents  # type: ignore[attr-defined]
+    if break_glass_for is not None:
+        given = BreakGlassGrant(grant(break_glass_for, now=NOW, lasts=timedelta(hours=1)), "risk_alert_page")
+        await clients.upsert(CLIENT, record_break_glass(CLIENT, given, NOW))
+    return dataclasses.replace(ctx, clients=clients), clients
+
+
+CALLERS = [
+    Principal(CLIENT, Role.client),
+    Principal("client-2", Role.client),
+    Principal("ops", Role.admin),
+    Principal("scheduling", Role.service, frozenset({"intake:read", "intake:write"})),
+    Principal("reporting", Role.service),
+    clinician(),
+    clinician(OTHER),
+]
+
+
+async def outcome(decided: Any, trail: RecordingAudit) -> tuple[Any, ...]:
+    """What a decision answered: the basis allowed, or the refusal and its audit entries."""
+    try:
+        allowed: Allowed = await decided
+    except (NotFound, NotAllowed) as refused:
+        return (type(refused).__name__, refusal_problem(refused).status, trail.records)
+    except Problem as refused:  # a service without the scope: 403 naming it
+        return ("Problem", refused.status, str(refused), trail.records)
+    return ("allowed", allowed.client_id, allowed.basis, trail.records)
+
+
+@pytest.mark.parametrize("who", CALLERS, ids=lambda who: f"{who.role.value}-{who.subject}")
+@pytest.mark.parametrize(
+    ("events", "glass"),
+    [
+        pytest.param((), None, id="stranger"),
+        pytest.param(PROPOSED, None, id="proposed"),
+        pytest.param(CHOSEN, None, id="chosen"),
+        pytest.param(IN_CARE, None, id="in-care"),
+        pytest.param(SWITCHED, None, id="switched-away"),
+        pytest.param(EXPIRED, THERAPIST, id="break-glass"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("needed", "writes"), [(Access.record, False), (Access.record, True), (Access.referral, False)]
+)
+async def test_the_decision_alone_is_the_decision_with_the_record_for_every_caller_and_relationship(
+    who: Principal, events: tuple[BaseModel, ...], glass: str | None, needed: Access, writes: bool
+) -> None:
+    ctx, _ = await counted(*events, break_glass_for=glass)
+    scope = "intake:write" if writes else "intake:read"
+    with_record, with_record_trail = audit_of(who)
+    alone, alone_trail = audit_of(who)
+    expected = await outcome(
+        client_record_for(
+            with_record,
+            CLIENT,
+            ctx,
+            resource="intake",
+            resource_id="i",
+            needed=needed,
+            scope=scope,
+            writes=writes,
+        ),
+        with_record_trail,
+    )
+    decided = await outcome(
+        allowed_for(
+            alone, CLIENT, ctx, resource="intake", resource_id="i", needed=needed, scope=scope, writes=writes
+        ),
+        alone_trail,
+    )
+    assert decided == expected
+
+
+@pytest.mark.parametrize(
+    ("who", "reads"),
+    [
+        (Principal(CLIENT, Role.client), 0),
+        (Principal("client-2", Role.client), 0),
+        (Principal("ops", Role.admin), 0),
+        (Principal("scheduling", Role.service, frozenset({"intake:write"})), 0),
+        (clinician(), 1),
+    ],
+)
+async def test_only_a_clinicians_access_reads_the_client_record(who: Principal, reads: int) -> None:
+    ctx, clients = await counted(*CHOSEN)
+    audit, _ = audit_of(who)
+    try:
+        await ensure_allowed(
+            audit,
+            dict(INTAKE),
+            ctx,
+            resource="intake",
+            resource_id="intake-1",
+            scope="intake:write",
+            writes=True,
+        )
+    except NotFound:
+        assert who.subject == "client-2"
+    assert clients.reads == reads
+
+
+async def test_a_missing_document_is_not_found_before_any_decision() -> None:
+    ctx, clients = await counted()
+    audit, trail = audit_of(Principal("ops", Role.admin))
+    with pytest.raises(NotFound):
+        await ensure_allowed(audit, None, ctx, resource="intake", resource_id="x")
+    assert clients.reads == 0 and trail.records == []
+
+
+# ---------------------------------------------------------------------- events that move no care
+
+STILL = [
+    samples.booked(CLIENT, THERAPIST, by="system"),
+    samples.booked(CLIENT, THERAPIST, by="clinician"),
+    samples.booked(CLIENT, THERAPIST, by="admin"),
+    samples.booked(CLIENT, THERAPIST, by="client", kind="therapy"),
+    samples.booked(CLIENT, OTHER, by="system"),
+    samples.attended(CLIENT, THERAPIST, "no_show"),
+    samples.attended(CLIENT, THERAPIST, "held").model_copy(update={"kind": "therapy"}),
+]
+MOVING = [
+    PROPOSED[0],
+    samples.accepted(CLIENT, THERAPIST),
+    samples.declined(CLIENT, THERAPIST),
+    samples.booked(CLIENT, THERAPIST, by="client"),
+    samples.attended(CLIENT, THERAPIST, "held"),
+]
+HISTORIES = [(), PROPOSED, CHOSEN, CHOSEN_BY_BOOKING, IN_CARE, NO_SHOW, SWITCHED, DECLINED, EXPIRED]
+
+
+@pytest.mark.parametrize("event", STILL, ids=lambda e: f"{type(e).__name__}")
+def test_a_booking_or_attendance_that_is_no_choice_moves_no_relationship_of_any_record(
+    event: BaseModel,
+) -> None:
+    assert not may_move_care(event)
+    for history in HISTORIES:
+        before = care(*history)
+        for at in (NOW - timedelta(days=1), NOW + timedelta(days=1)):
+            assert before.apply(event, at) == before
+
+
+@pytest.mark.parametrize("event", MOVING, ids=lambda e: f"{type(e).__name__}")
+def test_choices_proposals_declines_and_held_introductions_are_folded(event: BaseModel) -> None:
+    assert may_move_care(event)
+
+
+async def test_a_booking_that_is_no_choice_neither_reads_nor_writes_the_record() -> None:
+    ctx, clients = await counted(*PROPOSED)
+    stored = await ctx.clients.get(CLIENT)
+    clients.reads = 0
+    envelope = new_event(samples.booked(CLIENT, THERAPIST, by="system"), source="tests", now=NOW)
+    await follow_care(FollowCare(CLIENT, envelope.data, envelope.envelope), ctx)
+    assert clients.reads == 0
+    assert await ctx.clients.get(CLIENT) == stored
 
 
 # ---------------------------------------------------------------------- who writes the plan
