@@ -52,7 +52,9 @@ class RecordBooking:
 async def record_booking(command: RecordBooking, ctx: MatchingContext) -> None:
     booking, envelope = command.booking, command.cause
     now = ctx.clock()
-    client = client_store.client_of(await ctx.clients.get(booking.client_id), booking.client_id)
+    # Both read for the writes that follow: each write then costs no lease or read of its own.
+    found = await ctx.clients.get(booking.client_id, writing=True)
+    client = client_store.client_of(found, booking.client_id)
     match_id = booking.match_id or client.current_match_id
     former = client.therapist_id
     first = booking.sequence == 1
@@ -63,7 +65,7 @@ async def record_booking(command: RecordBooking, ctx: MatchingContext) -> None:
     therapists: list[tuple[str, Change]] = []
     if first:
         therapists.append((booking.therapist_id, start_care(booking.client_id, match_id, now)))
-    document = await ctx.proposals.get(match_id) if match_id else None
+    document = await ctx.proposals.get(match_id, writing=True) if match_id else None
     if document is not None:
         document = await _book(document, command, now, ctx)
         released = ReleaseHolds.of(proposal_of(document), keep=booking.therapist_id)

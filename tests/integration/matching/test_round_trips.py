@@ -72,6 +72,10 @@ async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one
             c.client_id == data.client_id for c in capacity_of(documents[chosen]).caseload
         )
 
+    async def leases_gone() -> bool:  # the booking meets no lease lingering from the proposal
+        return await counted.database["locks"].count_documents({}) == 0
+
+    await eventually(leases_gone, timeout=20.0, interval=0.05)
     with counted.commands.recording():
         await matching.publish(
             session_booked(chosen, client_id=data.client_id, match_id=proposal["match_id"])
@@ -87,3 +91,4 @@ async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one
         "a new proposal's expiry timer cannot have fired: no look in timers_done"
     )
     assert booked["update therapists"] == 1, "the caseload and two releases, one bulk write"
+    assert booked["find clients"] == booked["find proposals"] == 1, "each read once, for its write"
