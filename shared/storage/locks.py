@@ -364,8 +364,9 @@ class Locks:
             turn.payload = payload
 
     async def let_go(self, resources: Sequence[str]) -> None:
-        """Give back the leases `hold_new` took: those idle now in one round trip, the others
-        by their last writer as usual."""
+        """Give back the leases `hold_new` took: those idle now in one round trip (or, when leases
+        linger here, lingering: the next writer here takes them on, else they go back with
+        their tick's others), the others by their last writer as usual."""
         idle: list[Lease] = []
         for resource in resources:
             turn = self._turns.get(resource)
@@ -374,6 +375,9 @@ class Locks:
             turn.pinned = False
             if turn.users:
                 continue  # a writer has it now: it lingers and goes back as usual after that writer
+            if turn.lease is not None and self._linger_seconds > 0:
+                self._linger(resource, turn)
+                continue
             if turn.lease is not None:
                 idle.append(turn.lease)
             self._cancel_linger(turn)

@@ -32,9 +32,17 @@ class ProposeForIntake:
 
 
 async def propose_for_intake(command: ProposeForIntake, ctx: MatchingContext) -> None:
-    intake, cause = command.intake, command.cause
+    intake = command.intake
     match_id = match_id_for(INTAKE, intake.intake_id)
-    # Read holding the write's lease: the intake's record below then costs no lease or read.
+    # The client's and the proposal's leases in one insert, held while proposing.
+    leases = [ctx.clients.lease_of(intake.client_id), ctx.proposals.lease_of(match_id)]
+    async with ctx.clients.claiming((), also=leases):
+        await _propose_for(command, match_id, ctx)
+
+
+async def _propose_for(command: ProposeForIntake, match_id: str, ctx: MatchingContext) -> None:
+    intake, cause = command.intake, command.cause
+    # Read for writing: the intake's record below then costs no read.
     found = await ctx.clients.get(intake.client_id, writing=True)
     client = client_store.client_of(found, intake.client_id)
     if client.knows_newer_intake_than(intake):

@@ -50,9 +50,19 @@ class RecordBooking:
 
 
 async def record_booking(command: RecordBooking, ctx: MatchingContext) -> None:
+    booking = command.booking
+    # The client's and the booked proposal's leases in one insert, held while recording.
+    leases = [ctx.clients.lease_of(booking.client_id)]
+    if booking.match_id:
+        leases.append(ctx.proposals.lease_of(booking.match_id))
+    async with ctx.clients.claiming((), also=leases):
+        await _record(command, ctx)
+
+
+async def _record(command: RecordBooking, ctx: MatchingContext) -> None:
     booking, envelope = command.booking, command.cause
     now = ctx.clock()
-    # Both read for the writes that follow: each write then costs no lease or read of its own.
+    # Both read for the writes that follow: each write then costs no read of its own.
     found = await ctx.clients.get(booking.client_id, writing=True)
     client = client_store.client_of(found, booking.client_id)
     match_id = booking.match_id or client.current_match_id

@@ -151,8 +151,9 @@ async def test_a_proposal_booked_at_once_reads_the_record_and_the_calendar_once_
 
     for seen, calendar_write in ((first, "insert therapist_sessions"), (second, "update therapist_sessions")):
         # The care record's lease and the best candidate's calendar's, in one insert (two
-        # before: one by each write), given back together at the command's end.
-        assert seen["insert locks"] == seen["delete locks"] == 1
+        # before: one by each write), given back on the release tick after the command: in one
+        # delete, or two when a loaded machine lets the tick split them.
+        assert seen["insert locks"] == 1 and seen["delete locks"] in (1, 2)
         # Each read once, for its write (twice before: to decide or claim, then by the write).
         assert seen["find clients"] == seen["find therapist_sessions"] == 1
         assert seen["find therapists"] == 1  # the availability slots are computed from
@@ -161,7 +162,7 @@ async def test_a_proposal_booked_at_once_reads_the_record_and_the_calendar_once_
         assert seen["insert clients"] == 1  # a new client's record, session-booked in its outbox
         assert seen["update clients"] == 1  # the event's removal after its inline publish
         assert seen[calendar_write] == 1
-        assert commands_own(seen) == 11  # 14 before
+        assert commands_own(seen) - seen["delete locks"] == 10  # 11 with one delete, 14 before
 
 
 async def test_an_acceptance_reads_the_record_and_the_calendar_once_and_a_waiting_proposal_the_record(
@@ -181,15 +182,15 @@ async def test_an_acceptance_reads_the_record_and_the_calendar_once_and_a_waitin
     booked = await scheduling.recorded(accepted, _booked, proposed.match_id)
 
     # Kept waiting: read once, for its write, under the lease that write then uses (read twice before).
-    assert kept["insert locks"] == kept["delete locks"] == 1
+    assert kept["insert locks"] == 1 and kept["delete locks"] in (1, 2)  # the tick may split them
     assert kept["find clients"] == kept["insert clients"] == 1
-    assert commands_own(kept) == 4  # 5 before
+    assert commands_own(kept) - kept["delete locks"] == 3  # 4 with one delete, 5 before
     # Accepted and booked: as a proposal booked at once, on an existing record.
-    assert booked["insert locks"] == booked["delete locks"] == 1  # two inserts before
+    assert booked["insert locks"] == 1 and booked["delete locks"] in (1, 2)  # two inserts before
     assert booked["find clients"] == booked["find therapist_sessions"] == 1  # two each before
     assert booked["update clients"] == 2  # the booking, then its event's removal
     assert booked["insert therapist_sessions"] == 1
-    assert commands_own(booked) == 11  # 14 before
+    assert commands_own(booked) - booked["delete locks"] == 10  # 11 with one delete, 14 before
 
 
 def proposal(service: RunningScheduling, client_id: str, therapist_ids: list[str]) -> MatchProposed:
