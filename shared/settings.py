@@ -70,6 +70,17 @@ class KafkaSettings(BaseSettings):
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
+    group_instance_id: Annotated[str | None, BeforeValidator(lambda value: value or None)] = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._-]+$",
+        description=(
+            "This replica's stable name for Kafka static membership (KIP-345), e.g. a "
+            "StatefulSet pod's name: the same across its restarts, unique among the service's "
+            "live replicas. Each consumer's `group.instance.id` is derived from it "
+            "(shared/messaging/subscriptions.py). Unset (or empty): dynamic membership."
+        ),
+    )
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

@@ -7,6 +7,10 @@ can read what was sent under `.local/notifications/`. Each service under
 `services/<name>/` that has a `__main__.py` starts as `python -m services.<name>` on its
 local port (DESIGN §7), its output prefixed with its name; `REPLICAS=2` starts a second
 replica of each on port + 100 (same consumer groups, so they share the partitions).
+Each replica is a static member of its groups under a name of its own (`KAFKA_GROUP_INSTANCE_ID`
+= `<service>-<n>`, n from 0): started again (the next `make run`), it is handed its partitions
+back at once, without a rebalance; one that does not come back (a smaller REPLICAS) holds its
+partitions until its session times out (6 s).
 Ctrl-C or SIGTERM stops the services (they drain and commit); the infrastructure keeps
 running until `make down`. `make demo` (deploy/local/demo.py) starts its own set through
 `start_all` and `stop_all` here, on other ports, sinks and topics. Run as
@@ -177,6 +181,7 @@ def start_all(
                     **base,
                     **(kafka_users.client_environment(name) if kafka_acls else {}),
                     f"{name.upper()}_HTTP_PORT": str(port),
+                    "KAFKA_GROUP_INSTANCE_ID": f"{name}-{replica}",
                 },
                 log_dir,
             )

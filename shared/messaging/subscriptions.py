@@ -69,28 +69,60 @@ def subscribe(
     now). A heartbeat of 1 s (aiokafka's is 3 s) lets members learn of a rebalance quickly, and
     an idle member's fetch waits 2 s at the broker (records end it at once; a lost assignment
     cancels it): polling is most of what a service costs when idle.
+
+    With `kafka.group_instance_id` (KAFKA_GROUP_INSTANCE_ID) set, every consumer is a static
+    member (KIP-345) named by `static_member_id`. A replica restarted under the same name
+    rejoins with the same ids and the coordinator hands it its previous partitions at once:
+    no rebalance of the others, and after a kill -9 no wait for the dead member's session
+    to time out. The price: aiokafka never sends LeaveGroup for a static member, on a clean
+    stop neither, so a replica that does not come back (scaled down, renamed) keeps its
+    partitions unread until `session_timeout_ms` runs out. Hence only for replicas with
+    stable names (a StatefulSet, `make run`, the e2e harness), never a Deployment's pods.
     """
     specs: dict[str, EventSpec] = {}
     for subscription in subscriptions:
         topic = kafka.topic(subscription.spec.topic)
         specs[topic] = subscription.spec
-        broker.subscriber(
-            topic,
-            group_id=group_for(group_id, subscription.spec),
+        options: dict[str, Any] = {
+            "group_id": group_for(group_id, subscription.spec),
             # The pipeline reports each record done and `offsets` commits on an interval
             # (shared/messaging/offsets.py); a failed record is sought back to there.
-            ack_policy=AckPolicy.MANUAL,
-            listener=(offsets or OffsetCommitter()).listener(),
-            auto_offset_reset="earliest",
-            max_poll_interval_ms=max_poll_interval_ms,
-            heartbeat_interval_ms=heartbeat_interval_ms,
-            session_timeout_ms=session_timeout_ms,
-            fetch_max_wait_ms=fetch_max_wait_ms,
-            max_workers=consumers_per_topic,
-            title=f"{group_id}:{subscription.spec.name}",
-            description=(subscription.handler.__doc__ or "").strip() or None,
-        )(_as_faststream_handler(subscription))
+            "ack_policy": AckPolicy.MANUAL,
+            "listener": (offsets or OffsetCommitter()).listener(),
+            "auto_offset_reset": "earliest",
+            "max_poll_interval_ms": max_poll_interval_ms,
+            "heartbeat_interval_ms": heartbeat_interval_ms,
+            "session_timeout_ms": session_timeout_ms,
+            "fetch_max_wait_ms": fetch_max_wait_ms,
+            "title": f"{group_id}:{subscription.spec.name}",
+            "description": (subscription.handler.__doc__ or "").strip() or None,
+        }
+        handler = _as_faststream_handler(subscription)
+        if kafka.group_instance_id is None:
+            broker.subscriber(topic, max_workers=consumers_per_topic, **options)(handler)
+            continue
+        # FastStream's `max_workers` builds its consumers with identical arguments, and one
+        # `group.instance.id` on two live members fences one of them: one subscriber each.
+        for consumer in range(consumers_per_topic):
+            broker.subscriber(
+                topic,
+                group_instance_id=static_member_id(kafka.group_instance_id, subscription.spec, consumer),
+                include_in_schema=consumer == 0,  # one operation per topic in the AsyncAPI document
+                **options,
+            )(handler)
     return specs
+
+
+def static_member_id(replica: str, spec: EventSpec, consumer: int) -> str:
+    """The `group.instance.id` of this replica's `consumer`-th member of `spec`'s group.
+
+    Unique among the group's live members as long as `replica` (KAFKA_GROUP_INSTANCE_ID) is
+    unique among the service's replicas, and the same after a restart with the same name.
+    Two live replicas under one name (seen on Kafka 4.1 with aiokafka 0.14) keep replacing
+    each other in the group, each rejoining after its heartbeat is refused, and both read
+    the same partitions: the inbox keeps effects single, but the work is done twice.
+    """
+    return f"{replica}.{spec.name}.{consumer}"
 
 
 def _as_faststream_handler(subscription: Subscription) -> Callable[..., Awaitable[None]]:

@@ -242,13 +242,17 @@ def value_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
 
 
 def _environment(
-    infra: Infrastructure, kafka: KafkaSettings, name: str, port: int, database: str, key: str
+    infra: Infrastructure, kafka: KafkaSettings, name: str, replica: int, port: int, database: str, key: str
 ) -> dict[str, str]:
     prefix = name.upper()
     return {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        # Static group membership: a replica restarted (`Process.restart`, same env) rejoins its
+        # groups under the same name and is handed its partitions at once. Unique per run (the
+        # groups carry the run's topic prefix); `extra_env` may set it empty for dynamic members.
+        "KAFKA_GROUP_INSTANCE_ID": f"{name}-{replica}",
         "MONGODB_URI": infra.mongodb_uri,
         "JWT_SECRET": SECRET,
         "LOG_LEVEL": "WARNING",
@@ -344,7 +348,9 @@ def running_system(
         for name in SERVICES:
             for replica in range(replicas):
                 port = free_port()
-                env = _environment(infra, kafka, name, port, databases[name], key) | (extra_env or {})
+                env = _environment(infra, kafka, name, replica, port, databases[name], key) | (
+                    extra_env or {}
+                )
                 if infra.kafka_acls:
                     env |= kafka_users.client_environment(name)
                 if name == "intake":
