@@ -44,7 +44,7 @@ async def follow_acceptance(command: FollowAcceptance, ctx: SchedulingContext) -
     event = command.acceptance
     # Every acceptance is written (remembered, or booked with the accepted therapist, whose
     # calendar that booking rewrites).
-    async with care_to_write(ctx, event.client_id, calendars=[event.therapist_id]) as care:
+    async with care_to_write(ctx, event.client_id) as care:
         await _follow(command, care, ctx)
 
 

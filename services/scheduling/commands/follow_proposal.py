@@ -39,11 +39,9 @@ class FollowProposal:
 
 async def follow_proposal(command: FollowProposal, ctx: SchedulingContext) -> None:
     """Keep the proposal; book at once with the best-ranked fitting candidate if the policy says so."""
-    event = command.proposal
-    # The proposal is written (kept, booked or failed) unless handled already; booking at
-    # once, the best-ranked candidate's calendar is the one its booking most likely rewrites.
-    candidates = ranked_candidates(event)[:1] if ctx.policy.book_at_once else ()
-    async with care_to_write(ctx, event.client_id, calendars=[t for t, _ in candidates]) as care:
+    # The proposal is written (kept, booked or failed) unless handled already. The calendar's
+    # lease is not held with the record's: many bookings at once want a popular therapist's.
+    async with care_to_write(ctx, command.proposal.client_id) as care:
         await _follow(command, care, ctx)
 
 
