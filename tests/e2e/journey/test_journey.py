@@ -580,6 +580,14 @@ async def test_a_switch_of_therapist_proposes_others_and_once_accepted_ends_the_
         return plan.status_code == 200
 
     await eventually(in_care, timeout=20.0, interval=0.3)
+
+    async def booked_in_matching() -> bool:
+        # Each service learns of the booking from session-booked on its own: a switch asked
+        # before matching has it declines the open proposal instead (not yet in care there).
+        shown = await http.get(system.url("matching", f"/matches/{first['match_id']}"), headers=journey.me)
+        return shown.status_code == 200 and shown.json()["status"] == "booked"
+
+    await eventually(booked_in_matching, timeout=20.0, interval=0.3)
     switch = system.url("matching", f"/clients/{client}/switch")
     asked = await http.post(switch, json={"reason": "therapist_switch"}, headers=journey.me)
     assert asked.status_code == 200, asked.text
