@@ -19,6 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.matching.store.therapists import capacity_of
+from services.matching.timers import PROPOSAL_EXPIRY
 from tests.bench.profiling import MongoCommands
 from tests.integration.matching.service import Place, RunningMatching, candidate_ids, new_id, running_matching
 from tests.support.infrastructure import Infrastructure
@@ -58,8 +59,13 @@ async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one
     therapists = [new_id(f"t-{n}") for n in range(3)]
     await matching.put_therapists(place, *((t, PLAIN) for t in therapists))
 
+    async def expiry_timer_set() -> bool:  # scheduled after match-proposed is published
+        return await counted.database["timers"].count_documents({"kind": PROPOSAL_EXPIRY}) > before
+
+    before = await counted.database["timers"].count_documents({"kind": PROPOSAL_EXPIRY})
     with counted.commands.recording():
         data, proposal = await matching.propose(place)
+        await eventually(expiry_timer_set, timeout=20.0, interval=0.05)
     proposed = counted.commands.counts()
     assert sorted(candidate_ids(proposal)) == sorted(therapists)
     chosen, *others = candidate_ids(proposal)
