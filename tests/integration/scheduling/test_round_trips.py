@@ -165,7 +165,9 @@ async def test_a_proposal_booked_at_once_reads_the_care_record_once_for_its_writ
         assert seen["insert clients"] == 1  # a new client's record, session-booked in its outbox
         assert seen["update clients"] == 1  # the event's removal after its inline publish
         assert seen[calendar_write] == 1
-        assert commands_own(seen) - seen["delete locks"] == 12  # 13 with one delete, 14 before
+        # 13 with one delete (14 before); a loaded machine may add one (a lease that waited looks up
+        # its holder): the counts above are the ones this pins.
+        assert commands_own(seen) - seen["delete locks"] in (12, 13), sorted(seen.items())
 
 
 async def test_an_acceptance_and_a_waiting_proposal_read_the_care_record_once_for_its_write(
@@ -187,14 +189,16 @@ async def test_an_acceptance_and_a_waiting_proposal_read_the_care_record_once_fo
     # Kept waiting: read once, for its write, under the lease that write then uses (read twice before).
     assert kept["insert locks"] == 1 and kept["delete locks"] in (1, 2)  # the tick may split them
     assert kept["find clients"] == kept["insert clients"] == 1
-    assert commands_own(kept) - kept["delete locks"] == 3  # 4 with one delete, 5 before
+    assert commands_own(kept) - kept["delete locks"] in (3, 4), sorted(
+        kept.items()
+    )  # 4 with one delete, 5 before
     # Accepted and booked: as a proposal booked at once, on an existing record.
     assert booked["insert locks"] == 2 and booked["delete locks"] in (1, 2)
     assert booked["find clients"] == 1  # two before
     assert booked["find therapist_sessions"] == 2  # the claim's plain read, the write's
     assert booked["update clients"] == 2  # the booking, then its event's removal
     assert booked["insert therapist_sessions"] == 1
-    assert commands_own(booked) - booked["delete locks"] == 12  # 13 with one delete, 14 before
+    assert commands_own(booked) - booked["delete locks"] in (12, 13), sorted(booked.items())  # 13, 14 before
 
 
 def proposal(service: RunningScheduling, client_id: str, therapist_ids: list[str]) -> MatchProposed:
