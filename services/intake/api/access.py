@@ -96,21 +96,17 @@ async def client_record_for(
     `scope` is what a service needs; `writes` says the route changes the record (no
     break-glass grant opens it then).
     """
-    now = ctx.clock()
     record = await client_record(ctx.clients, client_id)
-    decision = await ensure_access(
+    return await _granted(
         audit,
-        record.care,
-        client_id=client_id,
-        now=now,
+        record,
+        ctx,
         resource=resource,
-        resource_id=resource_id or client_id,
-        scope=scope,
+        resource_id=resource_id,
         needed=needed,
-        break_glass=record.break_glass_access,
+        scope=scope,
         writes=writes,
     )
-    return Granted(client_id=client_id, decision=decision, at=now, record=record)
 
 
 async def allowed_for(
@@ -129,30 +125,49 @@ async def allowed_for(
     For the client, an admin or a service the decision is the same whatever the record holds
     (`DECIDED_BY_ROLE`), so it is made on an empty one: one read fewer per such request.
     """
-    if audit.who.role not in DECIDED_BY_ROLE:
-        return await client_record_for(
-            audit,
-            client_id,
-            ctx,
-            resource=resource,
-            resource_id=resource_id,
-            needed=needed,
-            scope=scope,
-            writes=writes,
-        )
+    record = (
+        ClientRecord(client_id)
+        if audit.who.role in DECIDED_BY_ROLE
+        else await client_record(ctx.clients, client_id)
+    )
+    return await _granted(
+        audit,
+        record,
+        ctx,
+        resource=resource,
+        resource_id=resource_id,
+        needed=needed,
+        scope=scope,
+        writes=writes,
+    )
+
+
+async def _granted(
+    audit: AuditedRead,
+    record: ClientRecord,
+    ctx: IntakeContext,
+    *,
+    resource: str,
+    resource_id: str | None,
+    needed: Access,
+    scope: str,
+    writes: bool,
+) -> Granted:
+    """The decision on `record` (its relationships and break-glass grants), with the record."""
     now = ctx.clock()
     decision = await ensure_access(
         audit,
-        CareRelationships(),
-        client_id=client_id,
+        record.care,
+        client_id=record.client_id,
         now=now,
         resource=resource,
-        resource_id=resource_id or client_id,
+        resource_id=resource_id or record.client_id,
         scope=scope,
         needed=needed,
+        break_glass=record.break_glass_access,
         writes=writes,
     )
-    return Allowed(client_id, decision, now)
+    return Granted(client_id=record.client_id, decision=decision, at=now, record=record)
 
 
 async def ensure_visible(
