@@ -190,6 +190,11 @@ class DocumentStore:
         """The lease a write of this document takes (for `claiming`'s `also`)."""
         return document_lock(self._collection, document_id)
 
+    def holding(self, leases: Sequence[str]) -> AbstractAsyncContextManager[set[str]]:
+        """Hold other documents' leases (`lease_of`) for the block, taken in one round trip and
+        given back together: `claiming` with nothing to claim."""
+        return self.claiming((), also=leases)
+
     @asynccontextmanager
     async def claiming(
         self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()

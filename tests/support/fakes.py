@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,6 +72,9 @@ class InMemoryDocuments:
 
     def lease_of(self, document_id: str) -> str:
         return f"{self.name}/{document_id}"
+
+    def holding(self, leases: Sequence[str]) -> AbstractAsyncContextManager[set[str]]:
+        return self.claiming((), also=leases)
 
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
         existed = {d["_id"] for d in documents if d["_id"] in self.documents}

@@ -36,7 +36,7 @@ async def propose_for_intake(command: ProposeForIntake, ctx: MatchingContext) ->
     match_id = match_id_for(INTAKE, intake.intake_id)
     # The client's and the proposal's leases in one insert, held while proposing.
     leases = [ctx.clients.lease_of(intake.client_id), ctx.proposals.lease_of(match_id)]
-    async with ctx.clients.claiming((), also=leases):
+    async with ctx.clients.holding(leases):
         await _propose_for(command, match_id, ctx)
 
 

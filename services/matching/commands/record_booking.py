@@ -55,7 +55,7 @@ async def record_booking(command: RecordBooking, ctx: MatchingContext) -> None:
     leases = [ctx.clients.lease_of(booking.client_id)]
     if booking.match_id:
         leases.append(ctx.proposals.lease_of(booking.match_id))
-    async with ctx.clients.claiming((), also=leases):
+    async with ctx.clients.holding(leases):
         await _record(command, ctx)
 
 

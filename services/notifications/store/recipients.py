@@ -8,7 +8,7 @@ sealed at rest by `SealedRecipients`, the store `app.py` hands out for `recipien
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -144,6 +144,9 @@ class SealedRecipients:
 
     def lease_of(self, document_id: str) -> str:
         return self._documents.lease_of(document_id)
+
+    def holding(self, leases: Sequence[str]) -> AbstractAsyncContextManager[set[str]]:
+        return self._documents.holding(leases)
 
     async def _all_sealed(self, documents: Sequence[Mapping[str, Any]]) -> list[Document]:
         sealed = []
