@@ -18,6 +18,13 @@ Inline relay and handed documents (`outbox.py`, `locks.py`): a write that leaves
 publishes them before it lets go of the lease, and hands the document as stored to the
 next writer of it in this process, which then changes it without reading it again.
 
+Writes that meet fold into one (group commit): changes of one document asked for while a
+write of it is queued or in flight in this process wait for that write to end, then go
+together, applied one after the other in the order asked, in one write under one lease.
+Each caller still gets the document as its own change left it (or its own error), and its
+cause is recorded as if it had written alone. So a document everyone wants at once (a
+popular therapist's holds) costs one round trip per turn, not one per writer.
+
 Every read and write here is by a lone `_id`, the only filter FerretDB serves from an
 index (DESIGN §5); `find` is for listings off the hot path.
 
@@ -33,7 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import bson
 from pymongo import InsertOne, ReplaceOne
@@ -80,6 +87,16 @@ Creation = Callable[[Document | None], Revision | None]
 """Like `Change`, but also called with None when the document does not exist yet."""
 
 
+@dataclass(slots=True)
+class _Asked:
+    """One caller's change of a document, waiting for the write that carries it."""
+
+    change: Creation
+    cause: Envelope | None
+    create: bool
+    outcome: asyncio.Future[Document | None]
+
+
 class DocumentStore:
     """The one way a service writes a collection's documents (see the module docstring)."""
 
@@ -104,6 +121,8 @@ class DocumentStore:
         self._wait_seconds = wait_seconds
         self._on_events = on_events  # tells the relay which document has new events
         self._relayed = relayed  # False: no relay watches this collection, so no events
+        self._asked: dict[str, list[_Asked]] = {}  # per document with a write queued or in flight
+        self._rounds: set[asyncio.Task[None]] = set()
 
     async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
         """The document as stored; from the lease this process still keeps on it, if any
@@ -261,59 +280,166 @@ class DocumentStore:
             raise ValueError("a document is changed once per call: compose its changes")
         if cause is not None:
             note_correlation(cause.correlation_id)
-        resources = [document_lock(self._collection, document_id) for document_id in ids]
-        by_id = dict(changes)
-        async with self._locks.held_together(
-            resources, self._owner, self._lease, wait_seconds=self._wait_seconds
-        ) as together:
-            helds = {i: together[r] for i, r in zip(ids, resources, strict=True) if r in together}
-            result = await self._write_held(helds, by_id, cause, create=create)
-        # Those another replica held: each on its own now, holding nothing else meanwhile.
-        others = [i for i in ids if i not in result]
-        written = await asyncio.gather(*(self._write(i, by_id[i], cause, create=create) for i in others))
-        return {**result, **dict(zip(others, written, strict=True))}
+        outcomes = await asyncio.gather(*self._ask(changes, cause, create=create), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return {document_id: cast(Document | None, o) for document_id, o in zip(ids, outcomes, strict=True)}
 
-    async def _write_held(
-        self,
-        helds: Mapping[str, Held],
-        changes: Mapping[str, Creation],
-        cause: Envelope | None,
-        *,
-        create: bool,
-    ) -> dict[str, Document | None]:
+    def _ask(
+        self, changes: Sequence[tuple[str, Creation]], cause: Envelope | None, *, create: bool
+    ) -> list[asyncio.Future[Document | None]]:
+        """Queue each change behind the write of its document queued or in flight here, if any;
+        the documents with none start a write of their own, together."""
+        loop = asyncio.get_running_loop()
+        outcomes: list[asyncio.Future[Document | None]] = []
+        idle: list[str] = []
+        for document_id, change in changes:
+            asked = _Asked(change, cause, create, loop.create_future())
+            queue = self._asked.get(document_id)
+            if queue is None:
+                self._asked[document_id] = [asked]
+                idle.append(document_id)
+            else:
+                queue.append(asked)
+            outcomes.append(asked.outcome)
+        if idle:
+            self._start_round(idle)
+        return outcomes
+
+    def _start_round(self, ids: Sequence[str]) -> None:
+        task = asyncio.get_running_loop().create_task(self._round(ids))
+        self._rounds.add(task)
+        task.add_done_callback(self._rounds.discard)
+
+    async def _round(self, ids: Sequence[str]) -> None:
+        """Write what is asked of `ids` now, under their leases: all of one document in one write,
+        the documents in one bulk write. A document whose lease another replica holds gets a
+        round of its own after this one (waiting for the lease then, holding nothing else); what
+        is asked meanwhile goes in the next round."""
+        taken: dict[str, list[_Asked]] = {}
+        left_out: list[str] = []
+        settled: list[tuple[_Asked, Document | BaseException | None]] = []
+        try:
+            if len(ids) == 1:
+                async with self._held(ids[0]) as held:
+                    settled = await self._write_asked({ids[0]: held}, taken)
+            else:
+                resources = {document_lock(self._collection, i): i for i in ids}
+                async with self._locks.held_together(
+                    list(resources), self._owner, self._lease, wait_seconds=self._wait_seconds
+                ) as together:
+                    settled = await self._write_asked({resources[r]: h for r, h in together.items()}, taken)
+                left_out = [i for i in ids if i not in taken]
+        except BaseException as exc:
+            failed = [(a, exc) for document_id in ids for a in self._asked_now(document_id, taken)]
+            _settle([*failed, *((a, exc) for a, _ in settled)])
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            _settle(settled)  # once the leases linger or are back, as a write alone returned
+        finally:
+            for document_id in ids:
+                if document_id not in left_out:
+                    self._next_round(document_id)
+        for document_id in left_out:
+            self._start_round([document_id])
+
+    def _asked_now(self, document_id: str, taken: Mapping[str, list[_Asked]]) -> list[_Asked]:
+        """What is asked of a document no write took (its lease could not be had), taken now."""
+        if document_id in taken:
+            return []
+        asked, self._asked[document_id] = self._asked[document_id], []
+        return asked
+
+    def _next_round(self, document_id: str) -> None:
+        if self._asked.get(document_id):
+            self._start_round([document_id])
+        else:
+            self._asked.pop(document_id, None)
+
+    async def _write_asked(
+        self, helds: Mapping[str, Held], taken: dict[str, list[_Asked]]
+    ) -> list[tuple[_Asked, Document | BaseException | None]]:
+        """Read the held documents (or take them as handed on), fold what is asked of each into
+        one write, and store them in one round trip: each caller's outcome, to settle once the
+        leases are let go (a failed write settles them with its error at once)."""
         currents = await asyncio.gather(
             *(self._current(held, document_id) for document_id, held in helds.items())
         )
-        result: dict[str, Document | None] = {}
-        writes: list[InsertOne[Document] | ReplaceOne[Document]] = []
-        written: list[Document] = []
+        written: list[tuple[Document, bool]] = []  # (document, new)
+        settled: list[tuple[_Asked, Document | BaseException | None]] = []
         for (document_id, held), current in zip(helds.items(), currents, strict=True):
-            if current is None and not create:
-                result[document_id] = None
+            asked, self._asked[document_id] = self._asked[document_id], []
+            taken[document_id] = asked
+            stored, outcomes = self._fold(document_id, current, asked)
+            settled.extend(outcomes)
+            if stored is not None:
+                written.append((stored, current is None))
+            elif current is not None:
+                hand_on_document(held, current)
+        try:
+            await self._store(written)
+            if written:
+                await self._publish_all(helds, [document for document, _ in written])
+        except BaseException as exc:
+            _settle([(a, exc) for asked in taken.values() for a in asked])
+            raise
+        return settled
+
+    async def _store(self, written: Sequence[tuple[Document, bool]]) -> None:
+        """Documents (new ones inserted, the others replaced whole) in one round trip."""
+        try:
+            if len(written) == 1:
+                document, new = written[0]
+                if new:
+                    await self._collection.insert_one(document)
+                else:
+                    await self._collection.replace_one({"_id": document["_id"]}, document)
+            elif written:
+                await self._collection.bulk_write(
+                    [InsertOne(d) if new else ReplaceOne({"_id": d["_id"]}, d) for d, new in written],
+                    ordered=False,
+                )
+        except BaseException:
+            for document, _ in written:  # some may be stored: their events are the relay's
+                if document.get(OUTBOX_PENDING):
+                    self._on_events(self.name, document["_id"])
+            raise
+
+    def _fold(
+        self, document_id: str, current: Document | None, asked: Sequence[_Asked]
+    ) -> tuple[Document | None, list[tuple[_Asked, Document | BaseException | None]]]:
+        """The document to store after every asked change in turn (None: nothing to write), and
+        each caller's outcome: the document as its change left it, or its error. A change whose
+        cause the document records already (a redelivery, or the same cause asked twice) changes
+        nothing; each later change sees the one before as a read would return it."""
+        state, changed = current, False
+        outcomes: list[tuple[_Asked, Document | BaseException | None]] = []
+        for n, a in enumerate(asked):
+            if a.outcome.done():
+                continue  # its caller was cancelled before the write: it is not made
+            if state is None and not a.create:
+                outcomes.append((a, None))
                 continue
-            revision = None
-            if current is None or cause is None or cause.id not in current.get(CAUSES, ()):
-                revision = changes[document_id](None if current is None else public(current))
-            if revision is None:
-                if current is not None:
-                    hand_on_document(held, current)
-                result[document_id] = None if current is None else public(current)
+            if state is not None and a.cause is not None and a.cause.id in state.get(CAUSES, ()):
+                outcomes.append((a, public(state)))  # this cause's effect is stored already
                 continue
-            self._refuse_unrelayed(revision.events)
-            stored = _stored(document_id, current, revision, cause)
-            writes.append(InsertOne(stored) if current is None else ReplaceOne({"_id": document_id}, stored))
-            written.append(stored)
-            result[document_id] = public(stored)
-        if writes:
             try:
-                await self._collection.bulk_write(writes, ordered=False)
-            except BaseException:
-                for document in written:  # some may be stored: their events are the relay's
-                    if document.get(OUTBOX_PENDING):
-                        self._on_events(self.name, document["_id"])
-                raise
-            await self._publish_all(helds, written)
-        return result
+                revision = a.change(None if state is None else public(state))
+                if revision is not None:
+                    self._refuse_unrelayed(revision.events)
+            except Exception as exc:  # that caller's error alone: the others' changes go on
+                outcomes.append((a, exc))
+                continue
+            if revision is None:
+                outcomes.append((a, None if state is None else public(state)))
+                continue
+            state, changed = _stored(document_id, state, revision, a.cause), True
+            outcomes.append((a, public(state)))
+            if n + 1 < len(asked):
+                state = bson.decode(bson.encode(state), codec_options=self._collection.codec_options)
+        return (state if changed else None), outcomes
 
     async def _current(self, held: Held, document_id: str) -> Document | None:
         """The document as the previous holder here left it, else as stored."""
@@ -348,26 +474,8 @@ class DocumentStore:
     ) -> Document | None:
         if cause is not None:
             note_correlation(cause.correlation_id)  # a timer's or request's span names its journey
-        async with self._held(document_id) as held:
-            current = await self._current(held, document_id)
-            if current is None and not create:
-                return None
-            if current is not None and cause is not None and cause.id in current.get(CAUSES, ()):
-                hand_on_document(held, current)
-                return public(current)  # this cause's effect is stored already
-            revision = change(None if current is None else public(current))
-            if revision is None:
-                if current is not None:
-                    hand_on_document(held, current)
-                return None if current is None else public(current)
-            self._refuse_unrelayed(revision.events)
-            stored = _stored(document_id, current, revision, cause)
-            if current is None:
-                await self._collection.insert_one(stored)
-            else:
-                await self._collection.replace_one({"_id": document_id}, stored)
-            await self._publish(held, stored)
-        return public(stored)
+        [outcome] = self._ask([(document_id, change)], cause, create=create)
+        return await outcome
 
     def _held(self, document_id: str) -> AbstractAsyncContextManager[Held]:
         return self._locks.held(
@@ -401,6 +509,19 @@ class DocumentStore:
     async def _caused_by(self, document_id: str, cause: Envelope) -> bool:
         found = await self._collection.find_one({"_id": document_id}, {CAUSES: 1})
         return found is not None and cause.id in found.get(CAUSES, ())
+
+
+def _settle(outcomes: Sequence[tuple[_Asked, Document | BaseException | None]]) -> None:
+    for asked, outcome in outcomes:
+        if asked.outcome.done():
+            continue  # its caller was cancelled meanwhile
+        if isinstance(outcome, BaseException):
+            if isinstance(outcome, asyncio.CancelledError):
+                asked.outcome.cancel()
+            else:
+                asked.outcome.set_exception(outcome)
+        else:
+            asked.outcome.set_result(outcome)
 
 
 def _existing_only(change: Change) -> Creation:
