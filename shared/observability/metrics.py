@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import weakref
+
 from prometheus_client import Counter, Gauge, Histogram
+
+
+class Largest:
+    """A gauge showing the largest value its live reporters last set (0 with none).
+
+    A service process runs one runtime, so this is simply that runtime's relay or timer
+    worker; a process running several (the test suite's session services beside a test's
+    own) must not have one's "nothing is late" hide another's lag. A reporter is forgotten
+    when it stops (`forget`) or is collected.
+    """
+
+    def __init__(self, gauge: Gauge) -> None:
+        self._values: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
+        gauge.set_function(lambda: max(self._values.values(), default=0.0))
+
+    def set(self, reporter: object, value: float) -> None:
+        self._values[reporter] = value
+
+    def forget(self, reporter: object) -> None:
+        self._values.pop(reporter, None)
+
 
 EVENTS_CONSUMED = Counter(
     "carepath_events_consumed_total",
@@ -33,9 +56,11 @@ TIMERS_FIRED = Counter("carepath_timers_fired_total", "Durable timers fired.", [
 TIMER_FAILURES = Counter(
     "carepath_timer_failures_total", "Timer handler failures (retried after the lease).", ["kind"]
 )
-OUTBOX_LAG_SECONDS = Gauge(
-    "carepath_outbox_oldest_pending_seconds",
-    "Age of the oldest outbox entry the relay last saw pending.",
+OUTBOX_LAG_SECONDS = Largest(
+    Gauge(
+        "carepath_outbox_oldest_pending_seconds",
+        "Age of the oldest outbox entry the relay last saw pending.",
+    )
 )
 
 # ---------------------------------------------------------------- HTTP (shared/http/request_metrics.py)
@@ -65,8 +90,10 @@ CONSUMER_LAG_POLL_FAILURES = Counter(
 )
 
 # ---------------------------------------------------------------- timers (shared/storage/timers.py)
-TIMER_LAG_SECONDS = Gauge(
-    "carepath_timer_lag_seconds",
-    "How late the oldest due, still pending timer this replica knows of is (0 when none is due), "
-    "in real seconds; a timer whose handler keeps failing counts from its original due time.",
+TIMER_LAG_SECONDS = Largest(
+    Gauge(
+        "carepath_timer_lag_seconds",
+        "How late the oldest due, still pending timer this replica knows of is (0 when none is due), "
+        "in real seconds; a timer whose handler keeps failing counts from its original due time.",
+    )
 )

@@ -259,6 +259,7 @@ class OutboxRelay:
     def stop(self) -> None:
         """Finish the current pass and return from `run()`."""
         self._pacer.stop()
+        OUTBOX_LAG_SECONDS.forget(self)
 
     async def relay_once(self, *, sweep: bool = False) -> int:
         """Publish the hinted documents' events (all pending ones with `sweep`); return how many.
@@ -289,7 +290,10 @@ class OutboxRelay:
         """The age of the oldest entry read and not yet published; 0 once all went out."""
         oldest = min(self._unsent_since.values(), default=None)
         age = 0.0 if oldest is None else (self._clock() - oldest).total_seconds()
-        OUTBOX_LAG_SECONDS.set(max(0.0, age))
+        if self._pacer.stopped:
+            OUTBOX_LAG_SECONDS.forget(self)  # a stopped relay shows nothing any more
+        else:
+            OUTBOX_LAG_SECONDS.set(self, max(0.0, age))
 
     async def _sweep(self, collection: AsyncCollection[Document]) -> int:
         """Relay every document with pending events: one pass of one cursor, relayed as found."""

@@ -628,6 +628,7 @@ class TimerWorker:
     def stop(self) -> None:
         """Finish the current pass and return from `run()`."""
         self._pacer.stop()
+        TIMER_LAG_SECONDS.forget(self)
 
     def report_lag(self) -> float:
         """Set `carepath_timer_lag_seconds` from what the store remembers; return it.
@@ -635,7 +636,10 @@ class TimerWorker:
         In real seconds: on a demo clock domain time runs `speed` times faster.
         """
         lag = self._store.lateness(self._clock()).total_seconds() / speed_of(self._clock)
-        TIMER_LAG_SECONDS.set(lag)
+        if self._pacer.stopped:
+            TIMER_LAG_SECONDS.forget(self)  # a stopped worker knows of nothing late any more
+        else:
+            TIMER_LAG_SECONDS.set(self, lag)
         return lag
 
     async def prune_done(self) -> int:
