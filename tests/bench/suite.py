@@ -16,6 +16,9 @@ One run measures, each on a fresh topic prefix and database (dropped afterwards)
    with `--journey-history N`, timed again once N completed journeys are stored
    (tests/bench/history.py).
 8. slots: CPU per call of scheduling's slot maths, in process (tests/bench/scheduling_slots.py).
+9. hot: 20 concurrent writers of 3 documents (and of 50) in one process: time, CPU and round
+   trips per write, where a document's concurrent changes fold into one write
+   (tests/bench/hot_documents.py).
 
 Goals (pass/miss is printed beside each): pipeline >= 0.7 x bare chain; per-update cost
 within 1.5 x from the smallest to the largest collection; relay and pipeline throughput
@@ -28,7 +31,7 @@ event) and under cProfile, and a pipeline sweep over `consumers_per_topic` is ad
     python -m tests.bench [--quick] [--events 2000,20000] [--documents 1000,10000,50000]
         [--updates 300] [--timers 500] [--latency-events 100] [--profile auto|always|never]
         [--journey-rates 10,50] [--journey-seconds 60] [--journey-trace] [--journey-history 50000]
-        [--only bare,pipeline,relay,updates,latency,timers,matching,journey,slots]
+        [--only bare,pipeline,relay,updates,latency,timers,matching,journey,slots,hot]
 
 Every option has a `BENCH_*` environment twin (e.g. `BENCH_EVENTS=500,5000`). Results:
 `bench-results/bench.json` (every figure), `bench-results/summary.txt` (the table printed),
@@ -52,12 +55,23 @@ from pathlib import Path
 from typing import Any
 
 from shared.observability.logs import configure_logging
-from tests.bench import journey, matching_ranking, measurements, scheduling_slots
+from tests.bench import hot_documents, journey, matching_ranking, measurements, scheduling_slots
 from tests.bench.harness import Bench, CpuMeter, find_processes
 from tests.bench.measurements import Window
 
 REPO = Path(__file__).resolve().parents[2]
-SECTIONS = ("bare", "pipeline", "relay", "updates", "latency", "timers", "matching", "journey", "slots")
+SECTIONS = (
+    "bare",
+    "pipeline",
+    "relay",
+    "updates",
+    "latency",
+    "timers",
+    "matching",
+    "journey",
+    "slots",
+    "hot",
+)
 
 PIPELINE_VS_BARE = 0.7
 UPDATE_FLATNESS = 1.5
@@ -280,6 +294,11 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
 
     if "slots" in only:
         results["slots"] = await step("slots: free_slots and the claim path, per call", scheduling_slots.run)
+
+    if "hot" in only:
+        results["hot"] = await step(
+            "hot documents: concurrent writers of 3 and of 50 documents", lambda: hot_documents.run(bench)
+        )
 
     if "journey" in only:
         results["journey"] = await step(
@@ -598,6 +617,10 @@ def summarise(report: dict[str, Any], options: Options) -> str:
         failures.append(f"slots: {slots['error']}")
     elif slots:
         out += ["", scheduling_slots.summary(slots)]
+    if (hot := results.get("hot")) and not measured(hot):
+        failures.append(f"hot: {hot['error']}")
+    elif hot:
+        out += ["", hot_documents.summary(hot)]
     if (run := results.get("journey")) and not measured(run):
         failures.append(f"journey: {run['error']}")
     elif run:

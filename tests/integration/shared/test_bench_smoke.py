@@ -34,7 +34,7 @@ async def test_every_measurement_completes_and_counts_every_event(
             "--latency-rate=20",
             "--profile=always",
             "--budget-seconds=90",
-            "--only=bare,pipeline,relay,updates,latency,timers",  # matching: its own tests
+            "--only=bare,pipeline,relay,updates,latency,timers,hot",  # matching: its own tests
             f"--output={tmp_path}",
         ]
     )
@@ -53,6 +53,8 @@ async def test_every_measurement_completes_and_counts_every_event(
     assert all(f["mongo_round_trips_per_event"] > 0 for f in results["update_cost"]["by_size"].values())
     assert results["steady_latency"]["handled"] == 3
     assert results["timers"]["handled"] == 6
+    assert results["hot"]["hot"]["all_stored"] and results["hot"]["spread"]["all_stored"]
+    assert results["hot"]["hot"]["replaces_per_write"] < 1, "changes of a hot document were folded"
     assert {g["area"] for g in report["goals"]} == {"pipeline", "relay", "updates"}
 
     profiles = report["profiles"]
