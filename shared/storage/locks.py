@@ -61,7 +61,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from shared.observability.logs import get_logger
-from shared.storage.bulk import insert_new
+from shared.storage.bulk import Coalesced, insert_new
 from shared.storage.liveness import Liveness
 
 log = get_logger(__name__)
@@ -156,6 +156,7 @@ class Locks:
         self._releasing: set[asyncio.Task[None]] = set()
         self._to_release: dict[str, Lease] = {}  # given back at this tick, not sent yet
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # sent, not yet answered
+        self._inserts = Coalesced(self._insert_leases)  # leases wanted meanwhile go together
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -512,12 +513,20 @@ class Locks:
         return self._liveness is not None and await self._liveness.is_dead(lease["owner"])
 
     async def _insert(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
+        """Take the lease if nobody has it (None if someone does): inserted alone when no other
+        insert of this process is in flight, else with the others wanted meanwhile."""
         lease = Lease(resource, owner, uuid.uuid4().hex, self._clock() + ttl, time.monotonic())
-        try:
-            await self._collection.insert_one(_stored(lease))
-        except DuplicateKeyError:
-            return None
-        return lease
+        return await self._inserts(lease)
+
+    async def _insert_leases(self, leases: Sequence[Lease]) -> list[Lease | None]:
+        if len(leases) == 1:
+            try:
+                await self._collection.insert_one(_stored(leases[0]))
+            except DuplicateKeyError:
+                return [None]
+            return [leases[0]]
+        refused = await insert_new(self._collection, [_stored(lease) for lease in leases])
+        return [None if n in refused else lease for n, lease in enumerate(leases)]
 
 
 def _stored(lease: Lease) -> dict[str, Any]:

@@ -24,6 +24,7 @@ although the relay runs in another task, or another replica (`shared/observabili
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from shared.observability.logs import get_logger
 from shared.observability.metrics import EVENTS_PUBLISHED, OUTBOX_LAG_SECONDS, OUTBOX_PUBLISH_FAILURES
 from shared.observability.tracing import CORRELATION_ID, continued, trace_headers
 from shared.storage import Document
+from shared.storage.bulk import Coalesced
 from shared.storage.locks import Held, Locks, document_lock
 
 OUTBOX = "_outbox"
@@ -207,6 +209,10 @@ class OutboxRelay:
         # published yet: what `carepath_outbox_oldest_pending_seconds` shows after each pass.
         self._unsent_since: dict[tuple[str, Any], datetime] = {}
         self._hints: set[tuple[str, str]] = set()
+        self._removals = {  # sent entries of documents written meanwhile go out together
+            name: Coalesced(functools.partial(_remove_sent, collection))
+            for name, collection in self._collections.items()
+        }
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
         """Relay these collections (a runtime knows them all only once its stores are made)."""
@@ -383,17 +389,34 @@ class OutboxRelay:
                 self._unsent_since.pop(key, None)
         return sent, failure
 
-    @staticmethod
-    async def _mark_sent(collection: AsyncCollection[Document], sent: Mapping[Any, Sequence[str]]) -> None:
-        """Remove confirmed entries: one write for any number of documents."""
-        removals = [
-            (
-                {"_id": document_id},
-                {"$unset": {f"{OUTBOX}.{i}": "" for i in ids}, "$inc": {OUTBOX_PENDING: -len(ids)}},
-            )
-            for document_id, ids in sent.items()
-        ]
-        if len(removals) == 1:
-            await collection.update_one(*removals[0])
-        elif removals:
-            await collection.bulk_write([UpdateOne(q, u) for q, u in removals], ordered=False)
+    async def _mark_sent(
+        self, collection: AsyncCollection[Document], sent: Mapping[Any, Sequence[str]]
+    ) -> None:
+        """Remove confirmed entries: one write for any number of documents, and for those of
+        other writes that meet it in flight (`Coalesced`)."""
+        if not sent:
+            return
+        removals = self._removals.get(collection.name)
+        if removals is None:
+            await _remove_sent(collection, [sent])
+        else:
+            await removals(sent)
+
+
+async def _remove_sent(
+    collection: AsyncCollection[Document], batches: Sequence[Mapping[Any, Sequence[str]]]
+) -> list[None]:
+    """Every batch's confirmed entries removed, in one write (each document's own `$unset`)."""
+    removals = [
+        (
+            {"_id": document_id},
+            {"$unset": {f"{OUTBOX}.{i}": "" for i in ids}, "$inc": {OUTBOX_PENDING: -len(ids)}},
+        )
+        for sent in batches
+        for document_id, ids in sent.items()
+    ]
+    if len(removals) == 1:
+        await collection.update_one(*removals[0])
+    elif removals:
+        await collection.bulk_write([UpdateOne(q, u) for q, u in removals], ordered=False)
+    return [None] * len(batches)
