@@ -36,7 +36,8 @@ gives it back, stands aside one idle window and competes again, so writers in ot
 replicas get their turn. A holder that fails gives the lease back at once. Whatever a
 holder did not hand on is forgotten: the next one reads afresh. Idle leases go back on
 ticks (`RELEASE_TICK_SECONDS`), all those of one tick in one round trip, and several
-leases wanted at once are taken in one (`held_together`).
+leases wanted at once are taken in one (`held_together`); leases wanted while another insert
+of this process is in flight go together in the next (`Coalesced`).
 
 Releasing deletes by the lone `_id` (served by FerretDB's index; the token filter is a scan
 there) whenever nobody can have taken the lease over yet: its expiry is seconds away and
