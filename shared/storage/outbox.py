@@ -230,11 +230,10 @@ class OutboxRelay:
         """Publish the pending events of `documents`, whose leases the caller holds (inline relay).
 
         Each document's events go out in order, the documents concurrently; then the sent
-        entries of all of them are removed in one write (with those of other writes that meet it in
-        flight). Returns each document as stored
-        afterwards (still with its entries when inline publishing is paused), or None where a
-        failure leaves that unknown. Entries not sent are the relay's: the caller hints it
-        (`notify`).
+        entries of all of them are removed in one write (with those of other writes that meet
+        it in flight). Returns each document as stored afterwards (still with its entries when
+        inline publishing is paused), or None where a failure leaves that unknown. Entries not
+        sent are the relay's: the caller hints it (`notify`).
         """
         pending = [d for d in documents if d.get(OUTBOX_PENDING)]
         if not pending or time.monotonic() < self._inline_paused_until:
