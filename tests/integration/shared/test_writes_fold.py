@@ -28,6 +28,18 @@ def cause(event_id: str) -> Envelope:
     )
 
 
+def relayed_clients(db: AsyncDatabase[Any]) -> tuple[DocumentStore, list[str]]:
+    """A store of `clients` whose events are published inline, and the ids the broker confirmed."""
+    locks = Locks(db["locks"])
+    published: list[str] = []
+
+    async def publish(event: PendingEvent) -> None:
+        published.append(event.event_id)
+
+    relay = OutboxRelay([db["clients"]], publish, locks, owner="replica")
+    return DocumentStore(db["clients"], locks, owner="replica", publish_held=relay.publish_held), published
+
+
 async def test_concurrent_writes_of_one_document_are_stored_in_one_write_and_each_caller_sees_its_own_change(
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
@@ -82,14 +94,7 @@ async def test_folded_changes_publish_every_event_they_carry_once(
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
     db, round_trips = counted
-    locks = Locks(db["locks"])
-    published: list[str] = []
-
-    async def publish(event: PendingEvent) -> None:
-        published.append(event.event_id)
-
-    relay = OutboxRelay([db["clients"]], publish, locks, owner="replica")
-    store = DocumentStore(db["clients"], locks, owner="replica", publish_held=relay.publish_held)
+    store, published = relayed_clients(db)
     await db["clients"].insert_one({"_id": "client-1", "flags": 0, OUTBOX_PENDING: 0})
     round_trips.clear()
 
@@ -159,14 +164,7 @@ async def test_sent_events_of_documents_written_meanwhile_are_removed_together(
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
     db, round_trips = counted
-    locks = Locks(db["locks"])
-    published: list[str] = []
-
-    async def publish(event: PendingEvent) -> None:
-        published.append(event.event_id)
-
-    relay = OutboxRelay([db["clients"]], publish, locks, owner="replica")
-    store = DocumentStore(db["clients"], locks, owner="replica", publish_held=relay.publish_held)
+    store, published = relayed_clients(db)
     ids = [f"client-{n}" for n in range(10)]
     await db["clients"].insert_many([{"_id": i, "flags": 0, OUTBOX_PENDING: 0} for i in ids])
     round_trips.clear()
