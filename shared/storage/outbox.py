@@ -209,10 +209,8 @@ class OutboxRelay:
         # published yet: what `carepath_outbox_oldest_pending_seconds` shows after each pass.
         self._unsent_since: dict[tuple[str, Any], datetime] = {}
         self._hints: set[tuple[str, str]] = set()
-        self._removals = {  # sent entries of documents written meanwhile go out together
-            name: Coalesced(functools.partial(_remove_sent, collection))
-            for name, collection in self._collections.items()
-        }
+        # Sent entries of documents written meanwhile go out together, per collection.
+        self._removals: dict[str, Coalesced[Mapping[Any, Sequence[str]], None]] = {}
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
         """Relay these collections (a runtime knows them all only once its stores are made)."""
@@ -397,10 +395,10 @@ class OutboxRelay:
         if not sent:
             return
         removals = self._removals.get(collection.name)
-        if removals is None:
-            await _remove_sent(collection, [sent])
-        else:
-            await removals(sent)
+        if removals is None:  # collections are watched once the runtime's stores are made
+            removals = Coalesced(functools.partial(_remove_sent, collection))
+            self._removals[collection.name] = removals
+        await removals(sent)
 
 
 async def _remove_sent(
