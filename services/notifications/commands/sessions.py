@@ -71,12 +71,13 @@ async def announce_booking(command: AnnounceBooking, ctx: NotificationsContext) 
         created.append(current is None)
         return sessions.booked(event, cause.correlation_id, timer_ids)(current)
 
-    await _keep(ctx, event.session_id, booked, cause)
-    # All reminders in one insert; a session new here cannot have had one fire yet.
-    await ctx.timers.schedule_many(
-        [_reminder(timer_id, event.session_id, lead, due) for lead, (timer_id, due) in planned.items()],
-        first_time=created == [True],
-    )
+    session = await _keep(ctx, event.session_id, booked, cause)
+    if not sessions.changed_since_booking(session):  # else the reschedule set them, or none are due
+        # All reminders in one insert; a session new here cannot have had one fire yet.
+        await ctx.timers.schedule_many(
+            [_reminder(timer_id, event.session_id, lead, due) for lead, (timer_id, due) in planned.items()],
+            first_time=created == [True],
+        )
     await notify(Notify.answering(audience.session_booked(event), event, cause), ctx)
 
 

@@ -40,22 +40,31 @@ def _new_session(event: SessionEvent, correlation_id: str) -> Document:
 
 
 def booked(event: SessionBooked, correlation_id: str, reminder_timers: Mapping[str, str]) -> Creation:
+    """The booking's facts. A reschedule or cancellation handled first (events come in no order
+    across topics) is newer than the booking: its times, status and reminder timers stay, and
+    the booking fills in only what those events do not carry (the link, the kind)."""
+
     def change(current: Document | None) -> Revision:
         document = current or _new_session(event, correlation_id)
+        booking: Document = {
+            "client_id": event.client_id,
+            "therapist_id": event.therapist_id,
+            "series_id": event.series_id,
+            "sequence": event.sequence,
+            "kind": session_kind(event.kind, event.sequence),
+            "join_url": event.join_url,
+            "correlation_id": correlation_id,
+        }
+        if changed_since_booking(document):
+            return Revision({**document, **booking})
         return Revision(
             {
                 **document,
-                "client_id": event.client_id,
-                "therapist_id": event.therapist_id,
-                "series_id": event.series_id,
-                "sequence": event.sequence,
+                **booking,
                 "starts_at": event.starts_at,
                 "ends_at": event.ends_at,
                 "timezone": event.timezone,
                 "format": event.format.value,
-                "kind": session_kind(event.kind, event.sequence),
-                "join_url": event.join_url,
-                "correlation_id": correlation_id,
                 "status": SessionStatus.booked,
                 "calendar_sequence": document.get("calendar_sequence", 0),
                 "reminder_timers": {**document.get("reminder_timers", {}), **reminder_timers},
@@ -63,6 +72,13 @@ def booked(event: SessionBooked, correlation_id: str, reminder_timers: Mapping[s
         )
 
     return change
+
+
+def changed_since_booking(session: Mapping[str, object]) -> bool:
+    """Whether a reschedule or a cancellation was kept already (each raises the calendar
+    sequence; a booking alone leaves it at 0)."""
+    sequence = session.get("calendar_sequence", 0)
+    return isinstance(sequence, int) and sequence > 0
 
 
 def rescheduled(event: SessionRescheduled, correlation_id: str) -> Creation:

@@ -174,6 +174,39 @@ async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule
         assert all(new_time in body for body in reminders(to, "")), to
 
 
+async def test_a_booking_handled_after_its_reschedule_keeps_the_new_time_and_its_reminders(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, therapist, session = new_id("client"), new_id("therapist"), new_id("session")
+    await n.register(client, email=f"{client}@example.org")
+    await n.register(therapist, role="therapist", email=f"{therapist}@example.org")
+    first = n.clock().replace(second=0, microsecond=0) + timedelta(days=3)
+    moved_to = first + timedelta(days=1, hours=2)
+    # The two events travel on different topics: here the reschedule is handled first.
+    await n.publish(
+        samples.session_rescheduled(client, therapist, session_id=session, previous=first, starts_at=moved_to)
+    )
+    await n.until(lambda: "Your session has moved" in subjects(n.mails_to(f"{client}@")))
+    await n.publish(samples.session_booked(client, therapist, session_id=session, starts_at=first))
+    await n.until(lambda: len(n.mails_to(f"{client}@")) >= 2)
+
+    def reminders(to: str, lead: str) -> list[str]:
+        return [
+            body_of(m) for m in n.mails_to(to) if body_of(m).startswith("Reminder") and lead in body_of(m)
+        ]
+
+    new_time = format_instant(moved_to.astimezone(ZoneInfo("America/New_York")), "en")
+    n.clock.now = moved_to - timedelta(hours=1)  # past both marks of the new time, and of the first
+    await n.until(
+        lambda: bool(reminders(f"{client}@", "in 1 hour") and reminders(f"{therapist}@", "in 1 hour"))
+    )
+
+    for to in (f"{client}@", f"{therapist}@"):
+        assert len(reminders(to, "in 1 hour")) == 1, to
+        assert all(new_time in body for body in reminders(to, "")), to
+
+
 async def test_a_provider_failing_twice_then_succeeding_delivers_once(
     notifications: RunningNotifications,
 ) -> None:
