@@ -13,6 +13,7 @@ Standard library only, except testcontainers, imported on the Docker path alone.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -122,10 +123,43 @@ def docker_cli_answers() -> bool:
     return probe.returncode == 0
 
 
+LISTEN_PORTS_FROM = 20000
+_next_port: list[int] = []  # this process's next candidate (a random start, then in turn)
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on yet, for a server about to start on it.
+
+    Picked below the kernel's ephemeral range (32768–60999 on Linux), not by binding port 0:
+    outgoing connections (every Kafka and MongoDB client) take their local ports from that
+    range, and one can take a port picked there before its server binds it ("address already
+    in use", seen when two test systems start at once). Candidates go in turn from a random
+    start, so processes picking at the same time seldom meet, and each is bind-checked.
+    """
+    low, high = LISTEN_PORTS_FROM, _ephemeral_start()
+    if high - low < 1000:  # an unusual range: let the kernel pick
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    if not _next_port:
+        _next_port.append(random.randrange(low, high))  # noqa: S311 (spreading, not secrecy)
+    for _ in range(high - low):
+        port = _next_port[0]
+        _next_port[0] = low + (port + 1 - low) % (high - low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"no free port between {low} and {high}")
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 # --------------------------------------------------------------------------- the local launcher
