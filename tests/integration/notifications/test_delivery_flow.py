@@ -138,51 +138,57 @@ async def test_an_in_app_message_held_by_quiet_hours_is_not_in_the_inbox_until_i
     assert (listed["total"], listed["unread"], listed["items"][0]["read"]) == (1, 0, True)
 
 
-async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule(
-    notifications: RunningNotifications,
-) -> None:
-    n = notifications
+async def session_to_move(n: RunningNotifications) -> tuple[str, str, str, datetime, datetime]:
+    """A client and a therapist on file, a session id, its first time and the time it moves to."""
     client, therapist, session = new_id("client"), new_id("therapist"), new_id("session")
     await n.register(client, email=f"{client}@example.org")
     await n.register(therapist, role="therapist", email=f"{therapist}@example.org")
     first = n.clock().replace(second=0, microsecond=0) + timedelta(days=3)
-    moved_to = first + timedelta(days=1, hours=2)
+    return client, therapist, session, first, first + timedelta(days=1, hours=2)
+
+
+def reminder_mails(n: RunningNotifications, to: str, lead: str) -> list[str]:
+    """Bodies of the reminders sent to `to` that name `lead` ("in 24 hours", "in 1 hour")."""
+    return [body_of(m) for m in n.mails_to(to) if body_of(m).startswith("Reminder") and lead in body_of(m)]
+
+
+async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule(
+    notifications: RunningNotifications,
+) -> None:
+    n = notifications
+    client, therapist, session, first, moved_to = await session_to_move(n)
     await n.publish(samples.session_booked(client, therapist, session_id=session, starts_at=first))
     await n.publish(
         samples.session_rescheduled(client, therapist, session_id=session, previous=first, starts_at=moved_to)
     )
     await n.until(lambda: "Your session has moved" in subjects(n.mails_to(f"{client}@")))
 
-    def reminders(to: str, lead: str) -> list[str]:
-        return [
-            body_of(m) for m in n.mails_to(to) if body_of(m).startswith("Reminder") and lead in body_of(m)
-        ]
-
     new_time = format_instant(moved_to.astimezone(ZoneInfo("America/New_York")), "en")
     n.clock.now = moved_to - timedelta(hours=24)  # past the first time's 24 h mark too
     await n.until(
-        lambda: bool(reminders(f"{client}@", "in 24 hours") and reminders(f"{therapist}@", "in 24 hours"))
+        lambda: bool(
+            reminder_mails(n, f"{client}@", "in 24 hours")
+            and reminder_mails(n, f"{therapist}@", "in 24 hours")
+        )
     )
     n.clock.now = moved_to - timedelta(hours=1)
     await n.until(
-        lambda: bool(reminders(f"{client}@", "in 1 hour") and reminders(f"{therapist}@", "in 1 hour"))
+        lambda: bool(
+            reminder_mails(n, f"{client}@", "in 1 hour") and reminder_mails(n, f"{therapist}@", "in 1 hour")
+        )
     )
 
     for to in (f"{client}@", f"{therapist}@"):
-        assert len(reminders(to, "in 24 hours")) == 1, to
-        assert len(reminders(to, "in 1 hour")) == 1, to
-        assert all(new_time in body for body in reminders(to, "")), to
+        assert len(reminder_mails(n, to, "in 24 hours")) == 1, to
+        assert len(reminder_mails(n, to, "in 1 hour")) == 1, to
+        assert all(new_time in body for body in reminder_mails(n, to, "")), to
 
 
 async def test_a_booking_handled_after_its_reschedule_keeps_the_new_time_and_its_reminders(
     notifications: RunningNotifications,
 ) -> None:
     n = notifications
-    client, therapist, session = new_id("client"), new_id("therapist"), new_id("session")
-    await n.register(client, email=f"{client}@example.org")
-    await n.register(therapist, role="therapist", email=f"{therapist}@example.org")
-    first = n.clock().replace(second=0, microsecond=0) + timedelta(days=3)
-    moved_to = first + timedelta(days=1, hours=2)
+    client, therapist, session, first, moved_to = await session_to_move(n)
     # The two events travel on different topics: here the reschedule is handled first.
     await n.publish(
         samples.session_rescheduled(client, therapist, session_id=session, previous=first, starts_at=moved_to)
@@ -191,20 +197,17 @@ async def test_a_booking_handled_after_its_reschedule_keeps_the_new_time_and_its
     await n.publish(samples.session_booked(client, therapist, session_id=session, starts_at=first))
     await n.until(lambda: len(n.mails_to(f"{client}@")) >= 2)
 
-    def reminders(to: str, lead: str) -> list[str]:
-        return [
-            body_of(m) for m in n.mails_to(to) if body_of(m).startswith("Reminder") and lead in body_of(m)
-        ]
-
     new_time = format_instant(moved_to.astimezone(ZoneInfo("America/New_York")), "en")
     n.clock.now = moved_to - timedelta(hours=1)  # past both marks of the new time, and of the first
     await n.until(
-        lambda: bool(reminders(f"{client}@", "in 1 hour") and reminders(f"{therapist}@", "in 1 hour"))
+        lambda: bool(
+            reminder_mails(n, f"{client}@", "in 1 hour") and reminder_mails(n, f"{therapist}@", "in 1 hour")
+        )
     )
 
     for to in (f"{client}@", f"{therapist}@"):
-        assert len(reminders(to, "in 1 hour")) == 1, to
-        assert all(new_time in body for body in reminders(to, "")), to
+        assert len(reminder_mails(n, to, "in 1 hour")) == 1, to
+        assert all(new_time in body for body in reminder_mails(n, to, "")), to
 
 
 async def test_a_provider_failing_twice_then_succeeding_delivers_once(
