@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Required, TypedDict, Unpack
 
 from services.intake.context import IntakeContext
 from services.intake.domain.care import plan_author
@@ -80,45 +81,28 @@ DECIDED_BY_ROLE = frozenset({Role.client, Role.admin, Role.service})
 relationships or break-glass grants: their access needs no read of the record."""
 
 
-async def client_record_for(
-    audit: AuditedRead,
-    client_id: str,
-    ctx: IntakeContext,
-    *,
-    resource: str,
-    resource_id: str | None = None,
-    needed: Access = Access.record,
-    scope: str = INTAKE_READ,
-    writes: bool = False,
-) -> Granted:
-    """The client's record when `audit.who` may have `needed` of it; else audited 404.
+class Need(TypedDict, total=False):
+    """What a route asks of a client's record: checked by `client_record_for` and `allowed_for`."""
 
-    `scope` is what a service needs; `writes` says the route changes the record (no
-    break-glass grant opens it then).
-    """
-    record = await client_record(ctx.clients, client_id)
-    return await _granted(
-        audit,
-        record,
-        ctx,
-        resource=resource,
-        resource_id=resource_id,
-        needed=needed,
-        scope=scope,
-        writes=writes,
-    )
+    resource: Required[str]
+    resource_id: str | None
+    needed: Access
+    """Defaults to the whole record."""
+    scope: str
+    """What a service needs; defaults to `intake:read`."""
+    writes: bool
+    """The route changes the record (no break-glass grant opens it then); defaults to False."""
+
+
+async def client_record_for(
+    audit: AuditedRead, client_id: str, ctx: IntakeContext, **need: Unpack[Need]
+) -> Granted:
+    """The client's record when `audit.who` may have what the route needs of it; else audited 404."""
+    return await _granted(audit, await client_record(ctx.clients, client_id), ctx, **need)
 
 
 async def allowed_for(
-    audit: AuditedRead,
-    client_id: str,
-    ctx: IntakeContext,
-    *,
-    resource: str,
-    resource_id: str | None = None,
-    needed: Access = Access.record,
-    scope: str = INTAKE_READ,
-    writes: bool = False,
+    audit: AuditedRead, client_id: str, ctx: IntakeContext, **need: Unpack[Need]
 ) -> Allowed:
     """`client_record_for`'s decision alone: the record is read only when it decides (a clinician).
 
@@ -130,16 +114,7 @@ async def allowed_for(
         if audit.who.role in DECIDED_BY_ROLE
         else await client_record(ctx.clients, client_id)
     )
-    return await _granted(
-        audit,
-        record,
-        ctx,
-        resource=resource,
-        resource_id=resource_id,
-        needed=needed,
-        scope=scope,
-        writes=writes,
-    )
+    return await _granted(audit, record, ctx, **need)
 
 
 async def _granted(
@@ -148,10 +123,10 @@ async def _granted(
     ctx: IntakeContext,
     *,
     resource: str,
-    resource_id: str | None,
-    needed: Access,
-    scope: str,
-    writes: bool,
+    resource_id: str | None = None,
+    needed: Access = Access.record,
+    scope: str = INTAKE_READ,
+    writes: bool = False,
 ) -> Granted:
     """The decision on `record` (its relationships and break-glass grants), with the record."""
     now = ctx.clock()
