@@ -5,7 +5,8 @@ becomes the new one's predecessor and whose holds go back); an older intake deli
 changes nothing. The write recording the intake (linking the proposal, ending a wait on
 the waitlist) runs while ranking and holds do, and is stored before the proposal is, so a
 client who sees the proposal can decline it at once. The write is idempotent (same intake,
-same proposal).
+same proposal). Hence an intake the record does not know yet cannot have a proposal, and
+the proposal is not looked for (one read less per intake).
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ async def _propose_for(command: ProposeForIntake, match_id: str, ctx: MatchingCo
         return
     # Recorded already (a redelivery after a crash): the one it replaced is kept.
     replaced = client.replaced_by(match_id)
-    if replaced and client.is_new_intake(intake):
+    new = client.is_new_intake(intake)
+    if replaced and new:
         await _supersede(replaced, match_id, ctx)
     now = ctx.clock()
     record = client_store.changing(
@@ -60,7 +62,13 @@ async def _propose_for(command: ProposeForIntake, match_id: str, ctx: MatchingCo
     )
     await propose_matches(
         ProposeMatches(
-            intake.client_id, intake, match_id, cause, excluded=client.excluded_ids, predecessor=replaced
+            intake.client_id,
+            intake,
+            match_id,
+            cause,
+            excluded=client.excluded_ids,
+            predecessor=replaced,
+            new=new,
         ),
         ctx,
         alongside=client_store.upsert(ctx.clients, ctx.waitlist, intake.client_id, record, now=now),

@@ -4,7 +4,9 @@ Steps, each safe to repeat (a redelivered event, a retried request or a re-fired
 runs them again):
 
 1. The proposal exists already (its id derives from its cause): make sure its expiry timer
-   and the client's side of it exist, and return it. No second proposal, ever.
+   and the client's side of it exist, and return it. No second proposal, ever. (A caller
+   that knows the proposal cannot exist yet says so, `new`, and this read is skipped; should
+   it exist all the same, step 4's insert finds it and returns it.)
 2. Rank on this replica's in-process directory, caught up with the shared journal.
 3. Hold capacity on the best candidates, under each therapist document's lease (the
    holds of one batch written together, `update_many`), after every hard constraint is
@@ -84,6 +86,9 @@ class ProposeMatches:
     """The client's journey, when the cause is not part of it (a waitlist trigger)."""
     unless_empty: bool = False
     """Make nothing (None) when nobody could be held."""
+    new: bool = False
+    """The proposal cannot exist yet, so step 1 needs no read: the caller knows its cause was
+    never recorded where it is stored before any proposal it makes (the client's record)."""
 
     @property
     def journey(self) -> str:
@@ -115,7 +120,7 @@ def _observed(future: asyncio.Future[object]) -> None:
 async def _propose(
     command: ProposeMatches, ctx: MatchingContext, alongside: asyncio.Future[object] | None
 ) -> Document | None:
-    existing = await ctx.proposals.get(command.match_id)
+    existing = None if command.new else await ctx.proposals.get(command.match_id)
     if existing is not None:
         await _written(alongside)
         await _settle(existing, ctx)
@@ -237,7 +242,8 @@ async def _insert(
     command: ProposeMatches, proposed: MatchProposed, now: datetime, ctx: MatchingContext
 ) -> tuple[Document, bool]:
     """The proposal and its match-proposed in one write, and whether this call made it; one
-    made meanwhile by a concurrent retry of the same cause is the one returned."""
+    made meanwhile (by a concurrent retry of the same cause, or before, when step 1 was not
+    read) is the one returned, as stored."""
     document = new_proposal(
         proposed, sequence=command.sequence, correlation_id=command.journey, created_at=now
     )
@@ -250,10 +256,11 @@ async def _insert(
         now=now,
     )
     try:
-        created = await ctx.proposals.insert(document, [event], cause=command.cause)
+        if await ctx.proposals.insert(document, [event], cause=command.cause):
+            return document, True
     except AlreadyExists:
-        return await ctx.proposals.get(command.match_id) or document, False
-    return document, created
+        pass
+    return await ctx.proposals.get(command.match_id) or document, False
 
 
 async def _settle(document: Mapping[str, Any], ctx: MatchingContext, *, first_time: bool = False) -> None:

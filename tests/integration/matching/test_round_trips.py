@@ -93,6 +93,7 @@ async def test_a_proposal_holds_its_candidates_and_a_booking_settles_them_in_one
 
     assert proposed["update therapists"] == 1, "three holds, one bulk write"
     assert proposed["find clients"] == 1, "the client read once, holding the lease its record then reuses"
+    assert not proposed.get("find proposals"), "a new intake: its proposal cannot exist, no look"
     assert proposed["insert timers"] == 1 and not proposed.get("find timers_done"), (
         "a new proposal's expiry timer cannot have fired: no look in timers_done"
     )
