@@ -18,6 +18,10 @@ PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 # uv uses the machine's Python 3.11+ and never downloads an interpreter.
 export UV_PYTHON_DOWNLOADS := never
+# Dependencies are compiled to bytecode as they are installed (as in the image). Where the
+# environment sets PYTHONDONTWRITEBYTECODE, imports never cache it, so every process compiled
+# some 900 modules at each start: a service's imports took 2.2 s of CPU, 1.0 s compiled.
+export UV_COMPILE_BYTECODE := 1
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 # Local development only: services and `make token` sign/verify with this secret.
 export JWT_SECRET ?= carepath-local-development-secret-do-not-use-in-production
