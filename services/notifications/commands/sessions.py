@@ -15,6 +15,7 @@ means, in the session's zone when they gave none here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,7 +43,7 @@ from shared.events.models import (
     SessionRescheduled,
 )
 from shared.observability.logs import get_logger
-from shared.storage import Document
+from shared.storage import AlreadyExists, Document
 from shared.storage.documents import Creation, Revision
 from shared.storage.timers import Planned
 
@@ -65,18 +66,12 @@ async def announce_booking(command: AnnounceBooking, ctx: NotificationsContext) 
         for lead, due in reminder_times(event.starts_at, ctx.clock()).items()
     }
     timer_ids = {lead: timer_id for lead, (timer_id, _) in planned.items()}
-    created: list[bool] = []
-
-    def booked(current: Document | None) -> Revision | None:
-        created.append(current is None)
-        return sessions.booked(event, cause.correlation_id, timer_ids)(current)
-
-    session = await _keep(ctx, event.session_id, booked, cause)
+    session, created = await _keep_booking(ctx, event, cause, timer_ids)
     if not sessions.changed_since_booking(session):  # else the reschedule set them, or none are due
         # All reminders in one insert; a session new here cannot have had one fire yet.
         await ctx.timers.schedule_many(
             [_reminder(timer_id, event.session_id, lead, due) for lead, (timer_id, due) in planned.items()],
-            first_time=created == [True],
+            first_time=created,
         )
     await notify(Notify.answering(audience.session_booked(event), event, cause), ctx)
 
@@ -177,6 +172,34 @@ async def remind_of_session(command: RemindOfSession, ctx: NotificationsContext)
     )
     origin = Origin(command.event_id, "session-reminder", session.get("correlation_id") or command.timer_id)
     await notify(Notify(tuple(notices), origin), ctx)
+
+
+async def _keep_booking(
+    ctx: NotificationsContext, event: SessionBooked, cause: Envelope, timer_ids: Mapping[str, str]
+) -> tuple[Document, bool]:
+    """Write what the booking tells of the session; the session as it now is, and whether this
+    call created it.
+
+    A session new here (the usual case) is created by one unique insert with its cause: no
+    lease, no read, no release (three round trips fewer). The insert is atomic, and nobody can
+    be halfway through changing a document that does not exist yet; a reschedule or
+    cancellation that read it absent under its lease a moment before finds its own insert
+    refused (E11000) and is retried, reading this one. One that exists (a reschedule or
+    cancellation came first, or this booking did before: a redelivery) is changed under its
+    lease, as before: the cause recorded in either write makes a redelivery change nothing.
+    """
+    booked = sessions.booked(event, cause.correlation_id, timer_ids)
+    fresh = {**booked(None).document, "_id": event.session_id}
+    with suppress(AlreadyExists):
+        if await ctx.stores.sessions.insert(fresh, cause=cause):
+            return fresh, True
+    created: list[bool] = []
+
+    def change(current: Document | None) -> Revision | None:
+        created.append(current is None)
+        return booked(current)
+
+    return await _keep(ctx, event.session_id, change, cause), created == [True]
 
 
 async def _keep(ctx: NotificationsContext, session_id: str, change: Creation, cause: Envelope) -> Document:

@@ -7,7 +7,7 @@ and a rescheduled or cancelled .ics carries a higher SEQUENCE than the one befor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from services.notifications.domain.messages import session_kind
@@ -39,7 +39,9 @@ def _new_session(event: SessionEvent, correlation_id: str) -> Document:
     }
 
 
-def booked(event: SessionBooked, correlation_id: str, reminder_timers: Mapping[str, str]) -> Creation:
+def booked(
+    event: SessionBooked, correlation_id: str, reminder_timers: Mapping[str, str]
+) -> Callable[[Document | None], Revision]:
     """The booking's facts. A reschedule or cancellation handled first (events come in no order
     across topics) is newer than the booking: its times, status and reminder timers stay, and
     the booking fills in only what those events do not carry (the link, the kind)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from icalendar import Calendar
 
@@ -17,6 +18,8 @@ from services.notifications.handlers.on_session_booked import on_session_booked
 from services.notifications.handlers.on_session_cancelled import on_session_cancelled
 from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
 from services.notifications.store.inbox import inbox_page
+from shared.storage import Document
+from tests.support.fakes import InMemoryDocuments
 from tests.unit.notifications import samples
 from tests.unit.notifications.harness import Harness, envelope_of, harness
 
@@ -208,6 +211,73 @@ async def test_a_permanent_failure_is_not_retried() -> None:
 
     (email,) = await h.stores.deliveries.find({"channel": "email"})
     assert (email["status"], email["attempts"], email["reason"]) == (DeliveryStatus.failed, 1, "smtp_550")
+
+
+class CountedSessions(InMemoryDocuments):
+    """Counts the sessions' inserts and their changes under a lease (`upsert`)."""
+
+    def __init__(self) -> None:
+        super().__init__("sessions")
+        self.inserts = 0
+        self.upserts = 0
+
+    async def insert(self, document: Any, events: Any = (), *, cause: Any = None) -> bool:
+        self.inserts += 1
+        return await super().insert(document, events, cause=cause)
+
+    async def upsert(self, document_id: str, change: Any, *, cause: Any = None) -> Document | None:
+        self.upserts += 1
+        return await super().upsert(document_id, change, cause=cause)
+
+
+async def test_a_session_new_here_is_created_by_one_insert_with_no_change_under_a_lease() -> None:
+    h = harness()
+    kept = CountedSessions()
+    object.__setattr__(h.stores, "sessions", kept)
+    booked = samples.session_booked()
+
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
+
+    assert (kept.inserts, kept.upserts) == (1, 0)
+    session = await kept.get("session-1")
+    assert session is not None and session["starts_at"] == samples.STARTS
+    assert sorted(i for i in h.timers.pending() if i.startswith("reminder:")) == [
+        "reminder:session-1:1h",
+        "reminder:session-1:24h",
+    ]
+
+
+async def test_a_redelivered_booking_changes_its_session_nothing_more_and_keeps_its_reminders() -> None:
+    h = harness()
+    kept = CountedSessions()
+    object.__setattr__(h.stores, "sessions", kept)
+    booked = samples.session_booked()
+    envelope = envelope_of(booked)
+    await on_session_booked(h.ctx)(booked, envelope)
+    first = await kept.get("session-1")
+
+    await on_session_booked(h.ctx)(booked, envelope)
+
+    assert await kept.get("session-1") == first
+    assert kept.upserts == 1  # the insert found this cause's session: its cause changes nothing
+    assert len([i for i in h.timers.pending() if i.startswith("reminder:")]) == 2
+
+
+async def test_a_booking_after_its_reschedule_changes_the_session_under_its_lease_keeping_its_time() -> None:
+    h = harness()
+    kept = CountedSessions()
+    object.__setattr__(h.stores, "sessions", kept)
+    moved = samples.session_rescheduled(starts_at=samples.STARTS + timedelta(days=2))
+    await on_session_rescheduled(h.ctx)(moved, envelope_of(moved))
+    booked = samples.session_booked()
+    upserts = kept.upserts
+
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
+
+    session = await kept.get("session-1")
+    assert session is not None and session["starts_at"] == samples.STARTS + timedelta(days=2)
+    assert session["join_url"] == booked.join_url
+    assert kept.upserts == upserts + 1  # its insert refused, the booking changes what is there
 
 
 async def test_reminders_are_set_at_booking_moved_by_a_reschedule_and_dropped_on_cancel() -> None:
