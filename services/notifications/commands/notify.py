@@ -5,9 +5,9 @@ channels and from when the message goes (a critical one: every channel, at once)
 command's deliveries are inserted under their keys in one round trip; whoever inserts one
 owns its first attempt. One due now is sent right here, critical or not, all of them
 concurrently, each bounded by the attempt timeout, composed from the recipient document
-read for the notice (each recipient is read once per command); then all their outcomes are
-recorded together (`record_all`), each with its event, and each one's follow-up (a retry's
-timer, an escalation check) made sure of. Only retries and deliveries held by quiet hours
+read for the notice (each recipient is read once per command, all of them concurrently); then
+all their outcomes are recorded together (`record_all`), each with its event, and each one's
+follow-up (a retry's timer, an escalation check) made sure of. Only retries and deliveries held by quiet hours
 wait for timers. A delivery that exists already (the event came again) only gets its timer
 made sure of.
 
@@ -113,10 +113,10 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     """Claim every notice's deliveries; attempt those due now, give the others their timer."""
     if command.cause is not None:
         note_correlation(command.cause.correlation_id)
-    read = dict(command.recipients)
+    read = await _recipients(ctx, command.notices, command.recipients)
     planned: list[_Planned] = []
     for notice in command.notices:
-        plan = await _plan(ctx, notice, command.origin, read)
+        plan = _plan(ctx, notice, command.origin, read)
         taken = {d["_id"] for p in planned for d in p.deliveries}  # one key, one delivery: the first
         planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
     deliveries = [d for plan in planned for d in plan.deliveries]
@@ -154,16 +154,23 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     return [delivery for delivery, _ in claimed.values()]
 
 
-async def _plan(
-    ctx: NotificationsContext, notice: Notice, origin: Origin, read: dict[str, Mapping[str, Any]]
-) -> _Planned:
-    """The notice's deliveries by the recipient's channels, opt-outs and quiet hours.
+async def _recipients(
+    ctx: NotificationsContext, notices: Sequence[Notice], known: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """The recipient document of each notice (`{}` for one never registered): those the caller
+    did not hand in read concurrently (client and therapist of one session at once, not one
+    after the other), each once however many notices name it."""
+    wanted = [r for r in dict.fromkeys(n.recipient_id for n in notices) if r not in known]
+    found = await asyncio.gather(*(ctx.stores.recipients.get(r) for r in wanted))
+    return {**known, **{r: document or {} for r, document in zip(wanted, found, strict=True)}}
 
-    `read` keeps the recipient documents read for this command (`{}` for one never
-    registered): a recipient named by two notices is read once.
-    """
-    if (recipient := read.get(notice.recipient_id)) is None:
-        recipient = read[notice.recipient_id] = await ctx.stores.recipients.get(notice.recipient_id) or {}
+
+def _plan(
+    ctx: NotificationsContext, notice: Notice, origin: Origin, read: Mapping[str, Mapping[str, Any]]
+) -> _Planned:
+    """The notice's deliveries by the recipient's channels, opt-outs and quiet hours, planned
+    from the recipient document read for the command (`read`)."""
+    recipient = read[notice.recipient_id]
     preferences = preferences_of(recipient)
     channels = deliverable_channels(
         available_channels(contacts_of(recipient, notice.recipient_id)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -278,6 +279,30 @@ async def test_a_booking_after_its_reschedule_changes_the_session_under_its_leas
     assert session is not None and session["starts_at"] == samples.STARTS + timedelta(days=2)
     assert session["join_url"] == booked.join_url
     assert kept.upserts == upserts + 1  # its insert refused, the booking changes what is there
+
+
+async def test_a_sessions_client_and_therapist_are_read_at_once_each_once() -> None:
+    h = harness()
+    await registered(h)
+    recipients = h.stores.recipients
+    asked: list[str] = []
+    both_asked = asyncio.Event()
+
+    async def get(document_id: str, *, writing: bool = False) -> Document | None:
+        asked.append(document_id)
+        if len(asked) == 2:
+            both_asked.set()
+        async with asyncio.timeout(1):
+            await both_asked.wait()  # one read alone, not joined by the other, would time out
+        return await type(recipients).get(recipients, document_id, writing=writing)
+
+    object.__setattr__(recipients, "get", get)
+    booked = samples.session_booked()
+
+    await on_session_booked(h.ctx)(booked, envelope_of(booked))
+
+    assert sorted(asked) == ["client-1", "therapist-1"]
+    assert len(h.sent("email")) == 2
 
 
 async def test_reminders_are_set_at_booking_moved_by_a_reschedule_and_dropped_on_cancel() -> None:
