@@ -14,7 +14,7 @@ from services.notifications.api.dependencies import Context, NotificationId, Rec
 from services.notifications.commands.read_inbox_entry import ReadInboxEntry, read_inbox_entry
 from services.notifications.domain.channels import Channel
 from services.notifications.store.inbox import inbox_entry, inbox_page
-from services.notifications.store.indexes import page
+from services.notifications.store.indexes import log_of, page
 from shared.http.dependencies import Audit, Caller
 from shared.refusals import NotFound
 from shared.storage import Document
@@ -126,7 +126,7 @@ async def list_deliveries(
 ) -> DeliveryPage:
     """The delivery log, newest first: each message on each channel, its status and reason."""
     ensure_acts_for(who, recipient_id)
-    index = await ctx.stores.delivery_logs.get(recipient_id)
+    index = await log_of(ctx.stores, recipient_id)
     ids, total = page(index, "deliveries", offset=offset, limit=limit)
     await audit.read(resource="deliveries", resource_id=recipient_id)
     deliveries = [d for i in ids if (d := await ctx.stores.deliveries.get(i)) is not None]

@@ -220,16 +220,29 @@ async def _record(
 
 
 async def record_all(
-    ctx: NotificationsContext, outcomes: Sequence[tuple[Document, Outcome]], now: datetime
+    ctx: NotificationsContext,
+    outcomes: Sequence[tuple[Document, Outcome]],
+    now: datetime,
+    *,
+    also: Sequence[tuple[str, Change]] = (),
 ) -> dict[str, Document | None]:
     """`_record` of several deliveries' outcomes together: each still its own write with its
     event, all of them in one `update_many`; then what follows each, concurrently. Returns
-    each delivery's new state by id."""
-    if not outcomes:
+    each delivery's new state by id.
+
+    `also`: changes of other documents of `deliveries` (the recipients' logs, `notify`'s),
+    written in that same bulk write instead of one of their own. Should any of the writes fail
+    (a log whose lease another replica keeps too long, say), what follows the records that were
+    stored is still seen to before the failure goes to the caller."""
+    if not outcomes and not also:
         return {}
-    recorded = await ctx.stores.deliveries.update_many(
-        [(delivery["_id"], _change(ctx, delivery, outcome, now)) for delivery, outcome in outcomes]
-    )
+    changes = [(delivery["_id"], _change(ctx, delivery, outcome, now)) for delivery, outcome in outcomes]
+    try:
+        written = await ctx.stores.deliveries.update_many([*changes, *also])
+    except Exception:
+        await _follow_up_stored(ctx, [delivery_id for delivery_id, _ in changes])
+        raise
+    recorded = {delivery_id: written[delivery_id] for delivery_id, _ in changes}
     following = await asyncio.gather(
         *(_follow_up(ctx, r) for r in recorded.values() if r is not None), return_exceptions=True
     )
@@ -237,6 +250,16 @@ async def record_all(
         if isinstance(failure, BaseException):
             raise failure  # after all of them ran: the caller's event or timer comes again
     return recorded
+
+
+async def _follow_up_stored(ctx: NotificationsContext, delivery_ids: Sequence[str]) -> None:
+    """`_follow_up` of the deliveries as stored after a failed `record_all` (read back), at best:
+    the caller's event or timer comes again either way, and what follows is idempotent."""
+    try:
+        stored = await asyncio.gather(*(ctx.stores.deliveries.get(i) for i in delivery_ids))
+        await asyncio.gather(*(_follow_up(ctx, d) for d in stored if d is not None))
+    except Exception:
+        log.warning("what follows the stored records could not be seen to", exc_info=True)
 
 
 def _change(ctx: NotificationsContext, delivery: Document, outcome: Outcome, now: datetime) -> Change:

@@ -26,21 +26,24 @@ first attempt (`store/alerts.py`), so the metrics see them until they reach some
 
 Each recipient's delivery log (`store/indexes.py`) lists their deliveries of the command, and
 is their in-app inbox too: its in-app ones are listed there unread (held, when quiet hours
-hold them) in the same write, and an in-app send writes nothing: its entry goes into its
-delivery with the recorded outcome (`channels/in_app.py`). The logs of all the command's
-recipients are written together (`upsert_many`), still claiming.
+hold them), and an in-app send writes nothing: its entry goes into its delivery with the
+recorded outcome (`channels/in_app.py`). The log is a document of `deliveries` and one of the
+command's claims: a recipient's first one is written by the claims' insert, and one that
+existed is changed by the bulk write of the records (`record_all`'s `also`), still claiming.
 
 Round trips of a command whose deliveries all go at once: per recipient new to it, its read
-and its log's read; for all the deliveries together, whichever notices and recipients they
-are of, the claims' leases with the logs' (one insert) and the claims (one insert), the new
-logs' insert and the changed ones' replace (one each), their records
-(one bulk write of all of them, in-app entries included, then one write removing the events
-the inline publish sent: the claim handed each record its lease and document) and the bulk
-releases of the leases. Before (issue 18) each notice's log cost its own lease, read, write
-and release, each in-app send as many again for its inbox index (`inboxes`) and then an
-insert of its entry (`inbox_entries`), and each delivery's record two round trips of its own
-(its write and its removal of its sent event); earlier every delivery but a critical one
-also cost a timer's schedule and firing and a second read of its recipient and of itself.
+(all concurrently), and the read of its log if it has one already; for all the deliveries
+together, whichever notices and recipients they are of, the claims' leases with the logs'
+(one insert) and the claims with the new logs (one insert), their records with the changes
+of the logs that existed (one bulk write of all of them, in-app entries included, then one
+write removing the events the inline publish sent: the claim handed each record its lease
+and document) and the bulk releases of the leases. Before (issue 18) each notice's log cost
+its own lease, read, write and release, each in-app send as many again for its inbox index
+(`inboxes`) and then an insert of its entry (`inbox_entries`), and each delivery's record
+two round trips of its own (its write and its removal of its sent event); earlier every
+delivery but a critical one also cost a timer's schedule and firing and a second read of its
+recipient and of itself. Until the log moved into `deliveries` (from `delivery_logs`) each
+command also read every recipient's log and wrote the new ones and the changed ones apart.
 """
 
 from __future__ import annotations
@@ -60,14 +63,14 @@ from services.notifications.domain.delivery import Origin, is_due_now, new_deliv
 from services.notifications.domain.preferences import deliverable_channels, release_at
 from services.notifications.domain.risk_alerts import is_watched
 from services.notifications.store.alerts import UNDELIVERED, watched
-from services.notifications.store.indexes import logged
+from services.notifications.store.indexes import log_id, logged, new_log
 from services.notifications.store.recipients import contacts_of, preferences_of, zone_of
 from shared.events.envelope import Envelope
 from shared.events.registry import spec_for
 from shared.observability.logs import get_logger
 from shared.observability.tracing import note_correlation
 from shared.storage import Document
-from shared.storage.documents import Creation
+from shared.storage.documents import Change
 
 log = get_logger(__name__)
 
@@ -120,14 +123,13 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
         taken = {d["_id"] for p in planned for d in p.deliveries}  # one key, one delivery: the first
         planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
     deliveries = [d for plan in planned for d in plan.deliveries]
-    logged_for = sorted({plan.notice.recipient_id for plan in planned if plan.deliveries})
-    # Claimed holding their leases, and the logs' with them: each first record then costs no
-    # lease and no read, and the logs' write no lease of its own.
-    also = [ctx.stores.delivery_logs.lease_of(recipient_id) for recipient_id in logged_for]
-    async with ctx.stores.deliveries.claiming(deliveries, also=also) as existed:
+    listed = _listed(planned)
+    # Claimed holding their leases, with the recipients' logs (a new one is written right here):
+    # each first record then costs no lease and no read, and a log's change no lease of its own.
+    logs = [new_log(recipient_id, listing) for recipient_id, listing in listed.items()]
+    async with ctx.stores.deliveries.claiming([*deliveries, *logs]) as existed:
         claimed = await _claimed(ctx, deliveries, existed)
-        if logs := _logs(planned, claimed):
-            await ctx.stores.delivery_logs.upsert_many(logs)
+        relisted = _relisted(listed, claimed, existed)
         if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
             await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
         now = ctx.clock()
@@ -147,7 +149,8 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
             for (delivery, _), outcome in zip(at_once, sent, strict=True)
             if not isinstance(outcome, BaseException)
         ]
-        await record_all(ctx, outcomes, now)  # still claiming: no lease taken, no delivery read
+        # Still claiming: no lease taken, no delivery read; the logs that existed changed with them.
+        await record_all(ctx, outcomes, now, also=relisted)
     for outcome in sent:
         if isinstance(outcome, BaseException):
             raise outcome  # the event comes again; the deliveries left undecided then go by timer
@@ -203,18 +206,26 @@ def _plan(
     return _Planned(notice, recipient, deliveries)
 
 
-def _logs(
-    planned: Sequence[_Planned], claimed: Mapping[str, tuple[Document, bool]]
-) -> list[tuple[str, Creation]]:
-    """One change of each recipient's delivery log listing all their deliveries of the command
-    (two notices of one recipient: one change), as claimed: held ones are listed held."""
+def _listed(planned: Sequence[_Planned]) -> dict[str, list[Document]]:
+    """Each recipient's deliveries of the command, for their log (two notices of one recipient:
+    one listing), as planned: held ones are listed held."""
     by_recipient: dict[str, list[Document]] = {}
     for plan in planned:
         if plan.deliveries:
-            by_recipient.setdefault(plan.notice.recipient_id, []).extend(
-                claimed[d["_id"]][0] for d in plan.deliveries
-            )
-    return [(recipient_id, logged(deliveries)) for recipient_id, deliveries in by_recipient.items()]
+            by_recipient.setdefault(plan.notice.recipient_id, []).extend(plan.deliveries)
+    return by_recipient
+
+
+def _relisted(
+    listed: Mapping[str, Sequence[Document]], claimed: Mapping[str, tuple[Document, bool]], existed: set[str]
+) -> list[tuple[str, Change]]:
+    """The change of each log that existed already (the claim wrote the others), listing the
+    recipient's deliveries as claimed."""
+    return [
+        (log_id(recipient_id), logged([claimed[d["_id"]][0] for d in listing]))
+        for recipient_id, listing in listed.items()
+        if log_id(recipient_id) in existed
+    ]
 
 
 async def _claimed(

@@ -4,7 +4,8 @@
 |---|---|---|
 | recipients | recipient id | contact channels, time zone, locale, role, preferences |
 | deliveries | `{event_id}:{recipient_id}:{channel}` | one message's state; its outbox publishes the outcome |
-| delivery_logs | recipient id | delivery ids, newest first (no scan to list them); the in-app inbox |
+| deliveries | `log/{recipient_id}` | the delivery log: delivery ids, newest first (no scan); the inbox |
+| delivery_logs | recipient id | legacy: the log before it moved into `deliveries`; still read |
 | inboxes | recipient id | legacy (before issue 18): in-app entry ids, unread ones; still read (`inbox.py`) |
 | inbox_entries | delivery id | legacy: an in-app message, from before its delivery kept it (`inbox.py`) |
 | sessions | session id | what reminders need: times, join link, reminder timers, status |
@@ -15,8 +16,9 @@ Timers (`timers`, the runtime's): `deliver:{delivery_id}:{attempt}` and
 `reminder:{session_id}:{24h|1h}`, `check-in-reminder:{check_in_id}`, `escalate:…`; their
 kinds are declared in `services/notifications/timers.py`.
 
-A recipient's `delivery_logs` document is also their in-app inbox: which deliveries are in-app,
-unread, held by quiet hours (`indexes.py`; listed by `inbox.py`).
+A recipient's delivery log is also their in-app inbox: which deliveries are in-app, unread,
+held by quiet hours (`indexes.py`; listed by `inbox.py`). It is kept in `deliveries` so that
+it is claimed and written with the deliveries it lists, no round trip of its own.
 A delivered in-app delivery keeps the inbox's entry (title, body) itself (`inbox.py`).
 """
 

@@ -1,8 +1,9 @@
 """What notifications holds about a client, for their export and erasure (`shared/data_rights.py`).
 
 The client's contact details are sealed with their data key, which erasure destroys;
-their recipient document, delivery log (their in-app inbox too), legacy inbox index and
-legacy in-app messages (`inbox_entries`) are then deleted. The record of what was sent
+their recipient document, delivery log (their in-app inbox too, kept among their deliveries,
+and one kept in `delivery_logs` before), legacy inbox index and legacy in-app messages
+(`inbox_entries`) are then deleted. The record of what was sent
 (deliveries: kind, channel, status, times; never an address) and the session and
 check-in reminders' dates are kept, flagged, as is the audit trail; a kept delivery loses
 its in-app message (`INBOX_ENTRY`: the title and body the inbox showed).
@@ -14,6 +15,7 @@ from collections.abc import Callable
 
 from services.notifications.context import NotificationsContext
 from services.notifications.domain.delivery import INBOX_ENTRY
+from services.notifications.store.indexes import is_log
 from shared.data_rights import ClientData, Holding, Retention
 from shared.ports import Documents
 from shared.security.client_keys import ClientKeys
@@ -40,8 +42,15 @@ def client_data(
             Holding(stores.recipients, field="_id"),  # opened by the store itself
             Holding(stores.inboxes, field="_id"),  # legacy (before issue 18): see store/inbox.py
             Holding(stores.inbox_entries, field="recipient_id"),  # legacy: see store/inbox.py
-            Holding(stores.delivery_logs, field="_id"),
-            Holding(stores.deliveries, field="recipient_id", retain=COMMUNICATIONS, scrub=without_message),
+            Holding(stores.delivery_logs, field="_id"),  # a log kept there before it moved
+            # Their deliveries, kept, and their delivery log among them (`store/indexes.py`), deleted.
+            Holding(
+                stores.deliveries,
+                field="recipient_id",
+                retain=COMMUNICATIONS,
+                kept=is_delivery,
+                scrub=without_message,
+            ),
             Holding(stores.sessions, retain=SESSIONS),
             Holding(stores.check_ins, retain=SESSIONS),
             Holding(audit, retain=ACCESS_AUDIT),
@@ -51,6 +60,11 @@ def client_data(
         keys=keys,
         cipher_of=cipher_of,
     )
+
+
+def is_delivery(document: Document) -> bool:
+    """Kept: a record of what was sent; not the recipient's delivery log (their inbox) beside them."""
+    return not is_log(document)
 
 
 def without_message(delivery: Document) -> Document:

@@ -2,22 +2,32 @@
 
 FerretDB serves only a lone `_id` equality from an index (DESIGN §5); listing one
 recipient's deliveries with a filter would read everyone's. So each recipient has one
-index document (`delivery_logs`, keyed by recipient) listing their delivery ids, newest
-first, written once per command when `notify` claims them (`logged`). The in-app inbox is
-the same document (issue 18: one index write per recipient, none at send time): `in_app`
-lists their in-app deliveries, `unread` those not read yet, `held` those held by quiet
-hours, which have no entry until they go (a delivered one keeps its entry: `store/inbox.py`
-shows one only once it exists). Known shortcut: each list keeps the latest `MAX_INDEXED`
-ids (older deliveries stay in `deliveries`, unlisted); the real fix is one index document
-per recipient and month.
+index document listing their delivery ids, newest first, written once per command when
+`notify` claims them (`logged`). The in-app inbox is the same document (issue 18: one index
+write per recipient, none at send time): `in_app` lists their in-app deliveries, `unread`
+those not read yet, `held` those held by quiet hours, which have no entry until they go (a
+delivered one keeps its entry: `store/inbox.py` shows one only once it exists). Known
+shortcut: each list keeps the latest `MAX_INDEXED` ids (older deliveries stay in
+`deliveries`, unlisted); the real fix is one index document per recipient and month.
+
+The log lives in `deliveries` itself, keyed `log/{recipient_id}` (`log_id`: a `/` is in no
+event id, so no delivery can have that key), with the recipient's id in `recipient_id`. So it
+is claimed with the command's deliveries: a recipient's first log is inserted by the claims'
+own `insert_many` (no read, no write of its own), and a later one changed by the bulk write
+that records the deliveries' outcomes (one read, no write of its own). In `delivery_logs`
+(keyed by recipient) it cost a read and a write per command. Logs written there before still
+count (`log_of` lists them after the current one's ids; nothing writes one there but
+mark-read) and erasure deletes both (`client_data.py`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from services.notifications.domain.delivery import DeliveryStatus
+from services.notifications.store import NotificationStores
 from shared.storage import Document
 from shared.storage.documents import Creation, Revision
 
@@ -27,6 +37,41 @@ DELIVERIES = "deliveries"
 IN_APP = "in_app"
 UNREAD = "unread"
 HELD = "held"
+LISTS = (DELIVERIES, IN_APP, UNREAD, HELD)
+LOG = "log/"
+
+
+def log_id(recipient_id: str) -> str:
+    """The `_id` of the recipient's delivery log in `deliveries`."""
+    return f"{LOG}{recipient_id}"
+
+
+def is_log(document: Mapping[str, Any]) -> bool:
+    """Whether a document of `deliveries` is a recipient's log, not a delivery."""
+    return str(document["_id"]).startswith(LOG)
+
+
+def new_log(recipient_id: str, deliveries: Sequence[Mapping[str, Any]]) -> Document:
+    """The recipient's log as it is claimed when they have none yet: listing `deliveries`."""
+    first = logged(deliveries)({"recipient_id": recipient_id})
+    return {"_id": log_id(recipient_id), "recipient_id": recipient_id, **(first.document if first else {})}
+
+
+async def log_of(stores: NotificationStores, recipient_id: str) -> Document | None:
+    """The recipient's delivery log (None: nothing was ever logged), its ids followed by those
+    only a log kept in `delivery_logs` before it moved lists (older); read concurrently."""
+    current, legacy = await asyncio.gather(
+        stores.deliveries.get(log_id(recipient_id)), stores.delivery_logs.get(recipient_id)
+    )
+    if legacy is None or current is None:
+        return current or legacy
+    merged = {field: _then(current.get(field, []), legacy.get(field, [])) for field in LISTS}
+    return {**current, **merged}
+
+
+def _then(first: Sequence[str], second: Sequence[str]) -> list[str]:
+    listed = set(first)
+    return [*first, *(i for i in second if i not in listed)]
 
 
 def logged(deliveries: Sequence[Mapping[str, Any]]) -> Creation:

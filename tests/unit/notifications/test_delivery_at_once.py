@@ -20,11 +20,14 @@ from services.notifications.commands.deliver import ATTEMPT_TIMEOUT
 from services.notifications.domain.delivery import DeliveryStatus
 from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_intake_completed import on_intake_completed
+from services.notifications.handlers.on_match_accepted import on_match_accepted
 from services.notifications.handlers.on_risk_flagged import on_risk_flagged
 from services.notifications.handlers.on_session_booked import on_session_booked
+from services.notifications.store.indexes import log_id
 from shared.events.envelope import Envelope
 from shared.storage import Document
 from shared.storage.documents import Change
+from shared.storage.locks import LockTimeout
 from tests.unit.notifications import samples
 from tests.unit.notifications.harness import Harness, RecordingSender, envelope_of, harness
 
@@ -260,7 +263,7 @@ async def test_a_failing_channel_is_recorded_with_the_delivered_ones_in_one_writ
 
     await on_intake_completed(h.ctx)(event, envelope_of(event))
 
-    deliveries = {d["channel"]: d for d in await h.stores.deliveries.find({})}
+    deliveries = {d["channel"]: d for d in await h.stores.deliveries.find({"channel": {"$ne": None}})}
     assert records.alone == []
     assert [sorted(ids) for ids in records.together] == [sorted(d["_id"] for d in deliveries.values())]
     assert (deliveries["email"]["status"], deliveries["in_app"]["status"]) == (
@@ -273,6 +276,33 @@ async def test_a_failing_channel_is_recorded_with_the_delivered_ones_in_one_writ
     assert sorted(e.data.channel for e in h.events("notification-delivered")) == ["email", "in_app"]  # type: ignore[attr-defined]
 
 
+async def test_a_log_write_that_fails_after_the_records_still_leaves_the_retry_its_timer() -> None:
+    h = harness()
+    h.senders["sms"].fail_with(transient("provider_503"))
+    await h.register("client-1", email="client@example.org", phone=PHONE)
+    first = samples.intake_completed()
+    await on_intake_completed(h.ctx)(first, envelope_of(first))
+    h.senders["sms"].fail_with(transient("provider_503"))
+    store = h.stores.deliveries
+    update_many = store.update_many
+
+    async def records_then_log_fails(
+        changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
+    ) -> dict[str, Document | None]:
+        await update_many([c for c in changes if c[0] != log_id("client-1")], cause=cause)
+        raise LockTimeout("deliveries/log/client-1 is locked by another writer")
+
+    object.__setattr__(store, "update_many", records_then_log_fails)
+    again = samples.match_accepted()
+
+    with pytest.raises(LockTimeout):
+        await on_match_accepted(h.ctx)(again, envelope_of(again))
+
+    retrying = await store.find({"channel": "sms", "status": DeliveryStatus.retrying})
+    assert len(retrying) == 2
+    assert sorted(delivery_timers(h)) == sorted(f"deliver:{d['_id']}:1" for d in retrying)
+
+
 async def test_an_attempt_that_raised_leaves_the_others_recorded_and_raises_after_them() -> None:
     h = harness()
     h = with_sender(h, "email", DyingSender())
@@ -283,7 +313,7 @@ async def test_an_attempt_that_raised_leaves_the_others_recorded_and_raises_afte
     with pytest.raises(ConnectionResetError):
         await on_intake_completed(h.ctx)(event, envelope_of(event))
 
-    deliveries = {d["channel"]: d for d in await h.stores.deliveries.find({})}
+    deliveries = {d["channel"]: d for d in await h.stores.deliveries.find({"channel": {"$ne": None}})}
     assert (deliveries["email"]["status"], deliveries["email"]["attempts"]) == (DeliveryStatus.pending, 0)
     assert (deliveries["sms"]["status"], deliveries["in_app"]["status"]) == (
         DeliveryStatus.delivered,

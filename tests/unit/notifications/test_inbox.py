@@ -3,7 +3,8 @@ delivery, delivered, keeps its entry (or a legacy entry exists)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -13,10 +14,11 @@ from services.notifications.commands.read_inbox_entry import ReadInboxEntry, rea
 from services.notifications.domain.delivery import INBOX_ENTRY, DeliveryStatus
 from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_session_booked import on_session_booked
+from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
 from services.notifications.store.inbox import inbox_entry, inbox_page
-from services.notifications.store.indexes import logged, read
+from services.notifications.store.indexes import log_id, log_of, logged, read
 from shared.storage import Document
-from shared.storage.documents import Change, Creation, Revision
+from shared.storage.documents import Change, Revision
 from tests.support.fakes import InMemoryDocuments
 from tests.unit.notifications import samples
 from tests.unit.notifications.harness import Harness, envelope_of, harness
@@ -52,7 +54,7 @@ async def test_an_in_app_send_writes_nothing_its_entry_goes_in_with_its_delivere
 
     await on_check_in_due(h.ctx)(event, envelope_of(event))
 
-    log = await h.stores.delivery_logs.get("client-1")
+    log = await log_of(h.stores, "client-1")
     assert log is not None
     assert log["in_app"] == log["unread"] == log["deliveries"] and log["held"] == []
     assert await h.stores.inboxes.get("client-1") is None
@@ -114,7 +116,7 @@ async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entr
 
     (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
     assert in_app["status"] == DeliveryStatus.held
-    log = await h.stores.delivery_logs.get("client-1")
+    log = await log_of(h.stores, "client-1")
     assert log is not None and log["held"] == [in_app["_id"]] and log["unread"] == [in_app["_id"]]
     assert await shown(h) == ([], 0, set())
 
@@ -122,45 +124,77 @@ async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entr
 
     assert await shown(h) == ([in_app["_id"]], 1, {in_app["_id"]})
     await read_inbox_entry(ReadInboxEntry("client-1", in_app["_id"]), h.ctx)
-    log = await h.stores.delivery_logs.get("client-1")
+    log = await log_of(h.stores, "client-1")
     assert log is not None and log["held"] == log["unread"] == []  # its entry exists: no longer looked up
     assert await shown(h) == ([in_app["_id"]], 1, set())
 
 
-class CountedDocuments(InMemoryDocuments):
-    """Counts the single and the grouped upserts."""
+class CountedDeliveries(InMemoryDocuments):
+    """The deliveries store's claims (ids of each `claiming`) and grouped writes (of each `update_many`)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.upserts = 0
-        self.grouped: list[int] = []
+    def __init__(self) -> None:
+        super().__init__("deliveries")
+        self.claims: list[list[str]] = []
+        self.together: list[list[str]] = []
 
-    async def upsert(self, document_id: str, change: Creation, *, cause: Any = None) -> Document | None:
-        self.upserts += 1
-        return await super().upsert(document_id, change, cause=cause)
+    @asynccontextmanager
+    async def claiming(
+        self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
+    ) -> AsyncIterator[set[str]]:
+        self.claims.append([d["_id"] for d in documents])
+        async with super().claiming(documents, also=also) as existed:
+            yield existed
 
-    async def upsert_many(
-        self, changes: Sequence[tuple[str, Creation]], *, cause: Any = None
+    async def update_many(
+        self, changes: Sequence[tuple[str, Change]], *, cause: Any = None
     ) -> dict[str, Document | None]:
-        self.grouped.append(len(changes))
-        self.upserts -= len(changes)  # its own upserts, counted below, are not single ones
-        return await super().upsert_many(changes, cause=cause)
+        self.together.append([document_id for document_id, _ in changes])
+        return await super().update_many(changes, cause=cause)
 
 
-async def test_the_delivery_logs_of_one_command_are_written_together() -> None:
+async def test_a_first_log_is_claimed_with_the_deliveries_a_later_one_changed_with_their_records() -> None:
     h = harness()
-    logs = CountedDocuments("delivery_logs")
-    object.__setattr__(h.stores, "delivery_logs", logs)
+    deliveries = CountedDeliveries()
+    object.__setattr__(h.stores, "deliveries", deliveries)
     await h.register("client-1", email="client@example.org")
     await h.register("therapist-1", role="therapist", email="therapist@example.org")
     event = samples.session_booked()
 
     await on_session_booked(h.ctx)(event, envelope_of(event))
 
-    assert (logs.grouped, logs.upserts) == ([2], 0)
+    logs = [log_id("client-1"), log_id("therapist-1")]
+    (claimed,) = deliveries.claims
+    assert claimed[-2:] == logs  # inserted by the claims' own insert: no write of their own
+    (recorded,) = deliveries.together
+    assert not set(recorded) & set(logs)  # new: nothing more to write
     for recipient_id in ("client-1", "therapist-1"):
-        log = await logs.get(recipient_id)
+        log = await log_of(h.stores, recipient_id)
         assert log is not None and len(log["deliveries"]) == 2 and len(log["in_app"]) == 1
+        assert log["recipient_id"] == recipient_id
+
+    again = samples.session_rescheduled(starts_at=samples.STARTS + timedelta(days=1))
+    await on_session_rescheduled(h.ctx)(again, envelope_of(again))
+
+    later = deliveries.together[-1]
+    assert set(logs) <= set(later) and len(later) == 6  # four records and two logs in one write
+    for recipient_id in ("client-1", "therapist-1"):
+        log = await log_of(h.stores, recipient_id)
+        assert log is not None and len(log["deliveries"]) == 4 and len(log["in_app"]) == 2
+
+
+async def test_a_log_kept_in_delivery_logs_before_it_moved_is_still_listed_after_the_current_one() -> None:
+    h = harness()
+    old = ["old:client-1:in_app"]
+    await h.stores.delivery_logs.insert({"_id": "client-1", "deliveries": old, "in_app": old, "unread": []})
+    event = samples.check_in_due()
+
+    await on_check_in_due(h.ctx)(event, envelope_of(event))
+
+    log = await log_of(h.stores, "client-1")
+    assert log is not None
+    (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
+    assert log["deliveries"] == log["in_app"] == [in_app["_id"], "old:client-1:in_app"]
+    assert log["unread"] == [in_app["_id"]]
 
 
 def test_two_notices_of_one_recipient_are_one_change_listing_them_newest_first() -> None:
