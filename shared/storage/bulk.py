@@ -31,6 +31,24 @@ async def insert_new(collection: AsyncCollection[Any], documents: Sequence[Mappi
     return set()
 
 
+async def insert_in_order(
+    collection: AsyncCollection[Any], documents: Sequence[Mapping[str, Any]]
+) -> int | None:
+    """Insert `documents` in order (`ordered=True`), stopping at the first whose `_id` exists:
+    its position (those before it are inserted, none after it), or None when all were. Any
+    other failure raises."""
+    if not documents:
+        return None
+    try:
+        await collection.insert_many([dict(d) for d in documents], ordered=True)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if len(errors) != 1 or errors[0].get("code") != DUPLICATE_KEY:
+            raise
+        return int(errors[0]["index"])
+    return None
+
+
 class Coalesced(Generic[T, R]):
     """Requests that meet go to the server together (group commit across documents).
 

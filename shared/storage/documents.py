@@ -50,7 +50,7 @@ from pymongo.errors import DuplicateKeyError
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.tracing import note_correlation
 from shared.storage import AlreadyExists, Document
-from shared.storage.bulk import insert_new
+from shared.storage.bulk import insert_in_order, insert_new
 from shared.storage.locks import Held, Locks, document_lock
 from shared.storage.outbox import (
     ABSENT,
@@ -204,6 +204,12 @@ class DocumentStore:
         through `insert`, one by one, since each needs its relay hint and cause.
         """
         return {documents[n]["_id"] for n in await insert_new(self._collection, documents)}
+
+    async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
+        """Create event-free documents in order, in one round trip, stopping at the first that
+        exists: its position (those before it are created, none after it), or None when all
+        were. For claims where the first refused one decides and later ones must not be taken."""
+        return await insert_in_order(self._collection, documents)
 
     def lease_of(self, document_id: str) -> str:
         """The lease a write of this document takes (for `claiming`'s `also`)."""

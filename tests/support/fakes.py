@@ -83,6 +83,13 @@ class InMemoryDocuments:
                 self._store(document["_id"], dict(document), (), None)
         return existed
 
+    async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
+        for position, document in enumerate(documents):
+            if document["_id"] in self.documents:
+                return position
+            self._store(document["_id"], dict(document), (), None)
+        return None
+
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None
     ) -> Document | None:

@@ -3,8 +3,8 @@
 `claim_slot` claims one slot; `claim_start` the one a caller asked for, refusing it when it
 is not bookable; `claim_fitting_slot` the earliest (or nearest) free one in the client's windows.
 
-All or nothing: the cells are claimed together, each by its own unique insert, in two
-round trips (`ClaimLedger.take_all`, see `store/claims.py`); when one is taken the cells
+All or nothing: the cells are claimed together, each by its own unique insert, in one
+ordered insert (`ClaimLedger.take_all`, see `store/claims.py`); when one is taken the cells
 this call got are released again and the slot counts as taken. Of many requests for one
 slot, the one whose insert of the first cell lands first wins; the others stop at that
 cell. Then a daily-cap ordinal, the lowest free one. Claims the session already holds (a

@@ -9,13 +9,14 @@ while it checks the claim's `token` and writes a new one, so of two takers only 
 sees the token it expects. The one gap is the lease's own (see `shared/storage/locks.py`):
 a takeover of a dead holder's lease in the same instant.
 
-A booking's cells are taken in two round trips, whatever their number: its first cell
-alone, then the rest as one unordered `insert_many`. The first cell goes alone so that
-bookings of the very same slot (the common race: everyone is offered the earliest free
-one) are decided by that one insert, and the losers hold nothing to release (one ordered
-`insert_many` would stop at the first taken cell in one round trip, but the `Documents`
-port's is unordered, and alone it lets such bookings split the cells and all lose). Bookings
-that merely overlap can split the shared cells between them; then the one holding the
+A booking's cells are taken in one round trip, whatever their number: one ordered insert
+(`insert_in_order`), which stops at the first cell that exists. So bookings of the very same
+slot (the common race: everyone is offered the earliest free one) are decided by its first
+cell, and the losers hold nothing to release (one unordered insert would let such bookings
+split the cells and all lose). Stopped at the first cell, that cell is settled alone and then
+the rest go as one unordered `insert_many`; stopped further on, the cells from there on go as
+one (two round trips then, as when the first cell went alone). Bookings that merely overlap
+can split the shared cells between them; then the one holding the
 first cell of the overlap (the later of the two first cells, recorded in each claim as
 `first`) has precedence: the other gives up and releases, and the first waits (briefly,
 bounded) for that release and takes the freed cells over by token. So of two overlapping
@@ -106,9 +107,7 @@ class ClaimLedger:
         }
         ours: set[str] = set()
         try:
-            won = await self._take(claims, [first], ours, now) and await self._take(
-                claims, claim_ids[1:], ours, now
-            )
+            won = await self._take_in_order(claims, claim_ids, ours, now)
         except BaseException:
             # Shielded: a cancelled booking must not leave its cells behind.
             await asyncio.shield(self.release(ours, holder=holder, now=now))
@@ -132,6 +131,24 @@ class ClaimLedger:
 
         await asyncio.gather(*(self._claims.update(claim_id, free) for claim_id in set(claim_ids)))
 
+    async def _take_in_order(
+        self, claims: dict[str, dict[str, Any]], claim_ids: Sequence[str], ours: set[str], now: datetime
+    ) -> bool:
+        """All cells in one ordered insert, which stops at the first that exists. Stopped at the
+        first cell, that cell is settled alone and the rest go as one unordered insert, as when
+        it went first on its own; stopped further on, the cells from there go as one."""
+        ours.update(claim_ids)  # in flight: a cancelled call may have written them all
+        stopped = await self._claims.insert_in_order([claims[claim_id] for claim_id in claim_ids])
+        if stopped is None:
+            return True
+        ours.difference_update(claim_ids[stopped:])
+        if stopped == 0:
+            first, rest = claim_ids[0], claim_ids[1:]
+            return await self._settle(claims, {first}, ours, now) and await self._take(
+                claims, rest, ours, now
+            )
+        return await self._take(claims, claim_ids[stopped:], ours, now)
+
     async def _take(
         self, claims: dict[str, dict[str, Any]], claim_ids: Sequence[str], ours: set[str], now: datetime
     ) -> bool:
@@ -142,6 +159,13 @@ class ClaimLedger:
         ours.update(claim_ids)  # in flight: a cancelled call may have written them all
         existed = await self._claims.insert_many([claims[claim_id] for claim_id in claim_ids])
         ours.difference_update(existed)
+        return await self._settle(claims, existed, ours, now)
+
+    async def _settle(
+        self, claims: dict[str, dict[str, Any]], existed: set[str], ours: set[str], now: datetime
+    ) -> bool:
+        """Whether the booking may have the cells that existed: each one's verdict first, then
+        (none lost) the takeovers; adds the cells taken to `ours`."""
         if not existed:
             return True
         contested = sorted(existed)

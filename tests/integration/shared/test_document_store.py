@@ -103,6 +103,18 @@ async def test_a_change_to_a_missing_document_returns_none_and_creates_nothing(
     assert await mongo_db["counters"].count_documents({}) == 0
 
 
+async def test_an_insert_in_order_stops_at_the_first_document_that_exists(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = DocumentStore(mongo_db["cells"], Locks(mongo_db["locks"]), owner="r")
+    await mongo_db["cells"].insert_one({"_id": "c", "by": "someone else"})
+    stopped = await store.insert_in_order([{"_id": i, "by": "me"} for i in ("a", "b", "c", "d")])
+    assert stopped == 2, "the position of the first that existed"
+    kept = {d["_id"]: d["by"] async for d in mongo_db["cells"].find()}
+    assert kept == {"a": "me", "b": "me", "c": "someone else"}, "those before it inserted, none after"
+    assert await store.insert_in_order([{"_id": "e"}, {"_id": "f"}]) is None
+
+
 async def test_writers_and_the_relay_never_erase_each_others_changes(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:

@@ -1,5 +1,5 @@
-"""The claim ledger: a booking's cells in two inserts, all or nothing, and a cancelled session's
-cells free for the next booking without a release."""
+"""The claim ledger: a booking's cells in one ordered insert, all or nothing, and a cancelled
+session's cells free for the next booking without a release."""
 
 from __future__ import annotations
 
@@ -43,6 +43,10 @@ class CountingDocuments(InMemoryDocuments):
         self.calls["insert_many"] += 1
         return await super().insert_many(documents)
 
+    async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
+        self.calls["insert_in_order"] += 1
+        return await super().insert_in_order(documents)
+
     async def update(
         self, document_id: str, change: Change, *, cause: Envelope | None = None
     ) -> Document | None:
@@ -70,12 +74,12 @@ def holders(claims: InMemoryDocuments) -> dict[str, str]:
     return {i: d["holder"] for i, d in claims.documents.items() if d["status"] == HELD}
 
 
-async def test_a_booking_claims_its_fourteen_cells_in_two_inserts_and_nothing_else() -> None:
+async def test_a_booking_claims_its_fourteen_cells_in_one_insert_and_nothing_else() -> None:
     claims = CountingDocuments("slot_claims")
 
     assert await take(ledger(claims), cells("t-1", 0, 14), "s-1")
 
-    assert claims.calls == {"insert_many": 2}
+    assert claims.calls == {"insert_in_order": 1}
     assert holders(claims) == dict.fromkeys(cells("t-1", 0, 14), "s-1")
 
 
@@ -102,11 +106,10 @@ async def test_a_retried_booking_keeps_the_cells_its_first_attempt_took() -> Non
 
 async def test_a_booking_cancelled_half_way_releases_the_cells_it_took() -> None:
     class Stalling(InMemoryDocuments):
-        async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
-            existed = await super().insert_many(documents)
-            if len(documents) > 1:
-                await asyncio.Event().wait()  # the request is cancelled while its rest is in flight
-            return existed
+        async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
+            stopped = await super().insert_in_order(documents)
+            await asyncio.Event().wait()  # the request is cancelled while its insert is in flight
+            return stopped
 
     claims = Stalling("slot_claims")
     booking = asyncio.create_task(take(ledger(claims), cells("t-1", 0, 6), "s-1"))
