@@ -135,6 +135,9 @@ class SealedRecipients:
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
         return await self._documents.insert_many(await self._all_sealed(documents))
 
+    async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
+        return await self._documents.insert_in_order(await self._all_sealed(documents))
+
     @asynccontextmanager
     async def claiming(
         self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
