@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -24,9 +25,19 @@ import (
 // 115 -> 88 ms at 10/s (p99 11.6 -> 7.8 s there), for about 90 MB of memory in all.
 const gcPercent = 400
 
+// maxProcs is how many threads run Go code at once unless GOMAXPROCS says otherwise (Go's default:
+// one per core). FerretDB on SQLite serves the services' round trips one short transaction
+// after another; on 2 cores, one thread spent less on waking and switching threads and
+// scanning for work. Measured on the journey bench, alternating restarts: FerretDB's CPU per
+// intake 72 -> 60-62 ms at 10 intakes/s, and at 20/s 65 -> 51 ms with 12.2 -> 12.8 booked/s.
+const maxProcs = 1
+
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(maxProcs)
 	}
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
 	sqliteURL := flag.String("sqlite-url", "file:data/", "SQLite URI of the data directory (must end with /)")
