@@ -36,7 +36,9 @@ import argparse
 import asyncio
 import json
 import os
+import pstats
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -55,6 +57,7 @@ from pymongo import AsyncMongoClient
 from shared.http.auth import Role
 from tests.bench import history as past
 from tests.bench.harness import CpuMeter, Process, find_processes
+from tests.bench.profiling import self_time_by_package
 from tests.e2e.journey import system as journey_system
 from tests.e2e.journey.system import ADMIN, SERVICE, System, bearer, running_system
 from tests.e2e.journey.test_journey import CLIENT_WINDOWS, profile
@@ -415,6 +418,37 @@ def traced(folder: Path) -> dict[str, str]:
     return {"PYTHONPATH": path, "BENCH_TRACE_DIR": str(folder)}
 
 
+def profiled(folder: Path) -> dict[str, str]:
+    """Service environment whose SIGUSR1 starts, then stops and writes, a CPU profile (service_trace/)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {"BENCH_PROFILE_DIR": str(folder)}
+
+
+def toggle_profiles(system: System, folder: Path | None) -> None:
+    if folder is not None:
+        for process in system.processes.values():
+            with suppress(OSError):
+                os.kill(process.popen.pid, signal.SIGUSR1)
+
+
+def profile_summaries(system: System, folder: Path, *, intakes: int) -> dict[str, Any]:
+    """Per service: its profile's file, CPU ms per intake under the profiler, and the owners of
+    the code that used it (self time)."""
+    out: dict[str, Any] = {}
+    for name, process in system.processes.items():
+        path = folder / f"{process.popen.pid}.prof"
+        if not path.exists():
+            continue
+        stats = pstats.Stats(str(path))
+        owners = self_time_by_package(stats, events=intakes)
+        out[name] = {
+            "file": str(path),
+            "cpu_ms_per_intake_profiled": round(sum(r["seconds"] for r in owners) * 1000 / intakes, 2),
+            "owners": owners[:12],
+        }
+    return out
+
+
 def round_trips(system: System, folder: Path | None) -> dict[str, dict[str, list[float]]]:
     """Each service's running totals of round trips: {service: {"find coll": [count, seconds]}}."""
     if folder is None:
@@ -502,6 +536,7 @@ async def run(
     settings: Mapping[str, str] | None = None,
     trace: bool = False,
     history: int = 0,
+    profile: bool = False,
     logs: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
@@ -509,6 +544,8 @@ async def run(
 
     With `history` > 0, the databases are then filled with that many completed journeys
     (`history.py`) and every rate is timed again on fresh intakes, round trips counted.
+    With `profile`, each service runs under cProfile (CPU time) from the first rate's start to
+    the last one's drain (`service_trace/`); where its CPU went is in `results["profiles"]`.
     """
     say = progress or (lambda message: print(message, file=sys.stderr, flush=True))
     rng = random.Random(SEED)
@@ -523,8 +560,14 @@ async def run(
         "capacity_each": CAPACITY,
         "logs": str(logs),
     }
-    tracing = logs / "trace" if trace or history else None
-    environment = {**TUNED, **(settings or {}), **(traced(tracing) if tracing else {})}
+    tracing = logs / "trace" if trace or history or profile else None
+    profiles = logs / "profiles" if profile else None
+    environment = {
+        **TUNED,
+        **(settings or {}),
+        **(traced(tracing) if tracing else {}),
+        **(profiled(profiles) if profiles else {}),
+    }
     mongo: AsyncMongoClient[Any] = AsyncMongoClient(infra.mongodb_uri)
     system: System | None = None
     try:
@@ -571,7 +614,12 @@ async def run(
                             say(f"journey{label}: {rate:g}/s: {line(result)}")
                         return by_rate
 
+                    toggle_profiles(system, profiles)  # on: from the first rate
                     results["by_rate"] = await each_rate(clients)
+                    if profiles is not None:
+                        toggle_profiles(system, profiles)  # off, and written
+                        await asyncio.sleep(1.0)
+                        results["profiles"] = profile_summaries(system, profiles, intakes=sum(counts))
                     if history:
                         results["history"] = stored = await with_history(
                             mongo, system, history, journeys=WARM_UP + sum(counts), fixed=therapists, say=say
@@ -683,6 +731,12 @@ def summary(results: dict[str, Any]) -> str:
         for name, trips in r.get("mongo_round_trips", {}).items():
             top = ", ".join(f"{t['call']} x{t['per_intake']} {t['mean_ms']:.1f} ms" for t in trips["top"][:5])
             out.append(f"    {name}: {trips['per_intake']} MongoDB round trips per intake; {top}")
+    for name, profiled_ in results.get("profiles", {}).items():
+        owners = ", ".join(f"{o['package']} {o['share']:.0%}" for o in profiled_["owners"][:6])
+        out.append(
+            f"  profile {name}: {profiled_['cpu_ms_per_intake_profiled']} CPU ms per intake under cProfile "
+            f"({profiled_['file']}); {owners}"
+        )
     if results.get("goal"):
         g = results["goal"]
         out.append(f"  goal {g['goal']}: {g['measured']} s, {g['result'].upper()}")
@@ -717,6 +771,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=int(os.environ.get("BENCH_JOURNEY_HISTORY", "0")),
         help="then store this many completed journeys and time the rates again (implies --trace)",
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="profile each service's CPU over the rates (cProfile)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     overrides = dict(item.split("=", 1) for item in args.set)
@@ -730,6 +787,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings=overrides,
                 trace=args.trace,
                 history=args.history,
+                profile=args.profile,
                 drain_seconds=args.drain_seconds,
             )
         )

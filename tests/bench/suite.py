@@ -120,6 +120,7 @@ class Options:
     journey_drain_seconds: float
     journey_trace: bool
     journey_history: int
+    journey_profile: bool
     journey_settings: dict[str, str]
     profile: str
     profile_events: int
@@ -160,6 +161,12 @@ def parse(argv: Sequence[str]) -> Options:
         action="store_true",
         default=bool(env("BENCH_JOURNEY_TRACE")),
         help="count each service's MongoDB round trips during the journey",
+    )
+    parser.add_argument(
+        "--journey-profile",
+        action="store_true",
+        default=bool(env("BENCH_JOURNEY_PROFILE")),
+        help="run each service under cProfile (CPU time) over the rates: where its CPU went",
     )
     parser.add_argument(
         "--journey-history",
@@ -212,6 +219,7 @@ def parse(argv: Sequence[str]) -> Options:
         journey_drain_seconds=args.journey_drain_seconds,
         journey_trace=args.journey_trace,
         journey_history=args.journey_history,
+        journey_profile=args.journey_profile,
         journey_settings=dict(item.split("=", 1) for item in args.journey_set),
         profile=args.profile,
         profile_events=args.profile_events or min(events[0], PROFILE_EVENTS),
@@ -312,6 +320,7 @@ async def run(options: Options, bench: Bench, cpu: CpuMeter) -> dict[str, Any]:
                 drain_seconds=options.journey_drain_seconds,
                 trace=options.journey_trace,
                 history=options.journey_history,
+                profile=options.journey_profile,
                 settings=options.journey_settings,
                 logs=options.output / "journey-logs",
                 progress=progress,
