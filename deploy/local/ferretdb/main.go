@@ -29,7 +29,7 @@ const gcPercent = 400
 // one per core). FerretDB on SQLite serves the services' round trips one short transaction
 // after another; on 2 cores, one thread spent less on waking and switching threads and
 // scanning for work. Measured on the journey bench, alternating restarts: FerretDB's CPU per
-// intake 72 -> 60-62 ms at 10 intakes/s, and at 20/s 65 -> 51 ms with 12.2 -> 12.8 booked/s.
+// intake 73 -> 60-61 ms at 10 intakes/s and 87-91 -> 71-78 ms at 20/s, booking no fewer.
 const maxProcs = 1
 
 func main() {
