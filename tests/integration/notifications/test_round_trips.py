@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,6 +99,18 @@ class Counted:
 
         await eventually(back, timeout=20.0, interval=0.05)
 
+    @asynccontextmanager
+    async def counting(self) -> AsyncIterator[Counter[str]]:
+        """The service's round trips while the block runs and half a second after it (the
+        releases that follow the last record), by command and collection."""
+        seen: Counter[str] = Counter()
+        with self.commands.recording():
+            yield seen
+            await asyncio.sleep(0.5)
+        seen.update(self.commands.counts())
+        if os.environ.get("SHOW_ROUND_TRIPS"):
+            print(sorted(seen.items()), sum(seen.values()))
+
     async def all_recorded(self, recipient_id: str, count: int) -> None:
         await self.recorded(recipient_id, ["delivered"] * count)
 
@@ -121,13 +135,9 @@ async def test_a_notice_due_now_reads_its_recipient_once_claims_in_one_insert_an
     await n.register(client, email=f"{client}@example.org", phone=phone)
     await counted.let_go_of(client)
 
-    with counted.commands.recording():
+    async with counted.counting() as seen:
         await n.publish(samples.intake_completed(client))
         await counted.all_recorded(client, 3)
-        await asyncio.sleep(0.5)
-    seen = counted.commands.counts()
-    if os.environ.get("SHOW_ROUND_TRIPS"):
-        print(sorted(seen.items()), sum(seen.values()))
 
     assert seen["find recipients"] == 1
     assert seen["insert deliveries"] == 1
@@ -155,11 +165,9 @@ async def test_an_in_app_message_is_in_the_inbox_after_its_send_with_no_write_of
     await n.register(client, timezone="UTC")  # the in-app inbox only
     await counted.let_go_of(client)
 
-    with counted.commands.recording():
+    async with counted.counting() as seen:
         await n.publish(samples.check_in_due(client))
         (in_app,) = await counted.recorded(client, ["delivered"])
-        await asyncio.sleep(0.5)
-    seen = counted.commands.counts()
 
     # The claim, then one record of the outcome, holding the entry: nothing else writes it.
     assert seen["insert deliveries"] == 1
@@ -185,14 +193,10 @@ async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_wr
     await n.register(therapist, role="therapist", email=f"{therapist}@example.org")
     await counted.let_go_of(client, therapist)
 
-    with counted.commands.recording():
+    async with counted.counting() as seen:
         await n.publish(samples.session_booked(client, therapist, session_id=new_id("session")))
         await counted.all_recorded(client, 3)
         await counted.all_recorded(therapist, 2)
-        await asyncio.sleep(0.5)
-    seen = counted.commands.counts()
-    if os.environ.get("SHOW_ROUND_TRIPS"):
-        print(sorted(seen.items()), sum(seen.values()))
 
     assert seen["find recipients"] == 2
     assert seen["insert deliveries"] == 1
@@ -227,13 +231,9 @@ async def test_a_log_that_exists_is_read_once_and_changed_in_the_bulk_write_of_t
     await counted.let_go_of(client)
     await counted.leases_back(f"deliveries/log/{client}")
 
-    with counted.commands.recording():
+    async with counted.counting() as seen:
         await n.publish(samples.match_accepted(client))
         await counted.all_recorded(client, 6)
-        await asyncio.sleep(0.5)
-    seen = counted.commands.counts()
-    if os.environ.get("SHOW_ROUND_TRIPS"):
-        print(sorted(seen.items()), sum(seen.values()))
 
     # The log's claim is refused in the claims' insert (its lease taken with theirs); it is read
     # once under that lease, and its change goes in the bulk write of the three records: in
@@ -255,13 +255,9 @@ async def test_a_failing_channel_next_to_succeeding_ones_is_recorded_with_them_a
     await counted.let_go_of(client)
     n.provider.fail_next(1, status=503)  # the SMS; the e-mail goes by SMTP, the in-app entry in-house
 
-    with counted.commands.recording():
+    async with counted.counting() as seen:
         await n.publish(samples.intake_completed(client))
         email, in_app, sms = await counted.recorded(client, ["delivered", "delivered", "retrying"])
-        await asyncio.sleep(0.5)
-    seen = counted.commands.counts()
-    if os.environ.get("SHOW_ROUND_TRIPS"):
-        print(sorted(seen.items()), sum(seen.values()))
 
     assert [d["channel"] for d in (email, in_app, sms)] == ["email", "in_app", "sms"]
     assert (email["status"], in_app["status"]) == ("delivered", "delivered")
