@@ -328,12 +328,16 @@ class ServiceRuntime:
         self._started = True
         with untraced():
             await self._liveness.beat()  # before any lease: others can tell if this replica dies
-            await self._prepare_storage()
             topics = {spec.name for spec in [*self._subscribed, *self._produced]}
             topics |= {spec.dead_letter_topic for spec in self._subscribed}
             probe = f"{self.settings.group_id}.startup-probe"  # within the service's group ACLs
-            await self._until_kafka_answers(
-                lambda: ensure_topics(self.settings.kafka, sorted(topics), probe_group=probe)
+            # MongoDB's indexes and Kafka's topics at once: a replica restarted into a busy
+            # system waits on each of those round trips, so none waits for the other's.
+            await asyncio.gather(
+                self._prepare_storage(),
+                self._until_kafka_answers(
+                    lambda: ensure_topics(self.settings.kafka, sorted(topics), probe_group=probe)
+                ),
             )
         self._relay.watch([self._db[name] for name in self._outbox_collections])
         self._pipeline.resume()
@@ -481,9 +485,11 @@ class ServiceRuntime:
             await self._peer_watch.pause()
 
     async def _prepare_storage(self) -> None:
-        await self.timers.ensure_indexes()
-        for name in self._outbox_collections:
-            await ensure_outbox_index(self._db[name])
+        """The indexes the runtime's sweeps use, all requested at once (each is idempotent)."""
+        await asyncio.gather(
+            self.timers.ensure_indexes(),
+            *(ensure_outbox_index(self._db[name]) for name in self._outbox_collections),
+        )
 
 
 async def _finish(tasks: list[asyncio.Task[None]], grace_seconds: float) -> None:

@@ -178,9 +178,11 @@ class TimerStore:
     async def ensure_indexes(self) -> None:
         """The indexes MongoDB serves the due-sweep and the prune from (FerretDB scans the
         pending timers only); then move out what an earlier version left finished in place."""
-        await self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers")
-        await self.done.create_index([("done_at", 1)], name="done_timers")
-        await ensure_outbox_index(self.done)
+        await asyncio.gather(
+            self.collection.create_index([("status", 1), ("due_at", 1)], name="due_timers"),
+            self.done.create_index([("done_at", 1)], name="done_timers"),
+            ensure_outbox_index(self.done),
+        )
         if moved := await self._move_out_finished():
             log.info("finished timers moved out of the pending ones", count=moved)
 
