@@ -152,6 +152,11 @@ def reminder_mails(n: RunningNotifications, to: str, lead: str) -> list[str]:
     return [body_of(m) for m in n.mails_to(to) if body_of(m).startswith("Reminder") and lead in body_of(m)]
 
 
+async def until_reminded(n: RunningNotifications, recipients: tuple[str, ...], lead: str) -> None:
+    """Wait until each of `recipients` (addresses' starts) has a reminder naming `lead`."""
+    await n.until(lambda: all(reminder_mails(n, to, lead) for to in recipients))
+
+
 async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule(
     notifications: RunningNotifications,
 ) -> None:
@@ -164,21 +169,13 @@ async def test_reminders_fire_24_hours_and_1_hour_before_and_follow_a_reschedule
     await n.until(lambda: "Your session has moved" in subjects(n.mails_to(f"{client}@")))
 
     new_time = format_instant(moved_to.astimezone(ZoneInfo("America/New_York")), "en")
+    both = (f"{client}@", f"{therapist}@")
     n.clock.now = moved_to - timedelta(hours=24)  # past the first time's 24 h mark too
-    await n.until(
-        lambda: bool(
-            reminder_mails(n, f"{client}@", "in 24 hours")
-            and reminder_mails(n, f"{therapist}@", "in 24 hours")
-        )
-    )
+    await until_reminded(n, both, "in 24 hours")
     n.clock.now = moved_to - timedelta(hours=1)
-    await n.until(
-        lambda: bool(
-            reminder_mails(n, f"{client}@", "in 1 hour") and reminder_mails(n, f"{therapist}@", "in 1 hour")
-        )
-    )
+    await until_reminded(n, both, "in 1 hour")
 
-    for to in (f"{client}@", f"{therapist}@"):
+    for to in both:
         assert len(reminder_mails(n, to, "in 24 hours")) == 1, to
         assert len(reminder_mails(n, to, "in 1 hour")) == 1, to
         assert all(new_time in body for body in reminder_mails(n, to, "")), to
@@ -198,14 +195,11 @@ async def test_a_booking_handled_after_its_reschedule_keeps_the_new_time_and_its
     await n.until(lambda: len(n.mails_to(f"{client}@")) >= 2)
 
     new_time = format_instant(moved_to.astimezone(ZoneInfo("America/New_York")), "en")
+    both = (f"{client}@", f"{therapist}@")
     n.clock.now = moved_to - timedelta(hours=1)  # past both marks of the new time, and of the first
-    await n.until(
-        lambda: bool(
-            reminder_mails(n, f"{client}@", "in 1 hour") and reminder_mails(n, f"{therapist}@", "in 1 hour")
-        )
-    )
+    await until_reminded(n, both, "in 1 hour")
 
-    for to in (f"{client}@", f"{therapist}@"):
+    for to in both:
         assert len(reminder_mails(n, to, "in 1 hour")) == 1, to
         assert all(new_time in body for body in reminder_mails(n, to, "")), to
 
