@@ -59,7 +59,6 @@ from typing import Any
 
 from pymongo import DeleteOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from shared.observability.logs import get_logger
 from shared.storage.bulk import Coalesced, insert_new
@@ -520,12 +519,7 @@ class Locks:
         return await self._inserts(lease)
 
     async def _insert_leases(self, leases: Sequence[Lease]) -> list[Lease | None]:
-        if len(leases) == 1:
-            try:
-                await self._collection.insert_one(_stored(leases[0]))
-            except DuplicateKeyError:
-                return [None]
-            return [leases[0]]
+        """Each lease inserted, one or many, in one round trip; None for those someone holds."""
         refused = await insert_new(self._collection, [_stored(lease) for lease in leases])
         return [None if n in refused else lease for n, lease in enumerate(leases)]
 
