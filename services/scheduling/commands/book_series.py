@@ -139,8 +139,5 @@ async def _claim_near(
         calendar, target, client=care.client_windows, max_shift=ctx.policy.series_max_shift
     )
     therapist_id, availability = care.series.therapist_id, calendar.availability
-    tries = (
-        ClaimSlot(session_id, care.client_id, therapist_id, availability, slot)
-        for slot in slots[: ctx.policy.claim_attempts]
-    )
+    tries = (ClaimSlot(session_id, care.client_id, therapist_id, availability, slot) for slot in slots)
     return await claim_first(tries, ctx)

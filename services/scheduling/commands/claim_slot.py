@@ -28,6 +28,9 @@ from services.scheduling.store.therapist_sessions import booked_of
 from services.scheduling.store.therapists import availability_of
 from shared.refusals import Conflict
 
+SKIPPABLE = 16
+"""Free slots looked at per claim attempt, so that slots held in this replica can be skipped."""
+
 
 class SlotUnavailable(Exception):
     """The slot could not be claimed (`refusal` says why); nothing new is kept."""
@@ -86,7 +89,7 @@ async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
     now = ctx.now()
     busy_from, busy_to = Calendar(availability, (), now=now).padded(command.slot)
     day = local_day(command.slot.starts_at, availability.zone)
-    cells = [cell_claim_id(therapist_id, cell) for cell in covering_cells(busy_from, busy_to)]
+    cells = _cells(command, now)
     claims = list(cells)
     taken: list[str] = []
 
@@ -119,6 +122,12 @@ async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
         await asyncio.shield(ctx.ledger.release(taken, holder=session_id, now=now))
         raise
     return ClaimedSlot(therapist_id, availability, command.slot, busy_from, busy_to, tuple(claims))
+
+
+def _cells(command: ClaimSlot, now: datetime) -> list[str]:
+    """The claim ids of every cell `command`'s slot covers, its buffers included."""
+    busy_from, busy_to = Calendar(command.availability, (), now=now).padded(command.slot)
+    return [cell_claim_id(command.therapist_id, cell) for cell in covering_cells(busy_from, busy_to)]
 
 
 async def _take_first(take: Callable[[str], Awaitable[bool]], claim_ids: Sequence[str]) -> bool:
@@ -174,16 +183,15 @@ async def claim_fitting_slot(command: ClaimFittingSlot, ctx: SchedulingContext) 
     # the slots to try, and its write applies its change to the calendar as it then is.
     booked = await booked_of(ctx.stores.therapist_sessions, therapist_id, writing=True)
     calendar = Calendar(availability, booked, now=now)
-    slots = fitting_slots(
-        calendar, client, now=now, near=near, within=within, attempts=max(1, ctx.policy.claim_attempts)
-    )
+    attempts = max(1, ctx.policy.claim_attempts)
+    # Beyond the attempts: the slots this replica's other bookings hold are skipped uncounted.
+    slots = fitting_slots(calendar, client, now=now, near=near, within=within, attempts=SKIPPABLE * attempts)
     if not slots:
         return "no_slot_in_client_windows" if client is not None else "no_free_slot"
     tries = (
-        ClaimSlot(command.session_id, command.client_id, therapist_id, availability, slot)
-        for slot in slots[: ctx.policy.claim_attempts]
+        ClaimSlot(command.session_id, command.client_id, therapist_id, availability, slot) for slot in slots
     )
-    claimed = await claim_first(tries, ctx)
+    claimed = await claim_first(tries, ctx, attempts=attempts)
     return "slots_taken" if claimed is None else claimed
 
 
@@ -216,9 +224,21 @@ def fitting_slots(
     return slots[:attempts]
 
 
-async def claim_first(commands: Iterable[ClaimSlot], ctx: SchedulingContext) -> ClaimedSlot | None:
-    """The first of these claims that nobody else makes first; None when every slot was taken."""
+async def claim_first(
+    commands: Iterable[ClaimSlot], ctx: SchedulingContext, *, attempts: int | None = None
+) -> ClaimedSlot | None:
+    """The first of these claims that nobody else makes first; None when every slot was taken.
+
+    A slot another booking in this replica is taking (or just took) is passed over without a
+    round trip, and without counting toward `attempts` (default: the policy's).
+    """
+    left = ctx.policy.claim_attempts if attempts is None else attempts
     for command in commands:
+        if left <= 0:
+            break
+        if ctx.ledger.held_elsewhere(_cells(command, ctx.now()), command.session_id):
+            continue
+        left -= 1
         try:
             return await claim_slot(command, ctx)
         except SlotUnavailable:

@@ -22,6 +22,14 @@ first cell of the overlap (the later of the two first cells, recorded in each cl
 bounded) for that release and takes the freed cells over by token. So of two overlapping
 bookings exactly one wins, as when cells were claimed one by one, earliest first.
 
+Bookings in one replica also see each other's cells before any round trip: the ledger
+remembers, for `HELD_MEMORY_SECONDS`, the cells its bookings are taking or took
+(`held_elsewhere`), until the calendar shows them. A replica handles many records at once,
+and bookings of one popular therapist all read the same calendar and want the same
+earliest slots: without this memory each lost every slot a sibling had taken, one round
+trip each, and past `claim_attempts` failed. The memory only picks which slots to try;
+the unique inserts still decide.
+
 A claim whose booking never completed (the replica died between claiming and writing the
 session) would keep a cell forever; it is an orphan when its holder's session does not
 hold it, and an orphan is free to take after `orphan_grace` (far longer than a booking takes).
@@ -47,6 +55,8 @@ from shared.storage.documents import Revision
 
 HELD = "held"
 RELEASED = "released"
+HELD_MEMORY_SECONDS = 10.0
+"""How long a cell this replica's booking took is remembered (the calendar shows it by then)."""
 
 
 class _Found(Enum):
@@ -71,6 +81,29 @@ class ClaimLedger:
         self._clients = clients
         self._orphan_grace = orphan_grace
         self._yield_wait_seconds = yield_wait_seconds
+        self._in_hand: dict[str, tuple[str, float]] = {}  # cell -> (holder, when taken)
+
+    def held_elsewhere(self, claim_ids: Iterable[str], holder: str) -> bool:
+        """Whether another booking in this replica takes or took one of `claim_ids` just now."""
+        now = time.monotonic()
+        for claim_id in claim_ids:
+            entry = self._in_hand.get(claim_id)
+            if entry is not None and entry[0] != holder and now - entry[1] < HELD_MEMORY_SECONDS:
+                return True
+        return False
+
+    def _remember(self, claim_ids: Iterable[str], holder: str) -> None:
+        now = time.monotonic()
+        if len(self._in_hand) > 10_000:
+            self._in_hand = {c: e for c, e in self._in_hand.items() if now - e[1] < HELD_MEMORY_SECONDS}
+        for claim_id in claim_ids:
+            self._in_hand[claim_id] = (holder, now)
+
+    def _forget(self, claim_ids: Iterable[str], holder: str) -> None:
+        for claim_id in claim_ids:
+            entry = self._in_hand.get(claim_id)
+            if entry is not None and entry[0] == holder:
+                del self._in_hand[claim_id]
 
     async def take(
         self, claim_id: str, *, holder: str, client_id: str, therapist_id: str, now: datetime
@@ -106,13 +139,16 @@ class ClaimLedger:
             for claim_id in claim_ids
         }
         ours: set[str] = set()
+        self._remember(claim_ids, holder)  # siblings in this replica try other slots meanwhile
         try:
             won = await self._take_in_order(claims, claim_ids, ours, now)
         except BaseException:
+            self._forget(claim_ids, holder)
             # Shielded: a cancelled booking must not leave its cells behind.
             await asyncio.shield(self.release(ours, holder=holder, now=now))
             raise
         if not won:
+            self._forget(claim_ids, holder)
             await self.release(ours, holder=holder, now=now)
         return won
 
@@ -124,12 +160,15 @@ class ClaimLedger:
         takeover that checked the same token a moment earlier.
         """
 
+        claim_ids = set(claim_ids)
+        self._forget(claim_ids, holder)
+
         def free(document: dict[str, Any]) -> Revision | None:
             if document.get("holder") != holder or document.get("status") != HELD:
                 return None
             return Revision({**document, "status": RELEASED, "released_at": now})
 
-        await asyncio.gather(*(self._claims.update(claim_id, free) for claim_id in set(claim_ids)))
+        await asyncio.gather(*(self._claims.update(claim_id, free) for claim_id in claim_ids))
 
     async def _take_in_order(
         self, claims: dict[str, dict[str, Any]], claim_ids: Sequence[str], ours: set[str], now: datetime

@@ -65,3 +65,22 @@ async def test_claims_of_a_booking_that_never_completed_are_free_after_the_grace
     clock.advance(ctx.policy.claim_orphan_grace + timedelta(seconds=1))
     booked = await book_session(BookSession(client_id="c-2", therapist_id="t-1", starts_at=starts_at), ctx)
     assert booked.starts_at == starts_at
+
+
+async def test_bookings_of_one_therapist_in_one_replica_skip_the_slots_their_siblings_hold(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
+    """The calendar shows none of these claims yet; two attempts each would fail the third on."""
+    ctx = SchedulingContext(ctx.stores, Policy(claim_attempts=2), clock)
+    await available(ctx, "t-1", weekdays())
+
+    claimed = [
+        await claim_fitting_slot(
+            ClaimFittingSlot(session_id=f"ses_{n}", client_id=f"c-{n}", therapist_id="t-1", client=None), ctx
+        )
+        for n in range(6)
+    ]
+
+    slots = [c.slot.starts_at for c in claimed if isinstance(c, ClaimedSlot)]
+    assert len(slots) == 6 and len(set(slots)) == 6
+    assert slots == sorted(slots), "each the earliest slot no sibling holds"
