@@ -14,7 +14,7 @@ The connections are private: services and tests change documents only through th
 `DocumentStore`s the runtime hands out, which take the per-document lease.
 
 Start and stop order is what makes shutdown safe: on SIGTERM the timer worker and relay
-stop first, then subscribers finish the message in hand and commit, then the heartbeat
+stop first, then the consumers start no new record, finish the ones in hand and commit, then the heartbeat
 is retired and the connections close.
 
 Tracing (`shared/observability/tracing.py`, off unless `OTEL_*` configures an exporter) is
@@ -149,10 +149,11 @@ class ServiceRuntime:
     def _observing_middlewares(self) -> list[Any]:
         """Broker middlewares around the consume pipeline, outermost first.
 
-        Telemetry is outermost, so a consume's span covers validation, the inbox, retries
-        and a dead letter, and is current in the handler (whose writes keep its context
-        for the events they cause). A metrics middleware (FastStream's Prometheus one)
-        follows it.
+        Telemetry is outermost, so a consume's span covers reading and validating the
+        record, and is current in the handler, which runs after it in the record's key lane
+        (its writes keep the span's context for the events they cause). A metrics middleware
+        (FastStream's Prometheus one) follows it; it times that dispatch, and
+        `carepath_handler_seconds` the handling.
         """
         middlewares: list[Any] = []
         if (telemetry := broker_telemetry(self.tracer_provider)) is not None:
@@ -176,6 +177,7 @@ class ServiceRuntime:
                 max_backoff_seconds=settings.retry_max_backoff_seconds,
             ),
             offsets=OffsetCommitter(settings.offset_commit_interval_seconds, before_commit=self._inbox.save),
+            in_flight=settings.consumer_in_flight,
         )
 
     def _outbox_relay(self) -> OutboxRelay:
@@ -365,9 +367,10 @@ class ServiceRuntime:
             self._consumer_lag.stop()
         background = [t for t in self._tasks if t.get_name() != "heartbeat"]
         await _finish(background, self.settings.shutdown_grace_seconds)
-        self._pipeline.stop()  # a handler waiting out an outage gives its record back
+        self._pipeline.stop()  # no record starts; one waiting out an outage is given back
+        await self._pipeline.drain(self.settings.shutdown_grace_seconds)  # the records in hand
         await self._pipeline.offsets.stopping()  # commit what is done; from now on, each at once
-        await self._broker.stop()  # subscribers finish the record in hand and commit
+        await self._broker.stop()
         with suppress(Exception), untraced():
             await self._locks.release_lingering()
         self._liveness.stop()

@@ -172,8 +172,11 @@ class ServiceSettings(BaseSettings):
     retry_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     retry_max_backoff_seconds: float = Field(default=10.0, gt=0)
     # Partition-level concurrency: this many consumers per topic in one process, each
-    # handling its own partitions in order (so commits never pass a failed record).
+    # with its own partitions (commits never pass a record not yet done).
     consumers_per_topic: int = Field(default=2, ge=1, le=32)
+    # Records one consumer handles at once, of distinct record keys (one client's or
+    # therapist's events stay in order); 1 handles each partition strictly one at a time.
+    consumer_in_flight: int = Field(default=32, ge=1, le=1024)
     # How often each group member tells the coordinator it is alive, and so learns of a
     # rebalance, and how long an idle member's fetch waits at the broker (records end it at
     # once). With one group per topic, a process runs dozens of members: at 250 ms and 500 ms

@@ -21,12 +21,19 @@ capped backoff for as long as it lasts, without counting toward the handler's bo
 meanwhile `stalled` is true (readiness answers 503) and nothing is committed. On
 shutdown such a wait gives up and the record is redelivered later.
 
-Offsets: a record is reported done (`offsets.OffsetCommitter`) only when this pipeline
-returns, which is after the handler's effects (or the dead letter) are stored; the highest
-done offset per partition is committed on an interval, on revocation and on shutdown. If
-even the dead letter cannot be written, the error escapes, the consumer seeks back to the
-record and it comes again: nothing is skipped. Each consumer handles its partitions'
-records one at a time, in order, so committing never passes a failed record.
+Concurrency: records of one key (a client, a therapist) are handled one at a time, in
+order; records of different keys run at once, up to `in_flight` per consumer. Handling a
+partition's records one after another left the process waiting on one round trip at a time,
+and the writes of concurrent records share round trips (lease inserts in one `insert_many`,
+releases in one delete). Order across keys was never promised: partitions already run
+concurrently, in other consumers and replicas.
+
+Offsets: a record is reported done (`offsets.OffsetCommitter`) only when its effects (or its
+dead letter) are stored; a partition is committed up to its lowest record still in flight,
+on an interval, on revocation (after its records in flight finish) and on shutdown. If even
+the dead letter cannot be written, the record is tried again after a pause, and nothing
+after it is committed meanwhile. A stopping service starts no new record and waits for the
+ones in hand (`drain`); what it leaves unfinished is read again by the partition's next owner.
 """
 
 from __future__ import annotations
@@ -66,6 +73,8 @@ log = get_logger(__name__)
 _T = TypeVar("_T")
 
 ENVELOPE_CONTEXT_KEY = "carepath_envelope"
+IN_FLIGHT_PER_CONSUMER = 32
+"""Records one consumer handles at once (of distinct keys); the next waits for a free slot."""
 
 
 class PermanentError(Exception):
@@ -125,8 +134,13 @@ class ReliableConsumption:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         max_record_bytes: int = MAX_RECORD_BYTES,
         offsets: OffsetCommitter | None = None,
+        in_flight: int = IN_FLIGHT_PER_CONSUMER,
     ) -> None:
         self.consumer = consumer
+        self.in_flight = in_flight
+        self._slots: dict[int, asyncio.Semaphore] = {}  # per consumer (by id)
+        self._lanes: dict[tuple[str, int, bytes | None], asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.offsets = offsets or OffsetCommitter()
         self.max_record_bytes = max_record_bytes
         self.specs_by_topic = dict(specs_by_topic)
@@ -148,6 +162,76 @@ class ReliableConsumption:
 
     def resume(self) -> None:
         self._stopping = False
+
+    @property
+    def handling(self) -> int:
+        """Records started and not finished."""
+        return len(self._tasks)
+
+    async def dispatch(self, msg: StreamMessage[Any], work: Callable[[], Awaitable[Any]]) -> None:
+        """Start `work` on `msg`'s record after the records of its key before it; return at once,
+        or once a slot is free. A stopping service starts nothing: the record is read again."""
+        if self._stopping:
+            return
+        consumer: Any = msg.consumer  # type: ignore[attr-defined]  # a KafkaMessage's
+        record = msg.raw_message
+        if not callable(getattr(consumer, "assignment", None)):
+            await work()  # FastStream's test broker: handled inline, a failure raised to the test
+            await self.offsets.done(consumer, record.topic, record.partition, record.offset)
+            return
+        slots = self._slots.setdefault(id(consumer), asyncio.Semaphore(self.in_flight))
+        await slots.acquire()
+        if self._stopping:
+            slots.release()
+            return
+        self.offsets.started(consumer, record.topic, record.partition, record.offset)
+        lane = (record.topic, record.partition, record.key)
+        task = asyncio.create_task(self._in_lane(self._lanes.get(lane), consumer, record, work, slots))
+        self._lanes[lane] = task
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(lane, done))
+
+    def _finished(self, lane: tuple[str, int, bytes | None], task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._lanes.get(lane) is task:
+            del self._lanes[lane]
+
+    async def _in_lane(
+        self,
+        before: asyncio.Task[None] | None,
+        consumer: Any,
+        record: Any,
+        work: Callable[[], Awaitable[Any]],
+        slots: asyncio.Semaphore,
+    ) -> None:
+        """`work` once the key's record before it is finished, then the record reported done."""
+        try:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own; only the order matters
+            while not self._stopping:
+                try:
+                    await work()
+                except ShuttingDown:
+                    return
+                except Exception:
+                    # Not even a dead letter could be written (`_dead_letter` paused already):
+                    # the record is tried again, and its partition committed no further meanwhile.
+                    log.exception("record not finished; it will be tried again")
+                    continue
+                await self.offsets.done(consumer, record.topic, record.partition, record.offset)
+                return
+        finally:
+            slots.release()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the records in hand; cancel what is left (not committed)."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
 
     async def through_outage(self, step: Callable[[], Awaitable[_T]], *, what: str) -> _T:
         """Run `step`, retrying infrastructure failures with capped backoff until it succeeds."""
@@ -190,46 +274,54 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]) -> Any:
         self.reached_handler_scope = True
-        try:
-            result = await self._through_pipeline(call_next, msg)
-        except BaseException:
-            await msg.nack()  # seek back: this record comes again, nothing after it is passed
-            raise
-        record = msg.raw_message
-        await self.pipeline.offsets.done(msg.consumer, record.topic, record.partition, record.offset)  # type: ignore[attr-defined]
-        return result
+        await self.pipeline.dispatch(msg, self._work_for(call_next, msg))
+        return None
 
-    async def _through_pipeline(
+    def _work_for(
         self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
-    ) -> Any:
+    ) -> Callable[[], Awaitable[Any]]:
+        """Read and check the record now, while its consume span is open; return the work
+        (its dead letter, or the inbox and handler) that runs in its key's lane."""
         record = msg.raw_message
+        where = {"topic": record.topic, "partition": record.partition, "offset": record.offset}
+
+        def dead_letter(reason: str, exc: BaseException) -> Callable[[], Awaitable[Any]]:
+            async def work() -> None:
+                with bound_context(**where):
+                    await self._dead_letter(record, reason, exc, attempts=0)
+
+            return work
+
         spec = self.pipeline.specs_by_topic.get(record.topic)
-        with bound_context(topic=record.topic, partition=record.partition, offset=record.offset):
-            if (size := record_bytes(record)) > self.pipeline.max_record_bytes:
-                oversized = OversizedRecord(size, self.pipeline.max_record_bytes)
-                return await self._dead_letter(record, "oversized_record", oversized, attempts=0)
-            try:
-                envelope = Envelope.from_headers(msg.headers)
-                self._validate(spec, envelope, msg.body)
-            except InvalidEvent as exc:
-                return await self._dead_letter(record, exc.reason, exc, attempts=0)
-            except (EnvelopeError, ValidationError, PermanentError) as exc:
-                return await self._dead_letter(record, "invalid_event", exc, attempts=0)
+        if (size := record_bytes(record)) > self.pipeline.max_record_bytes:
+            return dead_letter("oversized_record", OversizedRecord(size, self.pipeline.max_record_bytes))
+        try:
+            envelope = Envelope.from_headers(msg.headers)
+            self._validate(spec, envelope, msg.body)
+        except InvalidEvent as exc:
+            return dead_letter(exc.reason, exc)
+        except (EnvelopeError, ValidationError, PermanentError) as exc:
+            return dead_letter("invalid_event", exc)
+        note_attributes(  # on the telemetry middleware's consume span, when traced
+            {
+                "cloudevents.event_id": envelope.id,
+                "cloudevents.event_type": envelope.type,
+                "carepath.consumer": self.pipeline.consumer,
+                CORRELATION_ID: envelope.correlation_id,
+            }
+        )
+
+        async def handle() -> Any:
             with bound_context(
+                **where,
                 event_id=envelope.id,
                 event_type=envelope.type,
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.causation_id,
             ):
-                note_attributes(  # on the telemetry middleware's consume span, when traced
-                    {
-                        "cloudevents.event_id": envelope.id,
-                        "cloudevents.event_type": envelope.type,
-                        "carepath.consumer": self.pipeline.consumer,
-                        CORRELATION_ID: envelope.correlation_id,
-                    }
-                )
                 return await self._handle(call_next, msg, record, envelope)
+
+        return handle
 
     @staticmethod
     def _validate(spec: EventSpec | None, envelope: Envelope, body: bytes) -> None:

@@ -6,11 +6,14 @@ is done with (handled, skipped as a duplicate, or dead-lettered) here, and the h
 offset per partition is committed every `interval_seconds`, when partitions are revoked in
 a rebalance, and at once for every record while the service stops.
 
-Safety rests on two facts. A consumer handles its partitions' records one at a time, in
-order, and a record that fails is sought back to (`nack`) before anything after it is
-handled, so the highest reported offset of a partition has every earlier one done too. And
-a record handled but not yet committed when a replica dies only comes again: the inbox
-recognises its event id and nothing happens twice (DESIGN §4).
+Records of one partition are handled concurrently, key by key (`consumption.py`), so they
+finish out of order. The pipeline says when each record starts (`started`) and when it is
+done; a partition is committed up to its lowest record still in flight, or past its highest
+done when none is, so a commit never passes a record whose effects are not stored. A record
+that never finishes (the service stops while it waits out an outage) holds its partition's
+commits back until the partition is revoked. And a record handled but not yet committed
+when a replica dies only comes again: the inbox recognises its event id and nothing happens
+twice (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -29,6 +32,25 @@ from shared.observability.logs import get_logger
 log = get_logger(__name__)
 
 DEFAULT_INTERVAL_SECONDS = 0.25
+REVOKE_WAIT_SECONDS = 10.0
+"""How long a revoked partition's records in flight may still finish before it is committed."""
+
+
+class _Partition:
+    """One owned partition's records in flight and the highest one done."""
+
+    __slots__ = ("consumer", "done_past", "in_flight", "settled")
+
+    def __init__(self, consumer: AIOKafkaConsumer) -> None:
+        self.consumer = consumer
+        self.in_flight: set[int] = set()
+        self.done_past = -1  # the offset after the highest record done
+        self.settled = asyncio.Event()
+        self.settled.set()
+
+    def position(self) -> int:
+        """The offset to commit: every record before it is done."""
+        return min(self.in_flight) if self.in_flight else self.done_past
 
 
 class OffsetCommitter:
@@ -44,23 +66,62 @@ class OffsetCommitter:
         # Stores what must be durable before offsets pass it (the inbox's handled ids).
         self._before_commit = before_commit
         self._pending: dict[TopicPartition, tuple[AIOKafkaConsumer, int]] = {}
+        self._partitions: dict[TopicPartition, _Partition] = {}
+        self._positions: dict[TopicPartition, int] = {}  # the last position made pending
         self._owners: dict[TopicPartition, AIOKafkaConsumer] = {}
         self._owned_since: dict[TopicPartition, datetime] = {}
         self._immediate = False
         self._task: asyncio.Task[None] | None = None
 
+    def started(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
+        """The record at `offset` is being handled: no commit passes it until it is done."""
+        if not callable(getattr(consumer, "assignment", None)):
+            return  # FastStream's test broker: each record is committed when done
+        tp = TopicPartition(topic, partition)
+        state = self._partitions.get(tp)
+        if state is None or state.consumer is not consumer:
+            state = self._partitions[tp] = _Partition(consumer)
+            self._positions.pop(tp, None)
+        state.in_flight.add(offset)
+        state.settled.clear()
+
     async def done(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
-        """The record at `offset` is finished with: its partition may be committed past it."""
+        """The record at `offset`, `started` before, is finished with: it may be committed past."""
         if not callable(getattr(consumer, "assignment", None)):
             if self._before_commit is not None:
                 await self._before_commit()
             await consumer.commit()  # FastStream's test broker's stand-in: nothing to keep
             return
         tp = TopicPartition(topic, partition)
-        self._pending[tp] = (consumer, offset + 1)
+        state = self._partitions.get(tp)
+        if state is None or state.consumer is not consumer or offset not in state.in_flight:
+            return  # started before the partition was revoked: its new owner reads it again
+        state.in_flight.discard(offset)
+        state.done_past = max(state.done_past, offset + 1)
+        if not state.in_flight:
+            state.settled.set()
+        position = state.position()
+        if position <= self._positions.get(tp, -1):
+            return
+        self._positions[tp] = position
+        self._pending[tp] = (consumer, position)
         self._owners[tp] = consumer
         if self._immediate:
             await self.flush_quietly([tp])
+
+    async def settle(self, partitions: Iterable[TopicPartition], timeout: float) -> None:
+        """Wait up to `timeout` seconds for `partitions`' records in flight to finish."""
+        waits = [state.settled.wait() for tp in partitions if (state := self._partitions.get(tp))]
+        if waits:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*waits), timeout)
+
+    def forget(self, partitions: Iterable[TopicPartition]) -> None:
+        """`partitions` went to another member: what is still in flight there is not ours to commit."""
+        for tp in partitions:
+            self._partitions.pop(tp, None)
+            self._positions.pop(tp, None)
+            self._owned_since.pop(tp, None)
 
     async def done_unparsed(self, record: Any) -> None:
         """A record that failed before FastStream made a message of it, now dead-lettered.
@@ -71,6 +132,7 @@ class OffsetCommitter:
         tp = TopicPartition(record.topic, record.partition)
         consumer = getattr(record, "consumer", None) or self._owners.get(tp)
         if consumer is not None:
+            self.started(consumer, record.topic, record.partition, record.offset)
             await self.done(consumer, record.topic, record.partition, record.offset)
 
     def start(self) -> None:
@@ -114,9 +176,10 @@ class OffsetCommitter:
         """When this process's consumer was given the partition (None: not known to be its)."""
         return self._owned_since.get(TopicPartition(topic, partition))
 
-    def listener(self) -> ConsumerRebalanceListener:
-        """For a subscriber: commit a partition's pending offset before it goes to another member."""
-        return _CommitOnRevoke(self)
+    def listener(self, revoke_wait_seconds: float = REVOKE_WAIT_SECONDS) -> ConsumerRebalanceListener:
+        """For a subscriber: let a partition's records in flight finish (up to
+        `revoke_wait_seconds`) and commit them before it goes to another member."""
+        return _CommitOnRevoke(self, revoke_wait_seconds)
 
     async def _run(self) -> None:
         while True:
@@ -149,13 +212,15 @@ async def _commit(consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, committer: OffsetCommitter) -> None:
+    def __init__(self, committer: OffsetCommitter, wait_seconds: float) -> None:
         self._committer = committer
+        self._wait_seconds = wait_seconds
 
     async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        for tp in revoked:
-            self._committer._owned_since.pop(tp, None)
+        revoked = list(revoked)
+        await self._committer.settle(revoked, self._wait_seconds)
         await self._committer.flush_quietly(revoked)
+        self._committer.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
         now = datetime.now(UTC)

@@ -395,3 +395,49 @@ async def test_one_service_consumes_several_topics_in_its_one_consumer_group(
     finally:
         await runtime.stop()
     assert sorted(seen) == ["check-in-due:ci-1", "risk-flagged:ci-2"]
+
+
+async def test_one_clients_events_are_handled_in_order_while_other_clients_overlap(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    """One consumer for all six partitions: before, it handled one record at a time."""
+    running: set[str] = set()
+    most_at_once = 0
+    seen: dict[str, list[int]] = {}
+    overlapped_within_a_client: list[str] = []
+
+    async def slow(data: CheckInDue, envelope: Envelope) -> None:
+        nonlocal most_at_once
+        if data.client_id in running:
+            overlapped_within_a_client.append(data.check_in_id)
+        running.add(data.client_id)
+        most_at_once = max(most_at_once, len(running))
+        await asyncio.sleep(0.05)
+        seen.setdefault(data.client_id, []).append(int(data.check_in_id.rsplit("-", 1)[1]))
+        running.discard(data.client_id)
+        await mongo_db["effects"].update_one({"_id": data.check_in_id}, {"$inc": {"n": 1}}, upsert=True)
+
+    runtime = build_runtime(
+        kafka_settings,
+        mongo_settings,
+        mongo_db.name,
+        subscriptions=[Subscription(CheckInDue, slow)],
+        consumers_per_topic=1,
+    )
+    await runtime.start()
+    try:
+        events = [
+            event(check_in_due(f"client-{c}", check_in_id=f"ci-{c}-{n}")) for n in range(8) for c in range(12)
+        ]
+        await publish_events(kafka_settings, *events)
+
+        async def all_handled() -> bool:
+            return await mongo_db["effects"].count_documents({}) == len(events)
+
+        await eventually(all_handled, timeout=60)
+    finally:
+        await runtime.stop()
+    assert overlapped_within_a_client == [], "one client's events never run at once"
+    assert all(order == list(range(8)) for order in seen.values()), seen
+    assert most_at_once > 1, "different clients' events were handled at once"
+    assert {doc["n"] for doc in await mongo_db["effects"].find({}).to_list()} == {1}

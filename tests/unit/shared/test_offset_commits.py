@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,48 @@ class Consumer:
 
 
 async def done(committer: OffsetCommitter, consumer: Any, tp: TopicPartition, offset: int) -> None:
+    committer.started(consumer, tp.topic, tp.partition, offset)
     await committer.done(consumer, tp.topic, tp.partition, offset)
+
+
+async def test_records_finishing_out_of_order_are_committed_only_up_to_the_lowest_in_flight() -> None:
+    committer, consumer = OffsetCommitter(), Consumer(P0)
+    for offset in (10, 11, 12):
+        committer.started(consumer, P0.topic, P0.partition, offset)
+    await committer.done(consumer, P0.topic, P0.partition, 12)
+    await committer.done(consumer, P0.topic, P0.partition, 10)
+    await committer.flush()
+    assert consumer.commits == [{P0: 11}], "11 is still in flight: nothing past it"
+
+    await committer.done(consumer, P0.topic, P0.partition, 11)
+    await committer.flush()
+    assert consumer.commits == [{P0: 11}, {P0: 13}]
+
+
+async def test_a_revoked_partition_waits_for_its_records_in_flight_then_commits_them() -> None:
+    committer, consumer = OffsetCommitter(), Consumer(P0)
+    committer.started(consumer, P0.topic, P0.partition, 4)
+
+    async def finish_soon() -> None:
+        await asyncio.sleep(0.05)
+        await committer.done(consumer, P0.topic, P0.partition, 4)
+
+    finishing = asyncio.create_task(finish_soon())
+    await committer.listener().on_partitions_revoked([P0])
+    await finishing
+
+    assert consumer.commits == [{P0: 5}]
+
+
+async def test_a_record_that_outlasts_its_partitions_revocation_commits_nothing() -> None:
+    committer, consumer = OffsetCommitter(), Consumer(P0)
+    committer.started(consumer, P0.topic, P0.partition, 4)
+
+    await committer.listener(revoke_wait_seconds=0.01).on_partitions_revoked([P0])
+    await committer.done(consumer, P0.topic, P0.partition, 4)  # the new owner reads it again
+    await committer.flush()
+
+    assert consumer.commits == []
 
 
 async def test_many_records_make_one_commit_of_each_partitions_next_offset() -> None:
