@@ -171,9 +171,10 @@ class ServiceSettings(BaseSettings):
     retry_max_attempts: int = Field(default=5, ge=1, le=20)
     retry_initial_backoff_seconds: float = Field(default=0.2, gt=0)
     retry_max_backoff_seconds: float = Field(default=10.0, gt=0)
-    # Partition-level concurrency: this many consumers per topic in one process, each
-    # with its own partitions (commits never pass a record not yet done).
-    consumers_per_topic: int = Field(default=2, ge=1, le=32)
+    # Group members per topic in one process, each with its own partitions. One is enough
+    # for concurrency (each handles `consumer_in_flight` records at once); every member is a
+    # heartbeat and a fetch a second or so, and one more member to join after a restart.
+    consumers_per_topic: int = Field(default=1, ge=1, le=32)
     # Records one consumer handles at once, of distinct record keys (one client's or
     # therapist's events stay in order); 1 handles each partition strictly one at a time.
     consumer_in_flight: int = Field(default=32, ge=1, le=1024)

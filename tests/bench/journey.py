@@ -82,8 +82,6 @@ SEND_CONNECTIONS = 100
 WARM_UP = 5
 SEED = 20_261_128
 TUNED = {
-    "MATCHING_CONSUMERS_PER_TOPIC": "6",
-    "SCHEDULING_CONSUMERS_PER_TOPIC": "6",
     "SCHEDULING_BOOKING_POLICY": "book_at_once",
     # One service token registers every recipient and one address sends every intake: the
     # bench measures throughput, not the public routes' rate limits (shared/http/rate_limits.py).
@@ -93,11 +91,8 @@ TUNED = {
         for limit in ("RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_PER_ADDRESS_PER_MINUTE")
     },
 }
-"""One consumer per partition in the two services on the journey's path (the e2e harness runs
-one per topic): matching and scheduling spend most of an event waiting on round trips, so
-partitions handled side by side overlap those waits. The bench measures submit → booked,
-so proposals are booked at once (the opt-in auto-assignment) rather than waiting for a
-client to choose. `--set NAME=VALUE` overrides."""
+"""The bench measures submit → booked, so proposals are booked at once (the opt-in
+auto-assignment) rather than waiting for a client to choose. `--set NAME=VALUE` overrides."""
 T = TypeVar("T")
 
 

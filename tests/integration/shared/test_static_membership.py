@@ -99,6 +99,7 @@ async def test_a_replica_killed_and_restarted_under_its_name_consumes_again_whil
             mongo_db.name,
             KAFKA_GROUP_INSTANCE_ID="replica-a",
             PLUMBING_TEST_CONSUMER_SESSION_TIMEOUT_MS=str(SESSION_MS),
+            PLUMBING_TEST_CONSUMERS_PER_TOPIC="2",  # two members, both to be replaced
             CRASHING_HANDLER_MODE="handle",
         ),
         stdout=subprocess.DEVNULL,
@@ -125,6 +126,7 @@ async def test_a_replica_killed_and_restarted_under_its_name_consumes_again_whil
             mongo_settings,
             mongo_db.name,
             consumer_session_timeout_ms=SESSION_MS,
+            consumers_per_topic=2,
         )
     )
     restarted.subscribe(Subscription(CheckInDue, counting_handler(restarted.documents("effects"))))
