@@ -397,11 +397,12 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             await self.pipeline.dead_letters.send(record, reason=reason, error=exc, attempts=attempts)
         except Exception:
             # Not even the dead letter could be written: do not commit. Wait a little so the
-            # redelivery that follows does not spin, then let the subscriber seek back.
-            log.exception("dead letter could not be written; the record will be redelivered")
+            # next attempt at this record does not spin.
+            log.exception("dead letter could not be written; the record will be tried again")
             await self.pipeline.sleep(self.pipeline.retry.max_backoff_seconds)
             raise
         EVENTS_CONSUMED.labels(record.topic, "dead_lettered").inc()
+        self.pipeline.offsets.commit_soon()  # narrows the window in which it would be written twice
 
     async def __aexit__(
         self,

@@ -72,6 +72,7 @@ class OffsetCommitter:
         self._owned_since: dict[TopicPartition, datetime] = {}
         self._immediate = False
         self._task: asyncio.Task[None] | None = None
+        self._soon = asyncio.Event()
 
     def started(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
         """The record at `offset` is being handled: no commit passes it until it is done."""
@@ -137,6 +138,7 @@ class OffsetCommitter:
 
     def start(self) -> None:
         self._immediate = False
+        self._soon = asyncio.Event()  # of the loop that runs the commits
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="offset-commits")
 
@@ -181,9 +183,16 @@ class OffsetCommitter:
         `revoke_wait_seconds`) and commit them before it goes to another member."""
         return _CommitOnRevoke(self, revoke_wait_seconds)
 
+    def commit_soon(self) -> None:
+        """Commit what is done now rather than at the interval's end (after a dead letter:
+        a replica killed before its commit writes that dead letter again)."""
+        self._soon.set()
+
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.interval_seconds)
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._soon.wait(), self.interval_seconds)
+            self._soon.clear()
             if self._pending:
                 await self.flush_quietly()
 

@@ -165,3 +165,18 @@ async def test_the_committer_knows_since_when_it_owns_a_partition_and_forgets_it
     assert owned is not None and owned >= before
     assert committer.owned_since("intake-completed", 1) is None
     assert committer.owned_since("intake-completed", 0) is None, "another member may handle it now"
+
+
+async def test_a_commit_asked_for_soon_goes_before_the_interval_ends() -> None:
+    committer, consumer = OffsetCommitter(interval_seconds=60), Consumer(P0)
+    committer.start()
+    try:
+        await done(committer, consumer, P0, 2)
+        committer.commit_soon()  # after a dead letter
+        for _ in range(100):
+            if consumer.commits:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await committer.stopping()
+    assert consumer.commits[0] == {P0: 3}
