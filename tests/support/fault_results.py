@@ -58,7 +58,13 @@ def summary_lines(results: list[dict[str, Any]]) -> list[str]:
             timings = ", ".join(
                 f"{name} {value:.1f} s" for name, value in fault.items() if isinstance(value, float)
             )
-            lines.append(f"  {fault.get('fault', '?')} {fault.get('target', '')}: {timings}")
+            waited_on = ", ".join(
+                f"{check} x{n}" for check, n in (fault.get("not_ready_polls") or {}).items()
+            )
+            lines.append(
+                f"  {fault.get('fault', '?')} {fault.get('target', '')}: {timings}"
+                + (f"; not ready: {waited_on}" if waited_on else "")
+            )
         if "wall_seconds" in result:
             lines.append(f"  wall time {result['wall_seconds']:.0f} s; details in {results_dir()}")
     return lines

@@ -146,6 +146,7 @@ async def until_ready(process: Process, timeout: float = 150.0) -> float:
     """Seconds until `/readyz` answers 200; a process that exits while starting is started again."""
     started = time.monotonic()
     restarted = False
+    process.not_ready_because.clear()
     while time.monotonic() - started < timeout:
         if not process.alive and not restarted:
             restarted = True
@@ -172,6 +173,7 @@ async def until_consuming(
 async def _recover(fault: Fault, process: Process, counts: ConsumedCounts, http: httpx.AsyncClient) -> Fault:
     """Time the restarted process to ready, then to its first handled event."""
     fault.timings["restart_to_ready_s"] = await until_ready(process)
+    fault.notes["not_ready_polls"] = dict(process.not_ready_because)
     consuming = await until_consuming(process, counts, http)
     if consuming is not None:
         fault.timings["restart_to_consuming_s"] = fault.timings["restart_to_ready_s"] + consuming

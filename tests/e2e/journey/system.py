@@ -87,6 +87,8 @@ class Process:
     env: dict[str, str]
     replica: int = 0
     incarnation: int = 0
+    # Polls of `ready` that found it not ready, by the failing check (or "not answering").
+    not_ready_because: dict[str, int] = field(default_factory=dict)
 
     def tail(self, lines: int = 30) -> str:
         try:
@@ -141,9 +143,17 @@ class Process:
 
     def ready(self) -> bool:
         try:
-            return httpx.get(f"{self.base}/readyz", timeout=2).status_code == 200
-        except httpx.TransportError:
+            answer = httpx.get(f"{self.base}/readyz", timeout=2)
+        except httpx.TransportError as error:
+            # Refused: not listening yet (starting); a timeout: listening, but slower than 2 s.
+            why = "no answer in 2 s" if isinstance(error, httpx.TimeoutException) else "not listening"
+            self.not_ready_because[why] = self.not_ready_because.get(why, 0) + 1
             return False
+        if answer.status_code != 200:
+            for check, state in (answer.json().get("checks") or {}).items():
+                if state != "ok":
+                    self.not_ready_because[check] = self.not_ready_because.get(check, 0) + 1
+        return answer.status_code == 200
 
 
 class Mailbox(Protocol):
