@@ -39,6 +39,11 @@ ticks (`RELEASE_TICK_SECONDS`), all those of one tick in one round trip, and sev
 leases wanted at once are taken in one (`held_together`); leases wanted while another insert
 of this process is in flight go together in the next (`Coalesced`).
 
+A give-back that fails (the database unreachable for a moment) leaves the lease until it
+expires, its owner alive; this process remembers it and its next writer of that resource
+takes it over at once, instead of waiting out the expiry (a replica not ready for half a
+minute after a database restart).
+
 Releasing deletes by the lone `_id` (served by FerretDB's index; the token filter is a scan
 there) whenever nobody can have taken the lease over yet: its expiry is seconds away and
 this replica's heartbeat (`Liveness.vouches`) says it is alive for a while yet. Otherwise
@@ -157,6 +162,10 @@ class Locks:
         self._to_release: dict[str, Lease] = {}  # given back at this tick, not sent yet
         self._in_flight: dict[str, asyncio.Task[None]] = {}  # sent, not yet answered
         self._inserts = Coalesced(self._insert_leases)  # leases wanted meanwhile go together
+        # Leases this process gave up but could not delete (the database was unreachable):
+        # resource -> token. Its next writer here takes such a lease over at once, instead of
+        # waiting out its expiry behind a holder whose heartbeat (this replica's) says alive.
+        self._abandoned: dict[str, str] = {}
 
     async def try_acquire(self, resource: str, owner: str, ttl: timedelta) -> Lease | None:
         """Take the lease now, or return None if someone else holds a live one."""
@@ -166,9 +175,15 @@ class Locks:
         current = await self._collection.find_one({"_id": resource})
         if current is None:
             return await self._insert(resource, owner, ttl)  # released meanwhile
-        if current["expires_at"] > self._clock() and not await self._holder_is_dead(current):
+        abandoned = self._abandoned.pop(resource, None) == current["token"]
+        if (
+            not abandoned
+            and current["expires_at"] > self._clock()
+            and not await self._holder_is_dead(current)
+        ):
             return None
-        # The holder died or stalled past its lease: remove that very lease, then compete.
+        # The holder died or stalled past its lease, or it is one this process could not give
+        # back: remove that very lease, then compete.
         await self._collection.delete_one({"_id": resource, "token": current["token"]})
         return await self._insert(resource, owner, ttl)
 
@@ -307,8 +322,11 @@ class Locks:
     async def _release_all_quietly(self, leases: Sequence[Lease]) -> None:
         try:
             await self._release_all(leases)
-        except Exception:  # they expire, or liveness frees them; nothing waits on this
+        except Exception:  # they expire; a writer here takes them over at once (`_abandoned`)
             log.warning("leases could not be given back; they will expire", exc_info=True)
+            if len(self._abandoned) > 10_000:
+                self._abandoned.clear()  # they expire all the same
+            self._abandoned.update((lease.resource, lease.token) for lease in leases)
 
     @property
     def lingers(self) -> bool:

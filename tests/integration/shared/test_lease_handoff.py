@@ -284,3 +284,28 @@ async def test_a_replica_whose_heartbeat_ran_out_never_removes_the_lease_taken_o
     await stalled.release(old)
 
     assert await successor.is_held(new)
+
+
+async def test_a_lease_this_replica_could_not_give_back_is_taken_over_by_its_next_writer_here_at_once(
+    mongo_db: AsyncDatabase[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database was unreachable at the give-back: the lease stays, its owner alive."""
+    heartbeat = Liveness(mongo_db["replicas"], instance="replica-a")
+    locks = Locks(mongo_db["locks"], liveness=heartbeat, linger_seconds=0.05)
+    await heartbeat.beat()
+
+    async def unreachable(leases: Any) -> None:
+        raise ConnectionError("database down")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(locks, "_release_all", unreachable)
+        async with locks.held("clients/c-1", "replica-a", timedelta(seconds=30)):
+            pass
+        await asyncio.sleep(0.5)  # its idle window ends and its give-back fails
+    assert await mongo_db["locks"].find_one({"_id": "clients/c-1"}) is not None, "still there"
+
+    other_replica = Locks(mongo_db["locks"], liveness=Liveness(mongo_db["replicas"], instance="replica-b"))
+    assert await other_replica.try_acquire("clients/c-1", "replica-b", timedelta(seconds=30)) is None
+    async with asyncio.timeout(2):  # not the 30 s of its expiry, nor the 10 s of a lease wait
+        async with locks.held("clients/c-1", "replica-a", timedelta(seconds=30)):
+            pass
