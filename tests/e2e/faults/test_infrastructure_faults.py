@@ -142,11 +142,18 @@ async def restart_server(pair: PrivatePair, server: str, system: System, mail: T
     fault.timings["start_s"] = await asyncio.to_thread(pair.launcher, "up")
     back = time.time()
     fault.timings["outage_s"] = back - fault.at
+    for process in system.all_processes():
+        process.not_ready_because.clear()
     checks = await asyncio.gather(
         all_ready_since(system, back),
         first_after(booked_since(system), back),
         first_after(mailed_since(mail), back),
     )
+    fault.notes["not_ready_polls"] = {
+        f"{process.label} {why}": polls
+        for process in system.all_processes()
+        for why, polls in process.not_ready_because.items()
+    }
     for name, value in zip(
         ("up_to_all_ready_s", "up_to_next_booking_s", "up_to_next_email_s"), checks, strict=True
     ):
