@@ -163,11 +163,6 @@ class ReliableConsumption:
     def resume(self) -> None:
         self._stopping = False
 
-    @property
-    def handling(self) -> int:
-        """Records started and not finished."""
-        return len(self._tasks)
-
     async def dispatch(self, msg: StreamMessage[Any], work: Callable[[], Awaitable[Any]]) -> None:
         """Start `work` on `msg`'s record after the records of its key before it; return at once,
         or once a slot is free. A stopping service starts nothing: the record is read again."""
@@ -217,6 +212,7 @@ class ReliableConsumption:
                     # Not even a dead letter could be written (`_dead_letter` paused already):
                     # the record is tried again, and its partition committed no further meanwhile.
                     log.exception("record not finished; it will be tried again")
+                    await self.sleep(self.retry.initial_backoff_seconds)  # never a busy loop
                     continue
                 await self.offsets.done(consumer, record.topic, record.partition, record.offset)
                 return
