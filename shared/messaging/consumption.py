@@ -55,7 +55,7 @@ from shared.events.envelope import Envelope, EnvelopeError
 from shared.events.records import InvalidEvent
 from shared.events.registry import EventSpec
 from shared.messaging.dead_letters import MAX_RECORD_BYTES, DeadLetters, OversizedRecord, record_bytes
-from shared.messaging.offsets import OffsetCommitter
+from shared.messaging.offsets import OffsetCommitter, is_group_consumer
 from shared.observability.logs import bound_context, get_logger
 from shared.observability.metrics import (
     EVENTS_CONSUMED,
@@ -170,7 +170,7 @@ class ReliableConsumption:
             return
         consumer: Any = msg.consumer  # type: ignore[attr-defined]  # a KafkaMessage's
         record = msg.raw_message
-        if not callable(getattr(consumer, "assignment", None)):
+        if not is_group_consumer(consumer):
             await work()  # FastStream's test broker: handled inline, a failure raised to the test
             await self.offsets.done(consumer, record.topic, record.partition, record.offset)
             return

@@ -36,15 +36,22 @@ REVOKE_WAIT_SECONDS = 10.0
 """How long a revoked partition's records in flight may still finish before it is committed."""
 
 
-class _Partition:
-    """One owned partition's records in flight and the highest one done."""
+def is_group_consumer(consumer: Any) -> bool:
+    """Whether `consumer` is a real group member (aiokafka's), not FastStream's test stand-in,
+    which has no assignment and commits each record as it is done."""
+    return callable(getattr(consumer, "assignment", None))
 
-    __slots__ = ("consumer", "done_past", "in_flight", "settled")
+
+class _Partition:
+    """One owned partition's records in flight, the highest one done, the position pending."""
+
+    __slots__ = ("consumer", "done_past", "in_flight", "pended", "settled")
 
     def __init__(self, consumer: AIOKafkaConsumer) -> None:
         self.consumer = consumer
         self.in_flight: set[int] = set()
         self.done_past = -1  # the offset after the highest record done
+        self.pended = -1  # the last position made pending for a commit
         self.settled = asyncio.Event()
         self.settled.set()
 
@@ -67,7 +74,6 @@ class OffsetCommitter:
         self._before_commit = before_commit
         self._pending: dict[TopicPartition, tuple[AIOKafkaConsumer, int]] = {}
         self._partitions: dict[TopicPartition, _Partition] = {}
-        self._positions: dict[TopicPartition, int] = {}  # the last position made pending
         self._owners: dict[TopicPartition, AIOKafkaConsumer] = {}
         self._owned_since: dict[TopicPartition, datetime] = {}
         self._immediate = False
@@ -76,19 +82,18 @@ class OffsetCommitter:
 
     def started(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
         """The record at `offset` is being handled: no commit passes it until it is done."""
-        if not callable(getattr(consumer, "assignment", None)):
+        if not is_group_consumer(consumer):
             return  # FastStream's test broker: each record is committed when done
         tp = TopicPartition(topic, partition)
         state = self._partitions.get(tp)
         if state is None or state.consumer is not consumer:
             state = self._partitions[tp] = _Partition(consumer)
-            self._positions.pop(tp, None)
         state.in_flight.add(offset)
         state.settled.clear()
 
     async def done(self, consumer: Any, topic: str, partition: int, offset: int) -> None:
         """The record at `offset`, `started` before, is finished with: it may be committed past."""
-        if not callable(getattr(consumer, "assignment", None)):
+        if not is_group_consumer(consumer):
             if self._before_commit is not None:
                 await self._before_commit()
             await consumer.commit()  # FastStream's test broker's stand-in: nothing to keep
@@ -102,9 +107,9 @@ class OffsetCommitter:
         if not state.in_flight:
             state.settled.set()
         position = state.position()
-        if position <= self._positions.get(tp, -1):
+        if position <= state.pended:
             return
-        self._positions[tp] = position
+        state.pended = position
         self._pending[tp] = (consumer, position)
         self._owners[tp] = consumer
         if self._immediate:
@@ -121,7 +126,6 @@ class OffsetCommitter:
         """`partitions` went to another member: what is still in flight there is not ours to commit."""
         for tp in partitions:
             self._partitions.pop(tp, None)
-            self._positions.pop(tp, None)
             self._owned_since.pop(tp, None)
 
     async def done_unparsed(self, record: Any) -> None:
