@@ -89,7 +89,7 @@ async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
     now = ctx.now()
     busy_from, busy_to = Calendar(availability, (), now=now).padded(command.slot)
     day = local_day(command.slot.starts_at, availability.zone)
-    cells = _cells(command, now)
+    cells = _cells_between(therapist_id, busy_from, busy_to)
     claims = list(cells)
     taken: list[str] = []
 
@@ -126,8 +126,13 @@ async def claim_slot(command: ClaimSlot, ctx: SchedulingContext) -> ClaimedSlot:
 
 def _cells(command: ClaimSlot, now: datetime) -> list[str]:
     """The claim ids of every cell `command`'s slot covers, its buffers included."""
-    busy_from, busy_to = Calendar(command.availability, (), now=now).padded(command.slot)
-    return [cell_claim_id(command.therapist_id, cell) for cell in covering_cells(busy_from, busy_to)]
+    return _cells_between(
+        command.therapist_id, *Calendar(command.availability, (), now=now).padded(command.slot)
+    )
+
+
+def _cells_between(therapist_id: str, busy_from: datetime, busy_to: datetime) -> list[str]:
+    return [cell_claim_id(therapist_id, cell) for cell in covering_cells(busy_from, busy_to)]
 
 
 async def _take_first(take: Callable[[str], Awaitable[bool]], claim_ids: Sequence[str]) -> bool:
