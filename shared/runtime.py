@@ -488,10 +488,14 @@ class ServiceRuntime:
             await self._peer_watch.pause()
 
     async def _prepare_storage(self) -> None:
-        """The indexes the runtime's sweeps use, all requested at once (each is idempotent)."""
+        """The indexes the runtime's sweeps use, all requested at once (each is idempotent).
+
+        The timer store indexes its own collections, its finished timers' outbox included.
+        """
+        done = self.timers.done.name
         await asyncio.gather(
             self.timers.ensure_indexes(),
-            *(ensure_outbox_index(self._db[name]) for name in self._outbox_collections),
+            *(ensure_outbox_index(self._db[name]) for name in self._outbox_collections if name != done),
         )
 
 
