@@ -5,7 +5,10 @@ The patches (deploy/local/ferretdb/*.patch, applied in name order):
   as its unique `_id` index; as shipped, every lookup, update and delete by `_id` scans the
   whole table, so the local database slowed down as collections grew;
 - no-leak-tracking.patch turns off the leak tracking of cursors and iterators (a pprof
-  stack and a finalizer per object: about a tenth of FerretDB's CPU on the journey bench).
+  stack and a finalizer per object: about a tenth of FerretDB's CPU on the journey bench);
+- pool-deadlock.patch closes each statement's iterator of an `update` batch when that
+  statement is done, not when the batch is: a batch of a hundred statements held every
+  pooled SQLite connection of its database, and then every request to it hung for good.
 The module is copied out of the Go module cache into a build folder, patched there, and
 used through a `replace` directive; the committed sources are never modified.
 """
@@ -26,7 +29,7 @@ from deploy.local.launcher.patches import apply_unified_diff
 from deploy.local.launcher.report import say
 
 MODULE = "github.com/FerretDB/FerretDB"
-PATCHES = ("id-index.patch", "no-leak-tracking.patch")
+PATCHES = ("id-index.patch", "no-leak-tracking.patch", "pool-deadlock.patch")
 INPUTS = ("main.go", "go.mod", "go.sum")
 PATCHED_COPY = "FerretDB"  # folder of the patched module inside the build folder
 

@@ -26,6 +26,25 @@ TARGET = Path("internal/backends/sqlite/metadata/metadata.go")
 PATCH = FERRETDB_SOURCES / "id-index.patch"
 LEAK_TRACKING = FERRETDB_SOURCES / "no-leak-tracking.patch"
 RESOURCE = Path("internal/util/resource/resource.go")
+POOL_DEADLOCK = FERRETDB_SOURCES / "pool-deadlock.patch"
+UPDATE_HANDLER = Path("internal/handler/msg_update.go")
+UPDATE_LOOP_SHIPPED = """\
+		closer := iterator.NewMultiCloser()
+		defer closer.Close()
+
+		closer.Add(res.Iter)
+
+		iter := common.FilterIterator(res.Iter, closer, u.Filter)
+
+		if !u.Multi {
+			iter = common.LimitIterator(iter, closer, 1)
+		}
+
+		result, err := common.UpdateDocument(ctx, c, "update", iter, &u)
+		if err != nil {
+			return 0, 0, nil, lazyerrors.Error(err)
+		}
+"""
 RESOURCE_SHIPPED = """\
 // profilesM protects access to profiles.
 var profilesM sync.Mutex
@@ -91,7 +110,7 @@ def test_empty_context_lines_without_their_space_still_match(tmp_path: Path) -> 
 
 
 def test_the_build_applies_every_committed_patch_in_order() -> None:
-    assert PATCHES == ("id-index.patch", "no-leak-tracking.patch")
+    assert PATCHES == ("id-index.patch", "no-leak-tracking.patch", "pool-deadlock.patch")
     assert all((FERRETDB_SOURCES / name).is_file() for name in PATCHES)
 
 
@@ -106,3 +125,18 @@ def test_the_leak_tracking_patch_makes_track_and_untrack_return_before_any_bookk
     track, untrack = patched.split("func Track")[1].split("func Untrack")
     for body, bookkeeping in ((track, "name := profileName(obj)"), (untrack, "p := pprof.Lookup")):
         assert body.index("if !leakTracking {") < body.index(bookkeeping)
+
+
+def test_the_pool_patch_closes_each_update_statements_iterator_before_the_next_statement(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / UPDATE_HANDLER).parent.mkdir(parents=True)
+    (tmp_path / UPDATE_HANDLER).write_text(UPDATE_LOOP_SHIPPED)
+    apply_unified_diff(POOL_DEADLOCK.read_text(), tmp_path)
+    patched = (tmp_path / UPDATE_HANDLER).read_text()
+    assert "defer closer.Close()" not in patched  # not held until the whole batch is done
+    assert (
+        patched.index("common.UpdateDocument(")
+        < patched.index("closer.Close()")
+        < patched.index("if err != nil")
+    )
