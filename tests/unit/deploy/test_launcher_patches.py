@@ -63,10 +63,17 @@ func Untrack(obj any, token *Token) {
 """
 
 
-def shipped_tree(root: Path, text: str = SHIPPED) -> Path:
-    (root / TARGET).parent.mkdir(parents=True)
-    (root / TARGET).write_text(text)
-    return root / TARGET
+def shipped_tree(root: Path, text: str = SHIPPED, target: Path = TARGET) -> Path:
+    (root / target).parent.mkdir(parents=True)
+    (root / target).write_text(text)
+    return root / target
+
+
+def patched_source(root: Path, patch: Path, target: Path, shipped: str) -> str:
+    """`target` as shipped (`shipped`), after the committed `patch`."""
+    file = shipped_tree(root, shipped, target)
+    apply_unified_diff(patch.read_text(), root)
+    return file.read_text()
 
 
 def test_the_committed_patch_makes_queries_use_the_index_expression(tmp_path: Path) -> None:
@@ -117,10 +124,7 @@ def test_the_build_applies_every_committed_patch_in_order() -> None:
 def test_the_leak_tracking_patch_makes_track_and_untrack_return_before_any_bookkeeping(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / RESOURCE).parent.mkdir(parents=True)
-    (tmp_path / RESOURCE).write_text(RESOURCE_SHIPPED)
-    apply_unified_diff(LEAK_TRACKING.read_text(), tmp_path)
-    patched = (tmp_path / RESOURCE).read_text()
+    patched = patched_source(tmp_path, LEAK_TRACKING, RESOURCE, RESOURCE_SHIPPED)
     assert "const leakTracking = false" in patched
     track, untrack = patched.split("func Track")[1].split("func Untrack")
     for body, bookkeeping in ((track, "name := profileName(obj)"), (untrack, "p := pprof.Lookup")):
@@ -130,10 +134,7 @@ def test_the_leak_tracking_patch_makes_track_and_untrack_return_before_any_bookk
 def test_the_pool_patch_closes_each_update_statements_iterator_before_the_next_statement(
     tmp_path: Path,
 ) -> None:
-    (tmp_path / UPDATE_HANDLER).parent.mkdir(parents=True)
-    (tmp_path / UPDATE_HANDLER).write_text(UPDATE_LOOP_SHIPPED)
-    apply_unified_diff(POOL_DEADLOCK.read_text(), tmp_path)
-    patched = (tmp_path / UPDATE_HANDLER).read_text()
+    patched = patched_source(tmp_path, POOL_DEADLOCK, UPDATE_HANDLER, UPDATE_LOOP_SHIPPED)
     assert "defer closer.Close()" not in patched  # not held until the whole batch is done
     assert (
         patched.index("common.UpdateDocument(")
