@@ -203,7 +203,7 @@ def _client_calendar(client_id: str, sessions: Iterable[Session], ctx: Schedulin
 
 
 async def _therapist_calendar(therapist_id: str, ctx: SchedulingContext) -> bytes:
-    sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)
+    sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id, now=ctx.now())
     return calendar_feed(sessions, name=CALENDAR_NAME, feed_id=f"therapist-{therapist_id}", now=ctx.now())
 
 

@@ -235,12 +235,13 @@ async def get_client_sessions(
 async def get_therapist_sessions(
     therapist_id: TherapistId, who: Caller, audit: Audit, ctx: Context
 ) -> TherapistSessionsOut:
-    """The therapist's own sessions with every client (with a former client: those before the end)."""
+    """The therapist's own sessions with every client (with a former client: those before the end),
+    from those that ended eight weeks ago on; a client's sessions endpoint keeps all of theirs."""
     ensure_scope(who, SESSIONS_READ)
     if not who.may_act_for_therapist(therapist_id, SESSIONS_READ):
         raise NotAllowed("only the therapist or an admin may list these sessions")
     await audit.read(resource="therapist_sessions", resource_id=therapist_id)
-    sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id)
+    sessions = await sessions_of(ctx.stores.therapist_sessions, therapist_id, now=ctx.now())
     return TherapistSessionsOut(therapist_id=therapist_id, sessions=[SessionOut.of(s) for s in sessions])
 
 

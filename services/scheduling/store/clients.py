@@ -186,7 +186,7 @@ async def settle(
         }
     touched |= {s.therapist_id for s in care.sessions if s.session_id in (claims or {})}
     touched &= {s.therapist_id for s in care.sessions}  # proposals alone change no calendar
-    await therapist_sessions.sync(ctx.stores.therapist_sessions, care, touched)
+    await therapist_sessions.sync(ctx.stores.therapist_sessions, care, touched, now=now)
     await _arm_timers(ctx, care, before, firing)
 
 

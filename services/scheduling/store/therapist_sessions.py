@@ -7,11 +7,22 @@ crash between the client's write and this one is healed by the next change of th
 and a slot it still shows as free is refused by the claims, never double booked. It holds
 what the therapist may keep (`domain/consent.py`): once the client's care with them ended,
 only the sessions that started before the end (none that holds time is ever left out).
+
+Its size follows the therapist's caseload, not their years of practice: every booking reads
+and rewrites it whole, so it holds the sessions ending from `LISTED_PAST` ago on (those still
+to come, and the recent past a clinician looks back on to record attendance or bill a month),
+and each session without its slot claims (`claims`: the client document keeps them, and
+releasing a session's time reads them there). A rewrite leaves out what ended before that;
+the client documents still hold every session (the client's own listing shows them all).
+Before (issue 18) every session a therapist ever had stayed here, claims and all: about
+1.2 KB each, read and written twice per booking, so a busy practice's bookings slowed month
+after month.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.scheduling.domain.care import Care, Session
@@ -21,11 +32,22 @@ from services.scheduling.store.care_documents import session_from_document, sess
 from shared.ports import Documents
 from shared.storage.documents import Revision
 
+LISTED_PAST = timedelta(weeks=8)
+"""How long after its end a session stays in the therapist's listing and calendar feed."""
 
-async def sessions_of(store: Documents, therapist_id: str, *, writing: bool = False) -> list[Session]:
-    """The therapist's sessions (`writing`: read for a `sync` a moment from now, see `Documents.get`)."""
+_LEFT_OUT = ("claims",)
+"""Fields of a session the read model does not keep (read back as empty)."""
+
+
+async def sessions_of(
+    store: Documents, therapist_id: str, *, now: datetime | None = None, writing: bool = False
+) -> list[Session]:
+    """The therapist's sessions (with `now`: only those ending from `LISTED_PAST` before it on;
+    `writing`: read for a `sync` a moment from now, see `Documents.get`). Their `claims` are
+    not kept here: read a session from its client's document to let its time go."""
     document = await store.get(therapist_id, writing=writing)
-    return [session_from_document(s) for s in (document or {}).get("sessions") or ()]
+    entries = (document or {}).get("sessions") or ()
+    return [session_from_document(s) for s in entries if now is None or is_listed(s, now)]
 
 
 async def booked_of(store: Documents, therapist_id: str, *, writing: bool = False) -> list[Booked]:
@@ -33,24 +55,45 @@ async def booked_of(store: Documents, therapist_id: str, *, writing: bool = Fals
     return [s.as_booked() for s in await sessions_of(store, therapist_id, writing=writing) if s.holds_time]
 
 
-async def sync(store: Documents, care: Care, therapist_ids: Iterable[str]) -> None:
-    """Make each therapist's document show exactly this client's sessions with them."""
+def is_listed(entry: Mapping[str, Any], now: datetime) -> bool:
+    """Whether a stored session still belongs in the read model: it ended `LISTED_PAST` ago or later."""
+    ends_at: datetime = entry["ends_at"]
+    return ends_at >= now - LISTED_PAST
+
+
+def listed(session: Session) -> dict[str, Any]:
+    """A session as the read model keeps it: without what only its client's document needs."""
+    document = session_to_document(session)
+    for name in _LEFT_OUT:
+        document.pop(name, None)
+    return document
+
+
+async def sync(store: Documents, care: Care, therapist_ids: Iterable[str], *, now: datetime) -> None:
+    """Make each therapist's document show exactly this client's listed sessions with them,
+    leaving out (when it changes) every session that ended before `LISTED_PAST` ago."""
+    since = now - LISTED_PAST
     for therapist_id in sorted(set(therapist_ids)):
         mine = [
-            session_to_document(s)
+            listed(s)
             for s in care.sessions
-            if s.therapist_id == therapist_id and shown_to_therapist(care, s)
+            if s.therapist_id == therapist_id and shown_to_therapist(care, s) and s.ends_at >= since
         ]
 
         def rewrite(
             current: dict[str, Any] | None, mine: list[dict[str, Any]] = mine, tid: str = therapist_id
         ) -> Revision | None:
             before = list((current or {}).get("sessions") or ())
-            others = [s for s in before if s["client_id"] != care.client_id]
-            theirs = [s for s in before if s["client_id"] == care.client_id]
+            theirs = [s for s in before if s["client_id"] == care.client_id and is_listed(s, now)]
             if theirs == mine:
-                return None
+                return None  # what ended since waits for the next change: no write for it alone
+            others = [_compact(s) for s in before if s["client_id"] != care.client_id and is_listed(s, now)]
             sessions = sorted([*others, *mine], key=lambda s: (s["starts_at"], s["session_id"]))
             return Revision({"therapist_id": tid, "sessions": sessions})
 
         await store.upsert(therapist_id, rewrite)
+
+
+def _compact(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored session without the fields the read model no longer keeps (one written before)."""
+    return {k: v for k, v in entry.items() if k not in _LEFT_OUT}

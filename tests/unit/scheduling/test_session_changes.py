@@ -19,7 +19,7 @@ from services.scheduling.domain.cancellation import CancelledBy, SessionStatus
 from services.scheduling.domain.care import Attendance, ProposalOutcome, SessionKind
 from services.scheduling.domain.ical import calendar_feed
 from services.scheduling.domain.policy import Policy
-from services.scheduling.store.therapist_sessions import sessions_of
+from services.scheduling.store.therapist_sessions import LISTED_PAST, sessions_of
 from shared.care.relationship import CareState
 from shared.events.models import SessionAttendanceRecorded, SessionBooked
 from shared.refusals import Conflict, Invalid, Refused
@@ -474,3 +474,38 @@ async def test_a_former_therapists_own_calendar_keeps_only_the_sessions_before_t
     kept = await sessions_of(ctx.stores.therapist_sessions, "t-1")
     assert [s.session_id for s in kept] == [intro.session_id]
     assert all(s.client_id == "c-1" and s.therapist_id == "t-1" for s in kept)
+
+
+# ------------------------------------------------------------- the therapist's calendar stays small
+
+
+async def test_a_therapists_calendar_lists_a_session_for_eight_weeks_after_its_end_and_the_client_keeps_it(
+    ctx: SchedulingContext, clock: ManualClock
+) -> None:
+    await available(ctx, "t-1", weekdays())
+    intro = await introduced(ctx, clock)
+
+    clock.advance(LISTED_PAST + timedelta(days=1))
+    assert await sessions_of(ctx.stores.therapist_sessions, "t-1", now=clock.now) == []
+
+    await introduced(ctx, clock, client_id="c-2")  # the next change of the therapist's calendar
+    stored = await ctx.stores.therapist_sessions.get("t-1")
+    assert stored is not None
+    assert intro.session_id not in {s["session_id"] for s in stored["sessions"]}
+    assert {s["client_id"] for s in stored["sessions"]} == {"c-2"}
+    assert intro.session_id in {s.session_id for s in (await care(ctx, "c-1")).sessions}
+
+
+async def test_a_therapists_calendar_keeps_no_slot_claims_yet_a_cancelled_session_lets_its_slot_go(
+    ctx: SchedulingContext,
+) -> None:
+    await proposed_to(ctx, "c-1", "t-1")
+    await propose(ctx, "c-2", ["t-1"])
+    first = await book_session(BookSession(client_id="c-1", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
+    stored = await ctx.stores.therapist_sessions.get("t-1")
+    assert first.claims and stored is not None and all("claims" not in s for s in stored["sessions"])
+
+    await cancel_session(CancelSession(first, by=CancelledBy.client, reason=None), ctx)
+    again = await book_session(BookSession(client_id="c-2", therapist_id="t-1", starts_at=WEDNESDAY_10), ctx)
+
+    assert again.starts_at == WEDNESDAY_10 and again.client_id == "c-2"
