@@ -89,9 +89,9 @@ async def list_inbox(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> InboxPage:
-    """The in-app inbox, newest first."""
+    """The in-app inbox, newest first: the messages of this month and the twelve before."""
     ensure_acts_for(who, recipient_id)
-    inbox = await inbox_page(ctx.stores, recipient_id, offset=offset, limit=limit)
+    inbox = await inbox_page(ctx.stores, recipient_id, now=ctx.clock(), offset=offset, limit=limit)
     await audit.read(resource="inbox", resource_id=recipient_id)
     return InboxPage(
         items=[_item(entry, inbox.unread) for entry in inbox.entries],
@@ -124,9 +124,10 @@ async def list_deliveries(
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> DeliveryPage:
-    """The delivery log, newest first: each message on each channel, its status and reason."""
+    """The delivery log, newest first: each message on each channel, its status and reason, of
+    this month and the twelve before."""
     ensure_acts_for(who, recipient_id)
-    index = await log_of(ctx.stores, recipient_id)
+    index = await log_of(ctx.stores, recipient_id, ctx.clock())
     ids, total = page(index, "deliveries", offset=offset, limit=limit)
     await audit.read(resource="deliveries", resource_id=recipient_id)
     deliveries = [d for i in ids if (d := await ctx.stores.deliveries.get(i)) is not None]

@@ -63,7 +63,7 @@ from services.notifications.domain.delivery import Origin, is_due_now, new_deliv
 from services.notifications.domain.preferences import deliverable_channels, release_at
 from services.notifications.domain.risk_alerts import is_watched
 from services.notifications.store.alerts import UNDELIVERED, watched
-from services.notifications.store.indexes import log_id, logged, new_log
+from services.notifications.store.indexes import log_id, logged, month_of, new_log
 from services.notifications.store.recipients import contacts_of, preferences_of, zone_of
 from shared.events.envelope import Envelope
 from shared.events.registry import spec_for
@@ -126,7 +126,7 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     listed = _listed(planned)
     # Claimed holding their leases, with the recipients' logs (a new one is written right here):
     # each first record then costs no lease and no read, and a log's change no lease of its own.
-    logs = [new_log(recipient_id, listing) for recipient_id, listing in listed.items()]
+    logs = [new_log(recipient_id, month, listing) for (recipient_id, month), listing in listed.items()]
     async with ctx.stores.deliveries.claiming([*deliveries, *logs]) as existed:
         claimed = await _claimed(ctx, deliveries, existed)
         relisted = _relisted(listed, claimed, existed)
@@ -206,25 +206,28 @@ def _plan(
     return _Planned(notice, recipient, deliveries)
 
 
-def _listed(planned: Sequence[_Planned]) -> dict[str, list[Document]]:
-    """Each recipient's deliveries of the command, for their log (two notices of one recipient:
-    one listing), as planned: held ones are listed held."""
-    by_recipient: dict[str, list[Document]] = {}
+def _listed(planned: Sequence[_Planned]) -> dict[tuple[str, str], list[Document]]:
+    """Each recipient's deliveries of the command by the month of their log, for that log (two
+    notices of one recipient: one listing), as planned: held ones are listed held."""
+    by_log: dict[tuple[str, str], list[Document]] = {}
     for plan in planned:
-        if plan.deliveries:
-            by_recipient.setdefault(plan.notice.recipient_id, []).extend(plan.deliveries)
-    return by_recipient
+        for delivery in plan.deliveries:
+            key = (plan.notice.recipient_id, month_of(delivery["created_at"]))
+            by_log.setdefault(key, []).append(delivery)
+    return by_log
 
 
 def _relisted(
-    listed: Mapping[str, Sequence[Document]], claimed: Mapping[str, tuple[Document, bool]], existed: set[str]
+    listed: Mapping[tuple[str, str], Sequence[Document]],
+    claimed: Mapping[str, tuple[Document, bool]],
+    existed: set[str],
 ) -> list[tuple[str, Change]]:
     """The change of each log that existed already (the claim wrote the others), listing the
     recipient's deliveries as claimed."""
     return [
-        (log_id(recipient_id), logged([claimed[d["_id"]][0] for d in listing]))
-        for recipient_id, listing in listed.items()
-        if log_id(recipient_id) in existed
+        (log_id(recipient_id, month), logged([claimed[d["_id"]][0] for d in listing]))
+        for (recipient_id, month), listing in listed.items()
+        if log_id(recipient_id, month) in existed
     ]
 
 

@@ -1,9 +1,10 @@
 """Mark one in-app inbox entry read (again is fine).
 
-The inbox is the recipient's delivery log (`store/indexes.py`, kept in `deliveries`): one
-write of it. An entry it does not list is in the log as kept in `delivery_logs` before it
-moved, or from before issue 18, in the legacy `inboxes` index (`store/inbox.py`): that one is
-written instead.
+The inbox is the recipient's delivery log (`store/indexes.py`, kept in `deliveries`, one per
+month): one write of the log of the month its delivery was created in, after a read of that
+delivery. An entry that log does not list is in a log kept before: the recipient's one log from
+before the month split, the one in `delivery_logs` before the log moved, or from before issue
+18, the legacy `inboxes` index (`store/inbox.py`): the first that lists it is written instead.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.notifications.context import NotificationsContext
-from services.notifications.store.indexes import IN_APP, UNREAD, log_id, read
+from services.notifications.store.indexes import IN_APP, UNREAD, log_id, month_of, read, unmonthed_log_id
+from shared.ports import Documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,14 +23,21 @@ class ReadInboxEntry:
 
 
 async def read_inbox_entry(command: ReadInboxEntry, ctx: NotificationsContext) -> set[str]:
-    """Mark the entry read in the recipient's inbox; return the ids still unread."""
-    entry_id, stores = command.entry_id, ctx.stores
-    log = await stores.deliveries.update(log_id(command.recipient_id), read(entry_id)) or {}
-    unread = set(log.get(UNREAD, []))
-    if entry_id not in log.get(IN_APP, []):
-        moved = await stores.delivery_logs.update(command.recipient_id, read(entry_id)) or {}
-        unread |= set(moved.get(UNREAD, []))
-        if entry_id not in moved.get(IN_APP, []):
-            legacy = await stores.inboxes.update(command.recipient_id, read(entry_id)) or {}
-            unread |= set(legacy.get(UNREAD, []))
+    """Mark the entry read in the recipient's inbox; return the ids still unread in the logs
+    looked at (the one listing it, and those looked at before it)."""
+    entry_id, recipient_id, stores = command.entry_id, command.recipient_id, ctx.stores
+    delivery = await stores.deliveries.get(entry_id)
+    logs: list[tuple[Documents, str]] = [
+        (stores.deliveries, unmonthed_log_id(recipient_id)),
+        (stores.delivery_logs, recipient_id),
+        (stores.inboxes, recipient_id),
+    ]
+    if delivery is not None and delivery.get("created_at") is not None:
+        logs.insert(0, (stores.deliveries, log_id(recipient_id, month_of(delivery["created_at"]))))
+    unread: set[str] = set()
+    for store, document_id in logs:
+        log = await store.update(document_id, read(entry_id)) or {}
+        unread |= set(log.get(UNREAD, []))
+        if entry_id in log.get(IN_APP, []):
+            break
     return unread

@@ -1,6 +1,6 @@
 """A recipient's in-app inbox, as their delivery log lists it (`indexes.py`), a page at a time.
 
-Everything is read by `_id`: the log (`log_of`) and the legacy `inboxes` document together, then
+Everything is read by `_id`: the logs (`log_of`) and the legacy `inboxes` document together, then
 the deliveries of the held ones (to learn which went since: only those have an entry) and
 of the page, concurrently. An entry is what its in-app delivery keeps once delivered
 (`INBOX_ENTRY`, stored by the record of its outcome: `commands/deliver.py`), shown with the
@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.notifications.domain.delivery import INBOX_ENTRY, DeliveryStatus
 from services.notifications.store import NotificationStores
@@ -61,9 +62,12 @@ class InboxIndex:
         )
 
 
-async def inbox_page(stores: NotificationStores, recipient_id: str, *, offset: int, limit: int) -> Inbox:
-    """The entries shown at `offset` (newest first), how many are shown, and which are unread."""
-    log, legacy = await asyncio.gather(log_of(stores, recipient_id), stores.inboxes.get(recipient_id))
+async def inbox_page(
+    stores: NotificationStores, recipient_id: str, *, now: datetime, offset: int, limit: int
+) -> Inbox:
+    """The entries shown at `offset` (newest first), how many are shown, and which are unread,
+    as the logs listed at `now` list them."""
+    log, legacy = await asyncio.gather(log_of(stores, recipient_id, now), stores.inboxes.get(recipient_id))
     index = InboxIndex.of(log, legacy)
     went = await _entries(stores, index.held)
     shown = [i for i in index.ids if i not in index.held or i in went]

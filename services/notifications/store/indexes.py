@@ -1,29 +1,37 @@
 """Per-recipient index documents, so a recipient's delivery log and inbox are read by `_id`.
 
 FerretDB serves only a lone `_id` equality from an index (DESIGN §5); listing one
-recipient's deliveries with a filter would read everyone's. So each recipient has one
-index document listing their delivery ids, newest first, written once per command when
+recipient's deliveries with a filter would read everyone's. So each recipient has index
+documents listing their delivery ids, newest first, written once per command when
 `notify` claims them (`logged`). The in-app inbox is the same document (issue 18: one index
 write per recipient, none at send time): `in_app` lists their in-app deliveries, `unread`
 those not read yet, `held` those held by quiet hours, which have no entry until they go (a
-delivered one keeps its entry: `store/inbox.py` shows one only once it exists). Known
-shortcut: each list keeps the latest `MAX_INDEXED` ids (older deliveries stay in
-`deliveries`, unlisted); the real fix is one index document per recipient and month.
+delivered one keeps its entry: `store/inbox.py` shows one only once it exists).
 
-The log lives in `deliveries` itself, keyed `log/{recipient_id}` (`log_id`: a `/` is in no
-event id, so no delivery can have that key), with the recipient's id in `recipient_id`. So it
-is claimed with the command's deliveries: a recipient's first log is inserted by the claims'
-own `insert_many` (no read, no write of its own), and a later one changed by the bulk write
-that records the deliveries' outcomes (one read, no write of its own). In `delivery_logs`
-(keyed by recipient) it cost a read and a write per command. Logs written there before still
-count (`log_of` lists them after the current one's ids; nothing writes one there but
-mark-read) and erasure deletes both (`client_data.py`).
+One log per recipient and month (`log_id`: `log/{recipient_id}/{YYYY-MM}`, the month, in
+UTC, in which each delivery was created), since every notice reads and rewrites its log
+whole: a busy therapist's single log held their last thousand deliveries in each list (about
+220 KB with `unread` full, read and written with every message to them, on every server). A
+month's log lists at most `MAX_INDEXED` ids per list. The log and the inbox list the
+current month and the `LISTED_MONTHS - 1` before it (`log_of` reads them concurrently);
+older deliveries stay in `deliveries`, unlisted, until erasure or retention removes them.
+
+The logs live in `deliveries` itself (a `/` is in no event id, so no delivery can have
+that key), with the recipient's id in `recipient_id`. So a log is claimed with the
+command's deliveries: a recipient's first log of a month is inserted by the claims' own
+`insert_many` (no read, no write of its own), and a later one changed by the bulk write
+that records the deliveries' outcomes (one read, no write of its own). Logs written
+before still count, listed after the monthly ones (older): one per recipient at
+`log/{recipient_id}` (before the month split), and one in `delivery_logs` (keyed by
+recipient, before the log moved into `deliveries`). Nothing writes either but mark-read,
+and erasure deletes them all (`client_data.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from services.notifications.domain.delivery import DeliveryStatus
@@ -32,6 +40,9 @@ from shared.storage import Document
 from shared.storage.documents import Creation, Revision
 
 MAX_INDEXED = 1000
+"""Ids one month's log keeps per list (the newest)."""
+LISTED_MONTHS = 13
+"""Months the log and the inbox list: the current one and the twelve before."""
 
 DELIVERIES = "deliveries"
 IN_APP = "in_app"
@@ -41,9 +52,29 @@ LISTS = (DELIVERIES, IN_APP, UNREAD, HELD)
 LOG = "log/"
 
 
-def log_id(recipient_id: str) -> str:
-    """The `_id` of the recipient's delivery log in `deliveries`."""
+def month_of(at: datetime) -> str:
+    """The month (`YYYY-MM`, UTC) whose log lists a delivery created at `at`."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m")
+
+
+def log_id(recipient_id: str, month: str) -> str:
+    """The `_id` in `deliveries` of the recipient's log of `month`."""
+    return f"{LOG}{recipient_id}/{month}"
+
+
+def unmonthed_log_id(recipient_id: str) -> str:
+    """The `_id` of the one log a recipient had before logs were kept per month."""
     return f"{LOG}{recipient_id}"
+
+
+def listed_months(now: datetime) -> list[str]:
+    """The months the log and the inbox list at `now`, newest first."""
+    year, month = now.astimezone(UTC).year, now.astimezone(UTC).month
+    months = []
+    for _ in range(LISTED_MONTHS):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return months
 
 
 def is_log(document: Mapping[str, Any]) -> bool:
@@ -51,22 +82,29 @@ def is_log(document: Mapping[str, Any]) -> bool:
     return str(document["_id"]).startswith(LOG)
 
 
-def new_log(recipient_id: str, deliveries: Sequence[Mapping[str, Any]]) -> Document:
-    """The recipient's log as it is claimed when they have none yet: listing `deliveries`."""
-    first = logged(deliveries)({"recipient_id": recipient_id})
-    return {"_id": log_id(recipient_id), "recipient_id": recipient_id, **(first.document if first else {})}
+def new_log(recipient_id: str, month: str, deliveries: Sequence[Mapping[str, Any]]) -> Document:
+    """The recipient's log of `month` as it is claimed when there is none yet: listing `deliveries`."""
+    first = logged(deliveries)({"recipient_id": recipient_id, "month": month})
+    return {"_id": log_id(recipient_id, month), **(first.document if first else {})}
 
 
-async def log_of(stores: NotificationStores, recipient_id: str) -> Document | None:
-    """The recipient's delivery log (None: nothing was ever logged), its ids followed by those
-    only a log kept in `delivery_logs` before it moved lists (older); read concurrently."""
-    current, legacy = await asyncio.gather(
-        stores.deliveries.get(log_id(recipient_id)), stores.delivery_logs.get(recipient_id)
+async def log_of(stores: NotificationStores, recipient_id: str, now: datetime) -> Document | None:
+    """The recipient's delivery log as listed at `now` (None: nothing listed): the monthly logs'
+    ids, newest month first, followed by those of the logs kept before (older); all read
+    concurrently, each by `_id`."""
+    ids = [log_id(recipient_id, month) for month in listed_months(now)]
+    found = await asyncio.gather(
+        *(stores.deliveries.get(i) for i in [*ids, unmonthed_log_id(recipient_id)]),
+        stores.delivery_logs.get(recipient_id),
     )
-    if legacy is None or current is None:
-        return current or legacy
-    merged = {field: _then(current.get(field, []), legacy.get(field, [])) for field in LISTS}
-    return {**current, **merged}
+    logs = [log for log in found if log is not None]
+    if not logs:
+        return None
+    merged: dict[str, list[str]] = {field: [] for field in LISTS}
+    for log in logs:
+        for field in LISTS:
+            merged[field] = _then(merged[field], log.get(field, []))
+    return {"recipient_id": recipient_id, **merged}
 
 
 def _then(first: Sequence[str], second: Sequence[str]) -> list[str]:

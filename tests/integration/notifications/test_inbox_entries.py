@@ -13,6 +13,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notifications.store.indexes import log_id, month_of
 from tests.integration.notifications.service import ADMIN, RunningNotifications, new_id
 from tests.unit.notifications import samples
 
@@ -144,8 +145,9 @@ async def test_erasure_removes_the_clients_in_app_messages_and_keeps_their_deliv
     assert erased.json()["deleted"]["inbox_entries"] == [legacy]
     assert delivered["id"] in erased.json()["retained"]["deliveries"]["ids"]
     # Their delivery log (the inbox), kept among their deliveries, is deleted, not kept with them.
-    assert erased.json()["deleted"]["deliveries"] == [f"log/{client}"]
-    assert await db["deliveries"].count_documents({"_id": f"log/{client}"}) == 0
+    log = log_id(client, month_of(stored["created_at"]))
+    assert erased.json()["deleted"]["deliveries"] == [log]
+    assert await db["deliveries"].count_documents({"_id": log}) == 0
     stored = await db["deliveries"].find_one({"_id": delivered["id"]})
     assert stored is not None and "inbox_entry" not in stored and stored["status"] == "delivered"
     assert await db["inbox_entries"].count_documents({"recipient_id": client}) == 0

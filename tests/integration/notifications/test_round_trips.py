@@ -31,7 +31,8 @@ Then a session new here was created by one insert with its cause, without its le
 release: the session-booked event's own round trips (the consume pipeline's inbox and the
 timer worker's sweeps aside) went from 15 to 12.
 
-Then the delivery log moved from `delivery_logs` into `deliveries` (`log/{recipient_id}`), one
+Then the delivery log moved from `delivery_logs` into `deliveries` (`log/{recipient_id}`, since
+split by month: `log/{recipient_id}/{YYYY-MM}`), one
 of the command's claims: a new log is written by the claims' insert (its read and insert
 gone), one that exists is changed in the bulk write of the records (its replace gone). The
 intake-received notice's own round trips went from 8 to 6, the session-booked event's from
@@ -52,6 +53,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notifications.store.indexes import log_id, month_of
 from tests.bench.profiling import MongoCommands
 from tests.integration.notifications.service import ADMIN, RunningNotifications, new_id, running_notifications
 from tests.support.infrastructure import Infrastructure
@@ -220,6 +222,13 @@ async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_wr
     assert seen["find inboxes"] == seen["insert inboxes"] == seen["update inboxes"] == 0
 
 
+async def logged_in(database: AsyncDatabase[Any], recipient_id: str) -> str:
+    """The `_id` of the log listing the recipient's first delivery (of the month it was created in)."""
+    first = await database["deliveries"].find_one({"recipient_id": recipient_id, "channel": "email"})
+    assert first is not None
+    return log_id(recipient_id, month_of(first["created_at"]))
+
+
 async def test_a_log_that_exists_is_read_once_and_changed_in_the_bulk_write_of_the_records(
     counted: Counted,
 ) -> None:
@@ -229,7 +238,8 @@ async def test_a_log_that_exists_is_read_once_and_changed_in_the_bulk_write_of_t
     await n.publish(samples.intake_completed(client))
     await counted.all_recorded(client, 3)
     await counted.let_go_of(client)
-    await counted.leases_back(f"deliveries/log/{client}")
+    log_id = await logged_in(counted.database, client)
+    await counted.leases_back(f"deliveries/{log_id}")
 
     async with counted.counting() as seen:
         await n.publish(samples.match_accepted(client))
@@ -242,7 +252,7 @@ async def test_a_log_that_exists_is_read_once_and_changed_in_the_bulk_write_of_t
     assert seen["find deliveries"] == 1
     assert seen["update deliveries"] == 2  # the records with the log, then the sent events' removal
     assert not any(command.endswith(" delivery_logs") for command in seen)
-    log = await counted.database["deliveries"].find_one({"_id": f"log/{client}"})
+    log = await counted.database["deliveries"].find_one({"_id": log_id})
     assert log is not None and len(log["deliveries"]) == 6 and len(log["unread"]) == 2
 
 

@@ -23,7 +23,7 @@ from services.notifications.handlers.on_intake_completed import on_intake_comple
 from services.notifications.handlers.on_match_accepted import on_match_accepted
 from services.notifications.handlers.on_risk_flagged import on_risk_flagged
 from services.notifications.handlers.on_session_booked import on_session_booked
-from services.notifications.store.indexes import log_id
+from services.notifications.store.indexes import log_id, month_of
 from shared.events.envelope import Envelope
 from shared.storage import Document
 from shared.storage.documents import Change
@@ -289,7 +289,8 @@ async def test_a_log_write_that_fails_after_the_records_still_leaves_the_retry_i
     async def records_then_log_fails(
         changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
     ) -> dict[str, Document | None]:
-        await update_many([c for c in changes if c[0] != log_id("client-1")], cause=cause)
+        log = log_id("client-1", month_of(h.clock.now))
+        await update_many([c for c in changes if c[0] != log], cause=cause)
         raise LockTimeout("deliveries/log/client-1 is locked by another writer")
 
     object.__setattr__(store, "update_many", records_then_log_fails)

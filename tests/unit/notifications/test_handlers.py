@@ -75,7 +75,7 @@ async def test_an_unregistered_recipient_still_finds_the_message_in_the_app() ->
     await on_check_in_due(h.ctx)(event, envelope_of(event))
     await h.run_due_timers()
 
-    inbox = await inbox_page(h.stores, "client-1", offset=0, limit=20)
+    inbox = await inbox_page(h.stores, "client-1", now=h.clock.now, offset=0, limit=20)
     assert (len(inbox.entries), inbox.total) == (1, 1)
     assert h.sent("email") == []
 

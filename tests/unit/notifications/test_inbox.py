@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,16 @@ from services.notifications.handlers.on_check_in_due import on_check_in_due
 from services.notifications.handlers.on_session_booked import on_session_booked
 from services.notifications.handlers.on_session_rescheduled import on_session_rescheduled
 from services.notifications.store.inbox import inbox_entry, inbox_page
-from services.notifications.store.indexes import log_id, log_of, logged, read
+from services.notifications.store.indexes import (
+    LISTED_MONTHS,
+    listed_months,
+    log_id,
+    log_of,
+    logged,
+    month_of,
+    read,
+    unmonthed_log_id,
+)
 from shared.storage import Document
 from shared.storage.documents import Change, Revision
 from tests.support.fakes import InMemoryDocuments
@@ -31,7 +40,7 @@ def delivery(delivery_id: str, channel: str, status: str = DeliveryStatus.pendin
 
 
 async def shown(h: Harness, recipient_id: str = "client-1") -> tuple[list[str], int, set[str]]:
-    inbox = await inbox_page(h.stores, recipient_id, offset=0, limit=20)
+    inbox = await inbox_page(h.stores, recipient_id, now=h.clock.now, offset=0, limit=20)
     return [e["_id"] for e in inbox.entries], inbox.total, set(inbox.unread)
 
 
@@ -54,7 +63,7 @@ async def test_an_in_app_send_writes_nothing_its_entry_goes_in_with_its_delivere
 
     await on_check_in_due(h.ctx)(event, envelope_of(event))
 
-    log = await log_of(h.stores, "client-1")
+    log = await log_of(h.stores, "client-1", h.clock.now)
     assert log is not None
     assert log["in_app"] == log["unread"] == log["deliveries"] and log["held"] == []
     assert await h.stores.inboxes.get("client-1") is None
@@ -62,7 +71,7 @@ async def test_an_in_app_send_writes_nothing_its_entry_goes_in_with_its_delivere
     (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
     assert in_app["status"] == DeliveryStatus.delivered
     assert set(in_app[INBOX_ENTRY]) == {"title", "body", "locale"} and in_app[INBOX_ENTRY]["title"]
-    (entry,) = (await inbox_page(h.stores, "client-1", offset=0, limit=20)).entries
+    (entry,) = (await inbox_page(h.stores, "client-1", now=h.clock.now, offset=0, limit=20)).entries
     assert entry == {
         **in_app[INBOX_ENTRY],
         "_id": in_app["_id"],
@@ -116,7 +125,7 @@ async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entr
 
     (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
     assert in_app["status"] == DeliveryStatus.held
-    log = await log_of(h.stores, "client-1")
+    log = await log_of(h.stores, "client-1", h.clock.now)
     assert log is not None and log["held"] == [in_app["_id"]] and log["unread"] == [in_app["_id"]]
     assert await shown(h) == ([], 0, set())
 
@@ -124,7 +133,7 @@ async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entr
 
     assert await shown(h) == ([in_app["_id"]], 1, {in_app["_id"]})
     await read_inbox_entry(ReadInboxEntry("client-1", in_app["_id"]), h.ctx)
-    log = await log_of(h.stores, "client-1")
+    log = await log_of(h.stores, "client-1", h.clock.now)
     assert log is not None and log["held"] == log["unread"] == []  # its entry exists: no longer looked up
     assert await shown(h) == ([in_app["_id"]], 1, set())
 
@@ -162,13 +171,13 @@ async def test_a_first_log_is_claimed_with_the_deliveries_a_later_one_changed_wi
 
     await on_session_booked(h.ctx)(event, envelope_of(event))
 
-    logs = [log_id("client-1"), log_id("therapist-1")]
+    logs = [log_id("client-1", month_of(h.clock.now)), log_id("therapist-1", month_of(h.clock.now))]
     (claimed,) = deliveries.claims
     assert claimed[-2:] == logs  # inserted by the claims' own insert: no write of their own
     (recorded,) = deliveries.together
     assert not set(recorded) & set(logs)  # new: nothing more to write
     for recipient_id in ("client-1", "therapist-1"):
-        log = await log_of(h.stores, recipient_id)
+        log = await log_of(h.stores, recipient_id, h.clock.now)
         assert log is not None and len(log["deliveries"]) == 2 and len(log["in_app"]) == 1
         assert log["recipient_id"] == recipient_id
 
@@ -178,7 +187,7 @@ async def test_a_first_log_is_claimed_with_the_deliveries_a_later_one_changed_wi
     later = deliveries.together[-1]
     assert set(logs) <= set(later) and len(later) == 6  # four records and two logs in one write
     for recipient_id in ("client-1", "therapist-1"):
-        log = await log_of(h.stores, recipient_id)
+        log = await log_of(h.stores, recipient_id, h.clock.now)
         assert log is not None and len(log["deliveries"]) == 4 and len(log["in_app"]) == 2
 
 
@@ -190,7 +199,7 @@ async def test_a_log_kept_in_delivery_logs_before_it_moved_is_still_listed_after
 
     await on_check_in_due(h.ctx)(event, envelope_of(event))
 
-    log = await log_of(h.stores, "client-1")
+    log = await log_of(h.stores, "client-1", h.clock.now)
     assert log is not None
     (in_app,) = await h.stores.deliveries.find({"channel": "in_app"})
     assert log["deliveries"] == log["in_app"] == [in_app["_id"], "old:client-1:in_app"]
@@ -237,7 +246,7 @@ async def test_an_entry_sent_before_deliveries_kept_theirs_is_still_shown_and_ma
         }
     )
 
-    inbox = await inbox_page(h.stores, "client-1", offset=0, limit=20)
+    inbox = await inbox_page(h.stores, "client-1", now=h.clock.now, offset=0, limit=20)
     assert [(e["_id"], e["title"]) for e in inbox.entries] == [(in_app["_id"], "sent before")]
     assert await inbox_entry(h.stores, in_app["_id"]) == inbox.entries[0]
     assert await read_inbox_entry(ReadInboxEntry("client-1", in_app["_id"]), h.ctx) == set()
@@ -272,5 +281,61 @@ async def test_an_inbox_index_from_before_issue_18_is_still_shown_after_the_new_
     new = (await shown(h))[0][0]
 
     assert await shown(h) == ([new, "old-2", "old-1"], 3, {new, "old-2"})
-    assert await read_inbox_entry(ReadInboxEntry("client-1", "old-2"), h.ctx) == {new}
+    assert "old-2" not in await read_inbox_entry(ReadInboxEntry("client-1", "old-2"), h.ctx)
     assert await shown(h) == ([new, "old-2", "old-1"], 3, {new})
+
+
+# ------------------------------------------------------------------------- one log per month
+
+
+async def check_in_due_now(h: Harness, check_in_id: str) -> str:
+    """A check-in due in three days is announced now; returns its in-app delivery's id."""
+    event = samples.check_in_due(check_in_id=check_in_id, due_at=h.clock.now + timedelta(days=3))
+    envelope = envelope_of(event)
+    await on_check_in_due(h.ctx)(event, envelope)
+    (in_app,) = await h.stores.deliveries.find({"channel": "in_app", "event_id": envelope.id})
+    return str(in_app["_id"])
+
+
+def test_the_listed_months_are_this_one_and_the_twelve_before_across_a_new_year() -> None:
+    months = listed_months(datetime(2026, 3, 31, 23, 59, tzinfo=UTC))
+
+    assert months[:4] == ["2026-03", "2026-02", "2026-01", "2025-12"]
+    assert len(months) == LISTED_MONTHS == 13 and months[-1] == "2025-03"
+
+
+async def test_each_month_has_its_own_log_and_the_inbox_lists_this_month_and_the_twelve_before() -> None:
+    h = harness()
+    march = await check_in_due_now(h, "checkin-march")
+    h.clock.advance(timedelta(days=31))
+    april = await check_in_due_now(h, "checkin-april")
+
+    for entry_id, month in ((march, "2026-03"), (april, "2026-04")):
+        log = await h.stores.deliveries.get(log_id("client-1", month))
+        assert log is not None and log["in_app"] == [entry_id] and log["recipient_id"] == "client-1"
+    assert await shown(h) == ([april, march], 2, {april, march})
+
+    await read_inbox_entry(ReadInboxEntry("client-1", march), h.ctx)  # the March log is the one written
+    march_log = await h.stores.deliveries.get(log_id("client-1", "2026-03"))
+    assert march_log is not None and march_log["unread"] == []
+    assert await shown(h) == ([april, march], 2, {april})
+
+    h.clock.advance(timedelta(days=365))  # March 2026 is thirteen months back
+    assert await shown(h) == ([april], 1, {april})
+    assert await h.stores.deliveries.get(march) is not None  # kept, only no longer listed
+
+
+async def test_a_log_from_before_the_month_split_is_listed_after_the_monthly_ones_and_marked_read() -> None:
+    h = harness()
+    before = await check_in_due_now(h, "checkin-before")
+    current = log_id("client-1", month_of(h.clock.now))
+    log = await h.stores.deliveries.get(current)
+    assert log is not None
+    # As stored before the split: the same listing under the recipient's one log.
+    await h.stores.deliveries.insert({**log, "_id": unmonthed_log_id("client-1")})
+    await h.stores.deliveries.delete(current)
+    after = await check_in_due_now(h, "checkin-after")
+
+    assert await shown(h) == ([after, before], 2, {after, before})
+    await read_inbox_entry(ReadInboxEntry("client-1", before), h.ctx)
+    assert await shown(h) == ([after, before], 2, {after})
