@@ -15,12 +15,12 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.events.common import RiskLevel
-from shared.events.envelope import new_event
+from shared.events.envelope import Envelope, new_event
 from shared.events.models import RiskFlagged
 from shared.events.registry import spec_for
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
-from shared.storage.documents import DocumentStore, Revision
+from shared.storage.documents import CAUSES, DocumentStore, Revision, cause_key
 from shared.storage.locks import Lease, Locks
 from shared.storage.outbox import OUTBOX_PENDING
 from tests.support.kafka import eventually, read_records
@@ -29,6 +29,13 @@ from tests.support.runtime import build_runtime
 
 def increment(document: dict[str, Any]) -> Revision:
     return Revision({**document, "n": document.get("n", 0) + 1})
+
+
+def cause_of(event_id: str) -> Envelope:
+    """The envelope of a consumed event `event_id`, as a write's cause."""
+    return Envelope(
+        id=event_id, source="test", type="test-event", time=datetime.now(UTC), subject="c", correlation_id="j"
+    )
 
 
 def clients_runtime(kafka: KafkaSettings, mongo: MongoSettings, database: str) -> ServiceRuntime:
@@ -164,3 +171,30 @@ async def test_a_store_without_a_relay_refuses_events_before_writing_anything(
         "_outbox": {},
         "_outbox_pending": 0,
     }
+
+
+async def test_a_document_remembers_its_causes_as_short_digests_and_applies_a_redelivered_one_once(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner="replica")
+    created, again = (cause_of("event-0"), cause_of("event-1"))
+    await store.insert({"_id": "c-1", "n": 0}, cause=created)
+
+    await store.update("c-1", increment, cause=again)
+    await store.update("c-1", increment, cause=again)  # redelivered: no second effect
+
+    stored = await mongo_db["counters"].find_one({"_id": "c-1"})
+    assert stored is not None and stored["n"] == 1
+    assert stored[CAUSES] == [cause_key("event-0"), cause_key("event-1")]
+    assert all(len(key) == 12 for key in stored[CAUSES])
+    assert await store.insert({"_id": "c-1", "n": 0}, cause=created) is False  # its creation, again
+
+
+async def test_a_cause_remembered_by_its_whole_id_before_the_digests_is_still_applied_once(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"]), owner="replica")
+    await mongo_db["counters"].insert_one({"_id": "c-1", "n": 1, CAUSES: ["event-1"]})
+
+    assert await store.update("c-1", increment, cause=cause_of("event-1")) == {"_id": "c-1", "n": 1}
+    assert await store.update("c-1", increment, cause=cause_of("event-2")) == {"_id": "c-1", "n": 2}
