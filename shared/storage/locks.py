@@ -1,23 +1,24 @@
 """Leases claimed by inserting a document with a unique `_id` (DESIGN §5).
 
-FerretDB 1.24 runs `findAndModify` and conditional updates as a query followed by a
-write of the whole document, outside one transaction: two replicas can both "win" a
+FerretDB 1.24 as shipped runs `findAndModify` and conditional updates as a query followed by
+a write of the whole document, outside one transaction: two replicas can both "win" a
 `find_one_and_update` claim, and two concurrent updates of one document can lose one of
-them. An insert with a unique `_id`, however, is atomic on every server. So every claim
-in Carepath (a relay taking a document's outbox, a timer worker taking a timer, a writer
+them (the local launcher's build fixes that: deploy/local/ferretdb/write-atomicity.patch).
+An insert with a unique `_id`, however, is atomic on every server. So every claim in
+Carepath (a relay taking a document's outbox, a timer worker taking a timer, a writer
 changing a document) is an insert into the `locks` collection; the loser gets E11000.
 
 A lease is taken over when its holder is gone: at once when the holder's replica stopped
 renewing its heartbeat (`liveness.py`, seconds after a `kill -9`), else once `expires_at`
 passes (a holder with no heartbeat, or one that stalled past its lease). Taking over
 deletes exactly that lease (matched by its token) before inserting anew. Every lease
-query is a lone string `_id` equality, the only filter FerretDB serves from an index.
+query holds a string `_id` equality, which the `_id` index serves.
 
-Known limit, on FerretDB only: that delete is itself a query then a delete by `_id`, so
-two replicas taking over the same expired lease in the same instant could, in a window
-of microseconds, both end up holding it. It needs a dead holder and an exact tie; on
-MongoDB the delete is atomic and the window does not exist. A holder that stalls past its
-own lease is the other classic gap; leases here last seconds while writes take
+A takeover's delete and every release match the lease's token as well as its `_id`, so
+neither ever removes a lease someone else took meanwhile: on MongoDB, and on the launcher's
+FerretDB build, that delete is atomic and served by the `_id` index (as shipped, FerretDB ran
+it as a query, then a delete by `_id`, and read the whole collection for it). A holder that
+stalls past its own lease is the classic gap; leases here last seconds while writes take
 milliseconds, and timers re-check their lease before completing.
 
 Writers in one process take turns per resource before they touch the shared lease
@@ -43,11 +44,6 @@ A give-back that fails (the database unreachable for a moment) leaves the lease 
 expires, its owner alive; this process remembers it and its next writer of that resource
 takes it over at once, instead of waiting out the expiry (a replica not ready for half a
 minute after a database restart).
-
-Releasing deletes by the lone `_id` (served by FerretDB's index; the token filter is a scan
-there) whenever nobody can have taken the lease over yet: its expiry is seconds away and
-this replica's heartbeat (`Liveness.vouches`) says it is alive for a while yet. Otherwise
-the delete also matches the token, so it never removes a lease taken over meanwhile.
 """
 
 from __future__ import annotations
@@ -92,14 +88,14 @@ RELEASE_TICK_SECONDS = 0.05
 """Idle leases go back on ticks this far apart, those of one tick in one round trip."""
 
 RELEASE_MARGIN = timedelta(seconds=2)
-"""How far from its expiry a lease must be for a release by the lone `_id`: far more than one
-round trip, and than replicas' clocks disagree."""
+"""How far from its expiry a lease must be to be handed on to the next writer here: far more
+than one round trip, and than replicas' clocks disagree."""
 
 HEARTBEAT_MARGIN = timedelta(seconds=0.5)
-"""How long this replica's heartbeat must still hold for that release: peers find a replica
-dead only once its last heartbeat's `alive_until` has passed (about 3 s after it, renewed
-every second), and the delete takes milliseconds; a margin near the renewal interval itself
-would fall back to the token's scan whenever a loaded machine delays one renewal."""
+"""How long this replica's heartbeat must still hold for that: peers find a replica dead only
+once its last heartbeat's `alive_until` has passed (about 3 s after it, renewed every second),
+and a write takes milliseconds; a margin near the renewal interval itself would stop handing
+leases on whenever a loaded machine delays one renewal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,11 +202,8 @@ class Locks:
         return current is not None and current["token"] == lease.token
 
     async def release(self, lease: Lease) -> None:
-        """Give the lease back: by `_id` alone while nobody can have taken it over (see above)."""
-        if self._surely_still_held(lease):
-            await self._collection.delete_one({"_id": lease.resource})
-        else:
-            await self._collection.delete_one({"_id": lease.resource, "token": lease.token})
+        """Give the lease back, if it is still this one (not taken over meanwhile)."""
+        await self._collection.delete_one({"_id": lease.resource, "token": lease.token})
 
     def _surely_still_held(self, lease: Lease) -> bool:
         now = self._clock()
@@ -309,15 +302,13 @@ class Locks:
             await asyncio.wait(pending, timeout=remaining_after(deadline))
 
     async def _release_all(self, leases: Sequence[Lease]) -> None:
-        """`release` of several leases: those surely still held in one round trip."""
-        by_id = [lease for lease in leases if self._surely_still_held(lease)]
-        if len(by_id) == 1:
-            await self._collection.delete_one({"_id": by_id[0].resource})
-        elif by_id:
-            await self._collection.bulk_write([DeleteOne({"_id": lease.resource}) for lease in by_id])
-        for lease in leases:
-            if lease not in by_id:
-                await self.release(lease)
+        """`release` of several leases, in one round trip."""
+        if len(leases) == 1:
+            await self.release(leases[0])
+        elif leases:
+            await self._collection.bulk_write(
+                [DeleteOne({"_id": lease.resource, "token": lease.token}) for lease in leases]
+            )
 
     async def _release_all_quietly(self, leases: Sequence[Lease]) -> None:
         try:

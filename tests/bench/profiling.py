@@ -54,9 +54,10 @@ OWN_QUERY = "carepath-bench"
 """The `comment` of the bench's own queries while a window is open: left out of the counts."""
 
 
-def _lone_id(query: Any) -> bool:
-    """Whether `query` is a lone `_id` equality, the only filter FerretDB serves from an index."""
-    if not isinstance(query, Mapping) or list(query) != ["_id"]:
+def _by_id(query: Any) -> bool:
+    """Whether `query` holds an `_id` equality, which the launcher's FerretDB serves from its `_id`
+    index with any other conditions beside it (write-atomicity.patch; as shipped, only alone)."""
+    if not isinstance(query, Mapping) or "_id" not in query:
         return False
     value = query["_id"]
     return not isinstance(value, Mapping) or list(value) == ["$eq"]
@@ -65,21 +66,21 @@ def _lone_id(query: Any) -> bool:
 def _by_id_alone(name: str, command: Mapping[str, Any]) -> bool:
     """False for a read or write whose filter makes FerretDB read the whole collection."""
     if name == "find":
-        return _lone_id(command.get("filter"))
+        return _by_id(command.get("filter"))
     if name == "update":
-        return all(_lone_id(u.get("q")) for u in command.get("updates", ()))
+        return all(_by_id(u.get("q")) for u in command.get("updates", ()))
     if name == "delete":
-        return all(_lone_id(d.get("q")) for d in command.get("deletes", ()))
+        return all(_by_id(d.get("q")) for d in command.get("deletes", ()))
     if name in ("count", "distinct", "findAndModify"):
-        return _lone_id(command.get("query"))
+        return _by_id(command.get("query"))
     return name != "aggregate"  # inserts, getMore, index and admin commands need no filter
 
 
 class MongoCommands(monitoring.CommandListener):
     """Round trips by command and collection, of every PyMongo client created after `install()`.
 
-    `[scan]` marks a filter other than a lone `_id` equality, which FerretDB 1.24 answers
-    by reading the whole collection (DESIGN §5). Records only while active.
+    `[scan]` marks a filter without an `_id` equality, which FerretDB 1.24 answers by reading
+    the whole collection (DESIGN §5). Records only while active.
     """
 
     _installed: ClassVar[MongoCommands | None] = None

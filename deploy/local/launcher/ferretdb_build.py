@@ -8,7 +8,11 @@ The patches (deploy/local/ferretdb/*.patch, applied in name order):
   stack and a finalizer per object: about a tenth of FerretDB's CPU on the journey bench);
 - pool-deadlock.patch closes each statement's iterator of an `update` batch when that
   statement is done, not when the batch is: a batch of a hundred statements held every
-  pooled SQLite connection of its database, and then every request to it hung for good.
+  pooled SQLite connection of its database, and then every request to it hung for good;
+- write-atomicity.patch runs each update, delete and findAndModify statement's query and write
+  under one lock per collection, so a conditional write is atomic as on MongoDB (two could both
+  match and both write, one of them lost), and serves a filter holding an `_id` equality among
+  other conditions from the `_id` index (it read the whole collection).
 The module is copied out of the Go module cache into a build folder, patched there, and
 used through a `replace` directive; the committed sources are never modified.
 """
@@ -29,7 +33,7 @@ from deploy.local.launcher.patches import apply_unified_diff
 from deploy.local.launcher.report import say
 
 MODULE = "github.com/FerretDB/FerretDB"
-PATCHES = ("id-index.patch", "no-leak-tracking.patch", "pool-deadlock.patch")
+PATCHES = ("id-index.patch", "no-leak-tracking.patch", "pool-deadlock.patch", "write-atomicity.patch")
 INPUTS = ("main.go", "go.mod", "go.sum")
 PATCHED_COPY = "FerretDB"  # folder of the patched module inside the build folder
 

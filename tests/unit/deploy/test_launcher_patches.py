@@ -117,7 +117,12 @@ def test_empty_context_lines_without_their_space_still_match(tmp_path: Path) -> 
 
 
 def test_the_build_applies_every_committed_patch_in_order() -> None:
-    assert PATCHES == ("id-index.patch", "no-leak-tracking.patch", "pool-deadlock.patch")
+    assert PATCHES == (
+        "id-index.patch",
+        "no-leak-tracking.patch",
+        "pool-deadlock.patch",
+        "write-atomicity.patch",
+    )
     assert all((FERRETDB_SOURCES / name).is_file() for name in PATCHES)
 
 
@@ -141,3 +146,13 @@ def test_the_pool_patch_closes_each_update_statements_iterator_before_the_next_s
         < patched.index("closer.Close()")
         < patched.index("if err != nil")
     )
+
+
+def test_the_atomicity_patch_locks_every_statement_that_reads_then_writes_and_pushes_down_id() -> None:
+    files = {f.path: f for f in parse_unified_diff((FERRETDB_SOURCES / "write-atomicity.patch").read_text())}
+
+    for handler in ("msg_update.go", "msg_delete.go", "msg_findandmodify.go"):
+        added = "".join(h.new for h in files[f"internal/handler/{handler}"].hunks)
+        assert "LockCollectionWrites(params.DB, params.Collection)" in added, handler
+    query = "".join(h.new for h in files["internal/backends/sqlite/collection.go"].hunks)
+    assert 'params.Filter.Has("_id")' in query and "params.Filter.Len() == 1" not in query
