@@ -499,7 +499,9 @@ async def window(
     while arrivals.booked_or_failed(clients) < len(clients) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     booked_by = time.monotonic()
-    last_mail = await mail_settled(system.mail, deadline)
+    last_mail = await mail_settled(
+        system.mail, deadline, expected=mailed_before + EMAILS_PER_INTAKE * len(clients)
+    )
     after = cpu.snapshot()
     result = figures(clients, arrivals.seen, rate, seconds, ended=time.time())
     result["cpu"] = CpuMeter.usage(before, sent, events=len(clients))
@@ -517,18 +519,28 @@ async def window(
     return result
 
 
-MAIL_QUIET_SECONDS = 3.0
-"""After the last booking, the drain also waits until no e-mail arrived for this long: so CPU
-per intake includes notifications' work, and a notifications service that fell behind or
-stopped shows as fewer e-mails per intake (about 4 when it keeps up: intake received, match
-proposed, the session booked to client and therapist)."""
+EMAILS_PER_INTAKE = 4
+"""E-mails each of the bench's intakes causes: intake received, match proposed, and the session
+booked, to the client and to the therapist."""
+
+MAIL_QUIET_SECONDS = 10.0
+"""After the last booking, the drain also waits for every intake's e-mails (or the drain's end,
+or a pause this long): so CPU per intake includes notifications' work, and a notifications
+service that fell behind or stopped shows as fewer e-mails per intake. (It waited for 3 s of
+quiet only: at 30 intakes/s a backlogged notifications service paused that long and the
+window ended with 3.0 e-mails per intake sent.)"""
 
 
-async def mail_settled(mail: Mailbox, deadline: float) -> float:
-    """Wait until the SMTP sink has been quiet for `MAIL_QUIET_SECONDS` (or the drain ends);
-    return when (`time.monotonic()`) the last e-mail was seen arriving."""
+async def mail_settled(mail: Mailbox, deadline: float, *, expected: int) -> float:
+    """Wait until the SMTP sink holds `expected` messages, has been quiet for
+    `MAIL_QUIET_SECONDS`, or the drain ends; return when (`time.monotonic()`) the last e-mail
+    was seen arriving."""
     count, quiet_since = len(mail.messages), time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - quiet_since < MAIL_QUIET_SECONDS:
+    while (
+        count < expected
+        and time.monotonic() < deadline
+        and time.monotonic() - quiet_since < MAIL_QUIET_SECONDS
+    ):
         await asyncio.sleep(0.2)
         if (now := len(mail.messages)) != count:
             count, quiet_since = now, time.monotonic()
