@@ -10,10 +10,9 @@ the same lease before it marks events sent, so it never overwrites a concurrent 
 Effect and dedupe in one write (DESIGN §4): a handler passes the envelope it is handling
 as `cause`; its id is recorded (`cause_key`, a short digest) inside the very write that
 applies the effect (the last `MAX_CAUSES` of them), and a write whose cause is already
-recorded changes nothing. So a
-crash between a handler's write and its inbox record cannot apply the effect twice when
-the event comes again. One cause makes at most one write per document: a handler that
-needs two changes of one document composes them into one `Change`.
+recorded changes nothing. So a crash between a handler's write and its inbox record cannot
+apply the effect twice when the event comes again. One cause makes at most one write per
+document: a handler that needs two changes of one document composes them into one `Change`.
 
 Inline relay and handed documents (`outbox.py`, `locks.py`): a write that leaves events
 publishes them before it lets go of the lease, and hands the document as stored to the
