@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from services.notifications.domain.delivery import DeliveryStatus
@@ -69,7 +70,8 @@ def unmonthed_log_id(recipient_id: str) -> str:
 
 def listed_months(now: datetime) -> list[str]:
     """The months the log and the inbox list at `now`, newest first."""
-    year, month = now.astimezone(UTC).year, now.astimezone(UTC).month
+    utc = now.astimezone(UTC)
+    year, month = utc.year, utc.month
     months = []
     for _ in range(LISTED_MONTHS):
         months.append(f"{year:04d}-{month:02d}")
@@ -100,16 +102,10 @@ async def log_of(stores: NotificationStores, recipient_id: str, now: datetime) -
     logs = [log for log in found if log is not None]
     if not logs:
         return None
-    merged: dict[str, list[str]] = {field: [] for field in LISTS}
-    for log in logs:
-        for field in LISTS:
-            merged[field] = _then(merged[field], log.get(field, []))
+    merged = {
+        field: list(dict.fromkeys(chain.from_iterable(log.get(field, ()) for log in logs))) for field in LISTS
+    }
     return {"recipient_id": recipient_id, **merged}
-
-
-def _then(first: Sequence[str], second: Sequence[str]) -> list[str]:
-    listed = set(first)
-    return [*first, *(i for i in second if i not in listed)]
 
 
 def logged(deliveries: Sequence[Mapping[str, Any]]) -> Creation:
