@@ -63,10 +63,7 @@ def is_listed(entry: Mapping[str, Any], now: datetime) -> bool:
 
 def listed(session: Session) -> dict[str, Any]:
     """A session as the read model keeps it: without what only its client's document needs."""
-    document = session_to_document(session)
-    for name in _LEFT_OUT:
-        document.pop(name, None)
-    return document
+    return _compact(session_to_document(session))
 
 
 async def sync(store: Documents, care: Care, therapist_ids: Iterable[str], *, now: datetime) -> None:
