@@ -134,9 +134,17 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _busy(request: Request, exc: Exception) -> JSONResponse:
         # A record held by another writer, or the database out of reach: the request can
         # succeed if repeated shortly, so say so (503 + Retry-After) rather than 500.
-        log.warning(
-            "request met busy or unreachable storage", path=request.url.path, error_type=type(exc).__name__
-        )
+        if isinstance(exc, LockTimeout):  # whose turn it waited for, to tell contention from a stall
+            log.warning(
+                "request waited too long for a record's lease",
+                path=request.url.path,
+                resource=exc.resource,
+                reason="other writers in this process" if exc.here else "held by another writer",
+            )
+        else:
+            log.warning(
+                "request met unreachable storage", path=request.url.path, error_type=type(exc).__name__
+            )
         return problem_response(
             Problem(
                 503,

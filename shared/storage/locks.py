@@ -76,8 +76,17 @@ def document_lock(collection: AsyncCollection[dict[str, Any]], document_id: Any)
 class LockTimeout(Exception):
     """The resource stayed locked by another holder for longer than the caller would wait.
 
-    Transient by nature: the consume pipeline retries it with backoff.
+    Transient by nature: the consume pipeline retries it with backoff. `here`: the wait was
+    for other writers in this process (their turns), not for a lease held elsewhere.
     """
+
+    def __init__(self, resource: str, *, here: bool = False) -> None:
+        self.resource, self.here = resource, here
+        super().__init__(
+            f"{resource} is busy with other writers in this process"
+            if here
+            else f"{resource} is locked by another writer"
+        )
 
 
 def remaining_after(deadline: float) -> float:
@@ -187,14 +196,7 @@ class Locks:
         self, resource: str, owner: str, ttl: timedelta, *, wait_seconds: float = 10.0
     ) -> Lease:
         """Take the lease, waiting (with backoff) up to `wait_seconds` for the holder."""
-        deadline = time.monotonic() + wait_seconds
-        delay = 0.005
-        while (lease := await self.try_acquire(resource, owner, ttl)) is None:
-            if time.monotonic() >= deadline:
-                raise LockTimeout(f"{resource} is locked by another writer")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
-        return lease
+        return (await self._acquire(None, resource, owner, ttl, time.monotonic() + wait_seconds)).lease
 
     async def is_held(self, lease: Lease) -> bool:
         """Whether `lease` is still the current one (not expired and taken over)."""
@@ -336,8 +338,10 @@ class Locks:
         """The lease now, without waiting: None if a writer of this process or another
         holder has it. The caller gives `Held.lease` back with `release` (the relay's way in)."""
         turn = self._turns.get(resource)
-        if turn is not None and (turn.users or turn.lock.locked()):
-            return None  # a writer of this process has it or is next
+        if turn is not None and (turn.users or turn.lock.locked() or turn.pinned):
+            # A writer of this process has it or is next, or a block holds it (`hold_new`):
+            # the writes of that block publish their own events.
+            return None
         if turn is not None and turn.lease is not None:
             self._cancel_linger(turn)
             lease, payload = turn.lease, turn.payload
@@ -423,7 +427,27 @@ class Locks:
             await self.release(lease)
             await asyncio.sleep(min(self._linger_seconds, remaining_after(deadline)))
         await self._releases_done([resource], deadline)
-        return Held(await self.acquire(resource, owner, ttl, wait_seconds=remaining_after(deadline)))
+        return await self._acquire(turn, resource, owner, ttl, deadline)
+
+    async def _acquire(
+        self, turn: _Turn | None, resource: str, owner: str, ttl: timedelta, deadline: float
+    ) -> Held:
+        """The lease, polled for with backoff until `deadline`; for the writer whose `turn` it
+        is, also the lease `hold_new` took for this process meanwhile. That insert can land
+        between this writer's turn and its own, and waiting then would be waiting on this very
+        process (until the deadline, while the block holding it waits for this writer's turn)."""
+        delay = 0.005
+        while True:
+            if turn is not None and turn.pinned and turn.lease is not None:
+                pinned = Held(turn.lease, turn.payload)
+                turn.lease, turn.payload = None, None
+                return pinned
+            if (taken := await self.try_acquire(resource, owner, ttl)) is not None:
+                return Held(taken)
+            if time.monotonic() >= deadline:
+                raise LockTimeout(resource)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _reusable(self, turn: _Turn, lease: Lease, owner: str, ttl: timedelta) -> bool:
         """Whether a lease this process keeps may go to the next writer here: one of a document
@@ -449,7 +473,7 @@ class Locks:
                 async with asyncio.timeout(wait_seconds):
                     await turn.lock.acquire()
             except TimeoutError:
-                raise LockTimeout(f"{resource} is busy with other writers in this process") from None
+                raise LockTimeout(resource, here=True) from None
             try:
                 yield turn
             finally:

@@ -40,6 +40,18 @@ CLOCK_SPEED = 3600  # an hour a second
 PROPOSAL_DAYS = 30
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed journey test shows what the services warned of meanwhile (their logs are
+    files in a temporary directory, gone with a CI run's checkout)."""
+    report = yield
+    running = getattr(item, "funcargs", {}).get("system")
+    if report.failed and call.when == "call" and isinstance(running, System) and not EXTERNAL:
+        for process in running.all_processes():
+            report.sections.append((f"{process.label} warnings and errors", process.complaints()))
+    return report
+
+
 @pytest.fixture(scope="module")
 async def system(
     infrastructure: Infrastructure,

@@ -96,6 +96,18 @@ class Process:
         except OSError:
             return "(no log)"
 
+    def complaints(self, lines: int = 40) -> str:
+        """The last warnings and errors of its log (with any traceback's lines)."""
+        try:
+            text = self.log.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        marks = ('"level": "warning"', '"level": "error"', '"level": "critical"', "[warning", "[error")
+        keep = [
+            line for line in text if any(mark in line for mark in marks) or not line.startswith(("{", "20"))
+        ]
+        return "\n".join(keep[-lines:]) or "(none)"
+
     @property
     def alive(self) -> bool:
         return self.popen.poll() is None

@@ -309,3 +309,46 @@ async def test_a_lease_this_replica_could_not_give_back_is_taken_over_by_its_nex
     async with asyncio.timeout(2):  # not the 30 s of its expiry, nor the 10 s of a lease wait
         async with locks.held("clients/c-1", "replica-a", timedelta(seconds=30)):
             pass
+
+
+async def test_a_writer_waiting_for_a_lease_takes_the_one_a_block_of_its_own_process_took_meanwhile(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """A block's `hold_new` insert can land between a waiting writer's turn and its own insert:
+    that writer must not then wait on its own process (until its wait ran out, while the block's
+    next write waited for the writer's turn)."""
+    ttl = timedelta(seconds=30)
+    here = Locks(mongo_db["locks"], linger_seconds=0.1)
+    other_replica = Locks(mongo_db["locks"])
+    theirs = await other_replica.acquire("clients/c-1", "replica-b", ttl)
+
+    async def write() -> None:
+        async with here.held("clients/c-1", "replica-a", ttl, wait_seconds=3.0):
+            pass
+
+    writer = asyncio.create_task(write())
+    await asyncio.sleep(0.05)  # the writer has its turn and polls: another replica has the lease
+    await other_replica.release(theirs)
+    held = await here.hold_new(["clients/c-1"], "replica-a", ttl)  # lands before its next poll
+    async with here.held("clients/c-1", "replica-a", ttl, wait_seconds=3.0):  # the block's own write
+        pass
+    await here.let_go(held)
+
+    await writer  # no LockTimeout: the writer went on with the lease the block took
+    await here.release_lingering()
+    assert await mongo_db["locks"].count_documents({}) == 0
+
+
+async def test_the_relay_does_not_take_a_lease_a_block_of_this_process_holds(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    """The block's writes publish their own events; taking its lease would end its exclusion."""
+    ttl = timedelta(seconds=30)
+    locks = Locks(mongo_db["locks"], linger_seconds=0.1)
+    held = await locks.hold_new(["clients/c-1"], "replica-a", ttl)
+
+    assert await locks.try_held("clients/c-1", "replica-a", ttl) is None
+
+    await locks.let_go(held)
+    await locks.release_lingering()
+    assert await locks.try_held("clients/c-1", "replica-a", ttl) is not None

@@ -291,7 +291,7 @@ async def test_a_log_write_that_fails_after_the_records_still_leaves_the_retry_i
     ) -> dict[str, Document | None]:
         log = log_id("client-1", month_of(h.clock.now))
         await update_many([c for c in changes if c[0] != log], cause=cause)
-        raise LockTimeout("deliveries/log/client-1 is locked by another writer")
+        raise LockTimeout("deliveries/log/client-1")
 
     object.__setattr__(store, "update_many", records_then_log_fails)
     again = samples.match_accepted()

@@ -47,7 +47,7 @@ def test_dead_letter_reason_names_fields_but_never_their_values() -> None:
         AutoReconnect("connection reset"),
         NetworkTimeout("timed out"),
         NotPrimaryError("not primary"),
-        LockTimeout("intakes/i-1 is locked by another writer"),
+        LockTimeout("intakes/i-1"),
         InfrastructureError("smtp relay unreachable"),
     ],
 )

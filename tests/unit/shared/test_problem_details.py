@@ -32,11 +32,7 @@ def app() -> TestClient:
 
     @application.get("/v1/busy/{kind}")
     async def busy(kind: str) -> None:
-        raise (
-            LockTimeout("therapists/t-1 is locked")
-            if kind == "lease"
-            else ServerSelectionTimeoutError("down")
-        )
+        raise (LockTimeout("therapists/t-1") if kind == "lease" else ServerSelectionTimeoutError("down"))
 
     return TestClient(application, raise_server_exceptions=False)
 
