@@ -219,14 +219,17 @@ class ServiceRuntime:
         lease_seconds: float | None = None,
         wait_seconds: float | None = None,
         relayed: bool = True,
+        revision_checked: bool = False,
     ) -> DocumentStore:
         """The store through which this service changes documents of `collection`.
 
         Its documents' outbox events are relayed; `relayed=False` is for collections that
         never carry events (claims, read models), which the relay's sweep then skips. A
         store may choose its own lease and how long a writer waits for it (defaults from
-        settings). Registered before start; a route asks again by name later and gets the
-        same store.
+        settings). `revision_checked`: its writes take no lease and check the revision they
+        read instead (documents.py), for collections whose documents are written one at a
+        time, never held in a block with others. Registered before start; a route asks again
+        by name later and gets the same store.
         """
         if (store := self._stores.get(collection)) is not None:
             if lease_seconds is None and wait_seconds is None:
@@ -244,6 +247,7 @@ class ServiceRuntime:
             on_events=self._relay.notify,
             relayed=relayed,
             publish_held=self._relay.publish_held if self.settings.relay_inline else None,
+            revision_checked=revision_checked,
         )
         self._stores[collection] = store
         return store

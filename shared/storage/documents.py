@@ -25,8 +25,21 @@ Each caller still gets the document as its own change left it (or its own error)
 cause is recorded as if it had written alone. So a document everyone wants at once (a
 popular therapist's holds) costs one round trip per turn, not one per writer.
 
-Every read and write here is by a lone `_id`, the only filter FerretDB serves from an
-index (DESIGN §5); `find` is for listings off the hot path.
+Revision-checked stores (`revision_checked=True`) take no lease. Every write stores a new
+`_rev` token, and such a store replaces a document only if it still holds the token its
+writer read (`replace_one({_id, _rev})`; an insert's unique `_id` for a new one); when
+another writer came between, it reads the document again and applies the same changes to
+it. It keeps the documents it last wrote (`CACHED`), so its next write of one usually reads
+nothing: a stale copy only costs the refused replace. That halves a lone write's round trips
+(no lease insert, no release), and needs conditional writes to be atomic: they are on
+MongoDB and on the launcher's FerretDB (deploy/local/ferretdb/write-atomicity.patch), not on
+FerretDB 1.24 as shipped. A write still publishes its own events at once; every publisher
+sends all of a document's pending entries in order, so the first copy of each event keeps the
+order of the writes, and a duplicate is the consumers' inbox's to skip. For documents written
+one at a time only: blocks holding several documents (`holding`, `claiming`) need leases.
+
+Every read and write here is by `_id` (with the revision, on MongoDB and the launcher's
+FerretDB, still served by the `_id` index; DESIGN §5); `find` is for listings off the hot path.
 
 A write's cause also names the journey (its correlation id) on the current span, so a
 trace that began without one (a timer scheduled before tracing was on) is still found
@@ -38,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,19 +61,21 @@ from typing import Any, cast
 import bson
 from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.tracing import note_correlation
 from shared.storage import AlreadyExists, Document
 from shared.storage.bulk import insert_in_order, insert_new
-from shared.storage.locks import Held, Locks, document_lock
+from shared.storage.locks import Held, Locks, LockTimeout, document_lock
 from shared.storage.outbox import (
     ABSENT,
     OUTBOX,
     OUTBOX_PENDING,
+    REVISION,
     hand_on_document,
     handed_document,
+    new_revision,
     outbox_entries,
     with_outbox,
 )
@@ -90,7 +106,13 @@ def remembers(document: Mapping[str, Any], cause: Envelope) -> bool:
     return cause_key(cause.id) in causes or cause.id in causes
 
 
-INTERNAL_FIELDS = (OUTBOX, OUTBOX_PENDING, CAUSES)
+MAX_CONFLICTS = 16
+"""Revision-checked tries of one write before it gives up as busy (`LockTimeout`)."""
+
+CACHED = 2048
+"""Documents a revision-checked store keeps as it last wrote them, to write again unread."""
+
+INTERNAL_FIELDS = (OUTBOX, OUTBOX_PENDING, CAUSES, REVISION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +154,11 @@ class DocumentStore:
         on_events: Callable[[str, str], None] = lambda collection, document_id: None,
         relayed: bool = True,
         publish_held: PublishHeld | None = None,
+        revision_checked: bool = False,
     ) -> None:
         self.name = collection.name
+        self._checked = revision_checked
+        self._cache: OrderedDict[str, bytes] = OrderedDict()  # revision-checked: as last written here
         self._publish_held = publish_held  # inline relay; None leaves every event to the relay
         self._collection = collection
         self._locks = locks
@@ -151,8 +176,14 @@ class DocumentStore:
 
         `writing`: the caller writes the document next, a moment from now: the read takes the
         write's lease and leaves it lingering with what it found (the document, or that there
-        is none), so that write costs neither a lease nor a read of its own.
+        is none), so that write costs neither a lease nor a read of its own. In a
+        revision-checked store it keeps what it read for that write instead.
         """
+        if self._checked:
+            found = await self._collection.find_one({"_id": document_id})
+            if writing:
+                self._remember(document_id, found)
+            return None if found is None else public(found)
         kept = self._locks.lingering(document_lock(self._collection, document_id))
         if kept == ABSENT:
             return None
@@ -197,6 +228,12 @@ class DocumentStore:
         if cause is not None:
             stored[CAUSES] = [cause_key(cause.id)]
             note_correlation(cause.correlation_id)
+        if events and self._publish_held is not None and self._checked:
+            created = await self._insert_stored(stored, cause)
+            if created:
+                [after] = await self._published([stored])
+                self._remember(stored["_id"], after)
+            return created
         if events and self._publish_held is not None:
             async with self._held(document["_id"]) as held:
                 created = await self._insert_stored(stored, cause)
@@ -234,6 +271,7 @@ class DocumentStore:
 
     def lease_of(self, document_id: str) -> str:
         """The lease a write of this document takes (for `claiming`'s `also`)."""
+        self._refuse_if_checked("lease_of")
         return document_lock(self._collection, document_id)
 
     def holding(self, leases: Sequence[str]) -> AbstractAsyncContextManager[set[str]]:
@@ -254,6 +292,7 @@ class DocumentStore:
         `also`: leases of other documents the block writes (`lease_of`, any store sharing these
         locks), taken and given back with the claims' instead of on their own.
         """
+        self._refuse_if_checked("claiming")
         resources = [document_lock(self._collection, d["_id"]) for d in documents]
         held = await self._locks.hold_new([*resources, *also], self._owner, self._lease)
         try:
@@ -348,7 +387,9 @@ class DocumentStore:
         left_out: list[str] = []
         settled: list[tuple[_Asked, Document | BaseException | None]] = []
         try:
-            if len(ids) == 1:
+            if self._checked:
+                settled = await self._write_checked(ids, taken)
+            elif len(ids) == 1:
                 async with self._held(ids[0]) as held:
                     settled = await self._write_asked({ids[0]: held}, taken)
             else:
@@ -413,6 +454,118 @@ class DocumentStore:
             _settle([(a, exc) for asked in taken.values() for a in asked])
             raise
         return settled
+
+    async def _write_checked(
+        self, ids: Sequence[str], taken: dict[str, list[_Asked]]
+    ) -> list[tuple[_Asked, Document | BaseException | None]]:
+        """`_write_asked` without leases: each document as this store last wrote it (else read),
+        what is asked of it folded into one write, stored in one round trip if its revision is
+        still the one read; those another writer changed meanwhile are read again and folded
+        anew, up to `MAX_CONFLICTS` times."""
+        for document_id in ids:
+            taken[document_id], self._asked[document_id] = self._asked[document_id], []
+        todo = dict(zip(ids, await asyncio.gather(*(self._known(i) for i in ids)), strict=True))
+        settled: list[tuple[_Asked, Document | BaseException | None]] = []
+        stored: list[Document] = []
+        try:
+            for _ in range(MAX_CONFLICTS):
+                written: list[tuple[Document, Document | None]] = []  # (document, as read)
+                outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
+                for document_id, current in todo.items():
+                    new, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
+                    if new is not None:
+                        written.append((new, current))
+                    else:
+                        self._remember(document_id, current)  # unchanged: the next write needs no read
+                conflicts = await self._store_checked(written)
+                for document_id in todo.keys() - conflicts:
+                    settled.extend(outcomes[document_id])
+                stored += [new for new, _ in written if new["_id"] not in conflicts]
+                if not conflicts:
+                    break
+                for document_id in conflicts:
+                    self._cache.pop(document_id, None)
+                todo = dict(
+                    zip(conflicts, await asyncio.gather(*(self._read(i) for i in conflicts)), strict=True)
+                )
+            else:
+                raise LockTimeout(document_lock(self._collection, next(iter(todo))))
+            for document, after in zip(stored, await self._published(stored), strict=True):
+                self._remember(document["_id"], after)
+        except BaseException as exc:
+            for document_id in ids:
+                self._cache.pop(document_id, None)
+            _settle([(a, exc) for asked in taken.values() for a in asked])
+            raise
+        return settled
+
+    async def _store_checked(self, written: Sequence[tuple[Document, Document | None]]) -> set[str]:
+        """Documents stored (new ones inserted, the others replaced if their revision is still
+        the one read) in one round trip; returns the ids another writer came first for."""
+        if len(written) == 1:
+            [(document, read)] = written
+            if read is None:
+                try:
+                    await self._collection.insert_one(document)
+                except DuplicateKeyError:
+                    return {document["_id"]}
+                return set()
+            replaced = await self._collection.replace_one(
+                {"_id": document["_id"], REVISION: read.get(REVISION)}, document
+            )
+            return set() if replaced.matched_count else {document["_id"]}
+        if not written:
+            return set()
+        writes = [
+            InsertOne(d) if read is None else ReplaceOne({"_id": d["_id"], REVISION: read.get(REVISION)}, d)
+            for d, read in written
+        ]
+        try:
+            matched, refused = (await self._collection.bulk_write(writes, ordered=False)).matched_count, set()
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != 11000 for error in errors):
+                raise
+            matched = exc.details.get("nMatched", 0)
+            refused = {written[error["index"]][0]["_id"] for error in errors}
+        replaces = [d for d, read in written if read is not None]
+        if matched < len(replaces):  # which ones: those whose stored revision is not the new one
+            now = await asyncio.gather(
+                *(self._collection.find_one({"_id": d["_id"]}, {REVISION: 1}) for d in replaces)
+            )
+            refused |= {
+                d["_id"]
+                for d, n in zip(replaces, now, strict=True)
+                if n is None or n.get(REVISION) != d[REVISION]
+            }
+        return refused
+
+    async def _known(self, document_id: str) -> Document | None:
+        """The document as this store last wrote it, else as stored."""
+        kept = self._cache.get(document_id)
+        if kept is None:
+            return await self._read(document_id)
+        self._cache.move_to_end(document_id)
+        decoded: Document = bson.decode(kept, codec_options=self._collection.codec_options)
+        return decoded
+
+    async def _read(self, document_id: str) -> Document | None:
+        return await self._collection.find_one({"_id": document_id})
+
+    def _remember(self, document_id: str, document: Mapping[str, Any] | None) -> None:
+        """Keep `document` (None: forget it) as the base of this store's next write of it;
+        as BSON, so no caller's later change of it reaches that write."""
+        if document is None:
+            self._cache.pop(document_id, None)
+            return
+        self._cache[document_id] = bson.encode(document)
+        self._cache.move_to_end(document_id)
+        if len(self._cache) > CACHED:
+            self._cache.popitem(last=False)
+
+    def _refuse_if_checked(self, what: str) -> None:
+        if self._checked:
+            raise TypeError(f"{self.name} is revision-checked: it takes no leases ({what})")
 
     async def _store(self, written: Sequence[tuple[Document, bool]]) -> None:
         """Documents (new ones inserted, the others replaced whole) in one round trip."""
@@ -487,6 +640,8 @@ class DocumentStore:
         Refuses (`ValueError`) while the document still holds unpublished events: they
         would be lost. Claims and other bookkeeping documents carry none.
         """
+        if self._checked:
+            return await self._delete_checked(document_id)
         async with self._held(document_id):
             current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1})
             if current is None:
@@ -495,6 +650,20 @@ class DocumentStore:
                 raise ValueError(f"{self.name}/{document_id} still has unpublished events")
             await self._collection.delete_one({"_id": document_id})
         return True
+
+    async def _delete_checked(self, document_id: str) -> bool:
+        """`delete` of the revision read: read again if another writer came between."""
+        self._cache.pop(document_id, None)
+        for _ in range(MAX_CONFLICTS):
+            current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1, REVISION: 1})
+            if current is None:
+                return False
+            if current.get(OUTBOX_PENDING, 0):
+                raise ValueError(f"{self.name}/{document_id} still has unpublished events")
+            deleted = await self._collection.delete_one({"_id": document_id, REVISION: current.get(REVISION)})
+            if deleted.deleted_count:
+                return True
+        raise LockTimeout(document_lock(self._collection, document_id))
 
     async def _write(
         self, document_id: str, change: Creation, cause: Envelope | None, *, create: bool
@@ -520,14 +689,20 @@ class DocumentStore:
     async def _publish_all(self, helds: Mapping[str, Held], stored: Sequence[Document]) -> None:
         """`_publish` for documents written together: their events sent concurrently, the
         sent entries removed in one write."""
+        for document, now in zip(stored, await self._published(stored), strict=True):
+            if now is not None:
+                hand_on_document(helds[document["_id"]], now)
+
+    async def _published(self, stored: Sequence[Document]) -> list[Document | None]:
+        """Stored documents' pending events sent now (or left to the relay, which is told):
+        each document as it is after (None: unknown)."""
         after: list[Document | None] = list(stored)
         if self._publish_held is not None and any(d.get(OUTBOX_PENDING) for d in stored):
             after = await self._publish_held(self._collection, stored)
         for document, now in zip(stored, after, strict=True):
-            if now is not None:
-                hand_on_document(helds[document["_id"]], now)
             if now is None or now.get(OUTBOX_PENDING):
                 self._on_events(self.name, document["_id"])
+        return after
 
     def _refuse_unrelayed(self, events: Sequence[OutgoingEvent]) -> None:
         if events and not self._relayed:
@@ -573,6 +748,7 @@ def _stored(
         OUTBOX: pending,
         OUTBOX_PENDING: len(pending),
         CAUSES: causes,
+        REVISION: new_revision(),
     }
 
 

@@ -15,6 +15,11 @@ an event goes out without the relay's lease, read and release. The relay stays f
 inline publish could not send (the broker slow or down: inline publishing then pauses a
 few seconds and leaves the work to the relay) and for what a dead replica left.
 
+A removal of sent entries applies only to the revision they were read in (`_rev`), and
+stores a new one: where another writer stored the document since (a revision-checked store
+takes no lease), that writer carried the entries along and publishes and removes them itself,
+so no entry is removed, and counted off, twice.
+
 An entry also keeps, among its record headers, the W3C trace context of the span that
 wrote it (`traceparent`, `tracestate`; none when tracing is off): the relay publishes it
 inside a span continuing that trace, so the consumer's span joins the writer's journey
@@ -25,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,7 +52,14 @@ from shared.storage.locks import Held, Locks, document_lock
 
 OUTBOX = "_outbox"
 OUTBOX_PENDING = "_outbox_pending"
+REVISION = "_rev"
+"""A token every write stores anew (`DocumentStore`), and every removal of sent entries too."""
 SWEEP_BATCH = 256
+
+
+def new_revision() -> str:
+    return os.urandom(8).hex()
+
 
 log = get_logger(__name__)
 
@@ -127,10 +140,27 @@ def handed_document(held: Held, collection: AsyncCollection[Document]) -> Docume
     return decoded
 
 
-def _without_sent(document: Document, sent: Sequence[str]) -> Document:
-    """The document after the relay's `$unset` of `sent` entries."""
-    remaining = {k: v for k, v in (document.get(OUTBOX) or {}).items() if k not in sent}
-    return {**document, OUTBOX: remaining, OUTBOX_PENDING: int(document.get(OUTBOX_PENDING, 0)) - len(sent)}
+def _without_sent(document: Document, sent: Sent | None) -> Document:
+    """The document after the removal of `sent` entries (`_remove_sent`)."""
+    if sent is None:
+        return document
+    remaining = {k: v for k, v in (document.get(OUTBOX) or {}).items() if k not in sent.ids}
+    return {
+        **document,
+        OUTBOX: remaining,
+        OUTBOX_PENDING: int(document.get(OUTBOX_PENDING, 0)) - len(sent.ids),
+        REVISION: sent.revision,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """Entries of a document confirmed by the broker: removed from the revision they were read
+    in (`read`, None for a document stored before revisions), which then becomes `revision`."""
+
+    ids: Sequence[str]
+    read: str | None
+    revision: str = field(default_factory=new_revision)
 
 
 def _pending_events(document: Document) -> list[PendingEvent]:
@@ -210,7 +240,7 @@ class OutboxRelay:
         self._unsent_since: dict[tuple[str, Any], datetime] = {}
         self._hints: set[tuple[str, str]] = set()
         # Sent entries of documents written meanwhile go out together, per collection.
-        self._removals: dict[str, Coalesced[Mapping[Any, Sequence[str]], None]] = {}
+        self._removals: dict[str, Coalesced[Mapping[Any, Sent], None]] = {}
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
         """Relay these collections (a runtime knows them all only once its stores are made)."""
@@ -236,11 +266,15 @@ class OutboxRelay:
         pending = [d for d in documents if d.get(OUTBOX_PENDING)]
         if not pending or time.monotonic() < self._inline_paused_until:
             return list(documents)
-        sent: dict[Any, list[str]] = {}
+        sent: dict[Any, Sent] = {}
         try:
             async with asyncio.timeout(self._inline_timeout):
                 outcomes = await asyncio.gather(*(self._send(collection, d) for d in pending))
-                sent = {d["_id"]: ids for d, (ids, _) in zip(pending, outcomes, strict=True) if ids}
+                sent = {
+                    d["_id"]: Sent(ids, d.get(REVISION))
+                    for d, (ids, _) in zip(pending, outcomes, strict=True)
+                    if ids
+                }
                 await self._mark_sent(collection, sent)
                 if failure := next((error for _, error in outcomes if error is not None), None):
                     raise failure
@@ -253,7 +287,7 @@ class OutboxRelay:
                 pause_seconds=self._inline_pause,
             )
             return [None if d.get(OUTBOX_PENDING) else d for d in documents]
-        return [_without_sent(d, sent.get(d["_id"], ())) for d in documents]
+        return [_without_sent(d, sent.get(d["_id"])) for d in documents]
 
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died and may have left events unpublished)."""
@@ -354,7 +388,9 @@ class OutboxRelay:
         """Publish the document's entries in order, then remove the confirmed ones in one write
         (also after a failed publish); return the ids sent."""
         sent, failure = await self._send(collection, document)
-        await self._mark_sent(collection, {document["_id"]: sent} if sent else {})
+        await self._mark_sent(
+            collection, {document["_id"]: Sent(sent, document.get(REVISION))} if sent else {}
+        )
         if failure is not None:
             raise failure
         return sent
@@ -387,9 +423,7 @@ class OutboxRelay:
                 self._unsent_since.pop(key, None)
         return sent, failure
 
-    async def _mark_sent(
-        self, collection: AsyncCollection[Document], sent: Mapping[Any, Sequence[str]]
-    ) -> None:
+    async def _mark_sent(self, collection: AsyncCollection[Document], sent: Mapping[Any, Sent]) -> None:
         """Remove confirmed entries: one write for any number of documents, and for those of
         other writes that meet it in flight (`Coalesced`)."""
         if not sent:
@@ -402,16 +436,21 @@ class OutboxRelay:
 
 
 async def _remove_sent(
-    collection: AsyncCollection[Document], batches: Sequence[Mapping[Any, Sequence[str]]]
+    collection: AsyncCollection[Document], batches: Sequence[Mapping[Any, Sent]]
 ) -> list[None]:
-    """Every batch's confirmed entries removed, in one write (each document's own `$unset`)."""
+    """Every batch's confirmed entries removed, in one write (each document's own `$unset`, of
+    the revision they were read in; see the module docstring)."""
     removals = [
         (
-            {"_id": document_id},
-            {"$unset": {f"{OUTBOX}.{i}": "" for i in ids}, "$inc": {OUTBOX_PENDING: -len(ids)}},
+            {"_id": document_id, REVISION: sent.read},
+            {
+                "$unset": {f"{OUTBOX}.{i}": "" for i in sent.ids},
+                "$inc": {OUTBOX_PENDING: -len(sent.ids)},
+                "$set": {REVISION: sent.revision},
+            },
         )
-        for sent in batches
-        for document_id, ids in sent.items()
+        for batch in batches
+        for document_id, sent in batch.items()
     ]
     if len(removals) == 1:
         await collection.update_one(*removals[0])
