@@ -49,11 +49,12 @@ refusal is audited."""
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(settings)
+    # Each document is written alone, never in a block with others: no leases (documents.py).
     ctx = IntakeContext(
-        clients=runtime.documents(CLIENTS),
-        intakes=runtime.documents(INTAKES),
-        plans=runtime.documents(TREATMENT_PLANS),
-        check_ins=runtime.documents(CHECK_INS),
+        clients=runtime.documents(CLIENTS, revision_checked=True),
+        intakes=runtime.documents(INTAKES, revision_checked=True),
+        plans=runtime.documents(TREATMENT_PLANS, revision_checked=True),
+        check_ins=runtime.documents(CHECK_INS, revision_checked=True),
         timers=runtime.timers,
         clock=runtime.clock,
         cipher_of=lambda: runtime.cipher,  # on first use: building the app needs no keys

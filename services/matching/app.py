@@ -117,8 +117,10 @@ def _loading_the_directory(lifespan: Lifespan, ctx: MatchingContext) -> Lifespan
 def matching_context(runtime: ServiceRuntime, settings: MatchingSettings) -> MatchingContext:
     """Matching's stores (registered on `runtime`), read model, timers, clock and policy."""
     # Only proposals carry events (their outbox); the relay's sweep skips the rest.
-    therapist_documents = runtime.documents(therapist_store.COLLECTION, relayed=False)
-    outcome_documents = runtime.documents(outcomes.COLLECTION, relayed=False)
+    # Therapists and outcomes are written one document at a time (never held with a client's):
+    # no leases, revision-checked (documents.py). Clients and proposals are held together.
+    therapist_documents = runtime.documents(therapist_store.COLLECTION, relayed=False, revision_checked=True)
+    outcome_documents = runtime.documents(outcomes.COLLECTION, relayed=False, revision_checked=True)
     return MatchingContext(
         therapists=therapist_documents,
         proposals=runtime.documents(proposals.COLLECTION),

@@ -68,10 +68,12 @@ def build_app(settings: SchedulingSettings | None = None, *, clock: Clock | None
     settings = settings or SchedulingSettings()
     runtime = ServiceRuntime(settings, clock=clock)
     stores = SchedulingStores(
-        therapists=runtime.documents(THERAPISTS),
+        # Revision-checked (no leases, documents.py): written one document at a time. A client's
+        # care is held across a booking (`store/clients.py`), and slot claims are leased claims.
+        therapists=runtime.documents(THERAPISTS, revision_checked=True),
         clients=runtime.documents(CLIENTS),
-        therapist_sessions=runtime.documents(THERAPIST_SESSIONS),
-        session_refs=runtime.documents(SESSION_REFS),
+        therapist_sessions=runtime.documents(THERAPIST_SESSIONS, revision_checked=True),
+        session_refs=runtime.documents(SESSION_REFS, revision_checked=True),
         slot_claims=runtime.documents(SLOT_CLAIMS),
         calendar_feeds=runtime.documents(CALENDAR_FEEDS, relayed=False),
         timers=runtime.timers,

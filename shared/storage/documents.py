@@ -182,7 +182,7 @@ class DocumentStore:
         if self._checked:
             found = await self._collection.find_one({"_id": document_id})
             if writing:
-                self._remember(document_id, found)
+                self._remember(document_id, ABSENT if found is None else found)
             return None if found is None else public(found)
         kept = self._locks.lingering(document_lock(self._collection, document_id))
         if kept == ABSENT:
@@ -475,8 +475,8 @@ class DocumentStore:
                     new, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
                     if new is not None:
                         written.append((new, current))
-                    else:
-                        self._remember(document_id, current)  # unchanged: the next write needs no read
+                    else:  # unchanged: the next write needs no read
+                        self._remember(document_id, ABSENT if current is None else current)
                 conflicts = await self._store_checked(written)
                 for document_id in todo.keys() - conflicts:
                     settled.extend(outcomes[document_id])
@@ -546,19 +546,22 @@ class DocumentStore:
         if kept is None:
             return await self._read(document_id)
         self._cache.move_to_end(document_id)
+        if kept == ABSENT:
+            return None
         decoded: Document = bson.decode(kept, codec_options=self._collection.codec_options)
         return decoded
 
     async def _read(self, document_id: str) -> Document | None:
         return await self._collection.find_one({"_id": document_id})
 
-    def _remember(self, document_id: str, document: Mapping[str, Any] | None) -> None:
-        """Keep `document` (None: forget it) as the base of this store's next write of it;
-        as BSON, so no caller's later change of it reaches that write."""
+    def _remember(self, document_id: str, document: Mapping[str, Any] | bytes | None) -> None:
+        """Keep `document` (`ABSENT`: that there is none; None: forget what was kept) as the base
+        of this store's next write of it; as BSON, so no caller's later change of it reaches
+        that write. A stale copy costs a refused write (or insert) and a read, nothing more."""
         if document is None:
             self._cache.pop(document_id, None)
             return
-        self._cache[document_id] = bson.encode(document)
+        self._cache[document_id] = document if isinstance(document, bytes) else bson.encode(document)
         self._cache.move_to_end(document_id)
         if len(self._cache) > CACHED:
             self._cache.popitem(last=False)

@@ -118,18 +118,18 @@ async def test_a_clients_own_submit_reads_the_intake_once_and_not_the_client_rec
 
     stored = await counted.database["intakes"].find_one({"_id": intake_id})
     assert stored is not None and stored["status"] == "submitted"
-    # The route reads the intake for its write (its lease taken with that read, kept for the
-    # write): one read, one lease (two reads before the read took the write's lease).
+    # The route reads the intake for its write, which then reads nothing (two reads once), and
+    # no lease is taken: the write checks the revision read (a lease and its release before).
     assert seen["find intakes"] == 1
-    assert seen["insert locks"] == seen["delete locks"] == 1
+    assert seen["insert locks"] == seen["delete locks"] == 0
     # The client's own submit needs nothing of their record to be allowed (one read before).
     assert seen["find clients"] == 0
     # The submission with its events, then their removal after the inline publish.
     assert seen["update intakes"] == 2
     assert seen["insert audit"] == 1
     assert seen["update clients"] == seen["insert clients"] == 0
-    # Nothing else: the intake's lease, read, write, outbox removal, the audit, the release.
-    assert sum(seen.values()) == 6
+    # Nothing else: the intake's read, its write, the outbox removal, the audit (6 before).
+    assert sum(seen.values()) == 4
 
 
 async def test_a_clinicians_submit_on_behalf_still_reads_the_client_record_for_the_relationship(
@@ -160,7 +160,7 @@ async def test_a_clinicians_submit_on_behalf_still_reads_the_client_record_for_t
     assert seen["find clients"] == 1  # a clinician's access is the relationship's: it is read
 
 
-async def test_match_proposed_folds_in_one_leased_write_and_a_systems_booking_writes_nothing(
+async def test_match_proposed_folds_in_one_write_unread_and_a_systems_booking_writes_nothing(
     counted: Counted,
 ) -> None:
     client_id, therapists = new_id("client"), [new_id("therapist") for _ in range(3)]
@@ -185,9 +185,10 @@ async def test_match_proposed_folds_in_one_leased_write_and_a_systems_booking_wr
         print(sorted(folded.items()), sum(folded.values()))
         print(sorted(booked.items()), sum(booked.values()))
 
-    # The record's lease, its read, its write (no events: nothing to remove), the lease back.
-    assert folded["insert locks"] == folded["find clients"] == folded["update clients"] == 1
-    assert folded["delete locks"] == 1
+    # One write (no events: nothing to remove), of the record as this replica last wrote it
+    # (the draft's): no read, and no lease (a lease, a read, the write and the release before).
+    assert folded["update clients"] == 1
+    assert folded["insert locks"] == folded["find clients"] == folded["delete locks"] == 0
     # A booking by the system moves no relationship whatever the record holds: no lease, no
     # read, no write (a lease, a read and its release before, when no lease lingered).
     assert booked["insert locks"] == booked["find clients"] == booked["delete locks"] == 0
