@@ -467,9 +467,10 @@ class DocumentStore:
         todo = dict(zip(ids, await asyncio.gather(*(self._known(i) for i in ids)), strict=True))
         settled: list[tuple[_Asked, Document | BaseException | None]] = []
         stored: list[Document] = []
+        written: list[tuple[Document, Document | None]] = []  # (document, as read)
         try:
             for _ in range(MAX_CONFLICTS):
-                written: list[tuple[Document, Document | None]] = []  # (document, as read)
+                written = []
                 outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
                 for document_id, current in todo.items():
                     new, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
@@ -495,6 +496,9 @@ class DocumentStore:
         except BaseException as exc:
             for document_id in ids:
                 self._cache.pop(document_id, None)
+            for document in [*stored, *(d for d, _ in written)]:  # some may be stored: the relay's
+                if document.get(OUTBOX_PENDING):
+                    self._on_events(self.name, document["_id"])
             _settle([(a, exc) for asked in taken.values() for a in asked])
             raise
         return settled
