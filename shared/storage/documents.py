@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -469,7 +470,7 @@ class DocumentStore:
         stored: list[Document] = []
         written: list[tuple[Document, Document | None]] = []  # (document, as read)
         try:
-            for _ in range(MAX_CONFLICTS):
+            for attempt in range(MAX_CONFLICTS):
                 written = []
                 outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
                 for document_id, current in todo.items():
@@ -486,6 +487,8 @@ class DocumentStore:
                     break
                 for document_id in conflicts:
                     self._cache.pop(document_id, None)
+                if attempt:  # met again: step back a random moment, so contenders stop meeting
+                    await asyncio.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))  # noqa: S311 (jitter)
                 todo = dict(
                     zip(conflicts, await asyncio.gather(*(self._read(i) for i in conflicts)), strict=True)
                 )
