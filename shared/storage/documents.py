@@ -177,8 +177,10 @@ class DocumentStore:
 
         `writing`: the caller writes the document next, a moment from now: the read takes the
         write's lease and leaves it lingering with what it found (the document, or that there
-        is none), so that write costs neither a lease nor a read of its own. In a
-        revision-checked store it keeps what it read for that write instead.
+        is none), so that write costs neither a lease nor a read of its own. A
+        revision-checked store reads it and keeps it for that write instead (never answers it
+        from a kept copy: one another replica made stale would keep its caller, say, trying
+        slots taken meanwhile).
         """
         if self._checked:
             found = await self._collection.find_one({"_id": document_id})
@@ -244,6 +246,8 @@ class DocumentStore:
         created = await self._insert_stored(stored, cause)
         if created and events:
             self._on_events(self.name, document["_id"])
+        if created and self._checked:
+            self._remember(stored["_id"], stored)  # its first change then reads nothing
         return created
 
     async def _insert_stored(self, stored: Document, cause: Envelope | None) -> bool:

@@ -180,12 +180,11 @@ async def claim_fitting_slot(command: ClaimFittingSlot, ctx: SchedulingContext) 
         return "not_accepting_new_clients"
     now = ctx.now()
     # Read for writing: a slot claimed here is booked at once, and the calendar's write then
-    # finds the lease lingering with what this read found, so it costs neither a lease nor a
-    # read (one read of the calendar per booking, two before). The lease is held only for the
-    # read itself, then lingers (never for the whole booking: with many bookings wanting a
-    # popular therapist's calendar, holding it so queued them, p99 2.7 -> 21 s), and a read
-    # while it lingers here costs nothing. The claims still decide; the calendar only picks
-    # the slots to try, and its write applies its change to the calendar as it then is.
+    # reads nothing more: the store keeps what this read found, and the write checks that the
+    # calendar is still that revision (one read of the calendar per booking, two before; no
+    # lease: with many bookings wanting a popular therapist's calendar, holding one for the
+    # whole booking queued them, p99 2.7 -> 21 s). The claims still decide; the calendar only
+    # picks the slots to try, and its write applies its change to the calendar as it then is.
     booked = await booked_of(ctx.stores.therapist_sessions, therapist_id, writing=True)
     calendar = Calendar(availability, booked, now=now)
     attempts = max(1, ctx.policy.claim_attempts)
