@@ -8,8 +8,8 @@ runs them again):
    that knows the proposal cannot exist yet says so, `new`, and this read is skipped; should
    it exist all the same, step 4's insert finds it and returns it.)
 2. Rank on this replica's in-process directory, caught up with the shared journal.
-3. Hold capacity on the best candidates, under each therapist document's lease (the
-   holds of one batch written together, `update_many`), after every hard constraint is
+3. Hold capacity on the best candidates, by revision-checked writes of each therapist's
+   document (the holds of one batch written together, `update_many`), after every hard constraint is
    checked again on the document as it is now. A therapist another replica filled
    meanwhile is refused (and the read model learns why); ranking repeats on the fresher
    model until `top_k` are held or nobody eligible is left. A hold left by a crash before

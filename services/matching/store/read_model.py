@@ -20,8 +20,9 @@ Ranking never reads the directory from MongoDB per intake. Instead:
    append) is picked up by a full reload in the background every `reload_seconds`, after
    which the replica prunes the journal (housekeeping).
 
-Correctness does not rest on freshness: a proposal places its holds under each therapist's
-document lease after checking every hard constraint again on the document as it is then
+Correctness does not rest on freshness: a proposal places its holds by a revision-checked
+write of each therapist's document after checking every hard constraint again on the
+document as it is then
 (`Capacity.place_hold`), so a stale copy can cost a retry, never an oversubscribed
 therapist or a violated constraint. Each copy carries the document's `revision`, and an
 older copy never replaces a newer one, whatever order refreshes finish in.
@@ -214,7 +215,7 @@ class Directory:
     async def change_therapists_together(
         self, changes: Sequence[tuple[str, Change]], changed: list[str]
     ) -> dict[str, Document]:
-        """Apply each change under its therapist's lease, all written at once (`update_many`), and
+        """Apply each change to its therapist as stored, all written at once (`update_many`), and
         to this index; the caller records `changed` (the ids actually changed) in the journal,
         once for a batch. Returns the documents as they are now (absent: no such therapist)."""
         documents = await self._therapists.update_many(

@@ -6,9 +6,10 @@
      availability: {timezone, weekly, accepting_new_clients, open_slots_next_14_days, changed_at} | None,
      revision, updated_at}
 
-Everything capacity depends on lives in this one document, so the document's lease
-(`DocumentStore.update`) serialises every writer of it: two replicas placing holds on one
-therapist at once take turns, and the second sees the first's hold before deciding. The
+Everything capacity depends on lives in this one document, so its revision-checked writes
+(`DocumentStore.update`) serialise every writer of it: of two replicas placing holds on one
+therapist at once, the second's write finds the revision it read gone, reads the document
+again and sees the first's hold before deciding. The
 rules of holds and caseload are `domain/capacity.py`'s; the changes here map the document
 to a `Capacity` and write back what a move changed. `revision` grows with every write, so
 a replica's read model can tell a newer copy from an older one.
@@ -127,7 +128,7 @@ def put_profile(profile: TherapistProfile, now: datetime) -> Creation:
 
 
 def place_hold(hold: Hold, needs: ClientNeeds, moment: ProposalRound) -> Change:
-    """`Capacity.place_hold`, checked on the therapist as stored now, under the document's lease."""
+    """`Capacity.place_hold`, checked on the therapist as stored when the write is made."""
     return _changing(
         lambda capacity, current: capacity.place_hold(hold, therapist_from_document(current), needs, moment),
         moment.now,

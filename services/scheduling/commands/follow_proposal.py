@@ -39,8 +39,9 @@ class FollowProposal:
 
 async def follow_proposal(command: FollowProposal, ctx: SchedulingContext) -> None:
     """Keep the proposal; book at once with the best-ranked fitting candidate if the policy says so."""
-    # The proposal is written (kept, booked or failed) unless handled already. The calendar's
-    # lease is not held with the record's: many bookings at once want a popular therapist's.
+    # The proposal is written (kept, booked or failed) unless handled already. The calendar is
+    # not held with the record: many bookings at once want a popular therapist's (its writes
+    # are revision-checked, no lease).
     async with care_to_write(ctx, command.proposal.client_id) as care:
         await _follow(command, care, ctx)
 
