@@ -4,7 +4,8 @@ All of it happens inside one write of the intake document, revision-checked: the
 completeness check and the scores are computed from the document as it is at that
 moment (a concurrent PATCH that lands first makes the write read it again and check anew),
 and the events go into the same write's outbox. A moderate or high risk puts
-`risk-flagged` before `intake-completed`, both with the journey's correlation id (the intake id: the journey starts here);
+`risk-flagged` before `intake-completed`, both with the journey's correlation id (the
+intake id: the journey starts here);
 `risk-flagged` names the client's jurisdiction and first language. A second submit finds
 the intake submitted and returns the stored result, publishing nothing. An intake from a
 country Carepath does not serve is refused like an incomplete one (422 naming
