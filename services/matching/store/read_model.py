@@ -31,7 +31,8 @@ older copy never replaces a newer one, whatever order refreshes finish in.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,7 +143,10 @@ class Directory:
         self._loaded_at: datetime | None = None
         self._lock = asyncio.Lock()
         self._reload: asyncio.Task[None] | None = None
-        self._written_during_reload: list[tuple[str, Mapping[str, Any]]] | None = None
+        # One list per load in progress: what this replica applied meanwhile, applied again to
+        # the loaded index before it takes the place of the current one (the load's scan may
+        # have read those documents before they were written).
+        self._captures: list[list[tuple[str, Mapping[str, Any]]]] = []
         self._appending = asyncio.Lock()
         self._open_batch: _Batch | None = None
         self._catch_up = _Shared(self._read_journal)
@@ -168,8 +172,8 @@ class Directory:
             return
         self._apply(self.index, collection, document)
         DIRECTORY_SIZE.set(len(self.index))
-        if self._written_during_reload is not None:
-            self._written_during_reload.append((collection, document))
+        for capture in self._captures:
+            capture.append((collection, document))
 
     async def record(self, refs: Iterable[str]) -> None:
         """Tell the other replicas which documents changed (after they changed).
@@ -270,8 +274,25 @@ class Directory:
             if self._version is None:
                 await self._load_into_place()
 
+    @contextmanager
+    def _capturing(self) -> Iterator[list[tuple[str, Mapping[str, Any]]]]:
+        """What this replica applies while the block runs (a load in progress)."""
+        capture: list[tuple[str, Mapping[str, Any]]] = []
+        self._captures.append(capture)
+        try:
+            yield capture
+        finally:
+            self._captures.remove(capture)
+
     async def _load_into_place(self) -> None:
-        self.index, self._version, self._end_seen_at = await self._load()
+        """Load, and put the index in place with what this replica wrote meanwhile: the load at
+        start runs in the background, and the first writes (a therapist registered at once)
+        must not be dropped by a scan that read before them."""
+        with self._capturing() as written:
+            index, version, looked_at = await self._load()
+            for collection, document in written:
+                self._apply(index, collection, document)
+            self.index, self._version, self._end_seen_at = index, version, looked_at
         self._loaded_at = self._clock()
         DIRECTORY_SIZE.set(len(self.index))
         log.info("directory loaded", therapists=len(self.index), version=self._version)
@@ -334,21 +355,19 @@ class Directory:
     async def _reload_aside(self) -> int | None:
         """Build a fresh index aside, then swap it in with what this replica wrote meanwhile;
         return the journal version it is current with (None: the reload failed)."""
-        self._written_during_reload = []
         try:
-            index, version, looked_at = await self._load()
-            async with self._lock:
-                for collection, document in self._written_during_reload:
-                    self._apply(index, collection, document)
-                # the journal since `version` follows
-                self.index, self._version, self._end_seen_at = index, version, looked_at
-                self._loaded_at = self._clock()
+            with self._capturing() as written:
+                index, version, looked_at = await self._load()
+                async with self._lock:
+                    for collection, document in written:
+                        self._apply(index, collection, document)
+                    # the journal since `version` follows
+                    self.index, self._version, self._end_seen_at = index, version, looked_at
+                    self._loaded_at = self._clock()
         except Exception:
             log.exception("directory reload failed; the journal keeps this replica current meanwhile")
             self._loaded_at = self._clock()
             return None
-        finally:
-            self._written_during_reload = None
         DIRECTORY_SIZE.set(len(index))
         log.info("directory reloaded", therapists=len(index), version=version)
         return version

@@ -325,3 +325,28 @@ async def test_a_caller_cancelled_while_appending_for_others_leaves_their_change
     await joined
     assert runner.cancelled()
     assert refs_in(store) == {"therapists/a", "therapists/c"}
+
+
+async def test_a_therapist_written_while_the_first_load_scans_is_not_dropped_by_it() -> None:
+    """The load at start runs in the background: a scan that read the collection before a
+    therapist was registered must not take that therapist out of the index it replaces."""
+    shared = Shared()
+    names = shared.replica("r1")
+    scanned, go_on = asyncio.Event(), asyncio.Event()
+    scan = shared.therapists.find
+
+    async def slow_scan(query: Mapping[str, Any], **kwargs: Any) -> list[Document]:
+        found = await scan(query, **kwargs)  # read before the therapist is written
+        scanned.set()
+        await go_on.wait()
+        return found
+
+    shared.therapists.find = slow_scan  # type: ignore[method-assign]
+    loading = asyncio.create_task(names.current())
+    await scanned.wait()
+    written = await shared.therapists.upsert("t-1", put_profile(profile(), NOW))
+    names.apply(journal.THERAPISTS, written)  # as `upsert_therapist` does before it records
+    go_on.set()
+    index = await loading
+
+    assert index.get("t-1") is not None
