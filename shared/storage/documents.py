@@ -183,9 +183,9 @@ class DocumentStore:
         slots taken meanwhile).
         """
         if self._checked:
-            found = await self._collection.find_one({"_id": document_id})
+            found = await self._read(document_id)
             if writing:
-                self._remember(document_id, ABSENT if found is None else found)
+                self._remember(document_id, found)
             return None if found is None else public(found)
         kept = self._locks.lingering(document_lock(self._collection, document_id))
         if kept == ABSENT:
@@ -235,7 +235,7 @@ class DocumentStore:
             created = await self._insert_stored(stored, cause)
             if created:
                 [after] = await self._published([stored])
-                self._remember(stored["_id"], after)
+                self._remember_after(stored["_id"], after)
             return created
         if events and self._publish_held is not None:
             async with self._held(document["_id"]) as held:
@@ -482,7 +482,7 @@ class DocumentStore:
                     if new is not None:
                         written.append((new, current))
                     else:  # unchanged: the next write needs no read
-                        self._remember(document_id, ABSENT if current is None else current)
+                        self._remember(document_id, current)
                 conflicts = await self._store_checked(written)
                 for document_id in todo.keys() - conflicts:
                     settled.extend(outcomes[document_id])
@@ -490,7 +490,7 @@ class DocumentStore:
                 if not conflicts:
                     break
                 for document_id in conflicts:
-                    self._cache.pop(document_id, None)
+                    self._forget(document_id)
                 if attempt:  # met again: step back a random moment, so contenders stop meeting
                     await asyncio.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))  # noqa: S311 (jitter)
                 todo = dict(
@@ -499,13 +499,11 @@ class DocumentStore:
             else:
                 raise LockTimeout(document_lock(self._collection, next(iter(todo))))
             for document, after in zip(stored, await self._published(stored), strict=True):
-                self._remember(document["_id"], after)
+                self._remember_after(document["_id"], after)
         except BaseException as exc:
             for document_id in ids:
-                self._cache.pop(document_id, None)
-            for document in [*stored, *(d for d, _ in written)]:  # some may be stored: the relay's
-                if document.get(OUTBOX_PENDING):
-                    self._on_events(self.name, document["_id"])
+                self._forget(document_id)
+            self._hint_pending([*stored, *(d for d, _ in written)])  # some may be stored
             _settle([(a, exc) for asked in taken.values() for a in asked])
             raise
         return settled
@@ -565,17 +563,31 @@ class DocumentStore:
     async def _read(self, document_id: str) -> Document | None:
         return await self._collection.find_one({"_id": document_id})
 
-    def _remember(self, document_id: str, document: Mapping[str, Any] | bytes | None) -> None:
-        """Keep `document` (`ABSENT`: that there is none; None: forget what was kept) as the base
-        of this store's next write of it; as BSON, so no caller's later change of it reaches
-        that write. A stale copy costs a refused write (or insert) and a read, nothing more."""
-        if document is None:
-            self._cache.pop(document_id, None)
-            return
-        self._cache[document_id] = document if isinstance(document, bytes) else bson.encode(document)
+    def _remember(self, document_id: str, document: Mapping[str, Any] | None) -> None:
+        """Keep `document` (None: that there is none) as the base of this store's next write of
+        it; as BSON, so no caller's later change of it reaches that write. A stale copy costs a
+        refused write (or insert) and a read, nothing more."""
+        self._cache[document_id] = ABSENT if document is None else bson.encode(document)
         self._cache.move_to_end(document_id)
         if len(self._cache) > CACHED:
             self._cache.popitem(last=False)
+
+    def _remember_after(self, document_id: str, after: Document | None) -> None:
+        """Keep a document as `_published` left it (None: unknown, so forget it)."""
+        if after is None:
+            self._forget(document_id)
+        else:
+            self._remember(document_id, after)
+
+    def _forget(self, document_id: str) -> None:
+        self._cache.pop(document_id, None)
+
+    def _hint_pending(self, documents: Sequence[Document]) -> None:
+        """Tell the relay of the documents that carry pending events (after a write that may
+        have stored them and failed: their events are the relay's)."""
+        for document in documents:
+            if document.get(OUTBOX_PENDING):
+                self._on_events(self.name, document["_id"])
 
     def _refuse_if_checked(self, what: str) -> None:
         if self._checked:
@@ -596,9 +608,7 @@ class DocumentStore:
                     ordered=False,
                 )
         except BaseException:
-            for document, _ in written:  # some may be stored: their events are the relay's
-                if document.get(OUTBOX_PENDING):
-                    self._on_events(self.name, document["_id"])
+            self._hint_pending([document for document, _ in written])  # some may be stored
             raise
 
     def _fold(
@@ -667,7 +677,7 @@ class DocumentStore:
 
     async def _delete_checked(self, document_id: str) -> bool:
         """`delete` of the revision read: read again if another writer came between."""
-        self._cache.pop(document_id, None)
+        self._forget(document_id)
         for _ in range(MAX_CONFLICTS):
             current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1, REVISION: 1})
             if current is None:
