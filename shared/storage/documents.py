@@ -200,7 +200,7 @@ class DocumentStore:
                 else:
                     hand_on_document(held, current)
             return None if current is None else public(current)
-        found = await self._collection.find_one({"_id": document_id})
+        found = await self._read(document_id)
         return None if found is None else public(found)
 
     async def find(
@@ -561,6 +561,7 @@ class DocumentStore:
         return decoded
 
     async def _read(self, document_id: str) -> Document | None:
+        """The document as stored (one round trip)."""
         return await self._collection.find_one({"_id": document_id})
 
     def _remember(self, document_id: str, document: Mapping[str, Any] | None) -> None:
@@ -650,7 +651,7 @@ class DocumentStore:
         if held.handed == ABSENT:
             return None
         handed = handed_document(held, self._collection)
-        return handed if handed is not None else await self._collection.find_one({"_id": document_id})
+        return handed if handed is not None else await self._read(document_id)
 
     async def upsert(
         self, document_id: str, change: Creation, *, cause: Envelope | None = None
