@@ -404,12 +404,14 @@ def bound(result: dict[str, Any]) -> str:
 
 
 TRACER = Path(__file__).resolve().parent / "service_trace"
+REPOSITORY = Path(__file__).resolve().parents[2]
+"""On the path too: the tracer imports `tests.bench.profiling` before `-m` puts the directory there."""
 
 
 def traced(folder: Path) -> dict[str, str]:
     """Service environment that counts each process's MongoDB round trips (see service_trace/)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = os.pathsep.join(p for p in (str(TRACER), os.environ.get("PYTHONPATH", "")) if p)
+    path = os.pathsep.join(p for p in (str(TRACER), str(REPOSITORY), os.environ.get("PYTHONPATH", "")) if p)
     return {"PYTHONPATH": path, "BENCH_TRACE_DIR": str(folder)}
 
 
