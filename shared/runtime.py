@@ -364,6 +364,10 @@ class ServiceRuntime:
         self._relay.notify()
         log.info("service runtime started", instance=self.instance, subscriptions=len(self._subscribed))
 
+    async def replica_gone(self, instance: str) -> bool:
+        """Whether that replica's heartbeat ran out (one read; a replica never seen: False)."""
+        return await self._liveness.is_dead(instance)
+
     async def stop(self) -> None:
         self._relay.stop()
         self._timer_worker.stop()

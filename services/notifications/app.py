@@ -39,7 +39,7 @@ from services.notifications.handlers.on_treatment_plan_updated import on_treatme
 from services.notifications.metrics import RiskAlertWatch
 from services.notifications.rendering import Renderer
 from services.notifications.settings import NotificationsSettings
-from services.notifications.store import COLLECTIONS, NotificationStores
+from services.notifications.store import COLLECTIONS, DELIVERIES, NotificationStores
 from services.notifications.store.client_data import client_data
 from services.notifications.store.recipients import SealedRecipients
 from shared.clock import speed_of
@@ -84,7 +84,14 @@ Contact details live only here and are readable only by their recipient and admi
 def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotificationsSettings()
     runtime = ServiceRuntime(settings, clock=clock)
-    stores = NotificationStores(**{collection: runtime.documents(collection) for collection in COLLECTIONS})
+    # Deliveries (and the logs among them) are claimed by unique inserts and written one at a
+    # time: their writes check the revision, no lease (commands/notify.py).
+    stores = NotificationStores(
+        **{
+            collection: runtime.documents(collection, revision_checked=collection == DELIVERIES)
+            for collection in COLLECTIONS
+        }
+    )
     # Contact details sealed at rest, a client's with their own data key (crypto-shredding).
     keys = ClientKeys(runtime.documents(CLIENT_KEYS, relayed=False), lambda: runtime.cipher)
     stores = replace(stores, recipients=SealedRecipients(stores.recipients, keys, lambda: runtime.cipher))
@@ -103,6 +110,8 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
         senders=senders,
         renderer=Renderer(app_url=settings.app_base_url, discreet=settings.discreet_wording),
         policy=DeliveryPolicy.from_settings(settings, speed=speed_of(runtime.clock)),
+        replica=runtime.instance,
+        replica_gone=runtime.replica_gone,
     )
     runtime.subscribe(
         Subscription(RiskFlagged, on_risk_flagged(ctx)),

@@ -266,9 +266,17 @@ class DocumentStore:
 
         Each document is still its own unique insert (a claim): one that exists already is
         refused alone, and the others are written (`ordered=False`). Documents with events go
-        through `insert`, one by one, since each needs its relay hint and cause.
+        through `insert`, one by one, since each needs its relay hint and cause. A
+        revision-checked store keeps the ones it inserted, so their first change reads nothing.
         """
-        return {documents[n]["_id"] for n in await insert_new(self._collection, documents)}
+        if not self._checked:
+            return {documents[n]["_id"] for n in await insert_new(self._collection, documents)}
+        stamped = [{**document, REVISION: new_revision()} for document in documents]
+        existed = {stamped[n]["_id"] for n in await insert_new(self._collection, stamped)}
+        for document in stamped:
+            if document["_id"] not in existed:
+                self._remember(document["_id"], document)
+        return existed
 
     async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
         """Create event-free documents in order, in one round trip, stopping at the first that

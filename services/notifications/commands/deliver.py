@@ -77,7 +77,7 @@ ATTEMPT_TIMEOUT = "attempt_timeout"
 """The reason code of an attempt cut off by `NotificationsSettings.delivery_attempt_timeout_seconds`."""
 
 Outcome = Callable[[Document], Document]
-"""What an attempt made of a delivery: its next state, from its current one (recorded under its lease)."""
+"""What an attempt made of a delivery: its next state, from its current one (as the record finds it)."""
 
 
 def notification_id(delivery_id: str) -> str:
@@ -91,14 +91,18 @@ def delivery_timer_id(delivery: Mapping[str, Any]) -> str:
     return f"deliver:{delivery['_id']}:{delivery['attempts']}"
 
 
-async def schedule_attempt(ctx: NotificationsContext, delivery: Mapping[str, Any]) -> None:
-    """Make sure the delivery's next attempt has its timer (idempotent by id)."""
+async def schedule_attempt(
+    ctx: NotificationsContext, delivery: Mapping[str, Any], *, not_before: datetime | None = None
+) -> None:
+    """Make sure the delivery's next attempt has its timer (idempotent by id), due when the
+    attempt is, or at `not_before` if later."""
     if is_final(delivery) or delivery.get("next_attempt_at") is None:
         return
+    due = delivery["next_attempt_at"] if not_before is None else max(delivery["next_attempt_at"], not_before)
     await ctx.timers.schedule(
         delivery_timer_id(delivery),
         timers.DELIVERY,
-        delivery["next_attempt_at"],
+        due,
         {"delivery_id": delivery["_id"], "attempt": delivery["attempts"]},
     )
 
@@ -232,7 +236,7 @@ async def record_all(
 
     `also`: changes of other documents of `deliveries` (the recipients' logs, `notify`'s),
     written in that same bulk write instead of one of their own. Should any of the writes fail
-    (a log whose lease another replica keeps too long, say), what follows the records that were
+    (a log other replicas keep changing first, say), what follows the records that were
     stored is still seen to before the failure goes to the caller."""
     if not outcomes and not also:
         return {}

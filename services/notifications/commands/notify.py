@@ -16,10 +16,18 @@ attempt has its outcome recorded (a transient failure's retry then has its timer
 runs inside an at-least-once unit: a consumed event, whose offset and inbox record come
 after the handler returns, or a firing timer, moved to done after its handler returns. A
 crash between the claim and the record (a send may have gone) brings that event or timer
-back; the claim then finds the delivery undecided and gives it its timer (`deliver:{id}:0`,
-due at once), which attempts it with the same Message-ID and Idempotency-Key. An attempt
-that raised (not a delivery failure: the database, say) has no outcome: the others' are
-recorded, then it re-raises here, so the event comes again the same way.
+back; the claim then finds the delivery undecided and gives it its timer (`deliver:{id}:0`),
+which attempts it with the same Message-ID and Idempotency-Key. An attempt that raised (not a
+delivery failure: the database, say) has no outcome: the others' are recorded, then it
+re-raises here, so the event comes again the same way.
+
+No lease keeps that timer from racing a first attempt still running, so a claim names its
+replica (`claimed_by`), and a claim met again is timed by who could still be attempting it
+(`_make_sure_attempted`): nobody (its claimer is this replica and no attempt of it runs here,
+or its claimer's heartbeat ran out): at once; this process (`ctx.attempting`): no timer, that
+attempt records or brings the event back; a live replica: when its attempt must be over
+(`first_attempt_limit` after the claim, the attempt timeout and a lease's length, which is as
+long as that replica's lease excluded others before).
 
 A risk message's deliveries go on the watch list of undelivered risk alerts before their
 first attempt (`store/alerts.py`), so the metrics see them until they reach someone.
@@ -29,21 +37,23 @@ is their in-app inbox too: its in-app ones are listed there unread (held, when q
 hold them), and an in-app send writes nothing: its entry goes into its delivery with the
 recorded outcome (`channels/in_app.py`). The log is a document of `deliveries` and one of the
 command's claims: a recipient's first one is written by the claims' insert, and one that
-existed is changed by the bulk write of the records (`record_all`'s `also`), still claiming.
+existed is changed by the bulk write of the records (`record_all`'s `also`).
 
 Round trips of a command whose deliveries all go at once: per recipient new to it, its read
-(all concurrently), and the read of its log if it has one already; for all the deliveries
-together, whichever notices and recipients they are of, the claims' leases with the logs'
-(one insert) and the claims with the new logs (one insert), their records with the changes
-of the logs that existed (one bulk write of all of them, in-app entries included, then one
-write removing the events the inline publish sent: the claim handed each record its lease
-and document) and the bulk releases of the leases. Before (issue 18) each notice's log cost
-its own lease, read, write and release, each in-app send as many again for its inbox index
-(`inboxes`) and then an insert of its entry (`inbox_entries`), and each delivery's record
-two round trips of its own (its write and its removal of its sent event); earlier every
-delivery but a critical one also cost a timer's schedule and firing and a second read of its
-recipient and of itself. Until the log moved into `deliveries` (from `delivery_logs`) each
-command also read every recipient's log and wrote the new ones and the changed ones apart.
+(all concurrently); for all the deliveries together, whichever notices and recipients they
+are of, the claims with the new logs (one insert), and their records with the changes of the
+logs that existed (one bulk write of all of them, in-app entries included). The store is
+revision-checked: it keeps what it inserted and what it last wrote, so a record reads
+nothing, nor does the change of a log this replica wrote last (one read when another replica
+did). Before, the claims' and logs' leases cost one insert and one release per command, a
+log that existed one read, and the records' sent events one more write. Before that (issue
+18) each notice's log cost its own lease, read, write and release, each in-app send as many
+again for its inbox index (`inboxes`) and then an insert of its entry (`inbox_entries`), and
+each delivery's record two round trips of its own (its write and its removal of its sent
+event); earlier every delivery but a critical one also cost a timer's schedule and firing and
+a second read of its recipient and of itself. Until the log moved into `deliveries` (from
+`delivery_logs`) each command also read every recipient's log and wrote the new ones and the
+changed ones apart.
 """
 
 from __future__ import annotations
@@ -59,7 +69,13 @@ from services.notifications.commands.deliver import Outcome, record_all, schedul
 from services.notifications.context import NotificationsContext
 from services.notifications.domain.audience import Notice
 from services.notifications.domain.channels import available_channels
-from services.notifications.domain.delivery import Origin, is_due_now, new_delivery
+from services.notifications.domain.delivery import (
+    CLAIMED_BY,
+    Origin,
+    in_first_attempt,
+    is_due_now,
+    new_delivery,
+)
 from services.notifications.domain.preferences import deliverable_channels, release_at
 from services.notifications.domain.risk_alerts import is_watched
 from services.notifications.store.alerts import UNDELIVERED, watched
@@ -124,22 +140,25 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
         planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
     deliveries = [d for plan in planned for d in plan.deliveries]
     listed = _listed(planned)
-    # Claimed holding their leases, with the recipients' logs (a new one is written right here):
-    # each first record then costs no lease and no read, and a log's change no lease of its own.
+    # The claims with the recipients' logs (a new one is written right here), in one insert:
+    # the store keeps what it inserted, so each first record then costs no read.
     logs = [new_log(recipient_id, month, listing) for (recipient_id, month), listing in listed.items()]
-    async with ctx.stores.deliveries.claiming([*deliveries, *logs]) as existed:
-        claimed = await _claimed(ctx, deliveries, existed)
-        relisted = _relisted(listed, claimed, existed)
-        if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
-            await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
-        now = ctx.clock()
-        at_once: list[tuple[Document, Mapping[str, Any]]] = []
-        for plan in planned:
-            for delivery, inserted in (claimed[d["_id"]] for d in plan.deliveries):
-                if inserted and is_due_now(delivery, now):
-                    at_once.append((delivery, plan.recipient))
-                else:
-                    await schedule_attempt(ctx, delivery)  # held, or claimed before: its timer
+    existed = await ctx.stores.deliveries.insert_many([*deliveries, *logs])
+    claimed = await _claimed(ctx, deliveries, existed)
+    relisted = _relisted(listed, claimed, existed)
+    if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
+        await ctx.stores.alerts.upsert(UNDELIVERED, watched(watch))
+    now = ctx.clock()
+    at_once: list[tuple[Document, Mapping[str, Any]]] = []
+    for plan in planned:
+        for delivery, inserted in (claimed[d["_id"]] for d in plan.deliveries):
+            if inserted and is_due_now(delivery, now):
+                at_once.append((delivery, plan.recipient))
+            else:
+                await _make_sure_attempted(ctx, delivery)  # held, or claimed before: its timer
+    attempting = [delivery["_id"] for delivery, _ in at_once]
+    ctx.attempting.update(attempting)
+    try:
         sent = await asyncio.gather(
             *(send(ctx, delivery, recipient, now) for delivery, recipient in at_once),
             return_exceptions=True,
@@ -149,12 +168,32 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
             for (delivery, _), outcome in zip(at_once, sent, strict=True)
             if not isinstance(outcome, BaseException)
         ]
-        # Still claiming: no lease taken, no delivery read; the logs that existed changed with them.
+        # Nothing read again: the logs that existed changed with them.
         await record_all(ctx, outcomes, now, also=relisted)
+    finally:
+        ctx.attempting.difference_update(attempting)
     for outcome in sent:
         if isinstance(outcome, BaseException):
             raise outcome  # the event comes again; the deliveries left undecided then go by timer
     return [delivery for delivery, _ in claimed.values()]
+
+
+async def _make_sure_attempted(ctx: NotificationsContext, delivery: Document) -> None:
+    """The timer of a delivery held by quiet hours, retrying, or claimed before (the event came
+    again). One claimed before whose first attempt may still run is left to that attempt: in
+    this process, until it ends (if it fails without an outcome, the event comes again); in a
+    live replica, until `first_attempt_limit` after the claim. One whose claimer is this
+    replica (that attempt ended) or a replica whose heartbeat ran out goes at once."""
+    if not in_first_attempt(delivery):
+        await schedule_attempt(ctx, delivery)
+        return
+    if delivery["_id"] in ctx.attempting:
+        return
+    claimer = delivery.get(CLAIMED_BY)
+    if not claimer or claimer == ctx.replica or await ctx.replica_gone(claimer):
+        await schedule_attempt(ctx, delivery)
+        return
+    await schedule_attempt(ctx, delivery, not_before=delivery["created_at"] + ctx.policy.first_attempt_limit)
 
 
 async def _recipients(
@@ -202,7 +241,10 @@ def _plan(
             kind=notice.kind.value,
             until=not_before.isoformat(),
         )
-    deliveries = tuple(new_delivery(notice, c, origin, now=now, not_before=not_before) for c in channels)
+    deliveries = tuple(
+        {**new_delivery(notice, c, origin, now=now, not_before=not_before), CLAIMED_BY: ctx.replica}
+        for c in channels
+    )
     return _Planned(notice, recipient, deliveries)
 
 

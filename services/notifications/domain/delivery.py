@@ -37,6 +37,9 @@ class DeliveryStatus(StrEnum):
 INBOX_ENTRY = "inbox_entry"
 """The field of a delivered in-app delivery holding what its inbox entry shows."""
 
+CLAIMED_BY = "claimed_by"
+"""The replica that claimed a delivery (its instance name), which makes its first attempt."""
+
 FINAL: frozenset[str] = frozenset({DeliveryStatus.delivered, DeliveryStatus.failed, DeliveryStatus.expired})
 
 
@@ -96,6 +99,11 @@ def new_delivery(
 
 def is_final(delivery: Mapping[str, Any]) -> bool:
     return delivery["status"] in FINAL
+
+
+def in_first_attempt(delivery: Mapping[str, Any]) -> bool:
+    """Whether its claimer may still be making its first attempt, at once (none recorded yet)."""
+    return bool(delivery["status"] == DeliveryStatus.pending and delivery["attempts"] == 0)
 
 
 def is_due_now(delivery: Mapping[str, Any], now: datetime) -> bool:

@@ -20,7 +20,8 @@ The logs live in `deliveries` itself (a `/` is in no event id, so no delivery ca
 that key), with the recipient's id in `recipient_id`. So a log is claimed with the
 command's deliveries: a recipient's first log of a month is inserted by the claims' own
 `insert_many` (no read, no write of its own), and a later one changed by the bulk write
-that records the deliveries' outcomes (one read, no write of its own). Logs written
+that records the deliveries' outcomes (no write of its own; one read unless this replica
+wrote it last: the store keeps what it wrote). Logs written
 before still count, listed after the monthly ones (older): one per recipient at
 `log/{recipient_id}` (before the month split), and one in `delivery_logs` (keyed by
 recipient, before the log moved into `deliveries`). Nothing writes either but mark-read,

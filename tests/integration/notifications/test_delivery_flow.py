@@ -9,7 +9,7 @@ replica that died before attempting it is sent once the event comes again.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,7 +18,7 @@ from icalendar import Calendar
 from pymongo import AsyncMongoClient
 
 from services.notifications.domain.audience import Notice
-from services.notifications.domain.delivery import Origin, new_delivery
+from services.notifications.domain.delivery import CLAIMED_BY, Origin, new_delivery
 from services.notifications.domain.messages import Audience, MessageKind
 from services.notifications.rendering import format_instant
 from services.notifications.store import DELIVERIES
@@ -233,9 +233,15 @@ async def test_a_claim_left_by_a_replica_that_died_before_attempting_is_sent_whe
     envelope = completed.envelope
     origin = Origin(envelope.id, spec_for(IntakeCompleted).name, envelope.correlation_id)
     notice = Notice(client, Audience.client, MessageKind.intake_received)
-    claimed = new_delivery(notice, "email", origin, now=n.clock(), not_before=n.clock())
-    # The claim, as the replica that died right after it left it: no outcome, no timer.
-    await mongo_client[n.settings.mongodb_database][DELIVERIES].insert_one(claimed)
+    dead = "notifications@gone:1:dead"
+    claimed = {**new_delivery(notice, "email", origin, now=n.clock(), not_before=n.clock()), CLAIMED_BY: dead}
+    # The claim, as the replica that died right after it left it: no outcome, no timer; its
+    # heartbeat ran out (so nothing can still be attempting it: no waiting out its first attempt).
+    database = mongo_client[n.settings.mongodb_database]
+    await database["replicas"].insert_one(
+        {"_id": dead, "alive_until": datetime.now(UTC) - timedelta(seconds=5)}
+    )
+    await database[DELIVERIES].insert_one(claimed)
 
     await publish_events(n.kafka, completed)  # never committed by that replica: it comes again
 

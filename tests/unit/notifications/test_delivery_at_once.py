@@ -9,7 +9,7 @@ attempts are recorded together, in one `update_many`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 
@@ -163,6 +163,77 @@ async def test_an_attempt_ended_without_an_outcome_is_made_by_timer_when_the_eve
 
     assert len(h.sent("email")) == 1
     assert len([e for e in h.events("notification-delivered") if e.data.channel == "email"]) == 1  # type: ignore[attr-defined]
+
+
+async def claimed_by(h: Harness, replica: str, *, gone: bool) -> tuple[Harness, Document]:
+    """The client's intake-received e-mail claimed by `replica` (gone, or alive and maybe still in
+    its first attempt), met again here by the event coming again: the harness here, and the claim."""
+    here = replace(h, ctx=replace(h.ctx, replica="replica-here", replica_gone=_gone_if(replica, gone)))
+    await here.register("client-1", email="client@example.org")
+    event = samples.intake_completed()
+    envelope = envelope_of(event)
+    elsewhere = replace(
+        here, ctx=replace(here.ctx, replica=replica, senders={**here.ctx.senders, "email": DyingSender()})
+    )
+    with pytest.raises(ConnectionResetError):  # its replica's attempt, never recorded
+        await on_intake_completed(elsewhere.ctx)(event, envelope)
+    (email,) = await here.stores.deliveries.find({"channel": "email"})
+    assert (email["claimed_by"], email["attempts"]) == (replica, 0)
+    await on_intake_completed(here.ctx)(event, envelope)  # not committed there: it comes again here
+    return here, email
+
+
+def _gone_if(replica: str, gone: bool) -> Callable[[str], Awaitable[bool]]:
+    async def replica_gone(name: str) -> bool:
+        return gone and name == replica
+
+    return replica_gone
+
+
+async def test_a_claim_of_a_live_replica_met_again_waits_out_its_first_attempt_then_goes_once() -> None:
+    h, email = await claimed_by(harness(), "replica-alive", gone=False)
+
+    assert delivery_timers(h) == [f"deliver:{email['_id']}:0"]
+    limit = h.ctx.policy.first_attempt_limit
+    await h.advance(limit - timedelta(seconds=1))
+    assert h.sent("email") == [], "its claimer may still be sending it"
+    await h.advance(timedelta(seconds=1))
+
+    assert len(h.sent("email")) == 1
+    await h.advance(limit)
+    assert len(h.sent("email")) == 1
+
+
+async def test_a_claim_of_a_replica_whose_heartbeat_ran_out_goes_at_once_when_met_again() -> None:
+    h, email = await claimed_by(harness(), "replica-dead", gone=True)
+
+    assert delivery_timers(h) == [f"deliver:{email['_id']}:0"]
+    await h.run_due_timers()
+
+    assert len(h.sent("email")) == 1
+    assert [e.data.channel for e in h.events("notification-delivered")].count("email") == 1  # type: ignore[attr-defined]
+
+
+async def test_a_claim_this_process_is_attempting_is_left_to_that_attempt_when_met_again() -> None:
+    h = harness()
+    slow = SlowSender(0.2)
+    h = with_sender(h, "email", slow)
+    h = replace(h, ctx=replace(h.ctx, replica="replica-here"))
+    await h.register("client-1", email="client@example.org")
+    event = samples.intake_completed()
+    envelope = envelope_of(event)
+
+    first = asyncio.create_task(on_intake_completed(h.ctx)(event, envelope))
+    while not slow.started:
+        await asyncio.sleep(0.01)
+    await on_intake_completed(h.ctx)(event, envelope)  # the same event again, meanwhile
+    assert delivery_timers(h) == [], (
+        "no second attempt: this one records, or its failure brings the event back"
+    )
+    await first
+    await h.advance(h.ctx.policy.first_attempt_limit)
+
+    assert len(h.sent("email")) == 1
 
 
 async def test_an_event_coming_again_after_its_at_once_attempts_sends_nothing_more() -> None:

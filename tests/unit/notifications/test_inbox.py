@@ -3,8 +3,7 @@ delivery, delivered, keeps its entry (or a legacy entry exists)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -139,20 +138,16 @@ async def test_a_held_in_app_delivery_is_neither_shown_nor_unread_until_its_entr
 
 
 class CountedDeliveries(InMemoryDocuments):
-    """The deliveries store's claims (ids of each `claiming`) and grouped writes (of each `update_many`)."""
+    """The deliveries store's claims (ids of each `insert_many`), grouped writes (each `update_many`)."""
 
     def __init__(self) -> None:
         super().__init__("deliveries")
         self.claims: list[list[str]] = []
         self.together: list[list[str]] = []
 
-    @asynccontextmanager
-    async def claiming(
-        self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
-    ) -> AsyncIterator[set[str]]:
+    async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
         self.claims.append([d["_id"] for d in documents])
-        async with super().claiming(documents, also=also) as existed:
-            yield existed
+        return await super().insert_many(documents)
 
     async def update_many(
         self, changes: Sequence[tuple[str, Change]], *, cause: Any = None
