@@ -49,7 +49,10 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --python $(PYTHON)
 	@touch $@
 
+# The project's own modules compiled too, for the same reason (at every run: they change): a
+# service's imports took 1.2-1.4 s without their bytecode, 1.05-1.10 s with it (matching, idle).
 install: $(VENV)/.installed ## Install the locked dependencies into .venv
+	@$(PY) -m compileall -q -j 0 services shared deploy > /dev/null
 
 run: install ## Start Kafka, MongoDB and every service (foreground; Ctrl-C stops services)
 	$(PY) -m deploy.local.run_services
