@@ -44,6 +44,13 @@ def relayed_clients(db: AsyncDatabase[Any]) -> tuple[DocumentStore, OutboxRelay,
     return store, relay, published
 
 
+async def relayed_client(db: AsyncDatabase[Any]) -> tuple[DocumentStore, OutboxRelay, list[str]]:
+    """`relayed_clients` with `client-1` stored, no flag set, nothing pending."""
+    relayed = relayed_clients(db)
+    await db["clients"].insert_one({"_id": "client-1", "flags": 0, OUTBOX_PENDING: 0})
+    return relayed
+
+
 async def test_concurrent_writes_of_one_document_are_stored_in_one_write_and_each_caller_sees_its_own_change(
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
@@ -98,8 +105,7 @@ async def test_folded_changes_publish_every_event_they_carry_once(
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
     db, round_trips = counted
-    store, relay, published = relayed_clients(db)
-    await db["clients"].insert_one({"_id": "client-1", "flags": 0, OUTBOX_PENDING: 0})
+    store, relay, published = await relayed_client(db)
     round_trips.clear()
 
     await asyncio.gather(*(store.update("client-1", flag(i)) for i in range(5)))
@@ -190,8 +196,7 @@ async def test_a_write_before_the_removal_drops_the_sent_entries_and_sends_nothi
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
     db, round_trips = counted
-    store, relay, published = relayed_clients(db)
-    await db["clients"].insert_one({"_id": "client-1", "flags": 0, OUTBOX_PENDING: 0})
+    store, relay, published = await relayed_client(db)
     for i in range(3):
         await store.update("client-1", flag(i))
         stored = await db["clients"].find_one({"_id": "client-1"})
@@ -210,8 +215,7 @@ async def test_a_write_before_the_removal_drops_the_sent_entries_and_sends_nothi
 async def test_the_relay_sends_no_entry_again_whose_removal_still_waits(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
-    store, relay, published = relayed_clients(mongo_db)
-    await mongo_db["clients"].insert_one({"_id": "client-1", "flags": 0, OUTBOX_PENDING: 0})
+    store, relay, published = await relayed_client(mongo_db)
     await store.update("client-1", flag(0))
     assert len(published) == 1
 
@@ -226,8 +230,7 @@ async def test_the_relay_sends_no_entry_again_whose_removal_still_waits(
 async def test_a_delete_before_the_removal_takes_the_sent_entries_with_the_document(
     mongo_db: AsyncDatabase[Any],
 ) -> None:
-    store, relay, published = relayed_clients(mongo_db)
-    await mongo_db["clients"].insert_one({"_id": "client-1", "flags": 0, OUTBOX_PENDING: 0})
+    store, relay, published = await relayed_client(mongo_db)
     await store.update("client-1", flag(0))
 
     assert await store.delete("client-1") is True
