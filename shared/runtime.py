@@ -192,7 +192,6 @@ class ServiceRuntime:
             poll_interval_seconds=settings.relay_poll_interval_seconds,
             sweep_interval_seconds=settings.relay_sweep_interval_seconds,
             concurrency=settings.relay_concurrency,
-            removal_delay_seconds=settings.relay_removal_delay_seconds,
         )
 
     def _timer_worker_of(self, handlers: dict[str, TimerHandler]) -> TimerWorker:
@@ -248,7 +247,6 @@ class ServiceRuntime:
             on_events=self._relay.notify,
             relayed=relayed,
             publish_held=self._relay.publish_held if self.settings.relay_inline else None,
-            sent_of=self._relay.sent_of,
             revision_checked=revision_checked,
         )
         self._stores[collection] = store
@@ -381,8 +379,6 @@ class ServiceRuntime:
         await self._pipeline.drain(self.settings.shutdown_grace_seconds)  # the records in hand
         await self._pipeline.offsets.stopping()  # commit what is done; from now on, each at once
         await self._broker.stop()
-        with suppress(Exception), untraced():
-            await self._relay.remove_sent_now()  # else the next start's sweep sends them again
         with suppress(Exception), untraced():
             await self._locks.release_lingering()
         self._liveness.stop()

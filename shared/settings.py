@@ -209,9 +209,6 @@ class ServiceSettings(BaseSettings):
     # A write publishes its own events while it holds the document's lease (the relay then
     # only catches up after failures and dead replicas); off leaves every event to the relay.
     relay_inline: bool = True
-    # Its sent entries are removed this much later, with the others sent meanwhile, in one
-    # bulk write per collection (a write of the document before then removes them itself).
-    relay_removal_delay_seconds: float = Field(default=0.5, ge=0, le=10)
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
     # A replica fires the timers it scheduled from memory; a sweep (a scan on FerretDB)
     # finds the others: at start, when a replica's heartbeat runs out, and this often.

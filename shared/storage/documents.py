@@ -155,14 +155,12 @@ class DocumentStore:
         on_events: Callable[[str, str], None] = lambda collection, document_id: None,
         relayed: bool = True,
         publish_held: PublishHeld | None = None,
-        sent_of: Callable[[str, Any], frozenset[str]] = lambda collection, document_id: frozenset(),
         revision_checked: bool = False,
     ) -> None:
         self.name = collection.name
         self._checked = revision_checked
         self._cache: OrderedDict[str, bytes] = OrderedDict()  # revision-checked: as last written here
         self._publish_held = publish_held  # inline relay; None leaves every event to the relay
-        self._sent_of = sent_of  # entries the relay sent whose removal may not be stored yet
         self._collection = collection
         self._locks = locks
         self._owner = owner
@@ -650,10 +648,7 @@ class DocumentStore:
             if revision is None:
                 outcomes.append((a, None if state is None else public(state)))
                 continue
-            state, changed = (
-                _stored(document_id, state, revision, a.cause, self._sent_of(self.name, document_id)),
-                True,
-            )
+            state, changed = _stored(document_id, state, revision, a.cause), True
             outcomes.append((a, public(state)))
             if n + 1 < len(asked):
                 state = bson.decode(bson.encode(state), codec_options=self._collection.codec_options)
@@ -681,28 +676,23 @@ class DocumentStore:
         if self._checked:
             return await self._delete_checked(document_id)
         async with self._held(document_id):
-            current = await self._collection.find_one({"_id": document_id}, {OUTBOX: 1})
+            current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1})
             if current is None:
                 return False
-            self._refuse_unsent(current)
+            if current.get(OUTBOX_PENDING, 0):
+                raise ValueError(f"{self.name}/{document_id} still has unpublished events")
             await self._collection.delete_one({"_id": document_id})
         return True
-
-    def _refuse_unsent(self, document: Document) -> None:
-        """Raise when the document holds entries not sent yet (those sent, waiting for their
-        removal, go with it)."""
-        sent = self._sent_of(self.name, document["_id"])
-        if any(i not in sent for i in document.get(OUTBOX) or {}):
-            raise ValueError(f"{self.name}/{document['_id']} still has unpublished events")
 
     async def _delete_checked(self, document_id: str) -> bool:
         """`delete` of the revision read: read again if another writer came between."""
         self._forget(document_id)
         for _ in range(MAX_CONFLICTS):
-            current = await self._collection.find_one({"_id": document_id}, {OUTBOX: 1, REVISION: 1})
+            current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1, REVISION: 1})
             if current is None:
                 return False
-            self._refuse_unsent(current)
+            if current.get(OUTBOX_PENDING, 0):
+                raise ValueError(f"{self.name}/{document_id} still has unpublished events")
             deleted = await self._collection.delete_one({"_id": document_id, REVISION: current.get(REVISION)})
             if deleted.deleted_count:
                 return True
@@ -777,17 +767,11 @@ def _existing_only(change: Change) -> Creation:
 
 
 def _stored(
-    document_id: str,
-    current: Document | None,
-    revision: Revision,
-    cause: Envelope | None,
-    sent: frozenset[str] = frozenset(),
+    document_id: str, current: Document | None, revision: Revision, cause: Envelope | None
 ) -> Document:
-    """The whole next document: new state, outbox merged (less the entries known `sent`: this
-    write is their removal), cause remembered."""
+    """The whole next document: new state, outbox merged, cause remembered."""
     previous = current or {}
-    kept = {k: v for k, v in (previous.get(OUTBOX) or {}).items() if k not in sent}
-    pending = {**kept, **outbox_entries(revision.events)}
+    pending = {**(previous.get(OUTBOX) or {}), **outbox_entries(revision.events)}
     causes = list(previous.get(CAUSES, ()))
     if cause is not None:
         causes = [*causes, cause_key(cause.id)][-MAX_CAUSES:]

@@ -15,19 +15,10 @@ an event goes out without the relay's lease, read and release. The relay stays f
 inline publish could not send (the broker slow or down: inline publishing then pauses a
 few seconds and leaves the work to the relay) and for what a dead replica left.
 
-A removal of sent entries applies only to the revision they were read in (`_rev`): where
-another writer stored the document since, that writer carried the entries along and publishes
-and removes them itself, so no entry is removed, and counted off, twice. The relay's own
-removal stores a new revision (a writer that read the document before then reads it again).
-
-Removals after an inline publish wait a moment (`removal_delay_seconds`) and go together, all
-of a collection's in one bulk write, keeping the revision: the document as the writer keeps it
-(a revision-checked store's copy, a lingering lease's) already lacks them, so its next write,
-from that copy, stays valid, and this process's next write of it from a read drops the entries
-it knows were sent (`sent_of`) instead of sending them again. That write then was the removal,
-and the delayed one finds a newer revision and changes nothing. So a write with events costs
-its one write, not two. A crash before the removal leaves the entries pending: the sweep at
-the next start (or a peer's, when the heartbeat runs out) sends them again, with their ids.
+A removal of sent entries applies only to the revision they were read in (`_rev`), and
+stores a new one: where another writer stored the document since (a revision-checked store
+takes no lease), that writer carried the entries along and publishes and removes them itself,
+so no entry is removed, and counted off, twice.
 
 An entry also keeps, among its record headers, the W3C trace context of the span that
 wrote it (`traceparent`, `tracestate`; none when tracing is off): the relay publishes it
@@ -41,7 +32,6 @@ import asyncio
 import functools
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -65,8 +55,6 @@ OUTBOX_PENDING = "_outbox_pending"
 REVISION = "_rev"
 """A token every write stores anew (`DocumentStore`), and every removal of sent entries too."""
 SWEEP_BATCH = 256
-KNOWN_SENT = 16384
-"""Documents whose sent entries the relay remembers, for writes that meet them still stored."""
 
 
 def new_revision() -> str:
@@ -161,19 +149,18 @@ def _without_sent(document: Document, sent: Sent | None) -> Document:
         **document,
         OUTBOX: remaining,
         OUTBOX_PENDING: int(document.get(OUTBOX_PENDING, 0)) - len(sent.ids),
-        REVISION: sent.read if sent.revision is None else sent.revision,
+        REVISION: sent.revision,
     }
 
 
 @dataclass(frozen=True, slots=True)
 class Sent:
     """Entries of a document confirmed by the broker: removed from the revision they were read
-    in (`read`, None for a document stored before revisions), which then becomes `revision`
-    (None: stays `read`, for the delayed removal)."""
+    in (`read`, None for a document stored before revisions), which then becomes `revision`."""
 
     ids: Sequence[str]
     read: str | None
-    revision: str | None = field(default_factory=new_revision)
+    revision: str = field(default_factory=new_revision)
 
 
 def _pending_events(document: Document) -> list[PendingEvent]:
@@ -234,7 +221,6 @@ class OutboxRelay:
         concurrency: int = 16,
         inline_timeout_seconds: float = 5.0,
         inline_pause_seconds: float = 5.0,
-        removal_delay_seconds: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._collections = {c.name: c for c in collections}
@@ -255,12 +241,6 @@ class OutboxRelay:
         self._hints: set[tuple[str, str]] = set()
         # Sent entries of documents written meanwhile go out together, per collection.
         self._removals: dict[str, Coalesced[Mapping[Any, Sent], None]] = {}
-        # After an inline publish: removals waiting to go together, and what was sent, by document.
-        self._removal_delay = removal_delay_seconds
-        self._delayed: dict[str, dict[Any, Sent]] = {}
-        self._delayed_removal: asyncio.Task[None] | None = None
-        self._removal_sleeping = False
-        self._sent: OrderedDict[tuple[str, Any], frozenset[str]] = OrderedDict()
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
         """Relay these collections (a runtime knows them all only once its stores are made)."""
@@ -291,11 +271,11 @@ class OutboxRelay:
             async with asyncio.timeout(self._inline_timeout):
                 outcomes = await asyncio.gather(*(self._send(collection, d) for d in pending))
                 sent = {
-                    d["_id"]: Sent(ids, d.get(REVISION), revision=None)
+                    d["_id"]: Sent(ids, d.get(REVISION))
                     for d, (ids, _) in zip(pending, outcomes, strict=True)
                     if ids
                 }
-                self._remove_later(collection.name, sent)
+                await self._mark_sent(collection, sent)
                 if failure := next((error for _, error in outcomes if error is not None), None):
                     raise failure
         except Exception as exc:
@@ -308,56 +288,6 @@ class OutboxRelay:
             )
             return [None if d.get(OUTBOX_PENDING) else d for d in documents]
         return [_without_sent(d, sent.get(d["_id"])) for d in documents]
-
-    def sent_of(self, collection: str, document_id: Any) -> frozenset[str]:
-        """Entries of the document this relay sent and may not have removed yet: a write of it
-        drops them (it then is their removal), a relay pass counts them sent."""
-        return self._sent.get((collection, document_id), frozenset())
-
-    def _remove_later(self, collection: str, sent: Mapping[Any, Sent]) -> None:
-        """Remember `sent` and remove it with the others in a moment (see the module docstring)."""
-        if not sent:
-            return
-        delayed = self._delayed.setdefault(collection, {})
-        for document_id, entries in sent.items():
-            key = (collection, document_id)
-            self._sent[key] = self._sent.get(key, frozenset()) | frozenset(entries.ids)
-            self._sent.move_to_end(key)
-            earlier = delayed.get(document_id)
-            if earlier is not None and earlier.read == entries.read:  # both in the same revision
-                entries = Sent(list(dict.fromkeys([*earlier.ids, *entries.ids])), entries.read, revision=None)
-            delayed[document_id] = entries  # one in an older revision: the newer write dropped it
-        while len(self._sent) > KNOWN_SENT:
-            self._sent.popitem(last=False)
-        if self._delayed_removal is None or self._delayed_removal.done():
-            self._delayed_removal = asyncio.get_running_loop().create_task(self._remove_delayed())
-
-    async def _remove_delayed(self) -> None:
-        self._removal_sleeping = True
-        try:
-            await asyncio.sleep(self._removal_delay)
-        finally:
-            self._removal_sleeping = False
-        try:
-            await self.remove_sent_now()
-        except Exception:  # kept: the next inline publish's removal, or the stop, tries again
-            log.warning("removal of sent outbox entries failed; will retry", exc_info=True)
-
-    async def remove_sent_now(self) -> None:
-        """Remove the sent entries still waiting (at stop, after the last writes): one bulk
-        write per collection. On failure they wait for the next removal."""
-        if self._delayed_removal is not None and self._removal_sleeping:
-            self._delayed_removal.cancel()  # what it would remove goes now
-        delayed, self._delayed = self._delayed, {}
-        try:
-            for name, sent in list(delayed.items()):
-                collection = self._collections.get(name)
-                if collection is not None:
-                    await _remove_sent(collection, [sent])
-                del delayed[name]
-        finally:
-            for name, sent in delayed.items():  # not removed: back, unless a newer write came
-                self._delayed[name] = {**sent, **self._delayed.get(name, {})}
 
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died and may have left events unpublished)."""
@@ -457,24 +387,21 @@ class OutboxRelay:
     async def _publish_document(self, collection: AsyncCollection[Document], document: Document) -> list[str]:
         """Publish the document's entries in order, then remove the confirmed ones in one write
         (also after a failed publish); return the ids sent."""
-        known = self.sent_of(collection.name, document["_id"])
-        sent, failure = await self._send(collection, document, skip=known)
-        removed = [*sent, *(i for i in (document.get(OUTBOX) or {}) if i in known)]
+        sent, failure = await self._send(collection, document)
         await self._mark_sent(
-            collection, {document["_id"]: Sent(removed, document.get(REVISION))} if removed else {}
+            collection, {document["_id"]: Sent(sent, document.get(REVISION))} if sent else {}
         )
         if failure is not None:
             raise failure
         return sent
 
     async def _send(
-        self, collection: AsyncCollection[Document], document: Document, *, skip: frozenset[str] = frozenset()
+        self, collection: AsyncCollection[Document], document: Document
     ) -> tuple[list[str], Exception | None]:
-        """Publish the document's entries (but those in `skip`, sent before) in order until one
-        fails: the ids the broker confirmed, and the failure that stopped the rest (None when
-        all went)."""
+        """Publish the document's entries in order until one fails: the ids the broker
+        confirmed, and the failure that stopped the rest (None when all went)."""
         sent: list[str] = []
-        pending = [event for event in _pending_events(document) if event.event_id not in skip]
+        pending = _pending_events(document)
         key = (collection.name, document["_id"])
         failure: Exception | None = None
         if pending:
@@ -519,7 +446,7 @@ async def _remove_sent(
             {
                 "$unset": {f"{OUTBOX}.{i}": "" for i in sent.ids},
                 "$inc": {OUTBOX_PENDING: -len(sent.ids)},
-                **({} if sent.revision is None else {"$set": {REVISION: sent.revision}}),
+                "$set": {REVISION: sent.revision},
             },
         )
         for batch in batches

@@ -76,24 +76,11 @@ def _by_id_alone(name: str, command: Mapping[str, Any]) -> bool:
     return name != "aggregate"  # inserts, getMore, index and admin commands need no filter
 
 
-def _removes_sent(name: str, command: Mapping[str, Any]) -> bool:
-    """True for the relay's removal of sent outbox entries (it waits a moment after an inline
-    publish and carries those of many writes: when it comes depends on timing)."""
-    updates = command.get("updates", ()) if name == "update" else ()
-    return bool(updates) and all(
-        isinstance(u.get("u"), Mapping)
-        and "$unset" in u["u"]
-        and all(str(k).startswith("_outbox") for k in u["u"]["$unset"])
-        for u in updates
-    )
-
-
 class MongoCommands(monitoring.CommandListener):
     """Round trips by command and collection, of every PyMongo client created after `install()`.
 
     `[scan]` marks a filter without an `_id` equality, which FerretDB 1.24 answers by reading
-    the whole collection (DESIGN §5); `[sent]` the removal of sent outbox entries. Records
-    only while active.
+    the whole collection (DESIGN §5). Records only while active.
     """
 
     _installed: ClassVar[MongoCommands | None] = None
@@ -140,8 +127,6 @@ class MongoCommands(monitoring.CommandListener):
             label = target if isinstance(target, str) else ""
             if not _by_id_alone(name, event.command):
                 label += " [scan]"
-            if _removes_sent(name, event.command):
-                label += " [sent]"
             self._started[(event.connection_id, event.request_id)] = (name, label)
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

@@ -38,12 +38,12 @@ gone), one that exists is changed in the bulk write of the records (its replace 
 intake-received notice's own round trips went from 8 to 6, the session-booked event's from
 12 to 9, a later notice to a recipient with a log (not lingering) from 8 to 7.
 
-Then the sent events' removal went later, with those of other writes (`[sent]`, not pinned),
-and deliveries stopped taking leases: a claim is its unique insert, and a record checks the
+Then deliveries stopped taking leases: a claim is its unique insert, and a record checks the
 revision the store inserted or last wrote (a claimer's first attempt is excluded by who
 claimed it, `commands/notify.py`). The intake-received notice's own round trips went from 6
-to 3 (the recipient's read, the claims' insert, the records' bulk write), the session-booked
-event's from 9 to 6, a later notice to a recipient whose log this replica wrote from 7 to 3.
+to 4 (the recipient's read, the claims' insert, the records' bulk write, the removal of their
+sent events), the session-booked event's from 9 to 7, a later notice to a recipient whose log
+this replica wrote from 7 to 4.
 """
 
 from __future__ import annotations
@@ -151,9 +151,9 @@ async def test_a_notice_due_now_reads_its_recipient_once_claims_in_one_insert_an
     assert seen["find recipients"] == 1
     assert seen["insert deliveries"] == 1
     assert seen["insert timers"] == seen["find timers_done"] == 0
-    # The three outcomes in one bulk write (one each and one removal of its sent event each,
-    # six, before they were recorded together; two until sent entries went later, together).
-    assert seen["update deliveries"] == 1
+    # The three outcomes in one bulk write, their three events' outbox entries removed in one
+    # more (one of each per delivery, six, before they were recorded together).
+    assert seen["update deliveries"] == 2
     # One index document, the delivery log, is the inbox too: new here, it is one of the claims,
     # inserted with the deliveries (in `delivery_logs` it cost a read and an insert of its own);
     # the in-app send writes nothing: its entry is in its record. No lease: the claims are the
@@ -180,7 +180,7 @@ async def test_an_in_app_message_is_in_the_inbox_after_its_send_with_no_write_of
 
     # The claim, then one record of the outcome, holding the entry: nothing else writes it.
     assert seen["insert deliveries"] == 1
-    assert seen["update deliveries"] == 1  # the record (its sent event removed later, with others)
+    assert seen["update deliveries"] == 2  # the record, then its sent event's removal
     assert seen["insert inbox_entries"] == seen["update inbox_entries"] == 0
     assert await counted.database["inbox_entries"].count_documents({}) == 0
     answer = await n.http.get(f"/v1/recipients/{client}/notifications", headers=ADMIN)
@@ -209,8 +209,8 @@ async def test_the_deliveries_of_two_notices_due_now_are_recorded_in_one_bulk_wr
 
     assert seen["find recipients"] == 2
     assert seen["insert deliveries"] == 1
-    # Five outcomes of two notices: one bulk write (ten before; two with their events' removal).
-    assert seen["update deliveries"] == 1
+    # Five outcomes of two notices: one bulk write, one removal of their events (ten before).
+    assert seen["update deliveries"] == 2
     # The two recipients' logs, new here, claimed with the deliveries, both inserted by the
     # claims' insert (in `delivery_logs`: two reads and an insert more); in-app sends write
     # nothing. No lease (one insert and one release of all of them before; two with the
@@ -255,7 +255,7 @@ async def test_a_log_this_replica_wrote_is_changed_unread_in_the_bulk_write_of_t
     # lease taken with the claims' before; in `delivery_logs` a read and a replace of its own).
     assert seen["insert deliveries"] == 1
     assert seen["insert locks"] == seen["find deliveries"] == 0
-    assert seen["update deliveries"] == 1  # the records with the log (their sent events removed later)
+    assert seen["update deliveries"] == 2  # the records with the log, then the sent events' removal
     assert not any(command.endswith(" delivery_logs") for command in seen)
     log = await counted.database["deliveries"].find_one({"_id": log_id})
     assert log is not None and len(log["deliveries"]) == 6 and len(log["unread"]) == 2
@@ -279,6 +279,6 @@ async def test_a_failing_channel_next_to_succeeding_ones_is_recorded_with_them_a
     assert (sms["status"], sms["last_error"], sms["attempts"]) == ("retrying", "provider_503", 1)
     timer = await counted.database["timers"].find_one({"_id": f"deliver:{sms['_id']}:1"})
     assert timer is not None and timer["due_at"] == sms["next_attempt_at"]
-    # All three outcomes in one bulk write; the two delivered ones' events removed later.
-    assert seen["update deliveries"] == 1
+    # All three outcomes in one bulk write; the two delivered ones' events removed in one more.
+    assert seen["update deliveries"] == 2
     assert seen["insert timers"] == 1  # the retry's, and no other
