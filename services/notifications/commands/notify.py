@@ -138,12 +138,35 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
         plan = _plan(ctx, notice, command.origin, read)
         taken = {d["_id"] for p in planned for d in p.deliveries}  # one key, one delivery: the first
         planned.append(replace(plan, deliveries=tuple(d for d in plan.deliveries if d["_id"] not in taken)))
-    deliveries = [d for plan in planned for d in plan.deliveries]
     listed = _listed(planned)
+    deliveries = [d for plan in planned for d in plan.deliveries]
     # The claims with the recipients' logs (a new one is written right here), in one insert:
     # the store keeps what it inserted, so each first record then costs no read.
     logs = [new_log(recipient_id, month, listing) for (recipient_id, month), listing in listed.items()]
     existed = await ctx.stores.deliveries.insert_many([*deliveries, *logs])
+    # Claimed here: the event meeting them again meanwhile leaves them to this call (no await
+    # between the claims' insert and this line, so no copy of the event can look first).
+    ours = [d["_id"] for d in deliveries if d["_id"] not in existed]
+    ctx.attempting.update(ours)
+    try:
+        claimed, sent = await _claimed_and_sent(ctx, planned, listed, existed)
+    finally:
+        ctx.attempting.difference_update(ours)
+    for outcome in sent:
+        if isinstance(outcome, BaseException):
+            raise outcome  # the event comes again; the deliveries left undecided then go by timer
+    return [delivery for delivery, _ in claimed.values()]
+
+
+async def _claimed_and_sent(
+    ctx: NotificationsContext,
+    planned: Sequence[_Planned],
+    listed: Mapping[tuple[str, str], Sequence[Document]],
+    existed: set[str],
+) -> tuple[dict[str, tuple[Document, bool]], list[Outcome | BaseException]]:
+    """The claims as stored, and what their at-once attempts made of them (recorded, all
+    together, with the changes of the logs that existed); the others get their timers."""
+    deliveries = [d for plan in planned for d in plan.deliveries]
     claimed = await _claimed(ctx, deliveries, existed)
     relisted = _relisted(listed, claimed, existed)
     if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
@@ -156,26 +179,18 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
                 at_once.append((delivery, plan.recipient))
             else:
                 await _make_sure_attempted(ctx, delivery)  # held, or claimed before: its timer
-    attempting = [delivery["_id"] for delivery, _ in at_once]
-    ctx.attempting.update(attempting)
-    try:
-        sent = await asyncio.gather(
-            *(send(ctx, delivery, recipient, now) for delivery, recipient in at_once),
-            return_exceptions=True,
-        )
-        outcomes: list[tuple[Document, Outcome]] = [
-            (delivery, outcome)
-            for (delivery, _), outcome in zip(at_once, sent, strict=True)
-            if not isinstance(outcome, BaseException)
-        ]
-        # Nothing read again: the logs that existed changed with them.
-        await record_all(ctx, outcomes, now, also=relisted)
-    finally:
-        ctx.attempting.difference_update(attempting)
-    for outcome in sent:
-        if isinstance(outcome, BaseException):
-            raise outcome  # the event comes again; the deliveries left undecided then go by timer
-    return [delivery for delivery, _ in claimed.values()]
+    sent = await asyncio.gather(
+        *(send(ctx, delivery, recipient, now) for delivery, recipient in at_once),
+        return_exceptions=True,
+    )
+    outcomes: list[tuple[Document, Outcome]] = [
+        (delivery, outcome)
+        for (delivery, _), outcome in zip(at_once, sent, strict=True)
+        if not isinstance(outcome, BaseException)
+    ]
+    # Nothing read again: the logs that existed changed with them.
+    await record_all(ctx, outcomes, now, also=relisted)
+    return claimed, list(sent)
 
 
 async def _make_sure_attempted(ctx: NotificationsContext, delivery: Document) -> None:
