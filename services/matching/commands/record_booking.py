@@ -7,7 +7,9 @@
   re-matches the waitlist.
 - The proposal (the event's `match_id`, else the client's current one) is booked and its
   other holds released, in the same write of the therapists as the caseload's
-  (`update_many`: one lease insert and one replace for all of them).
+  (`update_many`: one revision-checked bulk write for all of them). The therapists are
+  written, and the journal told, before the proposal is booked: a switch asked as soon as the
+  proposal shows booked, on any replica, must not find those candidates still held.
 - The client's own booking of an introduction with a candidate of an open proposal that
   nobody was accepted from yet is their choice (`Proposal.chosen_by_booking`): the
   acceptance is recorded exactly as `POST /matches/{id}/accept` records it, in the same
@@ -77,13 +79,17 @@ async def _record(command: RecordBooking, ctx: MatchingContext) -> None:
         therapists.append((booking.therapist_id, start_care(booking.client_id, match_id, now)))
     document = await ctx.proposals.get(match_id, writing=True) if match_id else None
     if document is not None:
-        document = await _book(document, command, now, ctx)
         released = ReleaseHolds.of(proposal_of(document), keep=booking.therapist_id)
         therapists += [(t, release_hold(released.match_id, now)) for t in released.therapist_ids]
-    # The caseload and the other candidates' holds given back, written together.
+    # The caseload and the other candidates' holds given back, written together and told to the
+    # other replicas before the proposal is booked: whoever sees it booked (a switch asked at
+    # once, on any replica) ranks those therapists free. Releasing again on a redelivery
+    # changes nothing.
     written = await ctx.directory.change_therapists(therapists)
     if first and booking.therapist_id not in written:
         log.warning("session booked with a therapist not in the directory", therapist_id=booking.therapist_id)
+    if document is not None:
+        document = await _book(document, command, now, ctx)
 
     care: list[tuple[BaseModel, datetime]] = [(booking, envelope.time)]
     if document is not None and proposal_of(document).accepted_with(booking.therapist_id):

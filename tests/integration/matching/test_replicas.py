@@ -12,6 +12,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,20 +22,29 @@ from services.matching.app import matching_context
 from services.matching.commands.put_therapist import PutTherapist, put_therapist
 from services.matching.context import MatchingContext
 from services.matching.handlers.on_intake_completed import on_intake_completed
+from services.matching.handlers.on_session_booked import on_session_booked
 from services.matching.store import journal
-from shared.events.envelope import new_event
+from shared.events.envelope import Envelope, new_event
+from shared.ports import Documents
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
+from shared.storage import Document
+from shared.storage.documents import Change
 from tests.integration.matching.service import Place, matching_settings, new_id
 from tests.support.kafka import drop_topics
-from tests.unit.matching.builders import profile
+from tests.unit.matching.builders import profile, session_booked
 
 
 @pytest.fixture
 async def replicas(
-    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+    request: pytest.FixtureRequest,
+    kafka_settings: KafkaSettings,
+    mongo_settings: MongoSettings,
+    mongo_db: AsyncDatabase[Any],
 ) -> AsyncIterator[list[MatchingContext]]:
-    settings = matching_settings(kafka_settings, mongo_settings, mongo_db.name, top_k=1)
+    """Two replicas proposing `top_k` therapists (1, or the test's indirect parameter)."""
+    top_k = getattr(request, "param", 1)
+    settings = matching_settings(kafka_settings, mongo_settings, mongo_db.name, top_k=top_k)
     async with AsyncExitStack() as stack:
         built = []
         for _ in range(2):
@@ -121,3 +131,47 @@ async def test_two_replicas_appending_at_once_write_every_change_in_consecutive_
     assert sorted(e["v"] for e in entries) == list(range(1, len(entries) + 1)), "no gap, no duplicate"
     assert {r for e in entries for r in e["refs"]} == set(changes.values()), "no change lost"
     assert len({e["by"] for e in entries}) == 2
+
+
+class BookingWatched:
+    """A proposals store that notes, as a proposal is booked, how many holds another replica's
+    directory (caught up) still counts on `therapist_id`."""
+
+    def __init__(self, store: Documents, other: MatchingContext, therapist_id: str) -> None:
+        self._store, self._other, self._therapist_id = store, other, therapist_id
+        self.held_when_booked: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def update(
+        self, document_id: str, change: Change, *, cause: Envelope | None = None
+    ) -> Document | None:
+        seen = (await self._other.directory.current()).get(self._therapist_id)
+        assert seen is not None
+        self.held_when_booked.append(seen.live_holds(self._other.clock()))
+        return await self._store.update(document_id, change, cause=cause)
+
+
+@pytest.mark.parametrize("replicas", [2], indirect=True)
+async def test_a_proposal_is_booked_only_once_every_replica_sees_its_other_candidates_free(
+    replicas: list[MatchingContext],
+) -> None:
+    place = Place()
+    first, second = replicas
+    for therapist_id in (new_id("t"), new_id("t")):
+        await put_therapist(
+            PutTherapist(therapist_id, profile(licensed_jurisdictions=[place.jurisdiction], capacity=1)),
+            first,
+        )
+    proposal = await handle_intake(first, place)
+    chosen, other = (c["therapist_id"] for c in proposal["candidates"])
+    watched = BookingWatched(first.proposals, second, other)
+    booking = session_booked(chosen, client_id=proposal["client_id"], match_id=proposal["_id"])
+
+    await on_session_booked(replace(first, proposals=watched))(
+        booking, new_event(booking, source="tests").envelope
+    )
+
+    assert watched.held_when_booked == [0], "a switch seeing the proposal booked finds the other free"
+    assert (await first.proposals.get(proposal["_id"]) or {})["status"] == "booked"
