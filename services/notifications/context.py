@@ -76,4 +76,5 @@ class NotificationsContext:
     replica_gone: Callable[[str], Awaitable[bool]] = _never_gone
     """Whether that replica's heartbeat ran out (`ServiceRuntime.replica_gone`)."""
     attempting: set[str] = field(default_factory=set)
-    """Deliveries whose first attempt this process is making now."""
+    """Deliveries a call in this process claimed and has not recorded yet: their first attempt
+    is that call's (from the claims' insert to the record)."""

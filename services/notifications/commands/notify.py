@@ -149,7 +149,7 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
     ours = [d["_id"] for d in deliveries if d["_id"] not in existed]
     ctx.attempting.update(ours)
     try:
-        claimed, sent = await _claimed_and_sent(ctx, planned, listed, existed)
+        claimed, sent = await _claimed_and_sent(ctx, planned, deliveries, listed, existed)
     finally:
         ctx.attempting.difference_update(ours)
     for outcome in sent:
@@ -161,12 +161,13 @@ async def notify(command: Notify, ctx: NotificationsContext) -> list[Document]:
 async def _claimed_and_sent(
     ctx: NotificationsContext,
     planned: Sequence[_Planned],
+    deliveries: Sequence[Document],
     listed: Mapping[tuple[str, str], Sequence[Document]],
     existed: set[str],
 ) -> tuple[dict[str, tuple[Document, bool]], list[Outcome | BaseException]]:
-    """The claims as stored, and what their at-once attempts made of them (recorded, all
-    together, with the changes of the logs that existed); the others get their timers."""
-    deliveries = [d for plan in planned for d in plan.deliveries]
+    """The claims as stored (`deliveries`, those of every plan), and what their at-once attempts
+    made of them (recorded, all together, with the changes of the logs that existed); the others
+    get their timers."""
     claimed = await _claimed(ctx, deliveries, existed)
     relisted = _relisted(listed, claimed, existed)
     if watch := [d["_id"] for d, _ in claimed.values() if is_watched(d)]:
@@ -199,16 +200,14 @@ async def _make_sure_attempted(ctx: NotificationsContext, delivery: Document) ->
     this process, until it ends (if it fails without an outcome, the event comes again); in a
     live replica, until `first_attempt_limit` after the claim. One whose claimer is this
     replica (that attempt ended) or a replica whose heartbeat ran out goes at once."""
-    if not in_first_attempt(delivery):
-        await schedule_attempt(ctx, delivery)
-        return
-    if delivery["_id"] in ctx.attempting:
-        return
-    claimer = delivery.get(CLAIMED_BY)
-    if not claimer or claimer == ctx.replica or await ctx.replica_gone(claimer):
-        await schedule_attempt(ctx, delivery)
-        return
-    await schedule_attempt(ctx, delivery, not_before=delivery["created_at"] + ctx.policy.first_attempt_limit)
+    not_before = None
+    if in_first_attempt(delivery):
+        if delivery["_id"] in ctx.attempting:
+            return
+        claimer = delivery.get(CLAIMED_BY)
+        if claimer and claimer != ctx.replica and not await ctx.replica_gone(claimer):
+            not_before = delivery["created_at"] + ctx.policy.first_attempt_limit
+    await schedule_attempt(ctx, delivery, not_before=not_before)
 
 
 async def _recipients(
