@@ -63,8 +63,12 @@ demo: install ## Own services on a fast clock: seed therapists, walk sample clie
 test: lint contract-tools ## Lint, then the whole suite against real Kafka and MongoDB (starts them if needed)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
 
+# The two fault scenarios run one after the other: each keeps the 2 cores busy with its own
+# services, stream of intakes and (the infrastructure one) a private Kafka and FerretDB, so side
+# by side each one's recovery times measured mostly the other's load (a kill -9 restart took
+# 2.7-15.8 s to consume again beside it, 1.2-1.6 s alone).
 test-faults: install ## Fault injection under 200+ intakes: kill -9, SIGTERM, poison, broker and database restarts
-	CAREPATH_FAULTS=1 $(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e/faults $(PYTEST_ARGS)
+	CAREPATH_FAULTS=1 $(PY) -m pytest tests/e2e/faults $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no infrastructure)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
