@@ -192,6 +192,7 @@ class ServiceRuntime:
             poll_interval_seconds=settings.relay_poll_interval_seconds,
             sweep_interval_seconds=settings.relay_sweep_interval_seconds,
             concurrency=settings.relay_concurrency,
+            removal_delay_seconds=settings.relay_removal_delay_seconds,
         )
 
     def _timer_worker_of(self, handlers: dict[str, TimerHandler]) -> TimerWorker:
@@ -238,6 +239,8 @@ class ServiceRuntime:
         self._before_start(f"the store of {collection!r}")
         if relayed:
             self._outbox_collections.append(collection)
+            if revision_checked and self.settings.relay_inline and self.settings.relay_removal_delay_seconds:
+                self._relay.defer_removal(collection)
         store = DocumentStore(
             self._db[collection],
             self._locks,
@@ -248,6 +251,7 @@ class ServiceRuntime:
             relayed=relayed,
             publish_held=self._relay.publish_held if self.settings.relay_inline else None,
             revision_checked=revision_checked,
+            settle_sent=self._relay.remove_sent_of,
         )
         self._stores[collection] = store
         return store
@@ -379,6 +383,8 @@ class ServiceRuntime:
         await self._pipeline.drain(self.settings.shutdown_grace_seconds)  # the records in hand
         await self._pipeline.offsets.stopping()  # commit what is done; from now on, each at once
         await self._broker.stop()
+        with suppress(Exception), untraced():
+            await self._relay.remove_sent(due_only=False)  # else peers would publish them again
         with suppress(Exception), untraced():
             await self._locks.release_lingering()
         self._liveness.stop()

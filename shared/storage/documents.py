@@ -34,9 +34,13 @@ nothing: a stale copy only costs the refused replace. That halves a lone write's
 (no lease insert, no release), and needs conditional writes to be atomic: they are on
 MongoDB and on the launcher's FerretDB (deploy/local/ferretdb/write-atomicity.patch), not on
 FerretDB 1.24 as shipped. A write still publishes its own events at once; every publisher
-sends all of a document's pending entries in order, so the first copy of each event keeps the
-order of the writes, and a duplicate is the consumers' inbox's to skip. For documents written
-one at a time only: blocks holding several documents (`holding`, `claiming`) need leases.
+sends a document's pending entries in order, so the first copy of each event keeps the order
+of the writes, and a duplicate is the consumers' inbox's to skip. Its sent entries are removed
+later, many in one write, or by the store's next write of the document if that comes first (it
+builds on its copy without them); another replica's entries younger than a few seconds are left
+to it, and so are the events written after them, until they are gone or of age (outbox.py,
+"Removal later"). For documents written one at a time only: blocks holding several documents
+(`holding`, `claiming`) need leases.
 
 Every read and write here is by `_id` (with the revision, on MongoDB and the launcher's
 FerretDB, still served by the `_id` index; DESIGN §5); `find` is for listings off the hot path.
@@ -156,8 +160,10 @@ class DocumentStore:
         relayed: bool = True,
         publish_held: PublishHeld | None = None,
         revision_checked: bool = False,
+        settle_sent: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.name = collection.name
+        self._settle_sent = settle_sent  # removes now the sent entries the relay would remove later
         self._checked = revision_checked
         self._cache: OrderedDict[str, bytes] = OrderedDict()  # revision-checked: as last written here
         self._publish_held = publish_held  # inline relay; None leaves every event to the relay
@@ -227,7 +233,7 @@ class DocumentStore:
         Raises `AlreadyExists` when the `_id` exists for any other reason.
         """
         self._refuse_unrelayed(events)
-        stored = with_outbox(document, events)
+        stored = with_outbox(document, events, by=self._owner)
         if cause is not None:
             stored[CAUSES] = [cause_key(cause.id)]
             note_correlation(cause.correlation_id)
@@ -648,7 +654,7 @@ class DocumentStore:
             if revision is None:
                 outcomes.append((a, None if state is None else public(state)))
                 continue
-            state, changed = _stored(document_id, state, revision, a.cause), True
+            state, changed = _stored(document_id, state, revision, a.cause, by=self._owner), True
             outcomes.append((a, public(state)))
             if n + 1 < len(asked):
                 state = bson.decode(bson.encode(state), codec_options=self._collection.codec_options)
@@ -685,8 +691,11 @@ class DocumentStore:
         return True
 
     async def _delete_checked(self, document_id: str) -> bool:
-        """`delete` of the revision read: read again if another writer came between."""
+        """`delete` of the revision read: read again if another writer came between. Entries
+        this replica sent and has not removed yet are removed first (they are not pending)."""
         self._forget(document_id)
+        if self._settle_sent is not None:
+            await self._settle_sent(self.name, document_id)
         for _ in range(MAX_CONFLICTS):
             current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1, REVISION: 1})
             if current is None:
@@ -730,7 +739,8 @@ class DocumentStore:
         """Stored documents' pending events sent now (or left to the relay, which is told):
         each document as it is after (None: unknown)."""
         after: list[Document | None] = list(stored)
-        if self._publish_held is not None and any(d.get(OUTBOX_PENDING) for d in stored):
+        # A revision-checked store's write also tells the relay which sent entries it left out.
+        if self._publish_held is not None and (self._checked or any(d.get(OUTBOX_PENDING) for d in stored)):
             after = await self._publish_held(self._collection, stored)
         for document, now in zip(stored, after, strict=True):
             if now is None or now.get(OUTBOX_PENDING):
@@ -767,11 +777,12 @@ def _existing_only(change: Change) -> Creation:
 
 
 def _stored(
-    document_id: str, current: Document | None, revision: Revision, cause: Envelope | None
+    document_id: str, current: Document | None, revision: Revision, cause: Envelope | None, *, by: str
 ) -> Document:
-    """The whole next document: new state, outbox merged, cause remembered."""
+    """The whole next document: new state, outbox merged (new entries marked as `by`'s), cause
+    remembered."""
     previous = current or {}
-    pending = {**(previous.get(OUTBOX) or {}), **outbox_entries(revision.events)}
+    pending = {**(previous.get(OUTBOX) or {}), **outbox_entries(revision.events, by=by)}
     causes = list(previous.get(CAUSES, ()))
     if cause is not None:
         causes = [*causes, cause_key(cause.id)][-MAX_CAUSES:]

@@ -15,6 +15,18 @@ an event goes out without the relay's lease, read and release. The relay stays f
 inline publish could not send (the broker slow or down: inline publishing then pauses a
 few seconds and leaves the work to the relay) and for what a dead replica left.
 
+Removal later, for revision-checked stores (`defer_removal`): a write there takes no lease, so
+its sent entries need not go at once. The relay remembers them (`_unremoved`) and removes them
+after `removal_delay_seconds`, those of many documents in one bulk write per collection, unless
+the store's next write of the document, built on its copy without them, removes them first at
+no cost. Until then they stay in the document, so another replica writing it would carry them
+along and could publish them again. Hence each entry names the replica that wrote it (`by`),
+and a replica leaves alone pending entries another one wrote less than `foreign_grace_seconds`
+ago (that one's inline publish, then its removal, are due within that time) and its own events
+written after them: the relay looks at the document again once they are gone or of age, and
+then publishes what is left, in order. A removal later drops each entry only where it still is
+(`$exists`) and stores a new revision, so a copy read before it cannot bring the entry back.
+
 A removal of sent entries applies only to the revision they were read in (`_rev`), and
 stores a new one: where another writer stored the document since (a revision-checked store
 takes no lease), that writer carried the entries along and publishes and removes them itself,
@@ -55,6 +67,8 @@ OUTBOX_PENDING = "_outbox_pending"
 REVISION = "_rev"
 """A token every write stores anew (`DocumentStore`), and every removal of sent entries too."""
 SWEEP_BATCH = 256
+BY = "by"
+"""An entry's writer (the replica's instance name): see "Removal later" above."""
 
 
 def new_revision() -> str:
@@ -94,9 +108,11 @@ def _next_order() -> int:
     return _last_order
 
 
-def outbox_entries(events: Sequence[OutgoingEvent]) -> dict[str, Document]:
-    """Stored form of `events`, keyed by event id, in the order given, with the writer's trace context."""
+def outbox_entries(events: Sequence[OutgoingEvent], *, by: str | None = None) -> dict[str, Document]:
+    """Stored form of `events`, keyed by event id, in the order given, with the writer's trace
+    context and, when given, the replica that wrote them (`by`)."""
     traced = trace_headers() if events else {}
+    mark = {} if by is None else {BY: by}
     return {
         event.envelope.id: {
             "topic": event.topic,
@@ -105,14 +121,17 @@ def outbox_entries(events: Sequence[OutgoingEvent]) -> dict[str, Document]:
             "value": event.value().decode(),
             "at": event.envelope.time,
             "order": _next_order(),
+            **mark,
         }
         for event in events
     }
 
 
-def with_outbox(document: Mapping[str, Any], events: Sequence[OutgoingEvent]) -> Document:
+def with_outbox(
+    document: Mapping[str, Any], events: Sequence[OutgoingEvent], *, by: str | None = None
+) -> Document:
     """A new document carrying pending `events`, for `insert_one`."""
-    return {**document, OUTBOX: outbox_entries(events), OUTBOX_PENDING: len(events)}
+    return {**document, OUTBOX: outbox_entries(events, by=by), OUTBOX_PENDING: len(events)}
 
 
 async def ensure_outbox_index(collection: AsyncCollection[Document]) -> None:
@@ -151,6 +170,14 @@ def _without_sent(document: Document, sent: Sent | None) -> Document:
         OUTBOX_PENDING: int(document.get(OUTBOX_PENDING, 0)) - len(sent.ids),
         REVISION: sent.revision,
     }
+
+
+@dataclass(slots=True)
+class _Unremoved:
+    """Entries of one document this replica published, to remove later, and since when (monotonic)."""
+
+    ids: set[str]
+    since: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +248,17 @@ class OutboxRelay:
         concurrency: int = 16,
         inline_timeout_seconds: float = 5.0,
         inline_pause_seconds: float = 5.0,
+        removal_delay_seconds: float = 0.5,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._collections = {c.name: c for c in collections}
+        self._removal_delay = removal_delay_seconds
+        # Another replica's entry is its own to publish and remove for this long after its write.
+        self._foreign_grace = inline_timeout_seconds + removal_delay_seconds + 1.0
+        self._deferring: set[str] = set()  # collections whose sent entries are removed later
+        # (collection, _id) -> ids this replica published there and has not removed yet, and since when.
+        self._unremoved: dict[tuple[str, Any], _Unremoved] = {}
+        self._later: dict[tuple[str, str], float] = {}  # documents to look at again, and when (monotonic)
         self._inline_timeout = inline_timeout_seconds
         self._inline_pause = inline_pause_seconds
         self._inline_paused_until = 0.0
@@ -241,6 +276,11 @@ class OutboxRelay:
         self._hints: set[tuple[str, str]] = set()
         # Sent entries of documents written meanwhile go out together, per collection.
         self._removals: dict[str, Coalesced[Mapping[Any, Sent], None]] = {}
+
+    def defer_removal(self, collection: str) -> None:
+        """Remove this collection's sent entries later, together ("Removal later" above): for
+        revision-checked stores only, whose writers never wait on a lease."""
+        self._deferring.add(collection)
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
         """Relay these collections (a runtime knows them all only once its stores are made)."""
@@ -263,6 +303,8 @@ class OutboxRelay:
         inline publishing is paused), or None where a failure leaves that unknown. Entries not
         sent are the relay's: the caller hints it (`notify`).
         """
+        if collection.name in self._deferring:
+            return await self._publish_deferring(collection, documents)
         pending = [d for d in documents if d.get(OUTBOX_PENDING)]
         if not pending or time.monotonic() < self._inline_paused_until:
             return list(documents)
@@ -289,6 +331,153 @@ class OutboxRelay:
             return [None if d.get(OUTBOX_PENDING) else d for d in documents]
         return [_without_sent(d, sent.get(d["_id"])) for d in documents]
 
+    async def _publish_deferring(
+        self, collection: AsyncCollection[Document], documents: Sequence[Document]
+    ) -> list[Document | None]:
+        """`publish_held` for a collection whose sent entries go later: each document's unsent
+        events published in order (none where another replica's young entries come first), the
+        sent ones remembered for removal; each document returned as stored but without the
+        entries this replica sent, which its store's next write then leaves out."""
+        name = collection.name
+        self._forget_removed(name, documents)
+        paused = time.monotonic() < self._inline_paused_until
+        sending = [
+            d
+            for d in documents
+            if not paused and self._unsent(name, d) and self._waits_for_other(name, d) is None
+        ]
+        if not sending:
+            return [self._without_known(name, d) for d in documents]
+        try:
+            async with asyncio.timeout(self._inline_timeout):
+                outcomes = await asyncio.gather(*(self._send(collection, d) for d in sending))
+        except Exception as exc:
+            outcomes = []
+            failure: Exception | None = exc
+        else:
+            failure = next((error for _, error in outcomes if error is not None), None)
+        for document, (ids, _) in zip(sending, outcomes, strict=False):
+            self._remember_sent(name, document["_id"], ids)
+        if failure is not None:
+            OUTBOX_PUBLISH_FAILURES.inc()
+            self._inline_paused_until = time.monotonic() + self._inline_pause
+            log.warning(
+                "inline publish failed; the relay takes over",
+                error_type=type(failure).__name__,
+                pause_seconds=self._inline_pause,
+            )
+            unknown = {d["_id"] for d in sending}
+            return [None if d["_id"] in unknown else self._without_known(name, d) for d in documents]
+        return [self._without_known(name, d) for d in documents]
+
+    def _known_sent(self, name: str, document_id: Any) -> set[str]:
+        unremoved = self._unremoved.get((name, document_id))
+        return set() if unremoved is None else unremoved.ids
+
+    def _unsent(self, name: str, document: Document) -> bool:
+        """Whether the document holds entries this replica has not published."""
+        return bool((document.get(OUTBOX) or {}).keys() - self._known_sent(name, document["_id"]))
+
+    def _remember_sent(self, name: str, document_id: Any, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        unremoved = self._unremoved.setdefault((name, document_id), _Unremoved(set(), time.monotonic()))
+        unremoved.ids.update(ids)
+        self._pacer.nudge()  # the loop times the removal
+
+    def _forget_removed(self, name: str, documents: Sequence[Document]) -> None:
+        """Entries a write stored without (its store's copy had them sent) are removed already."""
+        for document in documents:
+            key = (name, document["_id"])
+            unremoved = self._unremoved.get(key)
+            if unremoved is not None:
+                unremoved.ids &= (document.get(OUTBOX) or {}).keys()
+                if not unremoved.ids:
+                    del self._unremoved[key]
+
+    def _without_known(self, name: str, document: Document) -> Document:
+        """The stored document without the entries this replica sent (same revision)."""
+        known = self._known_sent(name, document["_id"])
+        outbox = document.get(OUTBOX) or {}
+        if not known & outbox.keys():
+            return document
+        remaining = {k: v for k, v in outbox.items() if k not in known}
+        return {**document, OUTBOX: remaining, OUTBOX_PENDING: len(remaining)}
+
+    def _waits_for_other(self, name: str, document: Document) -> float | None:
+        """Seconds until the document's pending entries written by another replica (unknown here)
+        come of age, or None when there are none younger than `foreign_grace_seconds`."""
+        if name not in self._deferring:
+            return None
+        known = self._known_sent(name, document["_id"])
+        now = time.time()
+        young = [
+            entry["order"] / 1e6 + self._foreign_grace - now
+            for event_id, entry in (document.get(OUTBOX) or {}).items()
+            if event_id not in known and entry.get(BY) != self._owner
+        ]
+        return max((w for w in young if w > 0), default=None)
+
+    async def remove_sent(self, *, due_only: bool = True, document: tuple[str, Any] | None = None) -> None:
+        """Remove the sent entries remembered (all once any is due, or all now, or one document's)
+        in one bulk write per collection; each entry only where it still is, with a new revision."""
+        if due_only and document is None and (self._next_removal() or 0.0) > 0:
+            return
+        chosen = {
+            key: set(unremoved.ids)
+            for key, unremoved in self._unremoved.items()
+            if document is None or key == document
+        }
+        by_collection: dict[str, list[tuple[Any, set[str]]]] = {}
+        for (name, document_id), ids in chosen.items():
+            by_collection.setdefault(name, []).append((document_id, ids))
+        for name, removals in by_collection.items():
+            collection = self._collections.get(name)
+            if collection is None:
+                continue
+            writes = [
+                (
+                    {"_id": document_id, f"{OUTBOX}.{event_id}": {"$exists": True}},
+                    {
+                        "$unset": {f"{OUTBOX}.{event_id}": ""},
+                        "$inc": {OUTBOX_PENDING: -1},
+                        "$set": {REVISION: new_revision()},
+                    },
+                )
+                for document_id, ids in removals
+                for event_id in sorted(ids)
+            ]
+            if len(writes) == 1:
+                await collection.update_one(*writes[0])
+            else:
+                await collection.bulk_write([UpdateOne(q, u) for q, u in writes], ordered=False)
+            for document_id, ids in removals:
+                key = (name, document_id)
+                unremoved = self._unremoved.get(key)
+                if unremoved is not None:
+                    unremoved.ids -= ids
+                    if not unremoved.ids:
+                        del self._unremoved[key]
+
+    async def remove_sent_of(self, collection: str, document_id: Any) -> None:
+        """Remove now the entries this replica sent from that document (before deleting it)."""
+        if (collection, document_id) in self._unremoved:
+            await self.remove_sent(due_only=False, document=(collection, document_id))
+
+    def _next_removal(self) -> float | None:
+        """Seconds until the oldest remembered entries are due for removal (None: none are)."""
+        now = time.monotonic()
+        dues = [u.since + self._removal_delay - now for u in self._unremoved.values()]
+        return max(0.0, min(dues)) if dues else None
+
+    def _next_due(self) -> float | None:
+        """Seconds until the next removal or second look is due (None: none waits)."""
+        now = time.monotonic()
+        dues = [at - now for at in self._later.values()]
+        if (removal := self._next_removal()) is not None:
+            dues.append(removal)
+        return max(0.0, min(dues)) if dues else None
+
     def sweep_soon(self) -> None:
         """Sweep at the next pass (a replica died and may have left events unpublished)."""
         self._sweeps.soon()
@@ -304,6 +493,11 @@ class OutboxRelay:
 
         A document held by a writer or another relay is hinted again for the next pass.
         """
+        now = time.monotonic()
+        for key, at in list(self._later.items()):
+            if at <= now:
+                del self._later[key]
+                self._hints.add(key)
         hints, self._hints = self._hints, set()
         try:
             published = sum(await asyncio.gather(*(self._relay_hint(name, i) for name, i in sorted(hints))))
@@ -352,15 +546,19 @@ class OutboxRelay:
         while not self._pacer.stopped:
             try:
                 await self.relay_once(sweep=self._sweeps.due)
+                await self.remove_sent()
                 backoff = self._pacer.interval_seconds
             except Exception:
                 OUTBOX_PUBLISH_FAILURES.inc()
                 log.exception("outbox relay pass failed; will retry")
                 backoff = min(backoff * 2, 30.0)
-            if self._hints and backoff == self._pacer.interval_seconds:
+            due = self._next_due()  # a removal or a second look
+            if backoff != self._pacer.interval_seconds:
+                await self._pacer.pause(backoff)
+            elif self._hints:
                 await self._pacer.pause(min(backoff, 0.05))  # a held document: look again soon
             else:
-                await self._pacer.pause(backoff)
+                await self._pacer.pause(backoff if due is None else min(backoff, due))
 
     async def _relay_hint(self, collection_name: str, document_id: str) -> int:
         collection = self._collections.get(collection_name)
@@ -380,7 +578,14 @@ class OutboxRelay:
             return None  # a writer or another relay holds it
         try:
             document = handed_document(held, collection) or await collection.find_one({"_id": document_id})
-            return 0 if document is None else len(await self._publish_document(collection, document))
+            if document is None:
+                return 0
+            wait = self._waits_for_other(collection.name, document)
+            if wait is not None:  # another replica's to publish first: look again once it may be done
+                again = min(wait, max(2 * self._removal_delay, 0.25))
+                self._later[(collection.name, document_id)] = time.monotonic() + again
+                return 0
+            return len(await self._publish_document(collection, document))
         finally:
             await self._locks.release(held.lease)
 
@@ -401,7 +606,8 @@ class OutboxRelay:
         """Publish the document's entries in order until one fails: the ids the broker
         confirmed, and the failure that stopped the rest (None when all went)."""
         sent: list[str] = []
-        pending = _pending_events(document)
+        known = self._known_sent(collection.name, document["_id"])
+        pending = [e for e in _pending_events(document) if e.event_id not in known]
         key = (collection.name, document["_id"])
         failure: Exception | None = None
         if pending:

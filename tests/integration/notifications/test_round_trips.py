@@ -44,6 +44,10 @@ claimed it, `commands/notify.py`). The intake-received notice's own round trips 
 to 4 (the recipient's read, the claims' insert, the records' bulk write, the removal of their
 sent events), the session-booked event's from 9 to 7, a later notice to a recipient whose log
 this replica wrote from 7 to 4.
+
+Then the removal of sent events went half a second later (`relay_removal_delay_seconds`), in one
+write with every other document's due then: alone, as here, a notice still costs it; under load
+many notices share it (`tests/integration/shared/test_outbox_removal_later.py`).
 """
 
 from __future__ import annotations
@@ -112,11 +116,17 @@ class Counted:
 
     @asynccontextmanager
     async def counting(self) -> AsyncIterator[Counter[str]]:
-        """The service's round trips while the block runs and half a second after it (the
-        releases that follow the last record), by command and collection."""
+        """The service's round trips while the block runs, until no delivery holds a pending
+        event (the removal of what the inline publish sent comes half a second after it), and
+        half a second more, by command and collection."""
         seen: Counter[str] = Counter()
         with self.commands.recording():
             yield seen
+
+            async def removed() -> bool:
+                return await self.database["deliveries"].count_documents({"_outbox_pending": {"$gt": 0}}) == 0
+
+            await eventually(removed, timeout=20.0, interval=0.05)
             await asyncio.sleep(0.5)
         seen.update(self.commands.counts())
         if os.environ.get("SHOW_ROUND_TRIPS"):
