@@ -142,6 +142,7 @@ def matching_context(runtime: ServiceRuntime, settings: MatchingSettings) -> Mat
         clock=runtime.clock,
         policy=Policy(
             top_k=settings.top_k,
+            directory_freshness_seconds=settings.directory_freshness_seconds,
             proposal_ttl=timedelta(seconds=settings.proposal_ttl_seconds),
             max_proposals_per_intake=settings.max_proposals_per_intake,
             waitlist_rematch_per_trigger=settings.waitlist_rematch_per_trigger,

@@ -22,6 +22,7 @@ SERVICE = "matching"
 @dataclass(frozen=True, slots=True)
 class Policy:
     top_k: int = 3
+    directory_freshness_seconds: float = 0.0
     proposal_ttl: timedelta = timedelta(hours=24)
     max_proposals_per_intake: int = 10
     waitlist_rematch_per_trigger: int = 20

@@ -44,6 +44,10 @@ class MatchingSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
 
     top_k: int = Field(default=3, ge=1, le=20)
+    # A ranking reuses a catch-up with the shared journal this recent (one lookup less per
+    # intake when busy): a therapist another replica changed meanwhile costs a refused hold,
+    # then a ranking caught up, never a wrong proposal. 0: every ranking catches up.
+    directory_freshness_seconds: float = Field(default=1.0, ge=0, le=10)
     proposal_ttl_seconds: float = Field(default=86_400.0, gt=0)
     # A client re-proposed after declines, switches or failed bookings gets at most this
     # many proposals per intake: a loop with scheduling (fail, propose, fail...) must end.

@@ -7,7 +7,10 @@ runs them again):
    and the client's side of it exist, and return it. No second proposal, ever. (A caller
    that knows the proposal cannot exist yet says so, `new`, and this read is skipped; should
    it exist all the same, step 4's insert finds it and returns it.)
-2. Rank on this replica's in-process directory, caught up with the shared journal.
+2. Rank on this replica's in-process directory, caught up with the shared journal (or with
+   what it named at a catch-up less than `directory_freshness_seconds` ago; a first ranking
+   that then falls short of `top_k` ranks again caught up, so a therapist just registered
+   elsewhere still counts).
 3. Hold capacity on the best candidates, by revision-checked writes of each therapist's
    document (the holds of one batch written together, `update_many`), after every hard constraint is
    checked again on the document as it is now. A therapist another replica filled
@@ -165,8 +168,10 @@ async def _hold_best(
     held: list[RankedTherapist] = []
     tried: set[str] = set()
     reasons: tuple[str, ...] = ()
-    for _ in range(RANKING_ROUNDS):
-        index = await ctx.directory.current()
+    window = ctx.policy.directory_freshness_seconds
+    for attempt in range(RANKING_ROUNDS):
+        # A first ranking may use a catch-up a moment old; the next ones catch up.
+        index = await ctx.directory.current(fresh_within=0.0 if attempt else window)
         scorer = Scorer(
             needs,
             now=moment.now,
@@ -191,8 +196,11 @@ async def _hold_best(
                 else:
                     refused = True
                     HOLDS_REFUSED.inc()
-        if len(held) == k or not refused:
-            break  # done, or nobody else is eligible (a refusal alone makes a re-ranking worth it)
+        if len(held) == k or not (refused or (window and not attempt)):
+            # Done, or nobody else is eligible: a refusal makes a re-ranking worth it, and so
+            # does falling short on a directory a moment old (a therapist just registered
+            # elsewhere must not leave the client waiting).
+            break
     held.sort(key=lambda c: (-round(c.score, 9), c.therapist_id))
     return held, (() if held else reasons or (NONE_HELD,))
 

@@ -14,8 +14,10 @@ Ranking never reads the directory from MongoDB per intake. Instead:
 3. Others' writes: before ranking, the entries after this replica's version are read by
    `_id` up to the first missing one (one lookup when nothing changed); the documents
    other replicas changed are re-read by `_id` and applied. Rankings that ask while such
-   a read runs share the next one. A replica further behind than the journal keeps (or
-   below its pruned floor) reloads everything.
+   a read runs share the next one, and a first ranking may reuse one that began less than
+   `fresh_within` ago (a proposal's first; its next, after a refused hold, catches up). A
+   replica further behind than the journal keeps (or below its pruned floor) reloads
+   everything.
 4. Safety net: a change whose journal entry was lost (a crash between a write and its
    append) is picked up by a full reload in the background every `reload_seconds`, after
    which the replica prunes the journal (housekeeping).
@@ -31,6 +33,7 @@ older copy never replaces a newer one, whatever order refreshes finish in.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -141,6 +144,7 @@ class Directory:
         self._version: int | None = None  # None until loaded
         self._end_seen_at: datetime | None = None  # when `_version + 1` was last seen missing
         self._loaded_at: datetime | None = None
+        self._looked_at = float("-inf")  # monotonic: when the last catch-up (or load) began
         self._lock = asyncio.Lock()
         self._reload: asyncio.Task[None] | None = None
         # One list per load in progress: what this replica applied meanwhile, applied again to
@@ -155,11 +159,12 @@ class Directory:
     def version(self) -> int | None:
         return self._version
 
-    async def current(self) -> DirectoryIndex:
-        """The index, caught up with every change the journal names."""
+    async def current(self, *, fresh_within: float = 0.0) -> DirectoryIndex:
+        """The index, caught up with every change the journal names (or named when a catch-up
+        that began less than `fresh_within` seconds ago looked)."""
         if self._version is None:
             await self._load_once()
-        else:
+        elif not fresh_within or time.monotonic() - self._looked_at >= fresh_within:
             await self._catch_up()
         self._maybe_reload_in_background()
         return self.index
@@ -289,6 +294,7 @@ class Directory:
         start runs in the background, and the first writes (a therapist registered at once)
         must not be dropped by a scan that read before them."""
         with self._capturing() as written:
+            self._looked_at = time.monotonic()
             index, version, looked_at = await self._load()
             for collection, document in written:
                 self._apply(index, collection, document)
@@ -312,7 +318,7 @@ class Directory:
         re-read by `_id` the documents other replicas changed."""
         async with self._lock:
             assert self._version is not None
-            start, looked_at = self._version, self._clock()
+            start, looked_at, self._looked_at = self._version, self._clock(), time.monotonic()
             entries: list[Document] = []
             while len(entries) <= self._journal_length:
                 found = await self._journal.read(start + len(entries) + 1)

@@ -125,6 +125,31 @@ async def test_an_append_is_one_insert_and_a_catch_up_with_nothing_new_one_looku
     assert names.version == 1
 
 
+async def test_a_ranking_reuses_a_catch_up_begun_within_its_window_and_not_one_older() -> None:
+    shared = Shared()
+    names = shared.replica("r1")
+    await names.current()
+    shared.journal.calls.clear()
+
+    await names.current(fresh_within=60)
+    assert shared.journal.calls == {}, "the load a moment ago looked: no lookup"
+    await names.current()
+    assert shared.journal.calls == {"get": 1}, "asked to catch up: it does"
+    await asyncio.sleep(0.02)
+    await names.current(fresh_within=0.01)
+    assert shared.journal.calls == {"get": 2}, "a catch-up older than the window: looked again"
+
+
+async def test_a_ranking_in_its_window_misses_another_replicas_change_until_it_catches_up() -> None:
+    shared = Shared()
+    writer, reader = shared.replica("r1"), shared.replica("r2")
+    await reader.current()
+    await writer.upsert_therapist("t-new", put_profile(profile(), NOW))
+
+    assert (await reader.current(fresh_within=60)).get("t-new") is None, "a moment stale, as allowed"
+    assert (await reader.current()).get("t-new") is not None
+
+
 async def test_two_replicas_appending_at_once_both_land_in_consecutive_entries() -> None:
     shared = Shared()
     first, second = shared.replica("r1"), shared.replica("r2")
