@@ -94,7 +94,10 @@ def build_app(settings: NotificationsSettings | None = None, *, clock: Clock | N
     )
     # Contact details sealed at rest, a client's with their own data key (crypto-shredding).
     keys = ClientKeys(runtime.documents(CLIENT_KEYS, relayed=False), lambda: runtime.cipher)
-    stores = replace(stores, recipients=SealedRecipients(stores.recipients, keys, lambda: runtime.cipher))
+    sealed = SealedRecipients(
+        stores.recipients, keys, lambda: runtime.cipher, reuse_seconds=settings.recipient_reuse_seconds
+    )
+    stores = replace(stores, recipients=sealed)
     webhook = WebhookSender(ProviderConfig.from_settings(settings))
     email = SmtpSender(SmtpConfig.from_settings(settings))
     senders: dict[Channel, Sender] = {

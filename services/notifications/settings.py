@@ -53,6 +53,9 @@ class NotificationsSettings(ServiceSettings):
     # A delivery due now is attempted at once by whoever claims it (the event's handler), so one
     # attempt (compose and send, e-mail or webhook) is cut off after this long (real seconds):
     # recorded as the transient failure `attempt_timeout`, retried by timer with backoff.
+    # A recipient read this long ago is reused by the next read (one intake's notices come
+    # within a tenth of a second; a change written here drops the copy): store/recent.py.
+    recipient_reuse_seconds: float = Field(default=0.25, ge=0, le=5)
     delivery_attempt_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # Transient provider failures: retried with exponential backoff, up to a bound.
     delivery_max_attempts: int = Field(default=6, ge=1, le=50)

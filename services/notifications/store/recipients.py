@@ -7,6 +7,7 @@ sealed at rest by `SealedRecipients`, the store `app.py` hands out for `recipien
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from services.notifications.domain.channels import Contacts
 from services.notifications.domain.preferences import Preferences
+from services.notifications.store.recent import RecentReads
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.ports import Documents
 from shared.security.client_keys import ClientKeys
@@ -98,15 +100,40 @@ class SealedRecipients:
     its own nonce).
     """
 
-    def __init__(self, documents: Documents, keys: ClientKeys, master: Callable[[], FieldCipher]) -> None:
+    def __init__(
+        self,
+        documents: Documents,
+        keys: ClientKeys,
+        master: Callable[[], FieldCipher],
+        *,
+        reuse_seconds: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.name = documents.name
         self._documents = documents
         self._keys = keys
         self._master = master
+        self._recent = RecentReads(self._opened, reuse_seconds=reuse_seconds, clock=clock)
 
     async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
+        """The recipient, opened; a read made here moments ago is reused unless `writing`
+        (`store/recent.py`: one intake's notices come within a tenth of a second)."""
+        if writing:
+            return await self._opened(document_id, writing=True)
+        return await self._recent.get(document_id)
+
+    async def _opened(self, document_id: str, *, writing: bool = False) -> Document | None:
         found = await self._documents.get(document_id, writing=writing)
         return None if found is None else _opened(found, await self._reader(found))
+
+    @asynccontextmanager
+    async def _changing(self, document_ids: Sequence[Any]) -> AsyncIterator[None]:
+        """Around a write: no copy of these recipients read before it ends is handed out again."""
+        self._recent.changed(*document_ids)
+        try:
+            yield
+        finally:
+            self._recent.changed(*document_ids)
 
     async def find(
         self,
@@ -130,19 +157,25 @@ class SealedRecipients:
     ) -> bool:
         recipient_id = str(document["_id"])
         cipher = await self._writer(recipient_id, document)
-        return await self._documents.insert(_sealed(document, recipient_id, cipher), events, cause=cause)
+        async with self._changing([recipient_id]):
+            return await self._documents.insert(_sealed(document, recipient_id, cipher), events, cause=cause)
 
     async def insert_many(self, documents: Sequence[Mapping[str, Any]]) -> set[str]:
-        return await self._documents.insert_many(await self._all_sealed(documents))
+        async with self._changing([d["_id"] for d in documents]):
+            return await self._documents.insert_many(await self._all_sealed(documents))
 
     async def insert_in_order(self, documents: Sequence[Mapping[str, Any]]) -> int | None:
-        return await self._documents.insert_in_order(await self._all_sealed(documents))
+        async with self._changing([d["_id"] for d in documents]):
+            return await self._documents.insert_in_order(await self._all_sealed(documents))
 
     @asynccontextmanager
     async def claiming(
         self, documents: Sequence[Mapping[str, Any]], *, also: Sequence[str] = ()
     ) -> AsyncIterator[set[str]]:
-        async with self._documents.claiming(await self._all_sealed(documents), also=also) as existed:
+        async with (
+            self._changing([d["_id"] for d in documents]),
+            self._documents.claiming(await self._all_sealed(documents), also=also) as existed,
+        ):
             yield existed
 
     def lease_of(self, document_id: str) -> str:
@@ -166,7 +199,8 @@ class SealedRecipients:
                 document_id, self._through(document_id, change, cipher), cause=cause
             )
 
-        return await self._with_cipher(document_id, write)
+        async with self._changing([document_id]):
+            return await self._with_cipher(document_id, write)
 
     async def update_many(
         self, changes: Sequence[tuple[str, Change]], *, cause: Envelope | None = None
@@ -183,7 +217,8 @@ class SealedRecipients:
                 document_id, self._through(document_id, change, cipher), cause=cause
             )
 
-        return await self._with_cipher(document_id, write)
+        async with self._changing([document_id]):
+            return await self._with_cipher(document_id, write)
 
     async def upsert_many(
         self, changes: Sequence[tuple[str, Creation]], *, cause: Envelope | None = None
@@ -193,7 +228,8 @@ class SealedRecipients:
         return dict(zip([document_id for document_id, _ in changes], written, strict=True))
 
     async def delete(self, document_id: str) -> bool:
-        return await self._documents.delete(document_id)
+        async with self._changing([document_id]):
+            return await self._documents.delete(document_id)
 
     async def _with_cipher(
         self, recipient_id: str, write: Callable[[FieldCipher], Awaitable[Document | None]]
