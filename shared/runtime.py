@@ -239,7 +239,7 @@ class ServiceRuntime:
         self._before_start(f"the store of {collection!r}")
         if relayed:
             self._outbox_collections.append(collection)
-            if revision_checked and self.settings.relay_inline and self.settings.relay_removal_delay_seconds:
+            if self.settings.relay_inline and self.settings.relay_removal_delay_seconds:
                 self._relay.defer_removal(collection)
         store = DocumentStore(
             self._db[collection],

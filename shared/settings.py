@@ -209,9 +209,9 @@ class ServiceSettings(BaseSettings):
     # A write publishes its own events while it holds the document's lease (the relay then
     # only catches up after failures and dead replicas); off leaves every event to the relay.
     relay_inline: bool = True
-    # Revision-checked stores' sent outbox entries are removed this long after their publish,
-    # many in one write, or by the document's next write here if it comes first (outbox.py,
-    # "Removal later"); 0 removes each at once, one write more per write with events.
+    # Sent outbox entries are removed this long after their inline publish, many in one write,
+    # or by the document's next write here if it comes first (outbox.py, "Removal later"); 0
+    # removes each at once, one write more per write with events.
     relay_removal_delay_seconds: float = Field(default=0.5, ge=0, le=2)
     timer_poll_interval_seconds: float = Field(default=1.0, gt=0)
     # A replica fires the timers it scheduled from memory; a sweep (a scan on FerretDB)

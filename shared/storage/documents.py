@@ -16,7 +16,9 @@ document: a handler that needs two changes of one document composes them into on
 
 Inline relay and handed documents (`outbox.py`, `locks.py`): a write that leaves events
 publishes them before it lets go of the lease, and hands the document as stored to the
-next writer of it in this process, which then changes it without reading it again.
+next writer of it in this process, which then changes it without reading it again. The sent
+entries are removed later, without the lease (outbox.py, "Removal later"), so a leased replace
+too checks the revision it read, and reads again if such a removal came between.
 
 Writes that meet fold into one (group commit): changes of one document asked for while a
 write of it is queued or in flight in this process wait for that write to end, then go
@@ -450,29 +452,47 @@ class DocumentStore:
     ) -> list[tuple[_Asked, Document | BaseException | None]]:
         """Read the held documents (or take them as handed on), fold what is asked of each into
         one write, and store them in one round trip: each caller's outcome, to settle once the
-        leases are let go (a failed write settles them with its error at once)."""
+        leases are let go (a failed write settles them with its error at once).
+
+        Each replace still checks the revision it read: a removal of sent outbox entries takes
+        no lease (outbox.py, "Removal later") and may come between, and a whole replace from the
+        copy read before it would bring them back. Such a document is read again and what is
+        asked of it folded anew, as a revision-checked store does."""
+        for document_id in helds:
+            taken[document_id], self._asked[document_id] = self._asked[document_id], []
         currents = await asyncio.gather(
             *(self._current(held, document_id) for document_id, held in helds.items())
         )
-        written: list[tuple[Document, bool]] = []  # (document, new)
+        todo = dict(zip(helds, currents, strict=True))
         settled: list[tuple[_Asked, Document | BaseException | None]] = []
-        for (document_id, held), current in zip(helds.items(), currents, strict=True):
-            asked, self._asked[document_id] = self._asked[document_id], []
-            taken[document_id] = asked
-            stored, outcomes = self._fold(document_id, current, asked)
-            settled.extend(outcomes)
-            if stored is not None:
-                written.append((stored, current is None))
-            elif current is not None:
-                hand_on_document(held, current)
         try:
-            await self._store(written)
-            if written:
-                await self._publish_all(helds, [document for document, _ in written])
+            for _ in range(MAX_CONFLICTS):
+                written: list[tuple[Document, Document | None]] = []  # (document, as read)
+                outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
+                for document_id, current in todo.items():
+                    stored, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
+                    if stored is not None:
+                        written.append((stored, current))
+                    elif current is not None:
+                        hand_on_document(helds[document_id], current)
+                try:
+                    conflicts = await self._store_checked(written)
+                except BaseException:
+                    self._hint_pending([document for document, _ in written])  # some may be stored
+                    raise
+                for document_id in todo.keys() - conflicts:
+                    settled.extend(outcomes[document_id])
+                if stored_now := [d for d, _ in written if d["_id"] not in conflicts]:
+                    await self._publish_all(helds, stored_now)
+                if not conflicts:
+                    return settled
+                todo = dict(
+                    zip(conflicts, await asyncio.gather(*(self._read(i) for i in conflicts)), strict=True)
+                )
+            raise LockTimeout(document_lock(self._collection, next(iter(todo))))
         except BaseException as exc:
             _settle([(a, exc) for asked in taken.values() for a in asked])
             raise
-        return settled
 
     async def _write_checked(
         self, ids: Sequence[str], taken: dict[str, list[_Asked]]
@@ -608,24 +628,6 @@ class DocumentStore:
         if self._checked:
             raise TypeError(f"{self.name} is revision-checked: it takes no leases ({what})")
 
-    async def _store(self, written: Sequence[tuple[Document, bool]]) -> None:
-        """Documents (new ones inserted, the others replaced whole) in one round trip."""
-        try:
-            if len(written) == 1:
-                document, new = written[0]
-                if new:
-                    await self._collection.insert_one(document)
-                else:
-                    await self._collection.replace_one({"_id": document["_id"]}, document)
-            elif written:
-                await self._collection.bulk_write(
-                    [InsertOne(d) if new else ReplaceOne({"_id": d["_id"]}, d) for d, new in written],
-                    ordered=False,
-                )
-        except BaseException:
-            self._hint_pending([document for document, _ in written])  # some may be stored
-            raise
-
     def _fold(
         self, document_id: str, current: Document | None, asked: Sequence[_Asked]
     ) -> tuple[Document | None, list[tuple[_Asked, Document | BaseException | None]]]:
@@ -682,6 +684,8 @@ class DocumentStore:
         if self._checked:
             return await self._delete_checked(document_id)
         async with self._held(document_id):
+            if self._settle_sent is not None:
+                await self._settle_sent(self.name, document_id)
             current = await self._collection.find_one({"_id": document_id}, {OUTBOX_PENDING: 1})
             if current is None:
                 return False
@@ -739,8 +743,8 @@ class DocumentStore:
         """Stored documents' pending events sent now (or left to the relay, which is told):
         each document as it is after (None: unknown)."""
         after: list[Document | None] = list(stored)
-        # A revision-checked store's write also tells the relay which sent entries it left out.
-        if self._publish_held is not None and (self._checked or any(d.get(OUTBOX_PENDING) for d in stored)):
+        # A write also tells the relay which sent entries it left out (removed by this write).
+        if self._publish_held is not None:
             after = await self._publish_held(self._collection, stored)
         for document, now in zip(stored, after, strict=True):
             if now is None or now.get(OUTBOX_PENDING):

@@ -15,17 +15,20 @@ an event goes out without the relay's lease, read and release. The relay stays f
 inline publish could not send (the broker slow or down: inline publishing then pauses a
 few seconds and leaves the work to the relay) and for what a dead replica left.
 
-Removal later, for revision-checked stores (`defer_removal`): a write there takes no lease, so
-its sent entries need not go at once. The relay remembers them (`_unremoved`) and removes them
-after `removal_delay_seconds`, those of many documents in one bulk write per collection, unless
-the store's next write of the document, built on its copy without them, removes them first at
-no cost. Until then they stay in the document, so another replica writing it would carry them
-along and could publish them again. Hence each entry names the replica that wrote it (`by`),
-and a replica leaves alone pending entries another one wrote less than `foreign_grace_seconds`
-ago (that one's inline publish, then its removal, are due within that time) and its own events
-written after them: the relay looks at the document again once they are gone or of age, and
-then publishes what is left, in order. A removal later drops each entry only where it still is
-(`$exists`) and stores a new revision, so a copy read before it cannot bring the entry back.
+Removal later (`defer_removal`, every store's collection unless `relay_removal_delay_seconds`
+is 0): an inline publish's sent entries need not go at once. The relay remembers them
+(`_unremoved`) and removes them after `removal_delay_seconds`, those of many documents in one
+bulk write per collection and without the document's lease, unless the store's next write of
+the document, built on its copy without them, removes them first at no cost. Every store's
+write checks the revision it read (a leased one too), so a copy read before such a removal
+cannot store the entries again. Until then they stay in the document, so another replica
+writing it would carry them along and could publish them again. Hence each entry names the
+replica that wrote it (`by`), and a replica leaves alone pending entries another one wrote less
+than `foreign_grace_seconds` ago (that one's inline publish, then its removal, are due within
+that time) and its own events written after them: the relay looks at the document again once
+they are gone or of age, and then publishes what is left, in order. A removal later drops each
+entry only where it still is (`$exists`) and stores a new revision, so a copy read before it
+cannot bring the entry back.
 
 A removal of sent entries applies only to the revision they were read in (`_rev`), and
 stores a new one: where another writer stored the document since (a revision-checked store
@@ -278,8 +281,8 @@ class OutboxRelay:
         self._removals: dict[str, Coalesced[Mapping[Any, Sent], None]] = {}
 
     def defer_removal(self, collection: str) -> None:
-        """Remove this collection's sent entries later, together ("Removal later" above): for
-        revision-checked stores only, whose writers never wait on a lease."""
+        """Remove this collection's sent entries later, together ("Removal later" above): its
+        stores' writes must check the revision they read (`DocumentStore` does)."""
         self._deferring.add(collection)
 
     def watch(self, collections: Sequence[AsyncCollection[Document]]) -> None:
