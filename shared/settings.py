@@ -189,7 +189,9 @@ class ServiceSettings(BaseSettings):
     consumer_fetch_max_wait_ms: int = Field(default=2000, ge=10, le=30_000)
     # Handled offsets are committed this often (and on revocation and shutdown), not per record:
     # a redelivery of what was handled since is skipped by the inbox (shared/messaging/offsets.py).
-    offset_commit_interval_seconds: float = Field(default=0.25, gt=0, le=60)
+    # The handled ids go to the inbox collection in one insert just before: at 10 intakes a
+    # second, 0.5 s instead of 0.25 made that 0.19 inserts per intake and service, not 0.37.
+    offset_commit_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     # Per-document leases (DESIGN §4): a writer holds one for milliseconds; the lease
     # outlasts a slow live holder, while a dead holder is detected through its heartbeat.
     document_lease_seconds: float = Field(default=30.0, gt=0)
