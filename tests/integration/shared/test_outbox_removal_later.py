@@ -21,8 +21,9 @@ from shared.events.models import RiskFlagged
 from shared.events.registry import spec_for
 from shared.runtime import ServiceRuntime
 from shared.settings import KafkaSettings, MongoSettings
-from shared.storage.documents import Revision
-from shared.storage.outbox import OUTBOX, OUTBOX_PENDING
+from shared.storage.documents import REVISION, DocumentStore, Revision
+from shared.storage.locks import Locks
+from shared.storage.outbox import OUTBOX, OUTBOX_PENDING, new_revision
 from tests.bench.profiling import MongoCommands
 from tests.integration.shared.test_outbox_relay import risk_flagged
 from tests.support.kafka import eventually, read_records
@@ -41,6 +42,7 @@ def checked_runtime(kafka: KafkaSettings, mongo: MongoSettings, database: str) -
         kafka, mongo, database, produces=[spec_for(RiskFlagged)], relay_removal_delay_seconds=DELAY
     )
     runtime.documents("clients", revision_checked=True)
+    runtime.documents("leased")  # a store whose writes take the document's lease
     return runtime
 
 
@@ -60,8 +62,8 @@ async def replicas(
             await runtime.stop()
 
 
-async def pending(db: AsyncDatabase[Any], document_id: str) -> int:
-    document = await db["clients"].find_one({"_id": document_id})
+async def pending(db: AsyncDatabase[Any], document_id: str, collection: str = "clients") -> int:
+    document = await db[collection].find_one({"_id": document_id})
     assert document is not None
     return int(document[OUTBOX_PENDING])
 
@@ -108,10 +110,14 @@ async def test_the_next_write_here_drops_the_sent_entries_and_no_removal_follows
     assert commands.counts()["update clients"] == 1, "the write alone: nothing left to remove"
 
 
+@pytest.mark.parametrize("collection", ["clients", "leased"])
 async def test_another_replica_writing_before_the_removal_publishes_each_event_once_in_order(
-    replicas: list[ServiceRuntime], kafka_settings: KafkaSettings, mongo_db: AsyncDatabase[Any]
+    replicas: list[ServiceRuntime],
+    kafka_settings: KafkaSettings,
+    mongo_db: AsyncDatabase[Any],
+    collection: str,
 ) -> None:
-    here, there = (runtime.documents("clients") for runtime in replicas)
+    here, there = (runtime.documents(collection) for runtime in replicas)
     first, second = flagged("c-1"), flagged("c-1")
     await here.insert({"_id": "c-1", "n": 0}, [first])
 
@@ -120,7 +126,7 @@ async def test_another_replica_writing_before_the_removal_publishes_each_event_o
     published = await ce_ids(kafka_settings, expect=2)
 
     async def drained() -> bool:
-        return await pending(mongo_db, "c-1") == 0
+        return await pending(mongo_db, "c-1", collection) == 0
 
     await eventually(drained, timeout=20)
     assert published == [first.envelope.id, second.envelope.id], "each once, in the order written"
@@ -147,3 +153,21 @@ async def test_a_stopping_replica_removes_what_it_sent_so_no_peer_publishes_it_a
         await runtime.stop()
 
     assert await pending(mongo_db, "c-1") == 0
+
+
+async def test_a_leased_write_from_a_handed_copy_keeps_a_change_made_meanwhile_without_the_lease(
+    mongo_db: AsyncDatabase[Any],
+) -> None:
+    # The removal later takes no lease: a copy read (and handed on) under the lease before it
+    # must not be stored whole over it.
+    store = DocumentStore(mongo_db["counters"], Locks(mongo_db["locks"], linger_seconds=5.0), owner="here")
+    await store.insert({"_id": "c-1", "n": 0})
+    await store.get("c-1", writing=True)  # the lease stays, the document handed on for the write
+    await mongo_db["counters"].update_one(
+        {"_id": "c-1"}, {"$set": {"removed": "meanwhile", REVISION: new_revision()}}
+    )
+
+    await store.update("c-1", lambda current: Revision({**current, "n": current["n"] + 1}))
+
+    stored = await mongo_db["counters"].find_one({"_id": "c-1"})
+    assert stored is not None and (stored["n"], stored.get("removed")) == (1, "meanwhile")
