@@ -50,8 +50,9 @@ from tests.support.isolation import isolated_place
 from tests.support.kafka import eventually
 
 WEEKDAYS = [Weekday(d) for d in ("mon", "tue", "wed", "thu", "fri")]
-OTHERS = ("inbox", "replicas", "timers [scan]")
-"""What else runs meanwhile: the consume pipeline's handled ids, liveness, the timer worker's sweeps."""
+OTHERS = ("inbox", "replicas", "replicas [scan]", "timers [scan]")
+"""What else runs meanwhile: the consume pipeline's handled ids, liveness (the heartbeat, and the
+look for peers whose heartbeat ran out), the timer worker's sweeps."""
 
 
 def commands_own(seen: Counter[str]) -> int:
