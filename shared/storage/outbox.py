@@ -384,9 +384,11 @@ class OutboxRelay:
     def _remember_sent(self, name: str, document_id: Any, ids: Sequence[str]) -> None:
         if not ids:
             return
+        first = not self._unremoved
         unremoved = self._unremoved.setdefault((name, document_id), _Unremoved(set(), time.monotonic()))
         unremoved.ids.update(ids)
-        self._pacer.nudge()  # the loop times the removal
+        if first:
+            self._pacer.nudge()  # the loop times the removal (it does already when others wait)
 
     def _forget_removed(self, name: str, documents: Sequence[Document]) -> None:
         """Entries a write stored without (its store's copy had them sent) are removed already."""
@@ -436,7 +438,9 @@ class OutboxRelay:
             by_collection.setdefault(name, []).append((document_id, ids))
         for name, removals in by_collection.items():
             collection = self._collections.get(name)
-            if collection is None:
+            if collection is None:  # not relayed here: left to whoever relays it (never busy-waited on)
+                for document_id, _ in removals:
+                    self._unremoved.pop((name, document_id), None)
                 continue
             writes = [
                 (
