@@ -59,7 +59,7 @@ import base64
 import hashlib
 import random
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -465,30 +465,19 @@ class DocumentStore:
         )
         todo = dict(zip(helds, currents, strict=True))
         settled: list[tuple[_Asked, Document | BaseException | None]] = []
+
+        def unchanged(document_id: str, current: Document | None) -> None:
+            if current is not None:  # the next holder here needs no read
+                hand_on_document(helds[document_id], current)
+
         try:
             for _ in range(MAX_CONFLICTS):
-                written: list[tuple[Document, Document | None]] = []  # (document, as read)
-                outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
-                for document_id, current in todo.items():
-                    stored, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
-                    if stored is not None:
-                        written.append((stored, current))
-                    elif current is not None:
-                        hand_on_document(helds[document_id], current)
-                try:
-                    conflicts = await self._store_checked(written)
-                except BaseException:
-                    self._hint_pending([document for document, _ in written])  # some may be stored
-                    raise
-                for document_id in todo.keys() - conflicts:
-                    settled.extend(outcomes[document_id])
-                if stored_now := [d for d, _ in written if d["_id"] not in conflicts]:
-                    await self._publish_all(helds, stored_now)
+                stored, conflicts = await self._fold_and_store(todo, taken, settled, unchanged)
+                if stored:
+                    await self._publish_all(helds, stored)
                 if not conflicts:
                     return settled
-                todo = dict(
-                    zip(conflicts, await asyncio.gather(*(self._read(i) for i in conflicts)), strict=True)
-                )
+                todo = await self._read_all(conflicts)
             raise LockTimeout(document_lock(self._collection, next(iter(todo))))
         except BaseException as exc:
             _settle([(a, exc) for asked in taken.values() for a in asked])
@@ -506,30 +495,18 @@ class DocumentStore:
         todo = dict(zip(ids, await asyncio.gather(*(self._known(i) for i in ids)), strict=True))
         settled: list[tuple[_Asked, Document | BaseException | None]] = []
         stored: list[Document] = []
-        written: list[tuple[Document, Document | None]] = []  # (document, as read)
         try:
             for attempt in range(MAX_CONFLICTS):
-                written = []
-                outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
-                for document_id, current in todo.items():
-                    new, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
-                    if new is not None:
-                        written.append((new, current))
-                    else:  # unchanged: the next write needs no read
-                        self._remember(document_id, current)
-                conflicts = await self._store_checked(written)
-                for document_id in todo.keys() - conflicts:
-                    settled.extend(outcomes[document_id])
-                stored += [new for new, _ in written if new["_id"] not in conflicts]
+                # Unchanged: kept as it is, so the next write needs no read.
+                stored_now, conflicts = await self._fold_and_store(todo, taken, settled, self._remember)
+                stored += stored_now
                 if not conflicts:
                     break
                 for document_id in conflicts:
                     self._forget(document_id)
                 if attempt:  # met again: step back a random moment, so contenders stop meeting
                     await asyncio.sleep(random.uniform(0, min(0.1, 0.005 * 2**attempt)))  # noqa: S311 (jitter)
-                todo = dict(
-                    zip(conflicts, await asyncio.gather(*(self._read(i) for i in conflicts)), strict=True)
-                )
+                todo = await self._read_all(conflicts)
             else:
                 raise LockTimeout(document_lock(self._collection, next(iter(todo))))
             for document, after in zip(stored, await self._published(stored), strict=True):
@@ -537,10 +514,44 @@ class DocumentStore:
         except BaseException as exc:
             for document_id in ids:
                 self._forget(document_id)
-            self._hint_pending([*stored, *(d for d, _ in written)])  # some may be stored
+            self._hint_pending(stored)  # their events may be unsent (a failed store hints its own)
             _settle([(a, exc) for asked in taken.values() for a in asked])
             raise
         return settled
+
+    async def _fold_and_store(
+        self,
+        todo: Mapping[str, Document | None],
+        taken: Mapping[str, list[_Asked]],
+        settled: list[tuple[_Asked, Document | BaseException | None]],
+        unchanged: Callable[[str, Document | None], None],
+    ) -> tuple[list[Document], set[str]]:
+        """One try of a write, leased or not: what is asked of each document in `todo` (as read)
+        folded into it, and the changed ones stored in one round trip where their revision is
+        still the one read. The outcomes of the documents stored or left as they were join
+        `settled` (`unchanged` is told of the latter); returns the documents stored and the ids
+        another writer came first for, to read again and fold anew."""
+        written: list[tuple[Document, Document | None]] = []  # (document, as read)
+        outcomes: dict[str, list[tuple[_Asked, Document | BaseException | None]]] = {}
+        for document_id, current in todo.items():
+            new, outcomes[document_id] = self._fold(document_id, current, taken[document_id])
+            if new is not None:
+                written.append((new, current))
+            else:
+                unchanged(document_id, current)
+        try:
+            conflicts = await self._store_checked(written)
+        except BaseException:
+            self._hint_pending([document for document, _ in written])  # some may be stored
+            raise
+        for document_id in todo.keys() - conflicts:
+            settled.extend(outcomes[document_id])
+        return [document for document, _ in written if document["_id"] not in conflicts], conflicts
+
+    async def _read_all(self, ids: Iterable[str]) -> dict[str, Document | None]:
+        """The documents as stored, read concurrently (those another writer came first for)."""
+        ordered = list(ids)
+        return dict(zip(ordered, await asyncio.gather(*(self._read(i) for i in ordered)), strict=True))
 
     async def _store_checked(self, written: Sequence[tuple[Document, Document | None]]) -> set[str]:
         """Documents stored (new ones inserted, the others replaced if their revision is still

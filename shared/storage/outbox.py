@@ -324,13 +324,7 @@ class OutboxRelay:
                 if failure := next((error for _, error in outcomes if error is not None), None):
                     raise failure
         except Exception as exc:
-            OUTBOX_PUBLISH_FAILURES.inc()
-            self._inline_paused_until = time.monotonic() + self._inline_pause
-            log.warning(
-                "inline publish failed; the relay takes over",
-                error_type=type(exc).__name__,
-                pause_seconds=self._inline_pause,
-            )
+            self._pause_inline(exc)
             return [None if d.get(OUTBOX_PENDING) else d for d in documents]
         return [_without_sent(d, sent.get(d["_id"])) for d in documents]
 
@@ -362,16 +356,20 @@ class OutboxRelay:
         for document, (ids, _) in zip(sending, outcomes, strict=False):
             self._remember_sent(name, document["_id"], ids)
         if failure is not None:
-            OUTBOX_PUBLISH_FAILURES.inc()
-            self._inline_paused_until = time.monotonic() + self._inline_pause
-            log.warning(
-                "inline publish failed; the relay takes over",
-                error_type=type(failure).__name__,
-                pause_seconds=self._inline_pause,
-            )
+            self._pause_inline(failure)
             unknown = {d["_id"] for d in sending}
             return [None if d["_id"] in unknown else self._without_known(name, d) for d in documents]
         return [self._without_known(name, d) for d in documents]
+
+    def _pause_inline(self, failure: Exception) -> None:
+        """An inline publish failed: leave the next few seconds' events to the relay."""
+        OUTBOX_PUBLISH_FAILURES.inc()
+        self._inline_paused_until = time.monotonic() + self._inline_pause
+        log.warning(
+            "inline publish failed; the relay takes over",
+            error_type=type(failure).__name__,
+            pause_seconds=self._inline_pause,
+        )
 
     def _known_sent(self, name: str, document_id: Any) -> set[str]:
         unremoved = self._unremoved.get((name, document_id))
@@ -442,22 +440,17 @@ class OutboxRelay:
                 for document_id, _ in removals:
                     self._unremoved.pop((name, document_id), None)
                 continue
-            writes = [
-                (
-                    {"_id": document_id, f"{OUTBOX}.{event_id}": {"$exists": True}},
-                    {
-                        "$unset": {f"{OUTBOX}.{event_id}": ""},
-                        "$inc": {OUTBOX_PENDING: -1},
-                        "$set": {REVISION: new_revision()},
-                    },
-                )
-                for document_id, ids in removals
-                for event_id in sorted(ids)
-            ]
-            if len(writes) == 1:
-                await collection.update_one(*writes[0])
-            else:
-                await collection.bulk_write([UpdateOne(q, u) for q, u in writes], ordered=False)
+            await _update_all(
+                collection,
+                [
+                    (
+                        {"_id": document_id, f"{OUTBOX}.{event_id}": {"$exists": True}},
+                        _removal([event_id], new_revision()),
+                    )
+                    for document_id, ids in removals
+                    for event_id in sorted(ids)
+                ],
+            )
             for document_id, ids in removals:
                 key = (name, document_id)
                 unremoved = self._unremoved.get(key)
@@ -653,20 +646,31 @@ async def _remove_sent(
 ) -> list[None]:
     """Every batch's confirmed entries removed, in one write (each document's own `$unset`, of
     the revision they were read in; see the module docstring)."""
-    removals = [
-        (
-            {"_id": document_id, REVISION: sent.read},
-            {
-                "$unset": {f"{OUTBOX}.{i}": "" for i in sent.ids},
-                "$inc": {OUTBOX_PENDING: -len(sent.ids)},
-                "$set": {REVISION: sent.revision},
-            },
-        )
-        for batch in batches
-        for document_id, sent in batch.items()
-    ]
-    if len(removals) == 1:
-        await collection.update_one(*removals[0])
-    elif removals:
-        await collection.bulk_write([UpdateOne(q, u) for q, u in removals], ordered=False)
+    await _update_all(
+        collection,
+        [
+            ({"_id": document_id, REVISION: sent.read}, _removal(sent.ids, sent.revision))
+            for batch in batches
+            for document_id, sent in batch.items()
+        ],
+    )
     return [None] * len(batches)
+
+
+def _removal(ids: Sequence[str], revision: str) -> Document:
+    """The update that drops entries `ids` from a document's outbox and stores `revision`."""
+    return {
+        "$unset": {f"{OUTBOX}.{i}": "" for i in ids},
+        "$inc": {OUTBOX_PENDING: -len(ids)},
+        "$set": {REVISION: revision},
+    }
+
+
+async def _update_all(
+    collection: AsyncCollection[Document], updates: Sequence[tuple[Mapping[str, Any], Document]]
+) -> None:
+    """(filter, update) pairs in one round trip: one `update_one`, or one unordered bulk write."""
+    if len(updates) == 1:
+        await collection.update_one(*updates[0])
+    elif updates:
+        await collection.bulk_write([UpdateOne(q, u) for q, u in updates], ordered=False)

@@ -7,7 +7,6 @@ sealed at rest by `SealedRecipients`, the store `app.py` hands out for `recipien
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
@@ -107,13 +106,12 @@ class SealedRecipients:
         master: Callable[[], FieldCipher],
         *,
         reuse_seconds: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = documents.name
         self._documents = documents
         self._keys = keys
         self._master = master
-        self._recent = RecentReads(self._opened, reuse_seconds=reuse_seconds, clock=clock)
+        self._recent = RecentReads(self._opened, reuse_seconds=reuse_seconds)
 
     async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
         """The recipient, opened; a read made here moments ago is reused unless `writing`
