@@ -478,6 +478,21 @@ def round_trips_between(
     return out
 
 
+IDLE_SECONDS = 15.0
+"""How long the system is watched doing nothing, after the warm-up and before the first rate."""
+
+
+async def idle(cpu: CpuMeter, seconds: float = IDLE_SECONDS) -> dict[str, Any]:
+    """Cores each process uses with nothing to do: polls, heartbeats, sweeps. At a rate r, each
+    intake's CPU carries idle cores / r of it (at 10/s, 0.1 of a core idle is 10 ms per intake)."""
+    await asyncio.sleep(2.0)  # the warm-up's last notices and removals settle
+    before = cpu.snapshot()
+    await asyncio.sleep(seconds)
+    usage = CpuMeter.usage(before, cpu.snapshot())
+    total = sum(v for k, v in usage["cores"].items() if k != "other")
+    return {"seconds": seconds, "cores": usage["cores"], "total_cores": round(total, 3)}
+
+
 async def window(
     http: httpx.AsyncClient,
     system: System,
@@ -626,6 +641,8 @@ async def run(
                     while arrivals.booked_or_failed(warm) < len(warm) and time.monotonic() < deadline:
                         await asyncio.sleep(0.1)
                     cpu = CpuMeter(processes_of(system, infra.kafka_bootstrap_servers, infra.mongodb_uri))
+                    results["idle"] = await idle(cpu)
+                    say(f"journey: idle, cores by process: {results['idle']['cores']}")
 
                     async def each_rate(clients: list[Client], label: str = "") -> dict[str, Any]:
                         by_rate: dict[str, Any] = {}
@@ -738,6 +755,9 @@ def summary(results: dict[str, Any]) -> str:
         f"{results['seconds']:g} s per rate"
         + (f"; settings {results['settings']}" if results["settings"] else "")
     ]
+    if still := results.get("idle"):
+        cores = ", ".join(f"{k} {v:.2f}" for k, v in still["cores"].items())
+        out.append(f"  idle ({still['seconds']:g} s, nothing sent): {still['total_cores']:.2f} cores ({cores})")
     for rate, r in results.get("by_rate", {}).items():
         out.append(f"  {rate}/s ({r['intakes']} intakes, load {r['load_average_before']}): {line(r)}")
         if r["lost"] and (every := r.get("latency_all")):
