@@ -119,6 +119,7 @@ def test_empty_context_lines_without_their_space_still_match(tmp_path: Path) -> 
 def test_the_build_applies_every_committed_patch_in_order() -> None:
     assert PATCHES == (
         "id-index.patch",
+        "no-debug-formatting.patch",
         "no-leak-tracking.patch",
         "pool-deadlock.patch",
         "write-atomicity.patch",
@@ -156,3 +157,23 @@ def test_the_atomicity_patch_locks_every_statement_that_reads_then_writes_and_pu
         assert "LockCollectionWrites(params.DB, params.Collection)" in added, handler
     query = "".join(h.new for h in files["internal/backends/sqlite/collection.go"].hunks)
     assert 'params.Filter.Has("_id")' in query and "params.Filter.Len() == 1" not in query
+
+
+
+def test_the_debug_formatting_patch_guards_every_debug_line_of_the_sql_helpers(tmp_path: Path) -> None:
+    """Each file is rebuilt from the old side of its hunks (the shipped lines the patch anchors
+    on); after the patch, every statement's debug line is formatted only when debug is on."""
+    patch = (FERRETDB_SOURCES / "no-debug-formatting.patch").read_text()
+    files = parse_unified_diff(patch)
+    assert sorted(file.path for file in files) == ["internal/util/fsql/db.go", "internal/util/fsql/tx.go"]
+    for file in files:
+        (tmp_path / file.path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / file.path).write_text("".join(f"// hunk {n}\n{h.old}" for n, h in enumerate(file.hunks)))
+    apply_unified_diff(patch, tmp_path)
+    for file in files:
+        lines = (tmp_path / file.path).read_text().splitlines()
+        debug_lines = [i for i, line in enumerate(lines) if ".l.With(fields...).DebugContext" in line]
+        assert len(debug_lines) == 6  # ">>>" and "<<<" of each of the three helpers
+        for i in debug_lines:
+            assert lines[i - 1].strip().endswith("{ // Carepath: see no-debug-formatting.patch")
+            assert ".l.Enabled(ctx, slog.LevelDebug)" in lines[i - 1]
