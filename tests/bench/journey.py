@@ -479,13 +479,13 @@ def round_trips_between(
 
 
 IDLE_SECONDS = 15.0
-"""How long the system is watched doing nothing, after the warm-up and before the first rate."""
+"""How long the system is watched doing nothing, after the last rate's drain."""
 
 
 async def idle(cpu: CpuMeter, seconds: float = IDLE_SECONDS) -> dict[str, Any]:
     """Cores each process uses with nothing to do: polls, heartbeats, sweeps. At a rate r, each
     intake's CPU carries idle cores / r of it (at 10/s, 0.1 of a core idle is 10 ms per intake)."""
-    await asyncio.sleep(2.0)  # the warm-up's last notices and removals settle
+    await asyncio.sleep(2.0)  # the last rate's removals of sent outbox entries settle
     before = cpu.snapshot()
     await asyncio.sleep(seconds)
     usage = CpuMeter.usage(before, cpu.snapshot())
@@ -641,8 +641,6 @@ async def run(
                     while arrivals.booked_or_failed(warm) < len(warm) and time.monotonic() < deadline:
                         await asyncio.sleep(0.1)
                     cpu = CpuMeter(processes_of(system, infra.kafka_bootstrap_servers, infra.mongodb_uri))
-                    results["idle"] = await idle(cpu)
-                    say(f"journey: idle, cores by process: {results['idle']['cores']}")
 
                     async def each_rate(clients: list[Client], label: str = "") -> dict[str, Any]:
                         by_rate: dict[str, Any] = {}
@@ -665,6 +663,11 @@ async def run(
 
                     toggle_profiles(system, profiles)  # on: from the first rate
                     results["by_rate"] = await each_rate(clients)
+                    # After the rates, not before: a pause between preparing the intakes and
+                    # sending them would let the services' cached client keys (30 s) lapse, and
+                    # the rates' round trips would no longer compare with earlier runs'.
+                    results["idle"] = await idle(cpu)
+                    say(f"journey: idle after the rates, cores by process: {results['idle']['cores']}")
                     if profiles is not None:
                         toggle_profiles(system, profiles)  # off, and written
                         await asyncio.sleep(1.0)
@@ -757,7 +760,7 @@ def summary(results: dict[str, Any]) -> str:
     ]
     if still := results.get("idle"):
         cores = ", ".join(f"{k} {v:.2f}" for k, v in still["cores"].items())
-        out.append(f"  idle ({still['seconds']:g} s, nothing sent): {still['total_cores']:.2f} cores ({cores})")
+        out.append(f"  idle after the rates ({still['seconds']:g} s): {still['total_cores']:.2f} cores ({cores})")
     for rate, r in results.get("by_rate", {}).items():
         out.append(f"  {rate}/s ({r['intakes']} intakes, load {r['load_average_before']}): {line(r)}")
         if r["lost"] and (every := r.get("latency_all")):
