@@ -760,7 +760,8 @@ def summary(results: dict[str, Any]) -> str:
     ]
     if still := results.get("idle"):
         cores = ", ".join(f"{k} {v:.2f}" for k, v in still["cores"].items())
-        out.append(f"  idle after the rates ({still['seconds']:g} s): {still['total_cores']:.2f} cores ({cores})")
+        total = still["total_cores"]
+        out.append(f"  idle after the rates ({still['seconds']:g} s): {total:.2f} cores ({cores})")
     for rate, r in results.get("by_rate", {}).items():
         out.append(f"  {rate}/s ({r['intakes']} intakes, load {r['load_average_before']}): {line(r)}")
         if r["lost"] and (every := r.get("latency_all")):
