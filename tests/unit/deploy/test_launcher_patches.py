@@ -159,7 +159,6 @@ def test_the_atomicity_patch_locks_every_statement_that_reads_then_writes_and_pu
     assert 'params.Filter.Has("_id")' in query and "params.Filter.Len() == 1" not in query
 
 
-
 def test_the_debug_formatting_patch_guards_every_debug_line_of_the_sql_helpers(tmp_path: Path) -> None:
     """Each file is rebuilt from the old side of its hunks (the shipped lines the patch anchors
     on); after the patch, every statement's debug line is formatted only when debug is on."""
