@@ -663,15 +663,15 @@ async def run(
 
                     toggle_profiles(system, profiles)  # on: from the first rate
                     results["by_rate"] = await each_rate(clients)
-                    # After the rates, not before: a pause between preparing the intakes and
-                    # sending them would let the services' cached client keys (30 s) lapse, and
-                    # the rates' round trips would no longer compare with earlier runs'.
-                    results["idle"] = await idle(cpu)
-                    say(f"journey: idle after the rates, cores by process: {results['idle']['cores']}")
                     if profiles is not None:
                         toggle_profiles(system, profiles)  # off, and written
                         await asyncio.sleep(1.0)
                         results["profiles"] = profile_summaries(system, profiles, intakes=sum(counts))
+                    # After the rates (and the profiles), not before: a pause between preparing
+                    # the intakes and sending them would let the services' cached client keys
+                    # (30 s) lapse, and the rates' round trips would not compare with earlier runs'.
+                    results["idle"] = await idle(cpu)
+                    say(f"journey: idle after the rates, cores by process: {results['idle']['cores']}")
                     if history:
                         results["history"] = stored = await with_history(
                             mongo, system, history, journeys=WARM_UP + sum(counts), fixed=therapists, say=say
