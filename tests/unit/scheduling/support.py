@@ -8,6 +8,7 @@ what they fold by it, as they would the real events of one journey.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from services.scheduling import timers
 from services.scheduling.commands.record_attendance import RecordAttendance, record_attendance
 from services.scheduling.commands.set_availability import SetAvailability, set_availability
 from services.scheduling.context import SchedulingContext
-from services.scheduling.domain.care import Attendance, Care, Session
+from services.scheduling.domain.care import Attendance, Care, Session, SessionKind
 from services.scheduling.handlers.on_check_in_timer import on_check_in_timer
 from services.scheduling.handlers.on_match_accepted import on_match_accepted
 from services.scheduling.handlers.on_match_declined import on_match_declined
@@ -28,6 +29,28 @@ from shared.events.envelope import Envelope, OutgoingEvent, new_event
 from shared.events.models import MatchAccepted, MatchDeclined, MatchProposed, TreatmentPlanUpdated
 from shared.storage.timers import Timer
 from tests.support.fakes import InMemoryDocuments, InMemoryTimers, ManualClock
+
+
+def introduction_at(starts_at: datetime, **changes: Any) -> Session:
+    """A booked 50-minute video introduction of client c-1 with therapist t-1 at `starts_at`, busy
+    for exactly its span, in UTC; `changes` replace any field (as given: a new start moves no end)."""
+    base = Session(
+        session_id="s-1",
+        client_id="c-1",
+        therapist_id="t-1",
+        series_id="ser-1",
+        sequence=1,
+        kind=SessionKind.introduction,
+        starts_at=starts_at,
+        ends_at=starts_at + timedelta(minutes=50),
+        busy_from=starts_at,
+        busy_to=starts_at + timedelta(minutes=50),
+        timezone="UTC",
+        therapist_timezone="UTC",
+        format="video",
+        join_url="https://meet.example/r",
+    )
+    return replace(base, **changes)
 
 
 def proposed(

@@ -17,24 +17,16 @@ from services.scheduling.domain.care import Attendance, Care, Session, SessionKi
 from services.scheduling.store import therapist_sessions
 from services.scheduling.store.care_documents import session_to_document
 from tests.support.fakes import InMemoryDocuments
+from tests.unit.scheduling.support import introduction_at
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STARTS = NOW + timedelta(days=2)
 
-BOOKED = Session(
+BOOKED = introduction_at(
+    STARTS,
     session_id="ses-1",
-    client_id="c-1",
-    therapist_id="t-1",
-    series_id="ser-1",
-    sequence=1,
-    kind=SessionKind.introduction,
-    starts_at=STARTS,
-    ends_at=STARTS + timedelta(minutes=50),
-    busy_from=STARTS,
-    busy_to=STARTS + timedelta(minutes=50),
     timezone="America/Los_Angeles",
     therapist_timezone="America/Los_Angeles",
-    format="video",
     join_url="https://video.example/room/abc",
     claims=("t-1/2026-03-04T12:00", "t-1/2026-03-04T12:05"),
     match_id="m-1",
@@ -99,9 +91,7 @@ async def test_an_entry_stored_in_full_before_reads_the_same_and_is_compacted_wh
 
     assert await therapist_sessions.sessions_of(calendar, "t-1") == [replace(BOOKED, claims=())]
 
-    other = replace(BOOKED, session_id="ses-9", client_id="c-9", starts_at=STARTS + timedelta(hours=3))
-    other = replace(other, ends_at=other.starts_at + timedelta(minutes=50))
-    other = replace(other, busy_from=other.starts_at, busy_to=other.ends_at)
+    other = introduction_at(STARTS + timedelta(hours=3), session_id="ses-9", client_id="c-9")
     await therapist_sessions.sync(calendar, Care(client_id="c-9", sessions=(other,)), ["t-1"], now=NOW)
     document = await calendar.get("t-1")
     assert document is not None

@@ -8,7 +8,6 @@ enforce. A feed names none.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,6 +17,7 @@ from services.scheduling.domain.cancellation import SessionStatus
 from services.scheduling.domain.care import Session, SessionKind
 from services.scheduling.domain.ical import calendar_feed, join_link
 from shared.events.common import SessionFormat
+from tests.unit.scheduling.support import introduction_at
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 STARTS = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -25,25 +25,18 @@ ROOM = "https://video.carepath.example/room/7QmVh1mJ4Tr0bqv5Hnq1sA"
 
 
 def session(session_id: str, session_format: SessionFormat, *, week: int = 0, **changes: object) -> Session:
-    starts = STARTS + timedelta(weeks=week)
-    base = Session(
-        session_id=session_id,
-        client_id="c-1",
-        therapist_id="t-1",
-        series_id="ser-1",
-        sequence=1,
-        kind=SessionKind.introduction,
-        starts_at=starts,
-        ends_at=starts + timedelta(minutes=50),
-        busy_from=starts,
-        busy_to=starts + timedelta(minutes=50),
-        timezone="America/New_York",
-        therapist_timezone="America/New_York",
-        format=session_format.value,
-        join_url=ROOM,
-        updated_at=NOW,
+    return introduction_at(
+        STARTS + timedelta(weeks=week),
+        **{
+            "session_id": session_id,
+            "timezone": "America/New_York",
+            "therapist_timezone": "America/New_York",
+            "format": session_format.value,
+            "join_url": ROOM,
+            "updated_at": NOW,
+            **changes,
+        },
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
 
 
 def strictly_parsed(feed: bytes) -> Calendar:

@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from services.scheduling.domain.cancellation import SessionStatus
-from services.scheduling.domain.care import Care, Session, SessionKind
+from services.scheduling.domain.care import Care, Session
 from services.scheduling.domain.consent import booking_consent, follow_consent, shown_to_therapist
 from shared.care.relationship import CareState
 from shared.events.common import Candidate
 from shared.events.models import MatchAccepted, MatchDeclined, MatchProposed
+from tests.unit.scheduling.support import introduction_at
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -27,22 +28,7 @@ def proposal(match_id: str, *therapists: str, at: datetime = T0) -> MatchPropose
 
 
 def session(therapist_id: str, starts_at: datetime, session_id: str = "s-1") -> Session:
-    return Session(
-        session_id=session_id,
-        client_id="c-1",
-        therapist_id=therapist_id,
-        series_id="ser-1",
-        sequence=1,
-        kind=SessionKind.introduction,
-        starts_at=starts_at,
-        ends_at=starts_at + timedelta(minutes=50),
-        busy_from=starts_at,
-        busy_to=starts_at + timedelta(minutes=50),
-        timezone="UTC",
-        therapist_timezone="UTC",
-        format="video",
-        join_url="https://meet.example/r",
-    )
+    return introduction_at(starts_at, therapist_id=therapist_id, session_id=session_id)
 
 
 def folded(care: Care, *events: tuple[object, datetime]) -> Care:
