@@ -42,6 +42,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
@@ -72,7 +73,11 @@ log = get_logger(__name__)
 
 _T = TypeVar("_T")
 
-ENVELOPE_CONTEXT_KEY = "carepath_envelope"
+HANDLED_ENVELOPE: ContextVar[Envelope] = ContextVar("carepath_envelope")
+"""The envelope of the record whose handler runs, set around it (`subscriptions` passes it on).
+
+A context variable rather than a FastStream `Context` field: FastStream resolves such a field
+in a worker thread, a thread hand-off for every record."""
 IN_FLIGHT_PER_CONSUMER = 32
 """Records one consumer handles at once (of distinct keys); the next waits for a free slot."""
 
@@ -355,8 +360,11 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         started = time.monotonic()
 
         async def run_handler() -> Any:
-            with self.context.scope(ENVELOPE_CONTEXT_KEY, envelope):
+            token = HANDLED_ENVELOPE.set(envelope)
+            try:
                 return await call_next(msg)
+            finally:
+                HANDLED_ENVELOPE.reset(token)
 
         attempt = 0
         while True:

@@ -12,14 +12,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from faststream import Context
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel
 
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSpec, spec_for
-from shared.messaging.consumption import ENVELOPE_CONTEXT_KEY
+from shared.messaging.consumption import HANDLED_ENVELOPE
 from shared.messaging.offsets import OffsetCommitter
 from shared.settings import KafkaSettings
 
@@ -128,11 +127,11 @@ def static_member_id(replica: str, spec: EventSpec, consumer: int) -> str:
 def _as_faststream_handler(subscription: Subscription) -> Callable[..., Awaitable[None]]:
     handler = subscription.handler
 
-    async def consume(event: Any, envelope: Any = Context(ENVELOPE_CONTEXT_KEY)) -> None:
-        await handler(event, envelope)
+    async def consume(event: Any) -> None:
+        await handler(event, HANDLED_ENVELOPE.get())  # the pipeline's, around this call
 
     # The payload type is set at runtime so FastStream validates it and documents it.
-    consume.__annotations__ = {"event": subscription.event, "envelope": Any, "return": None}
+    consume.__annotations__ = {"event": subscription.event, "return": None}
     consume.__name__ = getattr(handler, "__name__", type(handler).__name__)
     consume.__qualname__ = consume.__name__
     return consume
