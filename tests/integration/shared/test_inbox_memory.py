@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.storage.inbox import CLOCK_SKEW, Inbox
+from shared.storage.inbox import CLOCK_SKEW, Inbox, saved_until_id
 from tests.support.round_trips import RoundTrips
 
 OWNED_SINCE = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -77,3 +77,81 @@ async def test_an_event_is_recognised_while_its_id_is_being_stored(mongo_db: Asy
     await saving
 
     assert meanwhile, "a copy arriving during the save is a duplicate"
+
+
+async def test_a_backlog_newer_than_anything_stored_is_answered_with_one_read_per_partition_given(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    inbox = Inbox(db["inbox"])
+    owned_since = datetime.now(UTC)  # a new consumer, catching up on what was written before
+    backlog = [owned_since - timedelta(minutes=m) for m in (5, 4, 3)]
+
+    answers = await asyncio.gather(
+        *(
+            inbox.has_handled("reminders", f"e-{n}", written_at=written, owned_since=owned_since)
+            for n, written in enumerate(backlog)
+        )
+    )
+
+    assert answers == [False, False, False]
+    assert round_trips.seen == {("find", "inbox"): 1}, "saved_until read once, no event looked up"
+
+
+async def test_an_event_no_newer_than_what_a_previous_owner_stored_is_still_looked_up(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    handled_at = datetime.now(UTC) - timedelta(minutes=5)
+    previous_owner = Inbox(db["inbox"])
+    previous_owner.note_handled("reminders", "e-1", topic="check-in-due", written_at=handled_at)
+    await previous_owner.save()
+    owned_since = datetime.now(UTC)
+    here = Inbox(db["inbox"])
+    round_trips.clear()
+
+    resent = await here.has_handled("reminders", "e-1", written_at=handled_at, owned_since=owned_since)
+    written_after = handled_at + timedelta(seconds=30)  # before saved_until still: it may have been
+    other = await here.has_handled("reminders", "e-2", written_at=written_after, owned_since=owned_since)
+
+    assert resent, "a relay's late resend of a handled event is a duplicate"
+    assert not other
+    assert round_trips.seen == {("find", "inbox"): 3}, "saved_until once, then both events"
+
+
+async def test_saved_until_is_written_ahead_so_most_saves_do_not_write_it(
+    counted: tuple[AsyncDatabase[Any], RoundTrips],
+) -> None:
+    db, round_trips = counted
+    inbox = Inbox(db["inbox"])
+    for n in range(3):
+        inbox.note_handled("reminders", f"e-{n}", topic="check-in-due", written_at=datetime.now(UTC))
+        await inbox.save()
+
+    assert round_trips.seen[("update", "inbox")] == 1
+    assert round_trips.seen[("insert", "inbox")] == 3
+
+
+async def test_saved_until_only_grows_when_replicas_write_it(mongo_db: AsyncDatabase[Any]) -> None:
+    now = datetime.now(UTC)
+    ahead = Inbox(mongo_db["inbox"])  # a producer's clock ten minutes fast
+    ahead.note_handled("reminders", "e-1", topic="check-in-due", written_at=now + timedelta(minutes=10))
+    await ahead.save()
+    behind = Inbox(mongo_db["inbox"])
+    behind.note_handled("reminders", "e-2", topic="check-in-due", written_at=now)
+    await behind.save()
+
+    stored = await mongo_db["inbox"].find_one({"_id": saved_until_id("reminders")})
+
+    assert stored is not None
+    assert stored["until"] >= now + timedelta(minutes=11) - timedelta(milliseconds=1), "the later one kept"
+
+
+async def test_pruning_the_inbox_keeps_saved_until(mongo_db: AsyncDatabase[Any]) -> None:
+    inbox = Inbox(mongo_db["inbox"])
+    inbox.note_handled("reminders", "e-1", topic="check-in-due", written_at=datetime.now(UTC))
+    await inbox.save()
+
+    await inbox.prune(datetime.now(UTC) + timedelta(days=1))
+
+    assert await mongo_db["inbox"].find_one({"_id": saved_until_id("reminders")}) is not None
