@@ -66,14 +66,15 @@ from datetime import timedelta
 from typing import Any, cast
 
 import bson
+from bson.errors import InvalidDocument
 from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
 from shared.events.envelope import Envelope, OutgoingEvent
 from shared.observability.tracing import note_correlation
 from shared.storage import AlreadyExists, Document
-from shared.storage.bulk import insert_in_order, insert_new
+from shared.storage.bulk import DUPLICATE_KEY, Coalesced, insert_in_order, insert_new
 from shared.storage.locks import Held, Locks, LockTimeout, document_lock
 from shared.storage.outbox import (
     ABSENT,
@@ -178,6 +179,10 @@ class DocumentStore:
         self._relayed = relayed  # False: no relay watches this collection, so no events
         self._asked: dict[str, list[_Asked]] = {}  # per document with a write queued or in flight
         self._rounds: set[asyncio.Task[None]] = set()
+        # Writes of single documents that meet in flight go as one bulk write (`_store_together`).
+        self._store_one: Coalesced[tuple[Document, Document | None], bool | Exception] = Coalesced(
+            self._store_together
+        )
 
     async def get(self, document_id: str, *, writing: bool = False) -> Document | None:
         """The document as stored; from the lease this process still keeps on it, if any
@@ -555,34 +560,80 @@ class DocumentStore:
 
     async def _store_checked(self, written: Sequence[tuple[Document, Document | None]]) -> set[str]:
         """Documents stored (new ones inserted, the others replaced if their revision is still
-        the one read) in one round trip; returns the ids another writer came first for."""
+        the one read) in one round trip; returns the ids another writer came first for.
+
+        A lone document joins the other lone documents' writes of this store that meet it in
+        flight (rounds of different documents, running at once): one bulk write for them all."""
+        if len(written) == 1:
+            outcome = await self._store_one(written[0])
+            if isinstance(outcome, Exception):
+                raise outcome
+            return {written[0][0]["_id"]} if outcome else set()
+        if not written:
+            return set()
+        refused, failed = await self._store_bulk(written)
+        for error in failed.values():
+            raise error
+        return refused
+
+    async def _store_together(
+        self, written: Sequence[tuple[Document, Document | None]]
+    ) -> list[bool | Exception]:
+        """Lone documents' writes that met, in one round trip: for each, whether another writer
+        came first (True), or the error its own write met (the others are stored regardless)."""
         if len(written) == 1:
             [(document, read)] = written
             if read is None:
                 try:
                     await self._collection.insert_one(document)
                 except DuplicateKeyError:
-                    return {document["_id"]}
-                return set()
+                    return [True]
+                return [False]
             replaced = await self._collection.replace_one(
                 {"_id": document["_id"], REVISION: read.get(REVISION)}, document
             )
-            return set() if replaced.matched_count else {document["_id"]}
-        if not written:
-            return set()
+            return [not replaced.matched_count]
+        try:
+            refused, failed = await self._store_bulk(written)
+        except InvalidDocument:  # one that cannot be sent (too large): sent with none, or some
+            return list(await asyncio.gather(*(self._store_alone(d, read) for d, read in written)))
+        return [failed.get(n, document["_id"] in refused) for n, (document, _) in enumerate(written)]
+
+    async def _store_alone(self, document: Document, read: Document | None) -> bool | Exception:
+        """One write of a batch that could not be sent whole, now alone: as `_store_together`'s,
+        but a write found refused is checked against what is stored (the batch may have stored
+        it before it failed)."""
+        try:
+            [refused] = await self._store_together([(document, read)])
+        except InvalidDocument as exc:
+            return exc
+        if refused is True:
+            now = await self._collection.find_one({"_id": document["_id"]}, {REVISION: 1})
+            return now is None or now.get(REVISION) != document[REVISION]
+        return refused
+
+    async def _store_bulk(
+        self, written: Sequence[tuple[Document, Document | None]]
+    ) -> tuple[set[str], dict[int, Exception]]:
+        """`written` in one `bulk_write` (each its own atomic write): the ids another writer came
+        first for, and the errors of those that failed otherwise, by position."""
         writes = [
             InsertOne(d) if read is None else ReplaceOne({"_id": d["_id"], REVISION: read.get(REVISION)}, d)
             for d, read in written
         ]
+        failed: dict[int, Exception] = {}
         try:
             matched, refused = (await self._collection.bulk_write(writes, ordered=False)).matched_count, set()
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != 11000 for error in errors):
-                raise
             matched = exc.details.get("nMatched", 0)
-            refused = {written[error["index"]][0]["_id"] for error in errors}
-        replaces = [d for d, read in written if read is not None]
+            refused = {written[e["index"]][0]["_id"] for e in errors if e.get("code") == DUPLICATE_KEY}
+            failed = {
+                e["index"]: WriteError(e.get("errmsg", "write failed"), e.get("code"), e)
+                for e in errors
+                if e.get("code") != DUPLICATE_KEY
+            }
+        replaces = [d for n, (d, read) in enumerate(written) if read is not None and n not in failed]
         if matched < len(replaces):  # which ones: those whose stored revision is not the new one
             now = await asyncio.gather(
                 *(self._collection.find_one({"_id": d["_id"]}, {REVISION: 1}) for d in replaces)
@@ -592,7 +643,7 @@ class DocumentStore:
                 for d, n in zip(replaces, now, strict=True)
                 if n is None or n.get(REVISION) != d[REVISION]
             }
-        return refused
+        return refused, failed
 
     async def _known(self, document_id: str) -> Document | None:
         """The document as this store last wrote it, else as stored."""

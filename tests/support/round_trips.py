@@ -12,6 +12,7 @@ class RoundTrips(monitoring.CommandListener):
 
     def __init__(self) -> None:
         self.seen: Counter[tuple[str, str]] = Counter()
+        self.replacing: Counter[str] = Counter()  # per collection: `update`s that replace whole documents
 
     def by_command(self) -> Counter[str]:
         """The same, by command name alone."""
@@ -22,9 +23,14 @@ class RoundTrips(monitoring.CommandListener):
 
     def clear(self) -> None:
         self.seen.clear()
+        self.replacing.clear()
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.seen[(event.command_name, str(event.command.get(event.command_name, "")))] += 1
+        collection = str(event.command.get(event.command_name, ""))
+        self.seen[(event.command_name, collection)] += 1
+        updates = event.command.get("updates", ()) if event.command_name == "update" else ()
+        if updates and all(not any(k.startswith("$") for k in u.get("u", {})) for u in updates):
+            self.replacing[collection] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None: ...
 
