@@ -49,7 +49,7 @@ from typing import Any, TypeVar
 
 from faststream import BaseMiddleware, ContextRepo
 from faststream.message import StreamMessage
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pymongo.errors import ConnectionFailure, PyMongoError
 
 from shared.events.envelope import Envelope, EnvelopeError
@@ -78,6 +78,9 @@ HANDLED_ENVELOPE: ContextVar[Envelope] = ContextVar("carepath_envelope")
 
 A context variable rather than a FastStream `Context` field: FastStream resolves such a field
 in a worker thread, a thread hand-off for every record."""
+HANDLED_EVENT: ContextVar[BaseModel | None] = ContextVar("carepath_event", default=None)
+"""The record's data as the pipeline validated it, set around the handler: FastStream's decoder
+hands it on (`subscriptions.validated_event`) instead of parsing and validating it again."""
 IN_FLIGHT_PER_CONSUMER = 32
 """Records one consumer handles at once (of distinct keys); the next waits for a free slot."""
 
@@ -298,7 +301,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             return dead_letter("oversized_record", OversizedRecord(size, self.pipeline.max_record_bytes))
         try:
             envelope = Envelope.from_headers(msg.headers)
-            self._validate(spec, envelope, msg.body)
+            event = self._validate(spec, envelope, msg.body)
         except InvalidEvent as exc:
             return dead_letter(exc.reason, exc)
         except (EnvelopeError, ValidationError, PermanentError) as exc:
@@ -320,15 +323,16 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
                 correlation_id=envelope.correlation_id,
                 causation_id=envelope.causation_id,
             ):
-                return await self._handle(call_next, msg, record, envelope)
+                return await self._handle(call_next, msg, record, envelope, event)
 
         return handle
 
     @staticmethod
-    def _validate(spec: EventSpec | None, envelope: Envelope, body: bytes) -> None:
-        """Refuse, before any handler runs, a record that can never be this topic's event."""
+    def _validate(spec: EventSpec | None, envelope: Envelope, body: bytes) -> BaseModel | None:
+        """Refuse, before any handler runs, a record that can never be this topic's event; return
+        its data validated (None for a topic outside the registry)."""
         if spec is None:
-            return  # a topic outside the registry: the handler's own signature validates
+            return None  # a topic outside the registry: the handler's own signature validates
         if envelope.type != spec.type:
             raise PermanentError(f"ce_type {envelope.type!r} is not {spec.type!r} expected on this topic")
         if envelope.source != spec.source:
@@ -336,7 +340,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
             # anyone else could grant a therapist a client's record. Kafka's ACLs keep other
             # principals off the topic; this holds even where they are missing or too wide.
             raise InvalidEvent("unexpected_source", f"ce_source is not {spec.source}")
-        spec.model.model_validate_json(body)
+        return spec.model.model_validate_json(body)
 
     async def _handle(
         self,
@@ -344,6 +348,7 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         msg: StreamMessage[Any],
         record: Any,
         envelope: Envelope,
+        event: BaseModel | None,
     ) -> Any:
         pipeline = self.pipeline
         owned_since = pipeline.offsets.owned_since(record.topic, record.partition)
@@ -360,10 +365,11 @@ class _ReliableConsumeMiddleware(BaseMiddleware):
         started = time.monotonic()
 
         async def run_handler() -> Any:
-            token = HANDLED_ENVELOPE.set(envelope)
+            token, event_token = HANDLED_ENVELOPE.set(envelope), HANDLED_EVENT.set(event)
             try:
                 return await call_next(msg)
             finally:
+                HANDLED_EVENT.reset(event_token)
                 HANDLED_ENVELOPE.reset(token)
 
         attempt = 0

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from faststream.kafka import KafkaBroker
+from faststream.message import StreamMessage
 from faststream.middlewares import AckPolicy
 from pydantic import BaseModel
 
 from shared.events.envelope import Envelope
 from shared.events.registry import EventSpec, spec_for
-from shared.messaging.consumption import HANDLED_ENVELOPE
+from shared.messaging.consumption import HANDLED_ENVELOPE, HANDLED_EVENT
 from shared.messaging.offsets import OffsetCommitter
 from shared.settings import KafkaSettings
 
@@ -95,6 +96,7 @@ def subscribe(
             "fetch_max_wait_ms": fetch_max_wait_ms,
             "title": f"{group_id}:{subscription.spec.name}",
             "description": (subscription.handler.__doc__ or "").strip() or None,
+            "decoder": validated_event,
         }
         handler = _as_faststream_handler(subscription)
         if kafka.group_instance_id is None:
@@ -122,6 +124,16 @@ def static_member_id(replica: str, spec: EventSpec, consumer: int) -> str:
     the same partitions: the inbox keeps effects single, but the work is done twice.
     """
     return f"{replica}.{spec.name}.{consumer}"
+
+
+async def validated_event(
+    msg: StreamMessage[Any], default: Callable[[StreamMessage[Any]], Awaitable[Any]]
+) -> Any:
+    """A record's data as the consume pipeline validated it (`HANDLED_EVENT`), so FastStream
+    neither parses nor validates it again (a model instance passes its check as it is); else
+    FastStream's own decoding."""
+    event = HANDLED_EVENT.get()
+    return event if event is not None else await default(msg)
 
 
 def _as_faststream_handler(subscription: Subscription) -> Callable[..., Awaitable[None]]:

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.events.common import RiskLevel
 from shared.events.envelope import Envelope
 from shared.events.models import CheckInDue, RiskFlagged
-from shared.messaging.consumption import PermanentError
+from shared.messaging.consumption import HANDLED_EVENT, PermanentError
 from shared.messaging.dead_letters import DLQ_HEADERS
 from shared.messaging.replay import replay_dead_letters
 from shared.messaging.subscriptions import Subscription
@@ -442,3 +442,32 @@ async def test_one_clients_events_are_handled_in_order_while_other_clients_overl
     assert all(order == list(range(8)) for order in seen.values()), seen
     assert most_at_once > 1, "different clients' events were handled at once"
     assert {doc["n"] for doc in await mongo_db["effects"].find({}).to_list()} == {1}
+
+
+async def test_a_handler_gets_the_data_and_envelope_the_pipeline_checked_parsed_once(
+    kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
+) -> None:
+    received: list[tuple[CheckInDue, Envelope, bool]] = []
+
+    async def record(data: CheckInDue, envelope: Envelope) -> None:
+        received.append((data, envelope, data is HANDLED_EVENT.get()))
+
+    runtime = build_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, subscriptions=[Subscription(CheckInDue, record)]
+    )
+    sent = [event(check_in_due(check_in_id=f"ci-{n}", client_id=f"client-{n}")) for n in range(5)]
+    await runtime.start()
+    try:
+        await publish_events(kafka_settings, *sent)
+
+        async def all_handled() -> bool:
+            return len(received) == len(sent)
+
+        await eventually(all_handled)
+    finally:
+        await runtime.stop()
+    by_id = {data.check_in_id: (data, envelope, same) for data, envelope, same in received}
+    for outgoing in sent:
+        data, envelope, same = by_id[outgoing.data.check_in_id]
+        assert data == outgoing.data and envelope.id == outgoing.envelope.id, "each record its own"
+        assert same, "the model the pipeline validated, not a second parse of the record"
