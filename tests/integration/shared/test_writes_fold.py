@@ -145,23 +145,7 @@ async def test_a_write_of_several_documents_folds_with_a_write_of_one_of_them_an
     assert await mongo_db["locks"].count_documents({}) == 0
 
 
-async def test_leases_wanted_while_one_is_being_taken_are_taken_together_in_one_more_insert(
-    counted: tuple[AsyncDatabase[Any], RoundTrips],
-) -> None:
-    db, round_trips = counted
-    store = DocumentStore(db["counters"], Locks(db["locks"]), owner="replica")
-    ids = [f"c-{n}" for n in range(20)]
-    await db["counters"].insert_many([{"_id": i, "n": 0} for i in ids])
-    round_trips.clear()
-
-    await asyncio.gather(*(store.update(i, increment) for i in ids))
-
-    assert round_trips.seen[("insert", "locks")] == 2, "the first alone, the other 19 together"
-    assert {d["n"] async for d in db["counters"].find({})} == {1}
-    assert await db["locks"].count_documents({}) == 0
-
-
-async def test_lone_writes_of_different_documents_that_meet_in_flight_go_in_one_bulk_write(
+async def test_lone_writes_at_once_take_their_leases_in_one_more_insert_and_replace_in_bulk(
     counted: tuple[AsyncDatabase[Any], RoundTrips],
 ) -> None:
     db, round_trips = counted
@@ -173,8 +157,10 @@ async def test_lone_writes_of_different_documents_that_meet_in_flight_go_in_one_
     results = await asyncio.gather(*(store.update(i, increment) for i in ids))
 
     assert [r["n"] for r in results if r is not None] == [1] * 20
-    assert round_trips.replacing["counters"] < 20, "twenty writes, fewer replace commands"
+    assert round_trips.seen[("insert", "locks")] == 2, "the first alone, the other 19 together"
+    assert round_trips.replacing["counters"] < 20, "twenty writes that met, fewer replace commands"
     assert {d["n"] async for d in db["counters"].find({})} == {1}
+    assert await db["locks"].count_documents({}) == 0
 
 
 async def test_a_document_that_cannot_be_sent_among_writes_that_met_fails_alone(
