@@ -89,15 +89,17 @@ class Inbox:
         key = self._key(consumer, event_id)
         if key in self._unsaved or key in self._recent:
             return True
-        if self.remembers_all_since(written_at, owned_since):
-            return False
         if (
             written_at is not None
             and owned_since is not None
             and written_at > self._forgotten_up_to + CLOCK_SKEW
-            and written_at > await self._saved_until(consumer, owned_since)
         ):
-            return False  # no replica ever stored an event this new: not even an earlier copy
+            # Not forgotten here. Written after the partition was given here: only this consumer
+            # can have seen it. Or newer than anything any replica ever stored: not even a copy.
+            if written_at > owned_since + CLOCK_SKEW:
+                return False
+            if written_at > await self._saved_until(consumer, owned_since):
+                return False
         found = await self._collection.find_one({"_id": key}, {"_id": 1})
         return found is not None
 
@@ -118,7 +120,7 @@ class Inbox:
 
     async def _read_saved_until(self, consumer: str, began: datetime) -> datetime:
         found = await self._collection.find_one({"_id": saved_until_id(consumer)}, {"until": 1})
-        until = _NEVER if found is None else _aware(found["until"])
+        until: datetime = _NEVER if found is None else found["until"]
         known = self._read.get(consumer)
         if known is None or known[1] < began:
             self._read[consumer] = (until, began)
@@ -129,13 +131,6 @@ class Inbox:
             del self._reading[consumer]
         if not task.cancelled():
             task.exception()  # raised to whoever awaits it; none left is no error of its own
-
-    def remembers_all_since(self, written_at: datetime | None, owned_since: datetime | None) -> bool:
-        """Whether every earlier copy of an event written at `written_at` was handled here and
-        is remembered: sent after this consumer owned the partition, and after what it forgot."""
-        if written_at is None or owned_since is None:
-            return False
-        return written_at > max(owned_since, self._forgotten_up_to) + CLOCK_SKEW
 
     def note_handled(
         self, consumer: str, event_id: str, *, topic: str, written_at: datetime | None = None
@@ -191,8 +186,3 @@ class Inbox:
             self._forget_oldest()
         result = await self._collection.delete_many({"handled_at": {"$lt": handled_before}})
         return result.deleted_count
-
-
-def _aware(moment: datetime) -> datetime:
-    """A stored time as UTC (a client without `tz_aware` reads it naive)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
