@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -172,7 +172,7 @@ class Mailbox(Protocol):
     """What notifications mailed: the suite's own SMTP sink (`MailSink`), or the stack's .eml folder."""
 
     @property
-    def messages(self) -> list[EmailMessage]: ...
+    def messages(self) -> Sequence[EmailMessage]: ...
 
 
 @dataclass
