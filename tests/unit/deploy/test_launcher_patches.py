@@ -122,6 +122,7 @@ def test_the_build_applies_every_committed_patch_in_order() -> None:
         "no-debug-formatting.patch",
         "no-leak-tracking.patch",
         "pool-deadlock.patch",
+        "sjson-decoding.patch",
         "write-atomicity.patch",
     )
     assert all((FERRETDB_SOURCES / name).is_file() for name in PATCHES)
@@ -176,3 +177,18 @@ def test_the_debug_formatting_patch_guards_every_debug_line_of_the_sql_helpers(t
         for i in debug_lines:
             assert lines[i - 1].strip().endswith("{ // Carepath: see no-debug-formatting.patch")
             assert ".l.Enabled(ctx, slog.LevelDebug)" in lines[i - 1]
+
+
+def test_the_sjson_patch_reads_every_value_without_a_decoder_of_its_own() -> None:
+    files = {f.path: f for f in parse_unified_diff((FERRETDB_SOURCES / "sjson-decoding.patch").read_text())}
+    values = ["array", "binary", "bool", "datetime", "document", "double", "int32", "int64"]
+    values += ["object_id", "regex", "string", "timestamp"]
+    for name in values:
+        file = files[f"internal/handler/sjson/{name}.go"]
+        removed = "".join(h.old for h in file.hunks)
+        added = "".join(h.new for h in file.hunks)
+        assert "json.NewDecoder(r)" in removed and "NewDecoder" not in added, name
+        assert "unmarshalValue(data, &" in added, name
+    top_level = "".join(h.new for h in files["internal/handler/sjson/sjson.go"].hunks)
+    assert "func unmarshalValue(data []byte, v any) error" in top_level
+    assert "gojson.Unmarshal(data, v)" in top_level
