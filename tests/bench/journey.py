@@ -6,7 +6,7 @@ room for every client (capacity, and slots over the booking horizon), every clie
 therapist is registered with notifications, and every intake is created and completed as
 a draft before the clock starts. The timed part is only `POST /v1/intakes/{id}/submit`,
 sent at fixed times (open loop: a send never waits for an earlier answer), at each rate
-for a set time, 10 then 50 intakes per second for a minute by default.
+for a set time, 10, 20 then 30 intakes per second for a minute each by default.
 
 Per intake, from the time its submit was due to be sent (so a client-side queue counts
 against the system, not hidden by it):
@@ -20,13 +20,15 @@ The three publication times are the records' broker timestamps (set by each rela
 producer as it sends). Reported per rate: p50, p95, p99 and max of the whole journey and
 of each stage, the rate achieved, intakes lost (submitted, never booked: must be 0), and the
 CPU cores used meanwhile by each service, Kafka, the database server, the bench and the
-rest of the machine. Goal on the 2-core reference machine: p99 <= 1 s at 50 intakes/s.
+rest of the machine. Goals on the 2-core reference machine (issue 18): at 10 intakes/s every
+intake booked, p99 <= 1 s and <= 100 ms of CPU per intake across all processes; a best
+booked rate over the rates of >= 20/s; and, when 50/s is run, p99 <= 1 s at 50/s.
 
 With `--history N` the rates are then timed again once the databases hold N completed
 journeys (`history.py`), and per-intake CPU and MongoDB round trips are compared with the
 empty system's (goal: within 1.2 x).
 
-    python -m tests.bench.journey [--rates 10,50] [--seconds 60] [--set MATCHING_CONSUMERS_PER_TOPIC=2]
+    python -m tests.bench.journey [--rates 10,20,30] [--seconds 60] [--set MATCHING_CONSUMERS_PER_TOPIC=2]
         [--trace] [--history 50000]
 """
 
@@ -65,7 +67,13 @@ from tests.support.infrastructure import Infrastructure, provide_for_run
 from tests.support.kafka import TopicRecorder, drop_topics
 from tests.unit.intake.samples import complete_sections
 
+STEADY_RATE = 10.0
+"""Issue 18's rate: every intake booked, p99 within `GOAL_P99_MS`, CPU within `CPU_MS_PER_INTAKE`."""
+CPU_MS_PER_INTAKE = 100.0
+SATURATION_PER_SECOND = 20.0
+"""The best booked rate over the rates run (20 and 30 offered by default) must reach this."""
 GOAL_RATE = 50.0
+"""A burst goal, when 50 intakes/s is among the rates (`--rates 10,50`)."""
 GOAL_P99_MS = 1000.0
 THERAPISTS = 40
 CAPACITY = 500  # the profile's maximum; 40 x 500 covers three holds for each of 3,600 clients
@@ -577,7 +585,7 @@ def load_average() -> str:
 async def run(
     *,
     infra: Infrastructure,
-    rates: Sequence[float] = (10.0, 50.0),
+    rates: Sequence[float] = (10.0, 20.0, 30.0),
     seconds: float = 60.0,
     drain_seconds: float = 120.0,
     settings: Mapping[str, str] | None = None,
@@ -689,7 +697,7 @@ async def run(
                     await mongo.drop_database(database)
             await drop_topics(system.kafka)
         await mongo.close()
-    results["goal"] = goal(results)
+    results["goals"] = goals(results)
     return results
 
 
@@ -724,18 +732,54 @@ def processes_of(system: System, kafka_bootstrap_servers: str, mongodb_uri: str)
     return found + [Process(name, p.popen.pid, name) for name, p in system.processes.items()]
 
 
-def goal(results: dict[str, Any]) -> dict[str, Any] | None:
-    at_goal = results.get("by_rate", {}).get(f"{GOAL_RATE:g}")
-    if not at_goal or not at_goal.get("latency_all"):
-        return None
-    p99 = at_goal["latency_all"]["p99_ms"]
-    passed = p99 <= GOAL_P99_MS and at_goal["lost"] == 0
-    return {
-        "area": "journey",
-        "goal": f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {GOAL_RATE:g} intakes/s, none lost",
-        "measured": round(p99 / 1000, 2),
-        "result": "pass" if passed else "miss",
-    }
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The journey's goals, for each rate the run measured: at `STEADY_RATE`, every intake booked
+    within `GOAL_P99_MS` at p99 and at most `CPU_MS_PER_INTAKE` of CPU per intake across all
+    processes (drain included); over the rates, a best booked rate of `SATURATION_PER_SECOND`;
+    at `GOAL_RATE`, p99 within `GOAL_P99_MS`."""
+    by_rate = results.get("by_rate", {})
+    found: list[dict[str, Any]] = []
+    if (steady := by_rate.get(f"{STEADY_RATE:g}")) and steady.get("latency_all"):
+        p99 = steady["latency_all"]["p99_ms"]
+        booked = steady["lost"] == 0 and steady["submit_errors"] == 0 and steady["booking_failed"] == 0
+        found.append(
+            {
+                "area": "journey",
+                "goal": f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {STEADY_RATE:g} intakes/s, all booked",
+                "measured": round(p99 / 1000, 2),
+                "result": "pass" if p99 <= GOAL_P99_MS and booked else "miss",
+            }
+        )
+        cpu = sum(steady["cpu_with_drain"]["cpu_ms_per_event"].values())
+        found.append(
+            {
+                "area": "journey",
+                "goal": f"CPU per intake <= {CPU_MS_PER_INTAKE:g} ms at {STEADY_RATE:g}/s (all processes)",
+                "measured": round(cpu, 1),
+                "result": "pass" if cpu <= CPU_MS_PER_INTAKE else "miss",
+            }
+        )
+    if len(by_rate) > 1:
+        best = max(r["booked_per_second"] for r in by_rate.values())
+        found.append(
+            {
+                "area": "journey",
+                "goal": f"saturation >= {SATURATION_PER_SECOND:g} booked/s (best of {', '.join(by_rate)}/s)",
+                "measured": best,
+                "result": "pass" if best >= SATURATION_PER_SECOND else "miss",
+            }
+        )
+    if (at_goal := by_rate.get(f"{GOAL_RATE:g}")) and at_goal.get("latency_all"):
+        p99 = at_goal["latency_all"]["p99_ms"]
+        found.append(
+            {
+                "area": "journey",
+                "goal": f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {GOAL_RATE:g} intakes/s, none lost",
+                "measured": round(p99 / 1000, 2),
+                "result": "pass" if p99 <= GOAL_P99_MS and at_goal["lost"] == 0 else "miss",
+            }
+        )
+    return found
 
 
 # ----------------------------------------------------------------------------- summary
@@ -798,9 +842,8 @@ def summary(results: dict[str, Any]) -> str:
             f"  profile {name}: {profiled_['cpu_ms_per_intake_profiled']} CPU ms per intake under cProfile "
             f"({profiled_['file']}); {owners}"
         )
-    if results.get("goal"):
-        g = results["goal"]
-        out.append(f"  goal {g['goal']}: {g['measured']} s, {g['result'].upper()}")
+    for g in results.get("goals", []):
+        out.append(f"  goal {g['goal']}: {g['measured']}, {g['result'].upper()}")
     if stored := results.get("history"):
         out += past.summary(stored)
         for rate, r in stored.get("by_rate", {}).items():
@@ -819,7 +862,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.bench.journey", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--rates", default=os.environ.get("BENCH_JOURNEY_RATES", "10,50"))
+    parser.add_argument("--rates", default=os.environ.get("BENCH_JOURNEY_RATES", "10,20,30"))
     parser.add_argument("--seconds", type=float, default=float(os.environ.get("BENCH_JOURNEY_SECONDS", "60")))
     parser.add_argument("--set", action="append", default=[], help="service environment, NAME=VALUE")
     parser.add_argument(
