@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -99,9 +99,6 @@ class ReceivedMail(Sequence[EmailMessage]):
             assert isinstance(parsed, EmailMessage)
             message = self._parsed.setdefault(number, parsed)  # a racing reader's parse is the same
         return message
-
-    def __iter__(self) -> Iterator[EmailMessage]:
-        return (self[i] for i in range(len(self)))
 
 
 class MailSink:

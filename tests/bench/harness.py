@@ -290,6 +290,11 @@ def _machine_busy_seconds() -> float:
     return (sum(values[:8]) - idle) / CLOCK_TICKS
 
 
+def goal(area: str, text: str, measured: float, passed: bool) -> dict[str, Any]:
+    """One goal as the bench prints and stores it: what it asks, the figure measured, pass or miss."""
+    return {"area": area, "goal": text, "measured": measured, "result": "pass" if passed else "miss"}
+
+
 class CpuMeter:
     """CPU seconds used by the bench, the broker and the database while a block runs.
 

@@ -58,7 +58,7 @@ from pymongo import AsyncMongoClient
 
 from shared.http.auth import Role
 from tests.bench import history as past
-from tests.bench.harness import CpuMeter, Process, find_processes
+from tests.bench.harness import CpuMeter, Process, find_processes, goal
 from tests.bench.profiling import self_time_by_package
 from tests.e2e.journey import system as journey_system
 from tests.e2e.journey.system import ADMIN, SERVICE, Mailbox, System, bearer, running_system
@@ -743,41 +743,41 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         p99 = steady["latency_all"]["p99_ms"]
         booked = steady["lost"] == 0 and steady["submit_errors"] == 0 and steady["booking_failed"] == 0
         found.append(
-            {
-                "area": "journey",
-                "goal": f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {STEADY_RATE:g} intakes/s, all booked",
-                "measured": round(p99 / 1000, 2),
-                "result": "pass" if p99 <= GOAL_P99_MS and booked else "miss",
-            }
+            goal(
+                "journey",
+                f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {STEADY_RATE:g} intakes/s, all booked",
+                round(p99 / 1000, 2),
+                p99 <= GOAL_P99_MS and booked,
+            )
         )
         cpu = sum(steady["cpu_with_drain"]["cpu_ms_per_event"].values())
         found.append(
-            {
-                "area": "journey",
-                "goal": f"CPU per intake <= {CPU_MS_PER_INTAKE:g} ms at {STEADY_RATE:g}/s (all processes)",
-                "measured": round(cpu, 1),
-                "result": "pass" if cpu <= CPU_MS_PER_INTAKE else "miss",
-            }
+            goal(
+                "journey",
+                f"CPU per intake <= {CPU_MS_PER_INTAKE:g} ms at {STEADY_RATE:g}/s (all processes)",
+                round(cpu, 1),
+                cpu <= CPU_MS_PER_INTAKE,
+            )
         )
     if len(by_rate) > 1:
         best = max(r["booked_per_second"] for r in by_rate.values())
         found.append(
-            {
-                "area": "journey",
-                "goal": f"saturation >= {SATURATION_PER_SECOND:g} booked/s (best of {', '.join(by_rate)}/s)",
-                "measured": best,
-                "result": "pass" if best >= SATURATION_PER_SECOND else "miss",
-            }
+            goal(
+                "journey",
+                f"saturation >= {SATURATION_PER_SECOND:g} booked/s (best of {', '.join(by_rate)}/s)",
+                best,
+                best >= SATURATION_PER_SECOND,
+            )
         )
     if (at_goal := by_rate.get(f"{GOAL_RATE:g}")) and at_goal.get("latency_all"):
         p99 = at_goal["latency_all"]["p99_ms"]
         found.append(
-            {
-                "area": "journey",
-                "goal": f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {GOAL_RATE:g} intakes/s, none lost",
-                "measured": round(p99 / 1000, 2),
-                "result": "pass" if p99 <= GOAL_P99_MS and at_goal["lost"] == 0 else "miss",
-            }
+            goal(
+                "journey",
+                f"journey p99 <= {GOAL_P99_MS / 1000:g} s at {GOAL_RATE:g} intakes/s, none lost",
+                round(p99 / 1000, 2),
+                p99 <= GOAL_P99_MS and at_goal["lost"] == 0,
+            )
         )
     return found
 

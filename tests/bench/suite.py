@@ -57,7 +57,7 @@ from typing import Any
 
 from shared.observability.logs import configure_logging
 from tests.bench import hot_documents, journey, matching_ranking, measurements, scheduling_slots
-from tests.bench.harness import Bench, CpuMeter, find_processes
+from tests.bench.harness import Bench, CpuMeter, find_processes, goal
 from tests.bench.measurements import Window
 
 REPO = Path(__file__).resolve().parents[2]
@@ -410,7 +410,7 @@ def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
                 goal(
                     "pipeline",
                     f"pipeline >= {PIPELINE_VS_BARE} x bare chain at {int(size):,} events",
-                    measured_ratio,
+                    round(measured_ratio, 2),
                     measured_ratio >= PIPELINE_VS_BARE,
                 )
             )
@@ -425,7 +425,7 @@ def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
                     goal(
                         area,
                         f"{area} not falling {int(low):,} -> {int(high):,} events (>= {NOT_FALLING} x)",
-                        measured_ratio,
+                        round(measured_ratio, 2),
                         measured_ratio >= NOT_FALLING,
                     )
                 )
@@ -437,19 +437,15 @@ def evaluate(results: dict[str, Any], options: Options) -> list[dict[str, Any]]:
             goal(
                 "updates",
                 f"update cost flat {int(small):,} -> {int(large):,} documents (<= {UPDATE_FLATNESS} x)",
-                measured_ratio,
+                round(measured_ratio, 2),
                 measured_ratio <= UPDATE_FLATNESS,
             )
         )
     if (run := results.get("journey")) and measured(run):
         goals.extend(run.get("goals", []))
-    if (run := results.get("journey")) and measured(run) and run.get("history", {}).get("goal"):
-        goals.append(run["history"]["goal"])
+        if history_goal := run.get("history", {}).get("goal"):
+            goals.append(history_goal)
     return goals
-
-
-def goal(area: str, text: str, ratio: float, passed: bool) -> dict[str, Any]:
-    return {"area": area, "goal": text, "measured": round(ratio, 2), "result": "pass" if passed else "miss"}
 
 
 # ------------------------------------------------------------------------------ summary
