@@ -263,6 +263,20 @@ def value_of(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
     return loaded
 
 
+def described(records: Iterable[ConsumerRecord[bytes, bytes]]) -> list[str]:
+    """Records as a failed count shows them: where each was read, its event and causing event's
+    ids, and the ids and times of its value (a duplicate and a second effect look different)."""
+    shown = []
+    for record in records:
+        headers, value = headers_of(record), value_of(record)
+        ids = {k: v for k, v in value.items() if k.endswith(("_id", "_at", "_by")) and k != "client_id"}
+        shown.append(
+            f"{record.partition}@{record.offset} ce_id={headers.get('ce_id')} "
+            f"causation_id={headers.get('causation_id')} {ids}"
+        )
+    return shown
+
+
 def _environment(
     infra: Infrastructure, kafka: KafkaSettings, name: str, replica: int, port: int, database: str, key: str
 ) -> dict[str, str]:

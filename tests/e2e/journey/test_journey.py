@@ -23,7 +23,7 @@ import pytest
 
 from shared.clock import speed_of
 from shared.http.auth import Role
-from tests.e2e.journey.system import ADMIN, SERVICE, System, bearer, headers_of, value_of
+from tests.e2e.journey.system import ADMIN, SERVICE, System, bearer, described, headers_of, value_of
 from tests.support.kafka import eventually
 from tests.unit.intake.samples import HIGH_RISK, complete_sections
 
@@ -200,12 +200,13 @@ class Journey:
     async def one(
         self, event: str, *, settle: float = 0.0, timeout: float = 30.0
     ) -> tuple[dict[str, Any], dict[str, str]]:
-        (record,) = await self.system.records(event, self.client_id, settle=settle, timeout=timeout)
-        return value_of(record), headers_of(record)
+        records = await self.system.records(event, self.client_id, settle=settle, timeout=timeout)
+        assert len(records) == 1, described(records)
+        return value_of(records[0]), headers_of(records[0])
 
     async def nth(self, event: str, n: int, *, settle: float = 0.0) -> tuple[dict[str, Any], dict[str, str]]:
         records = await self.system.records(event, self.client_id, expect=n, settle=settle)
-        assert len(records) == n, [value_of(r) for r in records]
+        assert len(records) == n, described(records)
         return value_of(records[-1]), headers_of(records[-1])
 
     async def mails(self, recipient_id: str, subject: str, *, count: int = 1) -> list[EmailMessage]:
