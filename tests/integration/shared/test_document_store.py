@@ -38,10 +38,12 @@ def cause_of(event_id: str) -> Envelope:
     )
 
 
-def clients_runtime(kafka: KafkaSettings, mongo: MongoSettings, database: str) -> ServiceRuntime:
+def clients_runtime(
+    kafka: KafkaSettings, mongo: MongoSettings, database: str, **overrides: Any
+) -> ServiceRuntime:
     """A runtime whose `clients` documents carry `risk-flagged` events (see `flag`)."""
     return build_runtime(
-        kafka, mongo, database, produces=[spec_for(RiskFlagged)], outbox_collections=["clients"]
+        kafka, mongo, database, produces=[spec_for(RiskFlagged)], outbox_collections=["clients"], **overrides
     )
 
 

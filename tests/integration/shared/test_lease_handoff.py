@@ -179,7 +179,12 @@ async def test_a_caller_changing_a_returned_document_does_not_change_what_the_ne
 async def test_a_write_publishes_its_own_events_and_the_next_write_removes_them_unasked(
     kafka_settings: KafkaSettings, mongo_settings: MongoSettings, mongo_db: AsyncDatabase[Any]
 ) -> None:
-    runtime = clients_runtime(kafka_settings, mongo_settings, mongo_db.name)
+    # The lease lingers for the whole loop: with the services' 0.1 s, a loaded machine (CI's
+    # parallel workers) let it go between two writes, and the next one, reading the document
+    # afresh, rightly carried the sent entry along for the removal later.
+    runtime = clients_runtime(
+        kafka_settings, mongo_settings, mongo_db.name, document_lease_linger_seconds=5.0
+    )
     store = runtime.documents("clients")
     await runtime.start()
     try:
