@@ -145,7 +145,7 @@ class TopicRecorder:
     def __init__(self, kafka: KafkaSettings, events: Iterable[str]) -> None:
         self._kafka = kafka
         self.records: list[ConsumerRecord[bytes, bytes]] = []
-        self._next: dict[tuple[str, int], int] = {}  # per partition: the offset after the last kept
+        self._next: dict[TopicPartition, int] = {}  # per partition: the offset after the last kept
         self._consumer = AIOKafkaConsumer(
             *(kafka.topic(name) for name in events),
             **kafka_connection_options(kafka),
@@ -171,10 +171,9 @@ class TopicRecorder:
         while True:
             batch = await self._consumer.getmany(timeout_ms=200)
             for partition, part in batch.items():
-                place = (partition.topic, partition.partition)
-                unread = [r for r in part if r.offset >= self._next.get(place, 0)]
+                unread = [r for r in part if r.offset >= self._next.get(partition, 0)]
                 if unread:
-                    self._next[place] = unread[-1].offset + 1
+                    self._next[partition] = unread[-1].offset + 1
                     self._take(unread)
 
     def _take(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
